@@ -1,0 +1,188 @@
+//! Query-string parameters of trace search, checked one by one with errors that name the
+//! parameter and what it accepts.
+
+use std::time::UNIX_EPOCH;
+
+use serde::Deserialize;
+
+use super::ApiError;
+use crate::model::TraceQuery;
+
+/// Traces returned when `limit` is not given.
+pub(super) const DEFAULT_LIMIT: usize = 20;
+/// The largest `limit` accepted.
+pub(super) const MAX_LIMIT: usize = 1000;
+
+/// `GET /api/traces` parameters as sent; unknown parameters are refused so typos show.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SearchParams {
+    service: Option<String>,
+    name: Option<String>,
+    min_duration_ms: Option<String>,
+    max_duration_ms: Option<String>,
+    status: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<String>,
+}
+
+impl SearchParams {
+    pub(super) fn into_query(self) -> Result<TraceQuery, ApiError> {
+        let query = TraceQuery {
+            service: self.service.filter(|s| !s.is_empty()),
+            name: self.name.filter(|s| !s.is_empty()),
+            min_duration_ns: self.min_duration_ms.as_deref().map(|v| duration_ms("min_duration_ms", v)).transpose()?,
+            max_duration_ns: self.max_duration_ms.as_deref().map(|v| duration_ms("max_duration_ms", v)).transpose()?,
+            errors_only: match self.status.as_deref() {
+                None | Some("" | "any") => false,
+                Some("error") => true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(
+                        "invalid_status",
+                        format!("status '{other}' is not accepted; use status=error or leave it out"),
+                    ));
+                }
+            },
+            start_ns: self.start.as_deref().map(|v| timestamp("start", v)).transpose()?,
+            end_ns: self.end.as_deref().map(|v| timestamp("end", v)).transpose()?,
+            limit: match self.limit.as_deref() {
+                None => DEFAULT_LIMIT,
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_limit",
+                            format!("limit '{v}' is not accepted; use a whole number from 1 to {MAX_LIMIT}"),
+                        )
+                    })?,
+            },
+        };
+        if let (Some(min), Some(max)) = (query.min_duration_ns, query.max_duration_ns) {
+            if min > max {
+                return Err(ApiError::bad_request(
+                    "invalid_duration",
+                    "min_duration_ms is larger than max_duration_ms",
+                ));
+            }
+        }
+        Ok(query)
+    }
+}
+
+fn duration_ms(param: &str, value: &str) -> Result<i64, ApiError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|ms| ms.is_finite() && *ms >= 0.0 && *ms < 1e12)
+        .map(|ms| (ms * 1e6).round() as i64)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_duration",
+                format!(
+                    "{param} '{value}' is not accepted; use a non-negative number of milliseconds"
+                ),
+            )
+        })
+}
+
+/// Unix nanoseconds, or an RFC 3339 time such as `2026-11-21T10:00:00Z`.
+fn timestamp(param: &str, value: &str) -> Result<i64, ApiError> {
+    if let Ok(ns) = value.parse::<i64>() {
+        if ns >= 0 {
+            return Ok(ns);
+        }
+    }
+    humantime::parse_rfc3339_weak(value)
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("{param} '{value}' is not accepted; use unix nanoseconds or RFC 3339, e.g. 2026-11-21T10:00:00Z"),
+            )
+        })
+}
+
+/// A trace id from the path: 32 hex digits, not all zeros; returned lowercase.
+pub(super) fn trace_id(value: &str) -> Result<String, ApiError> {
+    let ok = value.len() == 32
+        && value.bytes().all(|b| b.is_ascii_hexdigit())
+        && value.bytes().any(|b| b != b'0');
+    if !ok {
+        return Err(ApiError::bad_request(
+            "invalid_trace_id",
+            format!("'{value}' is not a trace id; use 32 hex digits, not all zero"),
+        ));
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Result<TraceQuery, ApiError> {
+        let query = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let p: SearchParams = from_pairs(&query);
+        p.into_query()
+    }
+
+    fn from_pairs(query: &str) -> SearchParams {
+        let map: serde_json::Map<String, serde_json::Value> = query
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(map)).expect("known params")
+    }
+
+    #[test]
+    fn defaults_and_conversions() {
+        let q = params(&[]).expect("valid");
+        assert_eq!(q.limit, DEFAULT_LIMIT);
+        let q = params(&[
+            ("min_duration_ms", "1.5"),
+            ("status", "error"),
+            ("start", "2026-11-21T10:00:00Z"),
+            ("end", "5"),
+        ])
+        .expect("valid");
+        assert_eq!(q.min_duration_ns, Some(1_500_000));
+        assert!(q.errors_only);
+        assert_eq!(q.start_ns, Some(1_795_255_200_000_000_000));
+        assert_eq!(q.end_ns, Some(5));
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter() {
+        for (k, v) in [
+            ("limit", "0"),
+            ("limit", "5000"),
+            ("min_duration_ms", "-1"),
+            ("status", "ok"),
+            ("start", "yesterday"),
+        ] {
+            let err = params(&[(k, v)]).expect_err("invalid");
+            assert!(err.to_string().contains(k), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn trace_ids_are_checked_and_lowercased() {
+        assert_eq!(
+            trace_id("5B8EFFF798038103D269B633813FC60C").expect("valid"),
+            "5b8efff798038103d269b633813fc60c"
+        );
+        assert!(trace_id("00000000000000000000000000000000").is_err());
+        assert!(trace_id("xyz").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The Tracewire collector: receives OTLP/HTTP from browsers and backends, stores spans and
+//! logs (SQLite by default), and answers trace queries. The ingest path reads top to bottom:
+//! [`receive`] → [`decode`] → [`store`]; [`api`] reads back from the store.
+
+pub mod api;
+pub mod config;
+pub mod decode;
+pub mod metrics;
+pub mod model;
+pub mod receive;
+pub mod server;
+pub mod store;
+
+pub use config::{Cli, Config, ConfigError};
+pub use server::{RunError, run};

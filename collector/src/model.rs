@@ -1,0 +1,246 @@
+//! The collector's own records: what decode produces, what stores write and read back, and what
+//! the query API is asked. Column meanings follow the OpenTelemetry ClickHouse schema.
+
+use std::collections::BTreeMap;
+
+/// Attribute maps, stringified as in the OpenTelemetry ClickHouse schema (`Map(String, String)`).
+pub type Attributes = BTreeMap<String, String>;
+
+/// One span, flattened with its resource and scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRecord {
+    /// The tenant the span belongs to; empty for the default tenant.
+    pub tenant: String,
+    /// 32 lowercase hex characters.
+    pub trace_id: String,
+    /// 16 lowercase hex characters.
+    pub span_id: String,
+    /// 16 lowercase hex characters, or empty for a root span.
+    pub parent_span_id: String,
+    /// W3C `tracestate`.
+    pub trace_state: String,
+    /// Span name.
+    pub name: String,
+    /// Span kind.
+    pub kind: SpanKind,
+    /// `service.name` of the resource, `unknown_service` when absent.
+    pub service_name: String,
+    /// Start, unix nanoseconds.
+    pub start_ns: i64,
+    /// End minus start, nanoseconds; 0 when the end is before the start.
+    pub duration_ns: i64,
+    /// Status code.
+    pub status_code: StatusCode,
+    /// Status message.
+    pub status_message: String,
+    /// Instrumentation scope name.
+    pub scope_name: String,
+    /// Instrumentation scope version.
+    pub scope_version: String,
+    /// Resource attributes.
+    pub resource_attributes: Attributes,
+    /// Span attributes.
+    pub span_attributes: Attributes,
+    /// Span events, in the order sent.
+    pub events: Vec<SpanEvent>,
+    /// Span links, in the order sent.
+    pub links: Vec<SpanLink>,
+}
+
+/// A span event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpanEvent {
+    /// Unix nanoseconds.
+    pub time_ns: i64,
+    /// Event name.
+    pub name: String,
+    /// Event attributes.
+    pub attributes: Attributes,
+}
+
+/// A link to another span.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpanLink {
+    /// 32 lowercase hex characters.
+    pub trace_id: String,
+    /// 16 lowercase hex characters.
+    pub span_id: String,
+    /// W3C `tracestate`.
+    pub trace_state: String,
+    /// Link attributes.
+    pub attributes: Attributes,
+}
+
+/// One log record, flattened with its resource and scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    /// The tenant; empty for the default tenant.
+    pub tenant: String,
+    /// Unix nanoseconds: the record's time, or the observed time when the record has none.
+    pub timestamp_ns: i64,
+    /// Unix nanoseconds when the record was observed, 0 when unknown.
+    pub observed_ns: i64,
+    /// 32 lowercase hex characters, or empty.
+    pub trace_id: String,
+    /// 16 lowercase hex characters, or empty.
+    pub span_id: String,
+    /// W3C trace flags.
+    pub trace_flags: u32,
+    /// Severity as sent, e.g. `ERROR`.
+    pub severity_text: String,
+    /// OpenTelemetry severity number, 0 to 24.
+    pub severity_number: i32,
+    /// `service.name` of the resource.
+    pub service_name: String,
+    /// The body; non-string bodies as JSON.
+    pub body: String,
+    /// Instrumentation scope name.
+    pub scope_name: String,
+    /// Instrumentation scope version.
+    pub scope_version: String,
+    /// Resource attributes.
+    pub resource_attributes: Attributes,
+    /// Log attributes.
+    pub log_attributes: Attributes,
+    /// `event_name` of the record.
+    pub event_name: String,
+}
+
+/// What one ingest request hands to the store.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Batch {
+    /// Spans to store.
+    pub spans: Vec<SpanRecord>,
+    /// Log records to store.
+    pub logs: Vec<LogRecord>,
+}
+
+impl Batch {
+    /// Spans plus log records.
+    pub fn len(&self) -> usize {
+        self.spans.len() + self.logs.len()
+    }
+
+    /// True when there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $otlp:literal => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// The name used in storage and in the query API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+
+            /// Parses the stored name.
+            pub fn from_name(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// Maps the OTLP enum value; unknown values map to the first variant.
+            pub fn from_otlp(value: i32) -> Self {
+                match value {
+                    $($otlp => Self::$variant,)+
+                    _ => named_enum!(@first $($variant)+),
+                }
+            }
+        }
+    };
+    (@first $first:ident $($rest:ident)*) => { Self::$first };
+}
+
+named_enum! {
+    /// Span kind, named as in the OpenTelemetry ClickHouse schema.
+    SpanKind {
+        /// Not specified.
+        Unspecified = 0 => "Unspecified",
+        /// Internal operation.
+        Internal = 1 => "Internal",
+        /// Server side of a request.
+        Server = 2 => "Server",
+        /// Client side of a request.
+        Client = 3 => "Client",
+        /// Sender of a message.
+        Producer = 4 => "Producer",
+        /// Receiver of a message.
+        Consumer = 5 => "Consumer",
+    }
+}
+
+named_enum! {
+    /// Span status code, named as in the OpenTelemetry ClickHouse schema.
+    StatusCode {
+        /// Not set.
+        Unset = 0 => "Unset",
+        /// Explicitly OK.
+        Ok = 1 => "Ok",
+        /// An error.
+        Error = 2 => "Error",
+    }
+}
+
+/// Filters for trace search. Span-level filters select the spans that match; every trace with
+/// at least one matching span is returned, summarised over all of its spans.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceQuery {
+    /// Only spans of this service.
+    pub service: Option<String>,
+    /// Only spans with this name.
+    pub name: Option<String>,
+    /// Only spans at least this long, nanoseconds.
+    pub min_duration_ns: Option<i64>,
+    /// Only spans at most this long, nanoseconds.
+    pub max_duration_ns: Option<i64>,
+    /// Only spans with status `Error`.
+    pub errors_only: bool,
+    /// Only spans starting at or after this time, unix nanoseconds.
+    pub start_ns: Option<i64>,
+    /// Only spans starting before this time, unix nanoseconds.
+    pub end_ns: Option<i64>,
+    /// At most this many traces.
+    pub limit: usize,
+}
+
+/// One trace in search results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSummary {
+    /// The trace id.
+    pub trace_id: String,
+    /// Service of the root span (or of the earliest span when the root is missing).
+    pub root_service: String,
+    /// Name of the root span (or of the earliest span).
+    pub root_name: String,
+    /// Earliest span start, unix nanoseconds.
+    pub start_ns: i64,
+    /// Latest span end minus earliest start, nanoseconds.
+    pub duration_ns: i64,
+    /// Number of spans stored for the trace.
+    pub span_count: u64,
+    /// True when any span has status `Error`.
+    pub has_error: bool,
+}
+
+/// One service with its activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSummary {
+    /// `service.name`.
+    pub name: String,
+    /// Spans stored for the service.
+    pub span_count: u64,
+    /// Latest span start, unix nanoseconds.
+    pub last_seen_ns: i64,
+}

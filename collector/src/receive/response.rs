@@ -1,0 +1,118 @@
+//! OTLP/HTTP answers in the request's encoding: export responses (with partial success when
+//! items were rejected) and `google.rpc.Status` errors.
+
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
+use prost::Message;
+
+use super::IngestError;
+use crate::decode::Encoding;
+use crate::metrics::Signal;
+
+/// `google.rpc.Status`, the error body OTLP/HTTP prescribes (`details` is never filled here).
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// gRPC status codes used in error bodies.
+const INVALID_ARGUMENT: i32 = 3;
+const RESOURCE_EXHAUSTED: i32 = 8;
+const INTERNAL: i32 = 13;
+const UNAVAILABLE: i32 = 14;
+
+/// Seconds a client should wait after a 503.
+const RETRY_AFTER_SECONDS: u64 = 1;
+
+fn encoded<T: Message + serde::Serialize>(
+    status: StatusCode,
+    encoding: Encoding,
+    message: &T,
+) -> Response {
+    let (content_type, body) = match encoding {
+        Encoding::Protobuf => ("application/x-protobuf", message.encode_to_vec()),
+        Encoding::Json => (
+            "application/json",
+            serde_json::to_vec(message).unwrap_or_else(|_| b"{}".to_vec()),
+        ),
+    };
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+/// A 200 export response; `partial_success` is set when items were rejected.
+pub(super) fn success(
+    signal: Signal,
+    encoding: Encoding,
+    rejected: u64,
+    message: String,
+) -> Response {
+    let rejected = i64::try_from(rejected).unwrap_or(i64::MAX);
+    match signal {
+        Signal::Traces => encoded(
+            StatusCode::OK,
+            encoding,
+            &ExportTraceServiceResponse {
+                partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+                    rejected_spans: rejected,
+                    error_message: message,
+                }),
+            },
+        ),
+        Signal::Logs => encoded(
+            StatusCode::OK,
+            encoding,
+            &ExportLogsServiceResponse {
+                partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: rejected,
+                    error_message: message,
+                }),
+            },
+        ),
+    }
+}
+
+/// The status and body for an error, with `Retry-After` on retryable ones.
+pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
+    let (status, code) = match err {
+        IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT)
+        }
+        IngestError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+        IngestError::Body(_) | IngestError::Decompress(_) | IngestError::Decode(_) => {
+            (StatusCode::BAD_REQUEST, INVALID_ARGUMENT)
+        }
+        IngestError::QueueFull | IngestError::Unavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+        }
+        IngestError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
+    };
+    let mut response = encoded(
+        status,
+        encoding,
+        &RpcStatus {
+            code,
+            message: err.to_string(),
+        },
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    response
+}

@@ -1,0 +1,184 @@
+//! The bounded queue between ingest and a store's writer. Capacity is counted in items (spans
+//! plus log records) through a semaphore, so a handler never waits: it gets a place or an
+//! immediate [`SubmitError::Full`] that ingest turns into a retryable 503.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
+
+use super::StoreError;
+use crate::model::Batch;
+
+/// What the writer is asked to do, in order.
+pub(crate) enum Command {
+    /// Make a batch durable, then answer `ack`. The permit frees queue space once dropped.
+    Write {
+        batch: Batch,
+        ack: oneshot::Sender<Result<(), StoreError>>,
+        permit: OwnedSemaphorePermit,
+    },
+    /// Delete at most `limit` spans and at most `limit` log records older than `cutoff_ns`;
+    /// answer how many rows went.
+    Prune {
+        cutoff_ns: i64,
+        limit: usize,
+        ack: oneshot::Sender<Result<Pruned, StoreError>>,
+    },
+    /// Everything before this has been handled: stop.
+    Stop,
+}
+
+/// Rows one prune command deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Pruned {
+    /// Spans deleted.
+    pub spans: u64,
+    /// Log records deleted.
+    pub logs: u64,
+}
+
+/// Why a batch was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue holds as many items as it may; try again later.
+    #[error("the write queue is full")]
+    Full,
+    /// The collector is shutting down.
+    #[error("the collector is shutting down")]
+    Closed,
+}
+
+/// The sending side of a store's write queue. Cheap to clone.
+#[derive(Clone)]
+pub struct WriteQueue {
+    commands: mpsc::UnboundedSender<Command>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// A queued batch; await [`Receipt::durable`] to learn when it is committed.
+pub struct Receipt(oneshot::Receiver<Result<(), StoreError>>);
+
+impl Receipt {
+    /// Resolves once the batch is durable in the store, or with the error that kept it out.
+    pub async fn durable(self) -> Result<(), StoreError> {
+        self.0.await.unwrap_or(Err(StoreError::WriterGone))
+    }
+}
+
+impl WriteQueue {
+    /// A queue holding at most `capacity` items, and the receiving end for the writer.
+    pub(crate) fn new(capacity: usize) -> (Self, mpsc::UnboundedReceiver<Command>) {
+        let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let queue = Self {
+            commands,
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        };
+        (queue, receiver)
+    }
+
+    /// Queues a batch without waiting. A batch larger than the whole queue takes all of it.
+    pub fn try_submit(&self, batch: Batch) -> Result<Receipt, SubmitError> {
+        let wanted = batch.len().clamp(1, self.capacity);
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_many_owned(u32::try_from(wanted).unwrap_or(u32::MAX))
+            .map_err(|e| match e {
+                TryAcquireError::Closed => SubmitError::Closed,
+                TryAcquireError::NoPermits => SubmitError::Full,
+            })?;
+        let (ack, receipt) = oneshot::channel();
+        self.commands
+            .send(Command::Write { batch, ack, permit })
+            .map_err(|_| SubmitError::Closed)?;
+        Ok(Receipt(receipt))
+    }
+
+    /// Asks the writer to delete expired rows; see [`Command::Prune`].
+    pub(crate) async fn prune(&self, cutoff_ns: i64, limit: usize) -> Result<Pruned, StoreError> {
+        let (ack, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Prune {
+                cutoff_ns,
+                limit,
+                ack,
+            })
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// Items queued or being written.
+    pub fn depth(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
+    }
+
+    /// The most items the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Refuses new batches; the writer finishes what is queued and stops.
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        let _ = self.commands.send(Command::Stop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LogRecord;
+
+    fn batch(items: usize) -> Batch {
+        let log = LogRecord {
+            tenant: String::new(),
+            timestamp_ns: 0,
+            observed_ns: 0,
+            trace_id: String::new(),
+            span_id: String::new(),
+            trace_flags: 0,
+            severity_text: String::new(),
+            severity_number: 0,
+            service_name: String::new(),
+            body: String::new(),
+            scope_name: String::new(),
+            scope_version: String::new(),
+            resource_attributes: Default::default(),
+            log_attributes: Default::default(),
+            event_name: String::new(),
+        };
+        Batch {
+            spans: vec![],
+            logs: vec![log; items],
+        }
+    }
+
+    #[test]
+    fn full_queue_refuses_at_once_and_frees_space_when_written() {
+        let (queue, mut writer) = WriteQueue::new(10);
+        let _first = queue.try_submit(batch(6)).expect("room");
+        assert_eq!(queue.depth(), 6);
+        assert_eq!(queue.try_submit(batch(5)).err(), Some(SubmitError::Full));
+        drop(writer.try_recv().expect("queued command"));
+        assert_eq!(queue.depth(), 0);
+        assert!(queue.try_submit(batch(5)).is_ok());
+    }
+
+    #[test]
+    fn oversized_batch_takes_the_whole_queue() {
+        let (queue, _writer) = WriteQueue::new(4);
+        assert!(queue.try_submit(batch(100)).is_ok());
+        assert_eq!(queue.try_submit(batch(1)).err(), Some(SubmitError::Full));
+    }
+
+    #[test]
+    fn closed_queue_refuses_with_closed() {
+        let (queue, _writer) = WriteQueue::new(4);
+        queue.close();
+        assert_eq!(queue.try_submit(batch(1)).err(), Some(SubmitError::Closed));
+    }
+}

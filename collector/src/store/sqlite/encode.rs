@@ -1,0 +1,53 @@
+//! Records to SQLite rows and back: the JSON columns (attribute maps, events, links) and the
+//! text enums.
+
+use rusqlite::Row;
+
+use super::StoreError;
+use crate::model::{Attributes, SpanKind, SpanRecord, StatusCode};
+
+/// The span columns in insert and select order.
+pub(super) const SPAN_COLUMNS: &str = "tenant, trace_id, span_id, parent_span_id, trace_state, name, kind, \
+    service_name, start_ns, duration_ns, status_code, status_message, scope_name, scope_version, \
+    resource_attributes, span_attributes, events, links";
+
+/// The log columns in insert order.
+pub(super) const LOG_COLUMNS: &str = "tenant, timestamp_ns, observed_ns, trace_id, span_id, trace_flags, \
+    severity_text, severity_number, service_name, body, scope_name, scope_version, resource_attributes, \
+    log_attributes, event_name";
+
+/// JSON text of a map or list column.
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+/// A span from a row selected with [`SPAN_COLUMNS`].
+pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, StoreError> {
+    let kind: String = row.get(6)?;
+    let status: String = row.get(10)?;
+    Ok(SpanRecord {
+        tenant: row.get(0)?,
+        trace_id: row.get(1)?,
+        span_id: row.get(2)?,
+        parent_span_id: row.get(3)?,
+        trace_state: row.get(4)?,
+        name: row.get(5)?,
+        kind: SpanKind::from_name(&kind).unwrap_or(SpanKind::Unspecified),
+        service_name: row.get(7)?,
+        start_ns: row.get(8)?,
+        duration_ns: row.get(9)?,
+        status_code: StatusCode::from_name(&status).unwrap_or(StatusCode::Unset),
+        status_message: row.get(11)?,
+        scope_name: row.get(12)?,
+        scope_version: row.get(13)?,
+        resource_attributes: parse::<Attributes>(row, 14)?,
+        span_attributes: parse::<Attributes>(row, 15)?,
+        events: parse(row, 16)?,
+        links: parse(row, 17)?,
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> Result<T, StoreError> {
+    let text: String = row.get(index)?;
+    Ok(serde_json::from_str(&text)?)
+}

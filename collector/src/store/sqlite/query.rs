@@ -1,0 +1,111 @@
+//! Reads for the query API. Filters pick from fixed SQL fragments; every user value is bound as
+//! a parameter.
+
+use rusqlite::{Connection, ToSql};
+
+use super::StoreError;
+use super::encode::{SPAN_COLUMNS, span_from_row};
+use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
+
+pub(super) fn trace(
+    conn: &Connection,
+    tenant: &str,
+    trace_id: &str,
+) -> Result<Vec<SpanRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ?1 AND trace_id = ?2 ORDER BY start_ns, span_id"
+    ))?;
+    let mut rows = stmt.query([tenant, trace_id])?;
+    let mut spans = Vec::new();
+    while let Some(row) = rows.next()? {
+        spans.push(span_from_row(row)?);
+    }
+    Ok(spans)
+}
+
+pub(super) fn search(
+    conn: &Connection,
+    tenant: &str,
+    q: &TraceQuery,
+) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut filters = String::new();
+    let mut values: Vec<&dyn ToSql> = vec![&tenant];
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    // Each optional filter appends a fixed clause; the placeholder numbers follow `values`.
+    if let Some(service) = &q.service {
+        filters.push_str(" AND service_name = ?");
+        values.push(service);
+    }
+    if let Some(name) = &q.name {
+        filters.push_str(" AND name = ?");
+        values.push(name);
+    }
+    if let Some(min) = &q.min_duration_ns {
+        filters.push_str(" AND duration_ns >= ?");
+        values.push(min);
+    }
+    if let Some(max) = &q.max_duration_ns {
+        filters.push_str(" AND duration_ns <= ?");
+        values.push(max);
+    }
+    if q.errors_only {
+        filters.push_str(" AND status_code = 'Error'");
+    }
+    if let Some(start) = &q.start_ns {
+        filters.push_str(" AND start_ns >= ?");
+        values.push(start);
+    }
+    if let Some(end) = &q.end_ns {
+        filters.push_str(" AND start_ns < ?");
+        values.push(end);
+    }
+    values.push(&limit);
+    let sql = format!(
+        "WITH matched AS (
+             SELECT trace_id, min(start_ns) AS first FROM spans
+             WHERE tenant = ?{filters}
+             GROUP BY trace_id ORDER BY first DESC LIMIT ?
+         )
+         SELECT s.trace_id, min(s.start_ns), max(s.start_ns + s.duration_ns), count(*),
+                max(s.status_code = 'Error'),
+                (SELECT r.service_name FROM spans r WHERE r.tenant = s.tenant AND r.trace_id = s.trace_id
+                 ORDER BY r.parent_span_id != '', r.start_ns LIMIT 1),
+                (SELECT r.name FROM spans r WHERE r.tenant = s.tenant AND r.trace_id = s.trace_id
+                 ORDER BY r.parent_span_id != '', r.start_ns LIMIT 1)
+         FROM spans s JOIN matched m ON s.trace_id = m.trace_id
+         WHERE s.tenant = ?
+         GROUP BY s.trace_id
+         ORDER BY min(s.start_ns) DESC, s.trace_id"
+    );
+    values.push(&tenant);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(values.as_slice(), |row| {
+        let start: i64 = row.get(1)?;
+        let end: i64 = row.get(2)?;
+        Ok(TraceSummary {
+            trace_id: row.get(0)?,
+            start_ns: start,
+            duration_ns: end - start,
+            span_count: row.get::<_, i64>(3)?.unsigned_abs(),
+            has_error: row.get(4)?,
+            root_service: row.get(5)?,
+            root_name: row.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn services(conn: &Connection, tenant: &str) -> Result<Vec<ServiceSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT service_name, count(*), max(start_ns) FROM spans WHERE tenant = ?1
+         GROUP BY service_name ORDER BY service_name",
+    )?;
+    let rows = stmt.query_map([tenant], |row| {
+        Ok(ServiceSummary {
+            name: row.get(0)?,
+            span_count: row.get::<_, i64>(1)?.unsigned_abs(),
+            last_seen_ns: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

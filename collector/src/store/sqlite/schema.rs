@@ -1,0 +1,82 @@
+//! Schema and migrations. The version lives in `PRAGMA user_version`; each migration runs once,
+//! in its own transaction. Columns follow the OpenTelemetry ClickHouse schema (`otel_traces`,
+//! `otel_logs`) with SQLite types: ids as lowercase hex, times as unix nanoseconds, attribute
+//! maps, events and links as JSON text.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migrations in order; the index plus one is the schema version they bring the file to.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE spans (
+    tenant              TEXT    NOT NULL,
+    trace_id            TEXT    NOT NULL,
+    span_id             TEXT    NOT NULL,
+    parent_span_id      TEXT    NOT NULL,
+    trace_state         TEXT    NOT NULL,
+    name                TEXT    NOT NULL,
+    kind                TEXT    NOT NULL,
+    service_name        TEXT    NOT NULL,
+    start_ns            INTEGER NOT NULL,
+    duration_ns         INTEGER NOT NULL,
+    status_code         TEXT    NOT NULL,
+    status_message      TEXT    NOT NULL,
+    scope_name          TEXT    NOT NULL,
+    scope_version       TEXT    NOT NULL,
+    resource_attributes TEXT    NOT NULL,
+    span_attributes     TEXT    NOT NULL,
+    events              TEXT    NOT NULL,
+    links               TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX spans_by_trace ON spans (tenant, trace_id, span_id);
+CREATE INDEX spans_by_service_time ON spans (tenant, service_name, start_ns);
+CREATE INDEX spans_by_duration ON spans (tenant, duration_ns);
+CREATE INDEX spans_by_time ON spans (start_ns);
+
+CREATE TABLE logs (
+    tenant              TEXT    NOT NULL,
+    timestamp_ns        INTEGER NOT NULL,
+    observed_ns         INTEGER NOT NULL,
+    trace_id            TEXT    NOT NULL,
+    span_id             TEXT    NOT NULL,
+    trace_flags         INTEGER NOT NULL,
+    severity_text       TEXT    NOT NULL,
+    severity_number     INTEGER NOT NULL,
+    service_name        TEXT    NOT NULL,
+    body                TEXT    NOT NULL,
+    scope_name          TEXT    NOT NULL,
+    scope_version       TEXT    NOT NULL,
+    resource_attributes TEXT    NOT NULL,
+    log_attributes      TEXT    NOT NULL,
+    event_name          TEXT    NOT NULL
+);
+CREATE INDEX logs_by_trace ON logs (tenant, trace_id) WHERE trace_id != '';
+CREATE INDEX logs_by_service_time ON logs (tenant, service_name, timestamp_ns);
+CREATE INDEX logs_by_time ON logs (timestamp_ns);
+"];
+
+/// The schema version this build writes.
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`]; returns the version. Refuses a newer file.
+pub(super) fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(SCHEMA_VERSION)
+}

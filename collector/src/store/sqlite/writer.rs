@@ -1,0 +1,167 @@
+//! The writer thread: drains the queue, groups consecutive batches into one transaction with
+//! cached prepared statements, commits, then acknowledges each batch. Prunes run between
+//! batches in their own short transactions.
+
+use rusqlite::{Connection, Transaction, params};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tracing::{error, info};
+
+use super::StoreError;
+use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
+use crate::metrics::{Metrics, Signal};
+use crate::model::Batch;
+use crate::store::queue::{Command, Pruned};
+
+/// Most queued batches committed in one transaction.
+const MAX_GROUP: usize = 64;
+
+type Pending = (
+    Batch,
+    oneshot::Sender<Result<(), StoreError>>,
+    OwnedSemaphorePermit,
+);
+
+pub(super) fn run(
+    mut conn: Connection,
+    mut commands: UnboundedReceiver<Command>,
+    metrics: &Metrics,
+) {
+    let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
+    let mut next = commands.blocking_recv();
+    while let Some(command) = next.take() {
+        match command {
+            Command::Write { batch, ack, permit } => {
+                group.push((batch, ack, permit));
+                while group.len() < MAX_GROUP {
+                    match commands.try_recv() {
+                        Ok(Command::Write { batch, ack, permit }) => {
+                            group.push((batch, ack, permit))
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit_group(&mut conn, &mut group, metrics);
+            }
+            Command::Prune {
+                cutoff_ns,
+                limit,
+                ack,
+            } => {
+                let _ = ack.send(prune(&mut conn, cutoff_ns, limit));
+            }
+            Command::Stop => {
+                info!("SQLite writer drained and stopped");
+                return;
+            }
+        }
+        if next.is_none() {
+            next = commands.blocking_recv();
+        }
+    }
+}
+
+fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metrics) {
+    let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+        for (batch, _, _) in group.iter() {
+            insert(&tx, batch)?;
+        }
+        tx.commit().map_err(StoreError::from)
+    });
+    match result {
+        Ok(()) => {
+            for (batch, ack, _permit) in group.drain(..) {
+                metrics.stored(Signal::Traces, batch.spans.len());
+                metrics.stored(Signal::Logs, batch.logs.len());
+                let _ = ack.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            error!(error = %e, batches = group.len(), "SQLite commit failed; batches refused as retryable");
+            for (_, ack, _permit) in group.drain(..) {
+                let _ = ack.send(Err(StoreError::Task(e.to_string())));
+            }
+        }
+    }
+}
+
+/// Inserts one batch. A span already stored (same trace and span id, e.g. a client's retry of
+/// an acknowledged request) is kept once.
+pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
+    if !batch.spans.is_empty() {
+        let mut stmt = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        ))?;
+        for s in &batch.spans {
+            stmt.execute(params![
+                s.tenant,
+                s.trace_id,
+                s.span_id,
+                s.parent_span_id,
+                s.trace_state,
+                s.name,
+                s.kind.as_str(),
+                s.service_name,
+                s.start_ns,
+                s.duration_ns,
+                s.status_code.as_str(),
+                s.status_message,
+                s.scope_name,
+                s.scope_version,
+                json(&s.resource_attributes)?,
+                json(&s.span_attributes)?,
+                json(&s.events)?,
+                json(&s.links)?,
+            ])?;
+        }
+    }
+    if !batch.logs.is_empty() {
+        let mut stmt = tx.prepare_cached(&format!(
+            "INSERT INTO logs ({LOG_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))?;
+        for l in &batch.logs {
+            stmt.execute(params![
+                l.tenant,
+                l.timestamp_ns,
+                l.observed_ns,
+                l.trace_id,
+                l.span_id,
+                l.trace_flags,
+                l.severity_text,
+                l.severity_number,
+                l.service_name,
+                l.body,
+                l.scope_name,
+                l.scope_version,
+                json(&l.resource_attributes)?,
+                json(&l.log_attributes)?,
+                l.event_name,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, StoreError> {
+    let tx = conn.transaction()?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let spans = tx.execute(
+        "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
+        params![cutoff_ns, limit],
+    )?;
+    let logs = tx.execute(
+        "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
+        params![cutoff_ns, limit],
+    )?;
+    tx.commit()?;
+    Ok(Pruned {
+        spans: spans as u64,
+        logs: logs as u64,
+    })
+}
