@@ -191,7 +191,7 @@ impl Config {
         toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
-                .map(|span| text[..span.start].lines().count().max(1));
+                .map(|span| text[..span.start].matches('\n').count() + 1);
             let message = e.message().trim().replace('\n', " ");
             ConfigError::File {
                 path: path.to_owned(),

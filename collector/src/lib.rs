@@ -11,5 +11,8 @@ pub mod receive;
 pub mod server;
 pub mod store;
 
+#[cfg(test)]
+mod testing;
+
 pub use config::{Cli, Config, ConfigError};
 pub use server::{RunError, run};

@@ -103,6 +103,7 @@ mod tests {
             values: vec![KeyValue {
                 key: "k".into(),
                 value: Some(any(Value::BoolValue(false))),
+                ..Default::default()
             }],
         }));
         assert_eq!(any_to_string(Some(&map)), r#"{"k":false}"#);

@@ -61,6 +61,15 @@ pub(super) fn success(
     rejected: u64,
     message: String,
 ) -> Response {
+    if rejected == 0 && encoding == Encoding::Json {
+        // The empty export response; serde would spell it `{"partialSuccess":null}`.
+        return (
+            StatusCode::OK,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            "{}",
+        )
+            .into_response();
+    }
     let rejected = i64::try_from(rejected).unwrap_or(i64::MAX);
     match signal {
         Signal::Traces => encoded(

@@ -1,1 +1,210 @@
+use std::sync::Arc;
 
+use rusqlite::Connection;
+
+use crate::config::StoreUrl;
+use crate::metrics::Metrics;
+use crate::model::{SpanEvent, SpanLink, StatusCode, TraceQuery};
+use crate::store::{Store, StoreError};
+use crate::testing::{span, store_spans, temp_store};
+
+fn query(limit: usize) -> TraceQuery {
+    TraceQuery {
+        limit,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_batch_reads_back_with_every_field() {
+    let (_dir, store, _) = temp_store(100).await;
+    let mut root = span(1, 1, None, "api", "GET /x", 1_000, 500);
+    root.status_code = StatusCode::Error;
+    root.status_message = "boom".into();
+    root.span_attributes
+        .insert("http.method".into(), "GET".into());
+    root.events.push(SpanEvent {
+        time_ns: 1_100,
+        name: "retry".into(),
+        attributes: [("n".to_owned(), "2".to_owned())].into(),
+    });
+    root.links.push(SpanLink {
+        trace_id: hex::encode([9; 16]),
+        span_id: hex::encode([9; 8]),
+        trace_state: "a=b".into(),
+        attributes: Default::default(),
+    });
+    let child = span(1, 2, Some(1), "db", "SELECT", 1_200, 100);
+    store_spans(&store, vec![child.clone(), root.clone()]).await;
+    let read = store.trace(&root.trace_id).await.expect("reads");
+    assert_eq!(read, vec![root, child]);
+}
+
+#[tokio::test]
+async fn retried_span_is_stored_once() {
+    let (_dir, store, _) = temp_store(100).await;
+    let s = span(1, 1, None, "api", "GET /x", 1_000, 500);
+    store_spans(&store, vec![s.clone()]).await;
+    store_spans(&store, vec![s.clone()]).await;
+    assert_eq!(store.trace(&s.trace_id).await.expect("reads").len(), 1);
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = StoreUrl::Sqlite(dir.path().join("nested/dir/tw.db"));
+    let s = span(3, 1, None, "api", "GET /x", 1_000, 500);
+    {
+        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+            .await
+            .expect("opens");
+        store_spans(&store, vec![s.clone()]).await;
+        store.shutdown().await.expect("stops");
+        store.shutdown().await.expect("second shutdown is a no-op");
+    }
+    let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("reopens");
+    assert_eq!(store.trace(&s.trace_id).await.expect("reads"), vec![s]);
+}
+
+#[tokio::test]
+async fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tw.db");
+    Connection::open(&path)
+        .expect("create")
+        .pragma_update(None, "user_version", 99)
+        .expect("set");
+    let result = Store::open(&StoreUrl::Sqlite(path), 100, Arc::new(Metrics::default())).await;
+    assert!(matches!(
+        result,
+        Err(StoreError::SchemaTooNew { found: 99, .. })
+    ));
+}
+
+#[tokio::test]
+async fn prune_deletes_only_expired_rows() {
+    let (_dir, store, _) = temp_store(100).await;
+    let old = span(1, 1, None, "api", "old", 1_000, 1);
+    let new = span(2, 1, None, "api", "new", 5_000, 1);
+    store_spans(&store, vec![old.clone(), new.clone()]).await;
+    let pruned = store.queue().prune(2_000, 10).await.expect("prunes");
+    assert_eq!(pruned.spans, 1);
+    assert!(store.trace(&old.trace_id).await.expect("reads").is_empty());
+    assert_eq!(store.trace(&new.trace_id).await.expect("reads").len(), 1);
+}
+
+#[tokio::test]
+async fn search_filters_and_summarises_whole_traces() {
+    let (_dir, store, _) = temp_store(100).await;
+    let mut failing = span(2, 2, Some(1), "db", "SELECT", 2_100, 50);
+    failing.status_code = StatusCode::Error;
+    store_spans(
+        &store,
+        vec![
+            span(1, 1, None, "web", "load", 1_000, 300),
+            span(1, 2, Some(1), "api", "GET /a", 1_100, 100),
+            span(2, 1, None, "web", "click", 2_000, 900),
+            failing,
+            span(3, 1, None, "web", "scroll", 3_000, 10),
+        ],
+    )
+    .await;
+    let all = store.search(&query(10)).await.expect("search");
+    let ids: Vec<_> = all.iter().map(|t| t.trace_id.clone()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            hex::encode([3; 16]),
+            hex::encode([2; 16]),
+            hex::encode([1; 16])
+        ],
+        "newest first"
+    );
+    let first = &all[2];
+    assert_eq!(
+        (first.root_service.as_str(), first.root_name.as_str()),
+        ("web", "load")
+    );
+    assert_eq!(
+        (first.start_ns, first.duration_ns, first.span_count),
+        (1_000, 300, 2)
+    );
+
+    let by_service = store
+        .search(&TraceQuery {
+            service: Some("api".into()),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(by_service.len(), 1);
+    assert_eq!(
+        by_service[0].root_name, "load",
+        "summary covers the whole trace, not only matching spans"
+    );
+
+    let errors = store
+        .search(&TraceQuery {
+            errors_only: true,
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].has_error);
+
+    let slow = store
+        .search(&TraceQuery {
+            min_duration_ns: Some(500),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(slow[0].root_name, "click");
+    let quick = store
+        .search(&TraceQuery {
+            max_duration_ns: Some(20),
+            name: Some("scroll".into()),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(quick.len(), 1);
+
+    let window = store
+        .search(&TraceQuery {
+            start_ns: Some(1_500),
+            end_ns: Some(2_500),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(window.len(), 1);
+    assert_eq!(
+        store.search(&query(1)).await.expect("search").len(),
+        1,
+        "limit"
+    );
+}
+
+#[tokio::test]
+async fn services_count_spans_and_last_seen() {
+    let (_dir, store, _) = temp_store(100).await;
+    store_spans(
+        &store,
+        vec![
+            span(1, 1, None, "web", "a", 1_000, 1),
+            span(1, 2, Some(1), "api", "b", 1_500, 1),
+            span(2, 1, None, "web", "c", 3_000, 1),
+        ],
+    )
+    .await;
+    let services = store.services().await.expect("services");
+    let summary: Vec<_> = services
+        .iter()
+        .map(|s| (s.name.as_str(), s.span_count, s.last_seen_ns))
+        .collect();
+    assert_eq!(summary, vec![("api", 1, 1_500), ("web", 2, 3_000)]);
+}
