@@ -196,7 +196,10 @@ impl Config {
             ConfigError::File {
                 path: path.to_owned(),
                 message: match line {
-                    Some(line) => format!("line {line}: {message}"),
+                    Some(line) => {
+                        let source = text.lines().nth(line - 1).unwrap_or("").trim();
+                        format!("line {line} `{source}`: {message}")
+                    }
                     None => message,
                 },
             }

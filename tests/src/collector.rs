@@ -1,0 +1,176 @@
+//! Starts `tracewire-collector` as a child process on free ports and reads the bound addresses
+//! from its log. The binary comes from `TRACEWIRE_COLLECTOR_BIN`, or from the cargo target
+//! directory these tests were built in (build it first: `cargo build -p tracewire-collector`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// Environment variable naming the collector binary.
+pub const COLLECTOR_BIN_ENV: &str = "TRACEWIRE_COLLECTOR_BIN";
+
+/// How long a collector may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The collector binary to run.
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var(COLLECTOR_BIN_ENV) {
+        return PathBuf::from(path);
+    }
+    // Test executables live in <target>/<profile>/deps/; binaries one level up.
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let bin = profile_dir.join("tracewire-collector");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p tracewire-collector` first or set {COLLECTOR_BIN_ENV}",
+        bin.display()
+    );
+    bin
+}
+
+/// A running collector; killed when dropped.
+pub struct Collector {
+    child: Option<Child>,
+    args: Vec<String>,
+    log: Arc<Mutex<String>>,
+    /// Base URL of the OTLP ingest listener, e.g. `http://127.0.0.1:41234`.
+    pub otlp: String,
+    /// Base URL of the query API listener.
+    pub api: String,
+}
+
+impl Collector {
+    /// Starts a collector storing in SQLite at `db`, on free loopback ports, with `extra` flags.
+    pub fn start(db: &Path, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "--otlp-listen".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--api-listen".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--store".to_owned(),
+            format!("sqlite:{}", db.display()),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        Self::start_with_args(args)
+    }
+
+    /// Starts a collector with exactly these arguments (which must bind to port 0 or free ports).
+    pub fn start_with_args(args: Vec<String>) -> Self {
+        let mut child = Command::new(binary())
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("collector starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut otlp = None;
+            let mut api = None;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = url_after(&line, "OTLP ingest listening on ") {
+                    otlp = Some(url);
+                }
+                if let Some(url) = url_after(&line, "query API listening on ") {
+                    api = Some(url);
+                }
+                if let (Some(o), Some(a)) = (&otlp, &api) {
+                    let _ = tx.send((o.clone(), a.clone()));
+                    otlp = None;
+                }
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let (otlp, api) = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(urls) => urls,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "collector did not start; log:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            }
+        };
+        Self {
+            child: Some(child),
+            args,
+            log,
+            otlp,
+            api,
+        }
+    }
+
+    /// `self.otlp` + `path`.
+    pub fn otlp_url(&self, path: &str) -> String {
+        format!("{}{path}", self.otlp)
+    }
+
+    /// `self.api` + `path`.
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    /// Everything the collector logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process gets no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits (at most 30 s) for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("collector running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("collector did not exit after SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the collector again with the same arguments (new ports when they were 0).
+    pub fn restart(&mut self) {
+        self.kill();
+        *self = Self::start_with_args(self.args.clone());
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn url_after(line: &str, marker: &str) -> Option<String> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    Some(rest.split_whitespace().next()?.to_owned())
+}
