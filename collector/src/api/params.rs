@@ -60,13 +60,13 @@ impl SearchParams {
                     })?,
             },
         };
-        if let (Some(min), Some(max)) = (query.min_duration_ns, query.max_duration_ns) {
-            if min > max {
-                return Err(ApiError::bad_request(
-                    "invalid_duration",
-                    "min_duration_ms is larger than max_duration_ms",
-                ));
-            }
+        if let (Some(min), Some(max)) = (query.min_duration_ns, query.max_duration_ns)
+            && min > max
+        {
+            return Err(ApiError::bad_request(
+                "invalid_duration",
+                "min_duration_ms is larger than max_duration_ms",
+            ));
         }
         Ok(query)
     }
@@ -90,10 +90,10 @@ fn duration_ms(param: &str, value: &str) -> Result<i64, ApiError> {
 
 /// Unix nanoseconds, or an RFC 3339 time such as `2026-11-21T10:00:00Z`.
 fn timestamp(param: &str, value: &str) -> Result<i64, ApiError> {
-    if let Ok(ns) = value.parse::<i64>() {
-        if ns >= 0 {
-            return Ok(ns);
-        }
+    if let Ok(ns) = value.parse::<i64>()
+        && ns >= 0
+    {
+        return Ok(ns);
     }
     humantime::parse_rfc3339_weak(value)
         .ok()
