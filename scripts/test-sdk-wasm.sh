@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Builds and tests the browser SDK (sdk-wasm/, crate tracewire-sdk):
+#   1. installs what is missing (wasm target, wasm-bindgen-cli at the crate's pinned version,
+#      wasm-pack, Chromium + chromedriver + binaryen, the Python websockets package);
+#   2. native unit tests and clippy (native and wasm32);
+#   3. starts a real collector process and the test servers on free ports;
+#   4. runs the wasm-bindgen browser tests in headless Chromium against them;
+#   5. runs `wasm-pack build --release` for --target web and --target bundler and fails when the
+#      gzipped .wasm + JS glue grows more than 10% over sdk-wasm/size-baseline.txt.
+# Servers are stopped on exit. Set CARGO_TARGET_DIR to share or separate build output.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SDK=$ROOT/sdk-wasm
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+START=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step "Tools"
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v wasm-opt >/dev/null || missing+=(binaryen)
+if [ ${#missing[@]} -gt 0 ]; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"$/\1/p' "$SDK/Cargo.toml")
+if [ -z "$WB_VERSION" ]; then
+    echo "sdk-wasm/Cargo.toml must pin wasm-bindgen with '='" >&2
+    exit 1
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+    cargo install wasm-bindgen-cli --version "$WB_VERSION"
+fi
+command -v wasm-pack >/dev/null || cargo install wasm-pack
+python3 -c 'import websockets.asyncio.server' 2>/dev/null || python3 -m pip install --quiet 'websockets>=13'
+echo "wasm-bindgen $WB_VERSION, $(wasm-pack --version), $(chromium --version 2>/dev/null | head -1)"
+
+step "Native unit tests and lints"
+cargo test -p tracewire-sdk
+cargo clippy -p tracewire-sdk --all-targets -- -D warnings
+cargo clippy -p tracewire-sdk --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo fmt -p tracewire-sdk --check
+
+step "Servers"
+cargo build -p tracewire-collector
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$CARGO_TARGET_DIR/debug/tracewire-collector" \
+    --otlp-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    --store "sqlite:$WORK/tw.db" --cors-origin '*' 2>"$WORK/collector.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+    grep -q 'query API listening on' "$WORK/collector.log" && break
+    sleep 0.1
+done
+OTLP=$(grep -o 'OTLP ingest listening on http://[0-9.:]*' "$WORK/collector.log" | sed 's/.* on //')
+API=$(grep -o 'query API listening on http://[0-9.:]*' "$WORK/collector.log" | sed 's/.* on //')
+if [ -z "$OTLP" ] || [ -z "$API" ]; then
+    echo "collector did not start:" >&2
+    cat "$WORK/collector.log" >&2
+    exit 1
+fi
+
+python3 "$SDK/testserver/servers.py" "$WORK/ports" "$API" &
+PIDS+=($!)
+for _ in $(seq 100); do
+    [ -s "$WORK/ports" ] && break
+    sleep 0.1
+done
+# shellcheck disable=SC1091
+. "$WORK/ports"
+# A port that was free a moment ago and that nothing listens on: the "collector down" endpoint.
+DEAD=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+export TW_TEST_OTLP=$OTLP
+export TW_TEST_WS=ws://127.0.0.1:$WS_PORT
+export TW_TEST_HTTP=http://127.0.0.1:$HTTP_PORT
+export TW_TEST_DEAD=http://127.0.0.1:$DEAD
+echo "collector $OTLP (API $API), WebSocket $TW_TEST_WS, HTTP $TW_TEST_HTTP, dead $TW_TEST_DEAD"
+
+step "Browser tests (headless Chromium)"
+CHROMEDRIVER=$(command -v chromedriver) \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test -p tracewire-sdk --target wasm32-unknown-unknown
+
+step "wasm-pack builds"
+wasm-pack build "$SDK" --release --target bundler --out-dir "$WORK/pkg-bundler"
+wasm-pack build "$SDK" --release --target web --out-dir "$WORK/pkg-web"
+for f in tracewire_sdk.js tracewire_sdk.d.ts tracewire_sdk_bg.wasm; do
+    test -s "$WORK/pkg-web/$f" || { echo "missing $f in the web package" >&2; exit 1; }
+done
+grep -q 'interface TracewireConfig' "$WORK/pkg-web/tracewire_sdk.d.ts"
+grep -q 'instrumentWebSockets' "$WORK/pkg-web/tracewire_sdk.d.ts"
+
+step "Size budget"
+wasm_gz=$(gzip -9 -c "$WORK/pkg-web/tracewire_sdk_bg.wasm" | wc -c)
+js_gz=$(cat "$WORK/pkg-web/tracewire_sdk.js" "$WORK"/pkg-web/snippets/*/*.js 2>/dev/null | gzip -9 -c | wc -c)
+total=$((wasm_gz + js_gz))
+baseline=$(tr -dc '0-9' <"$SDK/size-baseline.txt")
+limit=$((baseline * 110 / 100))
+echo "gzipped: wasm $wasm_gz B + JS glue $js_gz B = $total B (baseline $baseline B, limit $limit B)"
+if [ "$total" -gt "$limit" ]; then
+    echo "size budget exceeded: $total B > $limit B (baseline + 10%)" >&2
+    exit 1
+fi
+
+step "Done in $(( $(date +%s) - START )) s"

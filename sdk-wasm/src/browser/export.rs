@@ -1,0 +1,473 @@
+//! Delivery to the collector: periodic and explicit flushes over `fetch` (gzip when the browser
+//! can, retries with backoff), and the page-exit path (keepalive fetches inside the shared budget,
+//! then beacons).
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::Inner;
+use super::dom::{self, Interval, Listener};
+use crate::otlp::{encode_logs, encode_traces};
+use crate::queue::{ExitRoute, route_exit_requests, split_encoded};
+use crate::record::{AttrValue, Item, LogRecord, Severity};
+use crate::retry::{Outcome, RetryPolicy, classify, parse_retry_after_seconds};
+
+/// Chrome's cap on keepalive requests in flight per page.
+pub const MAX_KEEPALIVE_IN_FLIGHT: usize = 9;
+/// Bodies smaller than this are sent uncompressed (gzip would not pay for itself).
+const GZIP_MIN_BYTES: usize = 1024;
+
+/// Export counters since start.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Items accepted by the collector.
+    pub exported: u32,
+    /// Items waiting in the queue.
+    pub queued: u32,
+    /// Items handed to the browser at page exit (keepalive fetches that succeeded, beacons the
+    /// browser accepted).
+    pub exported_on_exit: u32,
+    /// Items dropped because the queue was full.
+    pub dropped_queue_full: u32,
+    /// Items dropped because export failed for good (non-retryable status or retries used up).
+    pub dropped_export_failed: u32,
+    /// Export requests sent, retries included.
+    pub requests: u32,
+    /// Page-exit keepalive fetches sent.
+    pub keepalive_requests: u32,
+    /// Page-exit keepalive fetches that failed (the browser refused or the network failed).
+    pub keepalive_failures: u32,
+    /// Highest total body bytes of keepalive fetches in flight at once.
+    pub keepalive_max_bytes_in_flight: u32,
+    /// Highest number of keepalive fetches in flight at once.
+    pub keepalive_max_in_flight: u32,
+    /// Page-exit beacons the browser accepted.
+    pub beacons: u32,
+    /// Page-exit beacons the browser refused (their items are lost, and counted here).
+    pub beacon_failures: u32,
+    /// Keepalive bytes currently in flight.
+    pub keepalive_bytes_in_flight: usize,
+    /// Keepalive fetches currently in flight.
+    pub keepalive_in_flight: usize,
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Installs the periodic flush and the page-exit listeners.
+pub fn install(inner: &Rc<Inner>) {
+    let weak = Rc::downgrade(inner);
+    if let Some(timer) = Interval::new(&inner.window, inner.config.flush_interval_ms, move || {
+        if let Some(inner) = weak.upgrade() {
+            inner.release_pending(false);
+            let has_work = !inner.state.borrow().queue.is_empty();
+            if has_work {
+                schedule_flush(&inner);
+            }
+        }
+    }) {
+        inner.add_timer(timer);
+    }
+    if !inner.config.flush_on_page_exit {
+        return;
+    }
+    if let Some(doc) = inner.window.document() {
+        let weak = Rc::downgrade(inner);
+        let d = doc.clone();
+        if let Some(l) = Listener::new(&doc, "visibilitychange", move |_| {
+            if d.visibility_state() == web_sys::VisibilityState::Hidden
+                && let Some(inner) = weak.upgrade()
+            {
+                flush_on_exit(&inner);
+            }
+        }) {
+            inner.add_listener(l);
+        }
+    }
+    let weak = Rc::downgrade(inner);
+    if let Some(l) = Listener::new(&inner.window, "pagehide", move |_| {
+        if let Some(inner) = weak.upgrade() {
+            flush_on_exit(&inner);
+        }
+    }) {
+        inner.add_listener(l);
+    }
+}
+
+/// Starts a flush in the background unless one is already scheduled.
+pub fn schedule_flush(inner: &Rc<Inner>) {
+    {
+        let mut st = inner.state.borrow_mut();
+        if st.flush_scheduled {
+            return;
+        }
+        st.flush_scheduled = true;
+    }
+    let inner = inner.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        flush(&inner).await;
+    });
+}
+
+/// A log record reporting drops since the last report, so data loss is visible at the collector.
+fn drop_report(inner: &Inner) -> Option<LogRecord> {
+    let dropped = inner.state.borrow_mut().queue.take_dropped();
+    if dropped == 0 {
+        return None;
+    }
+    Some(LogRecord {
+        time_ns: inner.now_ns(),
+        severity: Severity::Warn,
+        body: format!("Tracewire dropped {dropped} telemetry items: export queue full"),
+        event_name: Some("tracewire.dropped".into()),
+        attributes: vec![
+            (
+                "tracewire.dropped.count".into(),
+                AttrValue::Int(i64::try_from(dropped).unwrap_or(i64::MAX)),
+            ),
+            ("tracewire.dropped.reason".into(), "queue_full".into()),
+            (
+                "session.id".into(),
+                inner.state.borrow().session.id.clone().into(),
+            ),
+        ],
+        trace_id: None,
+        span_id: None,
+    })
+}
+
+/// Encodes a batch into at most two bodies: traces and logs.
+fn encode_batch(
+    inner: &Inner,
+    items: &[Item],
+    extra_log: Option<&LogRecord>,
+) -> Vec<(&'static str, String, usize)> {
+    let spans: Vec<_> = items
+        .iter()
+        .filter_map(|i| if let Item::Span(s) = i { Some(s) } else { None })
+        .collect();
+    let mut logs: Vec<_> = items
+        .iter()
+        .filter_map(|i| if let Item::Log(l) = i { Some(l) } else { None })
+        .collect();
+    if let Some(l) = extra_log {
+        logs.push(l);
+    }
+    let mut out = Vec::new();
+    if !spans.is_empty() {
+        out.push((
+            "/v1/traces",
+            encode_traces(&inner.resource, &spans),
+            spans.len(),
+        ));
+    }
+    if !logs.is_empty() {
+        out.push(("/v1/logs", encode_logs(&inner.resource, &logs), logs.len()));
+    }
+    out
+}
+
+/// Exports everything queued, batch by batch, with retries. Flushes do not overlap: a flush that
+/// finds another one running waits for it and then exports what is left, so when it returns,
+/// everything recorded before the call has been delivered or counted as dropped.
+pub async fn flush(inner: &Rc<Inner>) {
+    loop {
+        let wait = {
+            let mut st = inner.state.borrow_mut();
+            if st.flushing {
+                let mut resolve_fn = None;
+                let promise = js_sys::Promise::new(&mut |resolve, _| resolve_fn = Some(resolve));
+                st.flush_waiters.extend(resolve_fn);
+                Some(promise)
+            } else {
+                st.flushing = true;
+                None
+            }
+        };
+        match wait {
+            Some(promise) => {
+                let _ = JsFuture::from(promise).await;
+            }
+            None => break,
+        }
+    }
+    export_queued(inner).await;
+    let waiters = {
+        let mut st = inner.state.borrow_mut();
+        st.flushing = false;
+        st.flush_scheduled = false;
+        std::mem::take(&mut st.flush_waiters)
+    };
+    for w in waiters {
+        let _ = w.call0(&JsValue::NULL);
+    }
+}
+
+async fn export_queued(inner: &Rc<Inner>) {
+    inner.release_pending(true);
+    #[cfg(feature = "fetch")]
+    super::fetch::report_rates(inner);
+    loop {
+        let (batch, report) = {
+            let batch = inner
+                .state
+                .borrow_mut()
+                .queue
+                .take_batch(inner.config.max_batch_items, inner.config.max_batch_bytes);
+            (batch, drop_report(inner))
+        };
+        if batch.is_empty() && report.is_none() {
+            break;
+        }
+        for (path, body, count) in encode_batch(inner, &batch, report.as_ref()) {
+            let ok = send_with_retries(inner, path, body).await;
+            let mut st = inner.state.borrow_mut();
+            if ok {
+                st.stats.exported += to_u32(count);
+            } else {
+                st.stats.dropped_export_failed += to_u32(count);
+            }
+        }
+    }
+}
+
+fn url_for(inner: &Inner, path: &str, key_in_query: bool) -> String {
+    let mut url = format!("{}{}", inner.config.endpoint, path);
+    if key_in_query && let Some(key) = &inner.config.ingest_key {
+        url.push_str("?key=");
+        url.push_str(&String::from(js_sys::encode_uri_component(key)));
+    }
+    url
+}
+
+async fn send_with_retries(inner: &Rc<Inner>, path: &str, body: String) -> bool {
+    let policy = RetryPolicy {
+        max_attempts: inner.config.max_export_attempts,
+        initial_ms: f64::from(inner.config.retry_initial_ms),
+        multiplier: 1.5,
+        max_ms: f64::from(inner.config.retry_max_ms),
+        jitter: 0.2,
+    };
+    let payload = if inner.config.compression && body.len() >= GZIP_MIN_BYTES {
+        gzip(&body).await
+    } else {
+        None
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        inner.state.borrow_mut().stats.requests += 1;
+        let (status, retry_after) = send_once(inner, path, &body, payload.as_ref()).await;
+        match classify(status) {
+            Outcome::Done => return true,
+            Outcome::GiveUp => return false,
+            Outcome::Retry => {
+                let unit = inner.state.borrow_mut().ids.unit();
+                match policy.delay_ms(attempt, unit, retry_after) {
+                    Some(ms) => dom::sleep(&inner.window, ms).await,
+                    None => return false,
+                }
+            }
+        }
+    }
+}
+
+/// One POST; returns the status (`None` for a network error) and the `Retry-After` delay.
+async fn send_once(
+    inner: &Inner,
+    path: &str,
+    body: &str,
+    gzipped: Option<&js_sys::Uint8Array>,
+) -> (Option<u16>, Option<f64>) {
+    let headers = match web_sys::Headers::new() {
+        Ok(h) => h,
+        Err(_) => return (None, None),
+    };
+    let _ = headers.set("content-type", "application/json");
+    if let Some(key) = &inner.config.ingest_key {
+        let _ = headers.set("x-tracewire-key", key);
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    match gzipped {
+        Some(bytes) => {
+            let _ = headers.set("content-encoding", "gzip");
+            init.set_body(bytes);
+        }
+        None => init.set_body(&JsValue::from_str(body)),
+    }
+    init.set_headers(&headers);
+    let url = url_for(inner, path, false);
+    let Ok(resp) = JsFuture::from(inner.window.fetch_with_str_and_init(&url, &init)).await else {
+        return (None, None);
+    };
+    let Ok(resp) = resp.dyn_into::<web_sys::Response>() else {
+        return (None, None);
+    };
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|v| {
+            parse_retry_after_seconds(&v).or_else(|| {
+                let at = js_sys::Date::parse(&v);
+                (!at.is_nan()).then(|| (at - js_sys::Date::now()).max(0.0))
+            })
+        });
+    (Some(resp.status()), retry_after)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = CompressionStream)]
+    type Compressor;
+    #[wasm_bindgen(constructor, js_class = "CompressionStream", catch)]
+    fn new(format: &str) -> Result<Compressor, JsValue>;
+    /// A `ReadableStream`, for `pipeThrough` with a transform web-sys does not type.
+    type Stream;
+    #[wasm_bindgen(method, js_name = pipeThrough, catch)]
+    fn pipe_through(
+        this: &Stream,
+        transform: &Compressor,
+    ) -> Result<web_sys::ReadableStream, JsValue>;
+}
+
+/// gzip through `CompressionStream`; `None` when the browser lacks it or it failed.
+async fn gzip(body: &str) -> Option<js_sys::Uint8Array> {
+    let has = js_sys::Reflect::has(&js_sys::global(), &"CompressionStream".into()).unwrap_or(false);
+    if !has {
+        return None;
+    }
+    let parts = js_sys::Array::of1(&JsValue::from_str(body));
+    let blob = web_sys::Blob::new_with_str_sequence(&parts).ok()?;
+    let compressed = blob
+        .stream()
+        .unchecked_into::<Stream>()
+        .pipe_through(&Compressor::new("gzip").ok()?)
+        .ok()?;
+    let resp = web_sys::Response::new_with_opt_readable_stream(Some(&compressed)).ok()?;
+    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
+    Some(js_sys::Uint8Array::new(&buf))
+}
+
+/// Page-exit flush: everything queued goes out synchronously, as keepalive fetches while they fit
+/// in the shared keepalive budget (UTF-8 bytes, at most 9 in flight), the rest as beacons. Both
+/// use a CORS-safelisted `text/plain` body and carry the ingest key in the query, so no preflight
+/// is needed.
+pub fn flush_on_exit(inner: &Rc<Inner>) {
+    inner.release_pending(true);
+    #[cfg(feature = "fetch")]
+    super::fetch::report_rates(inner);
+    let (items, report) = {
+        let items = inner
+            .state
+            .borrow_mut()
+            .queue
+            .take_batch(usize::MAX, usize::MAX);
+        (items, drop_report(inner))
+    };
+    if items.is_empty() && report.is_none() {
+        return;
+    }
+    let mut spans = Vec::new();
+    let mut logs = Vec::new();
+    for item in items {
+        match item {
+            Item::Span(s) => spans.push(s),
+            Item::Log(l) => logs.push(l),
+        }
+    }
+    logs.extend(report);
+    let budget = inner.config.keepalive_budget_bytes;
+    let mut bodies: Vec<(&'static str, String, usize)> = Vec::new();
+    let mut oversize = 0;
+    let (parts, over) = split_encoded(&spans, budget, &|g| {
+        encode_traces(&inner.resource, &g.iter().collect::<Vec<_>>())
+    });
+    oversize += over;
+    bodies.extend(parts.into_iter().map(|(b, n)| ("/v1/traces", b, n)));
+    let (parts, over) = split_encoded(&logs, budget, &|g| {
+        encode_logs(&inner.resource, &g.iter().collect::<Vec<_>>())
+    });
+    oversize += over;
+    bodies.extend(parts.into_iter().map(|(b, n)| ("/v1/logs", b, n)));
+    let (budget_left, slots_left) = {
+        let mut st = inner.state.borrow_mut();
+        st.stats.dropped_export_failed += to_u32(oversize);
+        (
+            budget.saturating_sub(st.stats.keepalive_bytes_in_flight),
+            MAX_KEEPALIVE_IN_FLIGHT.saturating_sub(st.stats.keepalive_in_flight),
+        )
+    };
+    let sizes: Vec<usize> = bodies.iter().map(|(_, b, _)| b.len()).collect();
+    let routes = route_exit_requests(&sizes, budget_left, slots_left);
+    for ((path, body, count), route) in bodies.into_iter().zip(routes) {
+        let url = url_for(inner, path, true);
+        match route {
+            ExitRoute::Keepalive => keepalive(inner, url, body, count),
+            ExitRoute::Beacon => {
+                let ok = inner
+                    .window
+                    .navigator()
+                    .send_beacon_with_opt_str(&url, Some(&body))
+                    .unwrap_or(false);
+                let mut st = inner.state.borrow_mut();
+                if ok {
+                    st.stats.beacons += 1;
+                    st.stats.exported_on_exit += to_u32(count);
+                } else {
+                    st.stats.beacon_failures += 1;
+                    st.stats.dropped_export_failed += to_u32(count);
+                }
+            }
+        }
+    }
+}
+
+fn keepalive(inner: &Rc<Inner>, url: String, body: String, count: usize) {
+    let size = body.len();
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+    {
+        let mut st = inner.state.borrow_mut();
+        st.stats.keepalive_requests += 1;
+        st.stats.keepalive_in_flight += 1;
+        st.stats.keepalive_bytes_in_flight += size;
+        st.stats.keepalive_max_in_flight = st
+            .stats
+            .keepalive_max_in_flight
+            .max(to_u32(st.stats.keepalive_in_flight));
+        st.stats.keepalive_max_bytes_in_flight = st
+            .stats
+            .keepalive_max_bytes_in_flight
+            .max(to_u32(st.stats.keepalive_bytes_in_flight));
+    }
+    let promise = inner.window.fetch_with_str_and_init(&url, &init);
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = JsFuture::from(promise).await;
+        let ok = result
+            .ok()
+            .and_then(|r| r.dyn_into::<web_sys::Response>().ok())
+            .is_some_and(|r| r.ok());
+        if let Some(inner) = weak.upgrade() {
+            let mut st = inner.state.borrow_mut();
+            st.stats.keepalive_in_flight -= 1;
+            st.stats.keepalive_bytes_in_flight -= size;
+            if ok {
+                st.stats.exported_on_exit += to_u32(count);
+            } else {
+                st.stats.keepalive_failures += 1;
+                st.stats.dropped_export_failed += to_u32(count);
+            }
+        }
+    });
+}

@@ -1,0 +1,312 @@
+//! The JavaScript API: camelCase methods over the Rust API, and the TypeScript types of the
+//! config object and attribute maps.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{Span, Tracewire, export};
+use crate::record::{AttrValue, Attributes};
+use crate::{Config, Error};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CONFIG: &'static str = r#"
+/** Configuration of `Tracewire.start`. Only `endpoint` and `serviceName` are required. */
+export interface TracewireConfig {
+  /** Collector base URL; data goes to `{endpoint}/v1/traces` and `{endpoint}/v1/logs`. */
+  endpoint: string;
+  /** `service.name` of everything this page exports. */
+  serviceName: string;
+  /** `service.version` resource attribute. */
+  serviceVersion?: string;
+  /** `deployment.environment` resource attribute. */
+  environment?: string;
+  /** Ingest key: `x-tracewire-key` header, `?key=` on beacons and page-exit requests. */
+  ingestKey?: string;
+  /** Fraction of traces recorded, 0..1 (default 1). Errors are always kept. */
+  sampleRate?: number;
+  /** Queue limit in items (default 2048); beyond it new items are dropped and counted. */
+  maxQueueItems?: number;
+  /** Queue limit in estimated bytes (default 4 MiB). */
+  maxQueueBytes?: number;
+  /** Items per export request (default 512). */
+  maxBatchItems?: number;
+  /** Estimated bytes per export request (default 512 KiB). */
+  maxBatchBytes?: number;
+  /** Longest wait before an export starts, ms (default 5000). */
+  flushIntervalMs?: number;
+  /** Tries per batch including the first (default 5). */
+  maxExportAttempts?: number;
+  /** First retry delay, ms, x1.5 per try, +-20% jitter (default 1000). */
+  retryInitialMs?: number;
+  /** Longest retry delay, ms, unless Retry-After asks for more (default 5000). */
+  retryMaxMs?: number;
+  /** gzip export bodies with CompressionStream when available (default true). */
+  compression?: boolean;
+  /** Bytes of the browser's 64 KiB keepalive budget used at page exit (default 60000). */
+  keepaliveBudgetBytes?: number;
+  /** Flush on visibilitychange to hidden and pagehide (default true). */
+  flushOnPageExit?: boolean;
+  /** JSON field carrying the trace context in messages (default "trace_context"). */
+  traceContextField?: string;
+  /** Inject trace context into outgoing JSON object messages (default true). */
+  injectTraceContext?: boolean;
+  /** Fields read, in order, for the message type (default ["type","event","op","action"]). */
+  messageTypeFields?: string[];
+  /** URL patterns (`*` wildcard) whose text messages are wrapped in an envelope. */
+  envelopeUrls?: string[];
+  /** `tracestate` sent with injected context. */
+  tracestate?: string;
+  /** Sent messages waiting longer for a reply are exported without round-trip time, ms (default 10000). */
+  replyTimeoutMs?: number;
+  /** Extra origins whose fetches get `traceparent` (the page's own origin always does). */
+  propagateToOrigins?: string[];
+  /** Spans per fetch route and interval; further requests are only counted (default 20). */
+  fetchSpansPerRoute?: number;
+  /** Interval of the per-route request-rate report, ms (default 10000). */
+  fetchRateIntervalMs?: number;
+  /** Capture window errors, unhandled rejections and SDK panics (default true). */
+  captureErrors?: boolean;
+  /** Remove query strings from recorded URLs (default true). */
+  stripUrlQuery?: boolean;
+  /** Attribute keys (case-insensitive substrings) whose values are replaced by [REDACTED]. */
+  denyAttributes?: string[];
+  /** Redact e-mail addresses in attribute values (default true). */
+  redactEmails?: boolean;
+  /** Redact bearer tokens in attribute values (default true). */
+  redactBearerTokens?: boolean;
+  /** Extra regular expressions whose matches are replaced by [REDACTED]. */
+  redactPatterns?: string[];
+}
+
+/** Attribute map for spans and events. */
+export type TracewireAttributes = Record<string, string | number | boolean>;
+
+/** Export counters returned by `Tracewire.stats()`. */
+export interface TracewireStats {
+  exported: number;
+  queued: number;
+  exportedOnExit: number;
+  droppedQueueFull: number;
+  droppedExportFailed: number;
+  requests: number;
+  keepaliveRequests: number;
+  keepaliveFailures: number;
+  keepaliveMaxBytesInFlight: number;
+  keepaliveMaxInFlight: number;
+  beacons: number;
+  beaconFailures: number;
+  keepaliveBytesInFlight: number;
+  keepaliveInFlight: number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The JS config object.
+    #[wasm_bindgen(typescript_type = "TracewireConfig")]
+    pub type JsConfig;
+    /// A JS attribute map.
+    #[wasm_bindgen(typescript_type = "TracewireAttributes | undefined")]
+    pub type JsAttributes;
+    /// The stats object.
+    #[wasm_bindgen(typescript_type = "TracewireStats")]
+    pub type JsStats;
+}
+
+fn to_js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    if let Error::InvalidConfig { field, .. } = &e {
+        let _ = js_sys::Reflect::set(&err, &"field".into(), &JsValue::from_str(field));
+    }
+    err.into()
+}
+
+/// Converts a JS value to an attribute value (objects become their JSON text).
+pub fn attr_value(v: &JsValue) -> AttrValue {
+    if let Some(s) = v.as_string() {
+        return AttrValue::Str(s);
+    }
+    if let Some(b) = v.as_bool() {
+        return AttrValue::Bool(b);
+    }
+    if let Some(n) = v.as_f64() {
+        if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+            return AttrValue::Int(n as i64);
+        }
+        return AttrValue::Float(n);
+    }
+    AttrValue::Str(
+        js_sys::JSON::stringify(v)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_else(|| String::from(js_sys::JsString::from(v.clone()))),
+    )
+}
+
+/// Reads a JS attribute map (`undefined` and non-objects give none).
+pub fn attributes(obj: &JsValue) -> Attributes {
+    if !obj.is_object() {
+        return Vec::new();
+    }
+    js_sys::Object::entries(obj.unchecked_ref())
+        .iter()
+        .filter_map(|entry| {
+            let pair: js_sys::Array = entry.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, attr_value(&pair.get(1))))
+        })
+        .collect()
+}
+
+#[wasm_bindgen]
+impl Tracewire {
+    /// `Tracewire.start({ endpoint, serviceName, ... })`; throws an `Error` with a `field`
+    /// property when the config is invalid.
+    #[wasm_bindgen(js_name = start)]
+    pub fn js_start(config: JsConfig) -> Result<Tracewire, JsValue> {
+        let json = js_sys::JSON::stringify(&config)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| {
+                to_js_error(Error::InvalidConfig {
+                    field: "config",
+                    message: "must be an object".into(),
+                })
+            })?;
+        let config = Config::from_json(&json).map_err(to_js_error)?;
+        Tracewire::start(config).map_err(to_js_error)
+    }
+
+    /// Patches `window.WebSocket` so every socket the page or a library opens is traced.
+    #[cfg(feature = "websocket")]
+    #[wasm_bindgen(js_name = instrumentWebSockets)]
+    pub fn instrument_websockets(&self) -> Result<(), JsValue> {
+        let inner = self.inner();
+        if inner.ws_patch.borrow().is_some() {
+            return Ok(());
+        }
+        let patch = super::websocket::WebSocketPatch::install(inner).map_err(to_js_error)?;
+        *inner.ws_patch.borrow_mut() = Some(patch);
+        Ok(())
+    }
+
+    /// Restores the original `window.WebSocket`; sockets opened meanwhile stop being traced.
+    #[cfg(feature = "websocket")]
+    #[wasm_bindgen(js_name = uninstrumentWebSockets)]
+    pub fn uninstrument_websockets(&self) {
+        drop(self.inner().ws_patch.borrow_mut().take());
+    }
+
+    /// Patches `window.fetch`: CLIENT spans, `traceparent` to allowed origins, rate counts.
+    #[cfg(feature = "fetch")]
+    #[wasm_bindgen(js_name = instrumentFetch)]
+    pub fn instrument_fetch(&self) -> Result<(), JsValue> {
+        let inner = self.inner();
+        if inner.fetch_patch.borrow().is_some() {
+            return Ok(());
+        }
+        let patch = super::fetch::FetchPatch::install(inner).map_err(to_js_error)?;
+        *inner.fetch_patch.borrow_mut() = Some(patch);
+        Ok(())
+    }
+
+    /// Restores the original `window.fetch`.
+    #[cfg(feature = "fetch")]
+    #[wasm_bindgen(js_name = uninstrumentFetch)]
+    pub fn uninstrument_fetch(&self) {
+        drop(self.inner().fetch_patch.borrow_mut().take());
+    }
+
+    /// Starts a span (the parent of sends and fetches until it ends).
+    #[wasm_bindgen(js_name = startSpan)]
+    pub fn js_start_span(&self, name: &str, attrs: JsAttributes) -> Span {
+        let span = self.start_span(name);
+        for (k, v) in attributes(&attrs) {
+            span.set_attribute(&k, v);
+        }
+        span
+    }
+
+    /// Records a named event.
+    #[wasm_bindgen(js_name = event)]
+    pub fn js_event(&self, name: &str, attrs: JsAttributes) {
+        self.event(name, attributes(&attrs));
+    }
+
+    /// Sets the user id (`null` clears it).
+    #[wasm_bindgen(js_name = setUser)]
+    pub fn js_set_user(&self, id: Option<String>) {
+        self.set_user(id.as_deref());
+    }
+
+    /// The current session id.
+    #[wasm_bindgen(js_name = sessionId)]
+    pub fn js_session_id(&self) -> String {
+        self.session_id()
+    }
+
+    /// Exports everything recorded so far.
+    #[wasm_bindgen(js_name = flush)]
+    pub fn js_flush(&self) -> js_sys::Promise {
+        let inner = self.inner().clone();
+        future_to_promise(async move {
+            export::flush(&inner).await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Flushes, then removes every listener, timer and patch.
+    #[wasm_bindgen(js_name = shutdown)]
+    pub fn js_shutdown(&self) -> js_sys::Promise {
+        let inner = self.inner().clone();
+        future_to_promise(async move {
+            if !inner.shut_down.get() {
+                export::flush(&inner).await;
+                inner.teardown();
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Export counters.
+    #[wasm_bindgen(js_name = stats)]
+    pub fn js_stats(&self) -> JsStats {
+        let json = serde_json::to_string(&self.stats()).unwrap_or_else(|_| "{}".into());
+        js_sys::JSON::parse(&json)
+            .unwrap_or(JsValue::NULL)
+            .unchecked_into()
+    }
+
+    /// Runs the page-exit flush now.
+    #[wasm_bindgen(js_name = flushForPageExit)]
+    pub fn js_flush_for_page_exit(&self) {
+        self.flush_for_page_exit();
+    }
+}
+
+#[wasm_bindgen]
+impl Span {
+    /// Sets an attribute.
+    #[wasm_bindgen(js_name = setAttribute)]
+    pub fn js_set_attribute(&self, key: &str, value: JsValue) {
+        self.set_attribute(key, attr_value(&value));
+    }
+
+    /// Marks the span as failed.
+    #[wasm_bindgen(js_name = setError)]
+    pub fn js_set_error(&self, message: &str) {
+        self.set_error(message);
+    }
+
+    /// Ends the span.
+    #[wasm_bindgen(js_name = end)]
+    pub fn js_end(&self) {
+        self.end();
+    }
+
+    /// The span's `traceparent`.
+    #[wasm_bindgen(getter = traceparent)]
+    pub fn js_traceparent(&self) -> String {
+        self.traceparent()
+    }
+}

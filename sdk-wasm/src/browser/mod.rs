@@ -1,0 +1,633 @@
+//! Everything that touches the browser: the running SDK instance ([`Tracewire`]), user spans,
+//! the exporter, and the WebSocket, fetch and error instrumentations. Compiled for `wasm32` only.
+
+mod dom;
+#[cfg(feature = "errors")]
+mod errors;
+pub(crate) mod export;
+#[cfg(feature = "fetch")]
+mod fetch;
+mod js;
+#[cfg(feature = "websocket")]
+pub mod websocket;
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::prelude::*;
+
+use crate::context::{FLAG_SAMPLED, IdGenerator, SpanId, TraceId, TraceParent};
+use crate::otlp::SDK_VERSION;
+use crate::queue::{BoundedQueue, QueueLimits};
+use crate::record::{AttrValue, Attributes, Item, LogRecord, Severity, SpanKind, SpanRecord};
+use crate::scrub::Scrubber;
+use crate::session::SessionState;
+use crate::{Config, Error, Result, sampling};
+
+pub use dom::Listener;
+pub use export::Stats;
+
+const SESSION_KEY: &str = "tracewire.session";
+/// `sessionStorage` is written at most this often on activity (it is synchronous and slow).
+const SESSION_WRITE_INTERVAL_MS: f64 = 5_000.0;
+/// Most sent messages held waiting for a reply (for the round-trip time); older ones leave.
+const MAX_PENDING_SENDS: usize = 256;
+
+thread_local! {
+    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
+}
+
+/// The running instance, if any (used by instrumentations created from JavaScript).
+pub(crate) fn current() -> Option<Rc<Inner>> {
+    CURRENT.with(|c| c.try_borrow().ok().and_then(|w| w.upgrade()))
+}
+
+/// Context of a span being recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SpanCtx {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent: Option<SpanId>,
+    pub sampled: bool,
+}
+
+impl SpanCtx {
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            flags: if self.sampled { FLAG_SAMPLED } else { 0 },
+        }
+    }
+}
+
+/// A sent message waiting for a reply in the same trace.
+pub(crate) struct PendingSend {
+    pub span: SpanRecord,
+    pub sent_ms: f64,
+}
+
+pub(crate) struct State {
+    pub queue: BoundedQueue,
+    pub ids: IdGenerator,
+    pub session: SessionState,
+    session_written_ms: f64,
+    pub user_id: Option<String>,
+    /// Spans started and not yet ended; the last one is the parent of new work.
+    pub active: Vec<SpanCtx>,
+    pub pending_sends: Vec<PendingSend>,
+    pub stats: Stats,
+    pub flush_scheduled: bool,
+    /// A flush is running; later flushes wait for it (resolving these when it ends).
+    pub flushing: bool,
+    pub flush_waiters: Vec<js_sys::Function>,
+    #[cfg(feature = "fetch")]
+    pub routes: crate::rate::RouteCounter,
+    /// Connections opened per URL, for the reconnect count.
+    pub connections: std::collections::HashMap<String, u32>,
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub resource: Attributes,
+    scrubber: Scrubber,
+    redact_patterns: Vec<js_sys::RegExp>,
+    pub window: web_sys::Window,
+    performance: Option<web_sys::Performance>,
+    pub state: RefCell<State>,
+    listeners: RefCell<Vec<Listener>>,
+    timers: RefCell<Vec<dom::Interval>>,
+    pub shut_down: Cell<bool>,
+    #[cfg(feature = "websocket")]
+    pub ws_patch: RefCell<Option<websocket::WebSocketPatch>>,
+    #[cfg(feature = "fetch")]
+    pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
+}
+
+/// The running SDK. Create it once per page with [`Tracewire::start`]; dropping it (or
+/// [`Tracewire::shutdown`]) removes every listener and patch it installed.
+#[wasm_bindgen]
+pub struct Tracewire {
+    inner: Rc<Inner>,
+}
+
+impl Tracewire {
+    /// Validates `config`, restores or starts the session, and installs the page-exit flush and
+    /// (when `capture_errors`) the error capture. Fails with [`Error::InvalidConfig`] naming the
+    /// bad field, or [`Error::AlreadyStarted`] when another instance is running.
+    pub fn start(config: Config) -> Result<Tracewire> {
+        let config = config.validate()?;
+        if current().is_some() {
+            return Err(Error::AlreadyStarted);
+        }
+        let window = web_sys::window().ok_or(Error::Unavailable("window"))?;
+        let mut redact_patterns = Vec::new();
+        for p in &config.redact_patterns {
+            let re = dom::regexp(p, "g").ok_or_else(|| Error::InvalidConfig {
+                field: "redactPatterns",
+                message: format!("{p:?} is not a JavaScript regular expression"),
+            })?;
+            redact_patterns.push(re);
+        }
+        let crypto = window.crypto().map_err(|_| Error::Unavailable("crypto"))?;
+        let ids = IdGenerator::new(Box::new(move |buf: &mut [u8]| {
+            // getRandomValues only fails for more than 65536 bytes; the pool asks for 1024.
+            let _ = crypto.get_random_values_with_u8_array(buf);
+        }));
+        let mut resource: Attributes = vec![
+            ("service.name".into(), config.service_name.clone().into()),
+            ("telemetry.sdk.name".into(), "tracewire-sdk".into()),
+            ("telemetry.sdk.language".into(), "webjs".into()),
+            ("telemetry.sdk.version".into(), SDK_VERSION.into()),
+        ];
+        if let Some(v) = &config.service_version {
+            resource.push(("service.version".into(), v.clone().into()));
+        }
+        if let Some(env) = &config.environment {
+            resource.push(("deployment.environment".into(), env.clone().into()));
+        }
+        if let Ok(ua) = window.navigator().user_agent() {
+            resource.push(("user_agent.original".into(), ua.into()));
+        }
+        let scrubber = Scrubber::new(
+            &config.deny_attributes,
+            config.redact_emails,
+            config.redact_bearer_tokens,
+        );
+        let performance = window.performance();
+        let mut state = State {
+            queue: BoundedQueue::new(QueueLimits {
+                max_items: config.max_queue_items,
+                max_bytes: config.max_queue_bytes,
+            }),
+            ids,
+            session: SessionState {
+                id: String::new(),
+                started_ms: 0.0,
+                last_ms: 0.0,
+            },
+            session_written_ms: f64::NEG_INFINITY,
+            user_id: None,
+            active: Vec::new(),
+            pending_sends: Vec::new(),
+            stats: Stats::default(),
+            flush_scheduled: false,
+            flushing: false,
+            flush_waiters: Vec::new(),
+            #[cfg(feature = "fetch")]
+            routes: crate::rate::RouteCounter::new(config.fetch_spans_per_route),
+            connections: Default::default(),
+        };
+        let stored = dom::session_storage(&window)
+            .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
+            .and_then(|json| serde_json::from_str::<SessionState>(&json).ok());
+        let now = js_sys::Date::now();
+        let (session, _) = SessionState::touch(stored, now, || {
+            let id = state.ids.trace_id();
+            id.to_hex()
+        });
+        state.session = session;
+        let inner = Rc::new(Inner {
+            config,
+            resource,
+            scrubber,
+            redact_patterns,
+            window,
+            performance,
+            state: RefCell::new(state),
+            listeners: RefCell::new(Vec::new()),
+            timers: RefCell::new(Vec::new()),
+            shut_down: Cell::new(false),
+            #[cfg(feature = "websocket")]
+            ws_patch: RefCell::new(None),
+            #[cfg(feature = "fetch")]
+            fetch_patch: RefCell::new(None),
+        });
+        inner.write_session(now, true);
+        export::install(&inner);
+        #[cfg(feature = "errors")]
+        if inner.config.capture_errors {
+            errors::install(&inner);
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
+        Ok(Tracewire { inner })
+    }
+
+    /// Starts a span; it is the parent of WebSocket sends and fetches made until it ends.
+    pub fn start_span(&self, name: &str) -> Span {
+        let ctx = self.inner.new_ctx(None);
+        self.inner.state.borrow_mut().active.push(ctx);
+        Span {
+            inner: Rc::downgrade(&self.inner),
+            ctx,
+            name: name.to_owned(),
+            start_ns: self.inner.now_ns(),
+            attributes: RefCell::new(Vec::new()),
+            error: RefCell::new(None),
+            ended: Cell::new(false),
+        }
+    }
+
+    /// Records a named event (an OTLP log record with `eventName`) in the active span's trace.
+    pub fn event(&self, name: &str, attributes: Attributes) {
+        let active = self.inner.state.borrow().active.last().copied();
+        if active.is_some_and(|a| !a.sampled) {
+            return;
+        }
+        self.inner.record_log(LogRecord {
+            time_ns: self.inner.now_ns(),
+            severity: Severity::Info,
+            body: name.to_owned(),
+            event_name: Some(name.to_owned()),
+            attributes,
+            trace_id: active.map(|a| a.trace_id),
+            span_id: active.map(|a| a.span_id),
+        });
+    }
+
+    /// Sets (or with `None` clears) the `user.id` put on everything recorded from now on.
+    pub fn set_user(&self, id: Option<&str>) {
+        self.inner.state.borrow_mut().user_id = id.map(str::to_owned);
+    }
+
+    /// The current session id (a new one after 15 idle minutes or 4 hours).
+    pub fn session_id(&self) -> String {
+        self.inner.touch_session();
+        self.inner.state.borrow().session.id.clone()
+    }
+
+    /// Exports everything recorded so far; resolves when the collector answered (or retries were
+    /// exhausted, which is counted, never thrown).
+    pub async fn flush(&self) {
+        export::flush(&self.inner).await;
+    }
+
+    /// Flushes, then removes every listener, timer and patch. Idempotent.
+    pub async fn shutdown(&self) {
+        if self.inner.shut_down.get() {
+            return;
+        }
+        export::flush(&self.inner).await;
+        self.inner.teardown();
+    }
+
+    /// Export counters: exported, dropped (queue full, export failed) and page-exit delivery.
+    pub fn stats(&self) -> Stats {
+        let st = self.inner.state.borrow();
+        Stats {
+            queued: u32::try_from(st.queue.len()).unwrap_or(u32::MAX),
+            ..st.stats.clone()
+        }
+    }
+
+    /// Runs the page-exit flush now, as on `pagehide` (keepalive fetches within the budget, then
+    /// beacons).
+    pub fn flush_for_page_exit(&self) {
+        export::flush_on_exit(&self.inner);
+    }
+
+    pub(crate) fn inner(&self) -> &Rc<Inner> {
+        &self.inner
+    }
+}
+
+impl Drop for Tracewire {
+    fn drop(&mut self) {
+        self.inner.teardown();
+    }
+}
+
+impl Inner {
+    /// Nanoseconds since the Unix epoch, with sub-millisecond resolution when available.
+    pub fn now_ns(&self) -> u64 {
+        let ms = match &self.performance {
+            Some(p) => p.time_origin() + p.now(),
+            None => js_sys::Date::now(),
+        };
+        (ms * 1_000_000.0) as u64
+    }
+
+    /// Milliseconds on the monotonic clock, for durations.
+    pub fn now_ms(&self) -> f64 {
+        match &self.performance {
+            Some(p) => p.now(),
+            None => js_sys::Date::now(),
+        }
+    }
+
+    /// A new span context: a child of `parent` (remote or local), else of the active span, else
+    /// the root of a new, head-sampled trace.
+    pub fn new_ctx(&self, parent: Option<TraceParent>) -> SpanCtx {
+        let mut st = self.state.borrow_mut();
+        let span_id = st.ids.span_id();
+        if let Some(p) = parent {
+            return SpanCtx {
+                trace_id: p.trace_id,
+                span_id,
+                parent: Some(p.span_id),
+                sampled: p.sampled(),
+            };
+        }
+        if let Some(a) = st.active.last().copied() {
+            return SpanCtx {
+                trace_id: a.trace_id,
+                span_id,
+                parent: Some(a.span_id),
+                sampled: a.sampled,
+            };
+        }
+        let trace_id = st.ids.trace_id();
+        SpanCtx {
+            trace_id,
+            span_id,
+            parent: None,
+            sampled: sampling::keep_trace(&trace_id, self.config.sample_rate),
+        }
+    }
+
+    fn touch_session(&self) {
+        let now = js_sys::Date::now();
+        let renewed = {
+            let mut st = self.state.borrow_mut();
+            let stored = std::mem::replace(
+                &mut st.session,
+                SessionState {
+                    id: String::new(),
+                    started_ms: 0.0,
+                    last_ms: 0.0,
+                },
+            );
+            let ids = &mut st.ids;
+            let (session, renewed) =
+                SessionState::touch(Some(stored), now, || ids.trace_id().to_hex());
+            st.session = session;
+            renewed
+        };
+        self.write_session(now, renewed);
+    }
+
+    fn write_session(&self, now: f64, force: bool) {
+        let json = {
+            let mut st = self.state.borrow_mut();
+            if !force && now - st.session_written_ms < SESSION_WRITE_INTERVAL_MS {
+                return;
+            }
+            st.session_written_ms = now;
+            serde_json::to_string(&st.session).unwrap_or_default()
+        };
+        if let Some(storage) = dom::session_storage(&self.window) {
+            // Storage can be full or disabled; the session then lives in memory only.
+            let _ = storage.set_item(SESSION_KEY, &json);
+        }
+    }
+
+    /// Applies URL stripping and PII scrubbing to attribute values, in place.
+    pub fn scrub(&self, attrs: &mut Attributes) {
+        for (key, value) in attrs.iter_mut() {
+            if let AttrValue::Str(s) = value {
+                if let Some(clean) = self.scrubber.scrub(key, s) {
+                    *s = clean;
+                }
+                for re in &self.redact_patterns {
+                    re.set_last_index(0);
+                    if re.test(s) {
+                        let replaced = js_sys::JsString::from(s.as_str())
+                            .replace_by_pattern(re, crate::scrub::REDACTED);
+                        *s = String::from(replaced);
+                    }
+                }
+            } else if self.scrubber.denies_key(key) {
+                *value = AttrValue::Str(crate::scrub::REDACTED.into());
+            }
+        }
+    }
+
+    /// URL as recorded: query and fragment removed unless configured otherwise.
+    pub fn clean_url(&self, url: &str) -> String {
+        if self.config.strip_url_query {
+            crate::scrub::strip_query(url).to_owned()
+        } else {
+            url.to_owned()
+        }
+    }
+
+    fn common_attrs(&self, attrs: &mut Attributes) {
+        self.touch_session();
+        let st = self.state.borrow();
+        attrs.push(("session.id".into(), st.session.id.clone().into()));
+        if let Some(user) = &st.user_id {
+            attrs.push(("user.id".into(), user.clone().into()));
+        }
+    }
+
+    /// Queues a finished span (scrubbed, with session and user), never blocking.
+    pub fn record_span(&self, mut span: SpanRecord) {
+        if self.shut_down.get() {
+            return;
+        }
+        self.common_attrs(&mut span.attributes);
+        self.scrub(&mut span.attributes);
+        if let Some(msg) = span.error.take() {
+            let mut tmp = vec![("m".to_owned(), AttrValue::Str(msg))];
+            self.scrub(&mut tmp);
+            if let Some((_, AttrValue::Str(m))) = tmp.pop() {
+                span.error = Some(m);
+            }
+        }
+        self.enqueue(Item::Span(span));
+    }
+
+    /// Queues a log record (scrubbed, with session and user), never blocking.
+    pub fn record_log(&self, mut log: LogRecord) {
+        if self.shut_down.get() {
+            return;
+        }
+        self.common_attrs(&mut log.attributes);
+        self.scrub(&mut log.attributes);
+        let mut body = vec![(
+            "body".to_owned(),
+            AttrValue::Str(std::mem::take(&mut log.body)),
+        )];
+        self.scrub(&mut body);
+        if let Some((_, AttrValue::Str(b))) = body.pop() {
+            log.body = b;
+        }
+        self.enqueue(Item::Log(log));
+    }
+
+    fn enqueue(self: &Inner, item: Item) {
+        let full_batch = {
+            let mut st = self.state.borrow_mut();
+            if !st.queue.push(item) {
+                st.stats.dropped_queue_full += 1;
+                if st.stats.dropped_queue_full == 1 {
+                    dom::warn("Tracewire: export queue full, dropping new telemetry (counted)");
+                }
+            }
+            st.queue.len() >= self.config.max_batch_items && !st.flush_scheduled
+        };
+        if full_batch && let Some(inner) = current() {
+            export::schedule_flush(&inner);
+        }
+    }
+
+    /// Holds a send span until a reply arrives in its trace (or the reply timeout passes).
+    pub fn hold_send(&self, span: SpanRecord) {
+        let released = {
+            let mut st = self.state.borrow_mut();
+            st.pending_sends.push(PendingSend {
+                span,
+                sent_ms: self.now_ms(),
+            });
+            (st.pending_sends.len() > MAX_PENDING_SENDS).then(|| st.pending_sends.remove(0))
+        };
+        if let Some(p) = released {
+            self.record_span(p.span);
+        }
+    }
+
+    /// Completes the send span a reply belongs to, recording the round-trip time; returns it.
+    pub fn complete_send(&self, reply_to: &TraceParent) -> Option<f64> {
+        let now = self.now_ms();
+        let found = {
+            let mut st = self.state.borrow_mut();
+            let idx = st
+                .pending_sends
+                .iter()
+                .rposition(|p| p.span.span_id == reply_to.span_id)
+                .or_else(|| {
+                    st.pending_sends
+                        .iter()
+                        .rposition(|p| p.span.trace_id == reply_to.trace_id)
+                });
+            idx.map(|i| st.pending_sends.remove(i))
+        };
+        let mut p = found?;
+        let rtt = now - p.sent_ms;
+        p.span
+            .attributes
+            .push(("ws.rtt_ms".into(), AttrValue::Float(rtt)));
+        self.record_span(p.span);
+        Some(rtt)
+    }
+
+    /// Moves sends that waited longer than the reply timeout (or all, for a flush) to the queue.
+    pub fn release_pending(&self, all: bool) {
+        let now = self.now_ms();
+        let timeout = f64::from(self.config.reply_timeout_ms);
+        let released: Vec<PendingSend> = {
+            let mut st = self.state.borrow_mut();
+            let (old, keep) = std::mem::take(&mut st.pending_sends)
+                .into_iter()
+                .partition(|p| all || now - p.sent_ms >= timeout);
+            st.pending_sends = keep;
+            old
+        };
+        for p in released {
+            self.record_span(p.span);
+        }
+    }
+
+    pub(crate) fn teardown(&self) {
+        if self.shut_down.replace(true) {
+            return;
+        }
+        #[cfg(feature = "websocket")]
+        drop(self.ws_patch.borrow_mut().take());
+        #[cfg(feature = "fetch")]
+        drop(self.fetch_patch.borrow_mut().take());
+        self.listeners.borrow_mut().clear();
+        self.timers.borrow_mut().clear();
+        CURRENT.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut()
+                && std::ptr::eq(c.as_ptr(), self)
+            {
+                *c = Weak::new();
+            }
+        });
+    }
+
+    pub(crate) fn add_listener(&self, l: Listener) {
+        self.listeners.borrow_mut().push(l);
+    }
+
+    pub(crate) fn add_timer(&self, t: dom::Interval) {
+        self.timers.borrow_mut().push(t);
+    }
+}
+
+/// A span started by the application ([`Tracewire::start_span`]); it ends on [`Span::end`] or
+/// when dropped.
+#[wasm_bindgen]
+pub struct Span {
+    inner: Weak<Inner>,
+    ctx: SpanCtx,
+    name: String,
+    start_ns: u64,
+    attributes: RefCell<Attributes>,
+    error: RefCell<Option<String>>,
+    ended: Cell<bool>,
+}
+
+impl Span {
+    /// Sets an attribute (replacing an earlier value of the same key).
+    pub fn set_attribute(&self, key: &str, value: impl Into<AttrValue>) {
+        let mut attrs = self.attributes.borrow_mut();
+        let value = value.into();
+        match attrs.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => attrs.push((key.to_owned(), value)),
+        }
+    }
+
+    /// Marks the span as failed with `message`.
+    pub fn set_error(&self, message: &str) {
+        *self.error.borrow_mut() = Some(message.to_owned());
+    }
+
+    /// The span's `traceparent`, for propagating it by hand.
+    pub fn traceparent(&self) -> String {
+        self.ctx.traceparent().to_string()
+    }
+
+    /// Ends the span and queues it (no effect the second time).
+    pub fn end(&self) {
+        if self.ended.replace(true) {
+            return;
+        }
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        {
+            let mut st = inner.state.borrow_mut();
+            if let Some(i) = st
+                .active
+                .iter()
+                .rposition(|a| a.span_id == self.ctx.span_id)
+            {
+                st.active.remove(i);
+            }
+        }
+        if !self.ctx.sampled {
+            return;
+        }
+        inner.record_span(SpanRecord {
+            trace_id: self.ctx.trace_id,
+            span_id: self.ctx.span_id,
+            parent_span_id: self.ctx.parent,
+            name: self.name.clone(),
+            kind: SpanKind::Internal,
+            start_ns: self.start_ns,
+            end_ns: inner.now_ns(),
+            attributes: self.attributes.take(),
+            events: Vec::new(),
+            error: self.error.take(),
+        });
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end();
+    }
+}

@@ -1,0 +1,381 @@
+//! Trace context inside WebSocket messages: reading a message's type, injecting the context into
+//! JSON objects (or wrapping any text in an envelope), and reading it back from replies.
+//!
+//! Injection edits the text instead of re-serialising the parsed value, so the application's own
+//! bytes (key order, spacing, number formatting) are kept exactly and only one field is added.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::context::TraceParent;
+
+/// Result of inspecting an outgoing text message.
+#[derive(Debug, PartialEq)]
+pub struct Outgoing {
+    /// The text to send (unchanged when injection did not apply).
+    pub text: Option<String>,
+    /// The message type read from the configured fields.
+    pub message_type: Option<String>,
+}
+
+/// Builds the context object: `{"traceparent":"...","tracestate":"..."}`.
+fn context_json(tp: &TraceParent, tracestate: &str) -> String {
+    let mut out = String::with_capacity(96 + tracestate.len());
+    out.push_str("{\"traceparent\":\"");
+    out.push_str(&tp.to_string());
+    out.push('"');
+    if !tracestate.is_empty() {
+        out.push_str(",\"tracestate\":");
+        out.push_str(&serde_json::to_string(tracestate).unwrap_or_else(|_| "\"\"".into()));
+    }
+    out.push('}');
+    out
+}
+
+/// Reads the message type: the first of `fields` holding a string (numbers are accepted too).
+pub fn message_type(obj: &serde_json::Map<String, Value>, fields: &[String]) -> Option<String> {
+    fields.iter().find_map(|f| match obj.get(f) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Longest message type kept (span names must stay low-cardinality and short).
+const MAX_TYPE_LEN: usize = 64;
+
+fn clean_type(t: Option<String>) -> Option<String> {
+    t.map(|mut t| {
+        if t.len() > MAX_TYPE_LEN {
+            let mut cut = MAX_TYPE_LEN;
+            while !t.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            t.truncate(cut);
+        }
+        t
+    })
+}
+
+/// Inspects an outgoing text message and, when it is a JSON object without the field yet,
+/// returns it with `"<field>": {traceparent, tracestate}` added as its first member.
+pub fn inject(
+    text: &str,
+    field: &str,
+    type_fields: &[String],
+    tp: &TraceParent,
+    tracestate: &str,
+) -> Outgoing {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') {
+        return Outgoing {
+            text: None,
+            message_type: None,
+        };
+    }
+    let Ok(obj) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+        return Outgoing {
+            text: None,
+            message_type: None,
+        };
+    };
+    let message_type = clean_type(message_type(&obj, type_fields));
+    if obj.contains_key(field) {
+        return Outgoing {
+            text: None,
+            message_type,
+        };
+    }
+    let lead = text.len() - trimmed.len();
+    let mut out = String::with_capacity(text.len() + field.len() + 110);
+    out.push_str(&text[..lead + 1]);
+    out.push_str(&serde_json::to_string(field).unwrap_or_default());
+    out.push(':');
+    out.push_str(&context_json(tp, tracestate));
+    if !obj.is_empty() {
+        out.push(',');
+    }
+    out.push_str(&text[lead + 1..]);
+    Outgoing {
+        text: Some(out),
+        message_type,
+    }
+}
+
+/// Wraps any text as `{"data": <original>, "<field>": {...}, "ts": <ms>}`. Text that is valid
+/// JSON is embedded as JSON; anything else as a JSON string.
+pub fn envelope(
+    text: &str,
+    field: &str,
+    type_fields: &[String],
+    tp: &TraceParent,
+    tracestate: &str,
+    ts_ms: f64,
+) -> Outgoing {
+    let parsed = serde_json::from_str::<Value>(text).ok();
+    let message_type = clean_type(match &parsed {
+        Some(Value::Object(obj)) => message_type(obj, type_fields),
+        _ => None,
+    });
+    let data = match parsed {
+        Some(_) => text.trim().to_owned(),
+        None => serde_json::to_string(text).unwrap_or_default(),
+    };
+    let out = format!(
+        "{{\"data\":{data},{}:{},\"ts\":{}}}",
+        serde_json::to_string(field).unwrap_or_default(),
+        context_json(tp, tracestate),
+        ts_ms.round() as i64
+    );
+    Outgoing {
+        text: Some(out),
+        message_type,
+    }
+}
+
+/// Context and type found in an incoming message.
+#[derive(Debug, PartialEq)]
+pub struct Incoming {
+    /// The remote context, when the message carried a valid one.
+    pub parent: Option<TraceParent>,
+    /// The `tracestate` that came with it.
+    pub tracestate: Option<String>,
+    /// The message type.
+    pub message_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Carrier {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+/// Reads the context and type of an incoming text message (top level, or inside an envelope's
+/// `data`).
+pub fn extract(text: &str, field: &str, type_fields: &[String]) -> Incoming {
+    let none = Incoming {
+        parent: None,
+        tracestate: None,
+        message_type: None,
+    };
+    if !text.trim_start().starts_with('{') {
+        return none;
+    }
+    let Ok(obj) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+        return none;
+    };
+    let mut message_type = message_type(&obj, type_fields);
+    if message_type.is_none()
+        && let Some(Value::Object(data)) = obj.get("data")
+    {
+        message_type = self::message_type(data, type_fields);
+    }
+    let carrier = obj
+        .get(field)
+        .and_then(|v| serde_json::from_value::<Carrier>(v.clone()).ok());
+    let (parent, tracestate) = match carrier {
+        Some(c) => (
+            c.traceparent.as_deref().and_then(TraceParent::parse),
+            c.tracestate,
+        ),
+        None => (None, None),
+    };
+    Incoming {
+        parent,
+        tracestate,
+        message_type: clean_type(message_type),
+    }
+}
+
+/// Whether `url` matches a pattern where `*` stands for any run of characters.
+pub fn glob_match(pattern: &str, url: &str) -> bool {
+    let p = pattern.as_bytes();
+    let s = url.as_bytes();
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Checks that a string is syntactically valid JSON (used by tests and by the envelope reader).
+pub fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{SpanId, TraceId};
+
+    fn tp() -> TraceParent {
+        TraceParent {
+            trace_id: TraceId([0x11; 16]),
+            span_id: SpanId([0x22; 8]),
+            flags: 1,
+        }
+    }
+
+    fn types() -> Vec<String> {
+        ["type", "event", "op", "action"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn injects_context_as_a_field_and_keeps_the_rest_verbatim() {
+        let text = r#"{"op": "subscribe",  "b":1.50, "a":[1,2]}"#;
+        let out = inject(text, "trace_context", &types(), &tp(), "tw=1");
+        let injected = out.text.expect("injected");
+        assert!(injected.ends_with(r#""op": "subscribe",  "b":1.50, "a":[1,2]}"#));
+        let v: Value = serde_json::from_str(&injected).expect("valid json");
+        assert_eq!(v["trace_context"]["traceparent"], tp().to_string());
+        assert_eq!(v["trace_context"]["tracestate"], "tw=1");
+        assert_eq!(out.message_type.as_deref(), Some("subscribe"));
+    }
+
+    #[test]
+    fn injects_into_an_empty_object_without_a_trailing_comma() {
+        let out = inject(" {}", "ctx", &types(), &tp(), "");
+        let text = out.text.expect("injected");
+        assert!(is_json(&text), "{text}");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        assert!(v["ctx"]["tracestate"].is_null());
+    }
+
+    #[test]
+    fn non_objects_and_invalid_json_are_left_alone() {
+        for text in ["hello", "[1,2]", "\"str\"", "{not json", "42", ""] {
+            assert_eq!(
+                inject(text, "trace_context", &types(), &tp(), "").text,
+                None,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn existing_field_is_not_overwritten() {
+        let text = r#"{"type":"x","trace_context":{"traceparent":"keep"}}"#;
+        let out = inject(text, "trace_context", &types(), &tp(), "");
+        assert_eq!(out.text, None);
+        assert_eq!(out.message_type.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn type_is_the_first_configured_field_present() {
+        let text = r#"{"action":"a","event":"e"}"#;
+        assert_eq!(
+            inject(text, "tc", &types(), &tp(), "")
+                .message_type
+                .as_deref(),
+            Some("e")
+        );
+        let custom = vec!["kind".to_owned()];
+        assert_eq!(
+            inject(r#"{"kind":7}"#, "tc", &custom, &tp(), "")
+                .message_type
+                .as_deref(),
+            Some("7")
+        );
+    }
+
+    #[test]
+    fn envelope_wraps_json_and_plain_text() {
+        let out = envelope(
+            r#"{"type":"t"}"#,
+            "trace_context",
+            &types(),
+            &tp(),
+            "",
+            1234.4,
+        );
+        let v: Value = serde_json::from_str(&out.text.expect("wrapped")).expect("json");
+        assert_eq!(v["data"]["type"], "t");
+        assert_eq!(v["ts"], 1234);
+        assert_eq!(v["trace_context"]["traceparent"], tp().to_string());
+        assert_eq!(out.message_type.as_deref(), Some("t"));
+
+        let out = envelope("ping \"x\"", "trace_context", &types(), &tp(), "", 1.0);
+        let v: Value = serde_json::from_str(&out.text.expect("wrapped")).expect("json");
+        assert_eq!(v["data"], "ping \"x\"");
+    }
+
+    #[test]
+    fn extract_reads_back_what_inject_wrote() {
+        let sent = inject(
+            r#"{"type":"chat"}"#,
+            "trace_context",
+            &types(),
+            &tp(),
+            "a=b",
+        )
+        .text
+        .expect("injected");
+        let got = extract(&sent, "trace_context", &types());
+        assert_eq!(got.parent, Some(tp()));
+        assert_eq!(got.tracestate.as_deref(), Some("a=b"));
+        assert_eq!(got.message_type.as_deref(), Some("chat"));
+
+        let wrapped = envelope(r#"{"op":"sub"}"#, "trace_context", &types(), &tp(), "", 0.0)
+            .text
+            .expect("wrapped");
+        let got = extract(&wrapped, "trace_context", &types());
+        assert_eq!(got.parent, Some(tp()));
+        assert_eq!(got.message_type.as_deref(), Some("sub"));
+    }
+
+    #[test]
+    fn extract_ignores_invalid_context() {
+        let got = extract(
+            r#"{"type":"x","trace_context":{"traceparent":"00-zz"}}"#,
+            "trace_context",
+            &types(),
+        );
+        assert_eq!(got.parent, None);
+        assert_eq!(got.message_type.as_deref(), Some("x"));
+        assert_eq!(extract("plain", "trace_context", &types()).parent, None);
+    }
+
+    #[test]
+    fn long_types_are_truncated_on_a_char_boundary() {
+        let long = format!(r#"{{"type":"{}"}}"#, "é".repeat(100));
+        let t = inject(&long, "tc", &types(), &tp(), "")
+            .message_type
+            .expect("type");
+        assert!(t.len() <= MAX_TYPE_LEN);
+    }
+
+    #[test]
+    fn glob_patterns_match_urls() {
+        assert!(glob_match(
+            "wss://*.example.com/graphql*",
+            "wss://api.example.com/graphql?x=1"
+        ));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("ws://h/exact", "ws://h/exact"));
+        assert!(!glob_match("ws://h/exact", "ws://h/exact2"));
+        assert!(!glob_match(
+            "wss://*.example.com/*",
+            "ws://api.example.com/"
+        ));
+        assert!(glob_match("*/echo*", "ws://127.0.0.1:9/echo?env=1"));
+    }
+}

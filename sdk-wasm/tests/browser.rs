@@ -1,0 +1,597 @@
+//! Browser tests: run in headless Chromium by `wasm-bindgen-test-runner` against real servers
+//! started by `scripts/test-sdk-wasm.sh` (a WebSocket echo/reply server, an HTTP server and a
+//! collector process), whose addresses are compiled in through `option_env!`.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::Value;
+use tracewire_sdk::{Config, TraceParent, TracedWebSocket, Tracewire};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// WebSocket server base URL (`ws://127.0.0.1:<port>`).
+const WS: Option<&str> = option_env!("TW_TEST_WS");
+/// HTTP test server (`http://127.0.0.1:<port>`), also the CORS gateway to the query API.
+const HTTP: Option<&str> = option_env!("TW_TEST_HTTP");
+/// Collector OTLP endpoint (`http://127.0.0.1:<port>`).
+const OTLP: Option<&str> = option_env!("TW_TEST_OTLP");
+/// A port nothing listens on (`http://127.0.0.1:<port>`), for the collector-down test.
+const DEAD: Option<&str> = option_env!("TW_TEST_DEAD");
+
+fn need(v: Option<&'static str>, name: &str) -> &'static str {
+    v.unwrap_or_else(|| panic!("{name} not set at compile time: run scripts/test-sdk-wasm.sh"))
+}
+
+fn config(endpoint: &str) -> Config {
+    let mut c = Config::new(endpoint, "sdk-browser-tests");
+    c.service_version = Some("test".into());
+    c.environment = Some("ci".into());
+    // Flushes are explicit in these tests.
+    c.flush_interval_ms = 600_000;
+    c
+}
+
+async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .expect("window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .expect("setTimeout");
+    });
+    JsFuture::from(p).await.expect("sleep");
+}
+
+/// Polls `check` every 20 ms for up to `ms`; panics with `what` on timeout.
+async fn wait_for<T>(ms: i32, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let mut waited = 0;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(waited < ms, "timed out waiting for {what}");
+        sleep(20).await;
+        waited += 20;
+    }
+}
+
+async fn http_get(url: &str) -> (u16, String) {
+    let window = web_sys::window().expect("window");
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .expect("fetch")
+        .dyn_into()
+        .expect("response");
+    let text = JsFuture::from(resp.text().expect("text"))
+        .await
+        .expect("body");
+    (resp.status(), text.as_string().unwrap_or_default())
+}
+
+/// Reads a trace back from the collector's query API, waiting until it has `min_spans` spans.
+async fn trace(trace_id: &str, min_spans: usize) -> Value {
+    let url = format!(
+        "{}/collector/api/traces/{trace_id}",
+        need(HTTP, "TW_TEST_HTTP")
+    );
+    for _ in 0..100 {
+        let (status, body) = http_get(&url).await;
+        if status == 200 {
+            let v: Value = serde_json::from_str(&body).expect("trace json");
+            if v["spans"].as_array().is_some_and(|s| s.len() >= min_spans) {
+                return v;
+            }
+        } else {
+            assert_eq!(status, 404, "query API answered {status}: {body}");
+        }
+        sleep(100).await;
+    }
+    panic!("trace {trace_id} with {min_spans} spans never appeared");
+}
+
+/// Counter value from the collector's Prometheus metrics.
+async fn metric(line_prefix: &str) -> f64 {
+    let (_, text) = http_get(&format!("{}/collector/metrics", need(HTTP, "TW_TEST_HTTP"))).await;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(line_prefix)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+fn span_named<'a>(trace: &'a Value, name: &str) -> &'a Value {
+    trace["spans"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no span {name:?} in {trace}"))
+}
+
+/// A traced socket plus everything it received.
+struct Conn {
+    ws: TracedWebSocket,
+    received: Rc<RefCell<Vec<JsValue>>>,
+    open: Rc<RefCell<bool>>,
+}
+
+async fn connect(path: &str) -> Conn {
+    let ws = TracedWebSocket::new(&format!("{}{path}", need(WS, "TW_TEST_WS"))).expect("socket");
+    ws.socket()
+        .set_binary_type(web_sys::BinaryType::Arraybuffer);
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let open = Rc::new(RefCell::new(false));
+    let r = received.clone();
+    ws.set_on_message(move |ev| r.borrow_mut().push(ev.data()));
+    let o = open.clone();
+    ws.set_on_open(move |_| *o.borrow_mut() = true);
+    wait_for(5000, "socket open", || open.borrow().then_some(())).await;
+    Conn { ws, received, open }
+}
+
+impl Conn {
+    async fn next(&self, n: usize) -> JsValue {
+        wait_for(5000, "message", || self.received.borrow().get(n).cloned()).await
+    }
+}
+
+#[wasm_bindgen_test]
+async fn injected_traceparent_is_valid_w3c_and_matches_the_exported_spans() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let conn = connect("/echo?token=secret").await;
+    conn.ws
+        .send_text(r#"{"type":"chat","text":"hi"}"#)
+        .expect("send");
+    // The echo server returns exactly what went over the wire.
+    let wire = conn.next(0).await.as_string().expect("text");
+    let v: Value = serde_json::from_str(&wire).expect("still JSON");
+    assert_eq!(v["type"], "chat");
+    assert_eq!(v["text"], "hi");
+    let tp_text = v["trace_context"]["traceparent"]
+        .as_str()
+        .expect("traceparent")
+        .to_owned();
+    assert_eq!(tp_text.len(), 55);
+    assert!(
+        tp_text
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c) || c == b'-')
+    );
+    let tp = TraceParent::parse(&tp_text).expect("valid W3C traceparent");
+    assert!(tp.sampled());
+    assert_eq!(tp.to_string(), tp_text);
+
+    tw.flush().await;
+    let t = trace(&tp.trace_id.to_hex(), 3).await;
+    let send = span_named(&t, "ws.send chat");
+    assert_eq!(
+        send["span_id"],
+        tp.span_id.to_hex(),
+        "traceparent names the send span"
+    );
+    assert_eq!(send["kind"], "Producer");
+    assert_eq!(send["service_name"], "sdk-browser-tests");
+    assert_eq!(
+        send["attributes"]["url.full"],
+        format!("{}/echo", need(WS, "TW_TEST_WS")),
+        "query stripped"
+    );
+    assert_eq!(send["attributes"]["ws.message.type"], "chat");
+    assert_eq!(
+        send["attributes"]["messaging.message.body.size"],
+        wire.len().to_string()
+    );
+    assert!(
+        send["attributes"]["ws.rtt_ms"].as_str().is_some(),
+        "round-trip time recorded: {send}"
+    );
+    assert_eq!(
+        send["resource_attributes"]["telemetry.sdk.language"],
+        "webjs"
+    );
+    assert_eq!(send["resource_attributes"]["deployment.environment"], "ci");
+    assert!(
+        send["attributes"]["session.id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 32)
+    );
+
+    // The echo carries the same context back: its receive span continues the trace.
+    let recv = span_named(&t, "ws.receive chat");
+    assert_eq!(recv["kind"], "Consumer");
+    assert_eq!(recv["parent_span_id"], tp.span_id.to_hex());
+    let process = span_named(&t, "ws.process chat");
+    assert_eq!(process["parent_span_id"], recv["span_id"]);
+    tw.shutdown().await;
+    assert!(conn.open.borrow().to_owned());
+}
+
+#[wasm_bindgen_test]
+async fn a_reply_carrying_server_context_yields_a_receive_span_in_the_same_trace() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let conn = connect("/reply").await;
+    conn.ws
+        .send_json(&serde_json::json!({"op": "subscribe", "topic": "agents"}))
+        .expect("send");
+    let reply: Value =
+        serde_json::from_str(&conn.next(0).await.as_string().expect("text")).expect("json");
+    assert_eq!(reply["type"], "message.reply");
+    let server_ctx =
+        TraceParent::parse(reply["trace_context"]["traceparent"].as_str().expect("ctx"))
+            .expect("valid");
+    tw.flush().await;
+    let t = trace(&server_ctx.trace_id.to_hex(), 3).await;
+    let send = span_named(&t, "ws.send subscribe");
+    let recv = span_named(&t, "ws.receive message.reply");
+    assert_eq!(
+        recv["parent_span_id"], reply["server_span_id"],
+        "child of the server's span"
+    );
+    assert_eq!(recv["trace_id"], send["trace_id"]);
+    assert!(
+        send["attributes"]["ws.rtt_ms"].as_str().is_some(),
+        "matched by trace id: {send}"
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn non_json_text_and_binary_pass_byte_identical_and_are_still_recorded() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let conn = connect("/echo").await;
+    let parent = tw.start_span("batch of odd messages");
+    let texts = [
+        "plain text with é and 😀",
+        "[1, 2, 3]",
+        "{not json",
+        "  {\"type\":\"x\"}  extra",
+        "",
+    ];
+    for t in texts {
+        conn.ws.send_text(t).expect("send text");
+    }
+    let bytes: Vec<u8> = (0..=255).collect();
+    conn.ws.send_bytes(&bytes).expect("send bytes");
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(
+            conn.next(i).await.as_string().as_deref(),
+            Some(*t),
+            "text {i} unchanged"
+        );
+    }
+    let echoed = js_sys::Uint8Array::new(&conn.next(texts.len()).await).to_vec();
+    assert_eq!(echoed, bytes);
+    let trace_id = parent.traceparent()[3..35].to_owned();
+    parent.end();
+    tw.flush().await;
+    let t = trace(&trace_id, 1 + texts.len() + 1).await;
+    let sends: Vec<&Value> = t["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter(|s| s["name"] == "ws.send")
+        .collect();
+    assert_eq!(sends.len(), texts.len() + 1);
+    assert!(
+        sends
+            .iter()
+            .all(|s| s["attributes"]["ws.context_injected"] == "false")
+    );
+    let binary = sends
+        .iter()
+        .find(|s| s["attributes"]["ws.message.format"] == "binary")
+        .expect("binary send span");
+    assert_eq!(binary["attributes"]["messaging.message.body.size"], "256");
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn the_page_send_still_works_when_the_collector_is_down() {
+    let mut c = config(need(DEAD, "TW_TEST_DEAD"));
+    c.max_export_attempts = 2;
+    c.retry_initial_ms = 10;
+    c.retry_max_ms = 20;
+    let tw = Tracewire::start(c).expect("start");
+    let conn = connect("/echo").await;
+    for i in 0..5 {
+        conn.ws
+            .send_json(&serde_json::json!({"type": "ping", "n": i}))
+            .expect("send");
+    }
+    for i in 0..5 {
+        let v: Value =
+            serde_json::from_str(&conn.next(i).await.as_string().expect("text")).expect("json");
+        assert_eq!(v["n"], i);
+    }
+    tw.flush().await;
+    let stats = tw.stats();
+    assert_eq!(stats.exported, 0);
+    assert!(
+        stats.dropped_export_failed >= 10,
+        "5 sends + 5 receives + process spans counted: {stats:?}"
+    );
+    assert_eq!(
+        stats.requests, 2,
+        "one batch, tried twice (network error is retryable)"
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn batches_reach_a_real_collector_and_read_back_through_its_query_api() {
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.max_batch_items = 100;
+    let tw = Tracewire::start(c).expect("start");
+    tw.set_user(Some("user-42"));
+    let mut ids = Vec::new();
+    for i in 0..450 {
+        let span = tw.start_span("checkout");
+        span.set_attribute("step", i64::from(i));
+        span.set_attribute(
+            "note",
+            format!("mail ada@example.com, Bearer abcdef123456 #{i}"),
+        );
+        span.set_attribute("user.password", "hunter2");
+        ids.push(span.traceparent()[3..35].to_owned());
+        span.end();
+    }
+    tw.flush().await;
+    let stats = tw.stats();
+    assert_eq!(stats.exported, 450);
+    assert!(stats.requests >= 5, "split into batches of 100: {stats:?}");
+    for (i, id) in [(0, &ids[0]), (449, &ids[449])] {
+        let t = trace(id, 1).await;
+        let s = span_named(&t, "checkout");
+        assert_eq!(s["attributes"]["step"], i.to_string());
+        assert_eq!(
+            s["attributes"]["note"],
+            format!("mail [REDACTED_EMAIL], Bearer [REDACTED] #{i}")
+        );
+        assert_eq!(s["attributes"]["user.password"], "[REDACTED]");
+        assert_eq!(s["attributes"]["user.id"], "user-42");
+        assert_eq!(
+            s["resource_attributes"]["service.name"],
+            "sdk-browser-tests"
+        );
+        assert_eq!(s["resource_attributes"]["service.version"], "test");
+        assert_eq!(
+            s["resource_attributes"]["telemetry.sdk.name"],
+            "tracewire-sdk"
+        );
+        assert!(
+            s["resource_attributes"]["user_agent.original"]
+                .as_str()
+                .is_some_and(|ua| ua.contains("Chrome"))
+        );
+    }
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn keepalive_budget_holds_with_many_pending_events() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let total = 1500;
+    let mut first_last = Vec::new();
+    for i in 0..total {
+        let span = tw.start_span("pending");
+        // Multi-byte text: the budget must count UTF-8 bytes, not characters.
+        span.set_attribute(
+            "payload",
+            format!("{i} ééééééééééééééééééééééééééééééééééééééééé"),
+        );
+        if i == 0 || i == total - 1 {
+            first_last.push(span.traceparent()[3..35].to_owned());
+        }
+        span.end();
+    }
+    // What the browser does on tab close.
+    let window = web_sys::window().expect("window");
+    window
+        .dispatch_event(&web_sys::Event::new("pagehide").expect("event"))
+        .expect("dispatch");
+    let stats = tw.stats();
+    assert!(stats.keepalive_requests >= 1);
+    assert!(stats.keepalive_max_bytes_in_flight <= 60_000, "{stats:?}");
+    assert!(
+        stats.keepalive_max_bytes_in_flight > 30_000,
+        "budget used: {stats:?}"
+    );
+    assert!(stats.keepalive_max_in_flight <= 9, "{stats:?}");
+    assert!(
+        stats.beacons + stats.beacon_failures >= 1,
+        "the rest went to beacons: {stats:?}"
+    );
+    wait_for(10_000, "keepalive requests to finish", || {
+        (tw.stats().keepalive_in_flight == 0).then_some(())
+    })
+    .await;
+    let stats = tw.stats();
+    assert_eq!(
+        stats.keepalive_failures, 0,
+        "no keepalive request over budget was refused: {stats:?}"
+    );
+    assert_eq!(
+        stats.exported_on_exit + stats.dropped_export_failed,
+        total,
+        "every item is delivered or counted: {stats:?}"
+    );
+    // The first items went by keepalive fetch and are stored.
+    trace(&first_last[0], 1).await;
+    if stats.beacon_failures == 0 {
+        trace(&first_last[1], 1).await;
+    }
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function pageCodeOpensSocket(url) {
+  // Code that never heard of the SDK: plain `new WebSocket`, onmessage and addEventListener.
+  const ws = new WebSocket(url);
+  const got = { messages: [], listener: 0 };
+  ws.onmessage = (e) => { got.messages.push(e.data); };
+  ws.addEventListener('message', () => { got.listener += 1; });
+  ws.onopen = () => ws.send(JSON.stringify({ action: 'hello', from: 'page' }));
+  got.socket = ws;
+  return got;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = pageCodeOpensSocket)]
+    fn page_code_opens_socket(url: &str) -> JsValue;
+}
+
+#[wasm_bindgen_test]
+async fn instrument_websockets_catches_a_socket_created_by_code_unaware_of_the_sdk() {
+    let window = web_sys::window().expect("window");
+    let original = js_sys::Reflect::get(&window, &"WebSocket".into()).expect("WebSocket");
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    tw.instrument_websockets().expect("patch");
+    assert_ne!(
+        js_sys::Reflect::get(&window, &"WebSocket".into()).expect("patched"),
+        original
+    );
+
+    let got = page_code_opens_socket(&format!("{}/echo", need(WS, "TW_TEST_WS")));
+    let messages: js_sys::Array = js_sys::Reflect::get(&got, &"messages".into())
+        .expect("messages")
+        .unchecked_into();
+    wait_for(5000, "echo to page code", || {
+        (messages.length() > 0).then_some(())
+    })
+    .await;
+    let wire: Value =
+        serde_json::from_str(&messages.get(0).as_string().expect("text")).expect("json");
+    assert_eq!(wire["action"], "hello");
+    let tp = TraceParent::parse(
+        wire["trace_context"]["traceparent"]
+            .as_str()
+            .expect("injected"),
+    )
+    .expect("valid");
+    let socket = js_sys::Reflect::get(&got, &"socket".into()).expect("socket");
+    assert!(
+        socket.is_instance_of::<web_sys::WebSocket>(),
+        "still a WebSocket to the page"
+    );
+    wait_for(2000, "addEventListener listener", || {
+        (js_sys::Reflect::get(&got, &"listener".into())
+            .ok()?
+            .as_f64()?
+            >= 1.0)
+            .then_some(())
+    })
+    .await;
+
+    tw.flush().await;
+    let t = trace(&tp.trace_id.to_hex(), 4).await;
+    assert_eq!(
+        span_named(&t, "ws.send hello")["span_id"],
+        tp.span_id.to_hex()
+    );
+    span_named(&t, "ws.receive hello");
+    let processes = t["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter(|s| s["name"] == "ws.process hello")
+        .count();
+    assert_eq!(
+        processes, 2,
+        "onmessage and the addEventListener listener are both timed"
+    );
+
+    tw.uninstrument_websockets();
+    assert_eq!(
+        js_sys::Reflect::get(&window, &"WebSocket".into()).expect("restored"),
+        original
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_to_an_allowed_origin_carries_traceparent_and_records_a_client_span() {
+    let http = need(HTTP, "TW_TEST_HTTP");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.propagate_to_origins = vec![http.to_owned()];
+    let tw = Tracewire::start(c).expect("start");
+    tw.instrument_fetch().expect("patch fetch");
+    let (status, body) = http_get(&format!("{http}/headers?secret=1")).await;
+    assert_eq!(status, 200);
+    let headers: Value = serde_json::from_str(&body).expect("json");
+    let tp = TraceParent::parse(headers["traceparent"].as_str().expect("traceparent sent"))
+        .expect("valid");
+    tw.uninstrument_fetch();
+    // Not instrumented any more: no header.
+    let (_, body) = http_get(&format!("{http}/headers")).await;
+    assert!(
+        serde_json::from_str::<Value>(&body)
+            .expect("json")
+            .get("traceparent")
+            .is_none()
+    );
+    tw.flush().await;
+    let t = trace(&tp.trace_id.to_hex(), 1).await;
+    let span = span_named(&t, "GET");
+    assert_eq!(span["kind"], "Client");
+    assert_eq!(span["span_id"], tp.span_id.to_hex());
+    assert_eq!(span["attributes"]["http.response.status_code"], "200");
+    assert_eq!(span["attributes"]["url.full"], format!("{http}/headers"));
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_to_other_origins_gets_no_traceparent() {
+    let http = need(HTTP, "TW_TEST_HTTP");
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    tw.instrument_fetch().expect("patch fetch");
+    let (_, body) = http_get(&format!("{http}/headers")).await;
+    assert!(
+        serde_json::from_str::<Value>(&body)
+            .expect("json")
+            .get("traceparent")
+            .is_none()
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn unhandled_rejections_are_exported_as_error_logs() {
+    let before = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await;
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let _ = js_sys::eval("Promise.reject(new TypeError('boom for the test')); undefined")
+        .expect("eval");
+    wait_for(2000, "rejection recorded", || {
+        let st = tw.stats();
+        (st.queued == 1).then_some(())
+    })
+    .await;
+    tw.flush().await;
+    assert_eq!(tw.stats().exported, 1);
+    let after = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await;
+    assert_eq!(after - before, 1.0);
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn session_id_survives_a_restart_in_the_same_tab() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let id = tw.session_id();
+    assert_eq!(id.len(), 32);
+    tw.shutdown().await;
+    drop(tw);
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("restart");
+    assert_eq!(tw.session_id(), id);
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+fn invalid_config_is_rejected_with_the_field_name() {
+    let mut c = config("http://127.0.0.1:1");
+    c.sample_rate = 2.0;
+    let err = Tracewire::start(c).err().expect("rejected");
+    assert!(err.to_string().contains("sampleRate"), "{err}");
+}

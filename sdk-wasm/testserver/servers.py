@@ -1,0 +1,104 @@
+"""Test servers for the browser tests of tracewire-sdk.
+
+Starts, on free ports of 127.0.0.1:
+  * a WebSocket server: `/echo` sends every message back unchanged (text as text, binary as
+    binary); `/reply` answers each JSON object message that carries `trace_context` with a new
+    JSON message continuing that trace as a child span of the server, like a traced backend would;
+  * an HTTP server with CORS: `GET /headers` answers with the request headers as JSON (for the
+    fetch tests); `GET /collector/<path>` forwards to the collector's query API given as the second
+    argument and passes its answer (status and body) through unchanged, adding only the CORS
+    header the test page needs, because the query API itself does not answer cross-origin reads.
+Writes `WS_PORT=<n>` and `HTTP_PORT=<n>` lines to the file named by the first argument once both
+listen, then runs until killed.
+"""
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from websockets.asyncio.server import serve
+
+
+def reply_for(text):
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(msg, dict) or not isinstance(msg.get("trace_context"), dict):
+        return text
+    parts = str(msg["trace_context"].get("traceparent", "")).split("-")
+    if len(parts) != 4:
+        return text
+    server_span = secrets.token_hex(8)
+    return json.dumps(
+        {
+            "type": "%s.reply" % msg.get("type", "message"),
+            "trace_context": {"traceparent": "00-%s-%s-%s" % (parts[1], server_span, parts[3])},
+            "server_span_id": server_span,
+        }
+    )
+
+
+async def handler(ws):
+    path = ws.request.path.split("?")[0]
+    async for message in ws:
+        if path == "/reply" and isinstance(message, str):
+            await ws.send(reply_for(message))
+        else:
+            await ws.send(message)
+
+
+class Http(BaseHTTPRequestHandler):
+    def cors(self):
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+        self.send_header("Access-Control-Allow-Headers", "traceparent, tracestate, content-type, x-test")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.cors()
+        self.end_headers()
+
+    def do_GET(self):
+        status, ctype = 200, "application/json"
+        if self.path.startswith("/collector/") and API_URL:
+            try:
+                with urllib.request.urlopen(API_URL + self.path[len("/collector"):], timeout=10) as r:
+                    status, ctype, body = r.status, r.headers.get("Content-Type", ctype), r.read()
+            except urllib.error.HTTPError as e:
+                status, ctype, body = e.code, e.headers.get("Content-Type", ctype), e.read()
+        else:
+            body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+        self.send_response(status)
+        self.cors()
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+async def main(ports_file):
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Http)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        ws_port = server.sockets[0].getsockname()[1]
+        tmp = ports_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("WS_PORT=%d\nHTTP_PORT=%d\n" % (ws_port, http.server_address[1]))
+        os.replace(tmp, ports_file)
+        await asyncio.Future()
+
+
+API_URL = sys.argv[2].rstrip("/") if len(sys.argv) > 2 else None
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
