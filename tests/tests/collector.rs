@@ -198,7 +198,13 @@ fn bad_input_gets_the_right_4xx_and_the_collector_keeps_serving() {
     let bomb = bomb.finish().expect("gzip");
     assert!(bomb.len() < 256 << 10, "the bomb itself is under the limit");
 
-    type Case = (&'static str, &'static str, Option<&'static str>, Vec<u8>, u16);
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Vec<u8>,
+        u16,
+    );
     let cases: Vec<Case> = vec![
         (
             "random bytes",
