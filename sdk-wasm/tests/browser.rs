@@ -595,3 +595,34 @@ fn invalid_config_is_rejected_with_the_field_name() {
     let err = Tracewire::start(c).err().expect("rejected");
     assert!(err.to_string().contains("sampleRate"), "{err}");
 }
+
+#[wasm_bindgen_test]
+async fn traced_socket_is_not_traced_twice_while_window_websocket_is_patched() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    tw.instrument_websockets().expect("patch");
+    let conn = connect("/echo").await;
+    conn.ws.send_text(r#"{"type":"once"}"#).expect("send");
+    let wire: Value =
+        serde_json::from_str(&conn.next(0).await.as_string().expect("text")).expect("json");
+    let tp = TraceParent::parse(wire["trace_context"]["traceparent"].as_str().expect("ctx"))
+        .expect("valid");
+    tw.flush().await;
+    let t = trace(&tp.trace_id.to_hex(), 3).await;
+    let names: Vec<&str> = t["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "ws.send once").count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| **n == "ws.receive once").count(),
+        1,
+        "{names:?}"
+    );
+    tw.shutdown().await;
+}

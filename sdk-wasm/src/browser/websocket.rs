@@ -93,6 +93,24 @@ impl SocketState {
     }
 }
 
+/// `new WebSocket(url, protocols)` with the browser's own constructor, also while
+/// `instrumentWebSockets()` has replaced `window.WebSocket` (a `TracedWebSocket` must not be
+/// traced twice).
+fn construct(url: &str, protocols: &JsValue) -> std::result::Result<WebSocket, JsValue> {
+    let ctor = current()
+        .and_then(|i| i.ws_patch.borrow().as_ref().map(|p| p.original.clone()))
+        .or_else(|| js_sys::Reflect::get(&js_sys::global(), &"WebSocket".into()).ok())
+        .and_then(|c| c.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| JsValue::from_str("WebSocket is not available"))?;
+    let args = js_sys::Array::of1(&JsValue::from_str(url));
+    if !protocols.is_undefined() {
+        args.push(protocols);
+    }
+    // Not `dyn_into`: its `instanceof` check would use the patched class, which an instance
+    // of the original is not.
+    Ok(js_sys::Reflect::construct(&ctor, &args)?.unchecked_into::<WebSocket>())
+}
+
 /// Byte size of a message payload (string, ArrayBuffer, typed array / DataView or Blob).
 fn payload_size(data: &JsValue) -> (usize, &'static str) {
     if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
@@ -476,8 +494,7 @@ impl TracedWebSocket {
         for p in protocols {
             list.push(&JsValue::from_str(p));
         }
-        let ws = WebSocket::new_with_str_sequence(url, &list)
-            .map_err(|e| Error::Js(super::dom::describe(&e).1))?;
+        let ws = construct(url, &list).map_err(|e| Error::Js(super::dom::describe(&e).1))?;
         Ok(Self::wrap(ws, url))
     }
 
@@ -637,14 +654,12 @@ impl TracedWebSocket {
     /// `new TracedWebSocket(url, protocols)`: like `new WebSocket(url, protocols)`, traced.
     #[wasm_bindgen(constructor)]
     pub fn js_new(url: &str, protocols: JsValue) -> std::result::Result<TracedWebSocket, JsValue> {
-        let ws = if protocols.is_undefined() || protocols.is_null() {
-            WebSocket::new(url)
-        } else if let Some(p) = protocols.as_string() {
-            WebSocket::new_with_str(url, &p)
+        let protocols = if protocols.is_null() {
+            JsValue::UNDEFINED
         } else {
-            WebSocket::new_with_str_sequence(url, &protocols)
-        }?;
-        Ok(Self::wrap(ws, url))
+            protocols
+        };
+        Ok(Self::wrap(construct(url, &protocols)?, url))
     }
 
     /// Sends a string, ArrayBuffer, typed array or Blob, traced.

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): median per-message cost of WebSocket.send in headless Chromium, plain
+# versus instrumented (patched window.WebSocket and TracedWebSocket), printed as a ratio.
+# Uses the release package from `wasm-pack build --target web`. Needs the tools that
+# scripts/test-sdk-wasm.sh installs.
+set -euo pipefail
+cd "$(dirname "$0")"
+SDK=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SDK/../target}
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wasm-pack build "$SDK" --release --target web --out-dir "$WORK/site/pkg" >/dev/null
+cp "$SDK/bench/index.html" "$WORK/site/"
+
+python3 "$SDK/testserver/servers.py" "$WORK/ports" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
+# shellcheck disable=SC1091
+. "$WORK/ports"
+
+SITE_PORT=$(free_port)
+python3 -m http.server "$SITE_PORT" --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
+PIDS+=($!)
+DRIVER_PORT=$(free_port)
+chromedriver --port="$DRIVER_PORT" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$DRIVER_PORT/status" >/dev/null && curl -sf "http://127.0.0.1:$SITE_PORT/" >/dev/null && break
+    sleep 0.1
+done
+
+python3 "$SDK/bench/drive.py" "http://127.0.0.1:$DRIVER_PORT" \
+    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&batches=${BATCHES:-40}&per=${PER_BATCH:-500}"
