@@ -6,7 +6,9 @@
 #   3. starts a real collector process and the test servers on free ports;
 #   4. runs the wasm-bindgen browser tests in headless Chromium against them;
 #   5. runs `wasm-pack build --release` for --target web and --target bundler and fails when the
-#      gzipped .wasm + JS glue grows more than 10% over sdk-wasm/size-baseline.txt.
+#      gzipped .wasm + JS glue grows more than 10% over sdk-wasm/size-baseline.txt;
+#   6. loads the release --target web package in headless Chromium and runs a short
+#      sdk-wasm/bench.sh (so a package that does not instantiate fails here).
 # Servers are stopped on exit. Set CARGO_TARGET_DIR to share or separate build output.
 set -euo pipefail
 
@@ -109,6 +111,9 @@ for f in tracewire_sdk.js tracewire_sdk.d.ts tracewire_sdk_bg.wasm; do
 done
 grep -q 'interface TracewireConfig' "$WORK/pkg-web/tracewire_sdk.d.ts"
 grep -q 'instrumentWebSockets' "$WORK/pkg-web/tracewire_sdk.d.ts"
+
+step "Release package loads and runs in Chromium (short benchmark run)"
+BATCHES=3 PER_BATCH=100 bash "$SDK/bench.sh"
 
 step "Size budget"
 wasm_gz=$(gzip -9 -c "$WORK/pkg-web/tracewire_sdk_bg.wasm" | wc -c)
