@@ -2,7 +2,8 @@
 # Benchmark (not a test): median per-message cost of WebSocket.send in headless Chromium, plain
 # versus instrumented (patched window.WebSocket and TracedWebSocket), printed as a ratio.
 # Uses the release package from `wasm-pack build --target web`. Needs the tools that
-# scripts/test-sdk-wasm.sh installs.
+# scripts/test-sdk-wasm.sh installs. BATCHES and PER_BATCH size the run; BENCH_CONFIG (URL-encoded
+# JSON) is merged into the SDK config, e.g. to measure with injection or scrubbing off.
 set -euo pipefail
 cd "$(dirname "$0")"
 SDK=$PWD
@@ -39,4 +40,4 @@ for _ in $(seq 100); do
 done
 
 python3 "$SDK/bench/drive.py" "http://127.0.0.1:$DRIVER_PORT" \
-    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&batches=${BATCHES:-40}&per=${PER_BATCH:-500}"
+    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&cfg=${BENCH_CONFIG:-%7B%7D}"

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod context;
+pub mod json;
 pub mod message;
 pub mod otlp;
 pub mod queue;

@@ -4,10 +4,8 @@
 //! Injection edits the text instead of re-serialising the parsed value, so the application's own
 //! bytes (key order, spacing, number formatting) are kept exactly and only one field is added.
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use crate::context::TraceParent;
+use crate::json::{self, Member};
 
 /// Result of inspecting an outgoing text message.
 #[derive(Debug, PartialEq)]
@@ -32,12 +30,19 @@ fn context_json(tp: &TraceParent, tracestate: &str) -> String {
     out
 }
 
+fn member<'m, 'a>(members: &'m [Member<'a>], key: &str) -> Option<&'m Member<'a>> {
+    members.iter().find(|m| m.key == key)
+}
+
 /// Reads the message type: the first of `fields` holding a string (numbers are accepted too).
-pub fn message_type(obj: &serde_json::Map<String, Value>, fields: &[String]) -> Option<String> {
-    fields.iter().find_map(|f| match obj.get(f) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
+pub fn message_type(members: &[Member<'_>], fields: &[String]) -> Option<String> {
+    fields.iter().find_map(|f| {
+        let raw = member(members, f)?.value;
+        match raw.as_bytes().first()? {
+            b'"' => json::string_value(raw).map(|s| s.into_owned()),
+            b'-' | b'0'..=b'9' => Some(raw.to_owned()),
+            _ => None,
+        }
     })
 }
 
@@ -67,20 +72,19 @@ pub fn inject(
     tracestate: &str,
 ) -> Outgoing {
     let trimmed = text.trim_start();
-    if !trimmed.starts_with('{') {
-        return Outgoing {
-            text: None,
-            message_type: None,
-        };
-    }
-    let Ok(obj) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+    let members = if trimmed.starts_with('{') {
+        json::object_members(text)
+    } else {
+        None
+    };
+    let Some(members) = members else {
         return Outgoing {
             text: None,
             message_type: None,
         };
     };
-    let message_type = clean_type(message_type(&obj, type_fields));
-    if obj.contains_key(field) {
+    let message_type = clean_type(message_type(&members, type_fields));
+    if member(&members, field).is_some() {
         return Outgoing {
             text: None,
             message_type,
@@ -92,7 +96,7 @@ pub fn inject(
     out.push_str(&serde_json::to_string(field).unwrap_or_default());
     out.push(':');
     out.push_str(&context_json(tp, tracestate));
-    if !obj.is_empty() {
+    if !members.is_empty() {
         out.push(',');
     }
     out.push_str(&text[lead + 1..]);
@@ -112,14 +116,16 @@ pub fn envelope(
     tracestate: &str,
     ts_ms: f64,
 ) -> Outgoing {
-    let parsed = serde_json::from_str::<Value>(text).ok();
-    let message_type = clean_type(match &parsed {
-        Some(Value::Object(obj)) => message_type(obj, type_fields),
-        _ => None,
-    });
-    let data = match parsed {
-        Some(_) => text.trim().to_owned(),
-        None => serde_json::to_string(text).unwrap_or_default(),
+    let valid = json::is_valid(text);
+    let message_type = if valid {
+        clean_type(json::object_members(text).and_then(|m| message_type(&m, type_fields)))
+    } else {
+        None
+    };
+    let data = if valid {
+        text.trim().to_owned()
+    } else {
+        serde_json::to_string(text).unwrap_or_default()
     };
     let out = format!(
         "{{\"data\":{data},{}:{},\"ts\":{}}}",
@@ -144,12 +150,6 @@ pub struct Incoming {
     pub message_type: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Carrier {
-    traceparent: Option<String>,
-    tracestate: Option<String>,
-}
-
 /// Reads the context and type of an incoming text message (top level, or inside an envelope's
 /// `data`).
 pub fn extract(text: &str, field: &str, type_fields: &[String]) -> Incoming {
@@ -161,22 +161,24 @@ pub fn extract(text: &str, field: &str, type_fields: &[String]) -> Incoming {
     if !text.trim_start().starts_with('{') {
         return none;
     }
-    let Ok(obj) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+    let Some(members) = json::object_members(text) else {
         return none;
     };
-    let mut message_type = message_type(&obj, type_fields);
+    let mut message_type = message_type(&members, type_fields);
     if message_type.is_none()
-        && let Some(Value::Object(data)) = obj.get("data")
+        && let Some(data) = member(&members, "data").and_then(|d| json::object_members(d.value))
     {
-        message_type = self::message_type(data, type_fields);
+        message_type = self::message_type(&data, type_fields);
     }
-    let carrier = obj
-        .get(field)
-        .and_then(|v| serde_json::from_value::<Carrier>(v.clone()).ok());
+    let carrier = member(&members, field).and_then(|c| json::object_members(c.value));
     let (parent, tracestate) = match carrier {
         Some(c) => (
-            c.traceparent.as_deref().and_then(TraceParent::parse),
-            c.tracestate,
+            member(&c, "traceparent")
+                .and_then(|v| json::string_value(v.value))
+                .and_then(|v| TraceParent::parse(&v)),
+            member(&c, "tracestate")
+                .and_then(|v| json::string_value(v.value))
+                .map(|v| v.into_owned()),
         ),
         None => (None, None),
     };
@@ -214,15 +216,12 @@ pub fn glob_match(pattern: &str, url: &str) -> bool {
     pi == p.len()
 }
 
-/// Checks that a string is syntactically valid JSON (used by tests and by the envelope reader).
-pub fn is_json(text: &str) -> bool {
-    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::context::{SpanId, TraceId};
+    use crate::json::is_valid as is_json;
+    use serde_json::Value;
 
     fn tp() -> TraceParent {
         TraceParent {

@@ -224,6 +224,10 @@ async fn export_queued(inner: &Rc<Inner>) {
         if batch.is_empty() && report.is_none() {
             break;
         }
+        let mut batch = batch;
+        for item in &mut batch {
+            inner.scrub_item(item);
+        }
         for (path, body, count) in encode_batch(inner, &batch, report.as_ref()) {
             let ok = send_with_retries(inner, path, body).await;
             let mut st = inner.state.borrow_mut();
@@ -377,7 +381,8 @@ pub fn flush_on_exit(inner: &Rc<Inner>) {
     }
     let mut spans = Vec::new();
     let mut logs = Vec::new();
-    for item in items {
+    for mut item in items {
+        inner.scrub_item(&mut item);
         match item {
             Item::Span(s) => spans.push(s),
             Item::Log(l) => logs.push(l),

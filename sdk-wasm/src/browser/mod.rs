@@ -12,6 +12,7 @@ mod js;
 pub mod websocket;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -75,7 +76,7 @@ pub(crate) struct State {
     pub user_id: Option<String>,
     /// Spans started and not yet ended; the last one is the parent of new work.
     pub active: Vec<SpanCtx>,
-    pub pending_sends: Vec<PendingSend>,
+    pub pending_sends: VecDeque<PendingSend>,
     pub stats: Stats,
     pub flush_scheduled: bool,
     /// A flush is running; later flushes wait for it (resolving these when it ends).
@@ -169,7 +170,7 @@ impl Tracewire {
             session_written_ms: f64::NEG_INFINITY,
             user_id: None,
             active: Vec::new(),
-            pending_sends: Vec::new(),
+            pending_sends: VecDeque::new(),
             stats: Stats::default(),
             flush_scheduled: false,
             flushing: false,
@@ -426,33 +427,44 @@ impl Inner {
             return;
         }
         self.common_attrs(&mut span.attributes);
-        self.scrub(&mut span.attributes);
-        if let Some(msg) = span.error.take() {
-            let mut tmp = vec![("m".to_owned(), AttrValue::Str(msg))];
-            self.scrub(&mut tmp);
-            if let Some((_, AttrValue::Str(m))) = tmp.pop() {
-                span.error = Some(m);
-            }
-        }
         self.enqueue(Item::Span(span));
     }
 
-    /// Queues a log record (scrubbed, with session and user), never blocking.
+    /// Queues a log record (with session and user), never blocking.
     pub fn record_log(&self, mut log: LogRecord) {
         if self.shut_down.get() {
             return;
         }
         self.common_attrs(&mut log.attributes);
-        self.scrub(&mut log.attributes);
-        let mut body = vec![(
-            "body".to_owned(),
-            AttrValue::Str(std::mem::take(&mut log.body)),
-        )];
-        self.scrub(&mut body);
-        if let Some((_, AttrValue::Str(b))) = body.pop() {
-            log.body = b;
-        }
         self.enqueue(Item::Log(log));
+    }
+
+    fn scrub_text(&self, text: &mut String) {
+        let mut tmp = vec![("text".to_owned(), AttrValue::Str(std::mem::take(text)))];
+        self.scrub(&mut tmp);
+        if let Some((_, AttrValue::Str(t))) = tmp.pop() {
+            *text = t;
+        }
+    }
+
+    /// Scrubs an item just before it is encoded: scrubbing runs off the page's hot path (a
+    /// traced `send` only queues), and nothing leaves the page unscrubbed.
+    pub fn scrub_item(&self, item: &mut Item) {
+        match item {
+            Item::Span(span) => {
+                self.scrub(&mut span.attributes);
+                for event in &mut span.events {
+                    self.scrub(&mut event.attributes);
+                }
+                if let Some(msg) = &mut span.error {
+                    self.scrub_text(msg);
+                }
+            }
+            Item::Log(log) => {
+                self.scrub(&mut log.attributes);
+                self.scrub_text(&mut log.body);
+            }
+        }
     }
 
     fn enqueue(self: &Inner, item: Item) {
@@ -475,11 +487,15 @@ impl Inner {
     pub fn hold_send(&self, span: SpanRecord) {
         let released = {
             let mut st = self.state.borrow_mut();
-            st.pending_sends.push(PendingSend {
+            st.pending_sends.push_back(PendingSend {
                 span,
                 sent_ms: self.now_ms(),
             });
-            (st.pending_sends.len() > MAX_PENDING_SENDS).then(|| st.pending_sends.remove(0))
+            if st.pending_sends.len() > MAX_PENDING_SENDS {
+                st.pending_sends.pop_front()
+            } else {
+                None
+            }
         };
         if let Some(p) = released {
             self.record_span(p.span);
@@ -500,7 +516,7 @@ impl Inner {
                         .iter()
                         .rposition(|p| p.span.trace_id == reply_to.trace_id)
                 });
-            idx.map(|i| st.pending_sends.remove(i))
+            idx.and_then(|i| st.pending_sends.remove(i))
         };
         let mut p = found?;
         let rtt = now - p.sent_ms;
@@ -515,7 +531,7 @@ impl Inner {
     pub fn release_pending(&self, all: bool) {
         let now = self.now_ms();
         let timeout = f64::from(self.config.reply_timeout_ms);
-        let released: Vec<PendingSend> = {
+        let released: VecDeque<PendingSend> = {
             let mut st = self.state.borrow_mut();
             let (old, keep) = std::mem::take(&mut st.pending_sends)
                 .into_iter()
