@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod correlate;
 pub mod decode;
 pub mod metrics;
 pub mod model;

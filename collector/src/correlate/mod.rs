@@ -1,0 +1,53 @@
+//! Correlate: joins browser WebSocket messages with the backend spans that handled them, as
+//! `docs/semantic-conventions.md` defines. Everything here is derived from stored spans on read,
+//! so results never depend on which collector instance received which span.
+
+mod exchange;
+mod shift;
+mod skew;
+mod stats;
+
+pub use exchange::{Exchange, exchanges};
+pub use shift::{SpanOffsets, trace_offsets};
+pub use skew::{Estimate, Sample, estimate};
+pub use stats::{Percentiles, percentiles};
+
+use crate::model::{Attributes, SpanRecord};
+
+/// `telemetry.sdk.language` of the Tracewire browser SDK; spans whose resource has it are
+/// browser spans, all others backend spans.
+pub const BROWSER_SDK_LANGUAGE: &str = "webjs";
+
+/// Which side of the wire a span was recorded on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Recorded in a browser by the Tracewire SDK.
+    Browser,
+    /// Recorded by a backend.
+    Backend,
+}
+
+impl Source {
+    /// The source of a span, from its resource.
+    pub fn of(span: &SpanRecord) -> Self {
+        Self::of_resource(&span.resource_attributes)
+    }
+
+    /// The source of anything with these resource attributes.
+    pub fn of_resource(resource: &Attributes) -> Self {
+        if resource.get("telemetry.sdk.language").map(String::as_str) == Some(BROWSER_SDK_LANGUAGE)
+        {
+            Self::Browser
+        } else {
+            Self::Backend
+        }
+    }
+
+    /// `browser` or `backend`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::Backend => "backend",
+        }
+    }
+}
