@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_single_exchange_is_enough_and_none_is_nothing() {
-        let s = exchange(7 * MS, 3 * MS, 1 * MS, 3 * MS, 0);
+        let s = exchange(7 * MS, 3 * MS, MS, 3 * MS, 0);
         assert_eq!(
             estimate(&[s]),
             Some(Estimate {
@@ -161,7 +161,7 @@ mod tests {
             offset_ns: 99 * MS,
             delay_ns: -5 * MS,
         };
-        let good = exchange(3 * MS, 2 * MS, 1 * MS, 2 * MS, 0);
+        let good = exchange(3 * MS, 2 * MS, MS, 2 * MS, 0);
         assert_eq!(estimate(&[bad, good]).map(|e| e.offset_ns), Some(3 * MS));
         assert_eq!(estimate(&[bad]), None);
     }
