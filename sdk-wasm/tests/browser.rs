@@ -325,6 +325,8 @@ async fn the_page_send_still_works_when_the_collector_is_down() {
 async fn batches_reach_a_real_collector_and_read_back_through_its_query_api() {
     let mut c = config(need(OTLP, "TW_TEST_OTLP"));
     c.max_batch_items = 100;
+    // The key travels as a header: the collector's CORS preflight must allow it.
+    c.ingest_key = Some("test-ingest-key".into());
     let tw = Tracewire::start(c).expect("start");
     tw.set_user(Some("user-42"));
     let mut ids = Vec::new();
@@ -342,6 +344,10 @@ async fn batches_reach_a_real_collector_and_read_back_through_its_query_api() {
     tw.flush().await;
     let stats = tw.stats();
     assert_eq!(stats.exported, 450);
+    assert!(
+        stats.compressed_requests >= 5,
+        "bodies over 1 KiB are gzipped: {stats:?}"
+    );
     assert!(stats.requests >= 5, "split into batches of 100: {stats:?}");
     for (i, id) in [(0, &ids[0]), (449, &ids[449])] {
         let t = trace(id, 1).await;
@@ -373,7 +379,10 @@ async fn batches_reach_a_real_collector_and_read_back_through_its_query_api() {
 
 #[wasm_bindgen_test]
 async fn keepalive_budget_holds_with_many_pending_events() {
-    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    // Page-exit requests carry the key as `?key=`, since beacons cannot set headers.
+    c.ingest_key = Some("test-ingest-key".into());
+    let tw = Tracewire::start(c).expect("start");
     let total = 1500;
     let mut first_last = Vec::new();
     for i in 0..total {
@@ -623,6 +632,91 @@ async fn traced_socket_is_not_traced_twice_while_window_websocket_is_patched() {
         names.iter().filter(|n| **n == "ws.receive once").count(),
         1,
         "{names:?}"
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn unsampled_traces_propagate_flags_00_and_export_nothing_but_errors() {
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.sample_rate = 0.0;
+    let tw = Tracewire::start(c).expect("start");
+    let conn = connect("/echo").await;
+    conn.ws.send_text(r#"{"type":"unsampled"}"#).expect("send");
+    let wire: Value =
+        serde_json::from_str(&conn.next(0).await.as_string().expect("text")).expect("json");
+    let tp = TraceParent::parse(
+        wire["trace_context"]["traceparent"]
+            .as_str()
+            .expect("still injected"),
+    )
+    .expect("valid");
+    assert!(
+        !tp.sampled(),
+        "flags 00 tell the server not to record either"
+    );
+    let _ = js_sys::eval("Promise.reject(new Error('kept although unsampled')); undefined")
+        .expect("eval");
+    wait_for(2000, "rejection recorded", || {
+        (tw.stats().queued == 1).then_some(())
+    })
+    .await;
+    tw.flush().await;
+    assert_eq!(tw.stats().exported, 1, "only the error record");
+    let (status, _) = http_get(&format!(
+        "{}/collector/api/traces/{}",
+        need(HTTP, "TW_TEST_HTTP"),
+        tp.trace_id.to_hex()
+    ))
+    .await;
+    assert_eq!(status, 404);
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn connection_lifecycle_records_connect_close_and_reconnects() {
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    let parent = tw.start_span("two connections");
+    let trace_id = parent.traceparent()[3..35].to_owned();
+    for round in 0..2 {
+        let conn = connect("/echo?attempt=x").await;
+        conn.ws.send_text("ping").expect("send");
+        conn.next(0).await;
+        let closed = Rc::new(RefCell::new(false));
+        let c = closed.clone();
+        conn.ws.set_on_close(move |_| *c.borrow_mut() = true);
+        conn.ws
+            .socket()
+            .close_with_code_and_reason(4001, "done")
+            .expect("close");
+        wait_for(5000, "close", || closed.borrow().then_some(())).await;
+        assert!(round < 2);
+    }
+    parent.end();
+    tw.flush().await;
+    let t = trace(&trace_id, 5).await;
+    let spans = t["spans"].as_array().expect("spans");
+    let mut connects: Vec<&str> = spans
+        .iter()
+        .filter(|s| s["name"] == "ws.connect")
+        .filter_map(|s| s["attributes"]["ws.reconnect_count"].as_str())
+        .collect();
+    connects.sort_unstable();
+    assert_eq!(connects, vec!["0", "1"]);
+    let close = span_named(&t, "ws.close");
+    assert_eq!(close["attributes"]["ws.close.code"], "4001");
+    assert_eq!(close["attributes"]["ws.close.reason"], "done");
+    assert_eq!(close["attributes"]["ws.close.was_clean"], "true");
+    assert_eq!(close["attributes"]["ws.messages.sent"], "1");
+    assert!(
+        close["attributes"]["ws.buffered_amount.max"]
+            .as_str()
+            .is_some_and(|v| v != "0")
+    );
+    assert!(
+        span_named(&t, "ws.connect")["attributes"]["ws.handshake_ms"]
+            .as_str()
+            .is_some()
     );
     tw.shutdown().await;
 }

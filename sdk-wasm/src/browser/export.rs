@@ -37,6 +37,8 @@ pub struct Stats {
     pub dropped_export_failed: u32,
     /// Export requests sent, retries included.
     pub requests: u32,
+    /// Export requests sent gzip-compressed.
+    pub compressed_requests: u32,
     /// Page-exit keepalive fetches sent.
     pub keepalive_requests: u32,
     /// Page-exit keepalive fetches that failed (the browser refused or the network failed).
@@ -265,7 +267,11 @@ async fn send_with_retries(inner: &Rc<Inner>, path: &str, body: String) -> bool 
     let mut attempt = 0;
     loop {
         attempt += 1;
-        inner.state.borrow_mut().stats.requests += 1;
+        {
+            let mut st = inner.state.borrow_mut();
+            st.stats.requests += 1;
+            st.stats.compressed_requests += u32::from(payload.is_some());
+        }
         let (status, retry_after) = send_once(inner, path, &body, payload.as_ref()).await;
         match classify(status) {
             Outcome::Done => return true,

@@ -90,6 +90,7 @@ export interface TracewireStats {
   droppedQueueFull: number;
   droppedExportFailed: number;
   requests: number;
+  compressedRequests: number;
   keepaliveRequests: number;
   keepaliveFailures: number;
   keepaliveMaxBytesInFlight: number;
