@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::Parser;
 use serde::{Deserialize, Deserializer};
 
+use crate::store::clickhouse::{ClickHouseConfig, check_name};
+
 /// Environment variable for [`Config::otlp_listen`].
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
 /// Default for [`Config::otlp_listen`]: every interface, the OTLP/HTTP port.
@@ -36,6 +38,28 @@ pub const ENV_CORS_ORIGIN: &str = "TRACEWIRE_CORS_ORIGIN";
 pub const ENV_WRITE_QUEUE_ITEMS: &str = "TRACEWIRE_WRITE_QUEUE_ITEMS";
 /// Default for [`Config::write_queue_items`].
 pub const DEFAULT_WRITE_QUEUE_ITEMS: usize = 200_000;
+/// Environment variable for [`Config::clickhouse_create_schema`].
+pub const ENV_CLICKHOUSE_CREATE_SCHEMA: &str = "TRACEWIRE_CLICKHOUSE_CREATE_SCHEMA";
+/// Default for [`Config::clickhouse_create_schema`].
+pub const DEFAULT_CLICKHOUSE_CREATE_SCHEMA: bool = true;
+/// Environment variable for [`Config::clickhouse_cluster`].
+pub const ENV_CLICKHOUSE_CLUSTER: &str = "TRACEWIRE_CLICKHOUSE_CLUSTER";
+/// Environment variable for [`Config::clickhouse_batch_rows`].
+pub const ENV_CLICKHOUSE_BATCH_ROWS: &str = "TRACEWIRE_CLICKHOUSE_BATCH_ROWS";
+/// Default for [`Config::clickhouse_batch_rows`].
+pub const DEFAULT_CLICKHOUSE_BATCH_ROWS: usize = 50_000;
+/// Environment variable for [`Config::clickhouse_batch_delay`].
+pub const ENV_CLICKHOUSE_BATCH_DELAY: &str = "TRACEWIRE_CLICKHOUSE_BATCH_DELAY";
+/// Default for [`Config::clickhouse_batch_delay`].
+pub const DEFAULT_CLICKHOUSE_BATCH_DELAY: &str = "1s";
+/// Environment variable for [`Config::spool_dir`].
+pub const ENV_SPOOL_DIR: &str = "TRACEWIRE_SPOOL_DIR";
+/// Default for [`Config::spool_dir`].
+pub const DEFAULT_SPOOL_DIR: &str = "./tracewire-data/spool";
+/// Environment variable for [`Config::spool_max_bytes`].
+pub const ENV_SPOOL_MAX_BYTES: &str = "TRACEWIRE_SPOOL_MAX_BYTES";
+/// Default for [`Config::spool_max_bytes`].
+pub const DEFAULT_SPOOL_MAX_BYTES: &str = "1GiB";
 /// Environment variable for the config file path.
 pub const ENV_CONFIG: &str = "TRACEWIRE_CONFIG";
 
@@ -43,6 +67,11 @@ pub const ENV_CONFIG: &str = "TRACEWIRE_CONFIG";
 const MIN_MAX_BODY: u64 = 1024;
 /// The largest accepted [`Config::max_body`].
 const MAX_MAX_BODY: u64 = 1 << 30;
+/// The largest accepted [`Config::clickhouse_batch_rows`]: ClickHouse's default
+/// `max_insert_block_size`, so that one INSERT is one block and fails or succeeds as a whole.
+const MAX_BATCH_ROWS: usize = 1_048_576;
+/// The smallest accepted [`Config::spool_max_bytes`].
+const MIN_SPOOL_BYTES: u64 = 1024;
 /// The shortest accepted [`Config::retention`].
 const MIN_RETENTION: Duration = Duration::from_secs(1);
 
@@ -84,30 +113,60 @@ pub enum ConfigError {
     about = "Tracewire collector: OTLP/HTTP ingest, storage and the trace query API"
 )]
 pub struct Cli {
+    /// What to do instead of running the collector.
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
     /// TOML config file; keys are the long flag names with `_` for `-`.
-    #[arg(long, value_name = "FILE", env = ENV_CONFIG)]
+    #[arg(long, value_name = "FILE", env = ENV_CONFIG, global = true)]
     pub config: Option<PathBuf>,
     /// Address for OTLP/HTTP ingest from backends and browsers [default: 0.0.0.0:4318].
-    #[arg(long, value_name = "HOST:PORT", env = ENV_OTLP_LISTEN, value_parser = parse_listen)]
+    #[arg(long, value_name = "HOST:PORT", env = ENV_OTLP_LISTEN, value_parser = parse_listen, global = true)]
     pub otlp_listen: Option<SocketAddr>,
     /// Address for the query API [default: 127.0.0.1:4380].
-    #[arg(long, value_name = "HOST:PORT", env = ENV_API_LISTEN, value_parser = parse_listen)]
+    #[arg(long, value_name = "HOST:PORT", env = ENV_API_LISTEN, value_parser = parse_listen, global = true)]
     pub api_listen: Option<SocketAddr>,
     /// Where to store: `sqlite:<path>` or `clickhouse:<http url>` [default: sqlite:./tracewire-data/tracewire.db].
-    #[arg(long, value_name = "URL", env = ENV_STORE)]
+    #[arg(long, value_name = "URL", env = ENV_STORE, global = true)]
     pub store: Option<StoreUrl>,
     /// How long to keep data, e.g. `7d`, `12h` [default: 7d].
-    #[arg(long, value_name = "DURATION", env = ENV_RETENTION)]
+    #[arg(long, value_name = "DURATION", env = ENV_RETENTION, global = true)]
     pub retention: Option<Retention>,
     /// Largest accepted request body after decompression, e.g. `16MiB` [default: 16MiB].
-    #[arg(long, value_name = "SIZE", env = ENV_MAX_BODY)]
+    #[arg(long, value_name = "SIZE", env = ENV_MAX_BODY, global = true)]
     pub max_body: Option<ByteSize>,
     /// Origin allowed to send from a browser (repeatable), e.g. `https://app.example.com`; `*` allows any.
-    #[arg(long, value_name = "ORIGIN", env = ENV_CORS_ORIGIN, value_delimiter = ',')]
+    #[arg(long, value_name = "ORIGIN", env = ENV_CORS_ORIGIN, value_delimiter = ',', global = true)]
     pub cors_origin: Vec<CorsOrigin>,
     /// Spans and log records that may wait for the store before ingest answers 503 [default: 200000].
-    #[arg(long, value_name = "N", env = ENV_WRITE_QUEUE_ITEMS)]
+    #[arg(long, value_name = "N", env = ENV_WRITE_QUEUE_ITEMS, global = true)]
     pub write_queue_items: Option<usize>,
+    /// ClickHouse store: create or migrate the schema at start-up (`false` when operators own the
+    /// DDL) [default: true].
+    #[arg(long, value_name = "BOOL", env = ENV_CLICKHOUSE_CREATE_SCHEMA, num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub clickhouse_create_schema: Option<bool>,
+    /// ClickHouse store: cluster name; creates replicated tables ON CLUSTER under Distributed tables.
+    #[arg(long, value_name = "NAME", env = ENV_CLICKHOUSE_CLUSTER, global = true)]
+    pub clickhouse_cluster: Option<String>,
+    /// ClickHouse store: rows per INSERT the shipper aims for [default: 50000].
+    #[arg(long, value_name = "N", env = ENV_CLICKHOUSE_BATCH_ROWS, global = true)]
+    pub clickhouse_batch_rows: Option<usize>,
+    /// ClickHouse store: longest a row waits for a fuller INSERT, e.g. `1s`, `200ms` [default: 1s].
+    #[arg(long, value_name = "DURATION", env = ENV_CLICKHOUSE_BATCH_DELAY, global = true)]
+    pub clickhouse_batch_delay: Option<Interval>,
+    /// ClickHouse store: directory of the on-disk spool [default: ./tracewire-data/spool].
+    #[arg(long, value_name = "DIR", env = ENV_SPOOL_DIR, global = true)]
+    pub spool_dir: Option<PathBuf>,
+    /// ClickHouse store: most bytes spooled before ingest answers 503, e.g. `1GiB` [default: 1GiB].
+    #[arg(long, value_name = "SIZE", env = ENV_SPOOL_MAX_BYTES, global = true)]
+    pub spool_max_bytes: Option<ByteSize>,
+}
+
+/// Commands other than running the collector.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum CliCommand {
+    /// Print the ClickHouse DDL for `--store clickhouse:...` (and `--clickhouse-cluster`,
+    /// `--retention`) and exit, so operators can review and apply it themselves.
+    Schema,
 }
 
 /// The collector's configuration. Every key may be set in the TOML file given with `--config`.
@@ -134,6 +193,25 @@ pub struct Config {
     /// How many spans and log records may wait for the store. When full, ingest answers 503 with
     /// `Retry-After` instead of buffering without bound.
     pub write_queue_items: usize,
+    /// ClickHouse store: create the database and tables, or migrate them, at start-up. Set it to
+    /// `false` when operators apply the DDL (`tracewire-collector schema`) themselves; the
+    /// collector then only checks the schema version.
+    pub clickhouse_create_schema: bool,
+    /// ClickHouse store: the cluster to create the schema on. Tables become
+    /// `ReplicatedMergeTree` (`<table>_local`) under `Distributed` tables sharded by
+    /// `cityHash64(TraceId)`. Unset for a single server.
+    pub clickhouse_cluster: Option<String>,
+    /// ClickHouse store: rows per INSERT the shipper aims for (1 to 1048576). ClickHouse
+    /// prefers few, large inserts.
+    pub clickhouse_batch_rows: usize,
+    /// ClickHouse store: the longest a spooled row waits for a fuller INSERT.
+    pub clickhouse_batch_delay: Interval,
+    /// ClickHouse store: directory of the on-disk spool where batches wait for ClickHouse. A
+    /// 200 means the batch is fsynced here; it is kept across restarts and shipped at start.
+    pub spool_dir: PathBuf,
+    /// ClickHouse store: the most bytes the spool holds. When ClickHouse is down long enough to
+    /// fill it, ingest answers 503 with `Retry-After`.
+    pub spool_max_bytes: ByteSize,
 }
 
 impl Default for Config {
@@ -146,6 +224,16 @@ impl Default for Config {
             max_body: DEFAULT_MAX_BODY.parse().unwrap_or_else(|_| unreachable!()),
             cors_origin: Vec::new(),
             write_queue_items: DEFAULT_WRITE_QUEUE_ITEMS,
+            clickhouse_create_schema: DEFAULT_CLICKHOUSE_CREATE_SCHEMA,
+            clickhouse_cluster: None,
+            clickhouse_batch_rows: DEFAULT_CLICKHOUSE_BATCH_ROWS,
+            clickhouse_batch_delay: DEFAULT_CLICKHOUSE_BATCH_DELAY
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+            spool_dir: PathBuf::from(DEFAULT_SPOOL_DIR),
+            spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
         }
     }
 }
@@ -178,6 +266,24 @@ impl Config {
         }
         if let Some(v) = cli.write_queue_items {
             config.write_queue_items = v;
+        }
+        if let Some(v) = cli.clickhouse_create_schema {
+            config.clickhouse_create_schema = v;
+        }
+        if let Some(v) = cli.clickhouse_cluster {
+            config.clickhouse_cluster = Some(v);
+        }
+        if let Some(v) = cli.clickhouse_batch_rows {
+            config.clickhouse_batch_rows = v;
+        }
+        if let Some(v) = cli.clickhouse_batch_delay {
+            config.clickhouse_batch_delay = v;
+        }
+        if let Some(v) = cli.spool_dir {
+            config.spool_dir = v;
+        }
+        if let Some(v) = cli.spool_max_bytes {
+            config.spool_max_bytes = v;
         }
         config.validate()
     }
@@ -233,15 +339,54 @@ impl Config {
                 message: "`*` allows every origin and cannot be combined with a list".into(),
             });
         }
-        if let StoreUrl::ClickHouse(_) = self.store {
+        if let Some(cluster) = &self.clickhouse_cluster {
+            check_name(cluster).map_err(|e| ConfigError::Invalid {
+                option: "clickhouse-cluster",
+                message: format!("cluster name {e}"),
+            })?;
+        }
+        if !(1..=MAX_BATCH_ROWS).contains(&self.clickhouse_batch_rows) {
+            return Err(ConfigError::Invalid {
+                option: "clickhouse-batch-rows",
+                message: format!("must be 1 to {MAX_BATCH_ROWS}"),
+            });
+        }
+        if self.clickhouse_batch_delay.0.is_zero() {
+            return Err(ConfigError::Invalid {
+                option: "clickhouse-batch-delay",
+                message: "must be more than 0, e.g. 1s or 200ms".into(),
+            });
+        }
+        if self.spool_max_bytes.0 < MIN_SPOOL_BYTES {
+            return Err(ConfigError::Invalid {
+                option: "spool-max-bytes",
+                message: format!("{} is too small; at least 1KiB", self.spool_max_bytes),
+            });
+        }
+        if let Some(Err(message)) = self.clickhouse() {
             return Err(ConfigError::Invalid {
                 option: "store",
-                message:
-                    "the ClickHouse store is not available in this build yet; use sqlite:<path>"
-                        .into(),
+                message,
             });
         }
         Ok(self)
+    }
+
+    /// The ClickHouse store's settings when the store is ClickHouse.
+    pub fn clickhouse(&self) -> Option<Result<ClickHouseConfig, String>> {
+        let StoreUrl::ClickHouse(url) = &self.store else {
+            return None;
+        };
+        Some(ClickHouseConfig::from_url(url).map(|mut c| {
+            c.cluster = self.clickhouse_cluster.clone();
+            c.create_schema = self.clickhouse_create_schema;
+            c.spool_dir = self.spool_dir.clone();
+            c.spool_max_bytes = self.spool_max_bytes.0;
+            c.batch_rows = self.clickhouse_batch_rows;
+            c.batch_delay = self.clickhouse_batch_delay.0;
+            c.retention = self.retention.0;
+            c
+        }))
     }
 }
 
@@ -355,6 +500,21 @@ impl FromStr for Retention {
     }
 }
 deserialize_via_from_str!(Retention);
+
+/// A short duration such as `1s` or `250ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Duration);
+
+impl FromStr for Interval {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        humantime::parse_duration(text.trim())
+            .map(Self)
+            .map_err(|_| format!("'{text}' is not a duration; expected e.g. 1s, 250ms"))
+    }
+}
+deserialize_via_from_str!(Interval);
 
 /// A size in bytes, written as `16MiB`, `512KiB`, `1GB` or a plain number of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -550,6 +710,82 @@ mod tests {
         let err = Config::load(cli(&["--cors-origin", "*", "--cors-origin", "http://a.b"]))
             .expect_err("star with list");
         assert!(err.to_string().starts_with("--cors-origin:"), "{err}");
+    }
+
+    #[test]
+    fn clickhouse_options_reach_the_store_settings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "store = \"clickhouse:http://u:p@ch:8123/tw\"\nspool_max_bytes = \"2MiB\"\nclickhouse_batch_rows = 10\n",
+        )
+        .expect("write");
+        let config = Config::load(cli(&[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--clickhouse-cluster",
+            "prod",
+            "--clickhouse-create-schema=false",
+            "--clickhouse-batch-delay",
+            "250ms",
+            "--retention",
+            "2d",
+        ]))
+        .expect("valid");
+        let ch = config.clickhouse().expect("clickhouse").expect("valid");
+        assert_eq!(ch.url, "http://ch:8123");
+        assert_eq!(ch.database, "tw");
+        assert_eq!(ch.cluster.as_deref(), Some("prod"));
+        assert!(!ch.create_schema);
+        assert_eq!(ch.spool_max_bytes, 2 << 20);
+        assert_eq!(ch.batch_rows, 10);
+        assert_eq!(ch.batch_delay, Duration::from_millis(250));
+        assert_eq!(ch.retention, Duration::from_secs(2 * 24 * 3600));
+        assert!(Config::default().clickhouse().is_none());
+        assert_eq!(
+            Config::default().spool_dir,
+            PathBuf::from("./tracewire-data/spool")
+        );
+        assert!(Config::default().clickhouse_create_schema);
+    }
+
+    #[test]
+    fn bad_clickhouse_options_name_the_option() {
+        let store = ["--store", "clickhouse:http://ch:8123/tw"];
+        for (args, option) in [
+            (vec!["--clickhouse-cluster", "a b"], "--clickhouse-cluster:"),
+            (
+                vec!["--clickhouse-batch-rows", "0"],
+                "--clickhouse-batch-rows:",
+            ),
+            (vec!["--spool-max-bytes", "10"], "--spool-max-bytes:"),
+            (
+                vec!["--clickhouse-batch-delay", "0s"],
+                "--clickhouse-batch-delay:",
+            ),
+        ] {
+            let mut all = store.to_vec();
+            all.extend(args);
+            let err = Config::load(cli(&all)).expect_err("invalid");
+            assert!(err.to_string().starts_with(option), "{err}");
+        }
+        let err = Config::load(cli(&["--store", "clickhouse:http://ch/bad`name"]))
+            .expect_err("bad database");
+        assert!(err.to_string().starts_with("--store:"), "{err}");
+    }
+
+    #[test]
+    fn schema_subcommand_takes_the_store_flags() {
+        let parsed = cli(&[
+            "schema",
+            "--store",
+            "clickhouse:http://ch:8123/tw",
+            "--clickhouse-cluster",
+            "c1",
+        ]);
+        assert_eq!(parsed.command, Some(CliCommand::Schema));
+        assert_eq!(parsed.clickhouse_cluster.as_deref(), Some("c1"));
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use tracewire_collector::config::CliCommand;
+use tracewire_collector::store::clickhouse::Layout;
 use tracewire_collector::{Cli, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = cli.command.clone();
     let config = match Config::load(cli) {
         Ok(config) => config,
         Err(e) => {
@@ -31,6 +34,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if command == Some(CliCommand::Schema) {
+        return match config.clickhouse() {
+            Some(Ok(clickhouse)) => {
+                print!("{}", Layout::new(&clickhouse).script());
+                ExitCode::SUCCESS
+            }
+            Some(Err(e)) => {
+                eprintln!("error: --store: {e}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!(
+                    "error: --store: `schema` prints the ClickHouse DDL; give --store clickhouse:<http url>"
+                );
+                ExitCode::from(2)
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

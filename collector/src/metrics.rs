@@ -77,6 +77,10 @@ pub struct Metrics {
     queue_depth: Gauge,
     queue_capacity: Gauge,
     requests: HistogramFamily,
+    spooled: Family<SignalLabels, Counter>,
+    spool_bytes: Gauge,
+    moved_aside: Family<SignalLabels, Counter>,
+    insert_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -131,6 +135,30 @@ impl Default for Metrics {
             "HTTP request latency by route and status",
             requests.clone(),
         );
+        let spooled = Family::<SignalLabels, Counter>::default();
+        let spool_bytes = Gauge::default();
+        let moved_aside = Family::<SignalLabels, Counter>::default();
+        let insert_failures = Counter::default();
+        registry.register(
+            "tracewire_spooled_items",
+            "Items written to the ClickHouse store's on-disk spool",
+            spooled.clone(),
+        );
+        registry.register(
+            "tracewire_spool_bytes",
+            "Bytes held in the ClickHouse store's spool",
+            spool_bytes.clone(),
+        );
+        registry.register(
+            "tracewire_moved_aside_items",
+            "Items ClickHouse refused as bad data, moved aside in the spool's rejected/ directory",
+            moved_aside.clone(),
+        );
+        registry.register(
+            "tracewire_clickhouse_insert_failures",
+            "ClickHouse INSERTs that failed and will be retried",
+            insert_failures.clone(),
+        );
         Self {
             registry,
             received,
@@ -141,6 +169,10 @@ impl Default for Metrics {
             queue_depth,
             queue_capacity,
             requests,
+            spooled,
+            spool_bytes,
+            moved_aside,
+            insert_failures,
         }
     }
 }
@@ -183,6 +215,31 @@ impl Metrics {
         self.stored
             .get_or_create(&SignalLabels { signal })
             .inc_by(count(n));
+    }
+
+    /// Items spooled by the ClickHouse store.
+    pub fn spooled(&self, signal: Signal, n: usize) {
+        self.spooled
+            .get_or_create(&SignalLabels { signal })
+            .inc_by(count(n));
+    }
+
+    /// Bytes now held in the spool.
+    pub fn spool_bytes(&self, bytes: u64) {
+        self.spool_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Items ClickHouse refused as bad data.
+    pub fn moved_aside(&self, signal: Signal, n: usize) {
+        self.moved_aside
+            .get_or_create(&SignalLabels { signal })
+            .inc_by(count(n));
+    }
+
+    /// One failed (and to be retried) ClickHouse INSERT.
+    pub fn insert_failed(&self) {
+        self.insert_failures.inc();
     }
 
     /// One finished HTTP request.

@@ -18,7 +18,7 @@ use crate::api::{self, Api};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::receive::{self, Ingest};
-use crate::store::{Store, StoreError, spawn_retention};
+use crate::store::{Store, StoreError};
 
 /// Why the collector could not run.
 #[derive(Debug, thiserror::Error)]
@@ -54,13 +54,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         source,
     };
     let store = Arc::new(
-        Store::open(
-            &config.store,
-            config.write_queue_items,
-            Arc::clone(&metrics),
-        )
-        .await
-        .map_err(store_error)?,
+        Store::from_config(&config, Arc::clone(&metrics))
+            .await
+            .map_err(store_error)?,
     );
     let ingest_listener = bind("otlp-listen", config.otlp_listen).await?;
     let api_listener = bind("api-listen", config.api_listen).await?;
@@ -92,7 +88,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     if config.cors_origin.is_empty() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
     }
-    let retention = spawn_retention(store.queue().clone(), config.retention.0);
+    let retention = store.start_retention(config.retention.0);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -109,7 +105,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         serve(api_listener, api, &metrics, stop_rx),
     );
     signals.abort();
-    retention.abort();
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     api_result?;

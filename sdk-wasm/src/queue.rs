@@ -87,11 +87,14 @@ impl BoundedQueue {
     }
 }
 
-/// Splits `items` into consecutive groups whose encoding is at most `max_bytes` UTF-8 bytes,
-/// halving a group until it fits. Returns the encoded groups with their item counts, and the
-/// number of single items that are too large on their own (these are dropped).
+/// Splits `items` into consecutive groups whose encoding is at most `target_bytes` UTF-8 bytes,
+/// halving a group until it fits; a single item above the target is still sent alone while it is
+/// at most `max_bytes`. Small groups pack a shared budget better than a few large ones. Returns
+/// the encoded groups with their item counts, and the number of single items above `max_bytes`
+/// (these are dropped).
 pub fn split_encoded<T>(
     items: &[T],
+    target_bytes: usize,
     max_bytes: usize,
     encode: &dyn Fn(&[T]) -> String,
 ) -> (Vec<(String, usize)>, usize) {
@@ -103,7 +106,7 @@ pub fn split_encoded<T>(
             continue;
         }
         let body = encode(group);
-        if body.len() <= max_bytes {
+        if body.len() <= target_bytes || (group.len() == 1 && body.len() <= max_bytes) {
             out.push((body, group.len()));
         } else if group.len() == 1 {
             oversize += 1;
@@ -221,7 +224,7 @@ mod tests {
     fn split_keeps_order_and_every_part_fits() {
         let items: Vec<String> = (0..500).map(|i| format!("item-{i}-é")).collect();
         let encode = |g: &[String]| format!("[{}]", g.join(","));
-        let (parts, oversize) = split_encoded(&items, 1000, &encode);
+        let (parts, oversize) = split_encoded(&items, 1000, 1000, &encode);
         assert_eq!(oversize, 0);
         assert!(parts.iter().all(|(p, _)| p.len() <= 1000));
         assert_eq!(parts.iter().map(|(_, n)| n).sum::<usize>(), items.len());
@@ -243,9 +246,24 @@ mod tests {
         // 300 two-byte characters: 300 chars but 600 bytes, so it must not fit in 500.
         let items = vec!["é".repeat(300), "é".repeat(300)];
         let encode = |g: &[String]| g.concat();
-        let (parts, oversize) = split_encoded(&items, 500, &encode);
+        let (parts, oversize) = split_encoded(&items, 500, 500, &encode);
         assert!(parts.is_empty());
         assert_eq!(oversize, 2);
+    }
+
+    #[test]
+    fn single_items_above_the_target_still_go_alone_up_to_the_maximum() {
+        let items = vec![
+            "a".repeat(10),
+            "b".repeat(300),
+            "c".repeat(10),
+            "d".repeat(900),
+        ];
+        let encode = |g: &[String]| g.concat();
+        let (parts, oversize) = split_encoded(&items, 100, 500, &encode);
+        assert_eq!(oversize, 1, "the 900-byte item is over the maximum");
+        let sizes: Vec<usize> = parts.iter().map(|(p, _)| p.len()).collect();
+        assert_eq!(sizes, vec![10, 300, 10]);
     }
 
     #[test]

@@ -1,17 +1,23 @@
 //! Store: where accepted batches become durable and where the query API reads from. Ingest
 //! hands batches to a bounded [`WriteQueue`]; one writer per store drains it in batched
-//! transactions and acknowledges each batch only once it is committed.
+//! transactions (SQLite) or into its on-disk spool (ClickHouse), and acknowledges each batch
+//! only once it is durable there.
 
+pub mod clickhouse;
 mod queue;
 mod retention;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 pub use queue::{Receipt, SubmitError, WriteQueue};
 pub use retention::spawn_retention;
 
-use crate::config::StoreUrl;
+use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
+use crate::config::{Config, StoreUrl};
 use crate::metrics::Metrics;
 use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
 use sqlite::SqliteStore;
@@ -43,9 +49,26 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: i64,
     },
-    /// The store is not available in this build.
+    /// ClickHouse answered with an error or could not be reached.
+    #[error("ClickHouse: {0}")]
+    ClickHouse(#[from] ::clickhouse::error::Error),
+    /// The ClickHouse schema is not there and the collector may not create it.
     #[error("{0}")]
-    Unsupported(&'static str),
+    SchemaMissing(String),
+    /// A spool file or directory could not be read or written.
+    #[error("spool {path}: {source}")]
+    Spool {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The spool holds `--spool-max-bytes` already (ClickHouse is behind or down).
+    #[error("the spool is full")]
+    SpoolFull,
+    /// The store URL is not usable.
+    #[error("{0}")]
+    InvalidUrl(String),
     /// The writer stopped before it answered (the collector is shutting down).
     #[error("the store writer has stopped")]
     WriterGone,
@@ -62,10 +85,40 @@ pub struct Store {
 
 enum Backend {
     Sqlite(SqliteStore),
+    ClickHouse(Box<ClickHouseStore>),
 }
 
 impl Store {
+    /// Opens the store the configuration names, with its ClickHouse settings when it is one.
+    pub async fn from_config(config: &Config, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
+        match config
+            .clickhouse()
+            .transpose()
+            .map_err(StoreError::InvalidUrl)?
+        {
+            Some(clickhouse) => {
+                Self::open_clickhouse(&clickhouse, config.write_queue_items, metrics).await
+            }
+            None => Self::open(&config.store, config.write_queue_items, metrics).await,
+        }
+    }
+
+    /// Opens a ClickHouse store: spool, schema, writer and shipper.
+    pub async fn open_clickhouse(
+        config: &ClickHouseConfig,
+        queue_items: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let (queue, commands) = WriteQueue::new(queue_items);
+        let store = ClickHouseStore::open(config, commands, metrics).await?;
+        Ok(Self {
+            queue,
+            backend: Backend::ClickHouse(Box::new(store)),
+        })
+    }
+
     /// Opens (creating and migrating as needed) the store at `url` and starts its writer.
+    /// A ClickHouse URL gets the default ClickHouse settings ([`ClickHouseConfig::from_url`]).
     pub async fn open(
         url: &StoreUrl,
         queue_items: usize,
@@ -82,13 +135,23 @@ impl Store {
                 .map_err(|e| StoreError::Task(e.to_string()))??;
                 Backend::Sqlite(store)
             }
-            StoreUrl::ClickHouse(_) => {
-                return Err(StoreError::Unsupported(
-                    "the ClickHouse store is not available in this build yet",
-                ));
+            StoreUrl::ClickHouse(url) => {
+                let config = ClickHouseConfig::from_url(url).map_err(StoreError::InvalidUrl)?;
+                Backend::ClickHouse(Box::new(
+                    ClickHouseStore::open(&config, commands, metrics).await?,
+                ))
             }
         };
         Ok(Self { queue, backend })
+    }
+
+    /// Starts the retention loop when the store needs one: SQLite deletes expired rows in
+    /// chunks; ClickHouse drops expired parts by TTL on its own, so nothing runs for it.
+    pub fn start_retention(&self, retention: Duration) -> Option<JoinHandle<()>> {
+        match self.backend {
+            Backend::Sqlite(_) => Some(spawn_retention(self.queue.clone(), retention)),
+            Backend::ClickHouse(_) => None,
+        }
     }
 
     /// The queue ingest submits batches to.
@@ -100,6 +163,7 @@ impl Store {
     pub async fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.trace(trace_id).await,
+            Backend::ClickHouse(c) => c.trace(trace_id).await,
         }
     }
 
@@ -107,6 +171,7 @@ impl Store {
     pub async fn search(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.search(query).await,
+            Backend::ClickHouse(c) => c.search(query).await,
         }
     }
 
@@ -114,14 +179,17 @@ impl Store {
     pub async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.services().await,
+            Backend::ClickHouse(c) => c.services().await,
         }
     }
 
-    /// Stops taking batches, lets the writer commit everything already queued, and waits for it.
+    /// Stops taking batches, lets the writer commit (or spool) everything already queued, and
+    /// waits for it; a ClickHouse store then ships its spool for a bounded time.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.queue.close();
         match &self.backend {
             Backend::Sqlite(s) => s.join_writer().await,
+            Backend::ClickHouse(c) => c.join().await,
         }
     }
 }

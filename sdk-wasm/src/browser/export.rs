@@ -17,6 +17,9 @@ use crate::retry::{Outcome, RetryPolicy, classify, parse_retry_after_seconds};
 
 /// Chrome's cap on keepalive requests in flight per page.
 pub const MAX_KEEPALIVE_IN_FLIGHT: usize = 9;
+/// Target size of one page-exit request: several small requests fill the shared keepalive
+/// budget more fully than two large ones that do not fit together.
+const EXIT_REQUEST_TARGET_BYTES: usize = 12 * 1024;
 /// Bodies smaller than this are sent uncompressed (gzip would not pay for itself).
 const GZIP_MIN_BYTES: usize = 1024;
 
@@ -398,12 +401,15 @@ pub fn flush_on_exit(inner: &Rc<Inner>) {
     let budget = inner.config.keepalive_budget_bytes;
     let mut bodies: Vec<(&'static str, String, usize)> = Vec::new();
     let mut oversize = 0;
-    let (parts, over) = split_encoded(&spans, budget, &|g| {
-        encode_traces(&inner.resource, &g.iter().collect::<Vec<_>>())
-    });
+    let (parts, over) = split_encoded(
+        &spans,
+        EXIT_REQUEST_TARGET_BYTES.min(budget),
+        budget,
+        &|g| encode_traces(&inner.resource, &g.iter().collect::<Vec<_>>()),
+    );
     oversize += over;
     bodies.extend(parts.into_iter().map(|(b, n)| ("/v1/traces", b, n)));
-    let (parts, over) = split_encoded(&logs, budget, &|g| {
+    let (parts, over) = split_encoded(&logs, EXIT_REQUEST_TARGET_BYTES.min(budget), budget, &|g| {
         encode_logs(&inner.resource, &g.iter().collect::<Vec<_>>())
     });
     oversize += over;

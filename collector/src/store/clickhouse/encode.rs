@@ -1,0 +1,260 @@
+//! Records to typed ClickHouse rows and back. The rows serialise as RowBinary for inserts, as
+//! JSON lines in the spool, and read back from `SELECT ?fields`; field names are the
+//! OpenTelemetry exporter's column names.
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Attributes, LogRecord, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode};
+
+/// The [`SpanRow`] columns in field order, for SELECT lists.
+pub(super) const SPAN_COLUMNS: &str = "Timestamp, TraceId, SpanId, ParentSpanId, TraceState, \
+    SpanName, SpanKind, ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, \
+    Duration, StatusCode, StatusMessage, `Events.Timestamp`, `Events.Name`, `Events.Attributes`, \
+    `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`, Tenant";
+
+/// One `otel_traces` row. `Nested` columns are parallel arrays; maps are key/value pairs in key
+/// order.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SpanRow {
+    /// `DateTime64(9)` span start, as unix nanoseconds.
+    pub timestamp: i64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub trace_state: String,
+    pub span_name: String,
+    pub span_kind: String,
+    pub service_name: String,
+    pub resource_attributes: Vec<(String, String)>,
+    pub scope_name: String,
+    pub scope_version: String,
+    pub span_attributes: Vec<(String, String)>,
+    pub duration: u64,
+    pub status_code: String,
+    pub status_message: String,
+    #[serde(rename = "Events.Timestamp")]
+    pub events_timestamp: Vec<i64>,
+    #[serde(rename = "Events.Name")]
+    pub events_name: Vec<String>,
+    #[serde(rename = "Events.Attributes")]
+    pub events_attributes: Vec<Vec<(String, String)>>,
+    #[serde(rename = "Links.TraceId")]
+    pub links_trace_id: Vec<String>,
+    #[serde(rename = "Links.SpanId")]
+    pub links_span_id: Vec<String>,
+    #[serde(rename = "Links.TraceState")]
+    pub links_trace_state: Vec<String>,
+    #[serde(rename = "Links.Attributes")]
+    pub links_attributes: Vec<Vec<(String, String)>>,
+    /// Tracewire's addition: the tenant, empty for the default one.
+    pub tenant: String,
+}
+
+/// One `otel_logs` row, without the columns the table computes (`TimestampTime`) or that the
+/// collector does not fill (schema URLs, scope attributes), which take their defaults.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct LogRow {
+    /// `DateTime64(9)`, unix nanoseconds.
+    pub timestamp: i64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub trace_flags: u8,
+    pub severity_text: String,
+    pub severity_number: u8,
+    pub service_name: String,
+    pub body: String,
+    pub resource_attributes: Vec<(String, String)>,
+    pub scope_name: String,
+    pub scope_version: String,
+    pub log_attributes: Vec<(String, String)>,
+    pub event_name: String,
+    /// Tracewire's addition: when the record was observed, unix nanoseconds (0 when unknown).
+    pub observed_timestamp: i64,
+    /// Tracewire's addition: the tenant.
+    pub tenant: String,
+}
+
+fn pairs(map: &Attributes) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+impl From<&SpanRecord> for SpanRow {
+    fn from(s: &SpanRecord) -> Self {
+        Self {
+            timestamp: s.start_ns,
+            trace_id: s.trace_id.clone(),
+            span_id: s.span_id.clone(),
+            parent_span_id: s.parent_span_id.clone(),
+            trace_state: s.trace_state.clone(),
+            span_name: s.name.clone(),
+            span_kind: s.kind.as_str().to_owned(),
+            service_name: s.service_name.clone(),
+            resource_attributes: pairs(&s.resource_attributes),
+            scope_name: s.scope_name.clone(),
+            scope_version: s.scope_version.clone(),
+            span_attributes: pairs(&s.span_attributes),
+            duration: s.duration_ns.max(0).unsigned_abs(),
+            status_code: s.status_code.as_str().to_owned(),
+            status_message: s.status_message.clone(),
+            events_timestamp: s.events.iter().map(|e| e.time_ns).collect(),
+            events_name: s.events.iter().map(|e| e.name.clone()).collect(),
+            events_attributes: s.events.iter().map(|e| pairs(&e.attributes)).collect(),
+            links_trace_id: s.links.iter().map(|l| l.trace_id.clone()).collect(),
+            links_span_id: s.links.iter().map(|l| l.span_id.clone()).collect(),
+            links_trace_state: s.links.iter().map(|l| l.trace_state.clone()).collect(),
+            links_attributes: s.links.iter().map(|l| pairs(&l.attributes)).collect(),
+            tenant: s.tenant.clone(),
+        }
+    }
+}
+
+impl From<SpanRow> for SpanRecord {
+    fn from(r: SpanRow) -> Self {
+        let events = r
+            .events_timestamp
+            .into_iter()
+            .zip(r.events_name)
+            .zip(r.events_attributes)
+            .map(|((time_ns, name), attributes)| SpanEvent {
+                time_ns,
+                name,
+                attributes: attributes.into_iter().collect(),
+            })
+            .collect();
+        let links = r
+            .links_trace_id
+            .into_iter()
+            .zip(r.links_span_id)
+            .zip(r.links_trace_state)
+            .zip(r.links_attributes)
+            .map(
+                |(((trace_id, span_id), trace_state), attributes)| SpanLink {
+                    trace_id,
+                    span_id,
+                    trace_state,
+                    attributes: attributes.into_iter().collect(),
+                },
+            )
+            .collect();
+        Self {
+            tenant: r.tenant,
+            trace_id: r.trace_id,
+            span_id: r.span_id,
+            parent_span_id: r.parent_span_id,
+            trace_state: r.trace_state,
+            name: r.span_name,
+            kind: SpanKind::from_name(&r.span_kind).unwrap_or(SpanKind::Unspecified),
+            service_name: r.service_name,
+            start_ns: r.timestamp,
+            duration_ns: i64::try_from(r.duration).unwrap_or(i64::MAX),
+            status_code: StatusCode::from_name(&r.status_code).unwrap_or(StatusCode::Unset),
+            status_message: r.status_message,
+            scope_name: r.scope_name,
+            scope_version: r.scope_version,
+            resource_attributes: r.resource_attributes.into_iter().collect(),
+            span_attributes: r.span_attributes.into_iter().collect(),
+            events,
+            links,
+        }
+    }
+}
+
+impl From<&LogRecord> for LogRow {
+    fn from(l: &LogRecord) -> Self {
+        Self {
+            timestamp: l.timestamp_ns,
+            trace_id: l.trace_id.clone(),
+            span_id: l.span_id.clone(),
+            // W3C trace flags are one byte; the upper bits of OTLP's field are reserved.
+            trace_flags: (l.trace_flags & 0xff) as u8,
+            severity_text: l.severity_text.clone(),
+            severity_number: u8::try_from(l.severity_number.clamp(0, 255)).unwrap_or(0),
+            service_name: l.service_name.clone(),
+            body: l.body.clone(),
+            resource_attributes: pairs(&l.resource_attributes),
+            scope_name: l.scope_name.clone(),
+            scope_version: l.scope_version.clone(),
+            log_attributes: pairs(&l.log_attributes),
+            event_name: l.event_name.clone(),
+            observed_timestamp: l.observed_ns,
+            tenant: l.tenant.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::span;
+
+    #[test]
+    fn span_round_trips_through_row_and_spool_json() {
+        let mut s = span(
+            1,
+            2,
+            Some(1),
+            "api",
+            "GET /x",
+            1_763_700_000_123_456_789,
+            42,
+        );
+        s.status_code = StatusCode::Error;
+        s.kind = SpanKind::Consumer;
+        s.events.push(SpanEvent {
+            time_ns: 1_763_700_000_123_456_800,
+            name: "retry".into(),
+            attributes: [("n".to_owned(), "2".to_owned())].into(),
+        });
+        s.links.push(SpanLink {
+            trace_id: hex::encode([9; 16]),
+            span_id: hex::encode([9; 8]),
+            trace_state: "a=b".into(),
+            attributes: [("k".to_owned(), "v".to_owned())].into(),
+        });
+        let row = SpanRow::from(&s);
+        assert_eq!(
+            (row.span_kind.as_str(), row.status_code.as_str()),
+            ("Consumer", "Error")
+        );
+        let json = serde_json::to_string(&row).expect("serialises");
+        assert!(json.contains("\"Events.Timestamp\""), "{json}");
+        let back: SpanRow = serde_json::from_str(&json).expect("parses");
+        assert_eq!(SpanRecord::from(back), s);
+    }
+
+    #[test]
+    fn select_list_matches_the_row_fields() {
+        let listed: Vec<_> = SPAN_COLUMNS
+            .split(", ")
+            .map(|c| c.trim_matches('`'))
+            .collect();
+        assert_eq!(listed, <SpanRow as Row>::COLUMN_NAMES);
+    }
+
+    #[test]
+    fn log_flags_and_severity_fit_their_columns() {
+        let log = LogRecord {
+            tenant: String::new(),
+            timestamp_ns: 5,
+            observed_ns: 6,
+            trace_id: String::new(),
+            span_id: String::new(),
+            trace_flags: 0x101,
+            severity_text: "WARN".into(),
+            severity_number: 13,
+            service_name: "api".into(),
+            body: "hi".into(),
+            scope_name: String::new(),
+            scope_version: String::new(),
+            resource_attributes: Attributes::new(),
+            log_attributes: Attributes::new(),
+            event_name: String::new(),
+        };
+        let row = LogRow::from(&log);
+        assert_eq!((row.trace_flags, row.severity_number), (1, 13));
+        assert_eq!(row.observed_timestamp, 6);
+    }
+}

@@ -1,0 +1,194 @@
+//! The ClickHouse store, for production volumes and for scaling past one machine. Data lands in
+//! the OpenTelemetry Collector ClickHouse exporter's tables ([`schema`]), so the tools that read
+//! that schema read Tracewire's data. Ingest is acknowledged once a batch is fsynced in a local
+//! spool ([`spool`], filled by the [`writer`] thread); a background [`shipper`] sends the spool
+//! to ClickHouse in large RowBinary INSERTs with deduplication tokens and deletes files only
+//! after ClickHouse confirmed them, so an outage of ClickHouse costs neither data nor
+//! availability until the spool is full. Reads ([`query`]) go straight to ClickHouse.
+//! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
+
+mod config;
+mod encode;
+mod query;
+mod schema;
+mod shipper;
+mod spool;
+mod writer;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use clickhouse::{Client, Compression};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::{Notify, watch};
+use tracing::info;
+
+pub use config::{ClickHouseConfig, DEFAULT_DATABASE, check_name};
+pub use query::all_statements as query_statements;
+pub use schema::Layout;
+
+use super::StoreError;
+use super::queue::Command;
+use crate::metrics::Metrics;
+use crate::model::{Batch, ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
+use encode::{LogRow, SpanRow};
+use shipper::Shipper;
+use spool::Spool;
+
+/// The tenant every row gets until multi-tenant ingest exists.
+const DEFAULT_TENANT: &str = "";
+
+/// How long the shipper may keep shipping after SIGTERM before the collector exits.
+const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An open ClickHouse store: its spool writer, its shipper and a client for reads.
+pub struct ClickHouseStore {
+    client: Client,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    shipper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    stop_shipper: watch::Sender<bool>,
+}
+
+/// A client for the configured server: credentials, LZ4, and the database unless `server_only`.
+fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
+    let mut client = Client::default()
+        .with_url(&config.url)
+        .with_compression(Compression::Lz4);
+    if let Some(user) = &config.user {
+        client = client.with_user(user);
+    }
+    if let Some(password) = &config.password {
+        client = client.with_password(password);
+    }
+    if !server_only {
+        client = client.with_database(&config.database);
+    }
+    client
+}
+
+impl ClickHouseStore {
+    /// Opens the spool, creates or checks the schema, and starts the spool writer (taking its
+    /// work from `commands`) and the shipper.
+    pub(crate) async fn open(
+        config: &ClickHouseConfig,
+        commands: UnboundedReceiver<Command>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let spool_dir = config.spool_dir.clone();
+        let max_bytes = config.spool_max_bytes;
+        let spool = Arc::new(
+            tokio::task::spawn_blocking(move || Spool::open(&spool_dir, max_bytes))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??,
+        );
+        metrics.spool_bytes(spool.bytes());
+        let layout = Layout::new(config);
+        let reads = client(config, false);
+        let version =
+            schema::migrate(&client(config, true), &reads, &layout, config.create_schema).await?;
+        info!(
+            url = %config.url,
+            database = %config.database,
+            cluster = config.cluster.as_deref().unwrap_or("-"),
+            schema_version = version,
+            spool = %config.spool_dir.display(),
+            spooled_bytes = spool.bytes(),
+            "ClickHouse store open"
+        );
+
+        let wake = Arc::new(Notify::new());
+        let writer = {
+            let spool = Arc::clone(&spool);
+            let metrics = Arc::clone(&metrics);
+            let wake = Arc::clone(&wake);
+            std::thread::Builder::new()
+                .name("clickhouse-spool".into())
+                .spawn(move || writer::run(&spool, commands, &metrics, &wake))
+                .map_err(|e| StoreError::Task(e.to_string()))?
+        };
+        let settings = match config.cluster {
+            // Confirmed means on the shards, not only queued on the node that took the INSERT.
+            Some(_) => vec![("distributed_foreground_insert", "1")],
+            None => Vec::new(),
+        };
+        let shipper = Shipper {
+            // RowBinary without the per-insert schema round trip; the row types are tested
+            // against the schema.
+            client: client(config, false).with_validation(false),
+            spool,
+            metrics,
+            wake,
+            batch_rows: config.batch_rows,
+            batch_delay: config.batch_delay,
+            settings,
+            single_until: [None, None],
+        };
+        let (stop_shipper, stop) = watch::channel(false);
+        let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));
+        Ok(Self {
+            client: reads,
+            writer: Mutex::new(Some(writer)),
+            shipper: Mutex::new(Some(shipper)),
+            stop_shipper,
+        })
+    }
+
+    pub(super) async fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
+        query::trace(&self.client, DEFAULT_TENANT, trace_id).await
+    }
+
+    pub(super) async fn search(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        query::search(&self.client, DEFAULT_TENANT, q).await
+    }
+
+    pub(super) async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
+        query::services(&self.client, DEFAULT_TENANT).await
+    }
+
+    /// Waits for the spool writer (which ends after the queue's stop command, having spooled
+    /// everything queued), then lets the shipper ship what it can within its final timeout.
+    /// Idempotent.
+    pub(super) async fn join(&self) -> Result<(), StoreError> {
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            tokio::task::spawn_blocking(move || writer.join())
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+                .map_err(|_| StoreError::Task("the ClickHouse spool writer panicked".into()))?;
+        }
+        let _ = self.stop_shipper.send(true);
+        let shipper = self.shipper.lock().ok().and_then(|mut s| s.take());
+        if let Some(shipper) = shipper {
+            shipper.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Inserts batches straight into ClickHouse (schema created as needed), one INSERT per table,
+/// without spool or queue. The benchmark uses it as the baseline for the full ingest path.
+pub async fn insert_directly(
+    config: &ClickHouseConfig,
+    batches: &[Batch],
+) -> Result<(), StoreError> {
+    let layout = Layout::new(config);
+    let db = client(config, false);
+    schema::migrate(&client(config, true), &db, &layout, true).await?;
+    let db = db.with_validation(false);
+    let mut spans = db.insert::<SpanRow>("otel_traces").await?;
+    for batch in batches {
+        for s in &batch.spans {
+            spans.write(&SpanRow::from(s)).await?;
+        }
+    }
+    spans.end().await?;
+    let mut logs = db.insert::<LogRow>("otel_logs").await?;
+    for batch in batches {
+        for l in &batch.logs {
+            logs.write(&LogRow::from(l)).await?;
+        }
+    }
+    logs.end().await?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Reads for the query API, answering exactly what the SQLite store answers. Filters pick from
+//! fixed SQL fragments; every user value is a server-side query parameter (`{name:Type}` bound
+//! with `.param()`), never spliced into SQL.
+//!
+//! MergeTree does not deduplicate by key, so a span that a client sent twice (a retry after a
+//! lost 200) can be stored twice; trace reads keep one row per span id and trace summaries count
+//! distinct span ids, as SQLite's unique index does. Searches use `GLOBAL IN` so the same SQL
+//! runs on a single server and on `Distributed` tables.
+
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use super::encode::{SPAN_COLUMNS, SpanRow};
+use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
+use crate::store::StoreError;
+
+/// Trace by id: the window from `otel_traces_trace_id_ts` (seconds; `End` is the last span's
+/// start), then the spans inside it.
+pub(super) const TRACE_WINDOW_SQL: &str = "SELECT count() AS found, \
+    toInt64(toUnixTimestamp(min(Start))) AS first, toInt64(toUnixTimestamp(max(End))) AS last \
+    FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}";
+
+/// The spans of a trace inside its window, one row per span id, by start.
+pub(super) fn trace_spans_sql() -> String {
+    format!(
+        "SELECT {SPAN_COLUMNS} FROM otel_traces \
+    WHERE Tenant = {{tenant:String}} AND TraceId = {{trace_id:String}} \
+    AND Timestamp >= fromUnixTimestamp64Nano({{from_ns:Int64}}) \
+    AND Timestamp < fromUnixTimestamp64Nano({{to_ns:Int64}}) \
+    ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId"
+    )
+}
+
+/// Services with span counts and last-seen times.
+pub(super) const SERVICES_SQL: &str = "SELECT toString(ServiceName) AS name, count() AS spans, \
+    max(toUnixTimestamp64Nano(Timestamp)) AS last_seen \
+    FROM otel_traces WHERE Tenant = {tenant:String} \
+    GROUP BY ServiceName ORDER BY name";
+
+/// Every optional search filter, in order; each is used only when its value is given.
+pub(super) const SEARCH_FILTERS: [&str; 7] = [
+    " AND ServiceName = {service:String}",
+    " AND SpanName = {name:String}",
+    " AND Duration >= {min_duration_ns:Int64}",
+    " AND Duration <= {max_duration_ns:Int64}",
+    " AND StatusCode = 'Error'",
+    " AND Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})",
+    " AND Timestamp < fromUnixTimestamp64Nano({end_ns:Int64})",
+];
+
+/// The search statement with the given filter fragments: the newest traces with a matching
+/// span, each summarised over all of its spans.
+pub(super) fn search_sql(filters: &str) -> String {
+    format!(
+        "SELECT TraceId AS trace_id, \
+             min(toUnixTimestamp64Nano(Timestamp)) AS start_ns, \
+             max(toUnixTimestamp64Nano(Timestamp) + toInt64(Duration)) AS end_ns, \
+             uniqExact(SpanId) AS span_count, \
+             toUInt8(max(StatusCode = 'Error')) AS has_error, \
+             toString(argMin(ServiceName, (ParentSpanId != '', Timestamp))) AS root_service, \
+             toString(argMin(SpanName, (ParentSpanId != '', Timestamp))) AS root_name \
+         FROM otel_traces \
+         WHERE Tenant = {{tenant:String}} AND TraceId GLOBAL IN ( \
+             SELECT TraceId FROM otel_traces WHERE Tenant = {{tenant:String}}{filters} \
+             GROUP BY TraceId ORDER BY min(Timestamp) DESC, TraceId LIMIT {{limit:UInt64}}) \
+         GROUP BY TraceId \
+         ORDER BY start_ns DESC, trace_id"
+    )
+}
+
+#[derive(Row, Deserialize)]
+struct WindowRow {
+    found: u64,
+    first: i64,
+    last: i64,
+}
+
+#[derive(Row, Deserialize)]
+struct SummaryRow {
+    trace_id: String,
+    start_ns: i64,
+    end_ns: i64,
+    span_count: u64,
+    has_error: u8,
+    root_service: String,
+    root_name: String,
+}
+
+#[derive(Row, Deserialize)]
+struct ServiceRow {
+    name: String,
+    spans: u64,
+    last_seen: i64,
+}
+
+const NANOS: i64 = 1_000_000_000;
+
+pub(super) async fn trace(
+    client: &Client,
+    tenant: &str,
+    trace_id: &str,
+) -> Result<Vec<SpanRecord>, StoreError> {
+    let window: WindowRow = client
+        .query(TRACE_WINDOW_SQL)
+        .param("trace_id", trace_id)
+        .fetch_one()
+        .await?;
+    if window.found == 0 {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<SpanRow> = client
+        .query(&trace_spans_sql())
+        .param("tenant", tenant)
+        .param("trace_id", trace_id)
+        .param("from_ns", window.first.saturating_mul(NANOS))
+        // `End` is truncated to the second: the last span starts before the next one.
+        .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS))
+        .fetch_all()
+        .await?;
+    Ok(rows.into_iter().map(SpanRecord::from).collect())
+}
+
+pub(super) async fn search(
+    client: &Client,
+    tenant: &str,
+    q: &TraceQuery,
+) -> Result<Vec<TraceSummary>, StoreError> {
+    let used = [
+        q.service.is_some(),
+        q.name.is_some(),
+        q.min_duration_ns.is_some(),
+        q.max_duration_ns.is_some(),
+        q.errors_only,
+        q.start_ns.is_some(),
+        q.end_ns.is_some(),
+    ];
+    let filters: String = SEARCH_FILTERS
+        .iter()
+        .zip(used)
+        .filter(|(_, used)| *used)
+        .map(|(fragment, _)| *fragment)
+        .collect();
+    let mut query = client
+        .query(&search_sql(&filters))
+        .param("tenant", tenant)
+        .param("limit", q.limit as u64);
+    if let Some(service) = &q.service {
+        query = query.param("service", service);
+    }
+    if let Some(name) = &q.name {
+        query = query.param("name", name);
+    }
+    if let Some(min) = q.min_duration_ns {
+        query = query.param("min_duration_ns", min);
+    }
+    if let Some(max) = q.max_duration_ns {
+        query = query.param("max_duration_ns", max);
+    }
+    if let Some(start) = q.start_ns {
+        query = query.param("start_ns", start);
+    }
+    if let Some(end) = q.end_ns {
+        query = query.param("end_ns", end);
+    }
+    let rows: Vec<SummaryRow> = query.fetch_all().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TraceSummary {
+            trace_id: r.trace_id,
+            root_service: r.root_service,
+            root_name: r.root_name,
+            start_ns: r.start_ns,
+            duration_ns: r.end_ns - r.start_ns,
+            span_count: r.span_count,
+            has_error: r.has_error != 0,
+        })
+        .collect())
+}
+
+pub(super) async fn services(
+    client: &Client,
+    tenant: &str,
+) -> Result<Vec<ServiceSummary>, StoreError> {
+    let rows: Vec<ServiceRow> = client
+        .query(SERVICES_SQL)
+        .param("tenant", tenant)
+        .fetch_all()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ServiceSummary {
+            name: r.name,
+            span_count: r.spans,
+            last_seen_ns: r.last_seen,
+        })
+        .collect())
+}
+
+/// Every query statement this module sends, with all filters on, for tests that run each one
+/// on the engine.
+pub fn all_statements() -> Vec<String> {
+    vec![
+        TRACE_WINDOW_SQL.to_owned(),
+        trace_spans_sql(),
+        SERVICES_SQL.to_owned(),
+        search_sql(&SEARCH_FILTERS.concat()),
+    ]
+}
