@@ -241,7 +241,10 @@ struct JsonCarrierMut<'a>(&'a mut Map<String, Value>);
 
 impl Injector for JsonCarrierMut<'_> {
     fn set(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), Value::String(value));
+        // An empty `tracestate` is left out, as the conventions say.
+        if !value.is_empty() {
+            self.0.insert(key.to_owned(), Value::String(value));
+        }
     }
 }
 
