@@ -11,6 +11,7 @@ pub mod model;
 pub mod receive;
 pub mod server;
 pub mod store;
+mod ui;
 
 #[cfg(test)]
 mod testing;

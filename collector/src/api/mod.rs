@@ -44,6 +44,7 @@ pub fn router(api: Api) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .fallback(crate::ui::serve)
         .with_state(api)
 }
 

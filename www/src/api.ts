@@ -1,0 +1,213 @@
+// The collector's query API, typed as documented in the README ("Query API") and in the
+// WebSocket/session endpoints' contract. Every call goes to the same origin that served the UI.
+
+import type { UnixNanos } from './lib/time';
+
+export type Attributes = Record<string, string>;
+
+export interface SpanEvent {
+  time_unix_nano: UnixNanos;
+  name: string;
+  attributes: Attributes;
+}
+
+export interface SpanLink {
+  trace_id: string;
+  span_id: string;
+  trace_state: string;
+  attributes: Attributes;
+}
+
+export type SpanKind = 'Server' | 'Client' | 'Producer' | 'Consumer' | 'Internal' | 'Unspecified';
+export type StatusCode = 'Unset' | 'Ok' | 'Error';
+
+export interface Span {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string;
+  trace_state: string;
+  name: string;
+  kind: SpanKind;
+  service_name: string;
+  start_time_unix_nano: UnixNanos;
+  end_time_unix_nano: UnixNanos;
+  duration_ns: number;
+  status_code: StatusCode;
+  status_message: string;
+  attributes: Attributes;
+  resource_attributes: Attributes;
+  scope_name: string;
+  scope_version: string;
+  events: SpanEvent[];
+  links: SpanLink[];
+  /** Added by the correlation step; absent on older collectors. */
+  source?: 'browser' | 'backend';
+  clock_offset_ns?: number;
+  corrected_start_time_unix_nano?: UnixNanos;
+  corrected_end_time_unix_nano?: UnixNanos;
+}
+
+export interface Trace {
+  trace_id: string;
+  spans: Span[];
+}
+
+export interface TraceSummary {
+  trace_id: string;
+  root_service: string;
+  root_name: string;
+  start_time_unix_nano: UnixNanos;
+  duration_ns: number;
+  span_count: number;
+  has_error: boolean;
+}
+
+export interface Service {
+  name: string;
+  span_count: number;
+  last_seen_unix_nano: UnixNanos;
+}
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface LatencyBucket {
+  time_unix_nano: UnixNanos;
+  count: number;
+  total: Percentiles | null;
+  uplink: Percentiles | null;
+  server: Percentiles | null;
+  downlink: Percentiles | null;
+}
+
+export interface LatencyResponse {
+  step_ns: number;
+  series: LatencyBucket[];
+}
+
+export interface MessageType {
+  message_type: string;
+  count: number;
+  errors: number;
+  rate_per_s: number;
+  p50_total_ns: number | null;
+  p95_total_ns: number | null;
+  example_trace_id: string | null;
+  slowest_trace_id: string | null;
+}
+
+export interface RoundTrip {
+  trace_id: string;
+  send_span_id: string;
+  server_span_id: string;
+  receive_span_id: string | null;
+  session_id: string;
+  user_id: string;
+  url: string;
+  message_type: string;
+  service: string;
+  server_service: string;
+  client_send_time_unix_nano: UnixNanos;
+  server_receive_time_unix_nano: UnixNanos;
+  server_done_time_unix_nano: UnixNanos;
+  client_receive_time_unix_nano: UnixNanos | null;
+  total_ns: number | null;
+  uplink_ns: number;
+  server_ns: number;
+  downlink_ns: number | null;
+  client_processing_ns: number | null;
+  clock_offset_ns: number;
+  error: boolean;
+}
+
+export interface HotEndpoints {
+  window_ns: number;
+  routes: { route: string; requests: number; rate_per_s: number; sessions: number }[];
+  sessions: { session_id: string; route: string; requests: number; rate_per_s: number }[];
+}
+
+export type SessionEventKind = 'message' | 'request' | 'error' | 'connection';
+
+export interface SessionEvent {
+  time_unix_nano: UnixNanos;
+  kind: SessionEventKind;
+  name: string;
+  trace_id: string;
+  span_id: string;
+  duration_ns: number;
+  status_code: StatusCode;
+  attributes: Attributes;
+}
+
+export interface Session {
+  session_id: string;
+  user_id: string;
+  clock_offset_ns: number;
+  clock_offset_samples: number;
+  start_time_unix_nano: UnixNanos;
+  end_time_unix_nano: UnixNanos;
+  events: SessionEvent[];
+}
+
+/** One message of the `/api/live` WebSocket. */
+export interface LiveSpan {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string;
+  name: string;
+  kind: SpanKind;
+  service_name: string;
+  source: 'browser' | 'backend';
+  start_time_unix_nano: UnixNanos;
+  duration_ns: number;
+  status_code: StatusCode;
+}
+
+/** An API answer that is not a 2xx: the collector's `{"error": {code, message}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** GETs `path` (with its query string) and parses the JSON answer. */
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'unreachable', 'The collector did not answer. Is it still running?');
+  }
+  if (!res.ok) {
+    let code = `http_${res.status}`;
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const body = (await res.json()) as { error?: { code?: string; message?: string } };
+      if (body.error?.code) code = body.error.code;
+      if (body.error?.message) message = body.error.message;
+    } catch {
+      // Not our JSON error shape (e.g. a proxy's page); the status line says enough.
+    }
+    throw new ApiError(res.status, code, message);
+  }
+  return (await res.json()) as T;
+}
+
+/** Builds `path?query` from the non-empty entries of `params` (arrays repeat the key). */
+export function withQuery(path: string, params: Record<string, string | string[] | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) v.forEach((item) => q.append(k, item));
+    else if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  }
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { addNs, diffNs, formatDuration, nsToSeconds } from './time';
+
+describe('time', () => {
+  it('subtracts unix-ns strings exactly', () => {
+    expect(diffNs('1763700000123456789', '1763700000123456780')).toBe(9);
+    expect(addNs('1763700000123456789', -9)).toBe('1763700000123456780');
+    expect(nsToSeconds('1763700000123456789')).toBeCloseTo(1763700000.123457, 5);
+  });
+
+  it('formats durations in the unit that reads best', () => {
+    expect(formatDuration(812)).toBe('812 ns');
+    expect(formatDuration(45_200)).toBe('45.2 µs');
+    expect(formatDuration(3_410_000)).toBe('3.41 ms');
+    expect(formatDuration(-2_000_000)).toBe('−2.00 ms');
+    expect(formatDuration(125e9)).toBe('2 m 5 s');
+    expect(formatDuration(null)).toBe('–');
+  });
+});

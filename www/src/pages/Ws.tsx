@@ -1,0 +1,331 @@
+// WebSocket dashboard: round-trip, uplink, server and downlink percentiles over time, message
+// rate, message types (rate, errors, slowest), hot endpoints. Any chart point opens the round
+// trips of its time bucket, each linked to its trace.
+
+import { useMemo, useState } from 'preact/hooks';
+import type { HotEndpoints, LatencyResponse, MessageType, RoundTrip } from '../api';
+import { withQuery } from '../api';
+import { Chart, type SeriesSpec } from '../components/Chart';
+import { ErrorBox, Link, Loading, useFetch } from '../components/common';
+import { METRICS, bucketRange, hasSamples, percentileSeries, rateSeries } from '../lib/series';
+import { RANGES, formatDuration, formatTime, millisToNs } from '../lib/time';
+import { navigate } from '../router';
+
+const PCT: SeriesSpec[] = [
+  { label: 'p50', color: '#2ea36b' },
+  { label: 'p95', color: '#e0a106' },
+  { label: 'p99', color: '#d94f4f' },
+];
+const RATE: SeriesSpec[] = [{ label: 'messages/s', color: '#2f7de1' }];
+const BUCKETS = 60;
+
+export function WsPage({ search }: { search: string }) {
+  const params = new URLSearchParams(search);
+  const range = RANGES[params.get('range') ?? ''] ? params.get('range')! : '1h';
+  const type = params.get('type') ?? '';
+  const [reload, setReload] = useState(0);
+  const window = useMemo(() => {
+    const now = Date.now();
+    const ms = RANGES[range];
+    return { start: millisToNs(now - ms), end: millisToNs(now), stepNs: String(Math.round((ms * 1e6) / BUCKETS)) };
+  }, [range, reload]);
+  const setParam = (k: string, v: string) => {
+    const q = new URLSearchParams(location.search);
+    if (v) q.set(k, v);
+    else q.delete(k);
+    navigate(`/ws${q.toString() ? `?${q}` : ''}`);
+  };
+
+  const latency = useFetch<LatencyResponse>(
+    withQuery('/api/ws/latency', { start: window.start, end: window.end, step: window.stepNs, message_type: type }),
+    reload,
+  );
+  const types = useFetch<{ types: MessageType[] }>(withQuery('/api/ws/message-types', { start: window.start, end: window.end }), reload);
+  const hot = useFetch<HotEndpoints>('/api/endpoints/hot?window=5m', reload);
+  const [drill, setDrill] = useState<{ start: string; end: string; label: string } | null>(null);
+
+  const pick = (resp: LatencyResponse, label: string) => (i: number) => {
+    const r = bucketRange(resp, i);
+    if (r) setDrill({ ...r, label });
+  };
+
+  return (
+    <section class="page ws-page">
+      <header class="page-head">
+        <h1>WebSocket messages</h1>
+        <div class="tools">
+          <label>
+            Time
+            <select value={range} onChange={(e) => setParam('range', (e.currentTarget as HTMLSelectElement).value === '1h' ? '' : (e.currentTarget as HTMLSelectElement).value)}>
+              {Object.keys(RANGES).map((r) => (
+                <option value={r}>Last {r}</option>
+              ))}
+            </select>
+          </label>
+          {type && (
+            <span class="chip">
+              type <strong>{type}</strong>
+              <button type="button" aria-label="Show all message types" onClick={() => setParam('type', '')}>
+                ×
+              </button>
+            </span>
+          )}
+          <button type="button" onClick={() => setReload((n) => n + 1)}>
+            Refresh
+          </button>
+        </div>
+      </header>
+
+      {latency.state === 'loading' ? (
+        <Loading what="latency" />
+      ) : latency.state === 'error' ? (
+        <ErrorBox error={latency.error} what="latency" />
+      ) : !hasSamples(latency.data) ? (
+        <NoWsData />
+      ) : (
+        <>
+          <p class="muted small">
+            Percentiles per {formatDuration(latency.data.step_ns)} bucket{type ? ` for ${type}` : ''}. Click a point, or
+            focus a chart and use the arrow keys and Enter, to list the round trips behind it.
+          </p>
+          <div class="chart-grid">
+            {METRICS.map((m) => (
+              <Chart
+                title={`${m.label} (ms)`}
+                data={percentileSeries(latency.data, m.key)}
+                series={PCT}
+                yUnit="ms"
+                onPick={pick(latency.data, m.label)}
+              />
+            ))}
+            <Chart title="Message rate (per second)" data={rateSeries(latency.data)} series={RATE} yUnit="/s" onPick={pick(latency.data, 'Message rate')} />
+          </div>
+        </>
+      )}
+
+      {drill && <Drill {...drill} type={type} onClose={() => setDrill(null)} />}
+
+      <div class="two-col">
+        <div>
+          <h2>Message types</h2>
+          {types.state === 'loading' ? (
+            <Loading what="message types" />
+          ) : types.state === 'error' ? (
+            <ErrorBox error={types.error} what="message types" />
+          ) : types.data.types.length === 0 ? (
+            <p class="muted">No WebSocket messages in this time range.</p>
+          ) : (
+            <TypesTable types={types.data.types} onType={(t) => setParam('type', t)} />
+          )}
+        </div>
+        <div>
+          <h2>Slowest message types</h2>
+          {types.state === 'done' && <Slowest types={types.data.types} />}
+          <h2>Hot endpoints (last 5 minutes)</h2>
+          {hot.state === 'loading' ? (
+            <Loading what="hot endpoints" />
+          ) : hot.state === 'error' ? (
+            <ErrorBox error={hot.error} what="hot endpoints" />
+          ) : (
+            <Hot hot={hot.data} />
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function NoWsData() {
+  return (
+    <div class="empty">
+      <h2>No WebSocket round trips yet</h2>
+      <p>
+        Round trips appear when a browser page sends WebSocket messages through the Tracewire SDK and the backend
+        continues the trace from the message's <code>trace_context</code> field (see{' '}
+        <code>docs/semantic-conventions.md</code>: the <code>tracewire-ws</code> crate for Rust, a short recipe for
+        Python).
+      </p>
+      <ol>
+        <li>
+          Start the collector with your page's origin allowed: <code>--cors-origin https://app.example.com</code>.
+        </li>
+        <li>Load the SDK in the page and point it at the collector's OTLP port (4318).</li>
+        <li>Send a message; its round trip shows here within a few seconds.</li>
+      </ol>
+    </div>
+  );
+}
+
+function pct(n: number, d: number): string {
+  return d ? `${((n / d) * 100).toFixed(n && n / d < 0.01 ? 2 : 1)}%` : '–';
+}
+
+function TypesTable({ types, onType }: { types: MessageType[]; onType: (t: string) => void }) {
+  const rows = [...types].sort((a, b) => b.rate_per_s - a.rate_per_s);
+  const maxRate = Math.max(...rows.map((t) => t.rate_per_s), 1e-9);
+  return (
+    <table class="grid-table">
+      <thead>
+        <tr>
+          <th scope="col">Type</th>
+          <th scope="col" class="num">Rate</th>
+          <th scope="col" class="num">Count</th>
+          <th scope="col" class="num">Errors</th>
+          <th scope="col" class="num">p50</th>
+          <th scope="col" class="num">p95</th>
+          <th scope="col">Traces</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((t) => (
+          <tr class={t.errors ? 'has-error' : ''}>
+            <th scope="row">
+              <button type="button" class="link" title="Show this type in the charts" onClick={() => onType(t.message_type)}>
+                {t.message_type || '(no type)'}
+              </button>
+            </th>
+            <td class="num">
+              <span class="meter" style={{ width: `${(t.rate_per_s / maxRate) * 60}px` }} aria-hidden="true" />
+              {t.rate_per_s.toFixed(2)}/s
+            </td>
+            <td class="num">{t.count}</td>
+            <td class="num">{t.errors ? `${t.errors} (${pct(t.errors, t.count)})` : '0'}</td>
+            <td class="num">{formatDuration(t.p50_total_ns)}</td>
+            <td class="num">{formatDuration(t.p95_total_ns)}</td>
+            <td>
+              {t.example_trace_id && <Link href={`/trace/${t.example_trace_id}`}>example</Link>}{' '}
+              {t.slowest_trace_id && <Link href={`/trace/${t.slowest_trace_id}`}>slowest</Link>}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Slowest({ types }: { types: MessageType[] }) {
+  const rows = types
+    .filter((t) => t.p95_total_ns !== null)
+    .sort((a, b) => (b.p95_total_ns ?? 0) - (a.p95_total_ns ?? 0))
+    .slice(0, 5);
+  if (!rows.length) return <p class="muted">No completed round trips yet.</p>;
+  return (
+    <ol class="slowest">
+      {rows.map((t) => (
+        <li>
+          <strong>{t.message_type || '(no type)'}</strong> p95 {formatDuration(t.p95_total_ns)}{' '}
+          {t.slowest_trace_id && <Link href={`/trace/${t.slowest_trace_id}`}>slowest trace</Link>}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function Hot({ hot }: { hot: HotEndpoints }) {
+  if (!hot.routes.length && !hot.sessions.length)
+    return <p class="muted">No requests in the last {formatDuration(hot.window_ns)}.</p>;
+  return (
+    <>
+      <table class="grid-table">
+        <thead>
+          <tr>
+            <th scope="col">Route</th>
+            <th scope="col" class="num">Requests</th>
+            <th scope="col" class="num">Rate</th>
+            <th scope="col" class="num">Sessions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {hot.routes.slice(0, 10).map((r) => (
+            <tr>
+              <th scope="row">
+                <Link href={`/?${new URLSearchParams({ attr: `http.route=${r.route}` })}`}>{r.route}</Link>
+              </th>
+              <td class="num">{r.requests}</td>
+              <td class="num">{r.rate_per_s.toFixed(2)}/s</td>
+              <td class="num">{r.sessions}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {hot.sessions.length > 0 && (
+        <table class="grid-table">
+          <caption>Busiest sessions (poll storms)</caption>
+          <thead>
+            <tr>
+              <th scope="col">Session</th>
+              <th scope="col">Route</th>
+              <th scope="col" class="num">Rate</th>
+            </tr>
+          </thead>
+          <tbody>
+            {hot.sessions.slice(0, 10).map((s) => (
+              <tr>
+                <th scope="row">
+                  <Link href={`/sessions/${encodeURIComponent(s.session_id)}`}>{s.session_id}</Link>
+                </th>
+                <td>{s.route}</td>
+                <td class="num">{s.rate_per_s.toFixed(2)}/s</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+function Drill({ start, end, label, type, onClose }: { start: string; end: string; label: string; type: string; onClose: () => void }) {
+  const rts = useFetch<{ roundtrips: RoundTrip[] }>(withQuery('/api/ws/roundtrips', { start, end, message_type: type, limit: '200' }));
+  const rows = rts.state === 'done' ? [...rts.data.roundtrips].sort((a, b) => (b.total_ns ?? b.server_ns) - (a.total_ns ?? a.server_ns)) : [];
+  return (
+    <section class="drill" aria-label="Round trips in the chosen time bucket">
+      <div class="panel-head">
+        <h2>
+          {label}: round trips from {formatTime(start)} to {formatTime(end)}
+        </h2>
+        <button type="button" onClick={onClose} aria-label="Close round trips">
+          ×
+        </button>
+      </div>
+      {rts.state === 'loading' ? (
+        <Loading what="round trips" />
+      ) : rts.state === 'error' ? (
+        <ErrorBox error={rts.error} what="round trips" />
+      ) : rows.length === 0 ? (
+        <p class="muted">No round trips in this bucket.</p>
+      ) : (
+        <table class="grid-table">
+          <thead>
+            <tr>
+              <th scope="col">Trace</th>
+              <th scope="col">Type</th>
+              <th scope="col" class="num">Round trip</th>
+              <th scope="col" class="num">Uplink</th>
+              <th scope="col" class="num">Server</th>
+              <th scope="col" class="num">Downlink</th>
+              <th scope="col">Session</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.slice(0, 50).map((r) => (
+              <tr class={r.error ? 'has-error' : ''}>
+                <th scope="row">
+                  <Link href={`/trace/${r.trace_id}?span=${r.send_span_id}`}>
+                    <code>{r.trace_id.slice(0, 12)}…</code>
+                  </Link>
+                </th>
+                <td>{r.message_type}</td>
+                <td class="num">{formatDuration(r.total_ns)}</td>
+                <td class="num">{formatDuration(r.uplink_ns)}</td>
+                <td class="num">{formatDuration(r.server_ns)}</td>
+                <td class="num">{formatDuration(r.downlink_ns)}</td>
+                <td>{r.session_id && <Link href={`/sessions/${encodeURIComponent(r.session_id)}`}>{r.session_id.slice(0, 12)}</Link>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
