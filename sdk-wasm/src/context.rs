@@ -88,27 +88,40 @@ impl TraceParent {
     }
 }
 
+impl TraceParent {
+    /// The `traceparent` value, `00-<trace id>-<span id>-<flags>`, built without the formatting
+    /// machinery (it is on every traced send).
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(55);
+        out.push_str("00-");
+        push_hex(&mut out, &self.trace_id.0);
+        out.push('-');
+        push_hex(&mut out, &self.span_id.0);
+        out.push('-');
+        push_hex(&mut out, &[self.flags]);
+        out
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            self.trace_id.to_hex(),
-            self.span_id.to_hex(),
-            self.flags
-        )
+        f.write_str(&self.encode())
     }
 }
 
 /// Lowercase hex encoding.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);
         out.push(DIGITS[usize::from(b & 0x0f)] as char);
     }
-    out
 }
 
 /// Decodes exactly `N` bytes of lowercase hex.

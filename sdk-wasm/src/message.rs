@@ -20,7 +20,7 @@ pub struct Outgoing {
 fn context_json(tp: &TraceParent, tracestate: &str) -> String {
     let mut out = String::with_capacity(96 + tracestate.len());
     out.push_str("{\"traceparent\":\"");
-    out.push_str(&tp.to_string());
+    out.push_str(&tp.encode());
     out.push('"');
     if !tracestate.is_empty() {
         out.push_str(",\"tracestate\":");

@@ -740,3 +740,47 @@ async fn window_error_events_are_exported_as_error_logs_with_exception_attribute
     assert_eq!(after - before, 1.0);
     tw.shutdown().await;
 }
+
+#[wasm_bindgen_test]
+async fn a_503_with_retry_after_is_retried_after_the_delay_the_server_asked_for() {
+    let http = need(HTTP, "TW_TEST_HTTP");
+    let id = format!("flaky{}", js_sys::Date::now() as u64);
+    let mut c = config(&format!("{http}/flaky/{id}"));
+    // The schedule alone would retry after ~10 ms; the server's Retry-After (1 s) must win.
+    c.retry_initial_ms = 10;
+    c.retry_max_ms = 20;
+    let tw = Tracewire::start(c).expect("start");
+    tw.start_span("retried").end();
+    tw.flush().await;
+    let stats = tw.stats();
+    assert_eq!(
+        (stats.requests, stats.exported, stats.dropped_export_failed),
+        (2, 1, 0),
+        "{stats:?}"
+    );
+    let (_, body) = http_get(&format!("{http}/requests/{id}")).await;
+    let seen: Value = serde_json::from_str(&body).expect("json");
+    let times = seen["times"].as_array().expect("times");
+    let gap = times[1].as_f64().expect("t1") - times[0].as_f64().expect("t0");
+    assert!(gap >= 0.95, "retried after {gap} s, Retry-After said 1 s");
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_400_is_not_retried_and_the_batch_is_counted_as_dropped() {
+    let http = need(HTTP, "TW_TEST_HTTP");
+    let mut c = config(&format!("{http}/status/400"));
+    c.retry_initial_ms = 10;
+    c.retry_max_ms = 20;
+    let tw = Tracewire::start(c).expect("start");
+    tw.start_span("rejected").end();
+    tw.start_span("rejected too").end();
+    tw.flush().await;
+    let stats = tw.stats();
+    assert_eq!(
+        (stats.requests, stats.exported, stats.dropped_export_failed),
+        (1, 0, 2),
+        "{stats:?}"
+    );
+    tw.shutdown().await;
+}

@@ -8,7 +8,10 @@ Starts, on free ports of 127.0.0.1:
   * an HTTP server with CORS: `GET /headers` answers with the request headers as JSON (for the
     fetch tests); `GET /collector/<path>` forwards to the collector's query API given as the second
     argument and passes its answer (status and body) through unchanged, adding only the CORS
-    header the test page needs, because the query API itself does not answer cross-origin reads.
+    header the test page needs, because the query API itself does not answer cross-origin reads;
+    `POST /flaky/<id>/v1/...` answers 503 with `Retry-After: 1` to the first request of each id
+    and 200 afterwards, `POST /status/<code>/v1/...` always answers <code> (fault injection for
+    the retry tests); `GET /requests/<id>` reports how many requests an id got and when.
 Writes `WS_PORT=<n>` and `HTTP_PORT=<n>` lines to the file named by the first argument once both
 listen, then runs until killed.
 """
@@ -19,6 +22,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,11 +61,45 @@ async def handler(ws):
             await ws.send(message)
 
 
+REQUESTS = {}
+LOCK = threading.Lock()
+
+
 class Http(BaseHTTPRequestHandler):
     def cors(self):
         self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
-        self.send_header("Access-Control-Allow-Headers", "traceparent, tracestate, content-type, x-test")
+        self.send_header(
+            "Access-Control-Allow-Headers",
+            "traceparent, tracestate, content-type, content-encoding, x-tracewire-key",
+        )
         self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.send_header("Access-Control-Expose-Headers", "retry-after")
+
+    def reply(self, status, body=b"{}", headers=()):
+        self.send_response(status)
+        self.cors()
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        parts = self.path.split("/")
+        if len(parts) < 3 or parts[1] not in ("flaky", "status"):
+            return self.reply(404)
+        key = parts[2]
+        with LOCK:
+            times = REQUESTS.setdefault(key, [])
+            times.append(time.time())
+            count = len(times)
+        if parts[1] == "status":
+            return self.reply(int(key))
+        if count == 1:
+            return self.reply(503, headers=[("Retry-After", "1")])
+        return self.reply(200)
 
     def do_OPTIONS(self):
         self.send_response(204)
@@ -70,7 +108,11 @@ class Http(BaseHTTPRequestHandler):
 
     def do_GET(self):
         status, ctype = 200, "application/json"
-        if self.path.startswith("/collector/") and API_URL:
+        if self.path.startswith("/requests/"):
+            with LOCK:
+                times = REQUESTS.get(self.path.split("/")[2], [])
+                body = json.dumps({"count": len(times), "times": times}).encode()
+        elif self.path.startswith("/collector/") and API_URL:
             try:
                 with urllib.request.urlopen(API_URL + self.path[len("/collector"):], timeout=10) as r:
                     status, ctype, body = r.status, r.headers.get("Content-Type", ctype), r.read()

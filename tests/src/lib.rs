@@ -2,6 +2,7 @@
 //! test-only ClickHouse front, and paths to the helper scripts the tests run.
 
 pub mod clickhouse_front;
+pub mod clickhouse_store;
 pub mod collector;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,269 @@
+//! Support for the ClickHouse store tests: a front per test with the test's own database, OTLP
+//! requests with every kind of span field, HTTP helpers and polling.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clickhouse::Client;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
+};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use tempfile::TempDir;
+
+use crate::clickhouse_front::ClickHouseFront;
+
+/// A ClickHouse front in its own directory, and the database of one test.
+pub struct ClickHouseTest {
+    /// Holds the front's data and the spool; removed on drop.
+    pub dir: TempDir,
+    /// The running front.
+    pub front: ClickHouseFront,
+    /// The test's database (named after the test).
+    pub database: String,
+}
+
+impl ClickHouseTest {
+    /// Starts a front for the test `name`; the database is created by the collector.
+    pub fn start(name: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let front = ClickHouseFront::start(dir.path().join("clickhouse")).expect("front starts");
+        Self {
+            dir,
+            front,
+            database: name.to_owned(),
+        }
+    }
+
+    /// The `--store` value for the test database.
+    pub fn store_url(&self) -> String {
+        format!("clickhouse:{}/{}", self.front.url(), self.database)
+    }
+
+    /// The spool directory for the test.
+    pub fn spool_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    /// A client on the test database.
+    pub fn client(&self) -> Client {
+        self.front.client().with_database(&self.database)
+    }
+
+    /// A SQLite database path in the test directory.
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("tw.db")
+    }
+}
+
+/// Unix nanoseconds now.
+pub fn now_ns() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos(),
+    )
+    .expect("fits")
+}
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn text(key: &str, value: &str) -> KeyValue {
+    kv(key, Value::StringValue(value.to_owned()))
+}
+
+/// Trace id `n` (16 bytes).
+pub fn trace_id(n: u64) -> Vec<u8> {
+    let mut id = vec![0xab; 8];
+    id.extend_from_slice(&n.to_be_bytes());
+    id
+}
+
+/// Span id `n` of trace `t` (8 bytes, never zero).
+pub fn span_id(t: u64, n: u64) -> Vec<u8> {
+    ((t << 16) | (n + 1)).to_be_bytes().to_vec()
+}
+
+/// A trace export with `traces` traces of `spans` spans each, starting at `base_ns`, trace ids
+/// from `first_trace`. Two services; every span has attributes of each type, and some spans have
+/// events, links, trace state, error status, each span kind, and scope name and version.
+pub fn traces_request(
+    first_trace: u64,
+    traces: u64,
+    spans: u64,
+    base_ns: u64,
+) -> ExportTraceServiceRequest {
+    let mut by_service: [Vec<Span>; 2] = [Vec::new(), Vec::new()];
+    for t in first_trace..first_trace + traces {
+        let trace_start = base_ns + t * 10_000_000;
+        for s in 0..spans {
+            let start = trace_start + s * 1_000_003;
+            let span = Span {
+                trace_id: trace_id(t),
+                span_id: span_id(t, s),
+                parent_span_id: if s == 0 { Vec::new() } else { span_id(t, 0) },
+                trace_state: if s == 1 {
+                    "vendor=x".into()
+                } else {
+                    String::new()
+                },
+                name: format!("op {}", s % 3),
+                kind: i32::try_from(s % 6).expect("small"),
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + 500_000 * (s + 1) + t,
+                attributes: vec![
+                    text("http.route", &format!("/r/{}", t % 4)),
+                    kv("http.status_code", Value::IntValue(200 + (s % 2) as i64)),
+                    kv("sampled", Value::BoolValue(s % 2 == 0)),
+                    kv("ratio", Value::DoubleValue(0.5)),
+                ],
+                events: if s % 2 == 0 {
+                    vec![Event {
+                        time_unix_nano: start + 10,
+                        name: "retry".into(),
+                        attributes: vec![text("attempt", "2")],
+                        ..Default::default()
+                    }]
+                } else {
+                    Vec::new()
+                },
+                links: if s == 2 {
+                    vec![Link {
+                        trace_id: trace_id(t + 1000),
+                        span_id: span_id(t + 1000, 0),
+                        trace_state: "a=b".into(),
+                        attributes: vec![text("link.kind", "follows")],
+                        ..Default::default()
+                    }]
+                } else {
+                    Vec::new()
+                },
+                status: Some(Status {
+                    message: if t % 3 == 0 && s == 1 {
+                        "boom".into()
+                    } else {
+                        String::new()
+                    },
+                    code: if t % 3 == 0 && s == 1 { 2 } else { 0 },
+                }),
+                ..Default::default()
+            };
+            by_service[usize::from(s % 2 == 1)].push(span);
+        }
+    }
+    let resource_spans = by_service
+        .into_iter()
+        .zip(["web", "api"])
+        .map(|(spans, service)| ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![text("service.name", service), text("host.name", "h1")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "tracewire-test".into(),
+                    version: "1.0".into(),
+                    ..Default::default()
+                }),
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest { resource_spans }
+}
+
+/// A logs export with `count` records, some tied to trace `trace`.
+pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRequest {
+    let log_records = (0..count)
+        .map(|i| LogRecord {
+            time_unix_nano: base_ns + i,
+            observed_time_unix_nano: base_ns + i + 5,
+            severity_number: 9,
+            severity_text: "INFO".into(),
+            body: Some(AnyValue {
+                value: Some(Value::StringValue(format!("line {i}"))),
+            }),
+            attributes: vec![text("i", &i.to_string())],
+            trace_id: if i % 2 == 0 {
+                trace_id(trace)
+            } else {
+                Vec::new()
+            },
+            span_id: if i % 2 == 0 {
+                span_id(trace, 0)
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![text("service.name", "api")],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Polls `check` every 50 ms until it is true or `timeout` passes; answers the last result.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Rows in `table` and distinct `(TraceId, SpanId)` in it (or distinct rows for logs).
+pub async fn count_rows(client: &Client, table: &str) -> (u64, u64) {
+    let sql = match table {
+        "otel_traces" => "SELECT count(), uniqExact(TraceId, SpanId) FROM otel_traces".to_owned(),
+        _ => format!("SELECT count(), count() FROM {table}"),
+    };
+    client
+        .query(&sql)
+        .fetch_one::<(u64, u64)>()
+        .await
+        .unwrap_or((0, 0))
+}
+
+/// Files in `dir` (not recursive), for looking at the spool.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}

@@ -1,0 +1,475 @@
+//! The collector's ClickHouse store against the real ClickHouse engine (chDB behind the test
+//! front): schema creation and migration, inserts through the spool, every query compared with
+//! the SQLite store on the same input, every shipped SQL statement run on the engine, rejected
+//! data moved aside, and deduplication of a re-sent INSERT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use tracewire_collector::decode::{Encoding, decode_logs, decode_traces};
+use tracewire_collector::metrics::Metrics;
+use tracewire_collector::model::{Batch, TraceQuery};
+use tracewire_collector::store::Store;
+use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
+use tracewire_e2e::clickhouse_store::{
+    ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
+};
+
+/// ClickHouse settings for a test: its database, its spool, short batching delay.
+fn config(test: &ClickHouseTest) -> ClickHouseConfig {
+    let mut config = ClickHouseConfig::from_url(&format!("{}/{}", test.front.url(), test.database))
+        .expect("valid url");
+    config.spool_dir = test.spool_dir();
+    config.batch_delay = Duration::from_millis(20);
+    config
+}
+
+fn spans_batch(first_trace: u64, traces: u64, spans: u64, base_ns: u64) -> Batch {
+    let request = traces_request(first_trace, traces, spans, base_ns).encode_to_vec();
+    decode_traces(&request, Encoding::Protobuf)
+        .expect("decodes")
+        .batch
+}
+
+async fn submit(store: &Store, batch: Batch) {
+    store
+        .queue()
+        .try_submit(batch)
+        .expect("queue has room")
+        .durable()
+        .await
+        .expect("durable");
+}
+
+async fn wait_rows(test: &ClickHouseTest, table: &str, rows: u64) {
+    let client = test.client();
+    for _ in 0..400 {
+        if count_rows(&client, table).await.0 >= rows {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{table} never reached {rows} rows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
+    let test = ClickHouseTest::start("schema_is_created");
+    let metrics = Arc::new(Metrics::default());
+    let store = Store::open_clickhouse(&config(&test), 100, Arc::clone(&metrics))
+        .await
+        .expect("opens");
+    store.shutdown().await.expect("stops");
+    let client = test.client();
+    let columns: Vec<(String, String)> = client
+        .query(
+            "SELECT name, type FROM system.columns WHERE database = currentDatabase() \
+             AND table = 'otel_traces' ORDER BY position",
+        )
+        .fetch_all()
+        .await
+        .expect("columns");
+    let expected = [
+        ("Timestamp", "DateTime64(9)"),
+        ("TraceId", "String"),
+        ("SpanId", "String"),
+        ("ParentSpanId", "String"),
+        ("TraceState", "String"),
+        ("SpanName", "LowCardinality(String)"),
+        ("SpanKind", "LowCardinality(String)"),
+        ("ServiceName", "LowCardinality(String)"),
+        ("ResourceAttributes", "Map(LowCardinality(String), String)"),
+        ("ScopeName", "String"),
+        ("ScopeVersion", "String"),
+        ("SpanAttributes", "Map(LowCardinality(String), String)"),
+        ("Duration", "UInt64"),
+        ("StatusCode", "LowCardinality(String)"),
+        ("StatusMessage", "String"),
+        ("Events.Timestamp", "Array(DateTime64(9))"),
+        ("Events.Name", "Array(LowCardinality(String))"),
+        (
+            "Events.Attributes",
+            "Array(Map(LowCardinality(String), String))",
+        ),
+        ("Links.TraceId", "Array(String)"),
+        ("Links.SpanId", "Array(String)"),
+        ("Links.TraceState", "Array(String)"),
+        (
+            "Links.Attributes",
+            "Array(Map(LowCardinality(String), String))",
+        ),
+        ("Tenant", "LowCardinality(String)"),
+    ];
+    let columns: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(columns, expected);
+    let tables: Vec<String> = client
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+        .fetch_all()
+        .await
+        .expect("tables");
+    assert_eq!(
+        tables,
+        [
+            "otel_logs",
+            "otel_traces",
+            "otel_traces_trace_id_ts",
+            "otel_traces_trace_id_ts_mv",
+            "tracewire_schema_migrations"
+        ]
+    );
+    let ttl: String = client
+        .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_traces'")
+        .fetch_one()
+        .await
+        .expect("engine");
+    assert!(
+        ttl.contains("TTL toDateTime(Timestamp) + toIntervalSecond(604800)"),
+        "{ttl}"
+    );
+    assert!(ttl.contains("ttl_only_drop_parts = 1"), "{ttl}");
+
+    // Reopening with another retention migrates nothing and moves the TTL.
+    let mut shorter = config(&test);
+    shorter.retention = Duration::from_secs(3600);
+    let store = Store::open_clickhouse(&shorter, 100, Arc::clone(&metrics))
+        .await
+        .expect("reopens");
+    store.shutdown().await.expect("stops");
+    let versions: Vec<u32> = client
+        .query("SELECT version FROM tracewire_schema_migrations")
+        .fetch_all()
+        .await
+        .expect("versions");
+    assert_eq!(versions, [1]);
+    let ttl: String = client
+        .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'")
+        .fetch_one()
+        .await
+        .expect("engine");
+    assert!(
+        ttl.contains("TTL TimestampTime + toIntervalSecond(3600)"),
+        "{ttl}"
+    );
+
+    // A collector that may not create the schema refuses a database without it.
+    let mut elsewhere = config(&test);
+    elsewhere.database = "schema_is_created_empty".into();
+    elsewhere.create_schema = false;
+    test.front
+        .create_database("schema_is_created_empty")
+        .await
+        .expect("creates");
+    let err = Store::open_clickhouse(&elsewhere, 100, metrics)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("tracewire-collector schema"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_spans_read_back_exactly_as_from_sqlite() {
+    let test = ClickHouseTest::start("stored_spans_read_back");
+    let metrics = Arc::new(Metrics::default());
+    let clickhouse = Store::open_clickhouse(&config(&test), 10_000, Arc::clone(&metrics))
+        .await
+        .expect("opens");
+    let sqlite = Store::open(
+        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        10_000,
+        Arc::new(Metrics::default()),
+    )
+    .await
+    .expect("opens");
+    let base = now_ns() - 3_600_000_000_000;
+    let batches = [
+        spans_batch(1, 6, 5, base),
+        spans_batch(7, 4, 3, base + 1_000_000_000),
+        // A client retry of a batch already stored: SQLite keeps one copy, reads must agree.
+        spans_batch(1, 1, 5, base),
+    ];
+    let logs = decode_logs(
+        &logs_request(1, 6, base).encode_to_vec(),
+        Encoding::Protobuf,
+    )
+    .expect("decodes")
+    .batch;
+    for batch in batches.iter().chain([&logs]) {
+        submit(&clickhouse, batch.clone()).await;
+        submit(&sqlite, batch.clone()).await;
+    }
+    wait_rows(&test, "otel_traces", 6 * 5 + 4 * 3 + 5).await;
+    wait_rows(&test, "otel_logs", 6).await;
+
+    let first_trace = hex::encode(tracewire_e2e::clickhouse_store::trace_id(1));
+    for id in 1..=10 {
+        let id = hex::encode(tracewire_e2e::clickhouse_store::trace_id(id));
+        let from_clickhouse = clickhouse.trace(&id).await.expect("reads");
+        assert!(!from_clickhouse.is_empty());
+        assert_eq!(
+            from_clickhouse,
+            sqlite.trace(&id).await.expect("reads"),
+            "trace {id}"
+        );
+    }
+    let spans = clickhouse.trace(&first_trace).await.expect("reads");
+    assert_eq!(spans.len(), 5, "the retried batch is read once");
+    assert!(
+        spans
+            .iter()
+            .any(|s| !s.events.is_empty() && !s.span_attributes.is_empty())
+    );
+    assert!(spans.iter().any(|s| !s.links.is_empty()));
+    assert!(
+        clickhouse
+            .trace(&hex::encode([7u8; 16]))
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+
+    let window_start = i64::try_from(base).expect("fits") + 25_000_000;
+    let queries = [
+        TraceQuery {
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            limit: 3,
+            ..Default::default()
+        },
+        TraceQuery {
+            service: Some("api".into()),
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            name: Some("op 2".into()),
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            errors_only: true,
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            min_duration_ns: Some(2_000_000),
+            max_duration_ns: Some(2_500_000),
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            start_ns: Some(window_start),
+            end_ns: Some(window_start + 40_000_000),
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            service: Some("nobody".into()),
+            limit: 20,
+            ..Default::default()
+        },
+        TraceQuery {
+            // A value that would break spliced SQL is only ever a bound parameter.
+            name: Some("x' OR '1'='1".into()),
+            limit: 20,
+            ..Default::default()
+        },
+    ];
+    for query in &queries {
+        let from_clickhouse = clickhouse.search(query).await.expect("search");
+        assert_eq!(
+            from_clickhouse,
+            sqlite.search(query).await.expect("search"),
+            "{query:?}"
+        );
+    }
+    assert_eq!(
+        clickhouse.search(&queries[0]).await.expect("search").len(),
+        10
+    );
+    assert_eq!(
+        clickhouse.search(&queries[4]).await.expect("search").len(),
+        3,
+        "traces 3, 6 and 9 have an error span"
+    );
+    let from_clickhouse = clickhouse.services().await.expect("services");
+    assert_eq!(from_clickhouse.len(), 2);
+    let mut sqlite_services = sqlite.services().await.expect("services");
+    // MergeTree keeps the retried copy: service counts include it (see the README).
+    for service in &mut sqlite_services {
+        service.span_count += if service.name == "web" { 3 } else { 2 };
+    }
+    assert_eq!(from_clickhouse, sqlite_services);
+
+    clickhouse.shutdown().await.expect("stops");
+    sqlite.shutdown().await.expect("stops");
+    let text = metrics.render(0, 0);
+    assert!(
+        text.contains(r#"tracewire_stored_items_total{signal="traces"} 47"#),
+        "{text}"
+    );
+    assert!(text.contains("tracewire_spool_bytes 0"), "{text}");
+    assert!(
+        files_in(&test.spool_dir()).iter().all(|f| f == "id"),
+        "spool emptied: {:?}",
+        files_in(&test.spool_dir())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_sql_statement_runs_on_the_engine() {
+    let test = ClickHouseTest::start("every_shipped_sql_statement");
+    let server = test.front.client();
+    let mut config = config(&test);
+    // The single-server DDL runs as shipped, statement by statement, in a fresh database.
+    for statement in Layout::new(&config).statements() {
+        server
+            .query_raw(&statement)
+            .execute()
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{statement}"));
+    }
+    // The cluster DDL needs a cluster and ZooKeeper; the engine parses and formats each
+    // statement, which proves it is valid ClickHouse SQL.
+    config.cluster = Some("tracewire_cluster".into());
+    let cluster_statements = Layout::new(&config).statements();
+    assert!(cluster_statements.iter().any(|s| s.contains("ON CLUSTER")));
+    for statement in &cluster_statements {
+        let formatted: String = server
+            .query_raw("SELECT formatQuerySingleLine({sql:String})")
+            .param("sql", statement)
+            .fetch_one()
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{statement}"));
+        assert!(!formatted.is_empty());
+    }
+    // Every query, with every search filter on, runs against the schema.
+    let client = test.client();
+    for statement in query_statements() {
+        client
+            .query_raw(&statement)
+            .param("tenant", "")
+            .param("trace_id", "ab")
+            .param("from_ns", 0i64)
+            .param("to_ns", i64::MAX)
+            .param("service", "web")
+            .param("name", "op")
+            .param("min_duration_ns", 1i64)
+            .param("max_duration_ns", 10i64)
+            .param("start_ns", 0i64)
+            .param("end_ns", 10i64)
+            .param("limit", 20u64)
+            .fetch_bytes("TabSeparated")
+            .expect("starts")
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{statement}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_data_is_moved_aside_counted_and_the_rest_is_stored() {
+    let test = ClickHouseTest::start("rejected_data_is_moved_aside");
+    let metrics = Arc::new(Metrics::default());
+    let mut config = config(&test);
+    // Long enough that the three batches below go out in one INSERT.
+    config.batch_delay = Duration::from_millis(400);
+    let store = Store::open_clickhouse(&config, 10_000, Arc::clone(&metrics))
+        .await
+        .expect("opens");
+    // An operator's constraint makes ClickHouse refuse some rows as bad data.
+    test.client()
+        .query("ALTER TABLE otel_traces ADD CONSTRAINT no_poison CHECK SpanName != 'poison'")
+        .execute()
+        .await
+        .expect("constraint");
+    let base = now_ns();
+    let good = spans_batch(1, 2, 2, base);
+    let mut poisoned = spans_batch(3, 1, 3, base);
+    poisoned.spans[1].name = "poison".into();
+    let after = spans_batch(4, 2, 2, base);
+    for batch in [good, poisoned, after] {
+        submit(&store, batch).await;
+    }
+    wait_rows(&test, "otel_traces", 8).await;
+    store.shutdown().await.expect("stops");
+    assert_eq!(count_rows(&test.client(), "otel_traces").await, (8, 8));
+    let text = metrics.render(0, 0);
+    assert!(
+        text.contains(r#"tracewire_moved_aside_items_total{signal="traces"} 3"#),
+        "{text}"
+    );
+    let rejected = files_in(&test.spool_dir().join("rejected"));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    let aside = std::fs::read(test.spool_dir().join("rejected").join(&rejected[0])).expect("reads");
+    assert!(
+        aside.windows(6).any(|w| w == b"poison"),
+        "the poisoned batch"
+    );
+    assert_eq!(
+        files_in(&test.spool_dir()),
+        ["id"],
+        "nothing else is left in the spool"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowed() {
+    let test = ClickHouseTest::start("resent_insert_is_stored_once");
+    let mut config = config(&test);
+    // Nothing ships before shutdown, so the spool file can be copied first.
+    config.batch_delay = Duration::from_secs(3600);
+    let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("opens");
+    let batch = spans_batch(1, 2, 3, now_ns());
+    submit(&store, batch.clone()).await;
+    let spooled: Vec<String> = files_in(&test.spool_dir())
+        .into_iter()
+        .filter(|f| f.ends_with(".spans"))
+        .collect();
+    assert_eq!(spooled.len(), 1);
+    let copy = std::fs::read(test.spool_dir().join(&spooled[0])).expect("reads");
+    store.shutdown().await.expect("ships at shutdown");
+    assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 6);
+
+    // A crash after ClickHouse stored the INSERT but before the spool file was deleted: the
+    // file and the shipping record are still there at the next start.
+    std::fs::write(test.spool_dir().join(&spooled[0]), &copy).expect("restores");
+    std::fs::write(
+        test.spool_dir().join("shipping-spans"),
+        format!("{0} {0}\n", spooled[0]),
+    )
+    .expect("records");
+    config.batch_delay = Duration::from_millis(20);
+    let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("reopens");
+    for _ in 0..100 {
+        if files_in(&test.spool_dir()) == ["id"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(files_in(&test.spool_dir()), ["id"], "re-sent and settled");
+    assert_eq!(
+        count_rows(&test.client(), "otel_traces").await.0,
+        6,
+        "the re-sent INSERT is deduplicated by its token"
+    );
+
+    // The same rows accepted again later are a new spool file with a new token: stored, not
+    // mistaken for a retry (block-content deduplication alone would drop them).
+    submit(&store, batch).await;
+    wait_rows(&test, "otel_traces", 12).await;
+    store.shutdown().await.expect("stops");
+    assert_eq!(count_rows(&test.client(), "otel_traces").await, (12, 6));
+}
