@@ -16,22 +16,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The collector binary to run.
 pub fn binary() -> PathBuf {
-    if let Ok(path) = std::env::var(COLLECTOR_BIN_ENV) {
-        return PathBuf::from(path);
+    match std::env::var(COLLECTOR_BIN_ENV) {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => crate::workspace_binary("tracewire-collector"),
     }
-    // Test executables live in <target>/<profile>/deps/; binaries one level up.
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile directory");
-    let bin = profile_dir.join("tracewire-collector");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p tracewire-collector` first or set {COLLECTOR_BIN_ENV}",
-        bin.display()
-    );
-    bin
 }
 
 /// A running collector; killed when dropped.
