@@ -784,3 +784,40 @@ async fn a_400_is_not_retried_and_the_batch_is_counted_as_dropped() {
     );
     tw.shutdown().await;
 }
+
+#[wasm_bindgen_test]
+async fn a_fetch_flood_becomes_a_capped_number_of_spans_plus_one_rate_record() {
+    let http = need(HTTP, "TW_TEST_HTTP");
+    let logs_before = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await;
+    let spans_before = metric(r#"tracewire_accepted_items_total{signal="traces"}"#).await;
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.fetch_spans_per_route = 5;
+    let tw = Tracewire::start(c).expect("start");
+    tw.instrument_fetch().expect("patch fetch");
+    // A fallback poll loop hammering one endpoint (ids in the path fold into one route).
+    for i in 0..30 {
+        let (status, _) = http_get(&format!("{http}/headers/{}?poll={i}", 1000 + i % 3)).await;
+        assert_eq!(status, 200);
+    }
+    tw.uninstrument_fetch();
+    tw.flush().await;
+    assert_eq!(tw.stats().exported, 6, "5 spans and 1 request-rate record");
+    let logs = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await - logs_before;
+    let spans = metric(r#"tracewire_accepted_items_total{signal="traces"}"#).await - spans_before;
+    assert_eq!((spans, logs), (5.0, 1.0));
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn events_are_exported_as_log_records() {
+    let before = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await;
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    tw.event("cart.updated", vec![("items".to_owned(), 3i64.into())]);
+    tw.flush().await;
+    assert_eq!(tw.stats().exported, 1);
+    assert_eq!(
+        metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await - before,
+        1.0
+    );
+    tw.shutdown().await;
+}
