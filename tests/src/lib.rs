@@ -3,6 +3,7 @@
 
 pub mod agent_backend;
 pub mod clickhouse_front;
+pub mod clickhouse_store;
 pub mod collector;
 
 use std::path::{Path, PathBuf};
