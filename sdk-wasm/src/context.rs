@@ -61,7 +61,8 @@ impl TraceParent {
     pub fn parse(value: &str) -> Option<TraceParent> {
         let value = value.trim();
         let bytes = value.as_bytes();
-        if bytes.len() < 55 {
+        // Non-ASCII input would make the byte slicing below split a character.
+        if bytes.len() < 55 || !value.is_ascii() {
             return None;
         }
         let version = parse_hex::<1>(&value[0..2])?[0];
@@ -227,6 +228,8 @@ mod tests {
             "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-é4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0é",
         ] {
             assert_eq!(TraceParent::parse(bad), None, "{bad:?}");
         }
