@@ -244,3 +244,33 @@ pub struct ServiceSummary {
     /// Latest span start, unix nanoseconds.
     pub last_seen_ns: i64,
 }
+
+/// Filters for browser `ws.send` spans (the starts of WebSocket exchanges).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SendQuery {
+    /// Only this browser session (`session.id`).
+    pub session_id: Option<String>,
+    /// Only this browser service.
+    pub service: Option<String>,
+    /// Only this message type (`ws.message.type`).
+    pub message_type: Option<String>,
+    /// Sent at or after this time, unix nanoseconds.
+    pub start_ns: i64,
+    /// Sent before this time, unix nanoseconds.
+    pub end_ns: i64,
+    /// At most this many sends, newest first.
+    pub limit: usize,
+}
+
+/// Log records of one event name in a time window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    /// `event_name` of the records.
+    pub event_name: String,
+    /// At or after this time, unix nanoseconds.
+    pub start_ns: i64,
+    /// Before this time, unix nanoseconds.
+    pub end_ns: i64,
+    /// At most this many records, newest first.
+    pub limit: usize,
+}

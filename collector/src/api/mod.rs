@@ -1,10 +1,12 @@
 //! Query: the JSON API on the api listener (traces by id, trace search, services), plus health,
 //! readiness and Prometheus metrics.
 
+mod correlation;
 mod error;
 mod params;
 mod views;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,6 +23,7 @@ pub use error::ApiError;
 use params::SearchParams;
 use views::{ServiceView, SpanView, TraceSummaryView, TraceView};
 
+use crate::correlate::{Source, trace_offsets};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -41,6 +44,11 @@ pub fn router(api: Api) -> Router {
         .route("/api/traces", get(search))
         .route("/api/traces/{trace_id}", get(trace))
         .route("/api/services", get(services))
+        .route("/api/ws/roundtrips", get(correlation::roundtrips))
+        .route("/api/ws/latency", get(correlation::latency))
+        .route("/api/ws/message-types", get(correlation::message_types))
+        .route("/api/sessions/{session_id}", get(correlation::session))
+        .route("/api/endpoints/hot", get(correlation::hot_endpoints))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -57,9 +65,26 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
             message: format!("no spans stored for trace {id}"),
         });
     }
+    // Browser spans move onto the backend's clock by their session's estimated offset.
+    let mut offsets = HashMap::new();
+    let sessions: BTreeSet<&str> = spans
+        .iter()
+        .filter(|s| Source::of(s) == Source::Browser)
+        .filter_map(|s| s.span_attributes.get("session.id").map(String::as_str))
+        .collect();
+    for session in sessions {
+        if let Some(estimate) = correlation::session_offset(&api.store, session).await? {
+            offsets.insert(session.to_owned(), estimate.offset_ns);
+        }
+    }
+    let shifts = trace_offsets(&spans, |session| offsets.get(session).copied());
     Ok(Json(TraceView {
         trace_id: &id,
-        spans: spans.iter().map(SpanView::from).collect(),
+        spans: spans
+            .iter()
+            .zip(shifts)
+            .map(|(span, offset)| SpanView::new(span, Source::of(span), offset))
+            .collect(),
     })
     .into_response())
 }

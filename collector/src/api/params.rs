@@ -32,33 +32,39 @@ impl SearchParams {
         let query = TraceQuery {
             service: self.service.filter(|s| !s.is_empty()),
             name: self.name.filter(|s| !s.is_empty()),
-            min_duration_ns: self.min_duration_ms.as_deref().map(|v| duration_ms("min_duration_ms", v)).transpose()?,
-            max_duration_ns: self.max_duration_ms.as_deref().map(|v| duration_ms("max_duration_ms", v)).transpose()?,
+            min_duration_ns: self
+                .min_duration_ms
+                .as_deref()
+                .map(|v| duration_ms("min_duration_ms", v))
+                .transpose()?,
+            max_duration_ns: self
+                .max_duration_ms
+                .as_deref()
+                .map(|v| duration_ms("max_duration_ms", v))
+                .transpose()?,
             errors_only: match self.status.as_deref() {
                 None | Some("" | "any") => false,
                 Some("error") => true,
                 Some(other) => {
                     return Err(ApiError::bad_request(
                         "invalid_status",
-                        format!("status '{other}' is not accepted; use status=error or leave it out"),
+                        format!(
+                            "status '{other}' is not accepted; use status=error or leave it out"
+                        ),
                     ));
                 }
             },
-            start_ns: self.start.as_deref().map(|v| timestamp("start", v)).transpose()?,
-            end_ns: self.end.as_deref().map(|v| timestamp("end", v)).transpose()?,
-            limit: match self.limit.as_deref() {
-                None => DEFAULT_LIMIT,
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_limit",
-                            format!("limit '{v}' is not accepted; use a whole number from 1 to {MAX_LIMIT}"),
-                        )
-                    })?,
-            },
+            start_ns: self
+                .start
+                .as_deref()
+                .map(|v| timestamp("start", v))
+                .transpose()?,
+            end_ns: self
+                .end
+                .as_deref()
+                .map(|v| timestamp("end", v))
+                .transpose()?,
+            limit: limit(self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?,
         };
         if let (Some(min), Some(max)) = (query.min_duration_ns, query.max_duration_ns)
             && min > max
@@ -89,7 +95,7 @@ fn duration_ms(param: &str, value: &str) -> Result<i64, ApiError> {
 }
 
 /// Unix nanoseconds, or an RFC 3339 time such as `2026-11-21T10:00:00Z`.
-fn timestamp(param: &str, value: &str) -> Result<i64, ApiError> {
+pub(super) fn timestamp(param: &str, value: &str) -> Result<i64, ApiError> {
     if let Ok(ns) = value.parse::<i64>()
         && ns >= 0
     {
@@ -105,6 +111,42 @@ fn timestamp(param: &str, value: &str) -> Result<i64, ApiError> {
                 format!("{param} '{value}' is not accepted; use unix nanoseconds or RFC 3339, e.g. 2026-11-21T10:00:00Z"),
             )
         })
+}
+
+/// A duration such as `5m`, `30s` or `1h`, or a whole number of nanoseconds.
+pub(super) fn duration_ns(param: &str, value: &str) -> Result<i64, ApiError> {
+    if let Ok(ns) = value.parse::<i64>()
+        && ns > 0
+    {
+        return Ok(ns);
+    }
+    humantime::parse_duration(value)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .filter(|ns| *ns > 0)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_duration",
+                format!("{param} '{value}' is not accepted; use a duration such as 30s, 5m, 1h or nanoseconds"),
+            )
+        })
+}
+
+/// `limit` from 1 to `max`, `default` when absent.
+pub(super) fn limit(value: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!("limit '{v}' is not accepted; use a whole number from 1 to {max}"),
+                )
+            }),
+    }
 }
 
 /// A trace id from the path: 32 hex digits, not all zeros; returned lowercase.

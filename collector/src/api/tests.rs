@@ -167,3 +167,284 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
 }
+
+mod correlation {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::*;
+    use crate::model::{Batch, LogRecord, SpanKind, SpanRecord};
+
+    const MS: i64 = 1_000_000;
+    /// The browser's clock is this far behind the backend's.
+    const OFFSET: i64 = 2_000 * MS;
+
+    fn now() -> i64 {
+        i64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("clock")
+                .as_nanos(),
+        )
+        .expect("fits")
+    }
+
+    fn browser(mut s: SpanRecord, kind: SpanKind, message_type: &str) -> SpanRecord {
+        s.kind = kind;
+        s.service_name = "web".into();
+        s.resource_attributes = [
+            ("service.name".to_owned(), "web".to_owned()),
+            ("telemetry.sdk.language".to_owned(), "webjs".to_owned()),
+        ]
+        .into();
+        s.span_attributes
+            .insert("session.id".into(), "sess-1".into());
+        s.span_attributes.insert("user.id".into(), "u-9".into());
+        s.span_attributes
+            .insert("ws.message.type".into(), message_type.into());
+        s
+    }
+
+    /// One exchange in trace `n`: send at `at` (client clock), uplink `up`, server 4 ms,
+    /// downlink `down`, processing 1 ms.
+    fn exchange(
+        n: u8,
+        at: i64,
+        up: i64,
+        down: i64,
+        message_type: &str,
+        failing: bool,
+    ) -> Vec<SpanRecord> {
+        let send = browser(
+            span(n, 1, None, "web", &format!("ws.send {message_type}"), at, 0),
+            SpanKind::Producer,
+            message_type,
+        );
+        let t2 = at + up + OFFSET;
+        let mut server = span(
+            n,
+            2,
+            Some(1),
+            "api",
+            &format!("ws.receive {message_type}"),
+            t2,
+            4 * MS,
+        );
+        server.kind = SpanKind::Consumer;
+        if failing {
+            server.status_code = SpanStatus::Error;
+        }
+        let t4 = t2 + 4 * MS - OFFSET + down;
+        let reply = browser(
+            span(n, 3, Some(2), "web", "ws.receive reply", t4, 0),
+            SpanKind::Consumer,
+            "reply",
+        );
+        let process = browser(
+            span(n, 4, Some(3), "web", "ws.process reply", t4, MS),
+            SpanKind::Consumer,
+            "reply",
+        );
+        vec![send, server, reply, process]
+    }
+
+    async fn app_with_exchanges() -> (tempfile::TempDir, Router, i64) {
+        let (dir, store, metrics) = temp_store(10_000).await;
+        let base = now() - 10_000 * MS;
+        let mut spans = Vec::new();
+        // Quiet, symmetric exchanges and a few with a slow uplink.
+        for n in 0..12u8 {
+            let up = if n % 4 == 3 { 80 * MS } else { 3 * MS };
+            spans.extend(exchange(
+                n + 1,
+                base + i64::from(n) * 500 * MS,
+                up,
+                3 * MS,
+                "chat",
+                n == 5,
+            ));
+        }
+        spans.extend(exchange(
+            40,
+            base + 7_000 * MS,
+            3 * MS,
+            3 * MS,
+            "run_agent",
+            false,
+        ));
+        store_spans(&store, spans).await;
+        let rate = |route: &str, count: u64, session: &str| LogRecord {
+            tenant: String::new(),
+            timestamp_ns: now() - 30_000 * MS,
+            observed_ns: 0,
+            trace_id: String::new(),
+            span_id: String::new(),
+            trace_flags: 0,
+            severity_text: String::new(),
+            severity_number: 9,
+            service_name: "web".into(),
+            body: String::new(),
+            scope_name: String::new(),
+            scope_version: String::new(),
+            resource_attributes: Default::default(),
+            log_attributes: [
+                ("http.route".to_owned(), route.to_owned()),
+                ("http.client.request.count".to_owned(), count.to_string()),
+                ("session.id".to_owned(), session.to_owned()),
+            ]
+            .into(),
+            event_name: "http.client.request_rate".into(),
+        };
+        let logs = vec![
+            rate("GET /api/agents", 600, "sess-1"),
+            rate("GET /api/agents", 400, "sess-2"),
+            rate("GET /api/me", 3, "sess-1"),
+        ];
+        store
+            .queue()
+            .try_submit(Batch {
+                spans: vec![],
+                logs,
+            })
+            .expect("room")
+            .durable()
+            .await
+            .expect("stored");
+        let app = router(Api {
+            store,
+            metrics,
+            ready: Arc::new(AtomicBool::new(true)),
+        });
+        (dir, app, base)
+    }
+
+    #[tokio::test]
+    async fn trace_view_marks_sources_and_corrects_browser_times() {
+        let (_dir, app, _) = app_with_exchanges().await;
+        let (status, body) =
+            get_json(&app, &format!("/api/traces/{}", hex::encode([1u8; 16]))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let spans = body["spans"].as_array().expect("spans");
+        let by_name = |name: &str| spans.iter().find(|s| s["name"] == name).expect(name);
+        let send = by_name("ws.send chat");
+        let server = by_name("ws.receive chat");
+        assert_eq!(send["source"], "browser");
+        assert_eq!(server["source"], "backend");
+        assert_eq!(server["clock_offset_ns"], 0);
+        let offset = send["clock_offset_ns"].as_i64().expect("offset");
+        assert!((offset - OFFSET).abs() <= MS / 2, "estimated {offset}");
+        let corrected = |s: &Value, f: &str| s[f].as_str().expect(f).parse::<i64>().expect("ns");
+        assert!(
+            corrected(send, "corrected_start_time_unix_nano")
+                <= corrected(server, "corrected_start_time_unix_nano")
+        );
+        let reply = by_name("ws.receive reply");
+        assert!(
+            corrected(reply, "corrected_start_time_unix_nano")
+                >= corrected(server, "corrected_end_time_unix_nano")
+        );
+        assert_eq!(
+            corrected(send, "start_time_unix_nano") + offset,
+            corrected(send, "corrected_start_time_unix_nano"),
+            "raw kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn roundtrips_list_timings_with_the_offset_taken_out() {
+        let (_dir, app, base) = app_with_exchanges().await;
+        let (status, body) = get_json(
+            &app,
+            "/api/ws/roundtrips?session_id=sess-1&message_type=chat",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let list = body["roundtrips"].as_array().expect("roundtrips");
+        assert_eq!(list.len(), 12);
+        let first = list.last().expect("oldest last");
+        assert_eq!(first["trace_id"], hex::encode([1u8; 16]));
+        assert_eq!(first["client_send_time_unix_nano"], base.to_string());
+        assert_eq!(
+            (first["session_id"].as_str(), first["user_id"].as_str()),
+            (Some("sess-1"), Some("u-9"))
+        );
+        assert_eq!(
+            (first["service"].as_str(), first["server_service"].as_str()),
+            (Some("web"), Some("api"))
+        );
+        assert_eq!(first["server_ns"], 4 * MS);
+        assert_eq!(first["total_ns"], 10 * MS);
+        assert_eq!(first["client_processing_ns"], MS);
+        let uplink = first["uplink_ns"].as_i64().expect("uplink");
+        assert!((uplink - 3 * MS).abs() <= MS / 2, "uplink {uplink}");
+        assert_eq!(
+            first["uplink_ns"].as_i64().unwrap_or(0) + first["downlink_ns"].as_i64().unwrap_or(0),
+            6 * MS
+        );
+        assert_eq!(list.iter().filter(|r| r["error"] == true).count(), 1);
+        let (status, _) = get_json(&app, "/api/ws/roundtrips?limit=0").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn latency_series_and_message_types() {
+        let (_dir, app, base) = app_with_exchanges().await;
+        let uri = format!(
+            "/api/ws/latency?start={}&end={}&step=20s",
+            base - MS,
+            base + 20_000 * MS
+        );
+        let (status, body) = get_json(&app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["step_ns"], 20_000 * MS);
+        let bucket = &body["series"][0];
+        assert_eq!(bucket["count"], 13);
+        assert_eq!(bucket["server"]["p50"], 4 * MS);
+        assert_eq!(bucket["total"]["p50"], 10 * MS);
+        assert_eq!(bucket["total"]["p99"], 87 * MS);
+        let (status, body) = get_json(&app, "/api/ws/latency?step=1ms").await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_step"))
+        );
+
+        let (status, body) = get_json(&app, "/api/ws/message-types").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let types = body["types"].as_array().expect("types");
+        assert_eq!(types[0]["message_type"], "chat", "slowest first");
+        assert_eq!(
+            (types[0]["count"].as_u64(), types[0]["errors"].as_u64()),
+            (Some(12), Some(1))
+        );
+        assert_eq!(types[1]["message_type"], "run_agent");
+        assert_eq!(types[1]["example_trace_id"], hex::encode([40u8; 16]));
+    }
+
+    #[tokio::test]
+    async fn session_time_line_and_hot_endpoints() {
+        let (_dir, app, _) = app_with_exchanges().await;
+        let (status, body) = get_json(&app, "/api/sessions/sess-1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["user_id"], "u-9");
+        let offset = body["clock_offset_ns"].as_i64().expect("offset");
+        assert!((offset - OFFSET).abs() <= MS / 2);
+        let events = body["events"].as_array().expect("events");
+        assert_eq!(events.iter().filter(|e| e["kind"] == "message").count(), 39);
+        assert_eq!(events.iter().filter(|e| e["kind"] == "request").count(), 2);
+        let (status, _) = get_json(&app, "/api/sessions/nobody").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, body) = get_json(&app, "/api/endpoints/hot?window=5m").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["routes"][0]["route"], "GET /api/agents");
+        assert_eq!(body["routes"][0]["requests"], 1000);
+        assert_eq!(body["routes"][0]["sessions"], 2);
+        assert_eq!(body["sessions"][0]["session_id"], "sess-1");
+        assert_eq!(body["sessions"][0]["requests"], 600);
+        let (_, body) = get_json(&app, "/api/endpoints/hot?window=10s").await;
+        assert_eq!(
+            body["routes"].as_array().map(Vec::len),
+            Some(0),
+            "outside the window"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::correlate::Source;
 use crate::model::{Attributes, ServiceSummary, SpanLink, SpanRecord, TraceSummary};
 
 /// `GET /api/traces/{id}`.
@@ -33,6 +34,10 @@ pub(super) struct SpanView<'a> {
     scope_version: &'a str,
     events: Vec<EventView<'a>>,
     links: &'a [SpanLink],
+    source: &'static str,
+    clock_offset_ns: i64,
+    corrected_start_time_unix_nano: String,
+    corrected_end_time_unix_nano: String,
 }
 
 #[derive(Serialize)]
@@ -42,8 +47,10 @@ struct EventView<'a> {
     attributes: &'a Attributes,
 }
 
-impl<'a> From<&'a SpanRecord> for SpanView<'a> {
-    fn from(s: &'a SpanRecord) -> Self {
+impl<'a> SpanView<'a> {
+    /// A span as stored, with its source and the clock offset that corrects its times.
+    pub(super) fn new(s: &'a SpanRecord, source: Source, clock_offset_ns: i64) -> Self {
+        let corrected_start = s.start_ns.saturating_add(clock_offset_ns);
         Self {
             trace_id: &s.trace_id,
             span_id: &s.span_id,
@@ -71,6 +78,10 @@ impl<'a> From<&'a SpanRecord> for SpanView<'a> {
                 })
                 .collect(),
             links: &s.links,
+            source: source.as_str(),
+            clock_offset_ns,
+            corrected_start_time_unix_nano: corrected_start.to_string(),
+            corrected_end_time_unix_nano: corrected_start.saturating_add(s.duration_ns).to_string(),
         }
     }
 }

@@ -37,7 +37,7 @@ pub struct Timings {
     pub client_processing_ns: Option<i64>,
 }
 
-impl Exchange<'_> {
+impl<'a> Exchange<'a> {
     /// Client send time (client clock).
     pub fn t1(&self) -> i64 {
         self.send.start_ns
@@ -69,7 +69,7 @@ impl Exchange<'_> {
     }
 
     /// A browser attribute of the send span.
-    pub fn attribute(&self, key: &str) -> Option<&str> {
+    pub fn attribute(&self, key: &str) -> Option<&'a str> {
         self.send.span_attributes.get(key).map(String::as_str)
     }
 

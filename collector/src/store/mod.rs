@@ -19,7 +19,9 @@ pub use retention::spawn_retention;
 use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 use crate::config::{Config, StoreUrl};
 use crate::metrics::Metrics;
-use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
+use crate::model::{
+    EventQuery, LogRecord, SendQuery, ServiceSummary, SpanRecord, TraceQuery, TraceSummary,
+};
 use sqlite::SqliteStore;
 
 /// What a store operation can fail with.
@@ -180,6 +182,57 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(s) => s.services().await,
             Backend::ClickHouse(c) => c.services().await,
+        }
+    }
+
+    /// Browser `ws.send` spans matching `query`, newest first.
+    pub async fn ws_sends(&self, query: &SendQuery) -> Result<Vec<SpanRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.ws_sends(query).await,
+            Backend::ClickHouse(c) => c.ws_sends(query).await,
+        }
+    }
+
+    /// Every stored span of these traces.
+    pub async fn spans_of_traces(
+        &self,
+        trace_ids: &[String],
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.spans_of_traces(trace_ids).await,
+            Backend::ClickHouse(c) => c.spans_of_traces(trace_ids).await,
+        }
+    }
+
+    /// A browser session's spans (by `session.id`), oldest first, at most `limit`.
+    pub async fn session_spans(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.session_spans(session_id, limit).await,
+            Backend::ClickHouse(c) => c.session_spans(session_id, limit).await,
+        }
+    }
+
+    /// A browser session's log records, oldest first, at most `limit`.
+    pub async fn session_logs(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.session_logs(session_id, limit).await,
+            Backend::ClickHouse(c) => c.session_logs(session_id, limit).await,
+        }
+    }
+
+    /// Log records of one event name in a window, newest first.
+    pub async fn events(&self, query: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.events(query).await,
+            Backend::ClickHouse(c) => c.events(query).await,
         }
     }
 

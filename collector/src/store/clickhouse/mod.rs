@@ -8,6 +8,7 @@
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
 mod config;
+mod correlate;
 mod encode;
 mod query;
 mod schema;

@@ -4,7 +4,7 @@
 use rusqlite::Row;
 
 use super::StoreError;
-use crate::model::{Attributes, SpanKind, SpanRecord, StatusCode};
+use crate::model::{Attributes, LogRecord, SpanKind, SpanRecord, StatusCode};
 
 /// The span columns in insert and select order.
 pub(super) const SPAN_COLUMNS: &str = "tenant, trace_id, span_id, parent_span_id, trace_state, name, kind, \
@@ -44,6 +44,27 @@ pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, StoreError> {
         span_attributes: parse::<Attributes>(row, 15)?,
         events: parse(row, 16)?,
         links: parse(row, 17)?,
+    })
+}
+
+/// A log record from a row selected with [`LOG_COLUMNS`].
+pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, StoreError> {
+    Ok(LogRecord {
+        tenant: row.get(0)?,
+        timestamp_ns: row.get(1)?,
+        observed_ns: row.get(2)?,
+        trace_id: row.get(3)?,
+        span_id: row.get(4)?,
+        trace_flags: row.get(5)?,
+        severity_text: row.get(6)?,
+        severity_number: row.get(7)?,
+        service_name: row.get(8)?,
+        body: row.get(9)?,
+        scope_name: row.get(10)?,
+        scope_version: row.get(11)?,
+        resource_attributes: parse(row, 12)?,
+        log_attributes: parse(row, 13)?,
+        event_name: row.get(14)?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! thread fed by the write queue commits batches in grouped transactions with `synchronous =
 //! FULL`, so an acknowledged batch survives a crash; readers use their own connections.
 
+mod correlate;
 mod encode;
 mod query;
 mod schema;
@@ -18,7 +19,9 @@ use tracing::info;
 use super::StoreError;
 use super::queue::Command;
 use crate::metrics::Metrics;
-use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
+use crate::model::{
+    EventQuery, LogRecord, SendQuery, ServiceSummary, SpanRecord, TraceQuery, TraceSummary,
+};
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 4;
@@ -82,6 +85,52 @@ impl SqliteStore {
     pub(super) async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
         self.readers
             .run(|conn| query::services(conn, DEFAULT_TENANT))
+            .await
+    }
+
+    pub(super) async fn ws_sends(&self, q: &SendQuery) -> Result<Vec<SpanRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(move |conn| correlate::ws_sends(conn, DEFAULT_TENANT, &q))
+            .await
+    }
+
+    pub(super) async fn spans_of_traces(
+        &self,
+        trace_ids: &[String],
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        let ids = trace_ids.to_vec();
+        self.readers
+            .run(move |conn| correlate::spans_of_traces(conn, DEFAULT_TENANT, &ids))
+            .await
+    }
+
+    pub(super) async fn session_spans(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        let id = session_id.to_owned();
+        self.readers
+            .run(move |conn| correlate::session_spans(conn, DEFAULT_TENANT, &id, limit))
+            .await
+    }
+
+    pub(super) async fn session_logs(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let id = session_id.to_owned();
+        self.readers
+            .run(move |conn| correlate::session_logs(conn, DEFAULT_TENANT, &id, limit))
+            .await
+    }
+
+    pub(super) async fn events(&self, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(move |conn| correlate::events(conn, DEFAULT_TENANT, &q))
             .await
     }
 

@@ -8,7 +8,9 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migrations in order; the index plus one is the schema version they bring the file to.
-const MIGRATIONS: &[&str] = &[r"
+/// 1: spans and logs. 2: lookups by browser session and by log event name (correlation).
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE spans (
     tenant              TEXT    NOT NULL,
     trace_id            TEXT    NOT NULL,
@@ -54,7 +56,13 @@ CREATE TABLE logs (
 CREATE INDEX logs_by_trace ON logs (tenant, trace_id) WHERE trace_id != '';
 CREATE INDEX logs_by_service_time ON logs (tenant, service_name, timestamp_ns);
 CREATE INDEX logs_by_time ON logs (timestamp_ns);
-"];
+",
+    r#"
+CREATE INDEX spans_by_session ON spans (tenant, json_extract(span_attributes, '$."session.id"'), start_ns);
+CREATE INDEX logs_by_session ON logs (tenant, json_extract(log_attributes, '$."session.id"'), timestamp_ns);
+CREATE INDEX logs_by_event ON logs (tenant, event_name, timestamp_ns);
+"#,
+];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

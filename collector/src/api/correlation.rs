@@ -1,0 +1,642 @@
+//! WebSocket correlation endpoints: round trips, latency percentiles over time, message types,
+//! a browser session's time line, and hot HTTP endpoints. All are derived on read from stored
+//! spans and logs (see `docs/semantic-conventions.md`), so any collector instance answers the
+//! same.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::params::{duration_ns, limit, timestamp};
+use super::{Api, ApiError};
+use crate::correlate::{Estimate, Exchange, Percentiles, estimate, exchanges, percentiles};
+use crate::model::{
+    Attributes, EventQuery, LogRecord, SendQuery, SpanKind, SpanRecord, StatusCode,
+};
+use crate::store::Store;
+
+/// The window used when `start` is not given: the last hour.
+const DEFAULT_WINDOW_NS: i64 = 3_600 * 1_000_000_000;
+/// Round trips listed when `limit` is not given, and the most accepted.
+const DEFAULT_ROUNDTRIPS: usize = 100;
+const MAX_ROUNDTRIPS: usize = 1_000;
+/// Sends aggregated by the latency and message-type endpoints at most (the newest ones).
+const MAX_AGGREGATED: usize = 20_000;
+/// Sends of one session used to estimate its clock offset (the newest ones).
+const SESSION_SENDS: usize = 1_000;
+/// Most buckets in a latency series.
+const MAX_BUCKETS: i64 = 1_000;
+/// Buckets in a latency series when `step` is not given.
+const DEFAULT_BUCKETS: i64 = 60;
+/// Spans and logs in a session time line at most.
+const SESSION_EVENTS: usize = 5_000;
+/// `window` of the hot-endpoint report when not given, and the longest accepted.
+const DEFAULT_HOT_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
+const MAX_HOT_WINDOW_NS: i64 = 24 * 3_600 * 1_000_000_000;
+/// Rows per list in the hot-endpoint report.
+const HOT_ROWS: usize = 50;
+/// The SDK's periodic request-rate record (`docs/semantic-conventions.md`).
+const REQUEST_RATE_EVENT: &str = "http.client.request_rate";
+/// Records read for one hot-endpoint report at most.
+const MAX_RATE_RECORDS: usize = 100_000;
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// `start` and `end` parameters, defaulting to the last hour.
+fn window(start: Option<&str>, end: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let end = end
+        .map(|v| timestamp("end", v))
+        .transpose()?
+        .unwrap_or_else(now_ns);
+    let start = start
+        .map(|v| timestamp("start", v))
+        .transpose()?
+        .unwrap_or(end.saturating_sub(DEFAULT_WINDOW_NS));
+    if start >= end {
+        return Err(ApiError::bad_request(
+            "invalid_time",
+            "start must be before end",
+        ));
+    }
+    Ok((start, end))
+}
+
+fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+/// The sends matching `query` and every span of their traces.
+struct Loaded {
+    send_ids: BTreeSet<(String, String)>,
+    spans: Vec<SpanRecord>,
+}
+
+impl Loaded {
+    async fn from_store(store: &Store, query: &SendQuery) -> Result<Self, ApiError> {
+        let sends = store.ws_sends(query).await?;
+        let trace_ids: Vec<String> = sends
+            .iter()
+            .map(|s| s.trace_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let spans = store.spans_of_traces(&trace_ids).await?;
+        Ok(Self {
+            send_ids: sends.into_iter().map(|s| (s.trace_id, s.span_id)).collect(),
+            spans,
+        })
+    }
+
+    /// The exchanges that start with one of the matching sends.
+    fn exchanges(&self) -> Vec<Exchange<'_>> {
+        exchanges(&self.spans)
+            .into_iter()
+            .filter(|x| {
+                self.send_ids
+                    .contains(&(x.send.trace_id.clone(), x.send.span_id.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Clock-offset estimates per browser session, from these exchanges.
+fn offsets_by_session(exchanges: &[Exchange<'_>]) -> HashMap<String, Estimate> {
+    let mut samples: HashMap<&str, Vec<_>> = HashMap::new();
+    for x in exchanges {
+        if let (Some(session), Some(sample)) = (x.attribute("session.id"), x.sample()) {
+            samples.entry(session).or_default().push(sample);
+        }
+    }
+    samples
+        .into_iter()
+        .filter_map(|(session, s)| Some((session.to_owned(), estimate(&s)?)))
+        .collect()
+}
+
+/// A session's clock offset, estimated from its newest exchanges.
+pub(super) async fn session_offset(
+    store: &Store,
+    session_id: &str,
+) -> Result<Option<Estimate>, ApiError> {
+    let loaded = Loaded::from_store(
+        store,
+        &SendQuery {
+            session_id: Some(session_id.to_owned()),
+            start_ns: 0,
+            end_ns: i64::MAX,
+            limit: SESSION_SENDS,
+            ..SendQuery::default()
+        },
+    )
+    .await?;
+    Ok(offsets_by_session(&loaded.exchanges()).remove(session_id))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RoundTripParams {
+    session_id: Option<String>,
+    service: Option<String>,
+    message_type: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RoundTripView<'a> {
+    tenant: &'a str,
+    trace_id: &'a str,
+    send_span_id: &'a str,
+    server_span_id: &'a str,
+    receive_span_id: Option<&'a str>,
+    session_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    url: Option<&'a str>,
+    message_type: Option<&'a str>,
+    service: &'a str,
+    server_service: &'a str,
+    client_send_time_unix_nano: String,
+    server_receive_time_unix_nano: String,
+    server_done_time_unix_nano: String,
+    client_receive_time_unix_nano: Option<String>,
+    total_ns: Option<i64>,
+    uplink_ns: i64,
+    server_ns: i64,
+    downlink_ns: Option<i64>,
+    client_processing_ns: Option<i64>,
+    clock_offset_ns: i64,
+    error: bool,
+}
+
+fn round_trip_view<'a>(x: &Exchange<'a>, offset_ns: i64) -> RoundTripView<'a> {
+    let t = x.timings(offset_ns);
+    RoundTripView {
+        tenant: &x.send.tenant,
+        trace_id: &x.send.trace_id,
+        send_span_id: &x.send.span_id,
+        server_span_id: &x.server.span_id,
+        receive_span_id: x.reply.map(|r| r.span_id.as_str()),
+        session_id: x.attribute("session.id"),
+        user_id: x.attribute("user.id"),
+        url: x.attribute("url.full"),
+        message_type: x.attribute("ws.message.type"),
+        service: &x.send.service_name,
+        server_service: &x.server.service_name,
+        client_send_time_unix_nano: x.t1().to_string(),
+        server_receive_time_unix_nano: x.t2().to_string(),
+        server_done_time_unix_nano: x.t3().to_string(),
+        client_receive_time_unix_nano: x.t4().map(|t| t.to_string()),
+        total_ns: t.total_ns,
+        uplink_ns: t.uplink_ns,
+        server_ns: t.server_ns,
+        downlink_ns: t.downlink_ns,
+        client_processing_ns: t.client_processing_ns,
+        clock_offset_ns: offset_ns,
+        error: x.error,
+    }
+}
+
+/// `GET /api/ws/roundtrips`: one record per browser message a backend continued, newest first.
+pub(super) async fn roundtrips(
+    State(api): State<Api>,
+    params: Result<Query<RoundTripParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = query_params(params)?;
+    let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
+    let query = SendQuery {
+        session_id: p.session_id,
+        service: p.service,
+        message_type: p.message_type,
+        start_ns,
+        end_ns,
+        limit: limit(p.limit.as_deref(), DEFAULT_ROUNDTRIPS, MAX_ROUNDTRIPS)?,
+    };
+    let loaded = Loaded::from_store(&api.store, &query).await?;
+    let mut list = loaded.exchanges();
+    list.sort_by(|a, b| (b.t1(), &b.send.span_id).cmp(&(a.t1(), &a.send.span_id)));
+    let offsets = offsets_by_session(&list);
+    let views: Vec<_> = list
+        .iter()
+        .map(|x| {
+            let offset = x
+                .attribute("session.id")
+                .and_then(|s| offsets.get(s))
+                .map_or(0, |e| e.offset_ns);
+            round_trip_view(x, offset)
+        })
+        .collect();
+    Ok(Json(json!({ "roundtrips": views })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LatencyParams {
+    start: Option<String>,
+    end: Option<String>,
+    step: Option<String>,
+    message_type: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Bucket {
+    time_unix_nano: String,
+    count: usize,
+    total: Option<Percentiles>,
+    uplink: Option<Percentiles>,
+    server: Option<Percentiles>,
+    downlink: Option<Percentiles>,
+}
+
+/// Timings of the newest exchanges in a window (at most [`MAX_AGGREGATED`]), with offsets.
+async fn aggregated(
+    api: &Api,
+    start_ns: i64,
+    end_ns: i64,
+    message_type: Option<String>,
+) -> Result<Loaded, ApiError> {
+    Loaded::from_store(
+        &api.store,
+        &SendQuery {
+            message_type,
+            start_ns,
+            end_ns,
+            limit: MAX_AGGREGATED,
+            ..SendQuery::default()
+        },
+    )
+    .await
+}
+
+/// `GET /api/ws/latency`: p50, p95 and p99 of total, uplink, server and downlink per step.
+pub(super) async fn latency(
+    State(api): State<Api>,
+    params: Result<Query<LatencyParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = query_params(params)?;
+    let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
+    let span = end_ns - start_ns;
+    let step = match p.step.as_deref() {
+        Some(v) => duration_ns("step", v)?,
+        None => (span / DEFAULT_BUCKETS).max(1_000_000_000),
+    };
+    let buckets = (span + step - 1) / step;
+    if buckets > MAX_BUCKETS {
+        return Err(ApiError::bad_request(
+            "invalid_step",
+            format!("step is too small for the window: {buckets} buckets, at most {MAX_BUCKETS}"),
+        ));
+    }
+    let loaded = aggregated(&api, start_ns, end_ns, p.message_type).await?;
+    let list = loaded.exchanges();
+    let offsets = offsets_by_session(&list);
+    let mut samples: Vec<[Vec<i64>; 4]> = (0..buckets).map(|_| Default::default()).collect();
+    let mut counts = vec![0usize; samples.len()];
+    for x in &list {
+        let Ok(index) = usize::try_from((x.t1() - start_ns) / step) else {
+            continue;
+        };
+        let Some(bucket) = samples.get_mut(index) else {
+            continue;
+        };
+        let offset = x
+            .attribute("session.id")
+            .and_then(|s| offsets.get(s))
+            .map_or(0, |e| e.offset_ns);
+        let t = x.timings(offset);
+        counts[index] += 1;
+        if let (Some(total), Some(down)) = (t.total_ns, t.downlink_ns) {
+            bucket[0].push(total);
+            bucket[3].push(down);
+        }
+        bucket[1].push(t.uplink_ns);
+        bucket[2].push(t.server_ns);
+    }
+    let series: Vec<Bucket> = samples
+        .iter_mut()
+        .zip(counts)
+        .enumerate()
+        .map(|(i, ([total, uplink, server, downlink], count))| Bucket {
+            time_unix_nano: (start_ns + i as i64 * step).to_string(),
+            count,
+            total: percentiles(total),
+            uplink: percentiles(uplink),
+            server: percentiles(server),
+            downlink: percentiles(downlink),
+        })
+        .collect();
+    Ok(Json(json!({ "step_ns": step, "series": series })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MessageTypeParams {
+    start: Option<String>,
+    end: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MessageTypeView {
+    message_type: String,
+    count: usize,
+    errors: usize,
+    rate_per_s: f64,
+    p50_total_ns: Option<i64>,
+    p95_total_ns: Option<i64>,
+    example_trace_id: String,
+    slowest_trace_id: Option<String>,
+}
+
+/// `GET /api/ws/message-types`: count, error count, rate and latency per message type, slowest
+/// first.
+pub(super) async fn message_types(
+    State(api): State<Api>,
+    params: Result<Query<MessageTypeParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = query_params(params)?;
+    let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
+    let loaded = aggregated(&api, start_ns, end_ns, None).await?;
+    let list = loaded.exchanges();
+    let seconds = (end_ns - start_ns) as f64 / 1e9;
+    let mut by_type: BTreeMap<String, Vec<&Exchange<'_>>> = BTreeMap::new();
+    for x in &list {
+        let kind = x.attribute("ws.message.type").unwrap_or("").to_owned();
+        by_type.entry(kind).or_default().push(x);
+    }
+    let mut views: Vec<MessageTypeView> = by_type
+        .into_iter()
+        .map(|(message_type, xs)| {
+            let mut totals: Vec<i64> = xs.iter().filter_map(|x| x.timings(0).total_ns).collect();
+            let slowest = xs
+                .iter()
+                .filter_map(|x| Some((x.timings(0).total_ns?, x)))
+                .max_by_key(|(total, _)| *total)
+                .map(|(_, x)| x.send.trace_id.clone());
+            let newest = xs
+                .iter()
+                .max_by_key(|x| x.t1())
+                .map(|x| x.send.trace_id.clone())
+                .unwrap_or_default();
+            let pct = percentiles(&mut totals);
+            MessageTypeView {
+                count: xs.len(),
+                errors: xs.iter().filter(|x| x.error).count(),
+                rate_per_s: xs.len() as f64 / seconds,
+                p50_total_ns: pct.map(|p| p.p50),
+                p95_total_ns: pct.map(|p| p.p95),
+                example_trace_id: newest,
+                slowest_trace_id: slowest,
+                message_type,
+            }
+        })
+        .collect();
+    views.sort_by(|a, b| {
+        b.p95_total_ns
+            .cmp(&a.p95_total_ns)
+            .then_with(|| a.message_type.cmp(&b.message_type))
+    });
+    Ok(Json(json!({ "types": views })).into_response())
+}
+
+#[derive(Serialize)]
+struct SessionEvent<'a> {
+    time_unix_nano: String,
+    kind: &'static str,
+    name: &'a str,
+    trace_id: &'a str,
+    span_id: &'a str,
+    duration_ns: i64,
+    status_code: &'static str,
+    attributes: &'a Attributes,
+}
+
+fn span_event(span: &SpanRecord) -> SessionEvent<'_> {
+    let kind = if span.name.starts_with("ws.connect") || span.name.starts_with("ws.close") {
+        "connection"
+    } else if span.name.starts_with("ws.") {
+        "message"
+    } else if span.kind == SpanKind::Client {
+        "request"
+    } else {
+        "span"
+    };
+    SessionEvent {
+        time_unix_nano: span.start_ns.to_string(),
+        kind,
+        name: &span.name,
+        trace_id: &span.trace_id,
+        span_id: &span.span_id,
+        duration_ns: span.duration_ns,
+        status_code: span.status_code.as_str(),
+        attributes: &span.span_attributes,
+    }
+}
+
+/// OpenTelemetry severity number of ERROR.
+const SEVERITY_ERROR: i32 = 17;
+
+fn log_event(log: &LogRecord) -> SessionEvent<'_> {
+    let error = log.severity_number >= SEVERITY_ERROR
+        || log.event_name == "ws.error"
+        || log.log_attributes.contains_key("exception.type");
+    let (kind, name) = if error {
+        (
+            "error",
+            if log.body.is_empty() {
+                log.event_name.as_str()
+            } else {
+                log.body.as_str()
+            },
+        )
+    } else if log.event_name == REQUEST_RATE_EVENT {
+        ("request", log.event_name.as_str())
+    } else {
+        (
+            "log",
+            if log.event_name.is_empty() {
+                log.body.as_str()
+            } else {
+                log.event_name.as_str()
+            },
+        )
+    };
+    SessionEvent {
+        time_unix_nano: log.timestamp_ns.to_string(),
+        kind,
+        name,
+        trace_id: &log.trace_id,
+        span_id: &log.span_id,
+        duration_ns: 0,
+        status_code: if error {
+            StatusCode::Error.as_str()
+        } else {
+            StatusCode::Unset.as_str()
+        },
+        attributes: &log.log_attributes,
+    }
+}
+
+/// `GET /api/sessions/{session_id}`: the session's messages, requests, errors and connections
+/// in time order, with its clock offset.
+pub(super) async fn session(
+    State(api): State<Api>,
+    Path(session_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let spans = api.store.session_spans(&session_id, SESSION_EVENTS).await?;
+    let logs = api.store.session_logs(&session_id, SESSION_EVENTS).await?;
+    if spans.is_empty() && logs.is_empty() {
+        return Err(ApiError::NotFound {
+            code: "session_not_found",
+            message: format!("nothing stored for session {session_id}"),
+        });
+    }
+    let offset = session_offset(&api.store, &session_id).await?;
+    let mut events: Vec<SessionEvent<'_>> = spans
+        .iter()
+        .map(span_event)
+        .chain(logs.iter().map(log_event))
+        .collect();
+    events.sort_by_key(|e| e.time_unix_nano.parse::<i64>().unwrap_or(0));
+    let user_id = spans
+        .iter()
+        .rev()
+        .find_map(|s| s.span_attributes.get("user.id"))
+        .or_else(|| {
+            logs.iter()
+                .rev()
+                .find_map(|l| l.log_attributes.get("user.id"))
+        });
+    let start = spans
+        .iter()
+        .map(|s| s.start_ns)
+        .chain(logs.iter().map(|l| l.timestamp_ns))
+        .min();
+    let end = spans
+        .iter()
+        .map(|s| s.start_ns + s.duration_ns)
+        .chain(logs.iter().map(|l| l.timestamp_ns))
+        .max();
+    Ok(Json(json!({
+        "session_id": session_id,
+        "user_id": user_id,
+        "clock_offset_ns": offset.map(|e| e.offset_ns),
+        "clock_offset_samples": offset.map_or(0, |e| e.samples),
+        "start_time_unix_nano": start.unwrap_or(0).to_string(),
+        "end_time_unix_nano": end.unwrap_or(0).to_string(),
+        "events": events,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HotParams {
+    window: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HotRoute {
+    route: String,
+    requests: u64,
+    rate_per_s: f64,
+    sessions: usize,
+}
+
+#[derive(Serialize)]
+struct HotSession {
+    session_id: String,
+    route: String,
+    requests: u64,
+    rate_per_s: f64,
+}
+
+/// `GET /api/endpoints/hot`: request rates per route and per session and route over the last
+/// `window`, from the SDK's request-rate records, busiest first.
+pub(super) async fn hot_endpoints(
+    State(api): State<Api>,
+    params: Result<Query<HotParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = query_params(params)?;
+    let window_ns = match p.window.as_deref() {
+        Some(v) => duration_ns("window", v)?,
+        None => DEFAULT_HOT_WINDOW_NS,
+    };
+    if window_ns > MAX_HOT_WINDOW_NS {
+        return Err(ApiError::bad_request(
+            "invalid_duration",
+            "window must be 24h or less",
+        ));
+    }
+    let end_ns = now_ns();
+    let records = api
+        .store
+        .events(&EventQuery {
+            event_name: REQUEST_RATE_EVENT.to_owned(),
+            start_ns: end_ns - window_ns,
+            end_ns,
+            limit: MAX_RATE_RECORDS,
+        })
+        .await?;
+    let seconds = window_ns as f64 / 1e9;
+    let mut routes: BTreeMap<&str, (u64, BTreeSet<&str>)> = BTreeMap::new();
+    let mut sessions: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for record in &records {
+        let attrs = &record.log_attributes;
+        let route = attrs.get("http.route").map_or("", String::as_str);
+        let count = attrs
+            .get("http.client.request.count")
+            .and_then(|c| c.parse::<u64>().ok())
+            .unwrap_or(1);
+        let session = attrs.get("session.id").map_or("", String::as_str);
+        let entry = routes.entry(route).or_default();
+        entry.0 += count;
+        entry.1.insert(session);
+        *sessions.entry((session, route)).or_default() += count;
+    }
+    let mut route_rows: Vec<HotRoute> = routes
+        .into_iter()
+        .map(|(route, (requests, sessions))| HotRoute {
+            route: route.to_owned(),
+            requests,
+            rate_per_s: requests as f64 / seconds,
+            sessions: sessions.len(),
+        })
+        .collect();
+    route_rows.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.route.cmp(&b.route))
+    });
+    route_rows.truncate(HOT_ROWS);
+    let mut session_rows: Vec<HotSession> = sessions
+        .into_iter()
+        .map(|((session, route), requests)| HotSession {
+            session_id: session.to_owned(),
+            route: route.to_owned(),
+            requests,
+            rate_per_s: requests as f64 / seconds,
+        })
+        .collect();
+    session_rows.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    session_rows.truncate(HOT_ROWS);
+    Ok(
+        Json(json!({ "window_ns": window_ns, "routes": route_rows, "sessions": session_rows }))
+            .into_response(),
+    )
+}

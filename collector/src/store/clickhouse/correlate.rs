@@ -1,0 +1,190 @@
+//! Reads for correlation on ClickHouse, answering exactly what the SQLite store answers:
+//! browser sends, whole traces by id, a browser session's spans and logs, and log events by
+//! name. Values are server-side parameters; `LIMIT 1 BY` keeps one row per span when a retried
+//! batch stored a span twice.
+
+use super::ClickHouseStore;
+use super::encode::{LogRow, SPAN_COLUMNS, SpanRow};
+use crate::model::{EventQuery, LogRecord, SendQuery, SpanRecord};
+use crate::store::StoreError;
+
+/// The [`LogRow`] columns in field order, for SELECT lists.
+const LOG_COLUMNS: &str = "Timestamp, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber, \
+    ServiceName, Body, ResourceAttributes, ScopeName, ScopeVersion, LogAttributes, EventName, \
+    ObservedTimestamp, Tenant";
+
+/// Optional filters of [`ws_sends_sql`], in order; each is used only when its value is given.
+const SEND_FILTERS: [&str; 3] = [
+    " AND SpanAttributes['session.id'] = {session_id:String}",
+    " AND ServiceName = {service:String}",
+    " AND SpanAttributes['ws.message.type'] = {message_type:String}",
+];
+
+/// Browser `ws.send` spans in a window, newest first, with the given filter fragments.
+pub(super) fn ws_sends_sql(filters: &str) -> String {
+    format!(
+        "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
+         AND Timestamp >= fromUnixTimestamp64Nano({{start_ns:Int64}}) \
+         AND Timestamp < fromUnixTimestamp64Nano({{end_ns:Int64}}) \
+         AND SpanKind = 'Producer' AND (SpanName = 'ws.send' OR startsWith(SpanName, 'ws.send ')) \
+         AND ResourceAttributes['telemetry.sdk.language'] = 'webjs'{filters} \
+         ORDER BY Timestamp DESC LIMIT 1 BY SpanId LIMIT {{limit:UInt64}}"
+    )
+}
+
+/// Every span of the given traces.
+pub(super) fn spans_of_traces_sql() -> String {
+    format!(
+        "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
+         AND TraceId IN {{trace_ids:Array(String)}} ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId"
+    )
+}
+
+/// A browser session's spans, oldest first.
+pub(super) fn session_spans_sql() -> String {
+    format!(
+        "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
+         AND SpanAttributes['session.id'] = {{session_id:String}} \
+         ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId LIMIT {{limit:UInt64}}"
+    )
+}
+
+/// A browser session's log records, oldest first.
+pub(super) fn session_logs_sql() -> String {
+    format!(
+        "SELECT {LOG_COLUMNS} FROM otel_logs WHERE Tenant = {{tenant:String}} \
+         AND LogAttributes['session.id'] = {{session_id:String}} ORDER BY Timestamp LIMIT {{limit:UInt64}}"
+    )
+}
+
+/// Log records of one event name in a window, newest first.
+pub(super) fn events_sql() -> String {
+    format!(
+        "SELECT {LOG_COLUMNS} FROM otel_logs WHERE Tenant = {{tenant:String}} \
+         AND EventName = {{event_name:String}} \
+         AND Timestamp >= fromUnixTimestamp64Nano({{start_ns:Int64}}) \
+         AND Timestamp < fromUnixTimestamp64Nano({{end_ns:Int64}}) \
+         ORDER BY Timestamp DESC LIMIT {{limit:UInt64}}"
+    )
+}
+
+fn spans(rows: Vec<SpanRow>) -> Vec<SpanRecord> {
+    rows.into_iter().map(SpanRecord::from).collect()
+}
+
+impl From<LogRow> for LogRecord {
+    fn from(r: LogRow) -> Self {
+        Self {
+            tenant: r.tenant,
+            timestamp_ns: r.timestamp,
+            observed_ns: r.observed_timestamp,
+            trace_id: r.trace_id,
+            span_id: r.span_id,
+            trace_flags: u32::from(r.trace_flags),
+            severity_text: r.severity_text,
+            severity_number: i32::from(r.severity_number),
+            service_name: r.service_name,
+            body: r.body,
+            scope_name: r.scope_name,
+            scope_version: r.scope_version,
+            resource_attributes: r.resource_attributes.into_iter().collect(),
+            log_attributes: r.log_attributes.into_iter().collect(),
+            event_name: r.event_name,
+        }
+    }
+}
+
+impl ClickHouseStore {
+    pub(in crate::store) async fn ws_sends(
+        &self,
+        q: &SendQuery,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        let given = [
+            q.session_id.as_ref(),
+            q.service.as_ref(),
+            q.message_type.as_ref(),
+        ];
+        let filters: String = SEND_FILTERS
+            .iter()
+            .zip(given)
+            .filter(|(_, value)| value.is_some())
+            .map(|(fragment, _)| *fragment)
+            .collect();
+        let mut query = self
+            .client
+            .query(&ws_sends_sql(&filters))
+            .param("tenant", super::DEFAULT_TENANT)
+            .param("start_ns", q.start_ns)
+            .param("end_ns", q.end_ns)
+            .param("limit", q.limit as u64);
+        for (name, value) in ["session_id", "service", "message_type"]
+            .into_iter()
+            .zip(given)
+        {
+            if let Some(value) = value {
+                query = query.param(name, value);
+            }
+        }
+        Ok(spans(query.fetch_all::<SpanRow>().await?))
+    }
+
+    pub(in crate::store) async fn spans_of_traces(
+        &self,
+        trace_ids: &[String],
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        if trace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = self
+            .client
+            .query(&spans_of_traces_sql())
+            .param("tenant", super::DEFAULT_TENANT)
+            .param("trace_ids", trace_ids);
+        Ok(spans(query.fetch_all::<SpanRow>().await?))
+    }
+
+    pub(in crate::store) async fn session_spans(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        let query = self
+            .client
+            .query(&session_spans_sql())
+            .param("tenant", super::DEFAULT_TENANT)
+            .param("session_id", session_id)
+            .param("limit", limit as u64);
+        Ok(spans(query.fetch_all::<SpanRow>().await?))
+    }
+
+    pub(in crate::store) async fn session_logs(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let query = self
+            .client
+            .query(&session_logs_sql())
+            .param("tenant", super::DEFAULT_TENANT)
+            .param("session_id", session_id)
+            .param("limit", limit as u64);
+        let rows = query.fetch_all::<LogRow>().await?;
+        Ok(rows.into_iter().map(LogRecord::from).collect())
+    }
+
+    pub(in crate::store) async fn events(
+        &self,
+        q: &EventQuery,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let query = self
+            .client
+            .query(&events_sql())
+            .param("tenant", super::DEFAULT_TENANT)
+            .param("event_name", q.event_name.as_str())
+            .param("start_ns", q.start_ns)
+            .param("end_ns", q.end_ns)
+            .param("limit", q.limit as u64);
+        let rows = query.fetch_all::<LogRow>().await?;
+        Ok(rows.into_iter().map(LogRecord::from).collect())
+    }
+}
