@@ -62,6 +62,91 @@ fn clean_type(t: Option<String>) -> Option<String> {
     })
 }
 
+/// Where the context member goes in an outgoing JSON object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insertion {
+    /// Offset just after the opening brace. Only ASCII whitespace precedes it, so it is the same
+    /// in UTF-8 bytes and in UTF-16 units (JavaScript string indices).
+    pub at: usize,
+    /// Whether a comma must follow the inserted member (the object has members).
+    pub comma: bool,
+}
+
+/// What to do with an outgoing text message.
+#[derive(Debug, PartialEq)]
+pub struct Plan {
+    /// Where to insert the context; `None` leaves the message untouched.
+    pub insertion: Option<Insertion>,
+    /// The message type read from the configured fields.
+    pub message_type: Option<String>,
+}
+
+/// Reads an outgoing text message: when it is a JSON object without `field` yet, says where the
+/// context member goes.
+pub fn plan_injection(text: &str, field: &str, type_fields: &[String]) -> Plan {
+    let trimmed = text.trim_start();
+    let members = if trimmed.starts_with('{') {
+        json::object_members(text)
+    } else {
+        None
+    };
+    let Some(members) = members else {
+        return Plan {
+            insertion: None,
+            message_type: None,
+        };
+    };
+    let message_type = clean_type(message_type(&members, type_fields));
+    if member(&members, field).is_some() {
+        return Plan {
+            insertion: None,
+            message_type,
+        };
+    }
+    Plan {
+        insertion: Some(Insertion {
+            at: text.len() - trimmed.len() + 1,
+            comma: !members.is_empty(),
+        }),
+        message_type,
+    }
+}
+
+/// The inserted member up to the `traceparent` value: `"<field>":{"traceparent":"`.
+pub fn member_prefix(field: &str) -> String {
+    format!(
+        "{}:{{\"traceparent\":\"",
+        serde_json::to_string(field).unwrap_or_default()
+    )
+}
+
+/// The inserted member after the `traceparent` value: the `tracestate`, if any, and the closing
+/// brace.
+pub fn member_suffix(tracestate: &str) -> String {
+    let mut out = String::from("\"");
+    if !tracestate.is_empty() {
+        out.push_str(",\"tracestate\":");
+        out.push_str(&serde_json::to_string(tracestate).unwrap_or_default());
+    }
+    out.push('}');
+    out
+}
+
+/// Builds the message with the context member inserted (the browser does the same in
+/// JavaScript, to avoid decoding a new string out of wasm memory on every send).
+pub fn apply(text: &str, ins: Insertion, prefix: &str, tp: &TraceParent, suffix: &str) -> String {
+    let mut out = String::with_capacity(text.len() + prefix.len() + 56 + suffix.len());
+    out.push_str(&text[..ins.at]);
+    out.push_str(prefix);
+    out.push_str(&tp.encode());
+    out.push_str(suffix);
+    if ins.comma {
+        out.push(',');
+    }
+    out.push_str(&text[ins.at..]);
+    out
+}
+
 /// Inspects an outgoing text message and, when it is a JSON object without the field yet,
 /// returns it with `"<field>": {traceparent, tracestate}` added as its first member.
 pub fn inject(
@@ -71,38 +156,18 @@ pub fn inject(
     tp: &TraceParent,
     tracestate: &str,
 ) -> Outgoing {
-    let trimmed = text.trim_start();
-    let members = if trimmed.starts_with('{') {
-        json::object_members(text)
-    } else {
-        None
-    };
-    let Some(members) = members else {
-        return Outgoing {
-            text: None,
-            message_type: None,
-        };
-    };
-    let message_type = clean_type(message_type(&members, type_fields));
-    if member(&members, field).is_some() {
-        return Outgoing {
-            text: None,
-            message_type,
-        };
-    }
-    let lead = text.len() - trimmed.len();
-    let mut out = String::with_capacity(text.len() + field.len() + 110);
-    out.push_str(&text[..lead + 1]);
-    out.push_str(&serde_json::to_string(field).unwrap_or_default());
-    out.push(':');
-    out.push_str(&context_json(tp, tracestate));
-    if !members.is_empty() {
-        out.push(',');
-    }
-    out.push_str(&text[lead + 1..]);
+    let plan = plan_injection(text, field, type_fields);
     Outgoing {
-        text: Some(out),
-        message_type,
+        text: plan.insertion.map(|ins| {
+            apply(
+                text,
+                ins,
+                &member_prefix(field),
+                tp,
+                &member_suffix(tracestate),
+            )
+        }),
+        message_type: plan.message_type,
     }
 }
 

@@ -103,6 +103,9 @@ pub(crate) struct Inner {
     pub ws_patch: RefCell<Option<websocket::WebSocketPatch>>,
     #[cfg(feature = "fetch")]
     pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
+    /// The fixed parts of the context member inserted into messages.
+    #[cfg(feature = "websocket")]
+    pub injection: websocket::InjectionParts,
 }
 
 /// The running SDK. Create it once per page with [`Tracewire::start`]; dropping it (or
@@ -188,6 +191,9 @@ impl Tracewire {
             id.to_hex()
         });
         state.session = session;
+        #[cfg(feature = "websocket")]
+        let injection =
+            websocket::InjectionParts::new(&config.trace_context_field, &config.tracestate);
         let inner = Rc::new(Inner {
             config,
             resource,
@@ -203,6 +209,8 @@ impl Tracewire {
             ws_patch: RefCell::new(None),
             #[cfg(feature = "fetch")]
             fetch_patch: RefCell::new(None),
+            #[cfg(feature = "websocket")]
+            injection,
         });
         inner.write_session(now, true);
         export::install(&inner);
