@@ -74,8 +74,8 @@ export function Chart(props: ChartProps) {
       height,
       legend: { show: true, live: !nearest2d },
       cursor: { drag: { x: false, y: false }, points: { show: !nearest2d } },
-      scales: { x: { time: true }, y: log ? { distr: 3 } : { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-      axes: [axis, { ...axis, label: yUnit, size: 60, values: (_u, vals) => vals.map((v) => fmtNum(v)) }],
+      scales: { x: { time: true, auto: false, range: xRange(data[0] as number[]) }, y: log ? { distr: 3 } : { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+      axes: [axis, { ...axis, label: yUnit, size: 60, ...(log ? decades(grid) : {}), values: (_u, vals) => vals.map((v) => (v === null || v === undefined ? '' : fmtNum(v))) }],
       series: [
         {},
         ...series.map<uPlot.Series>((s) => ({
@@ -157,6 +157,30 @@ export function Chart(props: ChartProps) {
       />
     </figure>
   );
+}
+
+/** The data's own time span, padded: a lone point sits in the middle of a minute, not of years. */
+function xRange(xs: number[]): [number, number] {
+  if (!xs.length) return [Date.now() / 1e3 - 60, Date.now() / 1e3];
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of xs) {
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const pad = Math.max((max - min) * 0.04, 30);
+  return [min - pad, max + pad];
+}
+
+/** Log axes: label and draw lines at powers of ten only. */
+function decades(grid: string): Partial<uPlot.Axis> {
+  const filter = (_u: uPlot, splits: number[]) => splits.map((v) => (isPow10(v) ? v : null));
+  return { filter, grid: { stroke: grid, width: 1, filter }, ticks: { stroke: grid, width: 1, filter } };
+}
+
+function isPow10(v: number): boolean {
+  const l = Math.log10(v);
+  return Math.abs(l - Math.round(l)) < 1e-9;
 }
 
 function fmtNum(v: number): string {

@@ -137,7 +137,9 @@ function TraceView({ trace, search, ms }: { trace: Trace; search: string; ms: nu
             {layout.spanCount} span{layout.spanCount === 1 ? '' : 's'}
           </span>
           <span class="muted">loaded in {Math.round(ms)} ms</span>
-          <CopyButton text={location.href} label="link to this view" />
+          <span>
+            Link <CopyButton text={location.href} label="link to this view" />
+          </span>
         </div>
         <div class="trace-tools">
           <ul class="legend" aria-label="Services">
@@ -285,12 +287,19 @@ function WaterfallLine(props: {
           </span>
         )}
         <span class="bar" style={{ left: pct(row.start), width: `max(2px, ${pct(width)})`, background: color }} />
-        <span class="dur" style={{ left: `min(calc(${pct(row.start + width)} + 4px), calc(100% - 70px))` }}>
+        <span class="dur" style={durationLabel(row.start / total, (row.start + width) / total)}>
           {formatDuration(s.duration_ns)}
         </span>
       </span>
     </div>
   );
+}
+
+/** The duration label goes right of the bar, or left of it when the bar reaches the right edge. */
+function durationLabel(from: number, to: number): Record<string, string> {
+  if (to < 0.85) return { left: `calc(${to * 100}% + 4px)` };
+  if (from > 0.15) return { right: `calc(${(1 - from) * 100}% + 4px)` };
+  return { right: '4px', color: 'var(--on-bar)', fontWeight: '600' };
 }
 
 function Attrs({ attrs, title }: { attrs: Record<string, string>; title: string }) {

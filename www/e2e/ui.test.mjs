@@ -1,0 +1,326 @@
+// Browser tests of the collector's embedded UI: a real collector process, filled by the real
+// OpenTelemetry Python SDK and by browser-like OTLP/JSON spans, driven in headless Chromium.
+// Every test saves a screenshot under www/e2e-artifacts/.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  BACKEND_RESOURCE, eventually, exchange, getJson, launchBrowser, newPage, postJson, screenshot,
+  sendExchanges, sendWithPythonSdk, spanId, startCollector, traceId,
+} from './harness.mjs';
+
+let collector;
+let browser;
+let py;
+let ex;
+const now = Date.now();
+
+before(async () => {
+  collector = await startCollector('filled');
+  browser = await launchBrowser();
+  py = await sendWithPythonSdk(collector.otlp);
+  // Twenty exchanges over the last ten minutes, every fifth an error, two message types.
+  const all = [];
+  for (let i = 0; i < 20; i++) {
+    all.push(exchange({ t0: now - 600_000 + i * 30_000, type: i % 2 ? 'chat' : 'run_agent', serverMs: 20 + i * 3, error: i % 5 === 4 }));
+  }
+  ex = all[all.length - 2];
+  await sendExchanges(collector.otlp, all);
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+});
+
+describe('search', () => {
+  test('finds the Python SDK trace and the WebSocket traces, plots them, and opens a trace on click', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${collector.api}/`);
+    const rows = page.locator('.trace-row');
+    await rows.first().waitFor();
+    const text = await page.locator('.results').innerText();
+    assert.match(text, /py-backend\s+GET \/agents/);
+    assert.match(text, /web-app\s+ws\.send run_agent/);
+    assert.equal(await rows.count(), 21);
+    // The Python trace has an error child; its row is marked.
+    assert.equal(await page.locator('.trace-row.has-error', { hasText: 'GET /agents' }).count(), 1);
+    // The scatter plot is drawn (uPlot canvas with a non-zero size).
+    const box = await page.locator('.chart canvas').first().boundingBox();
+    assert.ok(box && box.width > 400 && box.height > 100, `canvas ${JSON.stringify(box)}`);
+    await screenshot(page, 'search');
+
+    await page.locator('.trace-row', { hasText: 'GET /agents' }).click();
+    await page.waitForURL(new RegExp(`/trace/${py.spans[0].trace_id}$`));
+    await page.locator('.wf-row').first().waitFor();
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('keeps filters in the URL and applies them after a reload', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${collector.api}/`);
+    await page.locator('.trace-row').first().waitFor();
+    await page.fill('input[name=service]', 'py-backend');
+    await page.check('input[name=errors]');
+    await page.click('button[type=submit]');
+    await page.waitForURL(/service=py-backend/);
+    assert.match(page.url(), /status=error/);
+    await page.reload();
+    await eventually(async () => (await page.locator('.trace-row').count()) === 1, 10_000, 'one row');
+    assert.equal(await page.inputValue('input[name=service]'), 'py-backend');
+    assert.ok(await page.isChecked('input[name=errors]'));
+    assert.match(await page.locator('.results').innerText(), /GET \/agents/);
+
+    // Clicking the plotted point opens that trace: a lone point sits in the middle of the x range.
+    const over = page.locator('.chart .u-over');
+    const size = await over.boundingBox();
+    // Hover down the middle until the tooltip names the trace, then click there.
+    let hit = null;
+    for (let y = 2; y < size.height && !hit; y += 10) {
+      await over.hover({ position: { x: size.width / 2, y } });
+      const title = await over.getAttribute('title');
+      if (title) hit = { y, title };
+    }
+    assert.ok(hit, 'hovering the plot finds the point');
+    assert.match(hit.title, /py-backend: GET \/agents · [0-9.]+ ms · error/);
+    await over.click({ position: { x: size.width / 2, y: hit.y } });
+    const traceUrl = new RegExp(`/trace/${py.spans[0].trace_id}$`);
+    await page.waitForURL(traceUrl, { timeout: 5_000 });
+    await screenshot(page, 'search-filtered-trace');
+  });
+
+  test('session, user and attribute filters reach the API under their contract names', async () => {
+    const page = await newPage(browser);
+    const requested = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/traces?')) requested.push(new URL(r.url()).searchParams);
+    });
+    await page.goto(`${collector.api}/?session_id=sess-e2e-1&user_id=u-17&attr=ws.message.type%3Dchat`);
+    await eventually(() => requested.length > 0, 10_000, 'the search request');
+    const q = requested[0];
+    assert.equal(q.get('session_id'), 'sess-e2e-1');
+    assert.equal(q.get('user_id'), 'u-17');
+    assert.deepEqual(q.getAll('attr'), ['ws.message.type=chat']);
+    // The filter form shows them (the extra filters open by themselves).
+    assert.equal(await page.inputValue('input[name=session_id]'), 'sess-e2e-1');
+    await page.locator('.trace-row, .error-box, .empty').first().waitFor();
+    await screenshot(page, 'search-session-filters');
+  });
+});
+
+describe('trace', () => {
+  test('shows browser and backend spans in one tree, in order, with the uplink and downlink', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${collector.api}/trace/${ex.trace}?time=raw`);
+    await page.locator('.wf-row').first().waitFor();
+    const rows = await page.$$eval('.wf-row', (els) =>
+      els.map((e) => [e.dataset.spanId, Number(e.dataset.depth), e.dataset.source]),
+    );
+    assert.deepEqual(rows, [
+      [ex.ids.send, 0, 'browser'],
+      [ex.ids.recv, 1, 'backend'],
+      [ex.ids.db, 2, 'backend'],
+      [ex.ids.reply, 2, 'browser'],
+      [ex.ids.proc, 3, 'browser'],
+    ]);
+    // Raw clocks: the browser runs 40 ms ahead, so the backend "started" before the send.
+    const up = page.locator(`.wf-row[data-span-id="${ex.ids.recv}"] .gap.uplink`);
+    assert.ok(await up.evaluate((e) => e.classList.contains('skewed')), 'raw uplink is marked as clock skew');
+    assert.match(await up.innerText(), /↑ −35\.0 ms/);
+    assert.equal(await page.locator(`.wf-row[data-span-id="${ex.ids.reply}"] .gap.downlink`).count(), 1);
+    await screenshot(page, 'trace-raw');
+
+    await page.getByLabel('Skew-corrected').check();
+    await page.waitForURL((u) => !u.searchParams.has('time'));
+    const trace = (await getJson(`${collector.api}/api/traces/${ex.trace}`)).body;
+    const send = trace.spans.find((s) => s.span_id === ex.ids.send);
+    if (send.corrected_start_time_unix_nano !== undefined) {
+      // The collector moved the browser spans onto the server clock: no negative uplink left.
+      await eventually(async () => !(await up.evaluate((e) => e.classList.contains('skewed'))), 5_000, 'corrected uplink');
+    } else {
+      // This collector reports no offset: the page says so instead of pretending.
+      assert.match(await page.locator('#time-help').innerText(), /No clock offset known/);
+    }
+    await screenshot(page, 'trace-corrected');
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('the side panel shows attributes, events, resource and status; keyboard moves through the tree', async () => {
+    const page = await newPage(browser, { colorScheme: 'dark' });
+    await page.goto(`${collector.api}/trace/${py.spans[0].trace_id}`);
+    await page.locator('.wf-row').first().waitFor();
+    const tree = page.getByRole('tree');
+    await tree.focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    const child = py.spans.find((s) => s.parent_span_id);
+    await page.waitForURL(new RegExp(`span=${child.span_id}`));
+    const panel = page.getByRole('complementary', { name: 'Span details' });
+    await panel.waitFor();
+    const text = await panel.innerText();
+    assert.match(text, /SELECT agents/);
+    assert.match(text, /Error: database is locked/);
+    assert.match(text, /db\.system\s+sqlite/);
+    assert.match(text, /service\.version\s+1\.2\.3/);
+    assert.match(text, new RegExp(child.span_id));
+    // Deep link: a reload lands on the same span with the panel open.
+    await page.reload();
+    await page.getByRole('complementary', { name: 'Span details' }).waitFor();
+    await page.keyboard.press('Escape');
+    await screenshot(page, 'trace-dark-panel');
+
+    await page.goto(`${collector.api}/trace/${py.spans[0].trace_id}?span=${py.spans.find((s) => !s.parent_span_id).span_id}`);
+    const rootPanel = await page.getByRole('complementary', { name: 'Span details' }).innerText();
+    assert.match(rootPanel, /Events \(1\)[\s\S]*auth\.checked[\s\S]*user\.id\s+u-17/);
+    assert.match(text, /Links \(1\)/);
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('a 5,000-span trace renders quickly, keeps the DOM small and scrolls to its last span', async () => {
+    const trace = traceId();
+    const start = BigInt(now - 120_000) * 1_000_000n;
+    const ids = Array.from({ length: 5000 }, () => spanId());
+    const spans = ids.map((id, i) => ({
+      traceId: trace, spanId: id, parentSpanId: i === 0 ? undefined : ids[Math.floor((i - 1) / 4)],
+      name: `step ${i}`, kind: 1,
+      startTimeUnixNano: (start + BigInt(i) * 1_000_000n).toString(),
+      endTimeUnixNano: (start + BigInt(i) * 1_000_000n + 5_000_000n).toString(),
+      attributes: [{ key: 'i', value: { intValue: String(i) } }],
+    }));
+    await postJson(`${collector.otlp}/v1/traces`, {
+      resourceSpans: [{ resource: { attributes: BACKEND_RESOURCE }, scopeSpans: [{ spans }] }],
+    });
+    const page = await newPage(browser);
+    const t0 = Date.now();
+    await page.goto(`${collector.api}/trace/${trace}`);
+    await page.locator('.wf-row').first().waitFor();
+    const loadMs = Date.now() - t0;
+    assert.match(await page.locator('.trace-meta').innerText(), /5000 spans/);
+    const domRows = await page.locator('.wf-row').count();
+    assert.ok(domRows < 120, `only visible rows are in the DOM (${domRows})`);
+    // Scroll through the whole list in steps, timing the frames.
+    const frames = await page.evaluate(async () => {
+      const list = document.querySelector('.wf-rows');
+      const times = [];
+      for (let y = 0; y <= list.scrollHeight; y += 2000) {
+        const t = performance.now();
+        list.scrollTop = y;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        times.push(performance.now() - t);
+      }
+      list.scrollTop = list.scrollHeight;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      times.sort((a, b) => a - b);
+      return { median: times[Math.floor(times.length / 2)], max: times[times.length - 1], n: times.length };
+    });
+    // Depth first with four children each: the last row is the last child's last child, and so on.
+    let lastRow = 0;
+    while (4 * lastRow + 4 < 5000) lastRow = 4 * lastRow + 4;
+    await page.locator('.wf-row .ellipsis', { hasText: new RegExp(`^step ${lastRow}$`) }).waitFor();
+    console.log(`5,000-span trace: first rows after ${loadMs} ms; scroll steps ${frames.n}, median ${frames.median.toFixed(1)} ms, max ${frames.max.toFixed(1)} ms`);
+    assert.ok(loadMs < 5_000, `loaded in ${loadMs} ms`);
+    assert.ok(frames.median < 100, `median scroll step ${frames.median} ms`);
+    await screenshot(page, 'trace-5000');
+  });
+});
+
+describe('websocket dashboard, session and live tail', () => {
+  test('the dashboard draws latency percentiles and lists message types', async () => {
+    const page = await newPage(browser);
+    const latency = await getJson(`${collector.api}/api/ws/latency?start=0`);
+    await page.goto(`${collector.api}/ws`);
+    if (latency.status === 404) {
+      // The correlation endpoints are not in this collector: the page says so, not a blank chart.
+      await page.locator('.error-box').first().waitFor();
+      assert.match(await page.locator('.error-box').first().innerText(), /does not answer this endpoint/);
+      await screenshot(page, 'ws-missing-endpoints');
+      return;
+    }
+    await page.locator('.chart canvas').first().waitFor();
+    assert.equal(await page.locator('.chart').count(), 5);
+    const legend = await page.locator('.chart').first().innerText();
+    assert.match(legend, /p50[\s\S]*p95[\s\S]*p99/);
+    const types = await page.locator('table.grid-table').first().innerText();
+    assert.match(types, /run_agent/);
+    assert.match(types, /chat/);
+    // Keyboard drill-down: focus the round-trip chart, pick the last bucket with data.
+    await page.locator('.chart-box').first().focus();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.locator('.drill').waitFor();
+    await screenshot(page, 'ws-dashboard');
+  });
+
+  test('the session page shows the session time line', async () => {
+    const page = await newPage(browser);
+    const session = await getJson(`${collector.api}/api/sessions/sess-e2e-1`);
+    await page.goto(`${collector.api}/sessions/sess-e2e-1`);
+    if (session.status === 404 && !String(session.body).includes('session_not_found')) {
+      await page.locator('.error-box').waitFor();
+      assert.match(await page.locator('.error-box').innerText(), /does not answer this endpoint/);
+      await screenshot(page, 'session-missing-endpoint');
+      return;
+    }
+    await page.locator('.timeline svg rect.mark').first().waitFor();
+    assert.match(await page.locator('.facts').innerText(), /sess-e2e-1/);
+    assert.ok((await page.locator('.timeline rect.mark').count()) >= 20);
+    await screenshot(page, 'session');
+  });
+
+  test('the live tail shows a new span within 2 s, and pausing holds it back', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${collector.api}/live`);
+    const status = page.locator('.status');
+    await eventually(async () => /Connected|Disconnected/.test(await status.innerText()), 10_000, 'a connection attempt');
+    if (/Disconnected/.test(await status.innerText())) {
+      // No /api/live in this collector: the page reports it and keeps retrying.
+      await screenshot(page, 'live-missing-endpoint');
+      assert.match(await page.locator('.empty').innerText(), /Waiting for spans/);
+      return;
+    }
+    const name = `live-${Date.now()}`;
+    const sent = Date.now();
+    await postJson(`${collector.otlp}/v1/traces`, {
+      resourceSpans: [{ resource: { attributes: BACKEND_RESOURCE }, scopeSpans: [{ spans: [{
+        traceId: traceId(), spanId: spanId(), name, kind: 2,
+        startTimeUnixNano: `${BigInt(sent) * 1_000_000n}`, endTimeUnixNano: `${BigInt(sent + 3) * 1_000_000n}`,
+      }] }] }],
+    });
+    await page.locator('.trace-row', { hasText: name }).waitFor({ timeout: 2_000 });
+    console.log(`live tail: span visible ${Date.now() - sent} ms after the POST was sent`);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    const held = `held-${Date.now()}`;
+    await postJson(`${collector.otlp}/v1/traces`, {
+      resourceSpans: [{ resource: { attributes: BACKEND_RESOURCE }, scopeSpans: [{ spans: [{
+        traceId: traceId(), spanId: spanId(), name: held, kind: 2,
+        startTimeUnixNano: `${BigInt(Date.now()) * 1_000_000n}`, endTimeUnixNano: `${BigInt(Date.now() + 1) * 1_000_000n}`,
+      }] }] }],
+    });
+    await page.getByRole('button', { name: /Resume \(1 new\)/ }).waitFor({ timeout: 3_000 });
+    assert.equal(await page.locator('.trace-row', { hasText: held }).count(), 0);
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await page.locator('.trace-row', { hasText: held }).waitFor({ timeout: 2_000 });
+    await screenshot(page, 'live');
+  });
+});
+
+describe('a new collector', () => {
+  test('the empty search page shows the curl command, and that command stores a first span', async () => {
+    const fresh = await startCollector('empty');
+    try {
+      const page = await newPage(browser);
+      await page.goto(`${fresh.api}/`);
+      await page.getByText('No spans stored yet').waitFor();
+      const cmd = await page.locator('.snippet').innerText();
+      assert.match(cmd, /curl -s http:\/\/127\.0\.0\.1:4318\/v1\/traces/);
+      await screenshot(page, 'search-empty');
+      // Run the shown command against this collector's ingest port.
+      const body = JSON.parse(cmd.slice(cmd.indexOf("-d '") + 4, cmd.lastIndexOf("'")));
+      await postJson(`${fresh.otlp}/v1/traces`, body);
+      await page.reload();
+      await page.locator('.trace-row', { hasText: 'GET /cart' }).waitFor();
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
