@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): median per-message cost of WebSocket.send in headless Chromium, plain
-# versus instrumented (patched window.WebSocket and TracedWebSocket), printed as a ratio.
+# versus instrumented (patched window.WebSocket and TracedWebSocket), printed as a ratio. The SDK
+# exports to a real collector process with its default delivery settings.
 # Uses the release package from `wasm-pack build --target web`. Needs the tools that
 # scripts/test-sdk-wasm.sh installs. BATCHES and PER_BATCH size the run; BENCH_CONFIG (URL-encoded
 # JSON) is merged into the SDK config, e.g. to measure with injection or scrubbing off.
@@ -22,6 +23,13 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 wasm-pack build "$SDK" --release --target web --out-dir "$WORK/site/pkg" >/dev/null
 cp "$SDK/bench/index.html" "$WORK/site/"
 
+cargo build -p tracewire-collector --manifest-path "$SDK/../Cargo.toml" >/dev/null
+"$CARGO_TARGET_DIR/debug/tracewire-collector" --otlp-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    --store "sqlite:$WORK/tw.db" --cors-origin '*' 2>"$WORK/collector.log" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'OTLP ingest listening on' "$WORK/collector.log" && break; sleep 0.1; done
+OTLP=$(grep -o 'OTLP ingest listening on http://[0-9.:]*' "$WORK/collector.log" | sed 's/.* on //')
+
 python3 "$SDK/testserver/servers.py" "$WORK/ports" &
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
@@ -40,4 +48,4 @@ for _ in $(seq 100); do
 done
 
 python3 "$SDK/bench/drive.py" "http://127.0.0.1:$DRIVER_PORT" \
-    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&cfg=${BENCH_CONFIG:-%7B%7D}"
+    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&otlp=$OTLP&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&cfg=${BENCH_CONFIG:-%7B%7D}"
