@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod correlate;
 pub mod decode;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod receive;

@@ -3,6 +3,7 @@
 
 mod correlation;
 mod error;
+mod live;
 mod params;
 mod views;
 
@@ -49,6 +50,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/ws/message-types", get(correlation::message_types))
         .route("/api/sessions/{session_id}", get(correlation::session))
         .route("/api/endpoints/hot", get(correlation::hot_endpoints))
+        .route("/api/live", get(live::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

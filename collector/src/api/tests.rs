@@ -448,3 +448,48 @@ mod correlation {
         );
     }
 }
+
+#[tokio::test]
+async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let (_dir, store, metrics) = temp_store(1_000).await;
+    let app = router(Api {
+        store: Arc::clone(&store),
+        metrics,
+        ready: Arc::new(AtomicBool::new(true)),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/live?service=web"))
+            .await
+            .expect("upgrades");
+    // The subscription exists once the upgrade answered; spans stored from now on stream out.
+    store_spans(
+        &store,
+        vec![
+            span(5, 1, None, "api", "GET /x", 1_000, 10),
+            span(5, 2, Some(1), "web", "click", 1_100, 5),
+        ],
+    )
+    .await;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+        .await
+        .expect("a span within 5 s")
+        .expect("open")
+        .expect("frame");
+    let Message::Text(text) = message else {
+        panic!("text frame expected, got {message:?}")
+    };
+    let span: Value = serde_json::from_str(text.as_str()).expect("json");
+    assert_eq!(span["service_name"], "web", "the api span was filtered out");
+    assert_eq!(span["name"], "click");
+    assert_eq!(span["source"], "backend");
+    assert_eq!(span["start_time_unix_nano"], "1100");
+    server.abort();
+}

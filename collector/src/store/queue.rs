@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
 
 use super::StoreError;
+use crate::live::{LiveFeed, LiveSpan};
 use crate::model::Batch;
 
 /// What the writer is asked to do, in order.
@@ -54,15 +55,24 @@ pub struct WriteQueue {
     commands: mpsc::UnboundedSender<Command>,
     permits: Arc<Semaphore>,
     capacity: usize,
+    live: LiveFeed,
 }
 
 /// A queued batch; await [`Receipt::durable`] to learn when it is committed.
-pub struct Receipt(oneshot::Receiver<Result<(), StoreError>>);
+pub struct Receipt {
+    answer: oneshot::Receiver<Result<(), StoreError>>,
+    /// The batch's spans, announced on the live feed once durable (only built while watched).
+    announce: Option<(LiveFeed, Vec<LiveSpan>)>,
+}
 
 impl Receipt {
     /// Resolves once the batch is durable in the store, or with the error that kept it out.
     pub async fn durable(self) -> Result<(), StoreError> {
-        self.0.await.unwrap_or(Err(StoreError::WriterGone))
+        self.answer.await.unwrap_or(Err(StoreError::WriterGone))?;
+        if let Some((feed, spans)) = self.announce {
+            feed.publish(spans);
+        }
+        Ok(())
     }
 }
 
@@ -75,6 +85,7 @@ impl WriteQueue {
             commands,
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
+            live: LiveFeed::default(),
         };
         (queue, receiver)
     }
@@ -90,11 +101,17 @@ impl WriteQueue {
                 TryAcquireError::Closed => SubmitError::Closed,
                 TryAcquireError::NoPermits => SubmitError::Full,
             })?;
-        let (ack, receipt) = oneshot::channel();
+        let announce = self.live.watched().then(|| {
+            (
+                self.live.clone(),
+                batch.spans.iter().map(LiveSpan::from).collect(),
+            )
+        });
+        let (ack, answer) = oneshot::channel();
         self.commands
             .send(Command::Write { batch, ack, permit })
             .map_err(|_| SubmitError::Closed)?;
-        Ok(Receipt(receipt))
+        Ok(Receipt { answer, announce })
     }
 
     /// Asks the writer to delete expired rows; see [`Command::Prune`].
@@ -119,6 +136,11 @@ impl WriteQueue {
     /// The most items the queue holds.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The feed that announces durable spans.
+    pub fn live(&self) -> &LiveFeed {
+        &self.live
     }
 
     /// Refuses new batches; the writer finishes what is queued and stops.
@@ -173,6 +195,14 @@ mod tests {
         let (queue, _writer) = WriteQueue::new(4);
         assert!(queue.try_submit(batch(100)).is_ok());
         assert_eq!(queue.try_submit(batch(1)).err(), Some(SubmitError::Full));
+    }
+
+    #[test]
+    fn spans_are_prepared_for_the_live_feed_only_while_watched() {
+        let (queue, _writer) = WriteQueue::new(10);
+        assert!(queue.try_submit(batch(1)).expect("room").announce.is_none());
+        let _watcher = queue.live().subscribe();
+        assert!(queue.try_submit(batch(1)).expect("room").announce.is_some());
     }
 
     #[test]
