@@ -32,9 +32,9 @@ fn kvs(attrs: &Attributes) -> Vec<KeyValue<'_>> {
     attrs
         .iter()
         .map(|(k, v)| KeyValue {
-            key: k,
+            key: k.as_ref(),
             value: match v {
-                AttrValue::Str(s) => JsonValue::String(s),
+                AttrValue::Str(s) => JsonValue::String(s.as_ref()),
                 AttrValue::Int(i) => JsonValue::Int(i.to_string()),
                 // JSON has no NaN or infinity; OTLP receivers would reject the whole batch.
                 AttrValue::Float(f) if f.is_finite() => JsonValue::Double(*f),
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn spans_encode_to_the_otlp_json_mapping() {
-        let resource = vec![("service.name".to_owned(), AttrValue::from("web"))];
+        let resource = vec![("service.name".into(), AttrValue::from("web"))];
         let s = sample_span();
         let v: Value = serde_json::from_str(&encode_traces(&resource, &[&s])).expect("json");
         let rs = &v["resourceSpans"][0];

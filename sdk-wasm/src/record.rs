@@ -1,12 +1,14 @@
 //! What the SDK records before export: spans and log records with their attributes.
 
+use std::borrow::Cow;
+
 use crate::context::{SpanId, TraceId};
 
 /// An attribute value (the OTLP `AnyValue` subset the SDK produces).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {
-    /// UTF-8 text.
-    Str(String),
+    /// UTF-8 text (borrowed when static, so recording a span does not allocate for constants).
+    Str(Cow<'static, str>),
     /// Signed 64-bit integer.
     Int(i64),
     /// Double.
@@ -15,14 +17,14 @@ pub enum AttrValue {
     Bool(bool),
 }
 
-impl From<&str> for AttrValue {
-    fn from(v: &str) -> Self {
-        AttrValue::Str(v.to_owned())
+impl From<&'static str> for AttrValue {
+    fn from(v: &'static str) -> Self {
+        AttrValue::Str(Cow::Borrowed(v))
     }
 }
 impl From<String> for AttrValue {
     fn from(v: String) -> Self {
-        AttrValue::Str(v)
+        AttrValue::Str(Cow::Owned(v))
     }
 }
 impl From<i64> for AttrValue {
@@ -46,8 +48,11 @@ impl From<bool> for AttrValue {
     }
 }
 
+/// An attribute key: static for the SDK's own keys, owned for the application's.
+pub type Key = Cow<'static, str>;
+
 /// Attributes in insertion order.
-pub type Attributes = Vec<(String, AttrValue)>;
+pub type Attributes = Vec<(Key, AttrValue)>;
 
 /// OTLP span kinds (the integers are the OTLP enum values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

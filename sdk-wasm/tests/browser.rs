@@ -812,7 +812,7 @@ async fn a_fetch_flood_becomes_a_capped_number_of_spans_plus_one_rate_record() {
 async fn events_are_exported_as_log_records() {
     let before = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await;
     let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
-    tw.event("cart.updated", vec![("items".to_owned(), 3i64.into())]);
+    tw.event("cart.updated", vec![("items".into(), 3i64.into())]);
     tw.flush().await;
     assert_eq!(tw.stats().exported, 1);
     assert_eq!(

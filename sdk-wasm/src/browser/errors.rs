@@ -101,10 +101,13 @@ fn report_panic(message: &str) {
         .try_borrow()
         .map(|st| st.session.id.clone())
         .unwrap_or_default();
-    let mut scrubbed = vec![("exception.message".to_owned(), AttrValue::from(message))];
+    let mut scrubbed: Attributes = vec![(
+        "exception.message".into(),
+        AttrValue::from(message.to_owned()),
+    )];
     inner.scrub(&mut scrubbed);
     let message = match scrubbed.pop() {
-        Some((_, AttrValue::Str(m))) => m,
+        Some((_, AttrValue::Str(m))) => m.into_owned(),
         _ => String::new(),
     };
     let rec = LogRecord {

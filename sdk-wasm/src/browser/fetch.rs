@@ -155,10 +155,10 @@ fn traced_fetch(
         if let Some(inner) = weak.upgrade() {
             let mut attributes = vec![
                 (
-                    "http.request.method".to_owned(),
-                    AttrValue::from(req.method.as_str()),
+                    "http.request.method".into(),
+                    AttrValue::from(req.method.clone()),
                 ),
-                ("url.full".to_owned(), url.into()),
+                ("url.full".into(), url.into()),
             ];
             let mut error = None;
             match &result {

@@ -126,7 +126,7 @@ fn to_js_error(e: Error) -> JsValue {
 /// Converts a JS value to an attribute value (objects become their JSON text).
 pub fn attr_value(v: &JsValue) -> AttrValue {
     if let Some(s) = v.as_string() {
-        return AttrValue::Str(s);
+        return AttrValue::from(s);
     }
     if let Some(b) = v.as_bool() {
         return AttrValue::Bool(b);
@@ -137,7 +137,7 @@ pub fn attr_value(v: &JsValue) -> AttrValue {
         }
         return AttrValue::Float(n);
     }
-    AttrValue::Str(
+    AttrValue::from(
         js_sys::JSON::stringify(v)
             .ok()
             .and_then(|s| s.as_string())
@@ -154,7 +154,7 @@ pub fn attributes(obj: &JsValue) -> Attributes {
         .iter()
         .filter_map(|entry| {
             let pair: js_sys::Array = entry.dyn_into().ok()?;
-            Some((pair.get(0).as_string()?, attr_value(&pair.get(1))))
+            Some((pair.get(0).as_string()?.into(), attr_value(&pair.get(1))))
         })
         .collect()
 }

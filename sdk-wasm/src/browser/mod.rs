@@ -395,14 +395,14 @@ impl Inner {
         for (key, value) in attrs.iter_mut() {
             if let AttrValue::Str(s) = value {
                 if let Some(clean) = self.scrubber.scrub(key, s) {
-                    *s = clean;
+                    *s = clean.into();
                 }
                 for re in &self.redact_patterns {
                     re.set_last_index(0);
                     if re.test(s) {
-                        let replaced = js_sys::JsString::from(s.as_str())
+                        let replaced = js_sys::JsString::from(s.as_ref())
                             .replace_by_pattern(re, crate::scrub::REDACTED);
-                        *s = String::from(replaced);
+                        *s = String::from(replaced).into();
                     }
                 }
             } else if self.scrubber.denies_key(key) {
@@ -448,10 +448,10 @@ impl Inner {
     }
 
     fn scrub_text(&self, text: &mut String) {
-        let mut tmp = vec![("text".to_owned(), AttrValue::Str(std::mem::take(text)))];
+        let mut tmp: Attributes = vec![("text".into(), AttrValue::from(std::mem::take(text)))];
         self.scrub(&mut tmp);
         if let Some((_, AttrValue::Str(t))) = tmp.pop() {
-            *text = t;
+            *text = t.into_owned();
         }
     }
 
@@ -600,7 +600,7 @@ impl Span {
         let value = value.into();
         match attrs.iter_mut().find(|(k, _)| k == key) {
             Some(slot) => slot.1 = value,
-            None => attrs.push((key.to_owned(), value)),
+            None => attrs.push((key.to_owned().into(), value)),
         }
     }
 

@@ -49,12 +49,14 @@ struct Processing {
     url: String,
 }
 
-fn base_attrs(sock: &SocketState, operation: &str) -> Attributes {
-    vec![
-        ("messaging.system".into(), "websocket".into()),
-        ("messaging.operation.type".into(), operation.into()),
-        ("url.full".into(), sock.url.clone().into()),
-    ]
+fn base_attrs(sock: &SocketState, operation: &'static str) -> Attributes {
+    // Room for the message attributes and the session/user ids added later, so recording a
+    // span does not regrow the vector.
+    let mut attrs = Vec::with_capacity(10);
+    attrs.push(("messaging.system".into(), "websocket".into()));
+    attrs.push(("messaging.operation.type".into(), operation.into()));
+    attrs.push(("url.full".into(), sock.url.clone().into()));
+    attrs
 }
 
 fn span_name(op: &str, message_type: Option<&str>) -> String {
@@ -455,7 +457,7 @@ fn process_end(inner: &Inner, p: Processing, failed: bool) {
 fn lifecycle_span(
     inner: &Inner,
     sock: &SocketState,
-    name: &str,
+    name: &'static str,
     start_ns: u64,
     mut attributes: Attributes,
     error: Option<String>,
