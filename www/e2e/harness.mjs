@@ -161,6 +161,35 @@ export async function sendExchanges(otlp, exchanges) {
   });
 }
 
+/**
+ * Browser logs of one session as the SDK sends them: request-rate records of a polling route
+ * (the hot-endpoint detector reads them), an uncaught error, and a traced fetch span.
+ */
+export async function sendBrowserActivity(otlp, { sessionId, nowMs, polls = 3 }) {
+  const rate = Array.from({ length: polls }, (_, i) => ({
+    timeUnixNano: ns(nowMs - 60_000 + i * 10_000), severityNumber: 9, eventName: 'http.client.request_rate',
+    body: { stringValue: 'http.client.request_rate' },
+    attributes: [str('http.route', '/api/agents/status'), { key: 'http.client.request.count', value: { intValue: '40' } },
+      { key: 'tracewire.interval_ms', value: { intValue: '10000' } }, str('session.id', sessionId)],
+  }));
+  const error = {
+    timeUnixNano: ns(nowMs - 30_000), severityNumber: 17, severityText: 'ERROR', eventName: 'exception',
+    body: { stringValue: 'TypeError: agent is undefined' },
+    attributes: [str('exception.type', 'TypeError'), str('exception.message', 'agent is undefined'), str('session.id', sessionId)],
+  };
+  await postJson(`${otlp}/v1/logs`, {
+    resourceLogs: [{ resource: { attributes: BROWSER_RESOURCE }, scopeLogs: [{ logRecords: [...rate, error] }] }],
+  });
+  const trace = traceId();
+  await postJson(`${otlp}/v1/traces`, {
+    resourceSpans: [{ resource: { attributes: BROWSER_RESOURCE }, scopeSpans: [{ spans: [{
+      traceId: trace, spanId: spanId(), name: 'GET', kind: 3, startTimeUnixNano: ns(nowMs - 45_000), endTimeUnixNano: ns(nowMs - 45_000 + 80),
+      attributes: [str('http.request.method', 'GET'), str('url.full', 'https://app.example/api/agents'), { key: 'http.response.status_code', value: { intValue: '200' } }, str('session.id', sessionId)],
+    }] }] }],
+  });
+  return { fetchTrace: trace };
+}
+
 /** Sends the 2-span trace of the real OpenTelemetry Python SDK; resolves to what it printed. */
 export function sendWithPythonSdk(otlp) {
   return new Promise((ok, fail) => {

@@ -104,10 +104,10 @@ export interface RoundTrip {
   send_span_id: string;
   server_span_id: string;
   receive_span_id: string | null;
-  session_id: string;
-  user_id: string;
-  url: string;
-  message_type: string;
+  session_id: string | null;
+  user_id: string | null;
+  url: string | null;
+  message_type: string | null;
   service: string;
   server_service: string;
   client_send_time_unix_nano: UnixNanos;
@@ -129,7 +129,8 @@ export interface HotEndpoints {
   sessions: { session_id: string; route: string; requests: number; rate_per_s: number }[];
 }
 
-export type SessionEventKind = 'message' | 'request' | 'error' | 'connection';
+/** The contract's four kinds; the collector also reports other spans (`span`) and logs (`log`). */
+export type SessionEventKind = 'message' | 'request' | 'error' | 'connection' | 'span' | 'log';
 
 export interface SessionEvent {
   time_unix_nano: UnixNanos;

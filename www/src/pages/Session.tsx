@@ -14,6 +14,8 @@ const LANES: { kind: SessionEventKind; label: string; color: string }[] = [
   { kind: 'message', label: 'Messages', color: '#2f7de1' },
   { kind: 'request', label: 'Requests', color: '#2ea36b' },
   { kind: 'error', label: 'Errors', color: '#d93636' },
+  { kind: 'span', label: 'Other spans', color: '#7a8a1f' },
+  { kind: 'log', label: 'Logs', color: '#8a8f98' },
 ];
 const ROW = 28;
 
@@ -68,6 +70,8 @@ function SessionView({ s }: { s: Session }) {
   );
   const total = Math.max(1, diffNs(s.end_time_unix_nano, s.start_time_unix_nano));
   const counts = Object.fromEntries(LANES.map((l) => [l.kind, events.filter((e) => e.kind === l.kind).length]));
+  // The four lanes of the contract always show; the others only when the session has some.
+  const lanes = LANES.filter((l, i) => i < 4 || counts[l.kind] > 0);
   const [active, setActive] = useState(0);
   const W = 1000;
   const laneH = 26;
@@ -97,7 +101,7 @@ function SessionView({ s }: { s: Session }) {
           {formatTime(s.start_time_unix_nano)} to {formatTime(s.end_time_unix_nano)} ({formatDuration(total)})
         </dd>
         <dt>Events</dt>
-        <dd>{LANES.map((l) => `${counts[l.kind]} ${l.label.toLowerCase()}`).join(', ')}</dd>
+        <dd>{lanes.map((l) => `${counts[l.kind]} ${l.label.toLowerCase()}`).join(', ')}</dd>
       </dl>
       {events.length === 0 ? (
         <p class="muted">This session has no events in the store (retention may have removed them).</p>
@@ -105,8 +109,8 @@ function SessionView({ s }: { s: Session }) {
         <>
           <figure class="timeline">
             <figcaption>Time line (click a mark to open its trace; the list below has every event)</figcaption>
-            <svg viewBox={`0 0 ${W + 110} ${LANES.length * laneH + 20}`} role="img" aria-label={`Session time line with ${events.length} events`}>
-              {LANES.map((l, i) => (
+            <svg viewBox={`0 0 ${W + 110} ${lanes.length * laneH + 20}`} role="img" aria-label={`Session time line with ${events.length} events`}>
+              {lanes.map((l, i) => (
                 <g>
                   <text x="0" y={i * laneH + 17} class="lane-label">
                     {l.label}
@@ -115,7 +119,7 @@ function SessionView({ s }: { s: Session }) {
                 </g>
               ))}
               {events.map((e, idx) => {
-                const lane = LANES.findIndex((l) => l.kind === e.kind);
+                const lane = lanes.findIndex((l) => l.kind === e.kind);
                 if (lane < 0) return null;
                 const x = 110 + (diffNs(e.time_unix_nano, s.start_time_unix_nano) / total) * W;
                 const w = Math.max(2, (e.duration_ns / total) * W);
@@ -126,7 +130,7 @@ function SessionView({ s }: { s: Session }) {
                     width={w}
                     height={16}
                     rx={2}
-                    fill={e.status_code === 'Error' ? '#d93636' : LANES[lane].color}
+                    fill={e.status_code === 'Error' ? '#d93636' : lanes[lane].color}
                     class="mark"
                     onClick={() => {
                       setActive(idx);
@@ -139,10 +143,10 @@ function SessionView({ s }: { s: Session }) {
                   </rect>
                 );
               })}
-              <text x="110" y={LANES.length * laneH + 16} class="lane-label">
+              <text x="110" y={lanes.length * laneH + 16} class="lane-label">
                 {formatTime(s.start_time_unix_nano)}
               </text>
-              <text x={W + 110} y={LANES.length * laneH + 16} class="lane-label" text-anchor="end">
+              <text x={W + 110} y={lanes.length * laneH + 16} class="lane-label" text-anchor="end">
                 +{formatDuration(total)}
               </text>
             </svg>
@@ -160,7 +164,7 @@ function SessionView({ s }: { s: Session }) {
               const e = events[i];
               return (
                 <Link
-                  href={e.trace_id ? `/trace/${e.trace_id}?span=${e.span_id}` : '#'}
+                  href={e.trace_id ? `/trace/${e.trace_id}${e.span_id ? `?span=${e.span_id}` : ''}` : `/sessions/${encodeURIComponent(s.session_id)}`}
                   class={`trace-row session-cols${e.status_code === 'Error' || e.kind === 'error' ? ' has-error' : ''}`}
                  
                 >

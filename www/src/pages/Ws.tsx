@@ -164,7 +164,7 @@ function TypesTable({ types, onType }: { types: MessageType[]; onType: (t: strin
   const rows = [...types].sort((a, b) => b.rate_per_s - a.rate_per_s);
   const maxRate = Math.max(...rows.map((t) => t.rate_per_s), 1e-9);
   return (
-    <table class="grid-table">
+    <table class="grid-table" aria-label="Message types">
       <thead>
         <tr>
           <th scope="col">Type</th>
@@ -226,7 +226,7 @@ function Hot({ hot }: { hot: HotEndpoints }) {
     return <p class="muted">No requests in the last {formatDuration(hot.window_ns)}.</p>;
   return (
     <>
-      <table class="grid-table">
+      <table class="grid-table" aria-label="Hot routes">
         <thead>
           <tr>
             <th scope="col">Route</th>
