@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds and tests the browser SDK (sdk-wasm/, crate tracewire-sdk):
 #   1. installs what is missing (wasm target, wasm-bindgen-cli at the crate's pinned version,
-#      wasm-pack, Chromium + chromedriver + binaryen, the Python websockets package);
+#      wasm-pack, Chromium + chromedriver + binaryen + npm, the Python websockets package);
 #   2. native unit tests and clippy (native and wasm32);
 #   3. starts a real collector process and the test servers on free ports;
 #   4. runs the wasm-bindgen browser tests in headless Chromium against them;
 #   5. runs `wasm-pack build --release` for --target web and --target bundler and fails when the
 #      gzipped .wasm + JS glue grows more than 10% over sdk-wasm/size-baseline.txt;
-#   6. loads the release --target web package in headless Chromium and runs a short
+#   6. type-checks sdk-wasm/typecheck/usage.ts against the generated .d.ts (tsc --strict, npm
+#      typescript installed into ~/.cache on first use);
+#   7. loads the release --target web package in headless Chromium and runs a short
 #      sdk-wasm/bench.sh (so a package that does not instantiate fails here).
 # Servers are stopped on exit. Set CARGO_TARGET_DIR to share or separate build output.
 set -euo pipefail
@@ -29,6 +31,7 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wasm-opt >/dev/null || missing+=(binaryen)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
@@ -109,8 +112,19 @@ wasm-pack build "$SDK" --release --target web --out-dir "$WORK/pkg-web"
 for f in tracewire_sdk.js tracewire_sdk.d.ts tracewire_sdk_bg.wasm; do
     test -s "$WORK/pkg-web/$f" || { echo "missing $f in the web package" >&2; exit 1; }
 done
-grep -q 'interface TracewireConfig' "$WORK/pkg-web/tracewire_sdk.d.ts"
-grep -q 'instrumentWebSockets' "$WORK/pkg-web/tracewire_sdk.d.ts"
+
+step "TypeScript definitions (tsc --strict on sdk-wasm/typecheck/usage.ts)"
+TSC_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/tracewire-sdk-tsc
+if [ ! -x "$TSC_DIR/node_modules/.bin/tsc" ]; then
+    mkdir -p "$TSC_DIR"
+    (cd "$TSC_DIR" && npm install --no-audit --no-fund --silent typescript@5.6.3)
+fi
+mkdir -p "$WORK/typecheck"
+cp -r "$WORK/pkg-web" "$WORK/typecheck/pkg"
+cp "$SDK/typecheck/usage.ts" "$WORK/typecheck/"
+"$TSC_DIR/node_modules/.bin/tsc" --strict --noEmit --target es2022 --module es2022 \
+    --moduleResolution bundler --lib es2022,dom,esnext.disposable "$WORK/typecheck/usage.ts"
+echo "TypeScript definitions OK"
 
 step "Release package loads and runs in Chromium (short benchmark run)"
 BATCHES=3 PER_BATCH=100 bash "$SDK/bench.sh"

@@ -108,7 +108,7 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "TracewireConfig")]
     pub type JsConfig;
     /// A JS attribute map.
-    #[wasm_bindgen(typescript_type = "TracewireAttributes | undefined")]
+    #[wasm_bindgen(typescript_type = "TracewireAttributes")]
     pub type JsAttributes;
     /// The stats object.
     #[wasm_bindgen(typescript_type = "TracewireStats")]
@@ -220,9 +220,9 @@ impl Tracewire {
 
     /// Starts a span (the parent of sends and fetches until it ends).
     #[wasm_bindgen(js_name = startSpan)]
-    pub fn js_start_span(&self, name: &str, attrs: JsAttributes) -> Span {
+    pub fn js_start_span(&self, name: &str, attrs: Option<JsAttributes>) -> Span {
         let span = self.start_span(name);
-        for (k, v) in attributes(&attrs) {
+        for (k, v) in attrs.map(|a| attributes(&a)).unwrap_or_default() {
             span.set_attribute(&k, v);
         }
         span
@@ -230,8 +230,8 @@ impl Tracewire {
 
     /// Records a named event.
     #[wasm_bindgen(js_name = event)]
-    pub fn js_event(&self, name: &str, attrs: JsAttributes) {
-        self.event(name, attributes(&attrs));
+    pub fn js_event(&self, name: &str, attrs: Option<JsAttributes>) {
+        self.event(name, attrs.map(|a| attributes(&a)).unwrap_or_default());
     }
 
     /// Sets the user id (`null` clears it).
