@@ -191,6 +191,26 @@ fn clickhouse_outage_loses_nothing_and_duplicates_nothing() {
 }
 
 #[test]
+fn acknowledged_batch_survives_kill_9_while_clickhouse_is_down() {
+    let mut test = ClickHouseTest::start("acknowledged_batch_survives_kill_9");
+    let mut collector = clickhouse_collector(&test, &[]);
+    test.front.stop().expect("front stops");
+    let body = traces_request(1, 50, 4, now_ns() - 60_000_000_000).encode_to_vec();
+    let response = post(&collector, "/v1/traces", "application/x-protobuf", body);
+    assert_eq!(response.status().as_u16(), 200);
+    collector.kill();
+    test.front.restart().expect("front restarts");
+    let restarted = clickhouse_collector(&test, &[]);
+    assert!(
+        wait_until(Duration::from_secs(30), || span_rows(&test).0 >= 200),
+        "only {:?} of 200 spans arrived\n{}",
+        span_rows(&test),
+        restarted.log()
+    );
+    assert_eq!(span_rows(&test), (200, 200));
+}
+
+#[test]
 fn full_spool_answers_503_and_sigterm_keeps_the_spool_for_the_next_start() {
     let mut test = ClickHouseTest::start("full_spool_answers_503");
     let mut collector = clickhouse_collector(&test, &["--spool-max-bytes", "64KiB"]);

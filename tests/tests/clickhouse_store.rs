@@ -309,6 +309,20 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     }
     assert_eq!(from_clickhouse, sqlite_services);
 
+    // Trace by id finds spans through the window in `otel_traces_trace_id_ts`.
+    test.client()
+        .query("TRUNCATE TABLE otel_traces_trace_id_ts")
+        .execute()
+        .await
+        .expect("truncates");
+    assert!(
+        clickhouse
+            .trace(&first_trace)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+
     clickhouse.shutdown().await.expect("stops");
     sqlite.shutdown().await.expect("stops");
     let text = metrics.render(0, 0);
