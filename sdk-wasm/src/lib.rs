@@ -7,6 +7,7 @@
 //! the browser is in [`browser`], compiled for `wasm32` only, with a thin `#[wasm_bindgen]` layer
 //! for the JavaScript API on top of the Rust one.
 
+pub mod carry;
 pub mod config;
 pub mod context;
 pub mod json;

@@ -52,8 +52,13 @@ pub struct Stats {
     pub keepalive_max_in_flight: u32,
     /// Page-exit beacons the browser accepted.
     pub beacons: u32,
-    /// Page-exit beacons the browser refused (their items are lost, and counted here).
+    /// Page-exit beacons the browser refused.
     pub beacon_failures: u32,
+    /// Items of page-exit requests the browser refused, kept in `localStorage` for the next
+    /// page load instead of being lost.
+    pub carried_over: u32,
+    /// Items carried over by a previous page load and sent by this one.
+    pub carried_in: u32,
     /// Keepalive bytes currently in flight.
     pub keepalive_bytes_in_flight: usize,
     /// Keepalive fetches currently in flight.
@@ -214,6 +219,17 @@ pub async fn flush(inner: &Rc<Inner>) {
 }
 
 async fn export_queued(inner: &Rc<Inner>) {
+    let carried = std::mem::take(&mut *inner.carried.borrow_mut());
+    for c in carried {
+        let ok = send_with_retries(inner, &c.path, c.body).await;
+        let mut st = inner.state.borrow_mut();
+        if ok {
+            st.stats.exported += c.items;
+            st.stats.carried_in += c.items;
+        } else {
+            st.stats.dropped_export_failed += c.items;
+        }
+    }
     inner.release_pending(true);
     #[cfg(feature = "fetch")]
     super::fetch::report_rates(inner);
@@ -401,6 +417,12 @@ pub fn flush_on_exit(inner: &Rc<Inner>) {
     let budget = inner.config.keepalive_budget_bytes;
     let mut bodies: Vec<(&'static str, String, usize)> = Vec::new();
     let mut oversize = 0;
+    // Logs (errors among them) first: they get the keepalive budget before spans do.
+    let (parts, over) = split_encoded(&logs, EXIT_REQUEST_TARGET_BYTES.min(budget), budget, &|g| {
+        encode_logs(&inner.resource, &g.iter().collect::<Vec<_>>())
+    });
+    oversize += over;
+    bodies.extend(parts.into_iter().map(|(b, n)| ("/v1/logs", b, n)));
     let (parts, over) = split_encoded(
         &spans,
         EXIT_REQUEST_TARGET_BYTES.min(budget),
@@ -409,11 +431,6 @@ pub fn flush_on_exit(inner: &Rc<Inner>) {
     );
     oversize += over;
     bodies.extend(parts.into_iter().map(|(b, n)| ("/v1/traces", b, n)));
-    let (parts, over) = split_encoded(&logs, EXIT_REQUEST_TARGET_BYTES.min(budget), budget, &|g| {
-        encode_logs(&inner.resource, &g.iter().collect::<Vec<_>>())
-    });
-    oversize += over;
-    bodies.extend(parts.into_iter().map(|(b, n)| ("/v1/logs", b, n)));
     let (budget_left, slots_left) = {
         let mut st = inner.state.borrow_mut();
         st.stats.dropped_export_failed += to_u32(oversize);
@@ -427,28 +444,68 @@ pub fn flush_on_exit(inner: &Rc<Inner>) {
     for ((path, body, count), route) in bodies.into_iter().zip(routes) {
         let url = url_for(inner, path, true);
         match route {
-            ExitRoute::Keepalive => keepalive(inner, url, body, count),
+            ExitRoute::Keepalive => keepalive(inner, path, url, body, count),
             ExitRoute::Beacon => {
                 let ok = inner
                     .window
                     .navigator()
                     .send_beacon_with_opt_str(&url, Some(&body))
                     .unwrap_or(false);
-                let mut st = inner.state.borrow_mut();
                 if ok {
+                    let mut st = inner.state.borrow_mut();
                     st.stats.beacons += 1;
                     st.stats.exported_on_exit += to_u32(count);
                 } else {
-                    st.stats.beacon_failures += 1;
-                    st.stats.dropped_export_failed += to_u32(count);
+                    inner.state.borrow_mut().stats.beacon_failures += 1;
+                    carry_over(inner, path, body, count);
                 }
             }
         }
     }
 }
 
-fn keepalive(inner: &Rc<Inner>, url: String, body: String, count: usize) {
+const CARRY_KEY: &str = "tracewire.carryover";
+
+/// Keeps a request the browser refused at page exit in `localStorage` for the next page load;
+/// counts its items as dropped when storage is unavailable or full.
+fn carry_over(inner: &Inner, path: &str, body: String, count: usize) {
+    let storage = inner.window.local_storage().ok().flatten();
+    let stored = storage
+        .as_ref()
+        .and_then(|s| s.get_item(CARRY_KEY).ok().flatten());
+    let entry = crate::carry::Carried {
+        path: path.to_owned(),
+        body,
+        items: to_u32(count),
+    };
+    let written = crate::carry::append(stored.as_deref(), entry, crate::carry::MAX_CARRY_BYTES)
+        .zip(storage)
+        .is_some_and(|(text, s)| s.set_item(CARRY_KEY, &text).is_ok());
+    let mut st = inner.state.borrow_mut();
+    if written {
+        st.stats.carried_over += to_u32(count);
+    } else {
+        st.stats.dropped_export_failed += to_u32(count);
+    }
+}
+
+/// Takes what a previous page load carried over (removing it from storage, so two tabs do not
+/// both send it).
+pub fn take_carried(window: &web_sys::Window) -> Vec<crate::carry::Carried> {
+    let Some(storage) = window.local_storage().ok().flatten() else {
+        return Vec::new();
+    };
+    let stored = storage.get_item(CARRY_KEY).ok().flatten();
+    if stored.is_some() {
+        let _ = storage.remove_item(CARRY_KEY);
+    }
+    crate::carry::parse(stored.as_deref())
+}
+
+fn keepalive(inner: &Rc<Inner>, path: &'static str, url: String, body: String, count: usize) {
     let size = body.len();
+    // Kept to carry over if the browser refuses the request.
+    let retained = body.clone();
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(&body));
@@ -483,7 +540,8 @@ fn keepalive(inner: &Rc<Inner>, url: String, body: String, count: usize) {
                 st.stats.exported_on_exit += to_u32(count);
             } else {
                 st.stats.keepalive_failures += 1;
-                st.stats.dropped_export_failed += to_u32(count);
+                drop(st);
+                carry_over(&inner, path, retained, count);
             }
         }
     });

@@ -97,6 +97,8 @@ export interface TracewireStats {
   keepaliveMaxInFlight: number;
   beacons: number;
   beaconFailures: number;
+  carriedOver: number;
+  carriedIn: number;
   keepaliveBytesInFlight: number;
   keepaliveInFlight: number;
 }

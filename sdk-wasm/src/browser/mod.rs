@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     pub ws_patch: RefCell<Option<websocket::WebSocketPatch>>,
     #[cfg(feature = "fetch")]
     pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
+    /// Requests a previous page load could not send, sent by the next flush.
+    pub carried: RefCell<Vec<crate::carry::Carried>>,
     /// The fixed parts of the context member inserted into messages.
     #[cfg(feature = "websocket")]
     pub injection: websocket::InjectionParts,
@@ -202,6 +204,7 @@ impl Tracewire {
             window,
             performance,
             state: RefCell::new(state),
+            carried: RefCell::new(Vec::new()),
             listeners: RefCell::new(Vec::new()),
             timers: RefCell::new(Vec::new()),
             shut_down: Cell::new(false),
@@ -213,12 +216,18 @@ impl Tracewire {
             injection,
         });
         inner.write_session(now, true);
+        let carried = export::take_carried(&inner.window);
+        let has_carried = !carried.is_empty();
+        *inner.carried.borrow_mut() = carried;
         export::install(&inner);
         #[cfg(feature = "errors")]
         if inner.config.capture_errors {
             errors::install(&inner);
         }
         CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
+        if has_carried {
+            export::schedule_flush(&inner);
+        }
         Ok(Tracewire { inner })
     }
 
