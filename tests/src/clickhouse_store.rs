@@ -97,8 +97,11 @@ pub fn span_id(t: u64, n: u64) -> Vec<u8> {
 }
 
 /// A trace export with `traces` traces of `spans` spans each, starting at `base_ns`, trace ids
-/// from `first_trace`. Two services; every span has attributes of each type, and some spans have
-/// events, links, trace state, error status, each span kind, and scope name and version.
+/// from `first_trace`. Two services: `web` is a browser (`telemetry.sdk.language = webjs`) whose
+/// root span is a `ws.send chat` that `api` continues (`ws.receive chat`), with the reply back in
+/// the browser as the third span, as the correlation endpoints expect. Every span has attributes
+/// of each type, and some spans have events, links, trace state, error status, each span kind,
+/// and scope name and version.
 pub fn traces_request(
     first_trace: u64,
     traces: u64,
@@ -110,25 +113,43 @@ pub fn traces_request(
         let trace_start = base_ns + t * 10_000_000;
         for s in 0..spans {
             let start = trace_start + s * 1_000_003;
+            let (name, kind) = match s {
+                0 => ("ws.send chat".to_owned(), 4),
+                1 => ("ws.receive chat".to_owned(), 5),
+                2 => ("ws.receive chat.reply".to_owned(), 5),
+                _ => (
+                    format!("op {}", s % 3),
+                    i32::try_from(s % 6).expect("small"),
+                ),
+            };
+            let mut attributes = vec![
+                text("http.route", &format!("/r/{}", t % 4)),
+                kv("http.status_code", Value::IntValue(200 + (s % 2) as i64)),
+                kv("sampled", Value::BoolValue(s % 2 == 0)),
+                kv("ratio", Value::DoubleValue(0.5)),
+            ];
+            if s % 2 == 0 {
+                attributes.push(text("session.id", &format!("sess-{}", t % 2)));
+                attributes.push(text("ws.message.type", "chat"));
+            }
             let span = Span {
                 trace_id: trace_id(t),
                 span_id: span_id(t, s),
-                parent_span_id: if s == 0 { Vec::new() } else { span_id(t, 0) },
+                parent_span_id: match s {
+                    0 => Vec::new(),
+                    1 => span_id(t, 0),
+                    _ => span_id(t, 1),
+                },
                 trace_state: if s == 1 {
                     "vendor=x".into()
                 } else {
                     String::new()
                 },
-                name: format!("op {}", s % 3),
-                kind: i32::try_from(s % 6).expect("small"),
+                name,
+                kind,
                 start_time_unix_nano: start,
                 end_time_unix_nano: start + 500_000 * (s + 1) + t,
-                attributes: vec![
-                    text("http.route", &format!("/r/{}", t % 4)),
-                    kv("http.status_code", Value::IntValue(200 + (s % 2) as i64)),
-                    kv("sampled", Value::BoolValue(s % 2 == 0)),
-                    kv("ratio", Value::DoubleValue(0.5)),
-                ],
+                attributes,
                 events: if s % 2 == 0 {
                     vec![Event {
                         time_unix_nano: start + 10,
@@ -168,7 +189,14 @@ pub fn traces_request(
         .zip(["web", "api"])
         .map(|(spans, service)| ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![text("service.name", service), text("host.name", "h1")],
+                attributes: if service == "web" {
+                    vec![
+                        text("service.name", service),
+                        text("telemetry.sdk.language", "webjs"),
+                    ]
+                } else {
+                    vec![text("service.name", service), text("host.name", "h1")]
+                },
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -186,7 +214,8 @@ pub fn traces_request(
     ExportTraceServiceRequest { resource_spans }
 }
 
-/// A logs export with `count` records, some tied to trace `trace`.
+/// A logs export with `count` records of browser session `sess-1`, some tied to trace `trace`,
+/// every third one an `http.client.request_rate` event.
 pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRequest {
     let log_records = (0..count)
         .map(|i| LogRecord {
@@ -197,7 +226,17 @@ pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRe
             body: Some(AnyValue {
                 value: Some(Value::StringValue(format!("line {i}"))),
             }),
-            attributes: vec![text("i", &i.to_string())],
+            attributes: vec![
+                text("i", &i.to_string()),
+                text("session.id", "sess-1"),
+                text("http.route", &format!("/r/{}", i % 2)),
+                text("http.client.request.count", &(i + 1).to_string()),
+            ],
+            event_name: if i % 3 == 0 {
+                "http.client.request_rate".into()
+            } else {
+                String::new()
+            },
             trace_id: if i % 2 == 0 {
                 trace_id(trace)
             } else {

@@ -119,19 +119,30 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         .map(|t| format!("/api/traces/{}", hex::encode(trace_id(t))))
         .collect();
     let start = base + 30_000_000;
+    // Rates are per second of the window: the same fixed window for both collectors.
+    let window = format!("start={base}&end={}", now_ns());
     paths.extend([
         "/api/traces/0123456789abcdef0123456789abcdef".to_owned(),
         "/api/traces/not-an-id".to_owned(),
         "/api/traces".to_owned(),
         "/api/traces?limit=5".to_owned(),
         "/api/traces?service=api&limit=100".to_owned(),
-        "/api/traces?name=op%202".to_owned(),
+        "/api/traces?name=ws.receive%20chat".to_owned(),
         "/api/traces?status=error".to_owned(),
         "/api/traces?min_duration_ms=2&max_duration_ms=3".to_owned(),
         format!("/api/traces?start={start}&end={}", start + 50_000_000),
-        "/api/traces?service=web&name=op%200&status=error".to_owned(),
+        "/api/traces?service=api&name=ws.receive%20chat&status=error".to_owned(),
         "/api/traces?bogus=1".to_owned(),
         "/api/services".to_owned(),
+        format!("/api/ws/roundtrips?{window}&limit=1000"),
+        format!("/api/ws/roundtrips?{window}&session_id=sess-1&message_type=chat"),
+        format!("/api/ws/roundtrips?{window}&service=web&limit=3"),
+        format!("/api/ws/latency?{window}&step=1s"),
+        format!("/api/ws/message-types?{window}"),
+        "/api/sessions/sess-0".to_owned(),
+        "/api/sessions/sess-1".to_owned(),
+        "/api/sessions/nobody".to_owned(),
+        "/api/endpoints/hot?window=1h".to_owned(),
     ]);
     for path in &paths {
         let (sqlite_status, sqlite_body) = get(&sqlite, path);
@@ -146,6 +157,11 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         get(&sqlite, "/api/traces/0123456789abcdef0123456789abcdef").0,
         404
     );
+    // The correlation endpoints found the browser exchanges and the session.
+    assert_eq!(get(&clickhouse, "/api/sessions/sess-1").0, 200);
+    let types = get(&clickhouse, &format!("/api/ws/message-types?{window}")).1;
+    // Traces 12 to 16 have no backend span, so 8 + 3 exchanges.
+    assert_eq!(types["types"][0]["count"], 11, "{types}");
     let all = get(&clickhouse, "/api/traces?limit=100").1;
     assert_eq!(all["traces"].as_array().map(Vec::len), Some(16));
     let logs: u64 = runtime()

@@ -250,7 +250,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
             ..Default::default()
         },
         TraceQuery {
-            name: Some("op 2".into()),
+            name: Some("ws.receive chat".into()),
             limit: 20,
             ..Default::default()
         },
@@ -365,7 +365,8 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .unwrap_or_else(|e| panic!("{e}\n{statement}"));
         assert!(!formatted.is_empty());
     }
-    // Every query, with every search filter on, runs against the schema.
+    // Every query (trace, search with every filter on, services, correlation reads) runs
+    // against the schema.
     let client = test.client();
     for statement in query_statements() {
         client
@@ -381,6 +382,10 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("start_ns", 0i64)
             .param("end_ns", 10i64)
             .param("limit", 20u64)
+            .param("session_id", "sess-1")
+            .param("message_type", "chat")
+            .param("trace_ids", vec!["ab".to_owned()])
+            .param("event_name", "http.client.request_rate")
             .fetch_bytes("TabSeparated")
             .expect("starts")
             .collect()

@@ -14,7 +14,7 @@ const LOG_COLUMNS: &str = "Timestamp, TraceId, SpanId, TraceFlags, SeverityText,
     ObservedTimestamp, Tenant";
 
 /// Optional filters of [`ws_sends_sql`], in order; each is used only when its value is given.
-const SEND_FILTERS: [&str; 3] = [
+pub(super) const SEND_FILTERS: [&str; 3] = [
     " AND SpanAttributes['session.id'] = {session_id:String}",
     " AND ServiceName = {service:String}",
     " AND SpanAttributes['ws.message.type'] = {message_type:String}",
@@ -28,7 +28,7 @@ pub(super) fn ws_sends_sql(filters: &str) -> String {
          AND Timestamp < fromUnixTimestamp64Nano({{end_ns:Int64}}) \
          AND SpanKind = 'Producer' AND (SpanName = 'ws.send' OR startsWith(SpanName, 'ws.send ')) \
          AND ResourceAttributes['telemetry.sdk.language'] = 'webjs'{filters} \
-         ORDER BY Timestamp DESC LIMIT 1 BY SpanId LIMIT {{limit:UInt64}}"
+         ORDER BY Timestamp DESC LIMIT 1 BY TraceId, SpanId LIMIT {{limit:UInt64}}"
     )
 }
 
