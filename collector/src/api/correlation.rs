@@ -508,7 +508,15 @@ pub(super) async fn session(
         .map(span_event)
         .chain(logs.iter().map(log_event))
         .collect();
-    events.sort_by_key(|e| e.time_unix_nano.parse::<i64>().unwrap_or(0));
+    // Ties (a reply and its processing start together) order the same on every store.
+    events.sort_by_cached_key(|e| {
+        (
+            e.time_unix_nano.parse::<i64>().unwrap_or(0),
+            e.trace_id.to_owned(),
+            e.span_id.to_owned(),
+            e.name.to_owned(),
+        )
+    });
     let user_id = spans
         .iter()
         .rev()

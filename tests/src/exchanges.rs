@@ -1,0 +1,185 @@
+//! Synthetic WebSocket exchanges as OTLP requests, following docs/semantic-conventions.md: for
+//! each message a browser `ws.send`, the backend's `ws.receive` child with a database child, and
+//! the browser's `ws.receive` of the reply with its `ws.process`; plus the browser SDK's
+//! `http.client.request_rate` log records. The backend's clock runs [`OFFSET_NS`] ahead.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+
+/// One millisecond in nanoseconds.
+pub const MS: u64 = 1_000_000;
+/// How far the backend's clock runs ahead of the browser's.
+pub const OFFSET_NS: u64 = 2_000 * MS;
+/// The browser session of every exchange.
+pub const SESSION: &str = "sess-42";
+/// Server time of every exchange's backend span.
+pub const SERVER_NS: u64 = 5 * MS;
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn span(
+    trace: u8,
+    id: u8,
+    parent: Option<u8>,
+    name: &str,
+    kind: i32,
+    start: u64,
+    duration: u64,
+    attributes: Vec<KeyValue>,
+) -> Span {
+    Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![id; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: name.into(),
+        kind,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + duration,
+        attributes,
+        ..Default::default()
+    }
+}
+
+fn request(resource: Vec<KeyValue>, spans: Vec<Span>) -> Vec<u8> {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: resource,
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// One exchange, as the protobuf bodies of its browser half and its backend half.
+pub struct Exchange {
+    /// Trace id, lowercase hex.
+    pub trace_id: String,
+    /// `ExportTraceServiceRequest` with the browser's spans.
+    pub browser: Vec<u8>,
+    /// `ExportTraceServiceRequest` with the backend's spans.
+    pub backend: Vec<u8>,
+}
+
+/// `count` exchanges 300 ms apart from `base_ns` (client clock): types alternate `run_agent` /
+/// `chat`; every third has a slow (40 ms) uplink; every fifth backend span fails.
+pub fn exchanges(count: u8, base_ns: u64) -> Vec<Exchange> {
+    (1..=count)
+        .map(|n| {
+            let at = base_ns + u64::from(n) * 300 * MS;
+            let up = if n % 3 == 0 { 40 * MS } else { 2 * MS };
+            let message_type = if n % 2 == 0 { "chat" } else { "run_agent" };
+            let attrs = || {
+                vec![
+                    kv("session.id", SESSION),
+                    kv("ws.message.type", message_type),
+                    kv("url.full", "ws://app/ws"),
+                ]
+            };
+            let t2 = at + up + OFFSET_NS;
+            let t4 = t2 + SERVER_NS - OFFSET_NS + 2 * MS;
+            let browser = vec![
+                span(
+                    n,
+                    1,
+                    None,
+                    &format!("ws.send {message_type}"),
+                    4,
+                    at,
+                    0,
+                    attrs(),
+                ),
+                span(n, 3, Some(2), "ws.receive reply", 5, t4, 0, attrs()),
+                span(n, 4, Some(3), "ws.process reply", 5, t4, MS, attrs()),
+            ];
+            let mut server = span(
+                n,
+                2,
+                Some(1),
+                &format!("ws.receive {message_type}"),
+                5,
+                t2,
+                SERVER_NS,
+                vec![],
+            );
+            if n % 5 == 0 {
+                server.status = Some(Status {
+                    message: "database is locked".into(),
+                    code: 2,
+                });
+            }
+            let backend = vec![
+                server,
+                span(n, 5, Some(2), "SELECT agents", 3, t2 + MS, 2 * MS, vec![]),
+            ];
+            Exchange {
+                trace_id: hex::encode([n; 16]),
+                browser: request(
+                    vec![
+                        kv("service.name", "web"),
+                        kv("telemetry.sdk.language", "webjs"),
+                    ],
+                    browser,
+                ),
+                backend: request(vec![kv("service.name", "agent-backend")], backend),
+            }
+        })
+        .collect()
+}
+
+/// Spans per exchange (browser and backend).
+pub const SPANS_PER_EXCHANGE: u64 = 5;
+
+/// `ExportLogsServiceRequest` with request-rate records: `(route, count, session)` each.
+pub fn request_rates(time_ns: u64, rates: &[(&str, u64, &str)]) -> Vec<u8> {
+    let records = rates
+        .iter()
+        .map(|(route, count, session)| LogRecord {
+            time_unix_nano: time_ns,
+            severity_number: 9,
+            event_name: "http.client.request_rate".into(),
+            attributes: vec![
+                kv("http.route", route),
+                kv("http.client.request.count", &count.to_string()),
+                kv("session.id", session),
+            ],
+            ..Default::default()
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", "web"),
+                    kv("telemetry.sdk.language", "webjs"),
+                ],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
