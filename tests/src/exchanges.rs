@@ -38,7 +38,6 @@ fn span(
     kind: i32,
     start: u64,
     duration: u64,
-    attributes: Vec<KeyValue>,
 ) -> Span {
     Span {
         trace_id: vec![trace; 16],
@@ -48,9 +47,13 @@ fn span(
         kind,
         start_time_unix_nano: start,
         end_time_unix_nano: start + duration,
-        attributes,
         ..Default::default()
     }
+}
+
+fn with(mut span: Span, attributes: Vec<KeyValue>) -> Span {
+    span.attributes = attributes;
+    span
 }
 
 fn request(resource: Vec<KeyValue>, spans: Vec<Span>) -> Vec<u8> {
@@ -98,18 +101,12 @@ pub fn exchanges(count: u8, base_ns: u64) -> Vec<Exchange> {
             let t2 = at + up + OFFSET_NS;
             let t4 = t2 + SERVER_NS - OFFSET_NS + 2 * MS;
             let browser = vec![
-                span(
-                    n,
-                    1,
-                    None,
-                    &format!("ws.send {message_type}"),
-                    4,
-                    at,
-                    0,
+                with(
+                    span(n, 1, None, &format!("ws.send {message_type}"), 4, at, 0),
                     attrs(),
                 ),
-                span(n, 3, Some(2), "ws.receive reply", 5, t4, 0, attrs()),
-                span(n, 4, Some(3), "ws.process reply", 5, t4, MS, attrs()),
+                with(span(n, 3, Some(2), "ws.receive reply", 5, t4, 0), attrs()),
+                with(span(n, 4, Some(3), "ws.process reply", 5, t4, MS), attrs()),
             ];
             let mut server = span(
                 n,
@@ -119,7 +116,6 @@ pub fn exchanges(count: u8, base_ns: u64) -> Vec<Exchange> {
                 5,
                 t2,
                 SERVER_NS,
-                vec![],
             );
             if n % 5 == 0 {
                 server.status = Some(Status {
@@ -129,7 +125,7 @@ pub fn exchanges(count: u8, base_ns: u64) -> Vec<Exchange> {
             }
             let backend = vec![
                 server,
-                span(n, 5, Some(2), "SELECT agents", 3, t2 + MS, 2 * MS, vec![]),
+                span(n, 5, Some(2), "SELECT agents", 3, t2 + MS, 2 * MS),
             ];
             Exchange {
                 trace_id: hex::encode([n; 16]),
