@@ -23,7 +23,7 @@ use std::time::Duration;
 use clickhouse::{Client, Compression};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{Notify, watch};
-use tracing::info;
+use tracing::{info, warn};
 
 pub use config::{ClickHouseConfig, DEFAULT_DATABASE, check_name};
 pub use query::all_statements as query_statements;
@@ -42,6 +42,22 @@ const DEFAULT_TENANT: &str = "";
 
 /// How long the shipper may keep shipping after SIGTERM before the collector exits.
 const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Creating or checking the schema, at start or, when ClickHouse was unreachable then, by the
+/// shipper before its first INSERT.
+pub(super) struct SchemaTask {
+    server: Client,
+    client: Client,
+    layout: Layout,
+    create: bool,
+}
+
+impl SchemaTask {
+    /// Migrates (or checks) the schema; answers the version.
+    pub(super) async fn run(&self) -> Result<u32, StoreError> {
+        schema::migrate(&self.server, &self.client, &self.layout, self.create).await
+    }
+}
 
 /// An open ClickHouse store: its spool writer, its shipper and a client for reads.
 pub struct ClickHouseStore {
@@ -86,17 +102,38 @@ impl ClickHouseStore {
         metrics.spool_bytes(spool.bytes());
         let layout = Layout::new(config);
         let reads = client(config, false);
-        let version =
-            schema::migrate(&client(config, true), &reads, &layout, config.create_schema).await?;
-        info!(
-            url = %config.url,
-            database = %config.database,
-            cluster = config.cluster.as_deref().unwrap_or("-"),
-            schema_version = version,
-            spool = %config.spool_dir.display(),
-            spooled_bytes = spool.bytes(),
-            "ClickHouse store open"
-        );
+        let schema = SchemaTask {
+            server: client(config, true),
+            client: reads.clone(),
+            layout,
+            create: config.create_schema,
+        };
+        // An unreachable server is an outage like any other: the spool takes ingest and the
+        // shipper sets the schema up once ClickHouse answers. Any answer that is an error
+        // (credentials, a newer schema, a missing one) stops the start with its message.
+        let pending_schema = match schema.run().await {
+            Ok(version) => {
+                info!(
+                    url = %config.url,
+                    database = %config.database,
+                    cluster = config.cluster.as_deref().unwrap_or("-"),
+                    schema_version = version,
+                    spool = %config.spool_dir.display(),
+                    spooled_bytes = spool.bytes(),
+                    "ClickHouse store open"
+                );
+                None
+            }
+            Err(StoreError::ClickHouse(e)) if shipper::is_unreachable(&e) => {
+                warn!(
+                    url = %config.url,
+                    error = %e,
+                    "ClickHouse is unreachable at start; ingest goes to the spool, and the schema is checked once ClickHouse answers"
+                );
+                Some(schema)
+            }
+            Err(e) => return Err(e),
+        };
 
         let wake = Arc::new(Notify::new());
         let writer = {
@@ -124,6 +161,7 @@ impl ClickHouseStore {
             batch_delay: config.batch_delay,
             settings,
             single_until: [None, None],
+            pending_schema,
         };
         let (stop_shipper, stop) = watch::channel(false);
         let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
+use super::SchemaTask;
 use super::encode::{LogRow, SpanRow};
 use super::spool::{Kind, Spool};
 use crate::metrics::{Metrics, Signal};
@@ -56,6 +57,14 @@ pub(super) fn exception_code(error: &ClickHouseError) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// Whether the error means the server was not reached (or did not answer) at all.
+pub(super) fn is_unreachable(error: &ClickHouseError) -> bool {
+    matches!(
+        error,
+        ClickHouseError::Network(_) | ClickHouseError::TimedOut
+    )
+}
+
 fn is_bad_data(error: &ClickHouseError) -> bool {
     exception_code(error).is_some_and(|code| BAD_DATA_CODES.contains(&code))
 }
@@ -80,6 +89,8 @@ pub(super) struct Shipper {
     pub settings: Vec<(&'static str, &'static str)>,
     /// After a bad-data rejection of several files, files up to this name go one at a time.
     pub single_until: [Option<String>; 2],
+    /// The schema still to set up: ClickHouse was unreachable when the store opened.
+    pub pending_schema: Option<SchemaTask>,
 }
 
 impl Shipper {
@@ -158,6 +169,11 @@ impl Shipper {
     /// Ships one INSERT per kind that is due (all waiting ones when `force`); answers whether
     /// anything was shipped or set aside.
     async fn ship_due(&mut self, force: bool) -> Result<bool, StoreError> {
+        if let Some(schema) = &self.pending_schema {
+            let version = schema.run().await?;
+            info!(schema_version = version, "ClickHouse answers; schema ready");
+            self.pending_schema = None;
+        }
         let mut progressed = false;
         for kind in Kind::ALL {
             let Some((first, last)) = self.next_insert(kind, force)? else {
