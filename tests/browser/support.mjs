@@ -112,3 +112,18 @@ export async function poll(url, ready, timeoutMs = 20_000) {
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** The demo's Python backend (examples/python-backend) exporting to `otlp`. */
+export async function pythonBackend(otlp) {
+  const proc = start(process.env.PYTHON ?? 'python3', [
+    join(ROOT, 'examples/python-backend/app.py'), '--port', '0', '--otlp-endpoint', otlp,
+  ], /python-backend listening on http:\/\/([0-9.:]+)/, 'stdout');
+  track(proc.child);
+  const [, addr] = await proc.found;
+  return { ws: `ws://${addr}/ws`, http: `http://${addr}` };
+}
+
+/** The directory the demo's wasm-frontend is served from (index.html and the wasm-pack pkg/). */
+export const WASM_FRONTEND = join(ROOT, 'examples/wasm-frontend');
