@@ -1,0 +1,87 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Tracewire, TracewireConfig } from '../wasm/tracewire_sdk.js';
+import { createInitializer, splitConfig, type SdkModule } from '../src/init.js';
+
+// The only test double in the package: the wasm loader boundary. The real wasm is loaded in
+// headless Chromium by test/browser.test.mjs.
+function fakeModule() {
+  const started: TracewireConfig[] = [];
+  const calls: string[] = [];
+  const client = {
+    instrumentFetch: () => calls.push('instrumentFetch'),
+    instrumentWebSockets: () => calls.push('instrumentWebSockets'),
+  } as unknown as Tracewire;
+  const module = {
+    Tracewire: {
+      start(config: TracewireConfig) {
+        started.push(config);
+        return client;
+      },
+    },
+    TracedWebSocket: class {},
+  } as unknown as SdkModule;
+  return { module, started, calls, client };
+}
+
+const config = { endpoint: 'http://collector', serviceName: 'web' };
+
+describe('init', () => {
+  it('loads the wasm once and returns the same client to every caller', async () => {
+    const fake = fakeModule();
+    const load = vi.fn(async () => fake.module);
+    const page = createInitializer(load);
+    const [a, b] = await Promise.all([page.init(config), page.init({ ...config, serviceName: 'other' })]);
+    const c = await page.init(config);
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(fake.started).toEqual([config]);
+    expect(a).toBe(fake.client);
+    expect(b).toBe(a);
+    expect(c).toBe(a);
+    expect(page.current()).toBe(a);
+    expect(page.module()).toBe(fake.module);
+  });
+
+  it('has no client before init resolves', () => {
+    const page = createInitializer(async () => fakeModule().module);
+    expect(page.current()).toBeNull();
+    expect(page.pending()).toBeNull();
+    expect(page.module()).toBeNull();
+  });
+
+  it('tries again after a failed start', async () => {
+    const fake = fakeModule();
+    const load = vi
+      .fn<() => Promise<SdkModule>>()
+      .mockRejectedValueOnce(new Error('wasm blocked'))
+      .mockResolvedValue(fake.module);
+    const page = createInitializer(load);
+    await expect(page.init(config)).rejects.toThrow('wasm blocked');
+    await Promise.resolve();
+    expect(page.pending()).toBeNull();
+    await expect(page.init(config)).resolves.toBe(fake.client);
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('instruments fetch by default and WebSockets only when asked', async () => {
+    const first = fakeModule();
+    await createInitializer(async () => first.module).init(config);
+    expect(first.calls).toEqual(['instrumentFetch']);
+
+    const second = fakeModule();
+    await createInitializer(async () => second.module).init({
+      ...config,
+      instrumentFetch: false,
+      instrumentWebSockets: true,
+    });
+    expect(second.calls).toEqual(['instrumentWebSockets']);
+    expect(second.started).toEqual([config]);
+  });
+});
+
+describe('splitConfig', () => {
+  it('keeps the package options out of the SDK configuration', () => {
+    const { sdk, options } = splitConfig({ ...config, sampleRate: 0.5, instrumentFetch: false });
+    expect(sdk).toEqual({ ...config, sampleRate: 0.5 });
+    expect(options).toEqual({ instrumentFetch: false });
+  });
+});
