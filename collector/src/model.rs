@@ -211,6 +211,9 @@ pub struct TraceQuery {
     pub start_ns: Option<i64>,
     /// Only spans starting before this time, unix nanoseconds.
     pub end_ns: Option<i64>,
+    /// Only spans with each of these `(key, value)` pairs among their span or resource
+    /// attributes (`session.id` and `user.id` filters are attributes too).
+    pub attributes: Vec<(String, String)>,
     /// At most this many traces.
     pub limit: usize,
 }

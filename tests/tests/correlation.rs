@@ -80,6 +80,8 @@ fn paths(base: u64) -> Vec<String> {
         format!("/api/ws/message-types?{window}"),
         format!("/api/sessions/{SESSION}"),
         format!("/api/traces/{}", hex::encode([3u8; 16])),
+        format!("/api/traces?session_id={SESSION}&attr=ws.message.type=chat&limit=50"),
+        "/api/traces?attr=service.name=agent-backend&status=error".to_owned(),
     ]
 }
 

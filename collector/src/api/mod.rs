@@ -11,8 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -21,7 +20,6 @@ use axum::{Json, Router};
 use serde_json::json;
 
 pub use error::ApiError;
-use params::SearchParams;
 use views::{ServiceView, SpanView, TraceSummaryView, TraceView};
 
 use crate::correlate::{Source, trace_offsets};
@@ -91,13 +89,8 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
     .into_response())
 }
 
-async fn search(
-    State(api): State<Api>,
-    params: Result<Query<SearchParams>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(params) =
-        params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let query = params.into_query()?;
+async fn search(State(api): State<Api>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let query = params::search_query(raw.as_deref())?;
     let traces = api.store.search(&query).await?;
     let views: Vec<_> = traces.iter().map(TraceSummaryView::from).collect();
     Ok(Json(json!({ "traces": views })).into_response())

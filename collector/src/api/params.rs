@@ -13,10 +13,13 @@ pub(super) const DEFAULT_LIMIT: usize = 20;
 /// The largest `limit` accepted.
 pub(super) const MAX_LIMIT: usize = 1000;
 
-/// `GET /api/traces` parameters as sent; unknown parameters are refused so typos show.
+/// `GET /api/traces` parameters as sent (all but the repeatable `attr`); unknown parameters
+/// are refused so typos show.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SearchParams {
+    session_id: Option<String>,
+    user_id: Option<String>,
     service: Option<String>,
     name: Option<String>,
     min_duration_ms: Option<String>,
@@ -27,9 +30,54 @@ pub(super) struct SearchParams {
     limit: Option<String>,
 }
 
+/// Parses a search query string: named parameters once each, `attr=key=value` any number of
+/// times.
+pub(super) fn search_query(raw: Option<&str>) -> Result<TraceQuery, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("cannot read the query string: {e}"),
+            )
+        })?;
+    let mut named = serde_json::Map::new();
+    let mut attributes = Vec::new();
+    for (key, value) in pairs {
+        if key == "attr" {
+            let (k, v) = value
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty() && !k.contains('"'))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_attribute",
+                        format!("attr '{value}' is not accepted; use attr=key=value, e.g. attr=http.route=/api/agents"),
+                    )
+                })?;
+            attributes.push((k.to_owned(), v.to_owned()));
+        } else if named
+            .insert(key.clone(), serde_json::Value::String(value))
+            .is_some()
+        {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{key} is given more than once"),
+            ));
+        }
+    }
+    let params: SearchParams = serde_json::from_value(serde_json::Value::Object(named))
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    params.into_query(attributes)
+}
+
 impl SearchParams {
-    pub(super) fn into_query(self) -> Result<TraceQuery, ApiError> {
+    fn into_query(self, mut attributes: Vec<(String, String)>) -> Result<TraceQuery, ApiError> {
+        for (key, value) in [("session.id", self.session_id), ("user.id", self.user_id)] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                attributes.push((key.to_owned(), value));
+            }
+        }
         let query = TraceQuery {
+            attributes,
             service: self.service.filter(|s| !s.is_empty()),
             name: self.name.filter(|s| !s.is_empty()),
             min_duration_ns: self
@@ -168,23 +216,8 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Result<TraceQuery, ApiError> {
-        let query = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let p: SearchParams = from_pairs(&query);
-        p.into_query()
-    }
-
-    fn from_pairs(query: &str) -> SearchParams {
-        let map: serde_json::Map<String, serde_json::Value> = query
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
-            .collect();
-        serde_json::from_value(serde_json::Value::Object(map)).expect("known params")
+        let query = serde_urlencoded::to_string(pairs).expect("encodes");
+        search_query(Some(&query))
     }
 
     #[test]
@@ -216,6 +249,36 @@ mod tests {
             let err = params(&[(k, v)]).expect_err("invalid");
             assert!(err.to_string().contains(k), "{k}={v}: {err}");
         }
+    }
+
+    #[test]
+    fn session_user_and_repeated_attributes_become_attribute_filters() {
+        let q = params(&[
+            ("session_id", "s1"),
+            ("attr", "http.route=/api/a=b"),
+            ("attr", "k=v"),
+            ("user_id", "u"),
+        ])
+        .expect("valid");
+        let expected: Vec<(String, String)> = [
+            ("http.route", "/api/a=b"),
+            ("k", "v"),
+            ("session.id", "s1"),
+            ("user.id", "u"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(q.attributes, expected);
+        assert!(params(&[("attr", "novalue")]).is_err());
+        assert!(params(&[("attr", "=v")]).is_err());
+        assert!(params(&[("limit", "5"), ("limit", "6")]).is_err());
+        assert!(
+            params(&[("servce", "x")])
+                .expect_err("typo")
+                .to_string()
+                .contains("servce")
+        );
     }
 
     #[test]

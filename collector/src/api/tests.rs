@@ -430,6 +430,19 @@ mod correlation {
         let events = body["events"].as_array().expect("events");
         assert_eq!(events.iter().filter(|e| e["kind"] == "message").count(), 39);
         assert_eq!(events.iter().filter(|e| e["kind"] == "request").count(), 2);
+        let (status, body) = get_json(
+            &app,
+            "/api/traces?session_id=sess-1&attr=ws.message.type=run_agent",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["traces"].as_array().map(Vec::len), Some(1));
+        assert_eq!(body["traces"][0]["trace_id"], hex::encode([40u8; 16]));
+        let (status, body) = get_json(&app, "/api/traces?user_id=u-9&limit=100").await;
+        assert_eq!(
+            (status, body["traces"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(13))
+        );
         let (status, _) = get_json(&app, "/api/sessions/nobody").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 

@@ -134,12 +134,19 @@ pub(super) async fn search(
         q.start_ns.is_some(),
         q.end_ns.is_some(),
     ];
-    let filters: String = SEARCH_FILTERS
+    let mut filters: String = SEARCH_FILTERS
         .iter()
         .zip(used)
         .filter(|(_, used)| *used)
         .map(|(fragment, _)| *fragment)
         .collect();
+    // Attribute filters: keys and values are parameters, numbered in order.
+    for i in 0..q.attributes.len() {
+        filters.push_str(&format!(
+            " AND (SpanAttributes[{{attr_key_{i}:String}}] = {{attr_value_{i}:String}} \
+             OR ResourceAttributes[{{attr_key_{i}:String}}] = {{attr_value_{i}:String}})"
+        ));
+    }
     let mut query = client
         .query(&search_sql(&filters))
         .param("tenant", tenant)
@@ -161,6 +168,11 @@ pub(super) async fn search(
     }
     if let Some(end) = q.end_ns {
         query = query.param("end_ns", end);
+    }
+    for (i, (key, value)) in q.attributes.iter().enumerate() {
+        query = query
+            .param(&format!("attr_key_{i}"), key)
+            .param(&format!("attr_value_{i}"), value);
     }
     let rows: Vec<SummaryRow> = query.fetch_all().await?;
     Ok(rows

@@ -59,6 +59,16 @@ pub(super) fn search(
         filters.push_str(" AND start_ns < ?");
         values.push(end);
     }
+    // JSON paths of the attribute keys, each bound as a value like the key's expected value.
+    let paths: Vec<String> = q
+        .attributes
+        .iter()
+        .map(|(key, _)| format!("$.\"{key}\""))
+        .collect();
+    for (path, (_, value)) in paths.iter().zip(&q.attributes) {
+        filters.push_str(" AND (json_extract(span_attributes, ?) = ? OR json_extract(resource_attributes, ?) = ?)");
+        values.extend([path as &dyn ToSql, value, path, value]);
+    }
     values.push(&limit);
     let sql = format!(
         "WITH matched AS (
