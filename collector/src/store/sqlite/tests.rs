@@ -98,13 +98,17 @@ async fn prune_deletes_only_expired_rows() {
 #[tokio::test]
 async fn search_filters_and_summarises_whole_traces() {
     let (_dir, store, _) = temp_store(100).await;
+    let mut get_a = span(1, 2, Some(1), "api", "GET /a", 1_100, 100);
+    get_a
+        .span_attributes
+        .insert("http.method".into(), "GET".into());
     let mut failing = span(2, 2, Some(1), "db", "SELECT", 2_100, 50);
     failing.status_code = StatusCode::Error;
     store_spans(
         &store,
         vec![
             span(1, 1, None, "web", "load", 1_000, 300),
-            span(1, 2, Some(1), "api", "GET /a", 1_100, 100),
+            get_a,
             span(2, 1, None, "web", "click", 2_000, 900),
             failing,
             span(3, 1, None, "web", "scroll", 3_000, 10),
@@ -172,6 +176,36 @@ async fn search_filters_and_summarises_whole_traces() {
         .await
         .expect("search");
     assert_eq!(quick.len(), 1);
+
+    let attribute = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    let by_resource = store
+        .search(&TraceQuery {
+            attributes: attribute("service.name", "db"),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(by_resource.len(), 1, "resource attributes match");
+    let by_span = store
+        .search(&TraceQuery {
+            attributes: attribute("http.method", "GET"),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert_eq!(
+        by_span[0].trace_id,
+        hex::encode([1u8; 16]),
+        "span attributes match"
+    );
+    let none = store
+        .search(&TraceQuery {
+            attributes: attribute("service.name", "nope"),
+            ..query(10)
+        })
+        .await
+        .expect("search");
+    assert!(none.is_empty());
 
     let window = store
         .search(&TraceQuery {
