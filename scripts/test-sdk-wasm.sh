@@ -32,6 +32,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v npm >/dev/null || missing+=(npm)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
