@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Tracewire test on a fresh machine: installs what is missing (Rust components,
-# Python packages), then checks formatting and lints, builds, and runs all test suites.
+# Python packages; the browser tool chain through scripts/test-sdk-wasm.sh), then checks
+# formatting and lints, builds, and runs all test suites: the Rust workspace, the browser SDK in
+# headless Chromium, and the end-to-end browser tests.
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +35,9 @@ cargo build --workspace --bins --locked
 
 step "Tests"
 cargo test --workspace --locked
+
+step "Browser SDK (installs wasm tools and Chromium when missing)"
+./scripts/test-sdk-wasm.sh
+
+step "End-to-end tests in headless Chromium"
+./scripts/test-e2e-browser.sh
