@@ -77,7 +77,9 @@ for (const backend of BACKENDS) {
     await page.screenshot({ path: `${SCREENSHOTS}/demo-${backend.name.toLowerCase()}.png`, fullPage: true });
     // Long enough for at least one request-rate report (every second here) to be exported.
     await page.waitForTimeout(1500);
-    await page.uncheck('#fallback');
+    // Reconnecting ends the storm.
+    await page.click('#connect');
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'connected');
     await page.waitForFunction(() => document.getElementById('polls').textContent.startsWith('idle'));
     const polls = Number((await page.textContent('#polls')).match(/(\d+) requests/)[1]);
     assert.deepEqual(pageErrors, []);

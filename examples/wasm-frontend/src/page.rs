@@ -152,7 +152,12 @@ fn set_text(document: &Document, id: &str, text: &str) {
 
 /// Opens the traced socket (replacing a closed one).
 fn connect(page: &Rc<Page>) {
-    if page.connected.get() {
+    let busy = page
+        .socket
+        .borrow()
+        .as_ref()
+        .is_some_and(|s| s.socket().ready_state() <= web_sys::WebSocket::OPEN);
+    if busy {
         return;
     }
     let url = page.config.socket_url();
