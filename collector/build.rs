@@ -1,6 +1,7 @@
 //! Builds the web UI in `../www` with npm and embeds it into the collector.
 //!
-//! `npm ci` runs when `www/node_modules` is missing or older than `www/package-lock.json`; then
+//! `npm ci --omit=dev` runs when `www/node_modules` is missing or older than
+//! `www/package-lock.json` (the test tools, vitest and playwright-core, are not needed); then
 //! `npm run build` type-checks, bundles with Vite into `$OUT_DIR/ui` and writes a gzip copy of
 //! each text asset. A generated `$OUT_DIR/ui_assets.rs` lists every file with `include_bytes!`,
 //! so the one binary carries the UI. A lock file in `www/` keeps two cargo processes (say `check`
@@ -92,7 +93,13 @@ fn build_ui(www: &Path, dist: &Path) {
     if stale {
         run(
             npm()
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .args([
+                    "ci",
+                    "--omit=dev",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                ])
                 .current_dir(www),
             "npm ci",
         );

@@ -4,9 +4,11 @@
 #   2. type-checks and runs the unit tests of the data transforms (vitest);
 #   3. builds the collector, whose build.rs bundles the UI with Vite and embeds it;
 #   4. runs the collector's UI-serving tests (content types, caching, gzip, SPA fallback);
-#   5. runs the browser tests: real collector processes on free ports, filled by the OpenTelemetry
-#      Python SDK and by browser-like OTLP/JSON spans, driven in Debian's Chromium through
-#      playwright-core. Screenshots of every page land in www/e2e-artifacts/.
+#   5. builds the browser SDK package (wasm-pack, sdk-wasm/) and the agent-backend example;
+#   6. runs the browser tests: real collector processes on free ports, filled by the OpenTelemetry
+#      Python SDK, by browser-like OTLP/JSON spans, and by a page running the real SDK against the
+#      agent-backend example, driven in Debian's Chromium through playwright-core. Screenshots of
+#      every page land in www/e2e-artifacts/.
 # Set CARGO_TARGET_DIR to share or separate build output. Never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,14 @@ if ! command -v chromium >/dev/null; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"$/\1/p' sdk-wasm/Cargo.toml)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+    cargo install wasm-bindgen-cli --version "$WB_VERSION"
+fi
+command -v wasm-pack >/dev/null || cargo install wasm-pack
 if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         "$(grep '^opentelemetry-sdk==' tests/requirements.txt)" \
@@ -49,8 +59,14 @@ cargo build -p tracewire-collector
 step "UI serving tests (Rust)"
 cargo test -p tracewire-collector --lib ui::
 
+step "The browser SDK package and the agent-backend example (for the real-SDK browser test)"
+wasm-pack build sdk-wasm --release --target web --out-dir "$CARGO_TARGET_DIR/tracewire-sdk-pkg"
+cargo build -p tracewire-example-agent-backend
+
 step "Browser tests (playwright-core + /usr/bin/chromium against real collectors)"
 (cd www && TRACEWIRE_COLLECTOR="$CARGO_TARGET_DIR/debug/tracewire-collector" \
+    TRACEWIRE_SDK_PKG="$CARGO_TARGET_DIR/tracewire-sdk-pkg" \
+    TRACEWIRE_AGENT_BACKEND="$CARGO_TARGET_DIR/debug/agent-backend" \
     node --test --test-concurrency=1 --test-reporter=spec e2e/)
 
 echo

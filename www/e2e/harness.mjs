@@ -14,6 +14,11 @@ export const ROOT = resolve(WWW, '..');
 export const ARTIFACTS = join(WWW, 'e2e-artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 
+/** Where scripts/test-ui.sh puts build output: $CARGO_TARGET_DIR, else target/. */
+export function targetDir() {
+  return process.env.CARGO_TARGET_DIR || join(ROOT, 'target');
+}
+
 /** The collector binary: $TRACEWIRE_COLLECTOR, else the debug build in $CARGO_TARGET_DIR or target/. */
 export function collectorBinary() {
   if (process.env.TRACEWIRE_COLLECTOR) return process.env.TRACEWIRE_COLLECTOR;
@@ -21,12 +26,15 @@ export function collectorBinary() {
   return join(target, 'debug', 'tracewire-collector');
 }
 
-/** Starts a collector with a fresh SQLite file; resolves once both listeners logged their address. */
-export async function startCollector(name) {
-  const dir = mkdtempSync(join(tmpdir(), `tw-ui-${name}-`));
+/**
+ * Starts a collector with a fresh SQLite file (or the one in `opts.dir`, kept on stop); resolves
+ * once both listeners logged their address.
+ */
+export async function startCollector(name, opts = {}) {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `tw-ui-${name}-`));
   const child = spawn(
-    collectorBinary(),
-    ['--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--store', `sqlite:${dir}/tw.db`],
+    opts.binary ?? collectorBinary(),
+    ['--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--store', `sqlite:${dir}/tw.db`, ...(opts.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' } },
   );
   let log = '';
@@ -53,7 +61,7 @@ export async function startCollector(name) {
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -92,7 +92,8 @@ export function Loading({ what }: { what: string }) {
 }
 
 export function ErrorBox({ error, what }: { error: ApiError; what: string }) {
-  const missing = error.status === 404 && error.code !== 'trace_not_found' && error.code !== 'session_not_found';
+  // The collector's fallback names API paths it does not serve; an older collector lacks newer pages' endpoints.
+  const missing = error.code === 'unknown_endpoint';
   return (
     <div class="error-box" role="alert">
       <strong>Could not load {what}.</strong> {error.message} <code>{error.code}</code>

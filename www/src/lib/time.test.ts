@@ -14,6 +14,7 @@ describe('time', () => {
     expect(formatDuration(3_410_000)).toBe('3.41 ms');
     expect(formatDuration(-2_000_000)).toBe('−2.00 ms');
     expect(formatDuration(125e9)).toBe('2 m 5 s');
+    expect(formatDuration(60e9)).toBe('1 m');
     expect(formatDuration(null)).toBe('–');
   });
 });

@@ -40,7 +40,7 @@ export function formatDuration(ns: number | null | undefined): string {
   if (a < 1e9) return `${sign}${trim(a / 1e6)} ms`;
   if (a < 60e9) return `${sign}${trim(a / 1e9)} s`;
   const s = Math.round(a / 1e9);
-  return `${sign}${Math.floor(s / 60)} m ${s % 60} s`;
+  return s % 60 ? `${sign}${Math.floor(s / 60)} m ${s % 60} s` : `${sign}${s / 60} m`;
 }
 
 function trim(v: number): string {

@@ -45,7 +45,15 @@ export function SearchPage({ search }: { search: string }) {
       ) : result.state === 'loading' ? (
         <Loading what="traces" />
       ) : result.state === 'error' ? (
-        <ErrorBox error={result.error} what="traces" />
+        <>
+          <ErrorBox error={result.error} what="traces" />
+          {result.error.code === 'invalid_query' && /`(session_id|user_id|attr)`/.test(result.error.message) && (
+            <p class="muted">
+              This collector cannot filter traces by session, user or attribute yet. Open a session from the{' '}
+              <Link href="/sessions">Sessions</Link> page instead, or remove those filters.
+            </p>
+          )}
+        </>
       ) : result.data.traces.length === 0 ? (
         <div class="empty">
           <h2>No traces match</h2>

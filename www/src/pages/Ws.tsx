@@ -24,7 +24,7 @@ export function WsPage({ search }: { search: string }) {
   const range = RANGES[params.get('range') ?? ''] ? params.get('range')! : '1h';
   const type = params.get('type') ?? '';
   const [reload, setReload] = useState(0);
-  const window = useMemo(() => {
+  const win = useMemo(() => {
     const now = Date.now();
     const ms = RANGES[range];
     return { start: millisToNs(now - ms), end: millisToNs(now), stepNs: String(Math.round((ms * 1e6) / BUCKETS)) };
@@ -37,12 +37,20 @@ export function WsPage({ search }: { search: string }) {
   };
 
   const latency = useFetch<LatencyResponse>(
-    withQuery('/api/ws/latency', { start: window.start, end: window.end, step: window.stepNs, message_type: type }),
+    withQuery('/api/ws/latency', { start: win.start, end: win.end, step: win.stepNs, message_type: type }),
     reload,
   );
-  const types = useFetch<{ types: MessageType[] }>(withQuery('/api/ws/message-types', { start: window.start, end: window.end }), reload);
+  const types = useFetch<{ types: MessageType[] }>(withQuery('/api/ws/message-types', { start: win.start, end: win.end }), reload);
   const hot = useFetch<HotEndpoints>('/api/endpoints/hot?window=5m', reload);
   const [drill, setDrill] = useState<{ start: string; end: string; label: string } | null>(null);
+  // Shaped once per answer, so opening a drill-down does not redraw every chart.
+  const shaped = useMemo(
+    () =>
+      latency.state === 'done'
+        ? { pct: METRICS.map((m) => percentileSeries(latency.data, m.key)), rate: rateSeries(latency.data) }
+        : null,
+    [latency],
+  );
 
   const pick = (resp: LatencyResponse, label: string) => (i: number) => {
     const r = bucketRange(resp, i);
@@ -89,16 +97,16 @@ export function WsPage({ search }: { search: string }) {
             focus a chart and use the arrow keys and Enter, to list the round trips behind it.
           </p>
           <div class="chart-grid">
-            {METRICS.map((m) => (
+            {METRICS.map((m, i) => (
               <Chart
                 title={`${m.label} (ms)`}
-                data={percentileSeries(latency.data, m.key)}
+                data={shaped!.pct[i]}
                 series={PCT}
                 yUnit="ms"
                 onPick={pick(latency.data, m.label)}
               />
             ))}
-            <Chart title="Message rate (per second)" data={rateSeries(latency.data)} series={RATE} yUnit="/s" onPick={pick(latency.data, 'Message rate')} />
+            <Chart title="Message rate (per second)" data={shaped!.rate} series={RATE} yUnit="/s" onPick={pick(latency.data, 'Message rate')} />
           </div>
         </>
       )}
