@@ -61,6 +61,8 @@ providers = []
 tracer = trace.NoOpTracer()
 tools_tracer = trace.NoOpTracer()
 runs = itertools.count(1)
+# The event loop keeps only weak references to tasks; these hold the push tasks until done.
+push_tasks = set()
 
 
 class WorkError(Exception):
@@ -189,7 +191,9 @@ async def run_agent(message, send):
     tools_reply = await fetch_tools(agent)
     run_id = next(runs)
     # The task copies the current context, so its push spans are children of the receive span.
-    asyncio.create_task(push_progress(send, run_id, agent))
+    task = asyncio.create_task(push_progress(send, run_id, agent))
+    push_tasks.add(task)
+    task.add_done_callback(push_tasks.discard)
     return {"type": "run_started", "run_id": run_id, "agent_id": agent, "tools": tools_reply["tools"]}
 
 
@@ -244,7 +248,9 @@ async def ws(socket: WebSocket):
             try:
                 await socket.send_text(text)
                 return True
-            except (WebSocketDisconnect, RuntimeError):
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                # Gone: uvicorn raises ClientDisconnected (an OSError), Starlette a
+                # RuntimeError once the socket is closed.
                 return False
 
     try:
