@@ -6,9 +6,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import webpack from 'webpack';
 import { agentBackend, browser, collector, poll, stopAll } from '../../tests/browser/support.mjs';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/react-app', import.meta.url));
@@ -22,6 +23,7 @@ let chrome;
 before(async () => {
   const build = spawnSync('npm', ['run', 'build'], { cwd: EXAMPLE, encoding: 'utf8' });
   assert.equal(build.status, 0, `the example did not build:\n${build.stdout}\n${build.stderr}`);
+  await bundleWithWebpack(`${EXAMPLE}/dist/webpack`);
   ({ server, origin: site } = await appServer(`${EXAMPLE}/dist`));
   tw = await collector(site);
   backend = await agentBackend(tw.otlp);
@@ -32,6 +34,26 @@ after(async () => {
   await stopAll();
   await new Promise((resolve) => server?.close(resolve));
 });
+
+/**
+ * Bundles test/webpack/entry.js with webpack 5's defaults (no loaders, no plugins) into `out`,
+ * taking `tracewire` from the example's node_modules, where the packed tarball is installed.
+ */
+async function bundleWithWebpack(out) {
+  const stats = await new Promise((resolve, reject) => {
+    webpack({
+      mode: 'production',
+      context: fileURLToPath(new URL('./webpack', import.meta.url)),
+      entry: './entry.js',
+      output: { path: out, filename: 'main.js', clean: true },
+      resolve: { modules: [`${EXAMPLE}/node_modules`, 'node_modules'] },
+      performance: { hints: false },
+    }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+  assert.ok(!stats.hasErrors(), stats.toString('errors-only'));
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'index.html'), '<!doctype html><body><script src="main.js"></script></body>');
+}
 
 /**
  * Serves a single-page app: files that exist, and index.html for every other path, so that a
@@ -128,5 +150,18 @@ test('the React example traces messages, render errors and route changes into th
   assert.equal(later.events.filter((e) => e.name === 'ws.connect').length, 1);
 
   assert.deepEqual(uncaught, []);
+  await context.close();
+});
+
+test('a webpack 5 bundle loads the wasm without loaders, and init returns one client', async () => {
+  const context = await chrome.newContext();
+  const page = await context.newPage();
+  await page.goto(`${site}/webpack/index.html?collector=${encodeURIComponent(tw.otlp)}`);
+  await page.waitForFunction(() => document.body.dataset.status !== undefined);
+  assert.equal(await page.evaluate(() => document.body.dataset.status), 'ready');
+  const found = await poll(`${tw.api}/api/traces?service=webpack-app&name=webpack.loaded`, (b) => b.traces.length === 1);
+  const trace = await poll(`${tw.api}/api/traces/${found.traces[0].trace_id}`, () => true);
+  assert.equal(trace.spans[0].attributes['app.same_client'], 'true');
+  assert.equal(trace.spans[0].attributes['session.id'], await page.evaluate(() => document.body.dataset.session));
   await context.close();
 });
