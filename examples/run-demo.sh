@@ -35,7 +35,7 @@ BIN=$CARGO_TARGET_DIR/debug
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Building the page (wasm-pack), the collector and the backend"
-wasm-pack build "$ROOT/examples/wasm-frontend" --dev --target web --out-dir pkg
+wasm-pack build "$ROOT/examples/wasm-frontend" --release --target web --out-dir pkg
 # Both binaries even for --python: one build shares the dependencies' features, so switching
 # backends does not rebuild them.
 cargo build -p tracewire-collector -p tracewire-example-agent-backend

@@ -16,7 +16,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Browser e2e: SDK web package, demo page, binaries, Python backend, playwright-core"
 wasm-pack build "$ROOT/sdk-wasm" --release --target web --out-dir "$ROOT/tests/browser/page/pkg"
-wasm-pack build "$ROOT/examples/wasm-frontend" --dev --target web --out-dir pkg
+wasm-pack build "$ROOT/examples/wasm-frontend" --release --target web --out-dir pkg
 cargo build --locked -p tracewire-collector -p tracewire-example-agent-backend
 python3 -m pip install --root-user-action=ignore --quiet --disable-pip-version-check \
   -r examples/python-backend/requirements.txt
