@@ -4,8 +4,9 @@
 // scripts/test-js.sh packs the package and installs the tarball into the example first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,5 +164,51 @@ test('a webpack 5 bundle loads the wasm without loaders, and init returns one cl
   const trace = await poll(`${tw.api}/api/traces/${found.traces[0].trace_id}`, () => true);
   assert.equal(trace.spans[0].attributes['app.same_client'], 'true');
   assert.equal(trace.spans[0].attributes['session.id'], await page.evaluate(() => document.body.dataset.session));
+  await context.close();
+});
+
+/** A port that nothing listens on (bound once by the OS, then released). */
+async function unusedPort() {
+  const probe = createTcpServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+test('useTracedWebSocket reconnects with growing delays until the backend is up', async () => {
+  const port = await unusedPort();
+  const context = await chrome.newContext();
+  const page = await context.newPage();
+  await page.goto(`${site}/?collector=${encodeURIComponent(tw.otlp)}&ws=${encodeURIComponent(`ws://127.0.0.1:${port}/ws`)}`);
+  await page.getByTestId('telemetry').filter({ hasText: 'ready' }).waitFor();
+  await page.evaluate(() => {
+    window.reconnectTimes = [];
+    const counter = document.querySelector('[data-testid=reconnects]');
+    new MutationObserver(() => window.reconnectTimes.push(performance.now()))
+      .observe(counter, { childList: true, characterData: true, subtree: true });
+  });
+  // The example's schedule: 250 ms doubling, +-20% jitter. Attempts 2 and 3 wait 500 and 1000 ms.
+  await page.getByTestId('reconnects').filter({ hasText: /^[3-9]$/ }).waitFor({ timeout: 10_000 });
+  const times = await page.evaluate(() => window.reconnectTimes);
+  assert.ok(times.length >= 2, `reconnect times: ${times}`);
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  assert.ok(gaps[0] >= 400, `second delay ${gaps[0]} ms, expected 500 +-20%`);
+  assert.ok(gaps[1] === undefined || gaps[1] >= 800, `third delay ${gaps[1]} ms, expected 1000 +-20%`);
+  assert.ok(await page.getByTestId('ready-state').textContent() !== 'open');
+
+  // The backend comes up on that port; the next attempt connects and messages flow.
+  const target = process.env.CARGO_TARGET_DIR ?? fileURLToPath(new URL('../../target', import.meta.url));
+  const backendProcess = spawn(join(target, 'debug', 'agent-backend'),
+    ['--listen', `127.0.0.1:${port}`, '--otlp-endpoint', tw.otlp], { stdio: 'ignore' });
+  try {
+    await page.getByTestId('ready-state').filter({ hasText: 'open' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('button', { name: 'List agents' }).click();
+    await page.locator('[data-testid=replies] li[data-type=agents]').waitFor();
+  } finally {
+    backendProcess.kill('SIGTERM');
+  }
+  // The backend went away: the hook notices and starts reconnecting again.
+  await page.getByTestId('ready-state').filter({ hasText: /closed|connecting/ }).waitFor();
   await context.close();
 });

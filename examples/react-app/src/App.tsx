@@ -53,7 +53,7 @@ export function App({ backend }: { backend: string }) {
 function Chat({ backend }: { backend: string }) {
   const [replies, setReplies] = useState<Reply[]>([]);
   const [nextId, setNextId] = useState(1);
-  const { send, readyState } = useTracedWebSocket(backend, {
+  const { send, readyState, reconnects } = useTracedWebSocket(backend, {
     onMessage: (event) => {
       if (typeof event.data === 'string') setReplies((list) => [...list, JSON.parse(event.data) as Reply]);
     },
@@ -66,7 +66,8 @@ function Chat({ backend }: { backend: string }) {
     <section>
       <h1>Chat</h1>
       <p>
-        Socket: <span data-testid="ready-state">{STATES[readyState] ?? readyState}</span>
+        Socket: <span data-testid="ready-state">{STATES[readyState] ?? readyState}</span>, reconnects:{' '}
+        <span data-testid="reconnects">{reconnects}</span>
       </p>
       <button onClick={() => request({ type: 'list_agents' })}>List agents</button>{' '}
       <button onClick={() => request({ type: 'chat', agent_id: 'coder', text: 'hello from React' })}>

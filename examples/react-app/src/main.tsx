@@ -8,7 +8,7 @@ import { App } from './App';
 // so that the browser test can point the page at processes on free ports.
 const params = new URLSearchParams(window.location.search);
 const collector = params.get('collector') ?? 'http://127.0.0.1:4318';
-const backend = params.get('ws') ?? 'ws://127.0.0.1:8080/ws';
+const backend = params.get('ws') ?? 'ws://127.0.0.1:8090/ws';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');
