@@ -51,7 +51,7 @@ step "npm ci (www/)"
 (cd www && flock .build.lock npm ci --no-audit --no-fund --loglevel=error)
 
 step "Type check and unit tests (vitest)"
-(cd www && npx tsc --noEmit && npx vitest run)
+(cd www && npm run --silent typecheck && npx vitest run)
 
 step "Build the collector with the embedded UI"
 cargo build -p tracewire-collector

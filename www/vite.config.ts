@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig } from 'vite';
 
 // The collector embeds whatever lands in `outDir`: collector/build.rs sets TRACEWIRE_UI_OUT_DIR to
 // a directory inside cargo's OUT_DIR. Asset names carry a content hash, so the collector can let
@@ -16,9 +16,5 @@ export default defineConfig({
     proxy: {
       '/api': { target: 'http://127.0.0.1:4380', ws: true },
     },
-  },
-  test: {
-    include: ['src/**/*.test.ts'],
-    environment: 'node',
   },
 });
