@@ -102,7 +102,14 @@ impl Shipper {
             if *stop.borrow() {
                 break;
             }
-            match self.ship_due(false).await {
+            // A stop interrupts even an INSERT in flight, so that shutdown stays bounded by the
+            // final timeout. That is safe: the INSERT's files stay recorded and go out again
+            // with the same token.
+            let shipped = tokio::select! {
+                shipped = self.ship_due(false) => shipped,
+                _ = stop.changed() => break,
+            };
+            match shipped {
                 Ok(true) => {
                     if failing {
                         info!("ClickHouse inserts work again");
