@@ -1,5 +1,5 @@
 // <TracewireProvider> starts the page's SDK once and hands the client to the hooks below it.
-import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import type { Tracewire } from '../../wasm/tracewire_sdk.js';
 import { init, getClient } from '../index.js';
 import type { InitConfig } from '../init.js';
@@ -54,8 +54,7 @@ export function TracewireProvider({ config, children }: TracewireProviderProps) 
       live = false;
     };
   }, [initial]);
-  const value = useMemo(() => state, [state]);
-  return <TracewireContext.Provider value={value}>{children}</TracewireContext.Provider>;
+  return <TracewireContext.Provider value={state}>{children}</TracewireContext.Provider>;
 }
 
 /** The running client, or null while it loads, when it failed, or without a provider. */
