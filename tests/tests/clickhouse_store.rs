@@ -352,6 +352,15 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .await
             .unwrap_or_else(|e| panic!("{e}\n{statement}"));
     }
+    // That is all a collector that may not touch the schema needs: it opens and stores.
+    let mut owned = config.clone();
+    owned.create_schema = false;
+    let store = Store::open_clickhouse(&owned, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("opens on the DDL applied by hand");
+    submit(&store, spans_batch(1, 1, 2, now_ns())).await;
+    store.shutdown().await.expect("ships and stops");
+    assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 2);
     // The cluster DDL needs a cluster and ZooKeeper; the engine parses and formats each
     // statement, which proves it is valid ClickHouse SQL.
     config.cluster = Some("tracewire_cluster".into());
