@@ -262,6 +262,10 @@ describe('websocket dashboard, session and live tail', () => {
     }
     assert.ok(found, 'a bucket with round trips');
     await screenshot(page, 'ws-dashboard');
+    // Dark mode recolours the charts (they read the page's CSS variables when drawn).
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await eventually(async () => (await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 5_000, 'dark theme');
+    await screenshot(page, 'ws-dashboard-dark');
     await page.locator('.drill tbody a').first().click();
     await page.waitForURL(/\/trace\/[0-9a-f]{32}\?span=/);
     await page.locator('.wf-row').first().waitFor();
