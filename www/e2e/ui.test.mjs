@@ -90,7 +90,7 @@ describe('search', () => {
     await screenshot(page, 'search-filtered-trace');
   });
 
-  test('session, user and attribute filters reach the API under their contract names', async () => {
+  test('session, user and attribute filters reach the API under their contract names and select traces', async () => {
     const page = await newPage(browser);
     const requested = [];
     page.on('request', (r) => {
@@ -104,7 +104,11 @@ describe('search', () => {
     assert.deepEqual(q.getAll('attr'), ['ws.message.type=chat']);
     // The filter form shows them (the extra filters open by themselves).
     assert.equal(await page.inputValue('input[name=session_id]'), 'sess-e2e-1');
-    await page.locator('.trace-row, .error-box, .empty').first().waitFor();
+    // The collector applies them: the ten chat exchanges of that session and user, nothing else.
+    await page.locator('.trace-row').first().waitFor();
+    const names = await page.$$eval('.trace-row', (rows) => rows.map((r) => r.children[1].textContent.trim()));
+    assert.equal(names.length, 10, names.join(', '));
+    assert.ok(names.every((n) => /^web-app\s*ws\.send chat/.test(n)), names.join(', '));
     await screenshot(page, 'search-session-filters');
   });
 });
