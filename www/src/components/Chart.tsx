@@ -75,7 +75,7 @@ export function Chart(props: ChartProps) {
       legend: { show: true, live: !nearest2d },
       cursor: { drag: { x: false, y: false }, points: { show: !nearest2d } },
       scales: { x: { time: true, auto: false, range: xRange(data[0] as number[]) }, y: log ? { distr: 3 } : { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-      axes: [axis, { ...axis, label: yUnit, size: 60, ...(log ? decades(grid) : {}), values: (_u, vals) => vals.map((v) => (v === null || v === undefined ? '' : fmtNum(v))) }],
+      axes: [{ ...axis, values: (_u, splits) => timeLabels(splits) }, { ...axis, label: yUnit, size: 60, ...(log ? decades(grid) : {}), values: (_u, vals) => vals.map((v) => (v === null || v === undefined ? '' : fmtNum(v))) }],
       series: [
         {},
         ...series.map<uPlot.Series>((s) => ({
@@ -170,6 +170,18 @@ function xRange(xs: number[]): [number, number] {
   }
   const pad = Math.max((max - min) * 0.04, 30);
   return [min - pad, max + pad];
+}
+
+/** 24-hour local times, one line each; seconds only when the ticks are closer than a minute. */
+function timeLabels(splits: number[]): string[] {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const step = splits.length > 1 ? splits[1] - splits[0] : 60;
+  const multiDay = splits.length > 1 && splits[splits.length - 1] - splits[0] > 86_400;
+  return splits.map((v) => {
+    const d = new Date(v * 1000);
+    const hm = `${p(d.getHours())}:${p(d.getMinutes())}${step < 60 ? `:${p(d.getSeconds())}` : ''}`;
+    return multiDay ? `${p(d.getMonth() + 1)}-${p(d.getDate())} ${hm}` : hm;
+  });
 }
 
 /** Log axes: label and draw lines at powers of ten only. */
