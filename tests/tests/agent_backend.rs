@@ -147,4 +147,19 @@ async fn backend_continues_browser_messages_and_exports_the_whole_trace() {
         find(&spans, "SELECT agents")["status_message"],
         "database is locked"
     );
+
+    // A clean close from the client is answered with the same code (the handshake completes).
+    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: 4000.into(),
+        reason: "bye".into(),
+    };
+    socket.close(Some(frame)).await.expect("close sent");
+    let answer = loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame from the server: {other:?}"),
+        }
+    };
+    assert_eq!(answer.map(|f| u16::from(f.code)), Some(4000));
 }

@@ -55,9 +55,11 @@ async fn session(socket: WebSocket, app: App) {
     let writer = tokio::spawn(async move {
         while let Some(text) = outgoing.recv().await {
             if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
+                return;
             }
         }
+        // Completes the close handshake: the reply to the client's close frame goes out here.
+        let _ = sink.close().await;
     });
     while let Some(Ok(message)) = stream.next().await {
         match message {
