@@ -2,7 +2,7 @@
 # Runs every Tracewire test on a fresh machine: installs what is missing (Rust components,
 # Python packages; the browser tool chain through scripts/test-sdk-wasm.sh), then checks
 # formatting and lints, builds, and runs all test suites: the Rust workspace, the browser SDK in
-# headless Chromium, and the end-to-end browser tests.
+# headless Chromium, the end-to-end browser tests, the web UI and the npm package for React.
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +41,9 @@ step "Browser SDK (installs wasm tools and Chromium when missing)"
 
 step "End-to-end tests in headless Chromium"
 ./scripts/test-e2e-browser.sh
+
+step "Web UI (unit tests, browser tests against real collectors)"
+./scripts/test-ui.sh
+
+step "npm package for React (unit tests, React and webpack apps in headless Chromium)"
+./scripts/test-js.sh
