@@ -2,7 +2,7 @@
 //! requests with every kind of span field, HTTP helpers and polling.
 
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use clickhouse::Client;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -61,16 +61,7 @@ impl ClickHouseTest {
     }
 }
 
-/// Unix nanoseconds now.
-pub fn now_ns() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos(),
-    )
-    .expect("fits")
-}
+pub use crate::now_ns;
 
 fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {

@@ -8,6 +8,7 @@ pub mod collector;
 pub mod exchanges;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -32,4 +33,23 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Now, as unix nanoseconds.
+pub fn now_ns() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos(),
+    )
+    .expect("before the year 2554")
+}
+
+/// A blocking HTTP client with a 30 s timeout, for talking to collectors.
+pub fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -13,27 +13,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use rand::RngCore;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use serde_json::Value as Json;
 use tracewire_e2e::collector::{Collector, binary};
-use tracewire_e2e::workspace_root;
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("http client")
-}
-
-fn now_ns() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos(),
-    )
-    .expect("fits")
-}
+use tracewire_e2e::{http_client as client, now_ns, workspace_root};
 
 /// A request with `count` spans in one fresh random trace; returns it and the trace id.
 fn request(count: usize, start_ns: u64) -> (ExportTraceServiceRequest, String) {

@@ -3,22 +3,16 @@
 //! receive half of every trace's spans must answer every correlation endpoint exactly like one
 //! collector that received everything, on SQLite and on ClickHouse.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::Value as Json;
 use tracewire_e2e::clickhouse_store::ClickHouseTest;
 use tracewire_e2e::collector::Collector;
 use tracewire_e2e::exchanges::{MS, OFFSET_NS, SERVER_NS, SESSION, SPANS_PER_EXCHANGE, exchanges};
+use tracewire_e2e::{http_client as client, now_ns};
 
 const EXCHANGES: u8 = 12;
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
 
 fn post(client: &Client, collector: &Collector, body: &[u8]) {
     let response = client
@@ -40,14 +34,7 @@ fn get(client: &Client, collector: &Collector, path: &str) -> Json {
 }
 
 fn base_ns() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos(),
-    )
-    .expect("fits")
-        - 60_000 * MS
+    now_ns() - 60_000 * MS
 }
 
 /// Sends every exchange whole to `single` and split between `first` and `second`.

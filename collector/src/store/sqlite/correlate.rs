@@ -4,35 +4,11 @@
 use rusqlite::{Connection, ToSql};
 
 use super::StoreError;
-use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, log_from_row, span_from_row};
+use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, select_logs, select_spans};
 use crate::model::{EventQuery, LogRecord, SendQuery, SpanRecord};
 
 /// Trace ids bound per statement (SQLite allows 32,766 parameters; stay far below).
 const IDS_PER_STATEMENT: usize = 500;
-
-fn spans(
-    conn: &Connection,
-    sql: &str,
-    values: &[&dyn ToSql],
-) -> Result<Vec<SpanRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(values)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(span_from_row(row)?);
-    }
-    Ok(out)
-}
-
-fn logs(conn: &Connection, sql: &str, values: &[&dyn ToSql]) -> Result<Vec<LogRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(values)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(log_from_row(row)?);
-    }
-    Ok(out)
-}
 
 pub(super) fn ws_sends(
     conn: &Connection,
@@ -60,7 +36,7 @@ pub(super) fn ws_sends(
     }
     sql.push_str(" ORDER BY start_ns DESC LIMIT ?");
     values.push(&limit);
-    spans(conn, &sql, &values)
+    select_spans(conn, &sql, &values)
 }
 
 pub(super) fn spans_of_traces(
@@ -76,7 +52,7 @@ pub(super) fn spans_of_traces(
         );
         let mut values: Vec<&dyn ToSql> = vec![&tenant];
         values.extend(chunk.iter().map(|id| id as &dyn ToSql));
-        out.extend(spans(conn, &sql, &values)?);
+        out.extend(select_spans(conn, &sql, &values)?);
     }
     Ok(out)
 }
@@ -88,7 +64,7 @@ pub(super) fn session_spans(
     limit: usize,
 ) -> Result<Vec<SpanRecord>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    spans(
+    select_spans(
         conn,
         &format!(
             "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? \
@@ -105,7 +81,7 @@ pub(super) fn session_logs(
     limit: usize,
 ) -> Result<Vec<LogRecord>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    logs(
+    select_logs(
         conn,
         &format!(
             "SELECT {LOG_COLUMNS} FROM logs WHERE tenant = ? \
@@ -121,7 +97,7 @@ pub(super) fn events(
     q: &EventQuery,
 ) -> Result<Vec<LogRecord>, StoreError> {
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-    logs(
+    select_logs(
         conn,
         &format!(
             "SELECT {LOG_COLUMNS} FROM logs WHERE tenant = ? AND event_name = ? \

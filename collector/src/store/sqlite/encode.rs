@@ -1,7 +1,7 @@
 //! Records to SQLite rows and back: the JSON columns (attribute maps, events, links) and the
 //! text enums.
 
-use rusqlite::Row;
+use rusqlite::{Connection, Row, ToSql};
 
 use super::StoreError;
 use crate::model::{Attributes, LogRecord, SpanKind, SpanRecord, StatusCode};
@@ -71,4 +71,34 @@ pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, StoreError> {
 fn parse<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> Result<T, StoreError> {
     let text: String = row.get(index)?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// Runs a SELECT of [`SPAN_COLUMNS`] and decodes every row.
+pub(super) fn select_spans(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+) -> Result<Vec<SpanRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(values)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(span_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a SELECT of [`LOG_COLUMNS`] and decodes every row.
+pub(super) fn select_logs(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+) -> Result<Vec<LogRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(values)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(log_from_row(row)?);
+    }
+    Ok(out)
 }

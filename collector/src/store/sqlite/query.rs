@@ -4,7 +4,7 @@
 use rusqlite::{Connection, ToSql};
 
 use super::StoreError;
-use super::encode::{SPAN_COLUMNS, span_from_row};
+use super::encode::{SPAN_COLUMNS, select_spans};
 use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
 
 pub(super) fn trace(
@@ -12,15 +12,13 @@ pub(super) fn trace(
     tenant: &str,
     trace_id: &str,
 ) -> Result<Vec<SpanRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ?1 AND trace_id = ?2 ORDER BY start_ns, span_id"
-    ))?;
-    let mut rows = stmt.query([tenant, trace_id])?;
-    let mut spans = Vec::new();
-    while let Some(row) = rows.next()? {
-        spans.push(span_from_row(row)?);
-    }
-    Ok(spans)
+    select_spans(
+        conn,
+        &format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? AND trace_id = ? ORDER BY start_ns, span_id"
+        ),
+        &[&tenant, &trace_id],
+    )
 }
 
 pub(super) fn search(
