@@ -193,8 +193,9 @@ named_enum! {
     }
 }
 
-/// Filters for trace search. Span-level filters select the spans that match; every trace with
-/// at least one matching span is returned, summarised over all of its spans.
+/// Filters for trace search. Span-level filters select the spans that match; the traces whose
+/// latest matching span is newest are returned (up to `limit`), summarised over all of their
+/// spans.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TraceQuery {
     /// Only spans of this service.

@@ -62,7 +62,7 @@ pub(super) fn search_sql(filters: &str) -> String {
          FROM otel_traces \
          WHERE Tenant = {{tenant:String}} AND TraceId GLOBAL IN ( \
              SELECT TraceId FROM otel_traces WHERE Tenant = {{tenant:String}}{filters} \
-             GROUP BY TraceId ORDER BY min(Timestamp) DESC, TraceId LIMIT {{limit:UInt64}}) \
+             GROUP BY TraceId ORDER BY max(Timestamp) DESC, TraceId DESC LIMIT {{limit:UInt64}}) \
          GROUP BY TraceId \
          ORDER BY start_ns DESC, trace_id"
     )

@@ -1,6 +1,8 @@
 //! Reads for the query API. Filters pick from fixed SQL fragments; every user value is bound as
 //! a parameter.
 
+use std::collections::HashSet;
+
 use rusqlite::{Connection, ToSql};
 
 use super::StoreError;
@@ -28,7 +30,6 @@ pub(super) fn search(
 ) -> Result<Vec<TraceSummary>, StoreError> {
     let mut filters = String::new();
     let mut values: Vec<&dyn ToSql> = vec![&tenant];
-    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
     // Each optional filter appends a fixed clause; the placeholder numbers follow `values`.
     if let Some(service) = &q.service {
         filters.push_str(" AND service_name = ?");
@@ -67,25 +68,41 @@ pub(super) fn search(
         filters.push_str(" AND (json_extract(span_attributes, ?) = ? OR json_extract(resource_attributes, ?) = ?)");
         values.extend([path as &dyn ToSql, value, path, value]);
     }
-    values.push(&limit);
+    // The newest traces first: walk matching spans from the newest (through the time index)
+    // and stop at `limit` distinct traces, instead of grouping every matching span.
+    let mut trace_ids: Vec<String> = Vec::with_capacity(q.limit);
+    {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT trace_id FROM spans WHERE tenant = ?{filters} ORDER BY start_ns DESC, trace_id DESC"
+        ))?;
+        let mut rows = stmt.query(values.as_slice())?;
+        let mut seen = HashSet::new();
+        while trace_ids.len() < q.limit {
+            let Some(row) = rows.next()? else { break };
+            let id: String = row.get(0)?;
+            if seen.insert(id.clone()) {
+                trace_ids.push(id);
+            }
+        }
+    }
+    if trace_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; trace_ids.len()].join(", ");
     let sql = format!(
-        "WITH matched AS (
-             SELECT trace_id, min(start_ns) AS first FROM spans
-             WHERE tenant = ?{filters}
-             GROUP BY trace_id ORDER BY first DESC LIMIT ?
-         )
-         SELECT s.trace_id, min(s.start_ns), max(s.start_ns + s.duration_ns), count(*),
+        "SELECT s.trace_id, min(s.start_ns), max(s.start_ns + s.duration_ns), count(*),
                 max(s.status_code = 'Error'),
                 (SELECT r.service_name FROM spans r WHERE r.tenant = s.tenant AND r.trace_id = s.trace_id
                  ORDER BY r.parent_span_id != '', r.start_ns LIMIT 1),
                 (SELECT r.name FROM spans r WHERE r.tenant = s.tenant AND r.trace_id = s.trace_id
                  ORDER BY r.parent_span_id != '', r.start_ns LIMIT 1)
-         FROM spans s JOIN matched m ON s.trace_id = m.trace_id
-         WHERE s.tenant = ?
+         FROM spans s
+         WHERE s.tenant = ? AND s.trace_id IN ({placeholders})
          GROUP BY s.trace_id
          ORDER BY min(s.start_ns) DESC, s.trace_id"
     );
-    values.push(&tenant);
+    let mut values: Vec<&dyn ToSql> = vec![&tenant];
+    values.extend(trace_ids.iter().map(|id| id as &dyn ToSql));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(values.as_slice(), |row| {
         let start: i64 = row.get(1)?;

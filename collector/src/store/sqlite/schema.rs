@@ -9,6 +9,7 @@ use super::StoreError;
 
 /// Migrations in order; the index plus one is the schema version they bring the file to.
 /// 1: spans and logs. 2: lookups by browser session and by log event name (correlation).
+/// 3: newest-first trace search walks spans by time within a tenant.
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE spans (
@@ -62,6 +63,9 @@ CREATE INDEX spans_by_session ON spans (tenant, json_extract(span_attributes, '$
 CREATE INDEX logs_by_session ON logs (tenant, json_extract(log_attributes, '$."session.id"'), timestamp_ns);
 CREATE INDEX logs_by_event ON logs (tenant, event_name, timestamp_ns);
 "#,
+    r"
+CREATE INDEX spans_by_tenant_time ON spans (tenant, start_ns);
+",
 ];
 
 /// The schema version this build writes.

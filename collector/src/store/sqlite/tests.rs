@@ -242,3 +242,27 @@ async fn services_count_spans_and_last_seen() {
         .collect();
     assert_eq!(summary, vec![("api", 1, 1_500), ("web", 2, 3_000)]);
 }
+
+#[tokio::test]
+async fn newest_first_search_walks_the_time_index_instead_of_sorting_everything() {
+    let (dir, _store, _) = temp_store(10).await;
+    let conn = Connection::open(dir.path().join("tw.db")).expect("opens");
+    let plan: Vec<String> = conn
+        .prepare("EXPLAIN QUERY PLAN SELECT trace_id FROM spans WHERE tenant = ? ORDER BY start_ns DESC, trace_id DESC")
+        .expect("prepares")
+        .query_map([""], |row| row.get::<_, String>(3))
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("spans_by_tenant_time")),
+        "{plan:?}"
+    );
+    assert!(
+        !plan
+            .iter()
+            .any(|step| step == "USE TEMP B-TREE FOR ORDER BY"),
+        "{plan:?}"
+    );
+}
