@@ -339,6 +339,34 @@ describe('websocket dashboard, session and live tail', () => {
 });
 
 describe('a new collector', () => {
+  test('a single round trip shows as a dot on each latency chart', async () => {
+    const fresh = await startCollector('lone');
+    try {
+      await sendExchanges(fresh.otlp, [exchange({ t0: Date.now() - 120_000 })]);
+      const page = await newPage(browser);
+      await page.goto(`${fresh.api}/ws`);
+      await page.locator('.chart canvas').first().waitFor();
+      // Pixels in the colours of p50, p95 and p99 (Ws.tsx): the one bucket with a sample has no
+      // neighbour to draw a line to, so it must be drawn as a point.
+      const dots = await page.$$eval('.chart canvas', (cs) =>
+        cs.slice(0, 4).map((c) => {
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          const colors = [[0x2e, 0xa3, 0x6b], [0xe0, 0xa1, 0x06], [0xd9, 0x4f, 0x4f]];
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            if (colors.some(([r, g, b]) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 24)) n++;
+          }
+          return n;
+        }),
+      );
+      assert.ok(dots.every((n) => n >= 10), `series pixels per latency chart ${dots}`);
+      await screenshot(page, 'ws-dashboard-one-round-trip');
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   test('the empty search page shows the curl command, and that command stores a first span', async () => {
     const fresh = await startCollector('empty');
     try {

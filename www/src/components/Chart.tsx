@@ -4,6 +4,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef } from 'preact/hooks';
+import { lonePoints } from '../lib/points';
 import { useTheme } from '../theme';
 
 export interface SeriesSpec {
@@ -86,7 +87,8 @@ export function Chart(props: ChartProps) {
           value: (_u, v) => (v === null || v === undefined ? '–' : `${fmtNum(v)} ${yUnit}`),
           ...(s.points
             ? { paths: () => null, points: { show: true, size: 7, fill: s.color, stroke: s.color, width: 1 } }
-            : { points: { show: false } }),
+            : // A line needs two neighbours; a value between gaps gets a dot, or nothing would show it.
+              { points: { show: false, filter: (u: uPlot, si: number) => lonePoints(u.data[si]), size: 6, fill: s.color } }),
         })),
       ],
     };
