@@ -3,8 +3,8 @@
 
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { useEffect, useRef } from 'preact/hooks';
-import { lonePoints } from '../lib/points';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type Point, lonePoints, movePoint } from '../lib/points';
 import { useTheme } from '../theme';
 
 export interface SeriesSpec {
@@ -24,11 +24,13 @@ export interface ChartProps {
   yUnit: string;
   height?: number;
   log?: boolean;
-  /** Called with the data index of the clicked (or keyboard-chosen) point. */
+  /** Called with the clicked point, or the one chosen with the arrow keys and Enter. */
   onPick?: (index: number, seriesIdx: number) => void;
-  /** For scatter charts: pick the nearest point in both x and y, not only in x. */
+  /** What Enter on a point does, read out with the chart's name, e.g. "opens its trace". */
+  pickHint?: string;
+  /** For scatter charts: a click picks the nearest point in both x and y, not only in x. */
   nearest2d?: boolean;
-  /** Text of the hover tooltip for a point. */
+  /** A point in words, for its tooltip and for the keyboard; by default its series and value. */
   describe?: (index: number, seriesIdx: number) => string;
 }
 
@@ -36,8 +38,8 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 }
 
-function nearestPoint(u: uPlot, left: number, top: number): [number, number] | null {
-  let best: [number, number] | null = null;
+function nearestPoint(u: uPlot, left: number, top: number): Point | null {
+  let best: Point | null = null;
   let bestD = Infinity;
   const xs = u.data[0];
   for (let s = 1; s < u.data.length; s++) {
@@ -50,18 +52,36 @@ function nearestPoint(u: uPlot, left: number, top: number): [number, number] | n
       const d = dx * dx + dy * dy;
       if (d < bestD) {
         bestD = d;
-        best = [i, s];
+        best = { i, s };
       }
     }
   }
   return best && bestD < 30 * 30 ? best : null;
 }
 
+/** On a line chart: the point at x index `i` whose value is drawn nearest to `top`. */
+function nearestInColumn(u: uPlot, i: number, top: number): Point | null {
+  let best: Point | null = null;
+  let bestD = Infinity;
+  for (let s = 1; s < u.data.length; s++) {
+    const y = u.data[s][i];
+    if (y === null || y === undefined) continue;
+    const d = Math.abs(u.valToPos(y, 'y') - top);
+    if (d < bestD) {
+      bestD = d;
+      best = { i, s };
+    }
+  }
+  return best;
+}
+
 export function Chart(props: ChartProps) {
-  const { title, data, series, yUnit, height = 180, log = false, onPick, nearest2d, describe } = props;
+  const { title, data, series, yUnit, height = 180, log = false, onPick, pickHint, nearest2d } = props;
   const box = useRef<HTMLDivElement>(null);
-  const plot = useRef<uPlot | null>(null);
-  const picked = useRef(-1);
+  // The plot's handlers outlive a render; they read onPick and describe from the latest props.
+  const latest = useRef(props);
+  latest.current = props;
+  const [said, setSaid] = useState('');
   const theme = useTheme();
 
   useEffect(() => {
@@ -70,6 +90,16 @@ export function Chart(props: ChartProps) {
     const fg = cssVar('--muted');
     const grid = cssVar('--grid');
     const axis: uPlot.Axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    // The point chosen by keyboard or click, ringed while the chart has focus.
+    let chosen: Point | null = null;
+    const ring = document.createElement('div');
+    ring.className = 'chart-mark';
+    const placeRing = (u: uPlot) => {
+      ring.style.display = chosen ? 'block' : 'none';
+      if (!chosen) return;
+      ring.style.left = `${u.valToPos(u.data[0][chosen.i], 'x')}px`;
+      ring.style.top = `${u.valToPos(u.data[chosen.s][chosen.i] ?? 0, 'y')}px`;
+    };
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -91,56 +121,70 @@ export function Chart(props: ChartProps) {
               { points: { show: false, filter: (u: uPlot, si: number) => lonePoints(u.data[si]), size: 6, fill: s.color } }),
         })),
       ],
+      hooks: { draw: [placeRing] },
     };
     const u = new uPlot(opts, data, el);
-    plot.current = u;
+    u.over.appendChild(ring);
     u.over.style.cursor = onPick ? 'pointer' : 'default';
+    const say = (p: Point) => {
+      const { describe } = latest.current;
+      const what = describe ? describe(p.i, p.s) : `${series[p.s - 1].label}: ${fmtNum(u.data[p.s][p.i] ?? 0)} ${yUnit}`;
+      return `${clock(u.data[0][p.i], true)} · ${what}`;
+    };
+    const choose = (p: Point | null) => {
+      chosen = p;
+      placeRing(u);
+      setSaid(p ? say(p) : '');
+    };
     const onClick = (e: MouseEvent) => {
-      if (!onPick) return;
-      if (nearest2d) {
-        const r = u.over.getBoundingClientRect();
-        const hit = nearestPoint(u, e.clientX - r.left, e.clientY - r.top);
-        if (hit) onPick(hit[0], hit[1]);
-      } else if (u.cursor.idx !== null && u.cursor.idx !== undefined) {
-        onPick(u.cursor.idx, 1);
-      }
+      const r = u.over.getBoundingClientRect();
+      const idx = u.cursor.idx;
+      const p = nearest2d
+        ? nearestPoint(u, e.clientX - r.left, e.clientY - r.top)
+        : idx === null || idx === undefined
+          ? null
+          : nearestInColumn(u, idx, e.clientY - r.top);
+      if (!p) return;
+      choose(p);
+      latest.current.onPick?.(p.i, p.s);
     };
     const onMove = (e: MouseEvent) => {
+      const { describe } = latest.current;
       if (!describe || !nearest2d) return;
       const r = u.over.getBoundingClientRect();
       const hit = nearestPoint(u, e.clientX - r.left, e.clientY - r.top);
-      u.over.title = hit ? describe(hit[0], hit[1]) : '';
+      u.over.title = hit ? describe(hit.i, hit.s) : '';
     };
+    const onKey = (e: KeyboardEvent) => {
+      const pick = latest.current.onPick;
+      if ((e.key === 'Enter' || e.key === ' ') && chosen && pick) {
+        e.preventDefault();
+        pick(chosen.i, chosen.s);
+        return;
+      }
+      const next = movePoint(u.data, chosen, e.key);
+      if (next === undefined) return;
+      e.preventDefault();
+      if (!next) return;
+      choose(next);
+      // The cursor follows, so a live legend shows every series at this time.
+      u.setCursor({ left: u.valToPos(u.data[0][next.i], 'x'), top: u.valToPos(u.data[next.s][next.i] ?? 0, 'y') });
+    };
+    const onBlur = () => choose(null);
     u.over.addEventListener('click', onClick);
     u.over.addEventListener('mousemove', onMove);
+    el.addEventListener('keydown', onKey);
+    el.addEventListener('blur', onBlur);
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height }));
     ro.observe(el);
     return () => {
       ro.disconnect();
+      el.removeEventListener('keydown', onKey);
+      el.removeEventListener('blur', onBlur);
       u.destroy();
-      plot.current = null;
+      setSaid('');
     };
   }, [data, series, theme, height, log, yUnit]);
-
-  const onKey = (e: KeyboardEvent) => {
-    const u = plot.current;
-    if (!u || nearest2d) return;
-    const n = u.data[0].length;
-    if (!n) return;
-    let i = picked.current;
-    if (e.key === 'ArrowRight') i = Math.min(n - 1, i + 1);
-    else if (e.key === 'ArrowLeft') i = Math.max(0, i < 0 ? n - 1 : i - 1);
-    else if (e.key === 'Home') i = 0;
-    else if (e.key === 'End') i = n - 1;
-    else if ((e.key === 'Enter' || e.key === ' ') && i >= 0 && onPick) {
-      e.preventDefault();
-      onPick(i, 1);
-      return;
-    } else return;
-    e.preventDefault();
-    picked.current = i;
-    u.setCursor({ left: u.valToPos(u.data[0][i], 'x'), top: 10 });
-  };
 
   return (
     <figure class="chart">
@@ -148,15 +192,14 @@ export function Chart(props: ChartProps) {
       <div
         ref={box}
         class="chart-box"
-        tabIndex={nearest2d ? -1 : 0}
-        role="img"
-        aria-label={
-          nearest2d
-            ? `${title}. The table below lists the same traces.`
-            : `${title}. Arrow keys move between time buckets${onPick ? ', Enter shows the traces behind one' : ''}.`
-        }
-        onKeyDown={onKey}
+        tabIndex={0}
+        role="application"
+        aria-roledescription="chart"
+        aria-label={`${title}. Arrow keys move between points${onPick && pickHint ? `, Enter ${pickHint}` : ''}.`}
       />
+      <p class="chart-said" aria-live="polite">
+        {said}
+      </p>
     </figure>
   );
 }
@@ -176,14 +219,24 @@ function xRange(xs: number[]): [number, number] {
 
 /** 24-hour local times, one line each; seconds only when the ticks are closer than a minute. */
 function timeLabels(splits: number[]): string[] {
-  const p = (n: number) => String(n).padStart(2, '0');
   const step = splits.length > 1 ? splits[1] - splits[0] : 60;
   const multiDay = splits.length > 1 && splits[splits.length - 1] - splits[0] > 86_400;
   return splits.map((v) => {
+    const hm = clock(v, step < 60);
+    if (!multiDay) return hm;
     const d = new Date(v * 1000);
-    const hm = `${p(d.getHours())}:${p(d.getMinutes())}${step < 60 ? `:${p(d.getSeconds())}` : ''}`;
-    return multiDay ? `${p(d.getMonth() + 1)}-${p(d.getDate())} ${hm}` : hm;
+    return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
   });
+}
+
+/** Unix seconds as a 24-hour local time: `14:05`, or `14:05:09`. */
+function clock(v: number, seconds: boolean): string {
+  const d = new Date(v * 1000);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}${seconds ? `:${pad2(d.getSeconds())}` : ''}`;
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
 }
 
 /** Log axes: label and draw lines at powers of ten only. */

@@ -104,6 +104,7 @@ function Results({ traces, ms, limit }: { traces: TraceSummary[]; ms: number; li
         height={220}
         nearest2d
         onPick={(i) => navigate(`/trace/${points[i].trace_id}`)}
+        pickHint="opens its trace"
         describe={(i) => {
           const t = points[i];
           return `${t.root_service}: ${t.root_name} · ${formatDuration(t.duration_ns)}${t.has_error ? ' · error' : ''}`;

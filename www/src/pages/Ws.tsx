@@ -104,9 +104,10 @@ export function WsPage({ search }: { search: string }) {
                 series={PCT}
                 yUnit="ms"
                 onPick={pick(latency.data, m.label)}
+                pickHint="lists the round trips at that time"
               />
             ))}
-            <Chart title="Message rate (per second)" data={shaped!.rate} series={RATE} yUnit="/s" onPick={pick(latency.data, 'Message rate')} />
+            <Chart title="Message rate (per second)" data={shaped!.rate} series={RATE} yUnit="/s" onPick={pick(latency.data, 'Message rate')} pickHint="lists the round trips at that time" />
           </div>
         </>
       )}
