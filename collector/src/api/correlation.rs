@@ -287,18 +287,7 @@ pub(super) async fn latency(
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
-    let span = end_ns - start_ns;
-    let step = match p.step.as_deref() {
-        Some(v) => duration_ns("step", v)?,
-        None => (span / DEFAULT_BUCKETS).max(1_000_000_000),
-    };
-    let buckets = (span + step - 1) / step;
-    if buckets > MAX_BUCKETS {
-        return Err(ApiError::bad_request(
-            "invalid_step",
-            format!("step is too small for the window: {buckets} buckets, at most {MAX_BUCKETS}"),
-        ));
-    }
+    let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
     let loaded = aggregated(&api, start_ns, end_ns, p.message_type).await?;
     let list = loaded.exchanges();
     let offsets = offsets_by_session(&list);
@@ -408,6 +397,95 @@ pub(super) async fn message_types(
             .then_with(|| a.message_type.cmp(&b.message_type))
     });
     Ok(Json(json!({ "types": views })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RateParams {
+    start: Option<String>,
+    end: Option<String>,
+    step: Option<String>,
+}
+
+/// Message types listed by name in a rate series; the rest are summed as [`OTHER_TYPES`].
+const RATE_TYPES: usize = 10;
+/// The series that sums the message types beyond the busiest [`RATE_TYPES`].
+const OTHER_TYPES: &str = "(other)";
+
+#[derive(Serialize)]
+struct RateSeries {
+    message_type: String,
+    count: Vec<u64>,
+    errors: Vec<u64>,
+}
+
+/// The step of a series over `start_ns..end_ns` and its number of buckets: `step` when given,
+/// else about [`DEFAULT_BUCKETS`] buckets of at least a second; at most [`MAX_BUCKETS`].
+fn steps(start_ns: i64, end_ns: i64, step: Option<&str>) -> Result<(i64, usize), ApiError> {
+    let span = end_ns - start_ns;
+    let step = match step {
+        Some(v) => duration_ns("step", v)?,
+        None => (span / DEFAULT_BUCKETS).max(1_000_000_000),
+    };
+    let buckets = (span + step - 1) / step;
+    if buckets > MAX_BUCKETS {
+        return Err(ApiError::bad_request(
+            "invalid_step",
+            format!("step is too small for the window: {buckets} buckets, at most {MAX_BUCKETS}"),
+        ));
+    }
+    Ok((step, usize::try_from(buckets).unwrap_or(0)))
+}
+
+/// `GET /api/ws/rates`: messages and failed messages per step and message type, the busiest
+/// [`RATE_TYPES`] types by name and the rest summed.
+pub(super) async fn rates(
+    State(api): State<Api>,
+    params: Result<Query<RateParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = query_params(params)?;
+    let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
+    let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
+    let loaded = aggregated(&api, start_ns, end_ns, None).await?;
+    let mut by_type: BTreeMap<&str, RateSeries> = BTreeMap::new();
+    for x in loaded.exchanges() {
+        let Ok(index) = usize::try_from((x.t1() - start_ns) / step) else {
+            continue;
+        };
+        if index >= buckets {
+            continue;
+        }
+        let kind = x.attribute("ws.message.type").unwrap_or("");
+        let series = by_type.entry(kind).or_insert_with(|| RateSeries {
+            message_type: kind.to_owned(),
+            count: vec![0; buckets],
+            errors: vec![0; buckets],
+        });
+        series.count[index] += 1;
+        series.errors[index] += u64::from(x.error);
+    }
+    let mut types: Vec<RateSeries> = by_type.into_values().collect();
+    types.sort_by_key(|t| std::cmp::Reverse(t.count.iter().sum::<u64>()));
+    if types.len() > RATE_TYPES {
+        let mut other = RateSeries {
+            message_type: OTHER_TYPES.to_owned(),
+            count: vec![0; buckets],
+            errors: vec![0; buckets],
+        };
+        for t in types.drain(RATE_TYPES..) {
+            for (i, (c, e)) in t.count.iter().zip(&t.errors).enumerate() {
+                other.count[i] += c;
+                other.errors[i] += e;
+            }
+        }
+        types.push(other);
+    }
+    Ok(Json(json!({
+        "step_ns": step,
+        "start_time_unix_nano": start_ns.to_string(),
+        "types": types,
+    }))
+    .into_response())
 }
 
 #[derive(Serialize)]

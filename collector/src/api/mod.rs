@@ -46,6 +46,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/ws/roundtrips", get(correlation::roundtrips))
         .route("/api/ws/latency", get(correlation::latency))
         .route("/api/ws/message-types", get(correlation::message_types))
+        .route("/api/ws/rates", get(correlation::rates))
         .route("/api/sessions/{session_id}", get(correlation::session))
         .route("/api/endpoints/hot", get(correlation::hot_endpoints))
         .route("/api/live", get(live::live))

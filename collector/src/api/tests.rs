@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{Api, router};
@@ -417,6 +417,31 @@ mod correlation {
         );
         assert_eq!(types[1]["message_type"], "run_agent");
         assert_eq!(types[1]["example_trace_id"], hex::encode([40u8; 16]));
+    }
+
+    #[tokio::test]
+    async fn rates_count_messages_and_errors_per_type_and_step() {
+        let (_dir, app, base) = app_with_exchanges().await;
+        let uri = format!(
+            "/api/ws/rates?start={}&end={}&step=10s",
+            base - MS,
+            base + 20_000 * MS
+        );
+        let (status, body) = get_json(&app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["step_ns"], 10_000 * MS);
+        assert_eq!(body["start_time_unix_nano"], (base - MS).to_string());
+        let types = body["types"].as_array().expect("types");
+        assert_eq!(types[0]["message_type"], "chat", "busiest first");
+        assert_eq!(types[0]["count"], json!([12, 0, 0]));
+        assert_eq!(types[0]["errors"], json!([1, 0, 0]));
+        assert_eq!(types[1]["message_type"], "run_agent");
+        assert_eq!(types[1]["count"], json!([1, 0, 0]));
+        let (status, body) = get_json(&app, "/api/ws/rates?step=1ms").await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_step"))
+        );
     }
 
     #[tokio::test]
