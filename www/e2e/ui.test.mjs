@@ -263,7 +263,8 @@ describe('websocket dashboard, session and live tail', () => {
     const page = await newPage(browser);
     await page.goto(`${collector.api}/ws`);
     await page.locator('.chart canvas').first().waitFor();
-    assert.equal(await page.locator('.chart').count(), 5);
+    await page.getByRole('application', { name: /^Errors per second by type/ }).waitFor();
+    assert.equal(await page.locator('.chart').count(), 7);
     // Every latency chart has drawn samples: uPlot's series paths cover non-blank pixels.
     const inked = await page.$$eval('.chart canvas', (cs) =>
       cs.map((c) => {
@@ -298,6 +299,38 @@ describe('websocket dashboard, session and live tail', () => {
     await page.locator('.drill tbody a').first().click();
     await page.waitForURL(/\/trace\/[0-9a-f]{32}\?span=/);
     await page.locator('.wf-row').first().waitFor();
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('messages and errors per second by message type are charted, and a point lists that type\'s round trips', async () => {
+    const page = await newPage(browser);
+    const answer = page.waitForResponse((r) => r.url().includes('/api/ws/rates?'));
+    await page.goto(`${collector.api}/ws`);
+    const rates = await (await answer).json();
+    assert.deepEqual(rates.types.map((t) => t.message_type).sort(), ['chat', 'run_agent']);
+    const messages = page.locator('.chart', { hasText: 'Messages per second by type' });
+    const errors = page.locator('.chart', { hasText: 'Errors per second by type' });
+    for (const chart of [messages, errors]) assert.match(await chart.locator('.u-legend').innerText(), /chat[\s\S]*run_agent/);
+    // The newest step with a failed chat message: End, back to that step, Up to the highest
+    // value there (chat's, the only error in it), Enter.
+    const chat = rates.types.find((t) => t.message_type === 'chat');
+    const k = chat.errors.findLastIndex((n) => n > 0);
+    await errors.getByRole('application').focus();
+    await page.keyboard.press('End');
+    for (let i = chat.errors.length - 1; i > k; i--) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowUp');
+    const perS = chat.errors[k] / (rates.step_ns / 1e9);
+    assert.match(await errors.locator('.chart-said').innerText(), new RegExp(` · chat: ${perS.toPrecision(2)} /s$`));
+    await page.keyboard.press('Enter');
+    const drill = page.locator('.drill');
+    await drill.locator('tbody tr').first().waitFor();
+    assert.match(await drill.locator('h2').innerText(), /^chat errors: round trips from/);
+    const rows = await drill.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.children[1].textContent, tr.classList.contains('has-error')]));
+    assert.ok(rows.every(([type]) => type === 'chat'), JSON.stringify(rows));
+    assert.equal(rows.filter(([, error]) => error).length, chat.errors[k]);
+    assert.ok(rows[0][1], 'failed round trips first');
+    await drill.scrollIntoViewIfNeeded();
+    await screenshot(page, 'ws-dashboard-rates');
     assert.deepEqual(page.errors, []);
   });
 

@@ -99,6 +99,20 @@ export interface MessageType {
   slowest_trace_id: string | null;
 }
 
+/** One message type's messages and failed messages per step, from the answer's start. */
+export interface TypeRates {
+  message_type: string;
+  count: number[];
+  errors: number[];
+}
+
+export interface RatesResponse {
+  step_ns: number;
+  start_time_unix_nano: UnixNanos;
+  /** The busiest types first; beyond ten, the rest are summed as `(other)`. */
+  types: TypeRates[];
+}
+
 export interface RoundTrip {
   trace_id: string;
   send_span_id: string;

@@ -5,6 +5,12 @@ const PALETTE = [
   '#d94f78', '#1aa3b8', '#7a8a1f', '#8a6ae6', '#c0603a',
 ];
 
+/** The colour of the `i`th line of a chart whose lines are ranked (message types, busiest first):
+ * the palette in order, so the first few are the most distinct hues. */
+export function seriesColor(i: number): string {
+  return PALETTE[i % PALETTE.length];
+}
+
 /** The colour for a service name, the same on every page. */
 export function serviceColor(name: string): string {
   let h = 2166136261;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LatencyResponse } from '../api';
-import { bucketRange, hasSamples, percentileSeries, rateSeries } from './series';
+import type { LatencyResponse, RatesResponse } from '../api';
+import { bucketRange, hasSamples, percentileSeries, rateSeries, rateStepRange, typeRateSeries } from './series';
 
 const resp: LatencyResponse = {
   step_ns: 10e9,
@@ -40,5 +40,37 @@ describe('percentile series', () => {
   it('gives the time range behind a point', () => {
     expect(bucketRange(resp, 0)).toEqual({ start: '1763700000000000000', end: '1763700010000000000' });
     expect(bucketRange(resp, 5)).toBeNull();
+  });
+});
+
+describe('message rates by type', () => {
+  const rates: RatesResponse = {
+    step_ns: 60e9,
+    start_time_unix_nano: '1763700000000000000',
+    types: [
+      { message_type: 'chat', count: [3, 0, 12], errors: [0, 0, 6] },
+      { message_type: '(other)', count: [0, 30, 0], errors: [0, 3, 0] },
+    ],
+  };
+
+  it('turns counts per step into rates per second, one column per type, x at each step start', () => {
+    expect(typeRateSeries(rates, 'count')).toEqual([
+      [1763700000, 1763700060, 1763700120],
+      [0.05, 0, 0.2],
+      [0, 0.5, 0],
+    ]);
+    expect(typeRateSeries(rates, 'errors').slice(1)).toEqual([
+      [0, 0, 0.1],
+      [0, 0.05, 0],
+    ]);
+  });
+
+  it('has no steps when there are no types', () => {
+    expect(typeRateSeries({ ...rates, types: [] }, 'count')).toEqual([[]]);
+  });
+
+  it('gives the time range behind a step', () => {
+    expect(rateStepRange(rates, 1)).toEqual({ start: '1763700060000000000', end: '1763700120000000000' });
+    expect(rateStepRange(rates, 3)).toBeNull();
   });
 });

@@ -1,7 +1,8 @@
-// Shapes the collector's latency buckets into uPlot's aligned columns: x in unix seconds, values
-// in milliseconds, null where a bucket had no sample (uPlot leaves a gap there).
+// Shapes the collector's latency buckets and message counts into uPlot's aligned columns: x in
+// unix seconds, latencies in milliseconds with null where a bucket had no sample (uPlot leaves a
+// gap there), counts as rates per second.
 
-import type { LatencyResponse } from '../api';
+import type { LatencyResponse, RatesResponse } from '../api';
 import { addNs, nsToSeconds } from './time';
 
 export type LatencyMetric = 'total' | 'uplink' | 'server' | 'downlink';
@@ -52,4 +53,19 @@ export function bucketRange(resp: LatencyResponse, i: number): { start: string; 
   const b = sorted(resp)[i];
   if (!b) return null;
   return { start: b.time_unix_nano, end: addNs(b.time_unix_nano, resp.step_ns) };
+}
+
+/** `[x, one column per message type]`: messages, or failed messages, per second in each step. */
+export function typeRateSeries(resp: RatesResponse, what: 'count' | 'errors'): [number[], ...number[][]] {
+  const stepS = resp.step_ns > 0 ? resp.step_ns / 1e9 : 1;
+  const steps = resp.types[0]?.count.length ?? 0;
+  const xs = Array.from({ length: steps }, (_, i) => nsToSeconds(addNs(resp.start_time_unix_nano, i * resp.step_ns)));
+  return [xs, ...resp.types.map((t) => t[what].map((n) => n / stepS))];
+}
+
+/** The time range `[start, end)` of step `i` of a rates answer. */
+export function rateStepRange(resp: RatesResponse, i: number): { start: string; end: string } | null {
+  if (i < 0 || i >= (resp.types[0]?.count.length ?? 0)) return null;
+  const start = addNs(resp.start_time_unix_nano, i * resp.step_ns);
+  return { start, end: addNs(start, resp.step_ns) };
 }

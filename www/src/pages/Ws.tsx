@@ -1,13 +1,15 @@
 // WebSocket dashboard: round-trip, uplink, server and downlink percentiles over time, message
-// rate, message types (rate, errors, slowest), hot endpoints. Any chart point opens the round
-// trips of its time bucket, each linked to its trace.
+// rate, messages and errors per second by message type, message types (rate, errors, slowest),
+// hot endpoints. Any chart point opens the round trips of its time bucket (and of its message
+// type, on the per-type charts), each linked to its trace.
 
 import { useMemo, useState } from 'preact/hooks';
-import type { HotEndpoints, LatencyResponse, MessageType, RoundTrip } from '../api';
+import type { HotEndpoints, LatencyResponse, MessageType, RatesResponse, RoundTrip } from '../api';
 import { withQuery } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
 import { ErrorBox, Link, Loading, useFetch } from '../components/common';
-import { METRICS, bucketRange, hasSamples, percentileSeries, rateSeries } from '../lib/series';
+import { seriesColor } from '../lib/colors';
+import { METRICS, bucketRange, hasSamples, percentileSeries, rateSeries, rateStepRange, typeRateSeries } from '../lib/series';
 import { RANGES, formatDuration, formatTime, millisToNs } from '../lib/time';
 import { navigate } from '../router';
 
@@ -18,6 +20,18 @@ const PCT: SeriesSpec[] = [
 ];
 const RATE: SeriesSpec[] = [{ label: 'messages/s', color: '#2f7de1' }];
 const BUCKETS = 60;
+/** The collector's sum of the types beyond the busiest ten; it has no filter of its own. */
+const OTHER = '(other)';
+const OTHER_COLOR = '#8a94a3';
+
+/** The round trips a chart point stands for: a time bucket, of one message type or of all (''). */
+interface DrillSpec {
+  start: string;
+  end: string;
+  label: string;
+  type: string;
+  errorsFirst?: boolean;
+}
 
 export function WsPage({ search }: { search: string }) {
   const params = new URLSearchParams(search);
@@ -40,9 +54,10 @@ export function WsPage({ search }: { search: string }) {
     withQuery('/api/ws/latency', { start: win.start, end: win.end, step: win.stepNs, message_type: type }),
     reload,
   );
+  const rates = useFetch<RatesResponse>(withQuery('/api/ws/rates', { start: win.start, end: win.end, step: win.stepNs }), reload);
   const types = useFetch<{ types: MessageType[] }>(withQuery('/api/ws/message-types', { start: win.start, end: win.end }), reload);
   const hot = useFetch<HotEndpoints>('/api/endpoints/hot?window=5m', reload);
-  const [drill, setDrill] = useState<{ start: string; end: string; label: string } | null>(null);
+  const [drill, setDrill] = useState<DrillSpec | null>(null);
   // Shaped once per answer, so opening a drill-down does not redraw every chart.
   const shaped = useMemo(
     () =>
@@ -54,7 +69,7 @@ export function WsPage({ search }: { search: string }) {
 
   const pick = (resp: LatencyResponse, label: string) => (i: number) => {
     const r = bucketRange(resp, i);
-    if (r) setDrill({ ...r, label });
+    if (r) setDrill({ ...r, label, type });
   };
 
   return (
@@ -109,10 +124,17 @@ export function WsPage({ search }: { search: string }) {
             ))}
             <Chart title="Message rate (per second)" data={shaped!.rate} series={RATE} yUnit="/s" onPick={pick(latency.data, 'Message rate')} pickHint="lists the round trips at that time" />
           </div>
+          {rates.state === 'loading' ? (
+            <Loading what="message rates" />
+          ) : rates.state === 'error' ? (
+            <ErrorBox error={rates.error} what="message rates" />
+          ) : (
+            <TypeRateCharts rates={rates.data} onPick={setDrill} />
+          )}
         </>
       )}
 
-      {drill && <Drill {...drill} type={type} onClose={() => setDrill(null)} />}
+      {drill && <Drill {...drill} onClose={() => setDrill(null)} />}
 
       <div class="two-col">
         <div>
@@ -161,6 +183,36 @@ function NoWsData() {
         <li>Load the SDK in the page and point it at the collector's OTLP port (4318).</li>
         <li>Send a message; its round trip shows here within a few seconds.</li>
       </ol>
+    </div>
+  );
+}
+
+/** Messages and errors per second, one line per message type, in the same colours on both charts. */
+function TypeRateCharts({ rates, onPick }: { rates: RatesResponse; onPick: (d: DrillSpec) => void }) {
+  const shaped = useMemo(
+    () => ({
+      series: rates.types.map<SeriesSpec>((t, k) => ({
+        label: t.message_type || '(no type)',
+        color: t.message_type === OTHER ? OTHER_COLOR : seriesColor(k),
+      })),
+      count: typeRateSeries(rates, 'count'),
+      errors: typeRateSeries(rates, 'errors'),
+    }),
+    [rates],
+  );
+  if (!rates.types.length) return null;
+  const pick = (what: 'Messages' | 'Errors') => (i: number, s: number) => {
+    const r = rateStepRange(rates, i);
+    // The round trips API filters by one named type: "(other)" and untyped messages list all types.
+    const type = rates.types[s - 1].message_type === OTHER ? '' : rates.types[s - 1].message_type;
+    const label = type ? `${type} ${what.toLowerCase()}` : `${what} of all types`;
+    if (r) onPick({ ...r, label, type, errorsFirst: what === 'Errors' });
+  };
+  const hint = "lists that type's round trips at that time";
+  return (
+    <div class="chart-grid wide">
+      <Chart title="Messages per second by type" data={shaped.count} series={shaped.series} yUnit="/s" onPick={pick('Messages')} pickHint={hint} />
+      <Chart title="Errors per second by type" data={shaped.errors} series={shaped.series} yUnit="/s" onPick={pick('Errors')} pickHint={hint} />
     </div>
   );
 }
@@ -284,9 +336,15 @@ function Hot({ hot }: { hot: HotEndpoints }) {
   );
 }
 
-function Drill({ start, end, label, type, onClose }: { start: string; end: string; label: string; type: string; onClose: () => void }) {
+function Drill({ start, end, label, type, errorsFirst, onClose }: DrillSpec & { onClose: () => void }) {
   const rts = useFetch<{ roundtrips: RoundTrip[] }>(withQuery('/api/ws/roundtrips', { start, end, message_type: type, limit: '200' }));
-  const rows = rts.state === 'done' ? [...rts.data.roundtrips].sort((a, b) => (b.total_ns ?? b.server_ns) - (a.total_ns ?? a.server_ns)) : [];
+  // Slowest first; from an errors chart, the failed ones before all others.
+  const rows =
+    rts.state === 'done'
+      ? [...rts.data.roundtrips].sort(
+          (a, b) => (errorsFirst ? Number(b.error) - Number(a.error) : 0) || (b.total_ns ?? b.server_ns) - (a.total_ns ?? a.server_ns),
+        )
+      : [];
   return (
     <section class="drill" aria-label="Round trips in the chosen time bucket">
       <div class="panel-head">
