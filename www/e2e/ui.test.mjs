@@ -295,6 +295,9 @@ describe('websocket dashboard, session and live tail', () => {
     // Dark mode recolours the charts (they read the page's CSS variables when drawn).
     await page.emulateMedia({ colorScheme: 'dark' });
     await eventually(async () => (await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 5_000, 'dark theme');
+    // The redrawn chart keeps the keyboard focus; the ring shows on the dark background.
+    await page.keyboard.press('End');
+    await page.locator('.chart-mark').first().waitFor();
     await screenshot(page, 'ws-dashboard-dark');
     await page.locator('.drill tbody a').first().click();
     await page.waitForURL(/\/trace\/[0-9a-f]{32}\?span=/);
@@ -331,6 +334,9 @@ describe('websocket dashboard, session and live tail', () => {
     assert.ok(rows[0][1], 'failed round trips first');
     await drill.scrollIntoViewIfNeeded();
     await screenshot(page, 'ws-dashboard-rates');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await eventually(async () => (await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 5_000, 'dark theme');
+    await screenshot(page, 'ws-dashboard-rates-dark');
     assert.deepEqual(page.errors, []);
   });
 

@@ -106,9 +106,20 @@ export function Chart(props: ChartProps) {
       legend: { show: true, live: !nearest2d },
       cursor: { drag: { x: false, y: false }, points: { show: !nearest2d } },
       scales: { x: { time: true, auto: false, range: xRange(data[0] as number[]) }, y: log ? { distr: 3 } : { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-      axes: [{ ...axis, values: (_u, splits) => timeLabels(splits) }, { ...axis, label: yUnit, size: 60, ...(log ? decades(grid) : {}), values: (_u, vals) => vals.map((v) => (v === null || v === undefined ? '' : fmtNum(v))) }],
+      axes: [
+        { ...axis, space: timeSpace, values: (_u, splits) => timeLabels(splits) },
+        {
+          ...axis,
+          label: yUnit,
+          // Wide enough for the longest value (about 7 px a character; none yet on the first pass),
+          // so no value runs into the unit.
+          size: (_u, vals) => Math.max(60, 20 + 7 * Math.max(0, ...(vals ?? []).map((v) => v.length))),
+          ...(log ? decades(grid) : {}),
+          values: (_u, vals) => vals.map((v) => (v === null || v === undefined ? '' : fmtNum(v))),
+        },
+      ],
       series: [
-        {},
+        { value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}' },
         ...series.map<uPlot.Series>((s) => ({
           label: s.label,
           stroke: s.color,
@@ -217,15 +228,17 @@ function xRange(xs: number[]): [number, number] {
   return [min - pad, max + pad];
 }
 
-/** 24-hour local times, one line each; seconds only when the ticks are closer than a minute. */
+/** Room per time tick: labels with seconds (ticks under a minute apart at 50 px) are wider. */
+function timeSpace(_u: uPlot, _axis: number, min: number, max: number, width: number): number {
+  return ((max - min) / width) * 50 < 60 ? 70 : 50;
+}
+
+/** 24-hour local times, one line each: the date (`11-21`) at midnight, seconds only when the ticks are closer than a minute. */
 function timeLabels(splits: number[]): string[] {
-  const step = splits.length > 1 ? splits[1] - splits[0] : 60;
-  const multiDay = splits.length > 1 && splits[splits.length - 1] - splits[0] > 86_400;
+  const seconds = splits.length > 1 && splits[1] - splits[0] < 60;
   return splits.map((v) => {
-    const hm = clock(v, step < 60);
-    if (!multiDay) return hm;
     const d = new Date(v * 1000);
-    return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
+    return d.getHours() || d.getMinutes() || d.getSeconds() ? clock(v, seconds) : `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
   });
 }
 
@@ -256,5 +269,5 @@ function fmtNum(v: number): string {
   if (a >= 1000) return `${(v / 1000).toFixed(a >= 10000 ? 0 : 1)}k`;
   if (a >= 10) return v.toFixed(0);
   if (a >= 1) return v.toFixed(1);
-  return v.toPrecision(2);
+  return String(Number(v.toPrecision(2)));
 }

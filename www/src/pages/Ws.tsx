@@ -217,6 +217,11 @@ function TypeRateCharts({ rates, onPick }: { rates: RatesResponse; onPick: (d: D
   );
 }
 
+/** A rate with two decimals, or two significant digits below 0.01/s: `0.0028/s`, not `0.00/s`. */
+function perSecond(v: number): string {
+  return `${v && Math.abs(v) < 0.01 ? v.toPrecision(2) : v.toFixed(2)}/s`;
+}
+
 function pct(n: number, d: number): string {
   return d ? `${((n / d) * 100).toFixed(n && n / d < 0.01 ? 2 : 1)}%` : '–';
 }
@@ -247,7 +252,7 @@ function TypesTable({ types, onType }: { types: MessageType[]; onType: (t: strin
             </th>
             <td class="num">
               <span class="meter" style={{ width: `${(t.rate_per_s / maxRate) * 60}px` }} aria-hidden="true" />
-              {t.rate_per_s.toFixed(2)}/s
+              {perSecond(t.rate_per_s)}
             </td>
             <td class="num">{t.count}</td>
             <td class="num">{t.errors ? `${t.errors} (${pct(t.errors, t.count)})` : '0'}</td>
@@ -303,7 +308,7 @@ function Hot({ hot }: { hot: HotEndpoints }) {
                 <Link href={`/?${new URLSearchParams({ attr: `http.route=${r.route}` })}`}>{r.route}</Link>
               </th>
               <td class="num">{r.requests}</td>
-              <td class="num">{r.rate_per_s.toFixed(2)}/s</td>
+              <td class="num">{perSecond(r.rate_per_s)}</td>
               <td class="num">{r.sessions}</td>
             </tr>
           ))}
@@ -326,7 +331,7 @@ function Hot({ hot }: { hot: HotEndpoints }) {
                   <Link href={`/sessions/${encodeURIComponent(s.session_id)}`}>{s.session_id}</Link>
                 </th>
                 <td>{s.route}</td>
-                <td class="num">{s.rate_per_s.toFixed(2)}/s</td>
+                <td class="num">{perSecond(s.rate_per_s)}</td>
               </tr>
             ))}
           </tbody>
