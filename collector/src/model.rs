@@ -249,9 +249,9 @@ pub struct ServiceSummary {
     pub last_seen_ns: i64,
 }
 
-/// Filters for browser `ws.send` spans (the starts of WebSocket exchanges).
+/// Filters for round trips (browser WebSocket messages a backend continued).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendQuery {
+pub struct RoundTripQuery {
     /// Only this browser session (`session.id`).
     pub session_id: Option<String>,
     /// Only this browser service.
@@ -262,8 +262,82 @@ pub struct SendQuery {
     pub start_ns: i64,
     /// Sent before this time, unix nanoseconds.
     pub end_ns: i64,
-    /// At most this many sends, newest first.
+    /// At most this many round trips, newest first.
     pub limit: usize,
+}
+
+/// The four times of a WebSocket exchange, each on its own side's clock (unix nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExchangeTimes {
+    /// t1: the browser sent the message (browser clock).
+    pub client_send_ns: i64,
+    /// t2: the backend started handling it (backend clock).
+    pub server_receive_ns: i64,
+    /// t3: the backend was done with it (backend clock).
+    pub server_done_ns: i64,
+    /// t4: the browser received the reply (browser clock), when a reply carried the trace back.
+    pub client_receive_ns: Option<i64>,
+    /// How long the page took to process the reply.
+    pub client_processing_ns: Option<i64>,
+}
+
+/// One round trip as stored: derived from the spans of its trace by the collector's correlation
+/// step (`docs/semantic-conventions.md`), identified by its trace and send span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundTrip {
+    /// The tenant of the trace.
+    pub tenant: String,
+    /// The trace.
+    pub trace_id: String,
+    /// The browser's `ws.send` span.
+    pub send_span_id: String,
+    /// The first backend span continuing it.
+    pub server_span_id: String,
+    /// The browser's `ws.receive` span of the reply.
+    pub receive_span_id: Option<String>,
+    /// `session.id` of the send span.
+    pub session_id: Option<String>,
+    /// `user.id` of the send span.
+    pub user_id: Option<String>,
+    /// `url.full` of the send span (the socket's URL).
+    pub url: Option<String>,
+    /// `ws.message.type` of the send span.
+    pub message_type: Option<String>,
+    /// The browser service.
+    pub service: String,
+    /// The backend service that handled the message.
+    pub server_service: String,
+    /// When things happened.
+    pub times: ExchangeTimes,
+    /// The backend's handling or the page's processing of the reply failed.
+    pub error: bool,
+    /// Spans of the trace the record was derived from: a later derivation from more spans
+    /// replaces an earlier one, never the other way round.
+    pub version: u64,
+}
+
+/// What latency series and per-type aggregates read of each round trip in a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundTripPoint {
+    /// The trace.
+    pub trace_id: String,
+    /// `ws.message.type` of the send span, empty when it had none.
+    pub message_type: String,
+    /// When things happened.
+    pub times: ExchangeTimes,
+    /// The backend's handling or the page's processing of the reply failed.
+    pub error: bool,
+    /// The stored clock offset of its session (server minus client), 0 when none is known.
+    pub clock_offset_ns: i64,
+}
+
+/// A browser session's stored clock offset, estimated from its round trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOffset {
+    /// Server clock minus browser clock, nanoseconds.
+    pub offset_ns: i64,
+    /// Round trips the estimate used.
+    pub samples: u64,
 }
 
 /// Log records of one event name in a time window.

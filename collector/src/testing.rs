@@ -116,3 +116,44 @@ pub(crate) fn otlp_request(ids: &[(u8, u8)]) -> ExportTraceServiceRequest {
         }],
     }
 }
+
+const MS: i64 = 1_000_000;
+
+/// A browser span (the SDK's resource, session `sess-1`) of this kind.
+pub(crate) fn browser(mut s: SpanRecord, kind: SpanKind) -> SpanRecord {
+    s.kind = kind;
+    s.resource_attributes
+        .insert("telemetry.sdk.language".into(), "webjs".into());
+    s.span_attributes
+        .insert("session.id".into(), "sess-1".into());
+    s
+}
+
+/// One exchange in trace 1: the browser send S at 0 (browser clock), the backend span B at
+/// 3 ms + offset with a db child, the reply R at 10 ms (browser clock) and its processing P.
+pub(crate) fn one_exchange(offset: i64) -> Vec<SpanRecord> {
+    let send = browser(
+        span(1, 1, None, "web", "ws.send chat", 0, 0),
+        SpanKind::Producer,
+    );
+    let mut server = span(
+        1,
+        2,
+        Some(1),
+        "api",
+        "ws.receive chat",
+        3 * MS + offset,
+        4 * MS,
+    );
+    server.kind = SpanKind::Consumer;
+    let db = span(1, 3, Some(2), "api", "db.query", 4 * MS + offset, 2 * MS);
+    let reply = browser(
+        span(1, 4, Some(2), "web", "ws.receive chat.reply", 10 * MS, 0),
+        SpanKind::Consumer,
+    );
+    let process = browser(
+        span(1, 5, Some(4), "web", "ws.process chat.reply", 10 * MS, MS),
+        SpanKind::Consumer,
+    );
+    vec![process, reply, db, server, send]
+}

@@ -144,6 +144,20 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         "/api/sessions/nobody".to_owned(),
         "/api/endpoints/hot?window=1h".to_owned(),
     ]);
+    // Round trips and clock offsets are derived as the shipper ships: wait for them.
+    let correlation: Vec<&String> = paths
+        .iter()
+        .filter(|p| p.starts_with("/api/ws/") || p.starts_with("/api/sessions/"))
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(60), || correlation.iter().all(|p| get(
+            &clickhouse,
+            p
+        )
+            == get(&sqlite, p))),
+        "correlation answers never matched\n{}",
+        clickhouse.log()
+    );
     for path in &paths {
         let (sqlite_status, sqlite_body) = get(&sqlite, path);
         let (clickhouse_status, clickhouse_body) = get(&clickhouse, path);
@@ -315,6 +329,8 @@ fn schema_subcommand_prints_the_single_server_and_cluster_ddl() {
     assert!(single.status.success());
     let single = String::from_utf8_lossy(&single.stdout);
     assert!(single.contains("CREATE TABLE IF NOT EXISTS `tw`.`otel_traces` ("));
+    assert!(single.contains("CREATE TABLE IF NOT EXISTS `tw`.`tracewire_ws_round_trips` ("));
+    assert!(single.contains("ENGINE = ReplacingMergeTree(Version)"));
     assert!(!single.contains("ON CLUSTER"));
     let cluster = run(&[
         "--store",

@@ -1,7 +1,8 @@
 //! The collector's ClickHouse store against the real ClickHouse engine (chDB behind the test
 //! front): schema creation and migration, inserts through the spool, every query compared with
 //! the SQLite store on the same input, every shipped SQL statement run on the engine, rejected
-//! data moved aside, and deduplication of a re-sent INSERT.
+//! data moved aside, deduplication of a re-sent INSERT, and the correlation step deriving round
+//! trips and session clock offsets as a trace's spans arrive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +10,13 @@ use std::time::Duration;
 use prost::Message;
 use tracewire_collector::decode::{Encoding, decode_logs, decode_traces};
 use tracewire_collector::metrics::Metrics;
-use tracewire_collector::model::{Batch, TraceQuery};
+use tracewire_collector::model::{Batch, RoundTripQuery, TraceQuery};
 use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
 use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
 };
+use tracewire_e2e::exchanges::{MS, OFFSET_NS, SESSION, exchanges};
 
 /// ClickHouse settings for a test: its database, its spool, short batching delay.
 fn config(test: &ClickHouseTest) -> ClickHouseConfig {
@@ -119,7 +121,9 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
             "otel_traces",
             "otel_traces_trace_id_ts",
             "otel_traces_trace_id_ts_mv",
-            "tracewire_schema_migrations"
+            "tracewire_schema_migrations",
+            "tracewire_ws_round_trips",
+            "tracewire_ws_session_offsets"
         ]
     );
     let ttl: String = client
@@ -145,7 +149,7 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
         .fetch_all()
         .await
         .expect("versions");
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     let ttl: String = client
         .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'")
         .fetch_one()
@@ -395,6 +399,8 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("session_id", "sess-1")
             .param("message_type", "chat")
             .param("trace_ids", vec!["ab".to_owned()])
+            .param("sessions", vec!["sess-1".to_owned()])
+            .param("samples", 1000u64)
             .param("event_name", "http.client.request_rate")
             .fetch_bytes("TabSeparated")
             .expect("starts")
@@ -501,4 +507,183 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
     wait_rows(&test, "otel_traces", 12).await;
     store.shutdown().await.expect("stops");
     assert_eq!(count_rows(&test.client(), "otel_traces").await, (12, 6));
+}
+
+/// Waits until the shipper settled every spooled span file (and so ran the correlation step for
+/// them: it runs before the files are removed).
+async fn wait_shipped(test: &ClickHouseTest) {
+    for _ in 0..1200 {
+        if !files_in(&test.spool_dir())
+            .iter()
+            .any(|f| f.ends_with(".spans"))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the spool never emptied: {:?}", files_in(&test.spool_dir()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts() {
+    let test = ClickHouseTest::start("round_trips_are_derived");
+    let clickhouse = Store::open_clickhouse(&config(&test), 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("opens");
+    let sqlite = Store::open(
+        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        10_000,
+        Arc::new(Metrics::default()),
+    )
+    .await
+    .expect("opens");
+    let decode = |body: &[u8]| {
+        decode_traces(body, Encoding::Protobuf)
+            .expect("decodes")
+            .batch
+    };
+    let all = RoundTripQuery {
+        start_ns: 0,
+        end_ns: i64::MAX,
+        limit: 100,
+        ..Default::default()
+    };
+    let xs = exchanges(4, now_ns() - 60_000 * MS);
+
+    // First INSERT: the backend's spans alone. No send span, so no round trip.
+    for x in &xs {
+        submit(&clickhouse, decode(&x.backend)).await;
+    }
+    wait_shipped(&test).await;
+    assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 8);
+    assert!(
+        clickhouse
+            .round_trips(&all)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+
+    // Second INSERT: the browser's sends. Round trips without a reply, so no clock offset.
+    let (mut sends, mut replies) = (Batch::default(), Batch::default());
+    for x in &xs {
+        for span in decode(&x.browser).spans {
+            if span.name.starts_with("ws.send") {
+                sends.spans.push(span);
+            } else {
+                replies.spans.push(span);
+            }
+        }
+    }
+    submit(&clickhouse, sends.clone()).await;
+    wait_shipped(&test).await;
+    let first = clickhouse.round_trips(&all).await.expect("reads");
+    assert_eq!(first.len(), 4);
+    assert!(
+        first
+            .iter()
+            .all(|(r, offset)| r.times.client_receive_ns.is_none()
+                && r.version == 3
+                && *offset == 0)
+    );
+    assert_eq!(
+        clickhouse.session_offset(SESSION).await.expect("reads"),
+        None
+    );
+
+    // Third INSERT: the replies. The fuller derivation replaces the first, and the session's
+    // offset is estimated.
+    submit(&clickhouse, replies.clone()).await;
+    wait_shipped(&test).await;
+    let full = clickhouse.round_trips(&all).await.expect("reads");
+    assert_eq!(full.len(), 4, "each round trip once");
+    assert!(
+        full.iter()
+            .all(|(r, _)| r.receive_span_id.is_some() && r.version == 5)
+    );
+    let offset = clickhouse
+        .session_offset(SESSION)
+        .await
+        .expect("reads")
+        .expect("estimated");
+    assert!(
+        (offset.offset_ns - OFFSET_NS as i64).abs() <= 5 * MS as i64,
+        "{offset:?}"
+    );
+    assert!(full.iter().all(|(_, o)| *o == offset.offset_ns));
+
+    // SQLite, given the same spans, derives the same (it does not keep versions).
+    for x in &xs {
+        submit(&sqlite, decode(&x.backend)).await;
+    }
+    submit(&sqlite, sends).await;
+    submit(&sqlite, replies).await;
+    assert!(
+        sqlite
+            .derive(Duration::from_secs(10))
+            .await
+            .expect("derives")
+    );
+    let unversioned = |list: Vec<(tracewire_collector::model::RoundTrip, i64)>| {
+        list.into_iter()
+            .map(|(r, o)| (tracewire_collector::model::RoundTrip { version: 0, ..r }, o))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        unversioned(full.clone()),
+        unversioned(sqlite.round_trips(&all).await.expect("reads"))
+    );
+    assert_eq!(
+        Some(offset),
+        sqlite.session_offset(SESSION).await.expect("reads")
+    );
+    let filtered = RoundTripQuery {
+        session_id: Some(SESSION.into()),
+        service: Some("web".into()),
+        message_type: Some("chat".into()),
+        limit: 1,
+        ..all.clone()
+    };
+    assert_eq!(
+        unversioned(clickhouse.round_trips(&filtered).await.expect("reads")),
+        unversioned(sqlite.round_trips(&filtered).await.expect("reads"))
+    );
+    assert_eq!(
+        clickhouse
+            .round_trip_points(&filtered)
+            .await
+            .expect("reads"),
+        sqlite.round_trip_points(&filtered).await.expect("reads")
+    );
+
+    // A derivation from fewer spans (another collector that read before the replies arrived)
+    // and an estimate from fewer round trips, stored last, replace nothing.
+    let client = test.client();
+    client
+        .query(
+            "INSERT INTO tracewire_ws_round_trips (Tenant, TraceId, SendSpanId, ServerSpanId, \
+             ServiceName, ServerServiceName, ClientSendTime, ServerReceiveTime, ServerDoneTime, \
+             Error, Version) SELECT Tenant, TraceId, SendSpanId, ServerSpanId, ServiceName, \
+             ServerServiceName, ClientSendTime, ServerReceiveTime, ServerDoneTime, Error, 3 \
+             FROM tracewire_ws_round_trips FINAL",
+        )
+        .execute()
+        .await
+        .expect("inserts");
+    client
+        .query(
+            "INSERT INTO tracewire_ws_session_offsets (Tenant, SessionId, ClockOffset, Samples, \
+             Version) VALUES ('', {session:String}, 0, 1, 1)",
+        )
+        .param("session", SESSION)
+        .execute()
+        .await
+        .expect("inserts");
+    assert_eq!(clickhouse.round_trips(&all).await.expect("reads"), full);
+    assert_eq!(
+        clickhouse.session_offset(SESSION).await.expect("reads"),
+        Some(offset)
+    );
+    clickhouse.shutdown().await.expect("stops");
+    sqlite.shutdown().await.expect("stops");
 }

@@ -164,5 +164,20 @@ fn clickhouse_collectors_sharing_a_database_answer_like_one_sqlite_collector() {
         first.log(),
         second.log()
     );
+    // Round trips and clock offsets are derived as each collector ships: wait for them.
+    let derived = tracewire_e2e::clickhouse_store::wait_until(Duration::from_secs(60), || {
+        paths(base).iter().all(|path| {
+            let want = get(&client, &sqlite, path);
+            [&first, &second]
+                .iter()
+                .all(|other| get(&client, other, path) == want)
+        })
+    });
+    assert!(
+        derived,
+        "correlation answers never matched; logs:\n{}\n{}",
+        first.log(),
+        second.log()
+    );
     assert_same_answers(&client, base, &sqlite, &[&first, &second]);
 }

@@ -1,9 +1,11 @@
 //! WebSocket correlation endpoints: round trips, latency percentiles over time, message types,
-//! a browser session's time line, and hot HTTP endpoints. All are derived on read from stored
-//! spans and logs (see `docs/semantic-conventions.md`), so any collector instance answers the
-//! same.
+//! a browser session's time line, and hot HTTP endpoints. They read the round trips and session
+//! clock offsets that the store's correlation step derives from stored spans (see
+//! `docs/semantic-conventions.md`), and stored logs, so any collector instance answers the same.
+//! Each first lets the correlation step catch up, so a batch acknowledged before the request
+//! is in the answer.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -15,9 +17,10 @@ use serde_json::json;
 
 use super::params::{duration_ns, limit, timestamp};
 use super::{Api, ApiError};
-use crate::correlate::{Estimate, Exchange, Percentiles, estimate, exchanges, percentiles};
+use crate::correlate::{Percentiles, percentiles};
 use crate::model::{
-    Attributes, EventQuery, LogRecord, SendQuery, SpanKind, SpanRecord, StatusCode,
+    Attributes, EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, SpanKind,
+    SpanRecord, StatusCode,
 };
 use crate::store::Store;
 
@@ -26,10 +29,10 @@ const DEFAULT_WINDOW_NS: i64 = 3_600 * 1_000_000_000;
 /// Round trips listed when `limit` is not given, and the most accepted.
 const DEFAULT_ROUNDTRIPS: usize = 100;
 const MAX_ROUNDTRIPS: usize = 1_000;
-/// Sends aggregated by the latency and message-type endpoints at most (the newest ones).
-const MAX_AGGREGATED: usize = 20_000;
-/// Sends of one session used to estimate its clock offset (the newest ones).
-const SESSION_SENDS: usize = 1_000;
+/// Round trips aggregated by the latency, rate and message-type endpoints at most (the newest).
+const MAX_AGGREGATED: usize = 1_000_000;
+/// The longest a request waits for the correlation step to catch up.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most buckets in a latency series.
 const MAX_BUCKETS: i64 = 1_000;
 /// Buckets in a latency series when `step` is not given.
@@ -77,71 +80,13 @@ fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiErr
         .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }
 
-/// The sends matching `query` and every span of their traces.
-struct Loaded {
-    send_ids: BTreeSet<(String, String)>,
-    spans: Vec<SpanRecord>,
-}
-
-impl Loaded {
-    async fn from_store(store: &Store, query: &SendQuery) -> Result<Self, ApiError> {
-        let sends = store.ws_sends(query).await?;
-        let trace_ids: Vec<String> = sends
-            .iter()
-            .map(|s| s.trace_id.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let spans = store.spans_of_traces(&trace_ids).await?;
-        Ok(Self {
-            send_ids: sends.into_iter().map(|s| (s.trace_id, s.span_id)).collect(),
-            spans,
-        })
+/// Lets the store's correlation step catch up with what was stored before this request, for at
+/// most [`CATCH_UP`]; after that the answer leaves out what is still waiting.
+pub(super) async fn caught_up(store: &Store) -> Result<(), ApiError> {
+    if !store.derive(CATCH_UP).await? {
+        tracing::debug!("correlation step behind; answering with what it derived");
     }
-
-    /// The exchanges that start with one of the matching sends.
-    fn exchanges(&self) -> Vec<Exchange<'_>> {
-        exchanges(&self.spans)
-            .into_iter()
-            .filter(|x| {
-                self.send_ids
-                    .contains(&(x.send.trace_id.clone(), x.send.span_id.clone()))
-            })
-            .collect()
-    }
-}
-
-/// Clock-offset estimates per browser session, from these exchanges.
-fn offsets_by_session(exchanges: &[Exchange<'_>]) -> HashMap<String, Estimate> {
-    let mut samples: HashMap<&str, Vec<_>> = HashMap::new();
-    for x in exchanges {
-        if let (Some(session), Some(sample)) = (x.attribute("session.id"), x.sample()) {
-            samples.entry(session).or_default().push(sample);
-        }
-    }
-    samples
-        .into_iter()
-        .filter_map(|(session, s)| Some((session.to_owned(), estimate(&s)?)))
-        .collect()
-}
-
-/// A session's clock offset, estimated from its newest exchanges.
-pub(super) async fn session_offset(
-    store: &Store,
-    session_id: &str,
-) -> Result<Option<Estimate>, ApiError> {
-    let loaded = Loaded::from_store(
-        store,
-        &SendQuery {
-            session_id: Some(session_id.to_owned()),
-            start_ns: 0,
-            end_ns: i64::MAX,
-            limit: SESSION_SENDS,
-            ..SendQuery::default()
-        },
-    )
-    .await?;
-    Ok(offsets_by_session(&loaded.exchanges()).remove(session_id))
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,31 +126,31 @@ struct RoundTripView<'a> {
     error: bool,
 }
 
-fn round_trip_view<'a>(x: &Exchange<'a>, offset_ns: i64) -> RoundTripView<'a> {
-    let t = x.timings(offset_ns);
+fn round_trip_view(r: &RoundTrip, offset_ns: i64) -> RoundTripView<'_> {
+    let t = r.times.timings(offset_ns);
     RoundTripView {
-        tenant: &x.send.tenant,
-        trace_id: &x.send.trace_id,
-        send_span_id: &x.send.span_id,
-        server_span_id: &x.server.span_id,
-        receive_span_id: x.reply.map(|r| r.span_id.as_str()),
-        session_id: x.attribute("session.id"),
-        user_id: x.attribute("user.id"),
-        url: x.attribute("url.full"),
-        message_type: x.attribute("ws.message.type"),
-        service: &x.send.service_name,
-        server_service: &x.server.service_name,
-        client_send_time_unix_nano: x.t1().to_string(),
-        server_receive_time_unix_nano: x.t2().to_string(),
-        server_done_time_unix_nano: x.t3().to_string(),
-        client_receive_time_unix_nano: x.t4().map(|t| t.to_string()),
+        tenant: &r.tenant,
+        trace_id: &r.trace_id,
+        send_span_id: &r.send_span_id,
+        server_span_id: &r.server_span_id,
+        receive_span_id: r.receive_span_id.as_deref(),
+        session_id: r.session_id.as_deref(),
+        user_id: r.user_id.as_deref(),
+        url: r.url.as_deref(),
+        message_type: r.message_type.as_deref(),
+        service: &r.service,
+        server_service: &r.server_service,
+        client_send_time_unix_nano: r.times.client_send_ns.to_string(),
+        server_receive_time_unix_nano: r.times.server_receive_ns.to_string(),
+        server_done_time_unix_nano: r.times.server_done_ns.to_string(),
+        client_receive_time_unix_nano: r.times.client_receive_ns.map(|t| t.to_string()),
         total_ns: t.total_ns,
         uplink_ns: t.uplink_ns,
         server_ns: t.server_ns,
         downlink_ns: t.downlink_ns,
         client_processing_ns: t.client_processing_ns,
         clock_offset_ns: offset_ns,
-        error: x.error,
+        error: r.error,
     }
 }
 
@@ -216,7 +161,7 @@ pub(super) async fn roundtrips(
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
-    let query = SendQuery {
+    let query = RoundTripQuery {
         session_id: p.session_id,
         service: p.service,
         message_type: p.message_type,
@@ -224,19 +169,11 @@ pub(super) async fn roundtrips(
         end_ns,
         limit: limit(p.limit.as_deref(), DEFAULT_ROUNDTRIPS, MAX_ROUNDTRIPS)?,
     };
-    let loaded = Loaded::from_store(&api.store, &query).await?;
-    let mut list = loaded.exchanges();
-    list.sort_by(|a, b| (b.t1(), &b.send.span_id).cmp(&(a.t1(), &a.send.span_id)));
-    let offsets = offsets_by_session(&list);
+    caught_up(&api.store).await?;
+    let list = api.store.round_trips(&query).await?;
     let views: Vec<_> = list
         .iter()
-        .map(|x| {
-            let offset = x
-                .attribute("session.id")
-                .and_then(|s| offsets.get(s))
-                .map_or(0, |e| e.offset_ns);
-            round_trip_view(x, offset)
-        })
+        .map(|(r, offset)| round_trip_view(r, *offset))
         .collect();
     Ok(Json(json!({ "roundtrips": views })).into_response())
 }
@@ -260,24 +197,25 @@ struct Bucket {
     downlink: Option<Percentiles>,
 }
 
-/// Timings of the newest exchanges in a window (at most [`MAX_AGGREGATED`]), with offsets.
+/// The newest round trips in a window (at most [`MAX_AGGREGATED`]), of one message type when
+/// given, with their sessions' offsets.
 async fn aggregated(
     api: &Api,
     start_ns: i64,
     end_ns: i64,
     message_type: Option<String>,
-) -> Result<Loaded, ApiError> {
-    Loaded::from_store(
-        &api.store,
-        &SendQuery {
+) -> Result<Vec<RoundTripPoint>, ApiError> {
+    caught_up(&api.store).await?;
+    Ok(api
+        .store
+        .round_trip_points(&RoundTripQuery {
             message_type,
             start_ns,
             end_ns,
             limit: MAX_AGGREGATED,
-            ..SendQuery::default()
-        },
-    )
-    .await
+            ..RoundTripQuery::default()
+        })
+        .await?)
 }
 
 /// `GET /api/ws/latency`: p50, p95 and p99 of total, uplink, server and downlink per step.
@@ -288,23 +226,17 @@ pub(super) async fn latency(
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
     let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
-    let loaded = aggregated(&api, start_ns, end_ns, p.message_type).await?;
-    let list = loaded.exchanges();
-    let offsets = offsets_by_session(&list);
+    let list = aggregated(&api, start_ns, end_ns, p.message_type).await?;
     let mut samples: Vec<[Vec<i64>; 4]> = (0..buckets).map(|_| Default::default()).collect();
     let mut counts = vec![0usize; samples.len()];
     for x in &list {
-        let Ok(index) = usize::try_from((x.t1() - start_ns) / step) else {
+        let Ok(index) = usize::try_from((x.times.client_send_ns - start_ns) / step) else {
             continue;
         };
         let Some(bucket) = samples.get_mut(index) else {
             continue;
         };
-        let offset = x
-            .attribute("session.id")
-            .and_then(|s| offsets.get(s))
-            .map_or(0, |e| e.offset_ns);
-        let t = x.timings(offset);
+        let t = x.times.timings(x.clock_offset_ns);
         counts[index] += 1;
         if let (Some(total), Some(down)) = (t.total_ns, t.downlink_ns) {
             bucket[0].push(total);
@@ -356,27 +288,26 @@ pub(super) async fn message_types(
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
-    let loaded = aggregated(&api, start_ns, end_ns, None).await?;
-    let list = loaded.exchanges();
+    let list = aggregated(&api, start_ns, end_ns, None).await?;
     let seconds = (end_ns - start_ns) as f64 / 1e9;
-    let mut by_type: BTreeMap<String, Vec<&Exchange<'_>>> = BTreeMap::new();
+    let mut by_type: BTreeMap<&str, Vec<&RoundTripPoint>> = BTreeMap::new();
     for x in &list {
-        let kind = x.attribute("ws.message.type").unwrap_or("").to_owned();
-        by_type.entry(kind).or_default().push(x);
+        by_type.entry(&x.message_type).or_default().push(x);
     }
     let mut views: Vec<MessageTypeView> = by_type
         .into_iter()
         .map(|(message_type, xs)| {
-            let mut totals: Vec<i64> = xs.iter().filter_map(|x| x.timings(0).total_ns).collect();
+            let total = |x: &RoundTripPoint| x.times.timings(0).total_ns;
+            let mut totals: Vec<i64> = xs.iter().filter_map(|x| total(x)).collect();
             let slowest = xs
                 .iter()
-                .filter_map(|x| Some((x.timings(0).total_ns?, x)))
+                .filter_map(|x| Some((total(x)?, x)))
                 .max_by_key(|(total, _)| *total)
-                .map(|(_, x)| x.send.trace_id.clone());
+                .map(|(_, x)| x.trace_id.clone());
             let newest = xs
                 .iter()
-                .max_by_key(|x| x.t1())
-                .map(|x| x.send.trace_id.clone())
+                .max_by_key(|x| x.times.client_send_ns)
+                .map(|x| x.trace_id.clone())
                 .unwrap_or_default();
             let pct = percentiles(&mut totals);
             MessageTypeView {
@@ -387,7 +318,7 @@ pub(super) async fn message_types(
                 p95_total_ns: pct.map(|p| p.p95),
                 example_trace_id: newest,
                 slowest_trace_id: slowest,
-                message_type,
+                message_type: message_type.to_owned(),
             }
         })
         .collect();
@@ -446,16 +377,16 @@ pub(super) async fn rates(
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
     let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
-    let loaded = aggregated(&api, start_ns, end_ns, None).await?;
+    let list = aggregated(&api, start_ns, end_ns, None).await?;
     let mut by_type: BTreeMap<&str, RateSeries> = BTreeMap::new();
-    for x in loaded.exchanges() {
-        let Ok(index) = usize::try_from((x.t1() - start_ns) / step) else {
+    for x in &list {
+        let Ok(index) = usize::try_from((x.times.client_send_ns - start_ns) / step) else {
             continue;
         };
         if index >= buckets {
             continue;
         }
-        let kind = x.attribute("ws.message.type").unwrap_or("");
+        let kind = x.message_type.as_str();
         let series = by_type.entry(kind).or_insert_with(|| RateSeries {
             message_type: kind.to_owned(),
             count: vec![0; buckets],
@@ -580,7 +511,8 @@ pub(super) async fn session(
             message: format!("nothing stored for session {session_id}"),
         });
     }
-    let offset = session_offset(&api.store, &session_id).await?;
+    caught_up(&api.store).await?;
+    let offset = api.store.session_offset(&session_id).await?;
     let mut events: Vec<SessionEvent<'_>> = spans
         .iter()
         .map(span_event)
@@ -618,7 +550,7 @@ pub(super) async fn session(
         "session_id": session_id,
         "user_id": user_id,
         "clock_offset_ns": offset.map(|e| e.offset_ns),
-        "clock_offset_samples": offset.map_or(0, |e| e.samples),
+        "clock_offset_samples": offset.map_or(0, |o| o.samples),
         "start_time_unix_nano": start.unwrap_or(0).to_string(),
         "end_time_unix_nano": end.unwrap_or(0).to_string(),
         "events": events,

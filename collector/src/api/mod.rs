@@ -73,9 +73,12 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
         .filter(|s| Source::of(s) == Source::Browser)
         .filter_map(|s| s.span_attributes.get("session.id").map(String::as_str))
         .collect();
+    if !sessions.is_empty() {
+        correlation::caught_up(&api.store).await?;
+    }
     for session in sessions {
-        if let Some(estimate) = correlation::session_offset(&api.store, session).await? {
-            offsets.insert(session.to_owned(), estimate.offset_ns);
+        if let Some(stored) = api.store.session_offset(session).await? {
+            offsets.insert(session.to_owned(), stored.offset_ns);
         }
     }
     let shifts = trace_offsets(&spans, |session| offsets.get(session).copied());

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 
 use super::Source;
-use super::skew::Sample;
-use crate::model::{SpanKind, SpanRecord, StatusCode};
+use crate::model::{ExchangeTimes, SpanKind, SpanRecord, StatusCode};
 
 /// One browser message and what happened to it.
 #[derive(Debug, Clone, Copy)]
@@ -22,84 +21,21 @@ pub struct Exchange<'a> {
     pub error: bool,
 }
 
-/// Durations of an exchange, nanoseconds, with the client clock shifted by an offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timings {
-    /// t4 − t1, when there was a reply.
-    pub total_ns: Option<i64>,
-    /// Browser to backend.
-    pub uplink_ns: i64,
-    /// t3 − t2.
-    pub server_ns: i64,
-    /// Backend to browser, when there was a reply.
-    pub downlink_ns: Option<i64>,
-    /// How long the page took to process the reply.
-    pub client_processing_ns: Option<i64>,
-}
-
 impl<'a> Exchange<'a> {
-    /// Client send time (client clock).
-    pub fn t1(&self) -> i64 {
-        self.send.start_ns
-    }
-
-    /// Server receive time (server clock).
-    pub fn t2(&self) -> i64 {
-        self.server.start_ns
-    }
-
-    /// Server done time (server clock).
-    pub fn t3(&self) -> i64 {
-        self.server.start_ns + self.server.duration_ns
-    }
-
-    /// Client receive time of the reply (client clock).
-    pub fn t4(&self) -> Option<i64> {
-        self.reply.map(|r| r.start_ns)
-    }
-
-    /// The exchange's clock-offset sample, when it had a reply.
-    pub fn sample(&self) -> Option<Sample> {
-        Some(Sample::from_times(
-            self.t1(),
-            self.t2(),
-            self.t3(),
-            self.t4()?,
-        ))
+    /// The four times of the exchange, each on its own side's clock.
+    pub fn times(&self) -> ExchangeTimes {
+        ExchangeTimes {
+            client_send_ns: self.send.start_ns,
+            server_receive_ns: self.server.start_ns,
+            server_done_ns: self.server.start_ns + self.server.duration_ns,
+            client_receive_ns: self.reply.map(|r| r.start_ns),
+            client_processing_ns: self.process.map(|p| p.duration_ns),
+        }
     }
 
     /// A browser attribute of the send span.
     pub fn attribute(&self, key: &str) -> Option<&'a str> {
         self.send.span_attributes.get(key).map(String::as_str)
-    }
-
-    /// The durations, with `offset_ns` (server minus client) taken out of the cross-clock ones.
-    /// Uplink is clamped to the measured network delay so neither direction is negative.
-    pub fn timings(&self, offset_ns: i64) -> Timings {
-        let server = self.t3() - self.t2();
-        let uplink = self.t2() - self.t1() - offset_ns;
-        let client_processing_ns = self.process.map(|p| p.duration_ns);
-        match self.t4() {
-            Some(t4) => {
-                let total = t4 - self.t1();
-                let delay = (total - server).max(0);
-                let uplink = uplink.clamp(0, delay);
-                Timings {
-                    total_ns: Some(total),
-                    uplink_ns: uplink,
-                    server_ns: server,
-                    downlink_ns: Some(delay - uplink),
-                    client_processing_ns,
-                }
-            }
-            None => Timings {
-                total_ns: None,
-                uplink_ns: uplink.max(0),
-                server_ns: server,
-                downlink_ns: None,
-                client_processing_ns,
-            },
-        }
     }
 }
 
@@ -182,48 +118,12 @@ pub fn exchanges(spans: &[SpanRecord]) -> Vec<Exchange<'_>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::testing::span;
+    use crate::correlate::Timings;
+    use crate::testing::{browser, one_exchange, span};
 
     const MS: i64 = 1_000_000;
-
-    fn browser(mut s: SpanRecord, kind: SpanKind) -> SpanRecord {
-        s.kind = kind;
-        s.resource_attributes
-            .insert("telemetry.sdk.language".into(), "webjs".into());
-        s.span_attributes
-            .insert("session.id".into(), "sess-1".into());
-        s
-    }
-
-    /// S at 0 (client), B at 1000+offset…, R at 10 ms (client), P under R.
-    pub(crate) fn one_exchange(offset: i64) -> Vec<SpanRecord> {
-        let send = browser(
-            span(1, 1, None, "web", "ws.send chat", 0, 0),
-            SpanKind::Producer,
-        );
-        let mut server = span(
-            1,
-            2,
-            Some(1),
-            "api",
-            "ws.receive chat",
-            3 * MS + offset,
-            4 * MS,
-        );
-        server.kind = SpanKind::Consumer;
-        let db = span(1, 3, Some(2), "api", "db.query", 4 * MS + offset, 2 * MS);
-        let reply = browser(
-            span(1, 4, Some(2), "web", "ws.receive chat.reply", 10 * MS, 0),
-            SpanKind::Consumer,
-        );
-        let process = browser(
-            span(1, 5, Some(4), "web", "ws.process chat.reply", 10 * MS, MS),
-            SpanKind::Consumer,
-        );
-        vec![process, reply, db, server, send]
-    }
 
     #[test]
     fn finds_send_server_reply_and_process() {
@@ -246,7 +146,7 @@ pub(crate) mod tests {
         assert_eq!(x.attribute("session.id"), Some("sess-1"));
         assert!(!x.error);
         assert_eq!(
-            x.timings(0),
+            x.times().timings(0),
             Timings {
                 total_ns: Some(10 * MS),
                 uplink_ns: 3 * MS,
@@ -262,11 +162,12 @@ pub(crate) mod tests {
         let offset = 2_000 * MS;
         let spans = one_exchange(offset);
         let x = exchanges(&spans)[0];
-        assert_eq!(x.sample().map(|s| s.offset_ns), Some(offset));
-        assert_eq!(x.timings(offset).uplink_ns, 3 * MS);
-        assert_eq!(x.timings(offset).downlink_ns, Some(3 * MS));
+        let times = x.times();
+        assert_eq!(times.sample().map(|s| s.offset_ns), Some(offset));
+        assert_eq!(times.timings(offset).uplink_ns, 3 * MS);
+        assert_eq!(times.timings(offset).downlink_ns, Some(3 * MS));
         // Without the correction, uplink would be absurd; it is clamped to the network delay.
-        assert_eq!(x.timings(0).uplink_ns, 6 * MS);
+        assert_eq!(times.timings(0).uplink_ns, 6 * MS);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Correlate: joins browser WebSocket messages with the backend spans that handled them, as
-//! `docs/semantic-conventions.md` defines. Everything here is derived from stored spans on read,
-//! so results never depend on which collector instance received which span.
+//! `docs/semantic-conventions.md` defines. Everything here is a pure function of stored spans:
+//! the store's correlation step ([`crate::store::Store::derive`]) turns the spans of each newly
+//! written trace into round trips and each affected session's round trips into its clock
+//! offset, so results never depend on which collector instance received which span.
 
 mod exchange;
+mod roundtrip;
 mod shift;
 mod skew;
 mod stats;
 
-pub use exchange::{Exchange, exchanges};
+pub use roundtrip::{Timings, round_trips};
 pub use shift::{SpanOffsets, trace_offsets};
 pub use skew::{Estimate, Sample, estimate};
 pub use stats::{Percentiles, percentiles};

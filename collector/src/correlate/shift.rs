@@ -61,8 +61,8 @@ pub fn trace_offsets(
 
 #[cfg(test)]
 mod tests {
-    use super::super::exchange::tests::one_exchange;
     use super::*;
+    use crate::testing::one_exchange;
 
     const MS: i64 = 1_000_000;
 

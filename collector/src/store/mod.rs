@@ -20,8 +20,13 @@ use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 use crate::config::{Config, StoreUrl};
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, SendQuery, ServiceSummary, SpanRecord, TraceQuery, TraceSummary,
+    EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
+
+/// The longest the writer spends on the correlation step for one [`Store::derive`] turn before
+/// queued batches get theirs.
+const DERIVE_TURN: Duration = Duration::from_millis(200);
 use sqlite::SqliteStore;
 
 /// What a store operation can fail with.
@@ -185,22 +190,54 @@ impl Store {
         }
     }
 
-    /// Browser `ws.send` spans matching `query`, newest first.
-    pub async fn ws_sends(&self, query: &SendQuery) -> Result<Vec<SpanRecord>, StoreError> {
+    /// Round trips matching `query`, newest first, each with its session's stored clock offset
+    /// (0 when none is known).
+    pub async fn round_trips(
+        &self,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(s) => s.ws_sends(query).await,
-            Backend::ClickHouse(c) => c.ws_sends(query).await,
+            Backend::Sqlite(s) => s.round_trips(query).await,
+            Backend::ClickHouse(c) => c.round_trips(query).await,
         }
     }
 
-    /// Every stored span of these traces.
-    pub async fn spans_of_traces(
+    /// The times, type and outcome of the newest round trips in `query`'s window (and of its
+    /// message type, when given), at most `query.limit`; the other filters are ignored.
+    pub async fn round_trip_points(
         &self,
-        trace_ids: &[String],
-    ) -> Result<Vec<SpanRecord>, StoreError> {
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTripPoint>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(s) => s.spans_of_traces(trace_ids).await,
-            Backend::ClickHouse(c) => c.spans_of_traces(trace_ids).await,
+            Backend::Sqlite(s) => s.round_trip_points(query).await,
+            Backend::ClickHouse(c) => c.round_trip_points(query).await,
+        }
+    }
+
+    /// A browser session's stored clock offset.
+    pub async fn session_offset(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<SessionOffset>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.session_offset(session_id).await,
+            Backend::ClickHouse(c) => c.session_offset(session_id).await,
+        }
+    }
+
+    /// Runs the correlation step until no stored trace waits for it or `budget` is spent, so
+    /// that reads that follow see every batch acknowledged before; whether it caught up. The
+    /// writer takes turns between queued batches, so ingest keeps flowing meanwhile.
+    pub async fn derive(&self, budget: Duration) -> Result<bool, StoreError> {
+        let start = tokio::time::Instant::now();
+        loop {
+            let left = budget.saturating_sub(start.elapsed());
+            if self.queue.derive(left.min(DERIVE_TURN)).await? {
+                return Ok(true);
+            }
+            if start.elapsed() >= budget {
+                return Ok(false);
+            }
         }
     }
 

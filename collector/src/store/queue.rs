@@ -25,6 +25,12 @@ pub(crate) enum Command {
         limit: usize,
         ack: oneshot::Sender<Result<Pruned, StoreError>>,
     },
+    /// Run the correlation step over the traces waiting for it, for about `budget`; answer
+    /// whether none wait any more (stores that derive elsewhere answer `true` at once).
+    Derive {
+        budget: std::time::Duration,
+        ack: oneshot::Sender<Result<bool, StoreError>>,
+    },
     /// Everything before this has been handled: stop.
     Stop,
 }
@@ -123,6 +129,15 @@ impl WriteQueue {
                 limit,
                 ack,
             })
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// Asks the writer to run the correlation step; see [`Command::Derive`].
+    pub(crate) async fn derive(&self, budget: std::time::Duration) -> Result<bool, StoreError> {
+        let (ack, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Derive { budget, ack })
             .map_err(|_| StoreError::WriterGone)?;
         answer.await.unwrap_or(Err(StoreError::WriterGone))
     }

@@ -1,11 +1,20 @@
-//! Reads for correlation on ClickHouse, answering exactly what the SQLite store answers:
-//! browser sends, whole traces by id, a browser session's spans and logs, and log events by
+//! Reads for correlation on ClickHouse, answering exactly what the SQLite store answers: round
+//! trips and session clock offsets (which [`super::derive`] writes; `FINAL` keeps the newest
+//! version of each), whole traces by id, a browser session's spans and logs, and log events by
 //! name. Values are server-side parameters; `LIMIT 1 BY` keeps one row per span when a retried
 //! batch stored a span twice.
 
+use std::collections::{BTreeSet, HashMap};
+
+use clickhouse::Client;
+
 use super::ClickHouseStore;
-use super::encode::{LogRow, SPAN_COLUMNS, SpanRow};
-use crate::model::{EventQuery, LogRecord, SendQuery, SpanRecord};
+use super::encode::{
+    LogRow, ROUND_TRIP_COLUMNS, RoundTripRow, SPAN_COLUMNS, SessionOffsetRow, SpanRow,
+};
+use crate::model::{
+    EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, SessionOffset, SpanRecord,
+};
 use crate::store::StoreError;
 
 /// The [`LogRow`] columns in field order, for SELECT lists.
@@ -13,24 +22,28 @@ const LOG_COLUMNS: &str = "Timestamp, TraceId, SpanId, TraceFlags, SeverityText,
     ServiceName, Body, ResourceAttributes, ScopeName, ScopeVersion, LogAttributes, EventName, \
     ObservedTimestamp, Tenant";
 
-/// Optional filters of [`ws_sends_sql`], in order; each is used only when its value is given.
-pub(super) const SEND_FILTERS: [&str; 3] = [
-    " AND SpanAttributes['session.id'] = {session_id:String}",
+/// Optional filters of [`round_trips_sql`], in order; each is used only when its value is given.
+pub(super) const ROUND_TRIP_FILTERS: [&str; 3] = [
+    " AND SessionId = {session_id:String}",
     " AND ServiceName = {service:String}",
-    " AND SpanAttributes['ws.message.type'] = {message_type:String}",
+    " AND MessageType = {message_type:String}",
 ];
 
-/// Browser `ws.send` spans in a window, newest first, with the given filter fragments.
-pub(super) fn ws_sends_sql(filters: &str) -> String {
+/// Round trips sent in a window, newest first, with the given filter fragments.
+pub(super) fn round_trips_sql(filters: &str) -> String {
     format!(
-        "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
-         AND Timestamp >= fromUnixTimestamp64Nano({{start_ns:Int64}}) \
-         AND Timestamp < fromUnixTimestamp64Nano({{end_ns:Int64}}) \
-         AND SpanKind = 'Producer' AND (SpanName = 'ws.send' OR startsWith(SpanName, 'ws.send ')) \
-         AND ResourceAttributes['telemetry.sdk.language'] = 'webjs'{filters} \
-         ORDER BY Timestamp DESC LIMIT 1 BY TraceId, SpanId LIMIT {{limit:UInt64}}"
+        "SELECT {ROUND_TRIP_COLUMNS} FROM tracewire_ws_round_trips FINAL \
+         WHERE Tenant = {{tenant:String}} \
+         AND ClientSendTime >= fromUnixTimestamp64Nano({{start_ns:Int64}}) \
+         AND ClientSendTime < fromUnixTimestamp64Nano({{end_ns:Int64}}){filters} \
+         ORDER BY ClientSendTime DESC, SendSpanId DESC LIMIT {{limit:UInt64}}"
     )
 }
+
+/// The stored clock offsets of the given sessions.
+pub(super) const SESSION_OFFSETS_SQL: &str = "SELECT Tenant, SessionId, ClockOffset, Samples, \
+    Version FROM tracewire_ws_session_offsets FINAL \
+    WHERE Tenant = {tenant:String} AND SessionId IN {sessions:Array(String)}";
 
 /// Every span of the given traces.
 pub(super) fn spans_of_traces_sql() -> String {
@@ -38,6 +51,22 @@ pub(super) fn spans_of_traces_sql() -> String {
         "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
          AND TraceId IN {{trace_ids:Array(String)}} ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId"
     )
+}
+
+/// Every stored span of these traces of `tenant`.
+pub(super) async fn spans_of_traces(
+    client: &Client,
+    tenant: &str,
+    trace_ids: &[String],
+) -> Result<Vec<SpanRecord>, StoreError> {
+    if trace_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = client
+        .query(&spans_of_traces_sql())
+        .param("tenant", tenant)
+        .param("trace_ids", trace_ids);
+    Ok(spans(query.fetch_all::<SpanRow>().await?))
 }
 
 /// A browser session's spans, oldest first.
@@ -95,16 +124,37 @@ impl From<LogRow> for LogRecord {
 }
 
 impl ClickHouseStore {
-    pub(in crate::store) async fn ws_sends(
+    /// The stored clock offsets of these sessions.
+    async fn offsets(
         &self,
-        q: &SendQuery,
-    ) -> Result<Vec<SpanRecord>, StoreError> {
+        sessions: BTreeSet<&str>,
+    ) -> Result<HashMap<String, SessionOffset>, StoreError> {
+        if sessions.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<SessionOffsetRow> = self
+            .client
+            .query(SESSION_OFFSETS_SQL)
+            .param("tenant", super::DEFAULT_TENANT)
+            .param("sessions", sessions.into_iter().collect::<Vec<_>>())
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.session_id.clone(), SessionOffset::from(&r)))
+            .collect())
+    }
+
+    pub(in crate::store) async fn round_trips(
+        &self,
+        q: &RoundTripQuery,
+    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
         let given = [
             q.session_id.as_ref(),
             q.service.as_ref(),
             q.message_type.as_ref(),
         ];
-        let filters: String = SEND_FILTERS
+        let filters: String = ROUND_TRIP_FILTERS
             .iter()
             .zip(given)
             .filter(|(_, value)| value.is_some())
@@ -112,7 +162,7 @@ impl ClickHouseStore {
             .collect();
         let mut query = self
             .client
-            .query(&ws_sends_sql(&filters))
+            .query(&round_trips_sql(&filters))
             .param("tenant", super::DEFAULT_TENANT)
             .param("start_ns", q.start_ns)
             .param("end_ns", q.end_ns)
@@ -125,22 +175,58 @@ impl ClickHouseStore {
                 query = query.param(name, value);
             }
         }
-        Ok(spans(query.fetch_all::<SpanRow>().await?))
+        let rows: Vec<RoundTripRow> = query.fetch_all().await?;
+        let offsets = self
+            .offsets(
+                rows.iter()
+                    .filter_map(|r| r.session_id.as_deref())
+                    .collect(),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let offset = r
+                    .session_id
+                    .as_ref()
+                    .and_then(|s| offsets.get(s))
+                    .map_or(0, |o| o.offset_ns);
+                (RoundTrip::from(r), offset)
+            })
+            .collect())
     }
 
-    pub(in crate::store) async fn spans_of_traces(
+    pub(in crate::store) async fn round_trip_points(
         &self,
-        trace_ids: &[String],
-    ) -> Result<Vec<SpanRecord>, StoreError> {
-        if trace_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let query = self
-            .client
-            .query(&spans_of_traces_sql())
-            .param("tenant", super::DEFAULT_TENANT)
-            .param("trace_ids", trace_ids);
-        Ok(spans(query.fetch_all::<SpanRow>().await?))
+        q: &RoundTripQuery,
+    ) -> Result<Vec<RoundTripPoint>, StoreError> {
+        let q = RoundTripQuery {
+            session_id: None,
+            service: None,
+            ..q.clone()
+        };
+        Ok(self
+            .round_trips(&q)
+            .await?
+            .into_iter()
+            .map(|(r, clock_offset_ns)| RoundTripPoint {
+                trace_id: r.trace_id,
+                message_type: r.message_type.unwrap_or_default(),
+                times: r.times,
+                error: r.error,
+                clock_offset_ns,
+            })
+            .collect())
+    }
+
+    pub(in crate::store) async fn session_offset(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<SessionOffset>, StoreError> {
+        Ok(self
+            .offsets(BTreeSet::from([session_id]))
+            .await?
+            .remove(session_id))
     }
 
     pub(in crate::store) async fn session_spans(

@@ -5,7 +5,10 @@
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Attributes, LogRecord, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode};
+use crate::model::{
+    Attributes, ExchangeTimes, LogRecord, RoundTrip, SessionOffset, SpanEvent, SpanKind, SpanLink,
+    SpanRecord, StatusCode,
+};
 
 /// The [`SpanRow`] columns in field order, for SELECT lists.
 pub(super) const SPAN_COLUMNS: &str = "Timestamp, TraceId, SpanId, ParentSpanId, TraceState, \
@@ -75,6 +78,116 @@ pub(super) struct LogRow {
     pub observed_timestamp: i64,
     /// Tracewire's addition: the tenant.
     pub tenant: String,
+}
+
+/// The [`RoundTripRow`] columns in field order, for SELECT lists.
+pub(super) const ROUND_TRIP_COLUMNS: &str = "Tenant, TraceId, SendSpanId, ServerSpanId, \
+    ReceiveSpanId, SessionId, UserId, Url, MessageType, ServiceName, ServerServiceName, \
+    ClientSendTime, ServerReceiveTime, ServerDoneTime, ClientReceiveTime, \
+    ClientProcessingDuration, Error, Version";
+
+/// One `tracewire_ws_round_trips` row: a [`RoundTrip`], times as `DateTime64(9)` (unix
+/// nanoseconds), absent values as `NULL`.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RoundTripRow {
+    pub tenant: String,
+    pub trace_id: String,
+    pub send_span_id: String,
+    pub server_span_id: String,
+    pub receive_span_id: Option<String>,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub url: Option<String>,
+    pub message_type: Option<String>,
+    /// The browser service.
+    pub service_name: String,
+    pub server_service_name: String,
+    pub client_send_time: i64,
+    pub server_receive_time: i64,
+    pub server_done_time: i64,
+    pub client_receive_time: Option<i64>,
+    /// Nanoseconds.
+    pub client_processing_duration: Option<i64>,
+    pub error: bool,
+    /// Spans of the trace the row was derived from; the highest replaces the others.
+    pub version: u64,
+}
+
+impl From<&RoundTrip> for RoundTripRow {
+    fn from(r: &RoundTrip) -> Self {
+        Self {
+            tenant: r.tenant.clone(),
+            trace_id: r.trace_id.clone(),
+            send_span_id: r.send_span_id.clone(),
+            server_span_id: r.server_span_id.clone(),
+            receive_span_id: r.receive_span_id.clone(),
+            session_id: r.session_id.clone(),
+            user_id: r.user_id.clone(),
+            url: r.url.clone(),
+            message_type: r.message_type.clone(),
+            service_name: r.service.clone(),
+            server_service_name: r.server_service.clone(),
+            client_send_time: r.times.client_send_ns,
+            server_receive_time: r.times.server_receive_ns,
+            server_done_time: r.times.server_done_ns,
+            client_receive_time: r.times.client_receive_ns,
+            client_processing_duration: r.times.client_processing_ns,
+            error: r.error,
+            version: r.version,
+        }
+    }
+}
+
+impl From<RoundTripRow> for RoundTrip {
+    fn from(r: RoundTripRow) -> Self {
+        Self {
+            tenant: r.tenant,
+            trace_id: r.trace_id,
+            send_span_id: r.send_span_id,
+            server_span_id: r.server_span_id,
+            receive_span_id: r.receive_span_id,
+            session_id: r.session_id,
+            user_id: r.user_id,
+            url: r.url,
+            message_type: r.message_type,
+            service: r.service_name,
+            server_service: r.server_service_name,
+            times: ExchangeTimes {
+                client_send_ns: r.client_send_time,
+                server_receive_ns: r.server_receive_time,
+                server_done_ns: r.server_done_time,
+                client_receive_ns: r.client_receive_time,
+                client_processing_ns: r.client_processing_duration,
+            },
+            error: r.error,
+            version: r.version,
+        }
+    }
+}
+
+/// One `tracewire_ws_session_offsets` row, without `EstimatedAt` (the table's `now()`).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SessionOffsetRow {
+    pub tenant: String,
+    pub session_id: String,
+    /// Server clock minus browser clock, nanoseconds.
+    pub clock_offset: i64,
+    /// Round trips the estimate used.
+    pub samples: u64,
+    /// The session's round trips with a reply when it was estimated; the highest replaces the
+    /// others.
+    pub version: u64,
+}
+
+impl From<&SessionOffsetRow> for SessionOffset {
+    fn from(r: &SessionOffsetRow) -> Self {
+        Self {
+            offset_ns: r.clock_offset,
+            samples: r.samples,
+        }
+    }
 }
 
 fn pairs(map: &Attributes) -> Vec<(String, String)> {
@@ -232,6 +345,35 @@ mod tests {
             .map(|c| c.trim_matches('`'))
             .collect();
         assert_eq!(listed, <SpanRow as Row>::COLUMN_NAMES);
+        let listed: Vec<_> = ROUND_TRIP_COLUMNS.split(", ").collect();
+        assert_eq!(listed, <RoundTripRow as Row>::COLUMN_NAMES);
+    }
+
+    #[test]
+    fn round_trip_reads_back_from_its_row() {
+        let record = RoundTrip {
+            tenant: String::new(),
+            trace_id: hex::encode([1u8; 16]),
+            send_span_id: hex::encode([1u8; 8]),
+            server_span_id: hex::encode([2u8; 8]),
+            receive_span_id: None,
+            session_id: Some("sess-1".into()),
+            user_id: None,
+            url: Some("ws://app/ws".into()),
+            message_type: Some("chat".into()),
+            service: "web".into(),
+            server_service: "api".into(),
+            times: ExchangeTimes {
+                client_send_ns: 1,
+                server_receive_ns: 2,
+                server_done_ns: 3,
+                client_receive_ns: None,
+                client_processing_ns: Some(4),
+            },
+            error: true,
+            version: 3,
+        };
+        assert_eq!(RoundTrip::from(RoundTripRow::from(&record)), record);
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! spool ([`spool`], filled by the [`writer`] thread); a background [`shipper`] sends the spool
 //! to ClickHouse in large RowBinary INSERTs with deduplication tokens and deletes files only
 //! after ClickHouse confirmed them, so an outage of ClickHouse costs neither data nor
-//! availability until the spool is full. Reads ([`query`]) go straight to ClickHouse.
+//! availability until the spool is full. After each INSERT of spans the shipper runs the
+//! correlation step ([`derive`]) for its traces, so round trips and session clock offsets appear
+//! in the background. Reads ([`query`], [`correlate`]) go straight to ClickHouse.
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
 mod config;
 mod correlate;
+mod derive;
 mod encode;
 mod query;
 mod schema;

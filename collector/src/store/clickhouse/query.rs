@@ -208,16 +208,18 @@ pub(super) async fn services(
         .collect())
 }
 
-/// Every query statement the ClickHouse store sends (this module's and the correlation
-/// reads'), with all filters on, for tests that run each one on the engine.
+/// Every query statement the ClickHouse store sends (this module's, the correlation reads' and
+/// the correlation step's), with all filters on, for tests that run each one on the engine.
 pub fn all_statements() -> Vec<String> {
-    use super::correlate;
+    use super::{correlate, derive};
     vec![
         TRACE_WINDOW_SQL.to_owned(),
         trace_spans_sql(),
         SERVICES_SQL.to_owned(),
         search_sql(&SEARCH_FILTERS.concat()),
-        correlate::ws_sends_sql(&correlate::SEND_FILTERS.concat()),
+        correlate::round_trips_sql(&correlate::ROUND_TRIP_FILTERS.concat()),
+        correlate::SESSION_OFFSETS_SQL.to_owned(),
+        derive::SESSION_SAMPLES_SQL.to_owned(),
         correlate::spans_of_traces_sql(),
         correlate::session_spans_sql(),
         correlate::session_logs_sql(),

@@ -10,6 +10,12 @@
 //! a `ReplicatedMergeTree` named `<table>_local`, created `ON CLUSTER`, under a `Distributed`
 //! table with the exporter's name, sharded by `cityHash64(TraceId)` so a trace stays on one shard.
 //!
+//! Tracewire's own tables hold what the correlation step derives from stored spans:
+//! `tracewire_ws_round_trips` and `tracewire_ws_session_offsets`, both `ReplacingMergeTree` on a
+//! version, so a derivation from more data replaces one from less whichever collector wrote
+//! last; reads use `FINAL`. Round trips are sharded by trace like the spans, session offsets by
+//! session.
+//!
 //! The applied version is a row in `tracewire_schema_migrations`; each migration is a list of
 //! idempotent statements. The TTL follows `--retention` and is changed in place when it differs.
 
@@ -21,16 +27,18 @@ use super::config::ClickHouseConfig;
 use crate::store::StoreError;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 1;
+pub(super) const SCHEMA_VERSION: u32 = 2;
 
 /// Rows of recent inserts whose tokens a single-server table remembers.
 const DEDUP_WINDOW: u32 = 10_000;
 
 /// The tables that get a TTL, with the time expression the TTL is computed from.
-const TTL_TABLES: [(&str, &str); 3] = [
+const TTL_TABLES: [(&str, &str); 5] = [
     ("otel_traces", "toDateTime(Timestamp)"),
     ("otel_traces_trace_id_ts", "Start"),
     ("otel_logs", "TimestampTime"),
+    ("tracewire_ws_round_trips", "toDateTime(ClientSendTime)"),
+    ("tracewire_ws_session_offsets", "EstimatedAt"),
 ];
 
 /// Where and how the schema is laid out.
@@ -81,6 +89,17 @@ impl Layout {
                 self.database
             ),
             None => "MergeTree".to_owned(),
+        }
+    }
+
+    /// A `ReplacingMergeTree` that keeps the row with the highest `version` per sort key.
+    fn replacing_engine(&self, table: &str, version: &str) -> String {
+        match self.cluster {
+            Some(_) => format!(
+                "ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{}/{table}_local', '{{replica}}', {version})",
+                self.database
+            ),
+            None => format!("ReplacingMergeTree({version})"),
         }
     }
 
@@ -266,9 +285,67 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{dedup}",
         statements
     }
 
+    /// Version 2: what the correlation step derives. A round trip's sort key and partition come
+    /// from its send span alone, so every derivation of it lands on the same key and replaces
+    /// the others; a session's offsets are not partitioned for the same reason.
+    fn migration_2(&self) -> Vec<String> {
+        let on = self.on_cluster();
+        let mut statements = vec![format!(
+            "CREATE TABLE IF NOT EXISTS {table}{on} (
+    Tenant LowCardinality(String) CODEC(ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SendSpanId String CODEC(ZSTD(1)),
+    ServerSpanId String CODEC(ZSTD(1)),
+    ReceiveSpanId Nullable(String) CODEC(ZSTD(1)),
+    SessionId Nullable(String) CODEC(ZSTD(1)),
+    UserId Nullable(String) CODEC(ZSTD(1)),
+    Url Nullable(String) CODEC(ZSTD(1)),
+    MessageType LowCardinality(Nullable(String)) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ServerServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ClientSendTime DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ServerReceiveTime DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ServerDoneTime DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ClientReceiveTime Nullable(DateTime64(9)) CODEC(ZSTD(1)),
+    ClientProcessingDuration Nullable(Int64) CODEC(ZSTD(1)),
+    Error Bool CODEC(ZSTD(1)),
+    Version UInt64 CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = {engine}
+PARTITION BY toDate(ClientSendTime)
+ORDER BY (Tenant, toDateTime(ClientSendTime), TraceId, SendSpanId)
+TTL {ttl}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
+            table = self.stored("tracewire_ws_round_trips"),
+            engine = self.replacing_engine("tracewire_ws_round_trips", "Version"),
+            ttl = self.ttl("toDateTime(ClientSendTime)"),
+        )];
+        statements.extend(self.distributed("tracewire_ws_round_trips", "cityHash64(TraceId)"));
+        statements.push(format!(
+            "CREATE TABLE IF NOT EXISTS {table}{on} (
+    Tenant LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId String CODEC(ZSTD(1)),
+    ClockOffset Int64 CODEC(ZSTD(1)),
+    Samples UInt64 CODEC(ZSTD(1)),
+    Version UInt64 CODEC(ZSTD(1)),
+    EstimatedAt DateTime DEFAULT now() CODEC(Delta, ZSTD(1))
+) ENGINE = {engine}
+ORDER BY (Tenant, SessionId)
+TTL {ttl}
+SETTINGS index_granularity = 8192",
+            table = self.stored("tracewire_ws_session_offsets"),
+            engine = self.replacing_engine("tracewire_ws_session_offsets", "Version"),
+            ttl = self.ttl("EstimatedAt"),
+        ));
+        statements
+            .extend(self.distributed("tracewire_ws_session_offsets", "cityHash64(SessionId)"));
+        statements
+    }
+
     /// The statements of each migration, in order; index + 1 is the version.
     fn migrations(&self) -> Vec<Vec<String>> {
-        vec![self.migration_1()]
+        vec![self.migration_1(), self.migration_2()]
     }
 
     /// `ALTER TABLE ... MODIFY TTL` for one table, to follow a changed `--retention`.
@@ -443,6 +520,11 @@ mod tests {
             "TTL toDateTime(Timestamp) + toIntervalSecond(129600)",
             "non_replicated_deduplication_window = 10000",
             "INSERT INTO `tw`.`tracewire_schema_migrations` (version) VALUES (1)",
+            "CREATE TABLE IF NOT EXISTS `tw`.`tracewire_ws_round_trips` (",
+            "ENGINE = ReplacingMergeTree(Version)",
+            "TTL toDateTime(ClientSendTime) + toIntervalSecond(129600)",
+            "CREATE TABLE IF NOT EXISTS `tw`.`tracewire_ws_session_offsets` (",
+            "INSERT INTO `tw`.`tracewire_schema_migrations` (version) VALUES (2)",
         ] {
             assert!(script.contains(needle), "missing {needle} in\n{script}");
         }
@@ -458,6 +540,9 @@ mod tests {
             "ENGINE = Distributed('prod', 'tw', 'otel_traces_local', cityHash64(TraceId))",
             "TO `tw`.`otel_traces_trace_id_ts_local`",
             "FROM `tw`.`otel_traces_local`",
+            "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/tracewire_ws_round_trips_local', '{replica}', Version)",
+            "ENGINE = Distributed('prod', 'tw', 'tracewire_ws_round_trips_local', cityHash64(TraceId))",
+            "ENGINE = Distributed('prod', 'tw', 'tracewire_ws_session_offsets_local', cityHash64(SessionId))",
         ] {
             assert!(script.contains(needle), "missing {needle} in\n{script}");
         }

@@ -7,7 +7,12 @@
 //! them, so a retry after a lost answer (or after a crash) is stored once. Transient failures
 //! are retried with capped exponential backoff; a rejection that means the data itself is bad is
 //! narrowed down file by file, and each bad file is moved aside, counted and logged once.
+//!
+//! After an INSERT of spans is confirmed, and before its files are removed, the correlation step
+//! ([`super::derive`]) runs for the traces in it; when it fails, the INSERT is retried like a
+//! failed one (ClickHouse deduplicates it by its token) and the step runs again.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +23,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use super::SchemaTask;
+use super::derive::derive;
 use super::encode::{LogRow, SpanRow};
 use super::spool::{Kind, Spool};
 use crate::metrics::{Metrics, Signal};
@@ -69,10 +75,33 @@ fn is_bad_data(error: &ClickHouseError) -> bool {
     exception_code(error).is_some_and(|code| BAD_DATA_CODES.contains(&code))
 }
 
+/// A row the shipper sends.
+trait Shipped: clickhouse::RowOwned + clickhouse::RowWrite + DeserializeOwned + Send + Sync {
+    /// The tenant and trace whose round trips the correlation step re-derives once the row is
+    /// stored, if any.
+    fn trace(&self) -> Option<(&str, &str)>;
+}
+
+impl Shipped for SpanRow {
+    fn trace(&self) -> Option<(&str, &str)> {
+        Some((&self.tenant, &self.trace_id))
+    }
+}
+
+impl Shipped for LogRow {
+    fn trace(&self) -> Option<(&str, &str)> {
+        None
+    }
+}
+
 /// How an INSERT attempt ended.
 enum Outcome {
     /// ClickHouse has the rows.
-    Stored(usize),
+    Stored {
+        rows: usize,
+        /// The `(tenant, trace id)` pairs for the correlation step.
+        traces: BTreeSet<(String, String)>,
+    },
     /// ClickHouse refused the rows as bad data.
     Rejected(ClickHouseError),
 }
@@ -236,7 +265,8 @@ impl Shipper {
             Kind::Logs => self.insert::<LogRow>(kind, first, last, &names).await,
         };
         match outcome {
-            Ok(Outcome::Stored(rows)) => {
+            Ok(Outcome::Stored { rows, traces }) => {
+                derive(&self.client, &self.settings, &traces).await?;
                 self.spool.remove(kind, &names)?;
                 self.spool.clear_manifest(kind)?;
                 self.metrics.stored(signal(kind), rows);
@@ -283,7 +313,7 @@ impl Shipper {
         names: &[String],
     ) -> Result<Outcome, StoreError>
     where
-        R: clickhouse::RowOwned + clickhouse::RowWrite + DeserializeOwned + Send + Sync,
+        R: Shipped,
     {
         let spool = Arc::clone(&self.spool);
         let files = names.to_vec();
@@ -328,7 +358,14 @@ impl Shipper {
             insert.end().await
         };
         match attempt.await {
-            Ok(()) => Ok(Outcome::Stored(rows.len())),
+            Ok(()) => Ok(Outcome::Stored {
+                rows: rows.len(),
+                traces: rows
+                    .iter()
+                    .filter_map(Shipped::trace)
+                    .map(|(tenant, trace)| (tenant.to_owned(), trace.to_owned()))
+                    .collect(),
+            }),
             Err(e) if is_bad_data(&e) => Ok(Outcome::Rejected(e)),
             Err(e) => Err(StoreError::ClickHouse(e)),
         }

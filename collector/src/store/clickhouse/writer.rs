@@ -46,6 +46,9 @@ pub(super) fn run(
                         Ok(Command::Prune { ack, .. }) => {
                             let _ = ack.send(Ok(Pruned::default()));
                         }
+                        Ok(Command::Derive { ack, .. }) => {
+                            let _ = ack.send(Ok(true));
+                        }
                         Ok(Command::Stop) => {
                             stop = true;
                             break;
@@ -64,6 +67,10 @@ pub(super) fn run(
             // and a stray prune has nothing to do.
             Command::Prune { ack, .. } => {
                 let _ = ack.send(Ok(Pruned::default()));
+            }
+            // The shipper runs the correlation step as it ships, in the background.
+            Command::Derive { ack, .. } => {
+                let _ = ack.send(Ok(true));
             }
             Command::Stop => break,
         }

@@ -1,8 +1,10 @@
 //! The embedded SQLite store, the default: one file, nothing to install. WAL mode; one writer
 //! thread fed by the write queue commits batches in grouped transactions with `synchronous =
-//! FULL`, so an acknowledged batch survives a crash; readers use their own connections.
+//! FULL`, so an acknowledged batch survives a crash, and runs the correlation step between
+//! them; readers use their own connections.
 
 mod correlate;
+mod derive;
 mod encode;
 mod query;
 mod schema;
@@ -20,7 +22,8 @@ use super::StoreError;
 use super::queue::Command;
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, SendQuery, ServiceSummary, SpanRecord, TraceQuery, TraceSummary,
+    EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 
 /// Idle reader connections kept open.
@@ -88,20 +91,33 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn ws_sends(&self, q: &SendQuery) -> Result<Vec<SpanRecord>, StoreError> {
+    pub(super) async fn round_trips(
+        &self,
+        q: &RoundTripQuery,
+    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
         let q = q.clone();
         self.readers
-            .run(move |conn| correlate::ws_sends(conn, DEFAULT_TENANT, &q))
+            .run(move |conn| correlate::round_trips(conn, DEFAULT_TENANT, &q))
             .await
     }
 
-    pub(super) async fn spans_of_traces(
+    pub(super) async fn round_trip_points(
         &self,
-        trace_ids: &[String],
-    ) -> Result<Vec<SpanRecord>, StoreError> {
-        let ids = trace_ids.to_vec();
+        q: &RoundTripQuery,
+    ) -> Result<Vec<RoundTripPoint>, StoreError> {
+        let q = q.clone();
         self.readers
-            .run(move |conn| correlate::spans_of_traces(conn, DEFAULT_TENANT, &ids))
+            .run(move |conn| correlate::round_trip_points(conn, DEFAULT_TENANT, &q))
+            .await
+    }
+
+    pub(super) async fn session_offset(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<SessionOffset>, StoreError> {
+        let id = session_id.to_owned();
+        self.readers
+            .run(move |conn| correlate::session_offset(conn, DEFAULT_TENANT, &id))
             .await
     }
 

@@ -10,6 +10,9 @@ use super::StoreError;
 /// Migrations in order; the index plus one is the schema version they bring the file to.
 /// 1: spans and logs. 2: lookups by browser session and by log event name (correlation).
 /// 3: newest-first trace search walks spans by time within a tenant.
+/// 4: the correlation step: traces waiting for it, the round trips and session clock offsets it
+///    derives; traces already stored that hold a WebSocket send wait for it too. Round trips
+///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE spans (
@@ -65,6 +68,44 @@ CREATE INDEX logs_by_event ON logs (tenant, event_name, timestamp_ns);
 "#,
     r"
 CREATE INDEX spans_by_tenant_time ON spans (tenant, start_ns);
+",
+    r"
+CREATE TABLE ws_pending (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant   TEXT NOT NULL,
+    trace_id TEXT NOT NULL
+);
+CREATE TABLE ws_round_trips (
+    tenant               TEXT    NOT NULL,
+    trace_id             TEXT    NOT NULL,
+    send_span_id         TEXT    NOT NULL,
+    server_span_id       TEXT    NOT NULL,
+    receive_span_id      TEXT,
+    session_id           TEXT,
+    user_id              TEXT,
+    url                  TEXT,
+    message_type         TEXT,
+    service              TEXT    NOT NULL,
+    server_service       TEXT    NOT NULL,
+    client_send_ns       INTEGER NOT NULL,
+    server_receive_ns    INTEGER NOT NULL,
+    server_done_ns       INTEGER NOT NULL,
+    client_receive_ns    INTEGER,
+    client_processing_ns INTEGER,
+    error                INTEGER NOT NULL,
+    PRIMARY KEY (tenant, client_send_ns, trace_id, send_span_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX ws_round_trips_by_id ON ws_round_trips (tenant, trace_id, send_span_id);
+CREATE INDEX ws_round_trips_by_session ON ws_round_trips (tenant, session_id, client_send_ns);
+CREATE TABLE ws_session_offsets (
+    tenant     TEXT    NOT NULL,
+    session_id TEXT    NOT NULL,
+    offset_ns  INTEGER NOT NULL,
+    samples    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, session_id)
+);
+INSERT INTO ws_pending (tenant, trace_id)
+    SELECT DISTINCT tenant, trace_id FROM spans WHERE kind = 'Producer' AND name LIKE 'ws.send%';
 ",
 ];
 

@@ -266,3 +266,141 @@ async fn newest_first_search_walks_the_time_index_instead_of_sorting_everything(
         "{plan:?}"
     );
 }
+
+mod correlation_step {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::correlate::Source;
+    use crate::model::RoundTripQuery;
+    use crate::testing::one_exchange;
+
+    const MS: i64 = 1_000_000;
+
+    fn everything() -> RoundTripQuery {
+        RoundTripQuery {
+            start_ns: i64::MIN,
+            end_ns: i64::MAX,
+            limit: 100,
+            ..RoundTripQuery::default()
+        }
+    }
+
+    async fn caught_up(store: &Store) {
+        assert!(
+            store
+                .derive(Duration::from_secs(10))
+                .await
+                .expect("derives"),
+            "caught up"
+        );
+    }
+
+    fn waiting(path: &std::path::Path) -> i64 {
+        Connection::open(path)
+            .expect("opens")
+            .query_row("SELECT count(*) FROM ws_pending", [], |row| row.get(0))
+            .expect("counts")
+    }
+
+    #[tokio::test]
+    async fn a_round_trip_appears_once_both_halves_of_its_trace_are_stored() {
+        let (dir, store, _) = temp_store(100).await;
+        let (browser, backend): (Vec<_>, Vec<_>) = one_exchange(2_000 * MS)
+            .into_iter()
+            .partition(|s| Source::of(s) == Source::Browser);
+        store_spans(&store, browser).await;
+        caught_up(&store).await;
+        assert!(
+            store
+                .round_trips(&everything())
+                .await
+                .expect("reads")
+                .is_empty()
+        );
+        assert_eq!(store.session_offset("sess-1").await.expect("reads"), None);
+
+        store_spans(&store, backend).await;
+        caught_up(&store).await;
+        let list = store.round_trips(&everything()).await.expect("reads");
+        assert_eq!(list.len(), 1);
+        let (record, offset) = &list[0];
+        assert_eq!(record.session_id.as_deref(), Some("sess-1"));
+        assert_eq!(record.times.client_receive_ns, Some(10 * MS));
+        assert_eq!(*offset, 2_000 * MS, "the session's stored offset");
+        let stored = store.session_offset("sess-1").await.expect("reads");
+        assert_eq!(
+            stored.map(|o| (o.offset_ns, o.samples)),
+            Some((2_000 * MS, 1))
+        );
+        let points = store.round_trip_points(&everything()).await.expect("reads");
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].clock_offset_ns, 2_000 * MS);
+        assert_eq!(
+            waiting(&dir.path().join("tw.db")),
+            0,
+            "nothing left waiting"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_derives_in_the_background_without_being_asked() {
+        let (_dir, store, _) = temp_store(100).await;
+        store_spans(&store, one_exchange(0)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store
+            .round_trips(&everything())
+            .await
+            .expect("reads")
+            .is_empty()
+        {
+            assert!(tokio::time::Instant::now() < deadline, "never derived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn traces_stored_before_the_correlation_step_existed_are_derived_after_upgrading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tw.db");
+        let url = StoreUrl::Sqlite(path.clone());
+        {
+            let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+                .await
+                .expect("opens");
+            store_spans(&store, one_exchange(0)).await;
+            store.shutdown().await.expect("stops");
+        }
+        // Take the file back to schema version 3, before the correlation step.
+        Connection::open(&path)
+            .expect("opens")
+            .execute_batch(
+                "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
+                 DROP TABLE ws_session_offsets; PRAGMA user_version = 3;",
+            )
+            .expect("downgrades");
+        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+            .await
+            .expect("reopens");
+        caught_up(&store).await;
+        assert_eq!(
+            store.round_trips(&everything()).await.expect("reads").len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn retention_removes_expired_round_trips() {
+        let (_dir, store, _) = temp_store(100).await;
+        store_spans(&store, one_exchange(0)).await;
+        caught_up(&store).await;
+        store.queue().prune(i64::MAX, 10).await.expect("prunes");
+        assert!(
+            store
+                .round_trips(&everything())
+                .await
+                .expect("reads")
+                .is_empty()
+        );
+    }
+}

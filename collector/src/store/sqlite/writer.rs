@@ -1,13 +1,18 @@
 //! The writer thread: drains the queue, groups consecutive batches into one transaction with
-//! cached prepared statements, commits, then acknowledges each batch. Prunes run between
-//! batches in their own short transactions.
+//! cached prepared statements, commits, then acknowledges each batch. Prunes and correlation
+//! passes ([`derive`]) run between batches in their own short transactions; correlation passes
+//! run whenever the queue is empty and traces wait, and at least every half second under load.
+
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::StoreError;
+use super::derive;
 use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
 use crate::metrics::{Metrics, Signal};
 use crate::model::Batch;
@@ -28,8 +33,24 @@ pub(super) fn run(
     metrics: &Metrics,
 ) {
     let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
-    let mut next = commands.blocking_recv();
-    while let Some(command) = next.take() {
+    let mut deriving = Deriving::new(&conn);
+    let mut next = None;
+    loop {
+        let command = match next.take() {
+            Some(command) => command,
+            None if deriving.waiting => match commands.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty) => {
+                    deriving.pass(&mut conn);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return,
+            },
+            None => match commands.blocking_recv() {
+                Some(command) => command,
+                None => return,
+            },
+        };
         match command {
             Command::Write { batch, ack, permit } => {
                 group.push((batch, ack, permit));
@@ -45,7 +66,11 @@ pub(super) fn run(
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut conn, &mut group, metrics);
+                deriving.waiting |= commit_group(&mut conn, &mut group, metrics);
+                // Under a steady stream of writes the queue is never empty: derive now and then.
+                if deriving.due() {
+                    deriving.pass(&mut conn);
+                }
             }
             Command::Prune {
                 cutoff_ns,
@@ -54,18 +79,69 @@ pub(super) fn run(
             } => {
                 let _ = ack.send(prune(&mut conn, cutoff_ns, limit));
             }
+            Command::Derive { budget, ack } => {
+                let _ = ack.send(deriving.for_up_to(&mut conn, budget));
+            }
             Command::Stop => {
                 info!("SQLite writer drained and stopped");
                 return;
             }
         }
-        if next.is_none() {
-            next = commands.blocking_recv();
-        }
     }
 }
 
-fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metrics) {
+/// The writer's side of the correlation step ([`derive`]).
+struct Deriving {
+    /// Traces may be waiting for it.
+    waiting: bool,
+    last: Instant,
+}
+
+impl Deriving {
+    /// Longest a stream of writes goes without a correlation pass.
+    const MAX_GAP: Duration = Duration::from_millis(500);
+
+    fn new(conn: &Connection) -> Self {
+        Self {
+            waiting: derive::pending(conn).unwrap_or(true),
+            last: Instant::now(),
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.waiting && self.last.elapsed() >= Self::MAX_GAP
+    }
+
+    /// One pass; a failure is logged and retried after the next write.
+    fn pass(&mut self, conn: &mut Connection) {
+        self.last = Instant::now();
+        match derive::pass(conn) {
+            Ok(taken) => self.waiting = taken > 0,
+            Err(e) => {
+                warn!(error = %e, "correlation step failed; retried after the next write");
+                self.waiting = false;
+            }
+        }
+    }
+
+    /// Passes until nothing waits or `budget` is spent; whether nothing waits.
+    fn for_up_to(&mut self, conn: &mut Connection, budget: Duration) -> Result<bool, StoreError> {
+        let start = Instant::now();
+        while start.elapsed() < budget {
+            self.last = Instant::now();
+            if derive::pass(conn)? == 0 {
+                self.waiting = false;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Commits a group of batches; whether it stored any span (which the correlation step then
+/// waits for).
+fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metrics) -> bool {
+    let spans = group.iter().any(|(batch, _, _)| !batch.spans.is_empty());
     let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
         for (batch, _, _) in group.iter() {
             insert(&tx, batch)?;
@@ -79,12 +155,14 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metri
                 metrics.stored(Signal::Logs, batch.logs.len());
                 let _ = ack.send(Ok(()));
             }
+            spans
         }
         Err(e) => {
             error!(error = %e, batches = group.len(), "SQLite commit failed; batches refused as retryable");
             for (_, ack, _permit) in group.drain(..) {
                 let _ = ack.send(Err(StoreError::Task(e.to_string())));
             }
+            false
         }
     }
 }
@@ -119,6 +197,13 @@ pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreErr
                 json(&s.links)?,
             ])?;
         }
+        derive::mark_pending(
+            tx,
+            batch
+                .spans
+                .iter()
+                .map(|s| (s.tenant.as_str(), s.trace_id.as_str())),
+        )?;
     }
     if !batch.logs.is_empty() {
         let mut stmt = tx.prepare_cached(&format!(
@@ -157,6 +242,12 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     )?;
     let logs = tx.execute(
         "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
+        params![cutoff_ns, limit],
+    )?;
+    tx.execute(
+        "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \
+         (SELECT tenant, client_send_ns, trace_id, send_span_id FROM ws_round_trips \
+          WHERE client_send_ns < ?1 LIMIT ?2)",
         params![cutoff_ns, limit],
     )?;
     tx.commit()?;

@@ -1,0 +1,159 @@
+//! The correlation step: turns traces waiting in `ws_pending` into round trips and their
+//! sessions' clock offsets. The writer inserts a trace into `ws_pending` in the transaction that
+//! stores any of its spans; a pass takes the oldest waiting traces, re-derives their round
+//! trips from every stored span, re-estimates the clock offset of each session they touch, and
+//! removes them from `ws_pending`, all in one write transaction. So collectors sharing a file
+//! derive the same records whichever stored which span, and nothing waiting is lost in a crash.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
+
+use super::StoreError;
+use super::correlate::spans_of_traces;
+use crate::correlate::{estimate, round_trips};
+use crate::model::{ExchangeTimes, RoundTrip};
+
+/// Waiting traces one pass takes; bounds how long a pass holds the write lock.
+const TRACES_PER_PASS: i64 = 256;
+/// A session's newest round trips with a reply that its clock offset is estimated from.
+pub(super) const SESSION_SAMPLES: i64 = 1_000;
+
+/// Whether any trace waits for the correlation step.
+pub(super) fn pending(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM ws_pending LIMIT 1", [], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Inserts the traces of these spans into `ws_pending`, each once.
+pub(super) fn mark_pending<'a>(
+    conn: &Connection,
+    traces: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), StoreError> {
+    let unique: BTreeSet<(&str, &str)> = traces.into_iter().collect();
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO ws_pending (tenant, trace_id) VALUES (?1, ?2)")?;
+    for (tenant, trace_id) in unique {
+        stmt.execute(params![tenant, trace_id])?;
+    }
+    Ok(())
+}
+
+/// One pass over the oldest waiting traces; returns how many it took (0: none waited).
+pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let waiting: Vec<(i64, String, String)> = {
+        let mut stmt = tx
+            .prepare_cached("SELECT seq, tenant, trace_id FROM ws_pending ORDER BY seq LIMIT ?1")?;
+        stmt.query_map([TRACES_PER_PASS], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let Some(&(last, _, _)) = waiting.last() else {
+        return Ok(0);
+    };
+    let mut by_tenant: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (_, tenant, trace_id) in &waiting {
+        by_tenant
+            .entry(tenant.clone())
+            .or_default()
+            .insert(trace_id.clone());
+    }
+    for (tenant, traces) in by_tenant {
+        let traces: Vec<String> = traces.into_iter().collect();
+        let spans = spans_of_traces(&tx, &tenant, &traces)?;
+        let records = round_trips(&spans);
+        replace_round_trips(&tx, &tenant, &traces, &records)?;
+        let sessions: BTreeSet<&str> = records
+            .iter()
+            .filter_map(|r| r.session_id.as_deref())
+            .collect();
+        for session in sessions {
+            update_offset(&tx, &tenant, session)?;
+        }
+    }
+    tx.execute("DELETE FROM ws_pending WHERE seq <= ?1", [last])?;
+    tx.commit()?;
+    Ok(waiting.len())
+}
+
+fn replace_round_trips(
+    conn: &Connection,
+    tenant: &str,
+    traces: &[String],
+    records: &[RoundTrip],
+) -> Result<(), StoreError> {
+    let mut delete =
+        conn.prepare_cached("DELETE FROM ws_round_trips WHERE tenant = ?1 AND trace_id = ?2")?;
+    for trace_id in traces {
+        delete.execute(params![tenant, trace_id])?;
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT OR REPLACE INTO ws_round_trips (tenant, trace_id, send_span_id, server_span_id, \
+         receive_span_id, session_id, user_id, url, message_type, service, server_service, \
+         client_send_ns, server_receive_ns, server_done_ns, client_receive_ns, \
+         client_processing_ns, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?;
+    for r in records {
+        let t = &r.times;
+        let values: [&dyn ToSql; 17] = [
+            &r.tenant,
+            &r.trace_id,
+            &r.send_span_id,
+            &r.server_span_id,
+            &r.receive_span_id,
+            &r.session_id,
+            &r.user_id,
+            &r.url,
+            &r.message_type,
+            &r.service,
+            &r.server_service,
+            &t.client_send_ns,
+            &t.server_receive_ns,
+            &t.server_done_ns,
+            &t.client_receive_ns,
+            &t.client_processing_ns,
+            &r.error,
+        ];
+        insert.execute(&values[..])?;
+    }
+    Ok(())
+}
+
+/// Re-estimates a session's clock offset from its newest round trips with a reply.
+fn update_offset(conn: &Connection, tenant: &str, session: &str) -> Result<(), StoreError> {
+    let samples: Vec<_> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT client_send_ns, server_receive_ns, server_done_ns, client_receive_ns \
+             FROM ws_round_trips WHERE tenant = ?1 AND session_id = ?2 \
+             AND client_receive_ns IS NOT NULL ORDER BY client_send_ns DESC LIMIT ?3",
+        )?;
+        stmt.query_map(params![tenant, session, SESSION_SAMPLES], |row| {
+            Ok(ExchangeTimes {
+                client_send_ns: row.get(0)?,
+                server_receive_ns: row.get(1)?,
+                server_done_ns: row.get(2)?,
+                client_receive_ns: row.get(3)?,
+                client_processing_ns: None,
+            })
+        })?
+        .filter_map(|times| times.map(|t| t.sample()).transpose())
+        .collect::<Result<_, _>>()?
+    };
+    match estimate(&samples) {
+        Some(e) => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ws_session_offsets (tenant, session_id, offset_ns, samples) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![tenant, session, e.offset_ns, e.samples as i64])?,
+        None => conn
+            .prepare_cached("DELETE FROM ws_session_offsets WHERE tenant = ?1 AND session_id = ?2")?
+            .execute(params![tenant, session])?,
+    };
+    Ok(())
+}
