@@ -145,7 +145,7 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
         .expect("reopens");
     store.shutdown().await.expect("stops");
     let versions: Vec<u32> = client
-        .query("SELECT version FROM tracewire_schema_migrations")
+        .query("SELECT version FROM tracewire_schema_migrations ORDER BY version")
         .fetch_all()
         .await
         .expect("versions");
