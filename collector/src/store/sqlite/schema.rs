@@ -96,7 +96,9 @@ CREATE TABLE ws_round_trips (
     PRIMARY KEY (tenant, client_send_ns, trace_id, send_span_id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX ws_round_trips_by_id ON ws_round_trips (tenant, trace_id, send_span_id);
-CREATE INDEX ws_round_trips_by_session ON ws_round_trips (tenant, session_id, client_send_ns);
+-- Covers the newest-replies read of a session's clock-offset estimate.
+CREATE INDEX ws_round_trips_by_session ON ws_round_trips
+    (tenant, session_id, client_send_ns, server_receive_ns, server_done_ns, client_receive_ns);
 CREATE TABLE ws_session_offsets (
     tenant     TEXT    NOT NULL,
     session_id TEXT    NOT NULL,
