@@ -86,8 +86,11 @@ fn replace_round_trips(
     traces: &[String],
     records: &[RoundTrip],
 ) -> Result<(), StoreError> {
-    let mut delete =
-        conn.prepare_cached("DELETE FROM ws_round_trips WHERE tenant = ?1 AND trace_id = ?2")?;
+    // Named, because the planner may otherwise walk the whole tenant through the primary key.
+    let mut delete = conn.prepare_cached(
+        "DELETE FROM ws_round_trips INDEXED BY ws_round_trips_by_id \
+         WHERE tenant = ?1 AND trace_id = ?2",
+    )?;
     for trace_id in traces {
         delete.execute(params![tenant, trace_id])?;
     }
@@ -129,7 +132,8 @@ fn update_offset(conn: &Connection, tenant: &str, session: &str) -> Result<(), S
     let samples: Vec<_> = {
         let mut stmt = conn.prepare_cached(
             "SELECT client_send_ns, server_receive_ns, server_done_ns, client_receive_ns \
-             FROM ws_round_trips WHERE tenant = ?1 AND session_id = ?2 \
+             FROM ws_round_trips INDEXED BY ws_round_trips_by_session \
+             WHERE tenant = ?1 AND session_id = ?2 \
              AND client_receive_ns IS NOT NULL ORDER BY client_send_ns DESC LIMIT ?3",
         )?;
         stmt.query_map(params![tenant, session, SESSION_SAMPLES], |row| {
