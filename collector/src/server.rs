@@ -74,6 +74,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         store: Arc::clone(&store),
         metrics: Arc::clone(&metrics),
         ready: Arc::clone(&ready),
+        reads: Default::default(),
     });
 
     info!(

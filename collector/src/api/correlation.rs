@@ -6,6 +6,7 @@
 //! is in the answer.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -198,24 +199,25 @@ struct Bucket {
 }
 
 /// The newest round trips in a window (at most [`MAX_AGGREGATED`]), of one message type when
-/// given, with their sessions' offsets.
+/// given, with their sessions' offsets; read once for concurrent requests of the same window.
 async fn aggregated(
     api: &Api,
     start_ns: i64,
     end_ns: i64,
     message_type: Option<String>,
-) -> Result<Vec<RoundTripPoint>, ApiError> {
-    caught_up(&api.store).await?;
-    Ok(api
-        .store
-        .round_trip_points(&RoundTripQuery {
-            message_type,
-            start_ns,
-            end_ns,
-            limit: MAX_AGGREGATED,
-            ..RoundTripQuery::default()
-        })
-        .await?)
+) -> Result<Arc<Vec<RoundTripPoint>>, ApiError> {
+    api.reads
+        .points(
+            &api.store,
+            RoundTripQuery {
+                message_type,
+                start_ns,
+                end_ns,
+                limit: MAX_AGGREGATED,
+                ..RoundTripQuery::default()
+            },
+        )
+        .await
 }
 
 /// `GET /api/ws/latency`: p50, p95 and p99 of total, uplink, server and downlink per step.
@@ -229,7 +231,7 @@ pub(super) async fn latency(
     let list = aggregated(&api, start_ns, end_ns, p.message_type).await?;
     let mut samples: Vec<[Vec<i64>; 4]> = (0..buckets).map(|_| Default::default()).collect();
     let mut counts = vec![0usize; samples.len()];
-    for x in &list {
+    for x in list.iter() {
         let Ok(index) = usize::try_from((x.times.client_send_ns - start_ns) / step) else {
             continue;
         };
@@ -291,7 +293,7 @@ pub(super) async fn message_types(
     let list = aggregated(&api, start_ns, end_ns, None).await?;
     let seconds = (end_ns - start_ns) as f64 / 1e9;
     let mut by_type: BTreeMap<&str, Vec<&RoundTripPoint>> = BTreeMap::new();
-    for x in &list {
+    for x in list.iter() {
         by_type.entry(&x.message_type).or_default().push(x);
     }
     let mut views: Vec<MessageTypeView> = by_type
@@ -299,15 +301,17 @@ pub(super) async fn message_types(
         .map(|(message_type, xs)| {
             let total = |x: &RoundTripPoint| x.times.timings(0).total_ns;
             let mut totals: Vec<i64> = xs.iter().filter_map(|x| total(x)).collect();
+            // Ties go to the greatest trace id, whatever order the store read them in.
             let slowest = xs
                 .iter()
-                .filter_map(|x| Some((total(x)?, x)))
-                .max_by_key(|(total, _)| *total)
-                .map(|(_, x)| x.trace_id.clone());
+                .filter_map(|x| Some((total(x)?, &x.trace_id)))
+                .max()
+                .map(|(_, id)| id.clone());
             let newest = xs
                 .iter()
-                .max_by_key(|x| x.times.client_send_ns)
-                .map(|x| x.trace_id.clone())
+                .map(|x| (x.times.client_send_ns, &x.trace_id))
+                .max()
+                .map(|(_, id)| id.clone())
                 .unwrap_or_default();
             let pct = percentiles(&mut totals);
             MessageTypeView {
@@ -379,7 +383,7 @@ pub(super) async fn rates(
     let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
     let list = aggregated(&api, start_ns, end_ns, None).await?;
     let mut by_type: BTreeMap<&str, RateSeries> = BTreeMap::new();
-    for x in &list {
+    for x in list.iter() {
         let Ok(index) = usize::try_from((x.times.client_send_ns - start_ns) / step) else {
             continue;
         };

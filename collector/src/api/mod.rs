@@ -5,6 +5,7 @@ mod correlation;
 mod error;
 mod live;
 mod params;
+mod shared;
 mod views;
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,6 +21,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 pub use error::ApiError;
+pub use shared::SharedReads;
 use views::{ServiceView, SpanView, TraceSummaryView, TraceView};
 
 use crate::correlate::{Source, trace_offsets};
@@ -35,6 +37,8 @@ pub struct Api {
     pub metrics: Arc<Metrics>,
     /// False while starting and once shutting down; `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
+    /// Aggregate reads that concurrent requests share.
+    pub reads: Arc<SharedReads>,
 }
 
 /// The API router.

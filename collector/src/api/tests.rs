@@ -51,6 +51,7 @@ async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
         store,
         metrics,
         ready: Arc::clone(&ready),
+        reads: Default::default(),
     });
     (dir, app, ready)
 }
@@ -313,6 +314,7 @@ mod correlation {
             store,
             metrics,
             ready: Arc::new(AtomicBool::new(true)),
+            reads: Default::default(),
         });
         (dir, app, base)
     }
@@ -497,6 +499,7 @@ async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() 
         store: Arc::clone(&store),
         metrics,
         ready: Arc::new(AtomicBool::new(true)),
+        reads: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -100,7 +100,8 @@ pub(super) fn round_trip_points(
         sql.push_str(" AND r.message_type = ?");
         values.push(message_type);
     }
-    sql.push_str(" ORDER BY r.client_send_ns DESC, r.send_span_id DESC LIMIT ?");
+    // The primary key's order; aggregates do not depend on the order of equal send times.
+    sql.push_str(" ORDER BY r.client_send_ns DESC LIMIT ?");
     values.push(&limit);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(&values[..], |row| {
