@@ -27,18 +27,18 @@ pub(super) fn pending(conn: &Connection) -> Result<bool, StoreError> {
         .is_some())
 }
 
-/// Inserts the traces of these spans into `ws_pending`, each once.
+/// Inserts the traces of these spans into `ws_pending`, each once; returns how many.
 pub(super) fn mark_pending<'a>(
     conn: &Connection,
     traces: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     let unique: BTreeSet<(&str, &str)> = traces.into_iter().collect();
     let mut stmt =
         conn.prepare_cached("INSERT INTO ws_pending (tenant, trace_id) VALUES (?1, ?2)")?;
-    for (tenant, trace_id) in unique {
+    for (tenant, trace_id) in &unique {
         stmt.execute(params![tenant, trace_id])?;
     }
-    Ok(())
+    Ok(unique.len())
 }
 
 /// One pass over the oldest waiting traces; returns how many it took (0: none waited).
@@ -63,7 +63,7 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
             .insert(trace_id.clone());
     }
     for (tenant, traces) in by_tenant {
-        let traces: Vec<String> = traces.into_iter().collect();
+        let traces = with_sends(&tx, &tenant, traces)?;
         let spans = spans_of_traces(&tx, &tenant, &traces)?;
         let records = round_trips(&spans);
         replace_round_trips(&tx, &tenant, &traces, &records)?;
@@ -78,6 +78,26 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
     tx.execute("DELETE FROM ws_pending WHERE seq <= ?1", [last])?;
     tx.commit()?;
     Ok(waiting.len())
+}
+
+/// Those of `traces` with a span that may be a browser send: only they can hold round trips,
+/// and checking is much cheaper than reading (and decoding) every span of the others.
+fn with_sends(
+    conn: &Connection,
+    tenant: &str,
+    traces: BTreeSet<String>,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM spans INDEXED BY spans_by_trace WHERE tenant = ?1 AND trace_id = ?2 \
+         AND kind = 'Producer' AND name LIKE 'ws.send%' LIMIT 1",
+    )?;
+    let mut kept = Vec::new();
+    for trace_id in traces {
+        if stmt.exists(params![tenant, trace_id])? {
+            kept.push(trace_id);
+        }
+    }
+    Ok(kept)
 }
 
 fn replace_round_trips(

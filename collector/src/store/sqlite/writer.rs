@@ -1,7 +1,7 @@
 //! The writer thread: drains the queue, groups consecutive batches into one transaction with
 //! cached prepared statements, commits, then acknowledges each batch. Prunes and correlation
-//! passes ([`derive`]) run between batches in their own short transactions; correlation passes
-//! run whenever the queue is empty and traces wait, and at least every half second under load.
+//! passes ([`derive`]) run between batches in their own short transactions: one after each
+//! group of batches, and more whenever the queue is empty and traces wait.
 
 use std::time::{Duration, Instant};
 
@@ -66,11 +66,10 @@ pub(super) fn run(
                         Err(_) => break,
                     }
                 }
-                deriving.waiting |= commit_group(&mut conn, &mut group, metrics);
-                // Under a steady stream of writes the queue is never empty: derive now and then.
-                if deriving.due() {
-                    deriving.pass(&mut conn);
-                }
+                // After every group, as many traces as it added, so that under a steady stream
+                // of writes (when the queue is never empty) the step keeps pace.
+                let added = commit_group(&mut conn, &mut group, metrics);
+                deriving.keep_pace(&mut conn, added);
             }
             Command::Prune {
                 cutoff_ns,
@@ -94,33 +93,37 @@ pub(super) fn run(
 struct Deriving {
     /// Traces may be waiting for it.
     waiting: bool,
-    last: Instant,
 }
 
 impl Deriving {
-    /// Longest a stream of writes goes without a correlation pass.
-    const MAX_GAP: Duration = Duration::from_millis(500);
-
     fn new(conn: &Connection) -> Self {
         Self {
             waiting: derive::pending(conn).unwrap_or(true),
-            last: Instant::now(),
         }
     }
 
-    fn due(&self) -> bool {
-        self.waiting && self.last.elapsed() >= Self::MAX_GAP
-    }
-
-    /// One pass; a failure is logged and retried after the next write.
-    fn pass(&mut self, conn: &mut Connection) {
-        self.last = Instant::now();
+    /// One pass; returns how many traces it took. A failure is logged and retried after the
+    /// next write.
+    fn pass(&mut self, conn: &mut Connection) -> usize {
         match derive::pass(conn) {
-            Ok(taken) => self.waiting = taken > 0,
+            Ok(taken) => {
+                self.waiting = taken > 0;
+                taken
+            }
             Err(e) => {
                 warn!(error = %e, "correlation step failed; retried after the next write");
                 self.waiting = false;
+                0
             }
+        }
+    }
+
+    /// Passes until at least `added` traces were taken or none wait.
+    fn keep_pace(&mut self, conn: &mut Connection, added: usize) {
+        self.waiting |= added > 0;
+        let mut taken = 0;
+        while self.waiting && taken < added.max(1) {
+            taken += self.pass(conn);
         }
     }
 
@@ -128,7 +131,6 @@ impl Deriving {
     fn for_up_to(&mut self, conn: &mut Connection, budget: Duration) -> Result<bool, StoreError> {
         let start = Instant::now();
         while start.elapsed() < budget {
-            self.last = Instant::now();
             if derive::pass(conn)? == 0 {
                 self.waiting = false;
                 return Ok(true);
@@ -138,38 +140,40 @@ impl Deriving {
     }
 }
 
-/// Commits a group of batches; whether it stored any span (which the correlation step then
-/// waits for).
-fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metrics) -> bool {
-    let spans = group.iter().any(|(batch, _, _)| !batch.spans.is_empty());
+/// Commits a group of batches; returns how many traces it added to those waiting for the
+/// correlation step.
+fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metrics) -> usize {
     let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+        let mut added = 0;
         for (batch, _, _) in group.iter() {
-            insert(&tx, batch)?;
+            added += insert(&tx, batch)?;
         }
-        tx.commit().map_err(StoreError::from)
+        tx.commit()?;
+        Ok(added)
     });
     match result {
-        Ok(()) => {
+        Ok(added) => {
             for (batch, ack, _permit) in group.drain(..) {
                 metrics.stored(Signal::Traces, batch.spans.len());
                 metrics.stored(Signal::Logs, batch.logs.len());
                 let _ = ack.send(Ok(()));
             }
-            spans
+            added
         }
         Err(e) => {
             error!(error = %e, batches = group.len(), "SQLite commit failed; batches refused as retryable");
             for (_, ack, _permit) in group.drain(..) {
                 let _ = ack.send(Err(StoreError::Task(e.to_string())));
             }
-            false
+            0
         }
     }
 }
 
-/// Inserts one batch. A span already stored (same trace and span id, e.g. a client's retry of
-/// an acknowledged request) is kept once.
-pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
+/// Inserts one batch; returns how many traces now wait for the correlation step. A span already
+/// stored (same trace and span id, e.g. a client's retry of an acknowledged request) is kept once.
+pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, StoreError> {
+    let mut added = 0;
     if !batch.spans.is_empty() {
         let mut stmt = tx.prepare_cached(&format!(
             "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) \
@@ -197,7 +201,7 @@ pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreErr
                 json(&s.links)?,
             ])?;
         }
-        derive::mark_pending(
+        added = derive::mark_pending(
             tx,
             batch
                 .spans
@@ -230,7 +234,7 @@ pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreErr
             ])?;
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, StoreError> {
