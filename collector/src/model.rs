@@ -312,7 +312,8 @@ pub struct RoundTrip {
     /// The backend's handling or the page's processing of the reply failed.
     pub error: bool,
     /// Spans of the trace the record was derived from: a later derivation from more spans
-    /// replaces an earlier one, never the other way round.
+    /// replaces an earlier one, never the other way round (ClickHouse keeps the highest). SQLite
+    /// replaces a trace's records in one transaction, needs no version and reads back 0.
     pub version: u64,
 }
 

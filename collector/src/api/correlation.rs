@@ -82,12 +82,16 @@ fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiErr
 }
 
 /// Lets the store's correlation step catch up with what was stored before this request, for at
-/// most [`CATCH_UP`]; after that the answer leaves out what is still waiting.
-pub(super) async fn caught_up(store: &Store) -> Result<(), ApiError> {
-    if !store.derive(CATCH_UP).await? {
-        tracing::debug!("correlation step behind; answering with what it derived");
+/// most [`CATCH_UP`]; after that, or when the step fails (it is logged), the answer holds what
+/// the step has derived so far rather than failing.
+pub(super) async fn caught_up(store: &Store) {
+    match store.derive(CATCH_UP).await {
+        Ok(true) => {}
+        Ok(false) => tracing::debug!("correlation step behind; answering with what it derived"),
+        Err(e) => {
+            tracing::warn!(error = %e, "correlation step failed; answering with what it derived")
+        }
     }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,7 +174,7 @@ pub(super) async fn roundtrips(
         end_ns,
         limit: limit(p.limit.as_deref(), DEFAULT_ROUNDTRIPS, MAX_ROUNDTRIPS)?,
     };
-    caught_up(&api.store).await?;
+    caught_up(&api.store).await;
     let list = api.store.round_trips(&query).await?;
     let views: Vec<_> = list
         .iter()
@@ -515,7 +519,7 @@ pub(super) async fn session(
             message: format!("nothing stored for session {session_id}"),
         });
     }
-    caught_up(&api.store).await?;
+    caught_up(&api.store).await;
     let offset = api.store.session_offset(&session_id).await?;
     let mut events: Vec<SessionEvent<'_>> = spans
         .iter()

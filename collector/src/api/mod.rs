@@ -78,7 +78,7 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
         .filter_map(|s| s.span_attributes.get("session.id").map(String::as_str))
         .collect();
     if !sessions.is_empty() {
-        correlation::caught_up(&api.store).await?;
+        correlation::caught_up(&api.store).await;
     }
     for session in sessions {
         if let Some(stored) = api.store.session_offset(session).await? {

@@ -534,3 +534,31 @@ async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() 
     assert_eq!(span["start_time_unix_nano"], "1100");
     server.abort();
 }
+
+/// A correlation step that cannot finish (here a span whose stored JSON was damaged outside
+/// the collector) is logged; correlation reads still answer with what was derived.
+#[tokio::test]
+async fn correlation_reads_answer_when_the_correlation_step_fails() {
+    let (dir, store, metrics) = temp_store(100).await;
+    store_spans(&store, crate::testing::one_exchange(0)).await;
+    let app = router(Api {
+        store: Arc::clone(&store),
+        metrics,
+        ready: Arc::new(AtomicBool::new(true)),
+        reads: Default::default(),
+    });
+    let uri = "/api/ws/roundtrips?start=0&end=1000000000";
+    let (status, before) = get_json(&app, uri).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["roundtrips"].as_array().map(Vec::len), Some(1));
+
+    let conn = rusqlite::Connection::open(dir.path().join("tw.db")).expect("opens");
+    conn.execute_batch(
+        "UPDATE spans SET events = 'not json'; \
+         INSERT INTO ws_pending (tenant, trace_id) SELECT tenant, trace_id FROM spans LIMIT 1;",
+    )
+    .expect("damages");
+    let (status, after) = get_json(&app, uri).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after, before);
+}

@@ -17,6 +17,9 @@ pub use stats::{Percentiles, percentiles};
 
 use crate::model::{Attributes, SpanRecord};
 
+/// A session's clock offset is estimated from its newest round trips with a reply, this many.
+pub const SESSION_SAMPLES: usize = 1_000;
+
 /// `telemetry.sdk.language` of the Tracewire browser SDK; spans whose resource has it are
 /// browser spans, all others backend spans.
 pub const BROWSER_SDK_LANGUAGE: &str = "webjs";

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::correlate::spans_of_traces;
 use super::encode::{RoundTripRow, SessionOffsetRow};
-use crate::correlate::{estimate, round_trips};
+use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::ExchangeTimes;
 use crate::store::StoreError;
 
@@ -22,8 +22,6 @@ use crate::store::StoreError;
 const TRACES_PER_READ: usize = 1_000;
 /// Sessions whose round trips one read fetches.
 const SESSIONS_PER_READ: usize = 1_000;
-/// A session's newest round trips with a reply that its clock offset is estimated from.
-const SESSION_SAMPLES: u64 = 1_000;
 
 /// The newest round trips with a reply of each given session (at most `samples` each), with
 /// how many the session has in all.
@@ -85,7 +83,7 @@ async fn estimate_offsets(
         .query(SESSION_SAMPLES_SQL)
         .param("tenant", tenant)
         .param("sessions", sessions)
-        .param("samples", SESSION_SAMPLES)
+        .param("samples", SESSION_SAMPLES as u64)
         .fetch_all()
         .await?;
     let mut by_session: BTreeMap<&str, (u64, Vec<_>)> = BTreeMap::new();

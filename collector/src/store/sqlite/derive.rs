@@ -11,13 +11,11 @@ use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params
 
 use super::StoreError;
 use super::correlate::spans_of_traces;
-use crate::correlate::{estimate, round_trips};
+use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::{ExchangeTimes, RoundTrip};
 
 /// Waiting traces one pass takes; bounds how long a pass holds the write lock.
 const TRACES_PER_PASS: i64 = 256;
-/// A session's newest round trips with a reply that its clock offset is estimated from.
-pub(super) const SESSION_SAMPLES: i64 = 1_000;
 
 /// Whether any trace waits for the correlation step.
 pub(super) fn pending(conn: &Connection) -> Result<bool, StoreError> {
@@ -156,7 +154,7 @@ fn update_offset(conn: &Connection, tenant: &str, session: &str) -> Result<(), S
              WHERE tenant = ?1 AND session_id = ?2 \
              AND client_receive_ns IS NOT NULL ORDER BY client_send_ns DESC LIMIT ?3",
         )?;
-        stmt.query_map(params![tenant, session, SESSION_SAMPLES], |row| {
+        stmt.query_map(params![tenant, session, SESSION_SAMPLES as i64], |row| {
             Ok(ExchangeTimes {
                 client_send_ns: row.get(0)?,
                 server_receive_ns: row.get(1)?,
