@@ -266,6 +266,21 @@ pub struct RoundTripQuery {
     pub limit: usize,
 }
 
+/// A window of round trips to add up per step ([`crate::correlate::Rollups`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollupQuery {
+    /// Only this message type (`ws.message.type`).
+    pub message_type: Option<String>,
+    /// The first step's start, unix nanoseconds.
+    pub start_ns: i64,
+    /// The window's end (exclusive), unix nanoseconds.
+    pub end_ns: i64,
+    /// Each step's length, nanoseconds.
+    pub step_ns: i64,
+    /// How many steps.
+    pub buckets: usize,
+}
+
 /// The four times of a WebSocket exchange, each on its own side's clock (unix nanoseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExchangeTimes {

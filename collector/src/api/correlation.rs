@@ -6,7 +6,6 @@
 //! is in the answer.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -18,9 +17,9 @@ use serde_json::json;
 
 use super::params::{duration_ns, limit, timestamp};
 use super::{Api, ApiError};
-use crate::correlate::{Percentiles, percentiles};
+use crate::correlate::{Percentiles, Rollups};
 use crate::model::{
-    Attributes, EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, SpanKind,
+    Attributes, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripQuery, SpanKind,
     SpanRecord, StatusCode,
 };
 use crate::store::Store;
@@ -195,33 +194,43 @@ pub(super) struct LatencyParams {
 #[derive(Serialize)]
 struct Bucket {
     time_unix_nano: String,
-    count: usize,
+    count: u64,
     total: Option<Percentiles>,
     uplink: Option<Percentiles>,
     server: Option<Percentiles>,
     downlink: Option<Percentiles>,
 }
 
-/// The newest round trips in a window (at most [`MAX_AGGREGATED`]), of one message type when
-/// given, with their sessions' offsets; read once for concurrent requests of the same window.
-async fn aggregated(
-    api: &Api,
-    start_ns: i64,
-    end_ns: i64,
-    message_type: Option<String>,
-) -> Result<Arc<Vec<RoundTripPoint>>, ApiError> {
-    api.reads
+/// The round trips of a window (of one message type when given) added up per step: from the
+/// store's rollups when it keeps them for this window, else from the newest round trips (at
+/// most [`MAX_AGGREGATED`]), read once for concurrent requests of the same window. Both give
+/// the same answer for the same round trips.
+async fn added_up(api: &Api, query: RollupQuery) -> Result<Rollups, ApiError> {
+    if api.store.keeps_rollups_for(&query) {
+        caught_up(&api.store).await;
+        if let Some(rollups) = api.store.rollups(&query).await? {
+            return Ok(rollups);
+        }
+    }
+    let points = api
+        .reads
         .points(
             &api.store,
             RoundTripQuery {
-                message_type,
-                start_ns,
-                end_ns,
+                message_type: query.message_type,
+                start_ns: query.start_ns,
+                end_ns: query.end_ns,
                 limit: MAX_AGGREGATED,
                 ..RoundTripQuery::default()
             },
         )
-        .await
+        .await?;
+    Ok(Rollups::of_points(
+        query.start_ns,
+        query.step_ns,
+        query.buckets,
+        points.iter(),
+    ))
 }
 
 /// `GET /api/ws/latency`: p50, p95 and p99 of total, uplink, server and downlink per step.
@@ -231,40 +240,32 @@ pub(super) async fn latency(
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
-    let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
-    let list = aggregated(&api, start_ns, end_ns, p.message_type).await?;
-    let mut samples: Vec<[Vec<i64>; 4]> = (0..buckets).map(|_| Default::default()).collect();
-    let mut counts = vec![0usize; samples.len()];
-    for x in list.iter() {
-        let Ok(index) = usize::try_from((x.times.client_send_ns - start_ns) / step) else {
-            continue;
-        };
-        let Some(bucket) = samples.get_mut(index) else {
-            continue;
-        };
-        let t = x.times.timings(x.clock_offset_ns);
-        counts[index] += 1;
-        if let (Some(total), Some(down)) = (t.total_ns, t.downlink_ns) {
-            bucket[0].push(total);
-            bucket[3].push(down);
-        }
-        bucket[1].push(t.uplink_ns);
-        bucket[2].push(t.server_ns);
-    }
-    let series: Vec<Bucket> = samples
-        .iter_mut()
-        .zip(counts)
+    let (step_ns, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
+    let rollups = added_up(
+        &api,
+        RollupQuery {
+            message_type: p.message_type,
+            start_ns,
+            end_ns,
+            step_ns,
+            buckets,
+        },
+    )
+    .await?;
+    let series: Vec<Bucket> = rollups
+        .per_bucket()
+        .iter()
         .enumerate()
-        .map(|(i, ([total, uplink, server, downlink], count))| Bucket {
-            time_unix_nano: (start_ns + i as i64 * step).to_string(),
-            count,
-            total: percentiles(total),
-            uplink: percentiles(uplink),
-            server: percentiles(server),
-            downlink: percentiles(downlink),
+        .map(|(i, r)| Bucket {
+            time_unix_nano: (start_ns + i as i64 * step_ns).to_string(),
+            count: r.count,
+            total: r.total.percentiles(),
+            uplink: r.uplink.percentiles(),
+            server: r.server.percentiles(),
+            downlink: r.downlink.percentiles(),
         })
         .collect();
-    Ok(Json(json!({ "step_ns": step, "series": series })).into_response())
+    Ok(Json(json!({ "step_ns": step_ns, "series": series })).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,8 +278,8 @@ pub(super) struct MessageTypeParams {
 #[derive(Serialize)]
 struct MessageTypeView {
     message_type: String,
-    count: usize,
-    errors: usize,
+    count: u64,
+    errors: u64,
     rate_per_s: f64,
     p50_total_ns: Option<i64>,
     p95_total_ns: Option<i64>,
@@ -294,38 +295,32 @@ pub(super) async fn message_types(
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
-    let list = aggregated(&api, start_ns, end_ns, None).await?;
+    // One step over the whole window.
+    let rollups = added_up(
+        &api,
+        RollupQuery {
+            message_type: None,
+            start_ns,
+            end_ns,
+            step_ns: end_ns - start_ns,
+            buckets: 1,
+        },
+    )
+    .await?;
     let seconds = (end_ns - start_ns) as f64 / 1e9;
-    let mut by_type: BTreeMap<&str, Vec<&RoundTripPoint>> = BTreeMap::new();
-    for x in list.iter() {
-        by_type.entry(&x.message_type).or_default().push(x);
-    }
-    let mut views: Vec<MessageTypeView> = by_type
+    let mut views: Vec<MessageTypeView> = rollups
+        .per_type()
         .into_iter()
-        .map(|(message_type, xs)| {
-            let total = |x: &RoundTripPoint| x.times.timings(0).total_ns;
-            let mut totals: Vec<i64> = xs.iter().filter_map(|x| total(x)).collect();
-            // Ties go to the greatest trace id, whatever order the store read them in.
-            let slowest = xs
-                .iter()
-                .filter_map(|x| Some((total(x)?, &x.trace_id)))
-                .max()
-                .map(|(_, id)| id.clone());
-            let newest = xs
-                .iter()
-                .map(|x| (x.times.client_send_ns, &x.trace_id))
-                .max()
-                .map(|(_, id)| id.clone())
-                .unwrap_or_default();
-            let pct = percentiles(&mut totals);
+        .map(|(message_type, r)| {
+            let pct = r.total.percentiles();
             MessageTypeView {
-                count: xs.len(),
-                errors: xs.iter().filter(|x| x.error).count(),
-                rate_per_s: xs.len() as f64 / seconds,
+                count: r.count,
+                errors: r.errors,
+                rate_per_s: r.count as f64 / seconds,
                 p50_total_ns: pct.map(|p| p.p50),
                 p95_total_ns: pct.map(|p| p.p95),
-                example_trace_id: newest,
-                slowest_trace_id: slowest,
+                example_trace_id: r.newest.map(|(_, id)| id).unwrap_or_default(),
+                slowest_trace_id: r.slowest.map(|(_, id)| id),
                 message_type: message_type.to_owned(),
             }
         })
@@ -385,23 +380,26 @@ pub(super) async fn rates(
     let p = query_params(params)?;
     let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
     let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
-    let list = aggregated(&api, start_ns, end_ns, None).await?;
+    let rollups = added_up(
+        &api,
+        RollupQuery {
+            message_type: None,
+            start_ns,
+            end_ns,
+            step_ns: step,
+            buckets,
+        },
+    )
+    .await?;
     let mut by_type: BTreeMap<&str, RateSeries> = BTreeMap::new();
-    for x in list.iter() {
-        let Ok(index) = usize::try_from((x.times.client_send_ns - start_ns) / step) else {
-            continue;
-        };
-        if index >= buckets {
-            continue;
-        }
-        let kind = x.message_type.as_str();
+    for (index, kind, r) in rollups.cells() {
         let series = by_type.entry(kind).or_insert_with(|| RateSeries {
             message_type: kind.to_owned(),
             count: vec![0; buckets],
             errors: vec![0; buckets],
         });
-        series.count[index] += 1;
-        series.errors[index] += u64::from(x.error);
+        series.count[index] += r.count;
+        series.errors[index] += r.errors;
     }
     let mut types: Vec<RateSeries> = by_type.into_values().collect();
     types.sort_by_key(|t| std::cmp::Reverse(t.count.iter().sum::<u64>()));

@@ -5,15 +5,17 @@
 //! offset, so results never depend on which collector instance received which span.
 
 mod exchange;
+mod histogram;
+mod rollup;
 mod roundtrip;
 mod shift;
 mod skew;
-mod stats;
 
+pub use histogram::{DecodeError, Histogram, Percentiles};
+pub use rollup::{MINUTE_NS, Rollup, Rollups};
 pub use roundtrip::{Timings, round_trips};
 pub use shift::{SpanOffsets, trace_offsets};
 pub use skew::{Estimate, Sample, estimate};
-pub use stats::{Percentiles, percentiles};
 
 use crate::model::{Attributes, SpanRecord};
 

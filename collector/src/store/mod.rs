@@ -18,9 +18,10 @@ pub use retention::spawn_retention;
 
 use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 use crate::config::{Config, StoreUrl};
+use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 
@@ -38,6 +39,9 @@ pub enum StoreError {
     /// A stored JSON column did not parse (the file was changed outside the collector).
     #[error("corrupt stored value: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// A stored rollup's histogram did not decode (the file was changed outside the collector).
+    #[error("corrupt stored rollup: {0}")]
+    Rollup(#[from] crate::correlate::DecodeError),
     /// The data directory could not be created.
     #[error("cannot create {path}: {source}")]
     CreateDir {
@@ -211,6 +215,25 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(s) => s.round_trip_points(query).await,
             Backend::ClickHouse(c) => c.round_trip_points(query).await,
+        }
+    }
+
+    /// Whether [`Store::rollups`] answers `query` from stored rollups: the SQLite store keeps
+    /// them per minute, so for a window and step of whole minutes.
+    pub fn keeps_rollups_for(&self, query: &RollupQuery) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => sqlite::covers(query),
+            Backend::ClickHouse(_) => false,
+        }
+    }
+
+    /// The stored rollups of `query`'s window added up per step, when
+    /// [`Store::keeps_rollups_for`] it; `None` otherwise (add up [`Store::round_trip_points`]).
+    /// Run the correlation step first ([`Store::derive`]): it also refreshes stale rollups.
+    pub async fn rollups(&self, query: &RollupQuery) -> Result<Option<Rollups>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) if sqlite::covers(query) => s.rollups(query).await.map(Some),
+            _ => Ok(None),
         }
     }
 

@@ -39,9 +39,12 @@ export function WsPage({ search }: { search: string }) {
   const type = params.get('type') ?? '';
   const [reload, setReload] = useState(0);
   const win = useMemo(() => {
-    const now = Date.now();
     const ms = RANGES[range];
-    return { start: millisToNs(now - ms), end: millisToNs(now), stepNs: String(Math.round((ms * 1e6) / BUCKETS)) };
+    const stepMs = ms / BUCKETS;
+    // The window ends on a whole step, so from an hour up (steps of whole minutes) the
+    // collector answers from its per-minute rollups instead of reading every round trip.
+    const end = Math.ceil(Date.now() / stepMs) * stepMs;
+    return { start: millisToNs(end - ms), end: millisToNs(end), stepNs: String(Math.round(stepMs * 1e6)) };
   }, [range, reload]);
   const setParam = (k: string, v: string) => {
     const q = new URLSearchParams(location.search);

@@ -4,6 +4,8 @@
 //! trips from every stored span, re-estimates the clock offset of each session they touch, and
 //! removes them from `ws_pending`, all in one write transaction. So collectors sharing a file
 //! derive the same records whichever stored which span, and nothing waiting is lost in a crash.
+//! The minutes whose round trips a pass changes are marked for rolling up again
+//! ([`super::rollup`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params
 
 use super::StoreError;
 use super::correlate::spans_of_traces;
+use super::rollup;
 use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::{ExchangeTimes, RoundTrip};
 
@@ -107,11 +110,16 @@ fn replace_round_trips(
     // Named, because the planner may otherwise walk the whole tenant through the primary key.
     let mut delete = conn.prepare_cached(
         "DELETE FROM ws_round_trips INDEXED BY ws_round_trips_by_id \
-         WHERE tenant = ?1 AND trace_id = ?2",
+         WHERE tenant = ?1 AND trace_id = ?2 RETURNING client_send_ns",
     )?;
+    // The minutes of the round trips replaced and of those added need rolling up again.
+    let mut changed: Vec<i64> = records.iter().map(|r| r.times.client_send_ns).collect();
     for trace_id in traces {
-        delete.execute(params![tenant, trace_id])?;
+        for sent in delete.query_map(params![tenant, trace_id], |row| row.get(0))? {
+            changed.push(sent?);
+        }
     }
+    rollup::mark_stale(conn, tenant, changed)?;
     let mut insert = conn.prepare_cached(
         "INSERT OR REPLACE INTO ws_round_trips (tenant, trace_id, send_span_id, server_span_id, \
          receive_span_id, session_id, user_id, url, message_type, service, server_service, \

@@ -7,6 +7,7 @@ mod correlate;
 mod derive;
 mod encode;
 mod query;
+mod rollup;
 mod schema;
 mod writer;
 
@@ -19,10 +20,13 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::info;
 
 use super::StoreError;
+pub(crate) use rollup::covers;
+
 use super::queue::Command;
+use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 
@@ -108,6 +112,13 @@ impl SqliteStore {
         let q = q.clone();
         self.readers
             .run(move |conn| correlate::round_trip_points(conn, DEFAULT_TENANT, &q))
+            .await
+    }
+
+    pub(super) async fn rollups(&self, q: &RollupQuery) -> Result<Rollups, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(move |conn| rollup::read(conn, DEFAULT_TENANT, &q))
             .await
     }
 

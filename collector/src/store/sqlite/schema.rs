@@ -13,6 +13,8 @@ use super::StoreError;
 /// 4: the correlation step: traces waiting for it, the round trips and session clock offsets it
 ///    derives; traces already stored that hold a WebSocket send wait for it too. Round trips
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
+/// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
+///    up again; every minute already holding a round trip waits.
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE spans (
@@ -108,6 +110,31 @@ CREATE TABLE ws_session_offsets (
 );
 INSERT INTO ws_pending (tenant, trace_id)
     SELECT DISTINCT tenant, trace_id FROM spans WHERE kind = 'Producer' AND name LIKE 'ws.send%';
+",
+    r"
+CREATE TABLE ws_rollups (
+    tenant        TEXT    NOT NULL,
+    minute_ns     INTEGER NOT NULL,
+    message_type  TEXT    NOT NULL,
+    count         INTEGER NOT NULL,
+    errors        INTEGER NOT NULL,
+    total         BLOB    NOT NULL,
+    uplink        BLOB    NOT NULL,
+    server        BLOB    NOT NULL,
+    downlink      BLOB    NOT NULL,
+    slowest_ns    INTEGER,
+    slowest_trace TEXT,
+    newest_ns     INTEGER NOT NULL,
+    newest_trace  TEXT    NOT NULL,
+    PRIMARY KEY (tenant, minute_ns, message_type)
+) WITHOUT ROWID;
+CREATE TABLE ws_rollups_stale (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    PRIMARY KEY (tenant, minute_ns)
+) WITHOUT ROWID;
+INSERT INTO ws_rollups_stale (tenant, minute_ns)
+    SELECT DISTINCT tenant, client_send_ns - (client_send_ns % 60000000000) FROM ws_round_trips;
 ",
 ];
 

@@ -376,7 +376,8 @@ mod correlation_step {
             .expect("opens")
             .execute_batch(
                 "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
-                 DROP TABLE ws_session_offsets; PRAGMA user_version = 3;",
+                 DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
+                 DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;",
             )
             .expect("downgrades");
         let store = Store::open(&url, 100, Arc::new(Metrics::default()))
@@ -402,5 +403,164 @@ mod correlation_step {
                 .expect("reads")
                 .is_empty()
         );
+    }
+}
+
+mod rollups {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::correlate::{MINUTE_NS, Rollups};
+    use crate::model::{RollupQuery, RoundTripQuery, SpanRecord};
+    use crate::testing::one_exchange;
+
+    const S: i64 = 1_000_000_000;
+
+    /// [`one_exchange`] in trace `trace`, sent at `at`, with a 40 ms clock offset.
+    fn exchange(trace: u8, at: i64) -> Vec<SpanRecord> {
+        one_exchange(40_000_000)
+            .into_iter()
+            .map(|mut s| {
+                s.trace_id = hex::encode([trace; 16]);
+                s.start_ns += at;
+                s
+            })
+            .collect()
+    }
+
+    /// Three whole minutes from 0, a minute a step.
+    fn window() -> RollupQuery {
+        RollupQuery {
+            message_type: None,
+            start_ns: 0,
+            end_ns: 3 * MINUTE_NS,
+            step_ns: MINUTE_NS,
+            buckets: 3,
+        }
+    }
+
+    /// After the correlation step: the stored rollups of [`window`], and the round trips of the
+    /// same window added up as they are read.
+    async fn stored_and_read(store: &Store) -> (Rollups, Rollups) {
+        assert!(
+            store
+                .derive(Duration::from_secs(10))
+                .await
+                .expect("derives")
+        );
+        let q = window();
+        assert!(store.keeps_rollups_for(&q));
+        let stored = store.rollups(&q).await.expect("reads").expect("kept");
+        let points = store
+            .round_trip_points(&RoundTripQuery {
+                start_ns: q.start_ns,
+                end_ns: q.end_ns,
+                limit: 1_000,
+                ..RoundTripQuery::default()
+            })
+            .await
+            .expect("reads");
+        (
+            stored,
+            Rollups::of_points(q.start_ns, q.step_ns, q.buckets, &points),
+        )
+    }
+
+    fn counts(r: &Rollups) -> Vec<u64> {
+        r.per_bucket().iter().map(|b| b.count).collect()
+    }
+
+    #[tokio::test]
+    async fn stored_minutes_add_up_to_the_round_trips_and_follow_late_spans() {
+        let (_dir, store, _) = temp_store(100).await;
+        let mut spans = Vec::new();
+        for (trace, at) in [(1, 0), (2, 30 * S), (3, 70 * S), (4, 150 * S)] {
+            spans.extend(exchange(trace, at));
+        }
+        store_spans(&store, spans).await;
+        let (stored, read) = stored_and_read(&store).await;
+        assert_eq!(stored, read);
+        assert_eq!(counts(&stored), [2, 1, 1]);
+
+        // A message whose reply arrives in a later batch: first without a round-trip time,
+        // then with one.
+        let (reply, first): (Vec<_>, Vec<_>) = exchange(5, 80 * S)
+            .into_iter()
+            .partition(|s| s.name.contains("reply"));
+        store_spans(&store, first).await;
+        let (stored, read) = stored_and_read(&store).await;
+        assert_eq!(stored, read);
+        assert_eq!(stored.per_bucket()[1].total.count(), 1);
+        store_spans(&store, reply).await;
+        let (stored, read) = stored_and_read(&store).await;
+        assert_eq!(stored, read);
+        assert_eq!(counts(&stored), [2, 2, 1]);
+        assert_eq!(stored.per_bucket()[1].total.count(), 2);
+        let uplink = stored.per_bucket()[1].uplink.percentiles().expect("uplink");
+        assert!(
+            (uplink.p50 - 3_000_000).abs() <= 30_000,
+            "offset taken out: {uplink:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn retention_drops_expired_minutes_and_rolls_up_the_cut_one_again() {
+        let (_dir, store, _) = temp_store(100).await;
+        let mut spans = Vec::new();
+        for (trace, at) in [(1, 0), (2, 70 * S), (3, 100 * S), (4, 150 * S)] {
+            spans.extend(exchange(trace, at));
+        }
+        store_spans(&store, spans).await;
+        assert_eq!(counts(&stored_and_read(&store).await.0), [1, 2, 1]);
+        store.queue().prune(90 * S, 100).await.expect("prunes");
+        let (stored, read) = stored_and_read(&store).await;
+        assert_eq!(stored, read);
+        assert_eq!(counts(&stored), [0, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn round_trips_stored_before_rollups_existed_are_rolled_up_after_upgrading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tw.db");
+        let url = StoreUrl::Sqlite(path.clone());
+        {
+            let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+                .await
+                .expect("opens");
+            store_spans(&store, [exchange(1, 10 * S), exchange(2, 130 * S)].concat()).await;
+            assert!(
+                store
+                    .derive(Duration::from_secs(10))
+                    .await
+                    .expect("derives")
+            );
+            store.shutdown().await.expect("stops");
+        }
+        // Take the file back to schema version 4, before rollups.
+        Connection::open(&path)
+            .expect("opens")
+            .execute_batch(
+                "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;",
+            )
+            .expect("downgrades");
+        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+            .await
+            .expect("reopens");
+        let (stored, read) = stored_and_read(&store).await;
+        assert_eq!(stored, read);
+        assert_eq!(counts(&stored), [1, 0, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_rollup_is_a_clear_error() {
+        let (dir, store, _) = temp_store(100).await;
+        store_spans(&store, exchange(1, 0)).await;
+        stored_and_read(&store).await;
+        Connection::open(dir.path().join("tw.db"))
+            .expect("opens")
+            .execute("UPDATE ws_rollups SET total = x'ff'", [])
+            .expect("damages");
+        let e = store.rollups(&window()).await.expect_err("damaged");
+        assert!(e.to_string().contains("corrupt stored rollup"), "{e}");
     }
 }

@@ -1,7 +1,8 @@
 //! The writer thread: drains the queue, groups consecutive batches into one transaction with
 //! cached prepared statements, commits, then acknowledges each batch. Prunes and correlation
 //! passes ([`derive`]) run between batches in their own short transactions: one after each
-//! group of batches, and more whenever the queue is empty and traces wait.
+//! group of batches, and more whenever the queue is empty and traces wait; then the stale
+//! minutes' rollups ([`rollup`]) are refreshed.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ use tracing::{error, info, warn};
 use super::StoreError;
 use super::derive;
 use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
+use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
+use crate::correlate::MINUTE_NS;
 use crate::metrics::{Metrics, Signal};
 use crate::model::Batch;
 use crate::store::queue::{Command, Pruned};
@@ -89,23 +92,37 @@ pub(super) fn run(
     }
 }
 
-/// The writer's side of the correlation step ([`derive`]).
+/// The writer's side of the correlation step ([`derive`]) and of the rollups ([`rollup`]).
 struct Deriving {
-    /// Traces may be waiting for it.
+    /// Traces may be waiting for the step, or finished minutes for rolling up.
     waiting: bool,
+}
+
+/// The start of the current minute: idle refreshes leave it, as it is still filling up.
+fn this_minute() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    now.div_euclid(MINUTE_NS) * MINUTE_NS
 }
 
 impl Deriving {
     fn new(conn: &Connection) -> Self {
         Self {
-            waiting: derive::pending(conn).unwrap_or(true),
+            waiting: derive::pending(conn).unwrap_or(true)
+                || rollup::stale(conn, 1).map_or(true, |n| n > 0),
         }
     }
 
-    /// One pass; returns how many traces it took. A failure is logged and retried after the
+    /// One pass of the step, or when no trace waits, one refresh of finished stale minutes;
+    /// returns how many traces or minutes it took. A failure is logged and retried after the
     /// next write.
     fn pass(&mut self, conn: &mut Connection) -> usize {
-        match derive::pass(conn) {
+        let result = derive::pass(conn).and_then(|taken| match taken {
+            0 => rollup::refresh(conn, MINUTES_PER_REFRESH, this_minute()),
+            taken => Ok(taken),
+        });
+        match result {
             Ok(taken) => {
                 self.waiting = taken > 0;
                 taken
@@ -118,20 +135,37 @@ impl Deriving {
         }
     }
 
-    /// Passes until at least `added` traces were taken or none wait.
+    /// Passes until at least `added` traces were taken or none wait; then, when more than
+    /// [`STALE_BACKLOG`] minutes are stale (a bulk load never leaves the writer idle), rolls up
+    /// the oldest one.
     fn keep_pace(&mut self, conn: &mut Connection, added: usize) {
         self.waiting |= added > 0;
         let mut taken = 0;
-        while self.waiting && taken < added.max(1) {
-            taken += self.pass(conn);
+        let step = (|| {
+            while taken < added.max(1) {
+                match derive::pass(conn)? {
+                    0 => break,
+                    n => taken += n,
+                }
+            }
+            if rollup::stale(conn, STALE_BACKLOG + 1)? > STALE_BACKLOG {
+                rollup::refresh(conn, 1, i64::MAX)?;
+            }
+            Ok::<_, StoreError>(())
+        })();
+        if let Err(e) = step {
+            warn!(error = %e, "correlation step failed; retried when the writer is idle");
         }
     }
 
-    /// Passes until nothing waits or `budget` is spent; whether nothing waits.
+    /// Passes and refreshes until no trace waits and no minute is stale, or `budget` is spent;
+    /// whether everything was done.
     fn for_up_to(&mut self, conn: &mut Connection, budget: Duration) -> Result<bool, StoreError> {
         let start = Instant::now();
         while start.elapsed() < budget {
-            if derive::pass(conn)? == 0 {
+            if derive::pass(conn)? == 0
+                && rollup::refresh(conn, MINUTES_PER_REFRESH, i64::MAX)? == 0
+            {
                 self.waiting = false;
                 return Ok(true);
             }
@@ -254,6 +288,7 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
           WHERE client_send_ns < ?1 LIMIT ?2)",
         params![cutoff_ns, limit],
     )?;
+    rollup::prune(&tx, cutoff_ns)?;
     tx.commit()?;
     Ok(Pruned {
         spans: spans as u64,
