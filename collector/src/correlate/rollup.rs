@@ -99,8 +99,8 @@ impl Rollup {
 pub struct Rollups {
     start_ns: i64,
     step_ns: i64,
-    buckets: usize,
-    cells: BTreeMap<(usize, String), Rollup>,
+    /// Per bucket, per message type.
+    cells: Vec<BTreeMap<String, Rollup>>,
 }
 
 impl Rollups {
@@ -109,8 +109,7 @@ impl Rollups {
         Self {
             start_ns,
             step_ns: step_ns.max(1),
-            buckets,
-            cells: BTreeMap::new(),
+            cells: vec![BTreeMap::new(); buckets],
         }
     }
 
@@ -124,10 +123,7 @@ impl Rollups {
         let mut out = Self::new(start_ns, step_ns, buckets);
         for p in points {
             if let Some(bucket) = out.bucket(p.times.client_send_ns) {
-                out.cells
-                    .entry((bucket, p.message_type.clone()))
-                    .or_default()
-                    .add(p);
+                out.cell(bucket, &p.message_type).add(p);
             }
         }
         out
@@ -135,17 +131,23 @@ impl Rollups {
 
     fn bucket(&self, time_ns: i64) -> Option<usize> {
         let index = usize::try_from(time_ns.checked_sub(self.start_ns)? / self.step_ns).ok()?;
-        (time_ns >= self.start_ns && index < self.buckets).then_some(index)
+        (time_ns >= self.start_ns && index < self.cells.len()).then_some(index)
+    }
+
+    fn cell(&mut self, bucket: usize, message_type: &str) -> &mut Rollup {
+        let types = &mut self.cells[bucket];
+        if !types.contains_key(message_type) {
+            types.insert(message_type.to_owned(), Rollup::default());
+        }
+        // Looked up by `&str` first, so a type's name is copied once, not per round trip.
+        types.get_mut(message_type).expect("inserted above")
     }
 
     /// Adds a rollup of round trips sent at `time_ns` or in a span of time starting there that
     /// no bucket boundary crosses (a stored minute, when the step is whole minutes).
     pub fn add(&mut self, time_ns: i64, message_type: &str, rollup: &Rollup) {
         if let Some(bucket) = self.bucket(time_ns) {
-            self.cells
-                .entry((bucket, message_type.to_owned()))
-                .or_default()
-                .merge(rollup);
+            self.cell(bucket, message_type).merge(rollup);
         }
     }
 
@@ -161,19 +163,21 @@ impl Rollups {
 
     /// How many buckets.
     pub fn buckets(&self) -> usize {
-        self.buckets
+        self.cells.len()
     }
 
     /// Every non-empty (bucket, message type) and its rollup, by bucket, then type.
     pub fn cells(&self) -> impl Iterator<Item = (usize, &str, &Rollup)> {
-        self.cells
-            .iter()
-            .map(|((bucket, kind), rollup)| (*bucket, kind.as_str(), rollup))
+        self.cells.iter().enumerate().flat_map(|(bucket, types)| {
+            types
+                .iter()
+                .map(move |(kind, rollup)| (bucket, kind.as_str(), rollup))
+        })
     }
 
     /// Each bucket's rollup over every message type.
     pub fn per_bucket(&self) -> Vec<Rollup> {
-        let mut out = vec![Rollup::default(); self.buckets];
+        let mut out = vec![Rollup::default(); self.cells.len()];
         for (bucket, _, rollup) in self.cells() {
             out[bucket].merge(rollup);
         }
