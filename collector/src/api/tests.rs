@@ -554,8 +554,8 @@ async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() 
     server.abort();
 }
 
-/// A correlation step that cannot finish (here a span whose stored JSON was damaged outside
-/// the collector) is logged; correlation reads still answer with what was derived.
+/// A correlation step that cannot finish (here a trigger added outside the collector refuses
+/// its writes) is logged; correlation reads still answer with what was derived.
 #[tokio::test]
 async fn correlation_reads_answer_when_the_correlation_step_fails() {
     let (dir, store, metrics) = temp_store(100).await;
@@ -573,7 +573,7 @@ async fn correlation_reads_answer_when_the_correlation_step_fails() {
 
     let conn = rusqlite::Connection::open(dir.path().join("tw.db")).expect("opens");
     conn.execute_batch(
-        "UPDATE spans SET events = 'not json'; \
+        "CREATE TRIGGER refuse BEFORE DELETE ON ws_pending BEGIN SELECT RAISE(ABORT, 'no'); END; \
          INSERT INTO ws_pending (tenant, trace_id) SELECT tenant, trace_id FROM spans LIMIT 1;",
     )
     .expect("damages");

@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
+use tracing::warn;
 
 use super::StoreError;
 use super::correlate::spans_of_traces;
 use super::rollup;
 use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
-use crate::model::{ExchangeTimes, RoundTrip};
+use crate::model::{ExchangeTimes, RoundTrip, SpanRecord};
 
 /// Waiting traces one pass takes; bounds how long a pass holds the write lock.
 const TRACES_PER_PASS: i64 = 256;
@@ -64,8 +65,11 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
             .insert(trace_id.clone());
     }
     for (tenant, traces) in by_tenant {
-        let traces = with_sends(&tx, &tenant, traces)?;
-        let spans = spans_of_traces(&tx, &tenant, &traces)?;
+        let mut traces = with_sends(&tx, &tenant, traces)?;
+        let spans = match spans_of_traces(&tx, &tenant, &traces) {
+            Err(StoreError::Corrupt(_)) => readable_spans(&tx, &tenant, &mut traces)?,
+            read => read?,
+        };
         let records = round_trips(&spans);
         replace_round_trips(&tx, &tenant, &traces, &records)?;
         let sessions: BTreeSet<&str> = records
@@ -79,6 +83,35 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
     tx.execute("DELETE FROM ws_pending WHERE seq <= ?1", [last])?;
     tx.commit()?;
     Ok(waiting.len())
+}
+
+/// The spans of `traces` read trace by trace, after reading them together failed on a stored
+/// value that does not parse (changed outside the collector): each trace with such a span is
+/// logged and left out of `traces`, so its round trips stay as they were and it no longer holds
+/// up the traces behind it.
+fn readable_spans(
+    conn: &Connection,
+    tenant: &str,
+    traces: &mut Vec<String>,
+) -> Result<Vec<SpanRecord>, StoreError> {
+    let mut spans = Vec::new();
+    let mut readable = Vec::with_capacity(traces.len());
+    for trace_id in traces.drain(..) {
+        match spans_of_traces(conn, tenant, std::slice::from_ref(&trace_id)) {
+            Ok(read) => {
+                spans.extend(read);
+                readable.push(trace_id);
+            }
+            Err(StoreError::Corrupt(e)) => warn!(
+                trace_id,
+                error = %e,
+                "a stored span of this trace does not parse; the correlation step skips the trace"
+            ),
+            Err(e) => return Err(e),
+        }
+    }
+    *traces = readable;
+    Ok(spans)
 }
 
 /// Those of `traces` with a span that may be a browser send: only they can hold round trips,

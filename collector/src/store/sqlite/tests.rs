@@ -391,6 +391,41 @@ mod correlation_step {
     }
 
     #[tokio::test]
+    async fn a_trace_whose_stored_spans_do_not_parse_is_skipped_not_blocking_the_rest() {
+        let (dir, store, _) = temp_store(100).await;
+        store_spans(&store, one_exchange(0)).await;
+        caught_up(&store).await;
+        // Damage trace 1 outside the collector and queue it again, then store trace 2.
+        Connection::open(dir.path().join("tw.db"))
+            .expect("opens")
+            .execute_batch(
+                "UPDATE spans SET events = 'not json'; \
+                 INSERT INTO ws_pending (tenant, trace_id) SELECT tenant, trace_id FROM spans LIMIT 1;",
+            )
+            .expect("damages");
+        let second: Vec<_> = one_exchange(0)
+            .into_iter()
+            .map(|mut s| {
+                s.trace_id = hex::encode([2u8; 16]);
+                s
+            })
+            .collect();
+        store_spans(&store, second).await;
+        caught_up(&store).await;
+        let mut traces: Vec<String> = store
+            .round_trips(&everything())
+            .await
+            .expect("reads")
+            .into_iter()
+            .map(|(r, _)| r.trace_id)
+            .collect();
+        traces.sort();
+        // Trace 1 keeps the round trip derived before the damage.
+        assert_eq!(traces, [hex::encode([1u8; 16]), hex::encode([2u8; 16])]);
+        assert_eq!(waiting(dir.path().join("tw.db").as_path()), 0);
+    }
+
+    #[tokio::test]
     async fn retention_removes_expired_round_trips() {
         let (_dir, store, _) = temp_store(100).await;
         store_spans(&store, one_exchange(0)).await;
