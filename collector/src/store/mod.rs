@@ -248,8 +248,9 @@ impl Store {
         }
     }
 
-    /// Runs the correlation step until no stored trace waits for it or `budget` is spent, so
-    /// that reads that follow see every batch acknowledged before; whether it caught up. The
+    /// Runs the correlation step until no stored trace waits for it and (SQLite) no minute's
+    /// rollups are stale, or `budget` is spent, so that reads that follow see every batch
+    /// acknowledged before; whether it caught up. The
     /// writer takes turns between queued batches, so ingest keeps flowing meanwhile.
     pub async fn derive(&self, budget: Duration) -> Result<bool, StoreError> {
         let start = tokio::time::Instant::now();

@@ -25,8 +25,9 @@ pub(crate) enum Command {
         limit: usize,
         ack: oneshot::Sender<Result<Pruned, StoreError>>,
     },
-    /// Run the correlation step over the traces waiting for it, for about `budget`; answer
-    /// whether none wait any more (stores that derive elsewhere answer `true` at once).
+    /// Run the correlation step over the traces waiting for it, then roll up the stale
+    /// minutes (SQLite), for about `budget`; answer whether nothing waits any more (stores
+    /// that derive elsewhere answer `true` at once).
     Derive {
         budget: std::time::Duration,
         ack: oneshot::Sender<Result<bool, StoreError>>,
