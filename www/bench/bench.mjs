@@ -86,6 +86,9 @@ try {
     { page: 'Search (errors of one service)', url: '/?service=agent-backend&status=error', ready: '.trace-row' },
     { page: 'Trace', url: `/trace/${traceId}`, ready: '.wf-row' },
     { page: 'WebSocket dashboard', url: '/ws', ready: 'table[aria-label="Message types"] tbody tr', also: '.chart canvas' },
+    // 15 minutes in 15 s steps is read from the round trips; 24 hours adds up 1,440 minutes.
+    { page: 'WebSocket dashboard, last 15 min', url: '/ws?range=15m', ready: 'table[aria-label="Message types"] tbody tr', also: '.chart canvas' },
+    { page: 'WebSocket dashboard, last 24 h', url: '/ws?range=24h', ready: 'table[aria-label="Message types"] tbody tr', also: '.chart canvas' },
     { page: 'Session', url: `/sessions/${session}`, ready: '.timeline rect.mark' },
     { page: 'Live tail (connect)', url: '/live', ready: '.status.open' },
   ];

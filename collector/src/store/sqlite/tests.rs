@@ -391,6 +391,41 @@ mod correlation_step {
     }
 
     #[tokio::test]
+    async fn the_step_keeps_pace_while_the_queue_never_empties() {
+        let (dir, store, _) = temp_store(10_000).await;
+        // 640 batches of one exchange each, queued at once: the writer is never idle until
+        // the last, so only the passes it makes after each write group derive anything.
+        let receipts: Vec<_> = (0..640u32)
+            .map(|n| {
+                let spans = one_exchange(0)
+                    .into_iter()
+                    .map(|mut s| {
+                        s.trace_id = format!("{n:032x}");
+                        s
+                    })
+                    .collect();
+                store
+                    .queue()
+                    .try_submit(crate::model::Batch {
+                        spans,
+                        logs: Vec::new(),
+                    })
+                    .expect("queue has room")
+            })
+            .collect();
+        let mut receipts = receipts.into_iter();
+        for receipt in receipts.by_ref().take(320) {
+            receipt.durable().await.expect("committed");
+        }
+        // Five groups of 64 are stored; at most the newest group or two still wait.
+        let behind = waiting(&dir.path().join("tw.db"));
+        assert!(behind <= 160, "{behind} traces wait after 320 were stored");
+        for receipt in receipts {
+            receipt.durable().await.expect("committed");
+        }
+    }
+
+    #[tokio::test]
     async fn a_trace_whose_stored_spans_do_not_parse_is_skipped_not_blocking_the_rest() {
         let (dir, store, _) = temp_store(100).await;
         store_spans(&store, one_exchange(0)).await;
