@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::config::StoreUrl;
 use crate::metrics::Metrics;
-use crate::model::{SpanEvent, SpanLink, StatusCode, TraceQuery};
+use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
 use crate::store::{Store, StoreError};
 use crate::testing::{span, store_spans, temp_store};
 
@@ -13,6 +13,35 @@ fn query(limit: usize) -> TraceQuery {
         limit,
         ..Default::default()
     }
+}
+
+/// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
+/// while closed (taking it back to an older schema), reopened.
+async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tw.db");
+    let url = StoreUrl::Sqlite(path.clone());
+    {
+        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+            .await
+            .expect("opens");
+        store_spans(&store, spans).await;
+        assert!(
+            store
+                .derive(std::time::Duration::from_secs(10))
+                .await
+                .expect("derives")
+        );
+        store.shutdown().await.expect("stops");
+    }
+    Connection::open(&path)
+        .expect("opens")
+        .execute_batch(sql)
+        .expect("downgrades");
+    let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("reopens");
+    (dir, store)
 }
 
 #[tokio::test]
@@ -361,28 +390,14 @@ mod correlation_step {
 
     #[tokio::test]
     async fn traces_stored_before_the_correlation_step_existed_are_derived_after_upgrading() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("tw.db");
-        let url = StoreUrl::Sqlite(path.clone());
-        {
-            let store = Store::open(&url, 100, Arc::new(Metrics::default()))
-                .await
-                .expect("opens");
-            store_spans(&store, one_exchange(0)).await;
-            store.shutdown().await.expect("stops");
-        }
-        // Take the file back to schema version 3, before the correlation step.
-        Connection::open(&path)
-            .expect("opens")
-            .execute_batch(
-                "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
-                 DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
-                 DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;",
-            )
-            .expect("downgrades");
-        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
-            .await
-            .expect("reopens");
+        // Back to schema version 3, before the correlation step.
+        let (_dir, store) = reopened_after(
+            one_exchange(0),
+            "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
+             DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
+             DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;",
+        )
+        .await;
         caught_up(&store).await;
         assert_eq!(
             store.round_trips(&everything()).await.expect("reads").len(),
@@ -590,32 +605,12 @@ mod rollups {
 
     #[tokio::test]
     async fn round_trips_stored_before_rollups_existed_are_rolled_up_after_upgrading() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("tw.db");
-        let url = StoreUrl::Sqlite(path.clone());
-        {
-            let store = Store::open(&url, 100, Arc::new(Metrics::default()))
-                .await
-                .expect("opens");
-            store_spans(&store, [exchange(1, 10 * S), exchange(2, 130 * S)].concat()).await;
-            assert!(
-                store
-                    .derive(Duration::from_secs(10))
-                    .await
-                    .expect("derives")
-            );
-            store.shutdown().await.expect("stops");
-        }
-        // Take the file back to schema version 4, before rollups.
-        Connection::open(&path)
-            .expect("opens")
-            .execute_batch(
-                "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;",
-            )
-            .expect("downgrades");
-        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
-            .await
-            .expect("reopens");
+        // Back to schema version 4, before rollups.
+        let (_dir, store) = reopened_after(
+            [exchange(1, 10 * S), exchange(2, 130 * S)].concat(),
+            "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;",
+        )
+        .await;
         let (stored, read) = stored_and_read(&store).await;
         assert_eq!(stored, read);
         assert_eq!(counts(&stored), [1, 0, 1]);
