@@ -80,6 +80,16 @@ impl Histogram {
         *self.bins.entry(bin(value_ns)).or_default() += 1;
     }
 
+    /// A histogram with these counts per bin (as [`Histogram::add`] numbers bins, e.g. counted
+    /// by a database given [`bin_bounds`]); counts of the same bin add up.
+    pub fn from_bins(bins: impl IntoIterator<Item = (i32, u64)>) -> Self {
+        let mut out = Self::default();
+        for (bin, count) in bins.into_iter().filter(|&(_, count)| count > 0) {
+            *out.bins.entry(bin).or_default() += count;
+        }
+        out
+    }
+
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &Histogram) {
         for (&bin, &count) in &other.bins {
@@ -241,6 +251,17 @@ mod tests {
         }
         assert_eq!(bin(i64::MIN), -(bounds.len() as i32));
         assert_eq!(bin(999), 0);
+    }
+
+    #[test]
+    fn histogram_from_bins_equals_one_that_counted_the_values() {
+        let h = of([-3 * MS, 0, 500, 1_500, 1_500, 7 * MS]);
+        let mut pairs: Vec<(i32, u64)> = h.bins.iter().map(|(&b, &c)| (b, c)).collect();
+        assert_eq!(Histogram::from_bins(pairs.clone()), h);
+        // Split counts add up; empty bins are not kept.
+        let (bin, count) = pairs.pop().expect("non-empty");
+        pairs.extend([(bin, count - 1), (bin, 1), (bin + 5, 0)]);
+        assert_eq!(Histogram::from_bins(pairs), h);
     }
 
     #[test]
