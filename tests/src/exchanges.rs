@@ -86,20 +86,32 @@ pub struct Exchange {
 /// `count` exchanges 300 ms apart from `base_ns` (client clock): types alternate `run_agent` /
 /// `chat`; every third has a slow (40 ms) uplink; every fifth backend span fails.
 pub fn exchanges(count: u8, base_ns: u64) -> Vec<Exchange> {
-    (1..=count)
+    session_exchanges(SESSION, OFFSET_NS as i64, 1..=count, base_ns)
+}
+
+/// Exchanges as [`exchanges`] makes them, of `session`, whose backend clock runs `offset_ns`
+/// ahead of the browser's (behind when negative): exchange `n` of `numbers` is trace `n` (each
+/// id byte `n`), sent at `base_ns + n · 300 ms`.
+pub fn session_exchanges(
+    session: &str,
+    offset_ns: i64,
+    numbers: std::ops::RangeInclusive<u8>,
+    base_ns: u64,
+) -> Vec<Exchange> {
+    numbers
         .map(|n| {
             let at = base_ns + u64::from(n) * 300 * MS;
             let up = if n % 3 == 0 { 40 * MS } else { 2 * MS };
             let message_type = if n % 2 == 0 { "chat" } else { "run_agent" };
             let attrs = || {
                 vec![
-                    kv("session.id", SESSION),
+                    kv("session.id", session),
                     kv("ws.message.type", message_type),
                     kv("url.full", "ws://app/ws"),
                 ]
             };
-            let t2 = at + up + OFFSET_NS;
-            let t4 = t2 + SERVER_NS - OFFSET_NS + 2 * MS;
+            let t2 = (at + up).saturating_add_signed(offset_ns);
+            let t4 = at + up + SERVER_NS + 2 * MS;
             let browser = vec![
                 with(
                     span(n, 1, None, &format!("ws.send {message_type}"), 4, at, 0),

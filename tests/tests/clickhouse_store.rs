@@ -1,22 +1,24 @@
 //! The collector's ClickHouse store against the real ClickHouse engine (chDB behind the test
 //! front): schema creation and migration, inserts through the spool, every query compared with
 //! the SQLite store on the same input, every shipped SQL statement run on the engine, rejected
-//! data moved aside, deduplication of a re-sent INSERT, and the correlation step deriving round
-//! trips and session clock offsets as a trace's spans arrive.
+//! data moved aside, deduplication of a re-sent INSERT, the correlation step deriving round
+//! trips and session clock offsets as a trace's spans arrive, and rollups added up by the engine
+//! exactly as Rust adds up the round trips.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message;
+use tracewire_collector::correlate::{Rollups, bin_bounds};
 use tracewire_collector::decode::{Encoding, decode_logs, decode_traces};
 use tracewire_collector::metrics::Metrics;
-use tracewire_collector::model::{Batch, RoundTripQuery, TraceQuery};
+use tracewire_collector::model::{Batch, RollupQuery, RoundTripQuery, TraceQuery};
 use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
 use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
 };
-use tracewire_e2e::exchanges::{MS, OFFSET_NS, SESSION, exchanges};
+use tracewire_e2e::exchanges::{MS, OFFSET_NS, SESSION, exchanges, session_exchanges};
 
 /// ClickHouse settings for a test: its database, its spool, short batching delay.
 fn config(test: &ClickHouseTest) -> ClickHouseConfig {
@@ -402,6 +404,8 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("sessions", vec!["sess-1".to_owned()])
             .param("samples", 1000u64)
             .param("event_name", "http.client.request_rate")
+            .param("step_ns", 1_000i64)
+            .param("bounds", vec![1_000u64, u64::MAX])
             .fetch_bytes("TabSeparated")
             .expect("starts")
             .collect()
@@ -686,4 +690,295 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     );
     clickhouse.shutdown().await.expect("stops");
     sqlite.shutdown().await.expect("stops");
+}
+
+/// Asserts that ClickHouse's rollups of `q` ([`Store::rollups`], added up by the engine) equal
+/// the round trips of `q` added up in Rust; answers them.
+async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups {
+    let points = store
+        .round_trip_points(&RoundTripQuery {
+            message_type: q.message_type.clone(),
+            start_ns: q.start_ns,
+            end_ns: q.end_ns,
+            limit: 1_000_000,
+            ..Default::default()
+        })
+        .await
+        .expect("reads");
+    assert!(store.keeps_rollups_for(q), "{q:?}");
+    let rollups = store
+        .rollups(q)
+        .await
+        .expect("reads")
+        .expect("added up by ClickHouse");
+    assert_eq!(
+        rollups,
+        Rollups::of_points(q.start_ns, q.step_ns, q.buckets, &points),
+        "{q:?}"
+    );
+    rollups
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_added_up_by_clickhouse_equal_the_round_trips_added_up() {
+    let test = ClickHouseTest::start("rollups_added_up");
+    let store = Store::open_clickhouse(&config(&test), 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("opens");
+    let decode = |body: &[u8]| {
+        decode_traces(body, Encoding::Protobuf)
+            .expect("decodes")
+            .batch
+    };
+    // Whole seconds, so the first window below is aligned and the others are not.
+    let base = (now_ns() - 60_000 * MS) / 1_000_000_000 * 1_000_000_000;
+    // Two sessions whose backends' clocks differ: 2 s ahead and 750 ms behind. Three exchanges
+    // get no reply; every fifth fails (5, 10, 15).
+    let sessions = [
+        ("sess-ahead", 2_000 * MS as i64, 1..=8),
+        ("sess-behind", -750 * MS as i64, 9..=16),
+    ];
+    let without_reply = [3, 4, 11];
+    let mut batch = Batch::default();
+    for (session, offset_ns, numbers) in sessions.clone() {
+        for (n, x) in numbers
+            .clone()
+            .zip(session_exchanges(session, offset_ns, numbers, base))
+        {
+            batch.spans.extend(decode(&x.backend).spans);
+            batch.spans.extend(
+                decode(&x.browser)
+                    .spans
+                    .into_iter()
+                    .filter(|s| !without_reply.contains(&n) || s.name.starts_with("ws.send")),
+            );
+        }
+    }
+    submit(&store, batch).await;
+    wait_shipped(&test).await;
+    for (session, offset_ns, _) in sessions {
+        let offset = store
+            .session_offset(session)
+            .await
+            .expect("reads")
+            .expect("estimated");
+        assert!(
+            (offset.offset_ns - offset_ns).abs() <= 5 * MS as i64,
+            "{session}: {offset:?}"
+        );
+    }
+
+    let s = 1_000_000_000i64;
+    let base = base as i64;
+    let window =
+        |start_ns: i64, end_ns: i64, step_ns: i64, message_type: Option<&str>| RollupQuery {
+            message_type: message_type.map(str::to_owned),
+            start_ns,
+            end_ns,
+            step_ns,
+            buckets: usize::try_from((end_ns - start_ns + step_ns - 1) / step_ns).expect("fits"),
+        };
+    let aligned = assert_rollups_as_of_points(&store, &window(base, base + 6 * s, s, None)).await;
+    let all = &aligned.per_bucket();
+    assert_eq!(all.iter().map(|r| r.count).sum::<u64>(), 16);
+    assert_eq!(all.iter().map(|r| r.errors).sum::<u64>(), 3);
+    assert_eq!(all.iter().map(|r| r.total.count()).sum::<u64>(), 13);
+    assert_eq!(aligned.cells().count(), 10, "two types in most seconds");
+    let ms = MS as i64;
+    for q in [
+        window(base + 450 * ms, base + 4_100 * ms, 700 * ms, None),
+        window(base + ms, base + 5 * s, 1_300 * ms, Some("chat")),
+        window(base + ms, base + 5 * s, 1_300 * ms, Some("no-such-type")),
+        // The message-types view: one step over the window.
+        window(base, base + 10 * s, 10 * s, None),
+        // Fewer buckets than the window holds: the rest is left out.
+        RollupQuery {
+            buckets: 3,
+            ..window(base, base + 10 * s, s, None)
+        },
+    ] {
+        assert_rollups_as_of_points(&store, &q).await;
+    }
+    store.shutdown().await.expect("stops");
+}
+
+/// A round trip as the correlation step would store it, written straight to the table.
+#[derive(clickhouse::Row, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StoredRoundTrip {
+    tenant: String,
+    trace_id: String,
+    send_span_id: String,
+    server_span_id: String,
+    receive_span_id: Option<String>,
+    session_id: Option<String>,
+    user_id: Option<String>,
+    url: Option<String>,
+    message_type: Option<String>,
+    service_name: String,
+    server_service_name: String,
+    client_send_time: i64,
+    server_receive_time: i64,
+    server_done_time: i64,
+    client_receive_time: Option<i64>,
+    client_processing_duration: Option<i64>,
+    error: bool,
+    version: u64,
+}
+
+/// A stored round trip with its times `t1`..`t4` as nanoseconds after `at`.
+fn stored(
+    trace_id: String,
+    session_id: Option<&str>,
+    message_type: Option<&str>,
+    at: i64,
+    [t1, t2, t3]: [i64; 3],
+    t4: Option<i64>,
+) -> StoredRoundTrip {
+    StoredRoundTrip {
+        tenant: String::new(),
+        trace_id,
+        send_span_id: "send".into(),
+        server_span_id: "server".into(),
+        receive_span_id: None,
+        session_id: session_id.map(str::to_owned),
+        user_id: None,
+        url: None,
+        message_type: message_type.map(str::to_owned),
+        service_name: "web".into(),
+        server_service_name: "api".into(),
+        client_send_time: at + t1,
+        server_receive_time: at + t2,
+        server_done_time: at + t3,
+        client_receive_time: t4.map(|t| at + t),
+        client_processing_duration: None,
+        error: false,
+        version: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_bin_and_clamp_in_clickhouse_exactly_as_in_rust() {
+    let test = ClickHouseTest::start("rollups_bin_and_clamp");
+    let store = Store::open_clickhouse(&config(&test), 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("opens");
+    let at = ((now_ns() - 600_000 * MS) / 1_000_000_000 * 1_000_000_000) as i64;
+    let mut rows = Vec::new();
+
+    // Every bin bound and round(1000·1.02^k) and their neighbours, positive and negative, each
+    // value its own message type: total −v, server v; uplink v, server −v; total and downlink v.
+    let mut values: Vec<i64> = bin_bounds()
+        .iter()
+        .map(|&b| b as i64)
+        .chain((0..1_300).map(|k| (1_000.0 * 1.02f64.powi(k)).round() as i64))
+        .flat_map(|v| [v - 1, v, v + 1])
+        .chain([0, 1, 999])
+        .filter(|v| *v <= 1_000_000_000_000_000_000)
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    assert!(values.len() > 5_000);
+    for (i, v) in values.iter().copied().enumerate() {
+        let kind = format!("v{v}");
+        let kind = Some(kind.as_str());
+        rows.push(stored(format!("a{i}"), None, kind, at, [0, 0, v], Some(-v)));
+        rows.push(stored(format!("b{i}"), None, kind, at, [0, v, 0], None));
+        rows.push(stored(format!("c{i}"), None, kind, at, [0, 0, 0], Some(v)));
+    }
+
+    // Uplink clamped to 0 and to the network delay, a reply before the backend was done, a
+    // session with no stored offset and round trips with no session or no type, in milliseconds
+    // from `at` + 10 ms·j. `sess-skewed`'s stored offset is 100 ms.
+    let ms = MS as i64;
+    let clamp = |j: i64, session, kind, times: [i64; 3], reply: Option<i64>| {
+        let mut row = stored(
+            format!("clamp{j}"),
+            session,
+            kind,
+            at + 10 * ms * j,
+            times.map(|t| t * ms),
+            reply.map(|t| t * ms),
+        );
+        row.error = j % 3 == 0;
+        row
+    };
+    let (skewed, unknown) = (Some("sess-skewed"), Some("sess-unknown"));
+    rows.extend([
+        clamp(0, skewed, Some("clamp"), [0, 50, 60], Some(130)),
+        clamp(1, skewed, Some("clamp"), [0, 300, 310], Some(50)),
+        clamp(2, skewed, Some("clamp"), [0, 100, 200], Some(20)),
+        clamp(3, skewed, Some("clamp"), [0, 150, 160], None),
+        clamp(4, unknown, Some("clamp"), [0, -40, -30], None),
+        clamp(5, unknown, Some("clamp"), [0, 40, 45], Some(90)),
+        clamp(6, None, Some("clamp"), [0, 7, 9], Some(12)),
+        clamp(7, skewed, None, [0, 130, 135], Some(70)),
+    ]);
+    // Ties: the same send-to-reply time and send time; the greater trace id is the slowest and
+    // the newest.
+    for trace in ["tie-b", "tie-a"] {
+        rows.push(stored(
+            trace.into(),
+            None,
+            Some("tie"),
+            at + 95 * ms,
+            [0, ms, 2 * ms],
+            Some(5 * ms),
+        ));
+    }
+
+    let client = test.client();
+    let mut insert = client
+        .insert::<StoredRoundTrip>("tracewire_ws_round_trips")
+        .await
+        .expect("inserts");
+    for row in &rows {
+        insert.write(row).await.expect("writes");
+    }
+    insert.end().await.expect("inserted");
+    // An estimate from fewer round trips, stored last by another collector, replaces nothing:
+    // 100 ms counts, not 999 ms.
+    for (offset_ns, version) in [(100 * MS, 2u64), (999 * MS, 1)] {
+        client
+            .query(
+                "INSERT INTO tracewire_ws_session_offsets (Tenant, SessionId, ClockOffset, \
+                 Samples, Version) VALUES ('', 'sess-skewed', {offset:Int64}, 1, {version:UInt64})",
+            )
+            .param("offset", offset_ns as i64)
+            .param("version", version)
+            .execute()
+            .await
+            .expect("inserts");
+    }
+
+    let s = 1_000_000_000i64;
+    let one = assert_rollups_as_of_points(
+        &store,
+        &RollupQuery {
+            message_type: None,
+            start_ns: at,
+            end_ns: at + s,
+            step_ns: s,
+            buckets: 1,
+        },
+    )
+    .await;
+    assert_eq!(one.per_bucket()[0].count, rows.len() as u64);
+    let tie = &one.per_type()["tie"];
+    assert_eq!(tie.slowest, Some((5 * ms, "tie-b".to_owned())));
+    assert_eq!(tie.newest, Some((at + 95 * ms, "tie-b".to_owned())));
+    for message_type in [None, Some("clamp".to_owned())] {
+        assert_rollups_as_of_points(
+            &store,
+            &RollupQuery {
+                message_type,
+                start_ns: at + 3 * ms,
+                end_ns: at + 200 * ms,
+                step_ns: 30 * ms,
+                buckets: 7,
+            },
+        )
+        .await;
+    }
+    store.shutdown().await.expect("stops");
 }

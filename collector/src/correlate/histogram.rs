@@ -4,6 +4,7 @@
 //! nearest-rank value.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 
@@ -24,8 +25,9 @@ pub struct Percentiles {
     pub p99: i64,
 }
 
-/// Durations counted per bin. Bin `k > 0` holds `[FLOOR·γ^(k−1), FLOOR·γ^k)`, bin `−k` the
-/// same negated, so bins sort as their values do.
+/// Durations counted per bin. Bin `k > 0` holds `[FLOOR·γ^(k−1), FLOOR·γ^k)`, each bound
+/// rounded up to a whole nanosecond ([`bin_bounds`]), bin `−k` the same negated, so bins sort
+/// as their values do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Histogram {
     bins: BTreeMap<i32, u64>,
@@ -36,13 +38,30 @@ pub struct Histogram {
 #[error("damaged latency histogram: {0}")]
 pub struct DecodeError(&'static str);
 
+/// The lower bound of each bin `k > 0`, at index `k − 1`: `FLOOR·γ^(k−1)` rounded up to a whole
+/// nanosecond, up to the largest magnitude of an `i64`. A duration's bin is the number of
+/// bounds at or below its magnitude, compared as integers, so any engine that is given these
+/// bounds puts a duration in the same bin: a logarithm alone does not, as engines' `ln`
+/// differ in the last bit and a value near a bound then lands on either side.
+pub fn bin_bounds() -> &'static [u64] {
+    static BOUNDS: LazyLock<Vec<u64>> = LazyLock::new(|| {
+        // Repeated multiplication rounds the same on every platform (`powi` need not); it
+        // stays within a part in 10^12 of γ^k.
+        let top = 2f64.powi(63);
+        let mut bounds = Vec::new();
+        let mut low = FLOOR_NS;
+        while low.ceil() <= top {
+            bounds.push(low.ceil() as u64);
+            low *= GAMMA;
+        }
+        bounds
+    });
+    &BOUNDS
+}
+
 fn bin(value_ns: i64) -> i32 {
-    let magnitude = value_ns.unsigned_abs() as f64;
-    if magnitude < FLOOR_NS {
-        return 0;
-    }
-    // At most about 1,600 for i64::MAX: fits.
-    let k = 1 + ((magnitude / FLOOR_NS).ln() / GAMMA.ln()).floor() as i32;
+    // About 1,860 bounds up to i64::MAX: fits.
+    let k = bin_bounds().partition_point(|&low| low <= value_ns.unsigned_abs()) as i32;
     if value_ns < 0 { -k } else { k }
 }
 
@@ -59,6 +78,16 @@ impl Histogram {
     /// Counts one duration.
     pub fn add(&mut self, value_ns: i64) {
         *self.bins.entry(bin(value_ns)).or_default() += 1;
+    }
+
+    /// A histogram with these counts per bin (as [`Histogram::add`] numbers bins, e.g. counted
+    /// by a database given [`bin_bounds`]); counts of the same bin add up.
+    pub fn from_bins(bins: impl IntoIterator<Item = (i32, u64)>) -> Self {
+        let mut out = Self::default();
+        for (bin, count) in bins.into_iter().filter(|&(_, count)| count > 0) {
+            *out.bins.entry(bin).or_default() += count;
+        }
+        out
     }
 
     /// Adds every count of `other`.
@@ -198,6 +227,41 @@ mod tests {
         assert_eq!(of([300, 300, 900]).percentiles().expect("counted").p99, 0);
         assert!(bin(-2 * MS) < bin(-MS) && bin(-MS) < bin(0) && bin(0) < bin(MS));
         assert!(bin(i64::MAX) > 0 && bin(i64::MIN) < 0);
+    }
+
+    #[test]
+    fn bins_split_at_whole_nanosecond_bounds_that_follow_the_logarithm() {
+        let bounds = bin_bounds();
+        assert_eq!(bounds[..3], [1_000, 1_020, 1_041]);
+        assert!(bounds.windows(2).all(|w| w[0] < w[1]));
+        for (index, &low) in bounds.iter().enumerate() {
+            let k = index as i32 + 1;
+            let low = i64::try_from(low).unwrap_or(i64::MAX);
+            assert_eq!((bin(low), bin(low - 1)), (k, k - 1), "bound {low}");
+            assert_eq!((bin(-low), bin(1 - low)), (-k, 1 - k), "bound -{low}");
+            let exact = FLOOR_NS * GAMMA.powf(f64::from(k - 1));
+            assert!(
+                (low as f64 - exact).abs() <= 1.0 + exact * 1e-12,
+                "{low} {exact}"
+            );
+            // Away from the bounds, the bin is the logarithm's.
+            let middle = low as f64 * (1.0 + GAMMA) / 2.0;
+            let by_ln = 1 + ((middle / FLOOR_NS).ln() / GAMMA.ln()).floor() as i32;
+            assert_eq!(bin(middle as i64), by_ln, "{middle}");
+        }
+        assert_eq!(bin(i64::MIN), -(bounds.len() as i32));
+        assert_eq!(bin(999), 0);
+    }
+
+    #[test]
+    fn histogram_from_bins_equals_one_that_counted_the_values() {
+        let h = of([-3 * MS, 0, 500, 1_500, 1_500, 7 * MS]);
+        let mut pairs: Vec<(i32, u64)> = h.bins.iter().map(|(&b, &c)| (b, c)).collect();
+        assert_eq!(Histogram::from_bins(pairs.clone()), h);
+        // Split counts add up; empty bins are not kept.
+        let (bin, count) = pairs.pop().expect("non-empty");
+        pairs.extend([(bin, count - 1), (bin, 1), (bin + 5, 0)]);
+        assert_eq!(Histogram::from_bins(pairs), h);
     }
 
     #[test]

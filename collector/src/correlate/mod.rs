@@ -11,7 +11,7 @@ mod roundtrip;
 mod shift;
 mod skew;
 
-pub use histogram::{DecodeError, Histogram, Percentiles};
+pub use histogram::{DecodeError, Histogram, Percentiles, bin_bounds};
 pub use rollup::{MINUTE_NS, Rollup, Rollups};
 pub use roundtrip::{Timings, round_trips};
 pub use shift::{SpanOffsets, trace_offsets};

@@ -218,21 +218,24 @@ impl Store {
         }
     }
 
-    /// Whether [`Store::rollups`] answers `query` from stored rollups: the SQLite store keeps
-    /// them per minute, so for a window and step of whole minutes.
+    /// Whether [`Store::rollups`] answers `query` without the round trips coming back: the
+    /// SQLite store keeps rollups per minute, so for a window and step of whole minutes; the
+    /// ClickHouse store adds round trips up in the engine, so for any window and positive step.
     pub fn keeps_rollups_for(&self, query: &RollupQuery) -> bool {
         match &self.backend {
             Backend::Sqlite(_) => sqlite::covers(query),
-            Backend::ClickHouse(_) => false,
+            Backend::ClickHouse(_) => clickhouse::covers(query),
         }
     }
 
-    /// The stored rollups of `query`'s window added up per step, when
-    /// [`Store::keeps_rollups_for`] it; `None` otherwise (add up [`Store::round_trip_points`]).
+    /// The round trips of `query`'s window added up per step and message type, when
+    /// [`Store::keeps_rollups_for`] it: SQLite's stored minutes added up, or ClickHouse's
+    /// aggregation of the round trips; `None` otherwise (add up [`Store::round_trip_points`]).
     /// Run the correlation step first ([`Store::derive`]): it also refreshes stale rollups.
     pub async fn rollups(&self, query: &RollupQuery) -> Result<Option<Rollups>, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) if sqlite::covers(query) => s.rollups(query).await.map(Some),
+            Backend::ClickHouse(c) if clickhouse::covers(query) => c.rollups(query).await.map(Some),
             _ => Ok(None),
         }
     }

@@ -22,11 +22,14 @@ const LOG_COLUMNS: &str = "Timestamp, TraceId, SpanId, TraceFlags, SeverityText,
     ServiceName, Body, ResourceAttributes, ScopeName, ScopeVersion, LogAttributes, EventName, \
     ObservedTimestamp, Tenant";
 
+/// Round trips of one message type.
+pub(super) const MESSAGE_TYPE_FILTER: &str = " AND MessageType = {message_type:String}";
+
 /// Optional filters of [`round_trips_sql`], in order; each is used only when its value is given.
 pub(super) const ROUND_TRIP_FILTERS: [&str; 3] = [
     " AND SessionId = {session_id:String}",
     " AND ServiceName = {service:String}",
-    " AND MessageType = {message_type:String}",
+    MESSAGE_TYPE_FILTER,
 ];
 
 /// Round trips sent in a window, newest first, with the given filter fragments.

@@ -6,7 +6,7 @@
 //! after ClickHouse confirmed them, so an outage of ClickHouse costs neither data nor
 //! availability until the spool is full. After each INSERT of spans the shipper runs the
 //! correlation step ([`derive`]) for its traces, so round trips and session clock offsets appear
-//! in the background. Reads ([`query`], [`correlate`]) go straight to ClickHouse.
+//! in the background. Reads ([`query`], [`correlate`], [`rollup`]) go straight to ClickHouse.
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
 mod config;
@@ -14,6 +14,7 @@ mod correlate;
 mod derive;
 mod encode;
 mod query;
+mod rollup;
 mod schema;
 mod shipper;
 mod spool;
@@ -30,6 +31,7 @@ use tracing::{info, warn};
 
 pub use config::{ClickHouseConfig, DEFAULT_DATABASE, check_name};
 pub use query::all_statements as query_statements;
+pub(crate) use rollup::covers;
 pub use schema::Layout;
 
 use super::StoreError;

@@ -208,10 +208,10 @@ pub(super) async fn services(
         .collect())
 }
 
-/// Every query statement the ClickHouse store sends (this module's, the correlation reads' and
-/// the correlation step's), with all filters on, for tests that run each one on the engine.
+/// Every query statement the ClickHouse store sends (this module's, the correlation reads', the
+/// rollups' and the correlation step's), with all filters on, for tests that run each one on the engine.
 pub fn all_statements() -> Vec<String> {
-    use super::{correlate, derive};
+    use super::{correlate, derive, rollup};
     vec![
         TRACE_WINDOW_SQL.to_owned(),
         trace_spans_sql(),
@@ -224,5 +224,6 @@ pub fn all_statements() -> Vec<String> {
         correlate::session_spans_sql(),
         correlate::session_logs_sql(),
         correlate::events_sql(),
+        rollup::rollups_sql(correlate::MESSAGE_TYPE_FILTER),
     ]
 }
