@@ -3,7 +3,8 @@
 //! instead of every round trip. The correlation step marks the minutes whose round trips it
 //! changed as stale (`ws_rollups_stale`); [`refresh`] rolls stale minutes up again from their
 //! round trips, with the sessions' clock offsets as they stand then. The writer refreshes
-//! finished minutes when it is idle, every stale minute when a reader asks it to catch up,
+//! finished minutes (older than the current and the newest stale one) when it is idle, every
+//! stale minute when a reader asks it to catch up,
 //! and, so a long bulk load cannot pile up stale minutes, the oldest after a write group once
 //! more than [`STALE_BACKLOG`] wait.
 
@@ -51,6 +52,15 @@ pub(super) fn stale(conn: &Connection, up_to: usize) -> Result<usize, StoreError
         |row| row.get(0),
     )?;
     Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The newest stale minute, if any.
+pub(super) fn newest_stale(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(
+        conn.query_row("SELECT max(minute_ns) FROM ws_rollups_stale", [], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
 /// Rolls up the oldest stale minutes that start before `before_ns` again, at most `limit`, in

@@ -98,12 +98,15 @@ struct Deriving {
     waiting: bool,
 }
 
-/// The start of the current minute: idle refreshes leave it, as it is still filling up.
-fn this_minute() -> i64 {
+/// Where the minutes an idle refresh takes end: before the current minute and before the
+/// newest stale one, as those are still filling up (live traffic, or a backfill of older data
+/// going through its minutes in order). Rolling them up after every batch would be wasted.
+fn finished_before(conn: &Connection) -> Result<i64, StoreError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    now.div_euclid(MINUTE_NS) * MINUTE_NS
+    let this_minute = now.div_euclid(MINUTE_NS) * MINUTE_NS;
+    Ok(rollup::newest_stale(conn)?.map_or(this_minute, |newest| newest.min(this_minute)))
 }
 
 impl Deriving {
@@ -114,12 +117,13 @@ impl Deriving {
         }
     }
 
-    /// One pass of the step, or when no trace waits, one refresh of finished stale minutes;
+    /// One pass of the step, or when no trace waits, one refresh of finished stale minutes
+    /// ([`finished_before`]);
     /// returns how many traces or minutes it took. A failure is logged and retried after the
     /// next write.
     fn pass(&mut self, conn: &mut Connection) -> usize {
         let result = derive::pass(conn).and_then(|taken| match taken {
-            0 => rollup::refresh(conn, MINUTES_PER_REFRESH, this_minute()),
+            0 => rollup::refresh(conn, MINUTES_PER_REFRESH, finished_before(conn)?),
             taken => Ok(taken),
         });
         match result {
