@@ -144,22 +144,23 @@ impl Deriving {
     /// the oldest one.
     fn keep_pace(&mut self, conn: &mut Connection, added: usize) {
         self.waiting |= added > 0;
-        let mut taken = 0;
-        let step = (|| {
-            while taken < added.max(1) {
-                match derive::pass(conn)? {
-                    0 => break,
-                    n => taken += n,
-                }
-            }
-            if rollup::stale(conn, STALE_BACKLOG + 1)? > STALE_BACKLOG {
-                rollup::refresh(conn, 1, i64::MAX)?;
-            }
-            Ok::<_, StoreError>(())
-        })();
-        if let Err(e) = step {
+        if let Err(e) = Self::pace(conn, added) {
             warn!(error = %e, "correlation step failed; retried when the writer is idle");
         }
+    }
+
+    fn pace(conn: &mut Connection, added: usize) -> Result<(), StoreError> {
+        let mut taken = 0;
+        while taken < added.max(1) {
+            match derive::pass(conn)? {
+                0 => break,
+                n => taken += n,
+            }
+        }
+        if rollup::stale(conn, STALE_BACKLOG + 1)? > STALE_BACKLOG {
+            rollup::refresh(conn, 1, i64::MAX)?;
+        }
+        Ok(())
     }
 
     /// Passes and refreshes until no trace waits and no minute is stale, or `budget` is spent;
