@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracewire_semconv::{attribute, event, span as operation};
 
 use super::params::{duration_ns, limit, timestamp};
 use super::{Api, ApiError};
@@ -45,7 +46,7 @@ const MAX_HOT_WINDOW_NS: i64 = 24 * 3_600 * 1_000_000_000;
 /// Rows per list in the hot-endpoint report.
 const HOT_ROWS: usize = 50;
 /// The SDK's periodic request-rate record (`docs/semantic-conventions.md`).
-const REQUEST_RATE_EVENT: &str = "http.client.request_rate";
+const REQUEST_RATE_EVENT: &str = event::HTTP_CLIENT_REQUEST_RATE;
 /// Records read for one hot-endpoint report at most.
 const MAX_RATE_RECORDS: usize = 100_000;
 
@@ -438,9 +439,11 @@ struct SessionEvent<'a> {
 }
 
 fn span_event(span: &SpanRecord) -> SessionEvent<'_> {
-    let kind = if span.name.starts_with("ws.connect") || span.name.starts_with("ws.close") {
+    let kind = if span.name.starts_with(operation::WS_CONNECT)
+        || span.name.starts_with(operation::WS_CLOSE)
+    {
         "connection"
-    } else if span.name.starts_with("ws.") {
+    } else if span.name.starts_with(operation::WS_PREFIX) {
         "message"
     } else if span.kind == SpanKind::Client {
         "request"
@@ -464,8 +467,8 @@ const SEVERITY_ERROR: i32 = 17;
 
 fn log_event(log: &LogRecord) -> SessionEvent<'_> {
     let error = log.severity_number >= SEVERITY_ERROR
-        || log.event_name == "ws.error"
-        || log.log_attributes.contains_key("exception.type");
+        || log.event_name == event::WS_ERROR
+        || log.log_attributes.contains_key(attribute::EXCEPTION_TYPE);
     let (kind, name) = if error {
         (
             "error",
@@ -536,11 +539,11 @@ pub(super) async fn session(
     let user_id = spans
         .iter()
         .rev()
-        .find_map(|s| s.span_attributes.get("user.id"))
+        .find_map(|s| s.span_attributes.get(attribute::USER_ID))
         .or_else(|| {
             logs.iter()
                 .rev()
-                .find_map(|l| l.log_attributes.get("user.id"))
+                .find_map(|l| l.log_attributes.get(attribute::USER_ID))
         });
     let start = spans
         .iter()
@@ -618,12 +621,12 @@ pub(super) async fn hot_endpoints(
     let mut sessions: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for record in &records {
         let attrs = &record.log_attributes;
-        let route = attrs.get("http.route").map_or("", String::as_str);
+        let route = attrs.get(attribute::HTTP_ROUTE).map_or("", String::as_str);
         let count = attrs
-            .get("http.client.request.count")
+            .get(attribute::HTTP_CLIENT_REQUEST_COUNT)
             .and_then(|c| c.parse::<u64>().ok())
             .unwrap_or(1);
-        let session = attrs.get("session.id").map_or("", String::as_str);
+        let session = attrs.get(attribute::SESSION_ID).map_or("", String::as_str);
         let entry = routes.entry(route).or_default();
         entry.0 += count;
         entry.1.insert(session);

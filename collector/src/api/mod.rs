@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tracewire_semconv::attribute;
 
 pub use error::ApiError;
 pub use shared::SharedReads;
@@ -75,7 +76,11 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
     let sessions: BTreeSet<&str> = spans
         .iter()
         .filter(|s| Source::of(s) == Source::Browser)
-        .filter_map(|s| s.span_attributes.get("session.id").map(String::as_str))
+        .filter_map(|s| {
+            s.span_attributes
+                .get(attribute::SESSION_ID)
+                .map(String::as_str)
+        })
         .collect();
     if !sessions.is_empty() {
         correlation::caught_up(&api.store).await;

@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use clickhouse::Client;
+use tracewire_semconv::attribute::SESSION_ID;
 
 use super::ClickHouseStore;
 use super::encode::{
@@ -76,7 +77,7 @@ pub(super) async fn spans_of_traces(
 pub(super) fn session_spans_sql() -> String {
     format!(
         "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
-         AND SpanAttributes['session.id'] = {{session_id:String}} \
+         AND SpanAttributes['{SESSION_ID}'] = {{session_id:String}} \
          ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId LIMIT {{limit:UInt64}}"
     )
 }
@@ -85,7 +86,7 @@ pub(super) fn session_spans_sql() -> String {
 pub(super) fn session_logs_sql() -> String {
     format!(
         "SELECT {LOG_COLUMNS} FROM otel_logs WHERE Tenant = {{tenant:String}} \
-         AND LogAttributes['session.id'] = {{session_id:String}} ORDER BY Timestamp LIMIT {{limit:UInt64}}"
+         AND LogAttributes['{SESSION_ID}'] = {{session_id:String}} ORDER BY Timestamp LIMIT {{limit:UInt64}}"
     )
 }
 

@@ -3,6 +3,7 @@
 //! Every value is bound as a parameter.
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
+use tracewire_semconv::attribute::SESSION_ID;
 
 use super::StoreError;
 use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, select_logs, select_spans};
@@ -163,7 +164,7 @@ pub(super) fn session_spans(
         conn,
         &format!(
             "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? \
-             AND json_extract(span_attributes, '$.\"session.id\"') = ? ORDER BY start_ns LIMIT ?"
+             AND json_extract(span_attributes, '$.\"{SESSION_ID}\"') = ? ORDER BY start_ns LIMIT ?"
         ),
         &[&tenant, &session_id, &limit],
     )
@@ -180,7 +181,7 @@ pub(super) fn session_logs(
         conn,
         &format!(
             "SELECT {LOG_COLUMNS} FROM logs WHERE tenant = ? \
-             AND json_extract(log_attributes, '$.\"session.id\"') = ? ORDER BY timestamp_ns LIMIT ?"
+             AND json_extract(log_attributes, '$.\"{SESSION_ID}\"') = ? ORDER BY timestamp_ns LIMIT ?"
         ),
         &[&tenant, &session_id, &limit],
     )

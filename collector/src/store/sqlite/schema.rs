@@ -15,6 +15,10 @@ use super::StoreError;
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
+///
+/// Migrations are history: their text never changes once released, so the attribute names in
+/// them stay literals (the session indexes match `session.id`,
+/// [`tracewire_semconv::attribute::SESSION_ID`], as the queries in `correlate.rs` write it).
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE spans (
