@@ -89,7 +89,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     if config.cors_origin.is_empty() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
     }
-    let retention = store.start_retention(config.retention.0);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -106,9 +105,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         serve(api_listener, api, &metrics, stop_rx),
     );
     signals.abort();
-    if let Some(retention) = retention {
-        retention.abort();
-    }
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     api_result?;

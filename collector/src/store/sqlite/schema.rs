@@ -5,7 +5,7 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::error::SqliteError;
 
 /// Migrations in order; the index plus one is the schema version they bring the file to.
 /// 1: spans and logs. 2: lookups by browser session and by log event name (correlation).
@@ -146,10 +146,10 @@ INSERT INTO ws_rollups_stale (tenant, minute_ns)
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`SCHEMA_VERSION`]; returns the version. Refuses a newer file.
-pub(super) fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+pub(super) fn migrate(conn: &mut Connection) -> Result<i64, SqliteError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
+        return Err(SqliteError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });
