@@ -9,6 +9,7 @@ pub mod decode;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod options;
 pub mod receive;
 pub mod server;
 pub mod store;

@@ -29,11 +29,14 @@ use clickhouse::{Client, Compression};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-pub use config::{ClickHouseConfig, DEFAULT_DATABASE, check_name};
+pub use config::{
+    ClickHouseArgs, ClickHouseConfig, ClickHouseOptions, ClickHouseServer, DEFAULT_DATABASE,
+    check_name,
+};
 pub use error::ClickHouseError;
 pub use schema::Layout;
 use schema::SchemaTask;
-pub use spool::SpoolError;
+pub use spool::{SpoolArgs, SpoolError, SpoolOptions};
 
 use super::engine::Engine;
 use super::error::StoreError;
@@ -65,16 +68,16 @@ pub struct ClickHouseStore {
 /// A client for the configured server: credentials, LZ4, and the database unless `server_only`.
 fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
     let mut client = Client::default()
-        .with_url(&config.url)
+        .with_url(&config.server.url)
         .with_compression(Compression::Lz4);
-    if let Some(user) = &config.user {
+    if let Some(user) = &config.server.user {
         client = client.with_user(user);
     }
-    if let Some(password) = &config.password {
+    if let Some(password) = &config.server.password {
         client = client.with_password(password);
     }
     if !server_only {
-        client = client.with_database(&config.database);
+        client = client.with_database(&config.server.database);
     }
     client
 }
@@ -87,8 +90,8 @@ impl ClickHouseStore {
         queue_items: usize,
         metrics: Arc<Metrics>,
     ) -> Result<(WriteQueue, Arc<Self>), StoreError> {
-        let spool_dir = config.spool_dir.clone();
-        let max_bytes = config.spool_max_bytes;
+        let spool_dir = config.spool.dir.clone();
+        let max_bytes = config.spool.max_bytes;
         let spool = Arc::new(
             tokio::task::spawn_blocking(move || Spool::open(&spool_dir, max_bytes))
                 .await
@@ -101,7 +104,7 @@ impl ClickHouseStore {
             server: client(config, true),
             client: reads.clone(),
             layout,
-            create: config.create_schema,
+            create: config.options.create_schema,
         };
         // An unreachable server is an outage like any other: the spool takes ingest and the
         // shipper sets the schema up once ClickHouse answers. Any answer that is an error
@@ -109,11 +112,11 @@ impl ClickHouseStore {
         let pending_schema = match schema.run().await {
             Ok(version) => {
                 info!(
-                    url = %config.url,
-                    database = %config.database,
-                    cluster = config.cluster.as_deref().unwrap_or("-"),
+                    url = %config.server.url,
+                    database = %config.server.database,
+                    cluster = config.options.cluster.as_deref().unwrap_or("-"),
                     schema_version = version,
-                    spool = %config.spool_dir.display(),
+                    spool = %config.spool.dir.display(),
                     spooled_bytes = spool.bytes(),
                     "ClickHouse store open"
                 );
@@ -121,7 +124,7 @@ impl ClickHouseStore {
             }
             Err(e) if e.is_unreachable() => {
                 warn!(
-                    url = %config.url,
+                    url = %config.server.url,
                     error = %e,
                     "ClickHouse is unreachable at start; ingest goes to the spool, and the schema is checked once ClickHouse answers"
                 );
@@ -142,7 +145,7 @@ impl ClickHouseStore {
             .name("clickhouse-spool".into())
             .spawn(move || drain(writer, commands))
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        let settings = match config.cluster {
+        let settings = match config.options.cluster {
             // Confirmed means on the shards, not only queued on the node that took the INSERT.
             Some(_) => vec![("distributed_foreground_insert", "1")],
             None => Vec::new(),
@@ -154,8 +157,8 @@ impl ClickHouseStore {
             spool,
             metrics,
             wake,
-            batch_rows: config.batch_rows,
-            batch_delay: config.batch_delay,
+            batch_rows: config.options.batch_rows,
+            batch_delay: config.options.batch_delay,
             settings,
             single_until: [None, None],
             pending_schema,

@@ -4,24 +4,22 @@ use rusqlite::Connection;
 
 use super::SqliteStore;
 use super::error::SqliteError;
-use crate::config::StoreUrl;
 use crate::metrics::Metrics;
 use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
-use crate::store::{Scope, Store, StoreError};
+use crate::store::{Scope, Store, StoreError, StoreUrl};
 use crate::testing::{span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
 async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (queue, engine) = SqliteStore::open(
-        &dir.path().join("tw.db"),
-        100,
-        None,
-        Arc::new(Metrics::default()),
-    )
-    .await
-    .expect("store opens");
+    let config = super::SqliteConfig {
+        path: dir.path().join("tw.db"),
+        retention: None,
+    };
+    let (queue, engine) = SqliteStore::open(&config, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("store opens");
     let store = Store {
         queue,
         engine: Arc::clone(&engine) as _,

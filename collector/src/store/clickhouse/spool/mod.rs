@@ -11,6 +11,8 @@
 //! names) before it is sent, so that after a crash the same files go out again with the same
 //! deduplication token. Files ClickHouse rejected as bad data are moved to `rejected/`.
 
+mod config;
+
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -20,6 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::warn;
+
+pub use config::{SpoolArgs, SpoolOptions};
 
 const MAGIC: &[u8; 8] = b"TWSPOOL1";
 const HEADER: usize = 16;
