@@ -12,6 +12,7 @@ pub mod model;
 pub mod options;
 pub mod receive;
 pub mod server;
+pub mod signal;
 pub mod store;
 mod ui;
 

@@ -17,6 +17,7 @@ mod read;
 mod schema;
 mod shipper;
 pub(super) mod spool;
+mod table;
 mod writer;
 
 use std::convert::Infallible;
@@ -49,9 +50,10 @@ use crate::model::{
     Batch, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
     ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
-use encode::{LogRow, SpanRow};
+use crate::signal::{PerSignal, Signal};
 use shipper::Shipper;
 use spool::Spool;
+use table::table;
 use writer::SpoolWriter;
 
 /// How long the shipper may keep shipping after SIGTERM before the collector exits.
@@ -160,7 +162,7 @@ impl ClickHouseStore {
             batch_rows: config.options.batch_rows,
             batch_delay: config.options.batch_delay,
             settings,
-            single_until: [None, None],
+            single_until: PerSignal::default(),
             pending_schema,
         };
         let (stop_shipper, stop) = watch::channel(false);
@@ -289,19 +291,8 @@ pub async fn insert_directly(
     let db = client(config, false);
     schema::migrate(&client(config, true), &db, &layout, true).await?;
     let db = db.with_validation(false);
-    let mut spans = db.insert::<SpanRow>("otel_traces").await?;
-    for batch in batches {
-        for s in &batch.spans {
-            spans.write(&SpanRow::from(s)).await?;
-        }
+    for signal in Signal::ALL {
+        table(signal).insert_batches(&db, batches).await?;
     }
-    spans.end().await?;
-    let mut logs = db.insert::<LogRow>("otel_logs").await?;
-    for batch in batches {
-        for l in &batch.logs {
-            logs.write(&LogRow::from(l)).await?;
-        }
-    }
-    logs.end().await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ mod read;
 mod retention;
 mod rollup;
 mod schema;
+mod table;
 mod writer;
 
 use std::path::Path;

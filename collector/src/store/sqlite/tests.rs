@@ -6,6 +6,7 @@ use super::SqliteStore;
 use super::error::SqliteError;
 use crate::metrics::Metrics;
 use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
+use crate::signal::Signal;
 use crate::store::{Scope, Store, StoreError, StoreUrl};
 use crate::testing::{span, store_spans, temp_store};
 
@@ -160,7 +161,7 @@ async fn prune_deletes_only_expired_rows() {
     let new = span(2, 1, None, "api", "new", 5_000, 1);
     store_spans(&store, vec![old.clone(), new.clone()]).await;
     let pruned = engine.tasks.prune(2_000, 10).await.expect("prunes");
-    assert_eq!(pruned.spans, 1);
+    assert_eq!(pruned[Signal::Traces], 1);
     assert!(
         store
             .reader(Scope::default())
