@@ -13,6 +13,7 @@ pub mod options;
 pub mod receive;
 pub mod server;
 pub mod signal;
+pub mod spanmetrics;
 pub mod store;
 mod ui;
 

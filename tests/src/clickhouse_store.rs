@@ -18,6 +18,7 @@ use tempfile::TempDir;
 use tracewire_semconv::{attribute, event, resource};
 
 use crate::clickhouse_front::ClickHouseFront;
+use crate::collector::Collector;
 
 /// A ClickHouse front in its own directory, and the database of one test.
 pub struct ClickHouseTest {
@@ -59,6 +60,30 @@ impl ClickHouseTest {
     /// A SQLite database path in the test directory.
     pub fn sqlite_path(&self) -> std::path::PathBuf {
         self.dir.path().join("tw.db")
+    }
+
+    /// Starts a collector storing in the test's database, spooling in its directory, on free
+    /// loopback ports with a short batching delay, with `extra` flags.
+    pub fn collector(&self, extra: &[&str]) -> Collector {
+        let mut args: Vec<String> = [
+            "--otlp-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--clickhouse-batch-delay",
+            "50ms",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend([
+            "--store".to_owned(),
+            self.store_url(),
+            "--spool-dir".to_owned(),
+            self.spool_dir().display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        Collector::start_with_args(args)
     }
 }
 

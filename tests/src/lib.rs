@@ -1,11 +1,13 @@
 //! Support for Tracewire's end-to-end tests: real collector processes on free ports, the
-//! test-only ClickHouse front, and paths to the helper scripts the tests run.
+//! test-only ClickHouse front, an OTLP tee to fill several collectors from one exporter, and
+//! paths to the helper scripts the tests run.
 
 pub mod agent_backend;
 pub mod clickhouse_front;
 pub mod clickhouse_store;
 pub mod collector;
 pub mod exchanges;
+pub mod tee;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -433,6 +433,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("to_ns", i64::MAX)
             .param("service", "web")
             .param("name", "op")
+            .param("parent_service", "web")
             .param("min_duration_ns", 1i64)
             .param("max_duration_ns", 10i64)
             .param("start_ns", 0i64)

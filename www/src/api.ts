@@ -226,3 +226,44 @@ export function withQuery(path: string, params: Record<string, string | string[]
   const s = q.toString();
   return s ? `${path}?${s}` : path;
 }
+
+/** Calls, errors, rate and latency of SERVER and CONSUMER spans over a span of time. */
+export interface CallSummary {
+  calls: number;
+  errors: number;
+  /** null without calls. */
+  error_ratio: number | null;
+  rate_per_s: number;
+  p50_ns: number | null;
+  p95_ns: number | null;
+  p99_ns: number | null;
+}
+
+/** One step of a span-metrics series. */
+export interface CallPoint extends CallSummary {
+  time_unix_nano: UnixNanos;
+}
+
+/** A window's summary and its series per step. */
+export interface Red extends CallSummary {
+  series: CallPoint[];
+}
+
+/** One row of `GET /api/services` with its span metrics over the requested window. */
+export interface ServiceRed extends Service, Red {
+  source: 'browser' | 'backend';
+}
+
+/** One operation of `GET /api/services/{service}/operations`. */
+export interface Operation extends Red {
+  name: string;
+}
+
+/** One edge of `GET /api/dependencies`: calls from one service to another. */
+export interface Edge {
+  from: string;
+  to: string;
+  calls: number;
+  errors: number;
+  p95_ns: number | null;
+}

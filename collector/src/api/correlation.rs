@@ -58,7 +58,7 @@ fn now_ns() -> i64 {
 }
 
 /// `start` and `end` parameters, defaulting to the last hour.
-fn window(start: Option<&str>, end: Option<&str>) -> Result<(i64, i64), ApiError> {
+pub(super) fn window(start: Option<&str>, end: Option<&str>) -> Result<(i64, i64), ApiError> {
     let end = end
         .map(|v| timestamp("end", v))
         .transpose()?
@@ -76,7 +76,7 @@ fn window(start: Option<&str>, end: Option<&str>) -> Result<(i64, i64), ApiError
     Ok((start, end))
 }
 
-fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     params
         .map(|Query(p)| p)
         .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
@@ -363,7 +363,11 @@ struct RateSeries {
 
 /// The step of a series over `start_ns..end_ns` and its number of buckets: `step` when given,
 /// else about [`DEFAULT_BUCKETS`] buckets of at least a second; at most [`MAX_BUCKETS`].
-fn steps(start_ns: i64, end_ns: i64, step: Option<&str>) -> Result<(i64, usize), ApiError> {
+pub(super) fn steps(
+    start_ns: i64,
+    end_ns: i64,
+    step: Option<&str>,
+) -> Result<(i64, usize), ApiError> {
     let span = end_ns - start_ns;
     let step = match step {
         Some(v) => duration_ns("step", v)?,

@@ -1,5 +1,5 @@
-//! Query: the JSON API on the api listener (traces by id, trace search, services), plus health,
-//! readiness and Prometheus metrics.
+//! Query: the JSON API on the api listener (traces by id, trace search, services and their
+//! span metrics), plus health, readiness and Prometheus metrics.
 
 mod correlation;
 mod error;
@@ -7,6 +7,7 @@ mod live;
 mod params;
 mod scope;
 mod shared;
+mod spanmetrics;
 mod views;
 
 use std::collections::{BTreeSet, HashMap};
@@ -25,7 +26,7 @@ use tracewire_semconv::attribute;
 pub use error::ApiError;
 use scope::ReadScope;
 pub use shared::SharedReads;
-use views::{ServiceView, SpanView, TraceSummaryView, TraceView};
+use views::{SpanView, TraceSummaryView, TraceView};
 
 use crate::correlate::{Source, trace_offsets};
 use crate::metrics::Metrics;
@@ -49,7 +50,12 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/traces", get(search))
         .route("/api/traces/{trace_id}", get(trace))
-        .route("/api/services", get(services))
+        .route("/api/services", get(spanmetrics::services))
+        .route(
+            "/api/services/{service}/operations",
+            get(spanmetrics::operations),
+        )
+        .route("/api/dependencies", get(spanmetrics::dependencies))
         .route("/api/ws/roundtrips", get(correlation::roundtrips))
         .route("/api/ws/latency", get(correlation::latency))
         .route("/api/ws/message-types", get(correlation::message_types))
@@ -118,15 +124,6 @@ async fn search(
     let traces = api.store.reader(scope).search(&query).await?;
     let views: Vec<_> = traces.iter().map(TraceSummaryView::from).collect();
     Ok(Json(json!({ "traces": views })).into_response())
-}
-
-async fn services(
-    State(api): State<Api>,
-    ReadScope(scope): ReadScope,
-) -> Result<Response, ApiError> {
-    let services = api.store.reader(scope).services().await?;
-    let views: Vec<_> = services.iter().map(ServiceView::from).collect();
-    Ok(Json(json!({ "services": views })).into_response())
 }
 
 async fn ready(State(api): State<Api>) -> Response {

@@ -11,7 +11,7 @@ use super::{Api, router};
 use crate::model::{SpanEvent, StatusCode as SpanStatus};
 use crate::testing::{span, store_spans, temp_store};
 
-async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
+pub(super) async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
     let (dir, store, metrics) = temp_store(1_000).await;
     let mut root = span(
         1,
@@ -56,7 +56,7 @@ async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
     (dir, app, ready)
 }
 
-async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
+pub(super) async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
     let response = app
         .clone()
         .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
@@ -69,7 +69,7 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
     (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
 }
 
-async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
+pub(super) async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
     let (status, text) = get(app, uri).await;
     (status, serde_json::from_str(&text).expect("JSON body"))
 }

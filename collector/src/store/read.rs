@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use super::error::StoreError;
 use crate::correlate::Rollups;
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
-    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    CallQuery, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
+    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
+use crate::spanmetrics::CallRollups;
 
 /// Whose rows a read sees. Every stored row carries its tenant; until ingest tells tenants
 /// apart, every row belongs to the default one, which [`Scope::default`] reads.
@@ -65,6 +66,22 @@ pub(crate) trait Reads: Send + Sync {
     /// The round trips of `query`'s window added up per step and message type; only asked
     /// when [`Reads::keeps_rollups_for`] the query.
     async fn rollups(&self, scope: &Scope, query: &RollupQuery) -> Result<Rollups, StoreError>;
+
+    /// SERVER and CONSUMER spans of `query`'s window (of its service, when given) added up per
+    /// step, service and operation ([`crate::spanmetrics`]).
+    async fn operations(&self, scope: &Scope, query: &CallQuery)
+    -> Result<CallRollups, StoreError>;
+
+    /// Calls between services in `query`'s window added up per step, caller and callee
+    /// ([`crate::spanmetrics`]).
+    async fn dependencies(
+        &self,
+        scope: &Scope,
+        query: &CallQuery,
+    ) -> Result<CallRollups, StoreError>;
+
+    /// Whether any span of `service` is stored.
+    async fn has_service(&self, scope: &Scope, service: &str) -> Result<bool, StoreError>;
 
     /// A browser session's stored clock offset.
     async fn session_offset(
@@ -160,6 +177,26 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         self.reads.rollups(&self.scope, query).await.map(Some)
+    }
+
+    /// SERVER and CONSUMER spans of `query`'s window (of its service, when given) added up per
+    /// step, service and operation ([`crate::spanmetrics`]). Every engine answers any window
+    /// and step: SQLite from its per-minute rollups when the window and step are whole minutes,
+    /// else from the spans; ClickHouse adds up the spans in the engine. Let the correlation step
+    /// catch up first ([`Store::derive`](super::Store::derive)): it also refreshes stale rollups.
+    pub async fn operations(&self, query: &CallQuery) -> Result<CallRollups, StoreError> {
+        self.reads.operations(&self.scope, query).await
+    }
+
+    /// Calls between services in `query`'s window added up per step, caller and callee
+    /// ([`crate::spanmetrics`]); answered as [`Reader::operations`] is.
+    pub async fn dependencies(&self, query: &CallQuery) -> Result<CallRollups, StoreError> {
+        self.reads.dependencies(&self.scope, query).await
+    }
+
+    /// Whether any span of `service` is stored.
+    pub async fn has_service(&self, service: &str) -> Result<bool, StoreError> {
+        self.reads.has_service(&self.scope, service).await
     }
 
     /// A browser session's stored clock offset.

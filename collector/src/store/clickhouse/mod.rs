@@ -47,10 +47,11 @@ use super::writer::drain;
 use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
-    Batch, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
-    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    Batch, CallQuery, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint,
+    RoundTripQuery, ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 use crate::signal::{PerSignal, Signal};
+use crate::spanmetrics::CallRollups;
 use shipper::Shipper;
 use spool::Spool;
 use table::table;
@@ -240,6 +241,18 @@ impl Reads for ClickHouseStore {
 
     async fn rollups(&self, scope: &Scope, q: &RollupQuery) -> Result<Rollups, StoreError> {
         Ok(read::rollups(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn operations(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        Ok(read::operations(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn dependencies(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        Ok(read::dependencies(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn has_service(&self, scope: &Scope, service: &str) -> Result<bool, StoreError> {
+        Ok(read::has_service(&self.client, scope.tenant(), service).await?)
     }
 
     async fn session_offset(

@@ -1,9 +1,11 @@
 //! The embedded SQLite store, the default: one file, nothing to install. WAL mode; one writer
 //! thread fed by the write queue ([`writer`]) commits batches in grouped transactions with
 //! `synchronous = FULL`, so an acknowledged batch survives a crash, and runs the correlation
-//! step ([`derive`]) and the rollups ([`rollup`]) between them; [`retention`] deletes expired
+//! step ([`derive`]) and the rollups of round trips ([`rollup`]) and of span metrics
+//! ([`calls`]) between them; [`retention`] deletes expired
 //! rows through it. Reads ([`read`]) use their own connections.
 
+mod calls;
 mod config;
 mod derive;
 mod encode;
@@ -12,6 +14,7 @@ mod read;
 mod retention;
 mod rollup;
 mod schema;
+mod stale;
 mod table;
 mod writer;
 
@@ -35,9 +38,10 @@ use super::writer::drain;
 use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
-    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    CallQuery, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
+    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
+use crate::spanmetrics::CallRollups;
 use config::BUSY_TIMEOUT;
 use read::Readers;
 use writer::{SqliteWriter, Tasks};
@@ -166,6 +170,33 @@ impl Reads for SqliteStore {
         let q = q.clone();
         self.readers
             .run(scope, move |conn, tenant| read::rollups(conn, tenant, &q))
+            .await
+    }
+
+    async fn operations(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::operations(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn dependencies(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::dependencies(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn has_service(&self, scope: &Scope, service: &str) -> Result<bool, StoreError> {
+        let service = service.to_owned();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::has_service(conn, tenant, &service)
+            })
             .await
     }
 

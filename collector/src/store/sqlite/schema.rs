@@ -15,6 +15,9 @@ use super::error::SqliteError;
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
+/// 6: per-minute rollups of span metrics (operation calls and dependency calls, see
+///    [`crate::spanmetrics`]), and the minutes waiting to be rolled up again; every minute
+///    already holding a span waits.
 ///
 /// Migrations are history: their text never changes once released, so the attribute names in
 /// them stay literals (the session indexes match `session.id`,
@@ -139,6 +142,36 @@ CREATE TABLE ws_rollups_stale (
 ) WITHOUT ROWID;
 INSERT INTO ws_rollups_stale (tenant, minute_ns)
     SELECT DISTINCT tenant, client_send_ns - (client_send_ns % 60000000000) FROM ws_round_trips;
+",
+    r"
+CREATE TABLE operation_rollups (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    service   TEXT    NOT NULL,
+    operation TEXT    NOT NULL,
+    calls     INTEGER NOT NULL,
+    errors    INTEGER NOT NULL,
+    durations BLOB    NOT NULL,
+    PRIMARY KEY (tenant, minute_ns, service, operation)
+) WITHOUT ROWID;
+CREATE TABLE dependency_rollups (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    caller    TEXT    NOT NULL,
+    callee    TEXT    NOT NULL,
+    calls     INTEGER NOT NULL,
+    errors    INTEGER NOT NULL,
+    durations BLOB    NOT NULL,
+    PRIMARY KEY (tenant, minute_ns, caller, callee)
+) WITHOUT ROWID;
+CREATE TABLE call_rollups_stale (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    PRIMARY KEY (tenant, minute_ns)
+) WITHOUT ROWID;
+INSERT INTO call_rollups_stale (tenant, minute_ns)
+    SELECT DISTINCT tenant, start_ns - (((start_ns % 60000000000) + 60000000000) % 60000000000)
+    FROM spans;
 ",
 ];
 

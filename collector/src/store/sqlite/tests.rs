@@ -12,7 +12,7 @@ use crate::testing::{span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
-async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
+pub(super) async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = super::SqliteConfig {
         path: dir.path().join("tw.db"),
@@ -28,6 +28,10 @@ async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     (dir, store, engine)
 }
 
+/// Takes a file back to before the span metrics' rollups (schema version 5).
+pub(super) const CALL_ROLLUPS_DOWN: &str = "DROP TABLE operation_rollups; \
+    DROP TABLE dependency_rollups; DROP TABLE call_rollups_stale;";
+
 fn query(limit: usize) -> TraceQuery {
     TraceQuery {
         limit,
@@ -37,7 +41,10 @@ fn query(limit: usize) -> TraceQuery {
 
 /// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
 /// while closed (taking it back to an older schema), reopened.
-async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
+pub(super) async fn reopened_after(
+    spans: Vec<SpanRecord>,
+    sql: &str,
+) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tw.db");
     let url = StoreUrl::Sqlite(path.clone());
@@ -492,9 +499,11 @@ mod correlation_step {
         // Back to schema version 3, before the correlation step.
         let (_dir, store) = reopened_after(
             one_exchange(0),
-            "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
-             DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
-             DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;",
+            &format!(
+                "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
+                 DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
+                 DROP TABLE ws_rollups_stale; {CALL_ROLLUPS_DOWN} PRAGMA user_version = 3;"
+            ),
         )
         .await;
         caught_up(&store).await;
@@ -720,7 +729,10 @@ mod rollups {
         // Back to schema version 4, before rollups.
         let (_dir, store) = reopened_after(
             [exchange(1, 10 * S), exchange(2, 130 * S)].concat(),
-            "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;",
+            &format!(
+                "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; {CALL_ROLLUPS_DOWN} \
+                 PRAGMA user_version = 4;"
+            ),
         )
         .await;
         let (stored, read) = stored_and_read(&store).await;

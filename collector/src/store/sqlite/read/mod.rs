@@ -1,8 +1,9 @@
 //! Reads, on read-only connections of their own ([`Readers`]), so they never wait for the
 //! writer: spans ([`traces`]), log records ([`logs`]), the correlation step's round trips and
-//! session offsets ([`round_trips`]) and the stored rollups ([`rollups`]). Each read takes the
-//! tenant of its [`Scope`] and filters by it.
+//! session offsets ([`round_trips`]), the stored rollups ([`rollups`]) and span metrics
+//! ([`calls`]). Each read takes the tenant of its [`Scope`] and filters by it.
 
+mod calls;
 mod logs;
 mod rollups;
 mod round_trips;
@@ -13,6 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub(super) use calls::{
+    dependencies, dependencies_of_spans, has_service, operations, operations_of_spans,
+};
 pub(super) use logs::{events, session_logs};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
