@@ -84,11 +84,12 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
     // whole minutes, which SQLite answers from its per-minute rollups.
     let window = format!("start={base}&end={}", now_ns());
     let minute = 60_000_000_000;
-    let minutes = format!(
-        "start={}&end={}&step=1m",
+    let whole = format!(
+        "start={}&end={}",
         base / minute * minute,
         (now_ns() / minute + 1) * minute
     );
+    let minutes = format!("{whole}&step=1m");
     let services = format!("/api/services?{window}");
     let expected = get(&sqlite, &services).1;
     assert!(
@@ -125,7 +126,7 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         "/api/services/nobody/operations".to_owned(),
         "/api/services/api/operations?step=0".to_owned(),
         format!("/api/dependencies?{window}"),
-        format!("/api/dependencies?{minutes}"),
+        format!("/api/dependencies?{whole}"),
         format!("/api/ws/roundtrips?{window}&limit=1000"),
         format!("/api/ws/roundtrips?{window}&session_id=sess-1&message_type=chat"),
         format!("/api/ws/roundtrips?{window}&service=web&limit=3"),
@@ -175,7 +176,7 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         "{operations}"
     );
     assert_eq!(operations["operations"][0]["calls"], 11, "{operations}");
-    let edges = get(&clickhouse, &format!("/api/dependencies?{minutes}")).1;
+    let edges = get(&clickhouse, &format!("/api/dependencies?{whole}")).1;
     let pairs: Vec<(&str, &str)> = edges["edges"]
         .as_array()
         .expect("edges")

@@ -194,8 +194,10 @@ fn red_rollups_and_the_dependency_map_from_the_demo_on_both_stores() {
     // odd bounds and step: from the spans.
     let start = started / MINUTE * MINUTE - MINUTE;
     let end = (now_ns() / MINUTE + 2) * MINUTE;
-    let minutes = format!("start={start}&end={end}&step=1m");
-    let odd = format!("start={}&end={}&step=7s", started - 3_000_000_007, end - 11);
+    let whole = format!("start={start}&end={end}");
+    let minutes = format!("{whole}&step=1m");
+    let odd_window = format!("start={}&end={}", started - 3_000_000_007, end - 11);
+    let odd = format!("{odd_window}&step=7s");
     let summary = |answer: &Value| -> Value {
         answer["operations"]
             .as_array()
@@ -243,7 +245,7 @@ fn red_rollups_and_the_dependency_map_from_the_demo_on_both_stores() {
 
     // The dependency map: the page calls the backend (messages and fetches), the backend calls
     // agent-tools and answers the page.
-    let edges = get(&sqlite, &format!("/api/dependencies?{minutes}")).1;
+    let edges = get(&sqlite, &format!("/api/dependencies?{whole}")).1;
     let pairs: Vec<Value> = edges["edges"]
         .as_array()
         .expect("edges")
@@ -289,7 +291,8 @@ fn red_rollups_and_the_dependency_map_from_the_demo_on_both_stores() {
             "{key}: {got} against {want}"
         );
     }
-    assert!(op["p99_ns"].as_i64().expect("p99") >= 300_000_000, "{op}");
+    // The slow agent's 300 ms, within the histogram's 1%.
+    assert!(op["p99_ns"].as_i64().expect("p99") >= 297_000_000, "{op}");
     let services = get(&sqlite, &format!("/api/services?{minutes}")).1;
     let page_service = services["services"]
         .as_array()
@@ -303,8 +306,8 @@ fn red_rollups_and_the_dependency_map_from_the_demo_on_both_stores() {
     let mut paths = vec![
         format!("/api/services?{minutes}"),
         format!("/api/services?{odd}"),
-        format!("/api/dependencies?{minutes}"),
-        format!("/api/dependencies?{odd}"),
+        format!("/api/dependencies?{whole}"),
+        format!("/api/dependencies?{odd_window}"),
         "/api/traces?service=agent-tools&parent_service=agent-backend&limit=100".to_owned(),
     ];
     for service in ["agent-backend", "agent-tools", PAGE] {

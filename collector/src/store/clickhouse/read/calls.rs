@@ -43,10 +43,13 @@ pub(super) fn operations_sql(filters: &str) -> String {
 }
 
 /// Dependency calls of a window per bucket, caller and callee: each span of the window with a
-/// parent joined with that parent (`ANY`: one, even if it was stored twice). Parents are looked
+/// parent joined with that parent (`ANY LEFT`: one, even if it was stored twice, for every span;
+/// `ANY INNER` would keep one span per parent, dropping the siblings). Parents are looked
 /// for among the spans of the window's traces (`traces`), within the time those traces span
 /// (`otel_traces_trace_id_ts`, whose `End` is truncated to the second), so that days of other
-/// traces are skipped; `GLOBAL` lets the same SQL run on `Distributed` tables.
+/// traces are skipped; `GLOBAL` lets the same SQL run on `Distributed` tables. The bounds are
+/// `DateTime64(9)`: compared with a `DateTime`, ClickHouse (26.9) prunes by the sort key's
+/// `toDateTime(Timestamp)` wrongly and drops the rows of the bound's last second.
 pub(super) fn dependencies_sql() -> String {
     format!(
         "WITH {{bounds:Array(UInt64)}} AS bounds, \
@@ -63,15 +66,15 @@ pub(super) fn dependencies_sql() -> String {
                  [toInt64(Duration)] AS durations, {BINS_SQL} \
              FROM otel_traces \
              WHERE Tenant = {{tenant:String}} AND ParentSpanId != '' AND {WINDOW}) AS c \
-         GLOBAL ANY INNER JOIN ( \
+         GLOBAL ANY LEFT JOIN ( \
              SELECT TraceId, SpanId, ServiceName FROM otel_traces \
              WHERE Tenant = {{tenant:String}} AND TraceId GLOBAL IN traces \
-             AND Timestamp >= (SELECT min(Start) FROM otel_traces_trace_id_ts \
-                 WHERE TraceId GLOBAL IN traces) \
-             AND Timestamp < (SELECT max(End) + INTERVAL 1 SECOND FROM otel_traces_trace_id_ts \
-                 WHERE TraceId GLOBAL IN traces) \
+             AND Timestamp >= (SELECT toDateTime64(min(Start), 9) \
+                 FROM otel_traces_trace_id_ts WHERE TraceId GLOBAL IN traces) \
+             AND Timestamp < (SELECT toDateTime64(max(End), 9) + INTERVAL 1 SECOND \
+                 FROM otel_traces_trace_id_ts WHERE TraceId GLOBAL IN traces) \
          ) AS p ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId \
-         WHERE p.ServiceName != c.ServiceName \
+         WHERE p.SpanId != '' AND p.ServiceName != c.ServiceName \
          GROUP BY bucket, first, second"
     )
 }
