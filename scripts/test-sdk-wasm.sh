@@ -70,7 +70,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$CARGO_TARGET_DIR/debug/tracewire-collector" \
-    --otlp-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    --otlp-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
     --store "sqlite:$WORK/tw.db" --cors-origin '*' 2>"$WORK/collector.log" &
 PIDS+=($!)
 for _ in $(seq 100); do

@@ -21,6 +21,10 @@ use crate::store::{StoreArgs, StoreConfig, StoreUrl};
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
 /// Default for [`Config::otlp_listen`]: every interface, the OTLP/HTTP port.
 pub const DEFAULT_OTLP_LISTEN: &str = "0.0.0.0:4318";
+/// Environment variable for [`Config::otlp_grpc_listen`].
+pub const ENV_OTLP_GRPC_LISTEN: &str = "TRACEWIRE_OTLP_GRPC_LISTEN";
+/// Default for [`Config::otlp_grpc_listen`]: every interface, the OTLP/gRPC port.
+pub const DEFAULT_OTLP_GRPC_LISTEN: &str = "0.0.0.0:4317";
 /// Environment variable for [`Config::api_listen`].
 pub const ENV_API_LISTEN: &str = "TRACEWIRE_API_LISTEN";
 /// Default for [`Config::api_listen`]: loopback only, so queries stay private unless opened up.
@@ -105,6 +109,18 @@ pub struct Cli {
         )
     )]
     pub otlp_listen: Option<SocketAddr>,
+    /// [`Config::otlp_grpc_listen`].
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = ENV_OTLP_GRPC_LISTEN,
+        value_parser = parse_listen,
+        global = true,
+        help = format!(
+            "Address for OTLP/gRPC ingest (trace, logs and metrics services) [default: {DEFAULT_OTLP_GRPC_LISTEN}]"
+        )
+    )]
+    pub otlp_grpc_listen: Option<SocketAddr>,
     /// [`Config::api_listen`].
     #[arg(
         long,
@@ -151,9 +167,12 @@ pub enum CliCommand {
 /// The collector's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `POST /v1/logs`). Port 0 picks a free port;
-    /// the bound address is logged.
+    /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`). Port 0 picks
+    /// a free port; the bound address is logged.
     pub otlp_listen: SocketAddr,
+    /// Address for OTLP/gRPC ingest (the trace, logs and metrics services), with the same body
+    /// limit as OTLP/HTTP. Port 0 picks a free port; the bound address is logged.
+    pub otlp_grpc_listen: SocketAddr,
     /// Address for the query API, health and metrics. Kept apart from ingest so that ingest can
     /// face the internet while queries stay private.
     pub api_listen: SocketAddr,
@@ -170,6 +189,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             otlp_listen: parse_listen(DEFAULT_OTLP_LISTEN).unwrap_or_else(|_| unreachable!()),
+            otlp_grpc_listen: parse_listen(DEFAULT_OTLP_GRPC_LISTEN)
+                .unwrap_or_else(|_| unreachable!()),
             api_listen: parse_listen(DEFAULT_API_LISTEN).unwrap_or_else(|_| unreachable!()),
             max_body: DEFAULT_MAX_BODY.parse().unwrap_or_else(|_| unreachable!()),
             cors_origin: Vec::new(),
@@ -188,6 +209,9 @@ impl Config {
         };
         if let Some(v) = cli.otlp_listen {
             config.otlp_listen = v;
+        }
+        if let Some(v) = cli.otlp_grpc_listen {
+            config.otlp_grpc_listen = v;
         }
         if let Some(v) = cli.api_listen {
             config.api_listen = v;
@@ -258,6 +282,7 @@ impl Config {
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
     otlp_listen: Option<Listen>,
+    otlp_grpc_listen: Option<Listen>,
     api_listen: Option<Listen>,
     store: Option<StoreUrl>,
     retention: Option<Retention>,
@@ -322,6 +347,9 @@ impl FileConfig {
         let mut config = Config::default();
         if let Some(v) = self.otlp_listen {
             config.otlp_listen = v.0;
+        }
+        if let Some(v) = self.otlp_grpc_listen {
+            config.otlp_grpc_listen = v.0;
         }
         if let Some(v) = self.api_listen {
             config.api_listen = v.0;
@@ -443,6 +471,7 @@ mod tests {
     fn defaults_match_the_documented_values() {
         let config = Config::default();
         assert_eq!(config.otlp_listen.to_string(), "0.0.0.0:4318");
+        assert_eq!(config.otlp_grpc_listen.to_string(), "0.0.0.0:4317");
         assert_eq!(config.api_listen.to_string(), "127.0.0.1:4380");
         assert_eq!(
             config.store.url,

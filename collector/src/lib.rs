@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod receive;
+pub mod series;
 pub mod server;
 pub mod signal;
 pub mod store;

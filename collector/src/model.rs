@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::signal::Signal;
 
+mod metrics;
+
+pub use metrics::*;
+
 /// Attribute maps, stringified as in the OpenTelemetry ClickHouse schema (`Map(String, String)`).
 pub type Attributes = BTreeMap<String, String>;
 
@@ -115,6 +119,8 @@ pub struct Batch {
     pub spans: Vec<SpanRecord>,
     /// Log records to store.
     pub logs: Vec<LogRecord>,
+    /// Metric data points to store.
+    pub metrics: Vec<MetricPoint>,
 }
 
 impl Batch {
@@ -123,6 +129,7 @@ impl Batch {
         match signal {
             Signal::Traces => self.spans.len(),
             Signal::Logs => self.logs.len(),
+            Signal::Metrics => self.metrics.len(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Wiring: opens the store, binds the ingest and API listeners, serves both, and on SIGINT or
+//! Wiring: opens the store, binds the OTLP/HTTP, OTLP/gRPC and API listeners, serves them, and on SIGINT or
 //! SIGTERM stops accepting, lets in-flight requests finish, drains the write queue and exits.
 
 use std::net::SocketAddr;
@@ -59,17 +59,17 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             .map_err(store_error)?,
     );
     let ingest_listener = bind("otlp-listen", config.otlp_listen).await?;
+    let grpc_listener = bind("otlp-grpc-listen", config.otlp_grpc_listen).await?;
     let api_listener = bind("api-listen", config.api_listen).await?;
     let ready = Arc::new(AtomicBool::new(true));
 
-    let ingest = receive::router(
-        Ingest {
-            queue: store.queue().clone(),
-            metrics: Arc::clone(&metrics),
-            max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
-        },
-        &config.cors_origin,
-    );
+    let ingest = Ingest {
+        queue: store.queue().clone(),
+        metrics: Arc::clone(&metrics),
+        max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
+    };
+    let grpc = receive::grpc::router(ingest.clone());
+    let ingest = receive::router(ingest, &config.cors_origin);
     let api = api::router(Api {
         store: Arc::clone(&store),
         metrics: Arc::clone(&metrics),
@@ -80,6 +80,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     info!(
         "OTLP ingest listening on http://{}",
         ingest_listener.local_addr()?
+    );
+    info!(
+        "OTLP/gRPC ingest listening on http://{}",
+        grpc_listener.local_addr()?
     );
     info!(
         "query API listening on http://{}",
@@ -100,13 +104,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             let _ = stop_tx.send(true);
         }
     });
-    let (ingest_result, api_result) = tokio::join!(
+    let (ingest_result, grpc_result, api_result) = tokio::join!(
         serve(ingest_listener, ingest, &metrics, stop_rx.clone()),
+        serve(grpc_listener, grpc, &metrics, stop_rx.clone()),
         serve(api_listener, api, &metrics, stop_rx),
     );
     signals.abort();
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
+    grpc_result?;
     api_result?;
     stored?;
     info!("Stopped");

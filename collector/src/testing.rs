@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -63,7 +64,7 @@ pub(crate) fn span(
 pub(crate) async fn store_spans(store: &Store, spans: Vec<SpanRecord>) {
     let batch = Batch {
         spans,
-        logs: Vec::new(),
+        ..Default::default()
     };
     store
         .queue()
@@ -113,6 +114,61 @@ pub(crate) fn otlp_request(ids: &[(u8, u8)]) -> ExportTraceServiceRequest {
             }),
             scope_spans: vec![ScopeSpans {
                 spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// An OTLP metrics export request from service `svc`: a cumulative monotonic sum
+/// `requests` with one point per `(seconds, value)` (started at second 1,700,000,000, attribute
+/// `route=/x`).
+pub(crate) fn otlp_metrics(points: &[(u64, i64)]) -> ExportMetricsServiceRequest {
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric::Data,
+        number_data_point,
+    };
+    const S: u64 = 1_000_000_000;
+    let data_points = points
+        .iter()
+        .map(|(seconds, value)| NumberDataPoint {
+            attributes: vec![KeyValue {
+                key: "route".into(),
+                value: Some(AnyValue {
+                    value: Some(Value::StringValue("/x".into())),
+                }),
+                ..Default::default()
+            }],
+            start_time_unix_nano: 1_700_000_000 * S,
+            time_unix_nano: seconds * S,
+            value: Some(number_data_point::Value::AsInt(*value)),
+            ..Default::default()
+        })
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: resource::SERVICE_NAME.into(),
+                    value: Some(AnyValue {
+                        value: Some(Value::StringValue("svc".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "requests".into(),
+                    unit: "1".into(),
+                    data: Some(Data::Sum(Sum {
+                        data_points,
+                        aggregation_temporality: 2,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()

@@ -69,7 +69,7 @@ export async function staticServer(root) {
 export async function collector(origin) {
   const dir = mkdtempSync(join(tmpdir(), 'tw-e2e-'));
   const proc = start(BIN('tracewire-collector'), [
-    '--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
+    '--otlp-listen', '127.0.0.1:0', '--otlp-grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
     '--store', `sqlite:${dir}/tw.db`, '--cors-origin', origin,
   ], /query API listening on http:\/\/[0-9.:]+\s/);
   track(proc.child);

@@ -31,6 +31,8 @@ pub struct Collector {
     pub otlp: String,
     /// Base URL of the query API listener.
     pub api: String,
+    /// Base URL of the OTLP/gRPC listener, e.g. `http://127.0.0.1:41235`.
+    pub grpc: String,
 }
 
 impl Collector {
@@ -48,8 +50,12 @@ impl Collector {
         Self::start_with_args(args)
     }
 
-    /// Starts a collector with exactly these arguments (which must bind to port 0 or free ports).
-    pub fn start_with_args(args: Vec<String>) -> Self {
+    /// Starts a collector with these arguments (which must bind to port 0 or free ports); the
+    /// OTLP/gRPC listener takes a free loopback port unless the arguments name one.
+    pub fn start_with_args(mut args: Vec<String>) -> Self {
+        if !args.iter().any(|a| a == "--otlp-grpc-listen") {
+            args.extend(["--otlp-grpc-listen".to_owned(), "127.0.0.1:0".to_owned()]);
+        }
         let mut child = Command::new(binary())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -64,16 +70,20 @@ impl Collector {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             let mut otlp = None;
+            let mut grpc = None;
             let mut api = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(url) = url_after(&line, "OTLP ingest listening on ") {
                     otlp = Some(url);
                 }
+                if let Some(url) = url_after(&line, "OTLP/gRPC ingest listening on ") {
+                    grpc = Some(url);
+                }
                 if let Some(url) = url_after(&line, "query API listening on ") {
                     api = Some(url);
                 }
-                if let (Some(o), Some(a)) = (&otlp, &api) {
-                    let _ = tx.send((o.clone(), a.clone()));
+                if let (Some(o), Some(g), Some(a)) = (&otlp, &grpc, &api) {
+                    let _ = tx.send((o.clone(), g.clone(), a.clone()));
                     otlp = None;
                 }
                 if let Ok(mut log) = sink.lock() {
@@ -82,7 +92,7 @@ impl Collector {
                 }
             }
         });
-        let (otlp, api) = match rx.recv_timeout(START_TIMEOUT) {
+        let (otlp, grpc, api) = match rx.recv_timeout(START_TIMEOUT) {
             Ok(urls) => urls,
             Err(_) => {
                 let _ = child.kill();
@@ -98,6 +108,7 @@ impl Collector {
             log,
             otlp,
             api,
+            grpc,
         }
     }
 

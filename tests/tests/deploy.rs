@@ -88,7 +88,7 @@ fn compose_file_uses_only_what_the_collector_accepts() {
     }
 
     // Every listener is published, and nothing else is.
-    let listeners: BTreeSet<String> = ["--otlp-listen", "--api-listen"]
+    let listeners: BTreeSet<String> = ["--otlp-listen", "--otlp-grpc-listen", "--api-listen"]
         .iter()
         .map(|f| port(&flag_value(f)).to_owned())
         .collect();

@@ -34,7 +34,7 @@ export async function startCollector(name, opts = {}) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `tw-ui-${name}-`));
   const child = spawn(
     opts.binary ?? collectorBinary(),
-    ['--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--store', `sqlite:${dir}/tw.db`, ...(opts.args ?? [])],
+    ['--otlp-listen', '127.0.0.1:0', '--otlp-grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--store', `sqlite:${dir}/tw.db`, ...(opts.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' } },
   );
   let log = '';

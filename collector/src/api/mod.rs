@@ -1,9 +1,10 @@
-//! Query: the JSON API on the api listener (traces by id, trace search, services), plus health,
+//! Query: the JSON API on the api listener (traces by id, trace search, services, metrics), plus health,
 //! readiness and Prometheus metrics.
 
 mod correlation;
 mod error;
 mod live;
+mod metrics;
 mod params;
 mod scope;
 mod shared;
@@ -56,6 +57,8 @@ pub fn router(api: Api) -> Router {
         .route("/api/ws/rates", get(correlation::rates))
         .route("/api/sessions/{session_id}", get(correlation::session))
         .route("/api/endpoints/hot", get(correlation::hot_endpoints))
+        .route("/api/metrics", get(metrics::catalog))
+        .route("/api/metrics/series", get(metrics::series))
         .route("/api/live", get(live::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))

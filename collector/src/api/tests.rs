@@ -303,8 +303,8 @@ mod correlation {
         store
             .queue()
             .try_submit(Batch {
-                spans: vec![],
                 logs,
+                ..Default::default()
             })
             .expect("room")
             .durable()

@@ -3,6 +3,7 @@
 //! the rest of the request is kept and the client gets a partial-success answer.
 
 mod logs;
+mod metrics;
 mod traces;
 mod values;
 
@@ -12,14 +13,16 @@ use serde::de::DeserializeOwned;
 use crate::model::Batch;
 use crate::signal::Signal;
 
-pub use logs::decode_logs;
-pub use traces::decode_traces;
+pub use logs::{decode_logs, logs};
+pub use metrics::{decode_metrics, metrics};
+pub use traces::{decode_traces, traces};
 
 /// Decodes an export request of `signal`: each signal's decoder, by signal.
 pub fn decode(signal: Signal, data: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
     match signal {
         Signal::Traces => decode_traces(data, encoding),
         Signal::Logs => decode_logs(data, encoding),
+        Signal::Metrics => decode_metrics(data, encoding),
     }
 }
 

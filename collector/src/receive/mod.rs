@@ -1,8 +1,10 @@
-//! Receive: the OTLP/HTTP ingest listener. `POST /v1/traces` and `POST /v1/logs` in protobuf or
-//! JSON, optionally gzip or deflate compressed, answered as the OTLP specification prescribes;
-//! CORS for the configured browser origins.
+//! Receive: the OTLP ingest listeners. OTLP/HTTP: `POST /v1/traces`, `/v1/logs` and
+//! `/v1/metrics` in protobuf or JSON, optionally gzip or deflate compressed, answered as the
+//! OTLP specification prescribes, with CORS for the configured browser origins. OTLP/gRPC
+//! ([`grpc`]): the trace, logs and metrics services. Both hand what they decode to [`store`].
 
 mod body;
+pub mod grpc;
 mod response;
 
 use std::sync::Arc;
@@ -79,6 +81,7 @@ pub fn router(ingest: Ingest, origins: &[CorsOrigin]) -> Router {
     let router = Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
+        .route("/v1/metrics", post(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(ingest);
     if origins.is_empty() {
@@ -126,6 +129,14 @@ async fn logs(
     handle(ingest, Signal::Logs, headers, body).await
 }
 
+async fn metrics(
+    State(ingest): State<Ingest>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(ingest, Signal::Metrics, headers, body).await
+}
+
 async fn handle(
     ingest: Ingest,
     signal: Signal,
@@ -167,6 +178,16 @@ async fn accept(
         IngestError::Internal
     })??;
 
+    store(ingest, signal, decoded).await
+}
+
+/// Counts what one request decoded to, queues what can be stored and waits until it is durable;
+/// answers the rejected count and the partial-success message.
+pub(crate) async fn store(
+    ingest: &Ingest,
+    signal: Signal,
+    decoded: decode::Decoded,
+) -> Result<(u64, String), IngestError> {
     let metrics = &ingest.metrics;
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);

@@ -159,8 +159,8 @@ mod tests {
             event_name: String::new(),
         };
         Batch {
-            spans: vec![],
             logs: vec![log; items],
+            ..Default::default()
         }
     }
 

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use super::error::StoreError;
 use crate::correlate::Rollups;
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
-    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary, RollupQuery,
+    RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary, SessionOffset,
+    SpanRecord, TraceQuery, TraceSummary,
 };
 
 /// Whose rows a read sees. Every stored row carries its tenant; until ingest tells tenants
@@ -92,6 +93,21 @@ pub(crate) trait Reads: Send + Sync {
     /// Log records of one event name in a window, newest first.
     async fn events(&self, scope: &Scope, query: &EventQuery)
     -> Result<Vec<LogRecord>, StoreError>;
+
+    /// The metrics with points in `query`'s window, by name and then type.
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        query: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError>;
+
+    /// The points of one metric in `query`'s window, at most `query.limit + 1` (so that the
+    /// caller sees when the window holds more than the limit), in no particular order.
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        query: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError>;
 }
 
 /// The reads of one [`Scope`]; get one from [`Store::reader`](super::Store::reader).
@@ -195,5 +211,22 @@ impl<'a> Reader<'a> {
     /// Log records of one event name in a window, newest first.
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
         self.reads.events(&self.scope, query).await
+    }
+
+    /// The metrics with points in `query`'s window, by name and then type.
+    pub async fn metric_catalog(
+        &self,
+        query: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        self.reads.metric_catalog(&self.scope, query).await
+    }
+
+    /// The points of one metric in `query`'s window, at most `query.limit + 1`, in no
+    /// particular order.
+    pub async fn metric_points(
+        &self,
+        query: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        self.reads.metric_points(&self.scope, query).await
     }
 }

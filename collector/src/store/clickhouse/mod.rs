@@ -13,6 +13,7 @@ mod config;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod metric_tables;
 mod read;
 mod schema;
 mod shipper;
@@ -47,8 +48,9 @@ use super::writer::drain;
 use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
-    Batch, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
-    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    Batch, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary, RollupQuery,
+    RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary, SessionOffset,
+    SpanRecord, TraceQuery, TraceSummary,
 };
 use crate::signal::{PerSignal, Signal};
 use shipper::Shipper;
@@ -270,6 +272,22 @@ impl Reads for ClickHouseStore {
 
     async fn events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
         Ok(read::events(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        q: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        Ok(read::metric_catalog(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        q: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        Ok(read::metric_points(&self.client, scope.tenant(), q).await?)
     }
 }
 

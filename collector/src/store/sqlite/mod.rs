@@ -8,6 +8,7 @@ mod config;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod metrics;
 mod read;
 mod retention;
 mod rollup;
@@ -35,8 +36,9 @@ use super::writer::drain;
 use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
-    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary, RollupQuery,
+    RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary, SessionOffset,
+    SpanRecord, TraceQuery, TraceSummary,
 };
 use config::BUSY_TIMEOUT;
 use read::Readers;
@@ -214,6 +216,32 @@ impl Reads for SqliteStore {
         let q = q.clone();
         self.readers
             .run(scope, move |conn, tenant| read::events(conn, tenant, &q))
+            .await
+    }
+
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        q: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::metric_catalog(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        q: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::metric_points(conn, tenant, &q)
+            })
             .await
     }
 }

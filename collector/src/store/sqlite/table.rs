@@ -1,12 +1,14 @@
 //! Each signal's SQLite table, as data: [`table`] is the one place that ties a signal to its
 //! table ([`Signal::records`] names it), how a batch's records are inserted and how expired ones
 //! are deleted. The writer and retention loop over [`Signal::ALL`]; adding a signal is its
-//! table in the schema, its insert and a line in [`table`].
+//! tables in the schema, its insert and a line in [`table`]. A signal may have several tables
+//! (metrics has one per metric type).
 
 use rusqlite::{Transaction, params};
 
 use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
 use super::error::SqliteError;
+use super::metrics;
 use crate::model::Batch;
 use crate::signal::Signal;
 
@@ -14,18 +16,35 @@ use crate::signal::Signal;
 pub(super) struct Table {
     /// Inserts the batch's records of this signal.
     pub insert: fn(&Transaction<'_>, &Batch) -> Result<(), SqliteError>,
-    /// Deletes at most `?2` records older than `?1` (unix nanoseconds).
-    pub prune: &'static str,
+    /// Each deletes at most `?2` records older than `?1` (unix nanoseconds) from one of the
+    /// signal's tables.
+    pub prune: &'static [&'static str],
 }
 
 static SPANS: Table = Table {
     insert: insert_spans,
-    prune: "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
+    prune: &[
+        "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
+    ],
 };
 
 static LOGS: Table = Table {
     insert: insert_logs,
-    prune: "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
+    prune: &[
+        "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
+    ],
+};
+
+/// Metric points: one table per metric type ([`metrics::table`]), times in whole seconds.
+static METRICS: Table = Table {
+    insert: metrics::insert,
+    prune: &[
+        "DELETE FROM metrics_gauge WHERE rowid IN (SELECT rowid FROM metrics_gauge WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+        "DELETE FROM metrics_sum WHERE rowid IN (SELECT rowid FROM metrics_sum WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+        "DELETE FROM metrics_histogram WHERE rowid IN (SELECT rowid FROM metrics_histogram WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+        "DELETE FROM metrics_exponential_histogram WHERE rowid IN (SELECT rowid FROM metrics_exponential_histogram WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+        "DELETE FROM metrics_summary WHERE rowid IN (SELECT rowid FROM metrics_summary WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+    ],
 };
 
 /// The table of `signal`.
@@ -33,6 +52,7 @@ pub(super) fn table(signal: Signal) -> &'static Table {
     match signal {
         Signal::Traces => &SPANS,
         Signal::Logs => &LOGS,
+        Signal::Metrics => &METRICS,
     }
 }
 

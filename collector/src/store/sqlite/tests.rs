@@ -35,6 +35,11 @@ fn query(limit: usize) -> TraceQuery {
     }
 }
 
+/// Undoes migration 6 (the metrics tables), for tests that take a file back further.
+const DROP_METRICS: &str = "DROP TABLE metrics_gauge; DROP TABLE metrics_sum; \
+    DROP TABLE metrics_histogram; DROP TABLE metrics_exponential_histogram; \
+    DROP TABLE metrics_summary;";
+
 /// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
 /// while closed (taking it back to an older schema), reopened.
 async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
@@ -492,9 +497,11 @@ mod correlation_step {
         // Back to schema version 3, before the correlation step.
         let (_dir, store) = reopened_after(
             one_exchange(0),
-            "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
-             DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
-             DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;",
+            &format!(
+                "{DROP_METRICS} DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
+                 DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
+                 DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;"
+            ),
         )
         .await;
         caught_up(&store).await;
@@ -527,7 +534,7 @@ mod correlation_step {
                     .queue()
                     .try_submit(crate::model::Batch {
                         spans,
-                        logs: Vec::new(),
+                        ..Default::default()
                     })
                     .expect("queue has room")
             })
@@ -720,7 +727,9 @@ mod rollups {
         // Back to schema version 4, before rollups.
         let (_dir, store) = reopened_after(
             [exchange(1, 10 * S), exchange(2, 130 * S)].concat(),
-            "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;",
+            &format!(
+                "{DROP_METRICS} DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;"
+            ),
         )
         .await;
         let (stored, read) = stored_and_read(&store).await;

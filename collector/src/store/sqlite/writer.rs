@@ -278,8 +278,10 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut pruned = Pruned::default();
     for signal in Signal::ALL {
-        let deleted = tx.execute(table(signal).prune, params![cutoff_ns, limit])?;
-        pruned[signal] = deleted as u64;
+        for statement in table(signal).prune {
+            let deleted = tx.execute(statement, params![cutoff_ns, limit])?;
+            pruned[signal] += deleted as u64;
+        }
     }
     tx.execute(
         "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \

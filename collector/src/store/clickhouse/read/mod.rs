@@ -1,14 +1,16 @@
 //! Reads, straight from ClickHouse with the store's client: spans ([`traces`]), log records
 //! ([`logs`]), the correlation step's round trips and session offsets ([`round_trips`]) and
-//! rollups added up by the engine ([`rollups`]). Each read takes the tenant of its
+//! rollups added up by the engine ([`rollups`]) and metric points ([`metrics`]). Each read takes the tenant of its
 //! [`Scope`](crate::store::Scope) and filters by it.
 
 mod logs;
+mod metrics;
 mod rollups;
 mod round_trips;
 mod traces;
 
 pub(super) use logs::{events, session_logs};
+pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
@@ -29,4 +31,7 @@ pub(super) fn statements() -> Vec<String> {
         logs::events_sql(),
         rollups::rollups_sql(round_trips::MESSAGE_TYPE_FILTER),
     ]
+    .into_iter()
+    .chain(metrics::statements())
+    .collect()
 }

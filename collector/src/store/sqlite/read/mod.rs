@@ -1,9 +1,11 @@
 //! Reads, on read-only connections of their own ([`Readers`]), so they never wait for the
 //! writer: spans ([`traces`]), log records ([`logs`]), the correlation step's round trips and
-//! session offsets ([`round_trips`]) and the stored rollups ([`rollups`]). Each read takes the
+//! session offsets ([`round_trips`]), the stored rollups ([`rollups`]) and metric points
+//! ([`metrics`]). Each read takes the
 //! tenant of its [`Scope`] and filters by it.
 
 mod logs;
+mod metrics;
 mod rollups;
 mod round_trips;
 mod traces;
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 pub(super) use logs::{events, session_logs};
+pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
