@@ -60,6 +60,30 @@ impl ClickHouseTest {
     pub fn sqlite_path(&self) -> std::path::PathBuf {
         self.dir.path().join("tw.db")
     }
+
+    /// Starts a collector storing in the test's database, spooling in its directory and
+    /// shipping after 50 ms, with `extra` flags.
+    pub fn collector(&self, extra: &[&str]) -> crate::collector::Collector {
+        let mut args: Vec<String> = [
+            "--otlp-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--clickhouse-batch-delay",
+            "50ms",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend([
+            "--store".to_owned(),
+            self.store_url(),
+            "--spool-dir".to_owned(),
+            self.spool_dir().display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        crate::collector::Collector::start_with_args(args)
+    }
 }
 
 pub use crate::now_ns;
