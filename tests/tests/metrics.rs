@@ -346,3 +346,91 @@ async fn metrics_tables_have_the_exporter_columns_and_types() {
     }
     drop(collector);
 }
+
+/// Runs `tests/python/otel_metrics.py` against `endpoint`; answers what it says the collector
+/// should hold.
+fn python_sdk(protocol: &str, endpoint: &str, service: &str) -> Json {
+    let output = std::process::Command::new("python3")
+        .arg(tracewire_e2e::workspace_root().join("tests/python/otel_metrics.py"))
+        .args([protocol, endpoint, service])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "otel_metrics.py {protocol} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON from otel_metrics.py")
+}
+
+#[test]
+fn python_sdk_metrics_and_traces_over_http_and_grpc_reach_both_stores() {
+    let ch = ClickHouseTest::start("metrics_python_sdk");
+    let sqlite = Collector::start(&ch.sqlite_path(), &[]);
+    let clickhouse = ch.collector(&[]);
+    let start = now_ns() - 600 * NS;
+    for collector in [&sqlite, &clickhouse] {
+        for (protocol, endpoint) in [("http", &collector.otlp), ("grpc", &collector.grpc)] {
+            let service = format!("py-{protocol}");
+            let sent = python_sdk(protocol, endpoint, &service);
+            let end = now_ns() + 120 * NS;
+            let window = format!(
+                "start={start}&end={end}&step={}&service={service}",
+                end - start
+            );
+            let catalog = format!("/api/metrics?service={service}");
+            assert!(
+                wait_until(Duration::from_secs(30), || {
+                    get(collector, &catalog).1["metrics"]
+                        .as_array()
+                        .is_some_and(|m| m.len() == 4)
+                }),
+                "{protocol}: the metrics arrive; log:\n{}",
+                collector.log()
+            );
+            let metrics = get(collector, &catalog).1;
+            for metric in metrics["metrics"].as_array().expect("metrics") {
+                let name = metric["name"].as_str().expect("name");
+                assert_eq!(metric["type"], sent["metrics"][name], "{protocol} {name}");
+                assert_eq!(metric["services"], json!([service]));
+            }
+            let series = |query: &str| {
+                let (status, answer) =
+                    get(collector, &format!("/api/metrics/series?{query}&{window}"));
+                assert_eq!(status, 200, "{protocol} {query}: {answer}");
+                answer
+            };
+            let by_route = series("name=py.requests&agg=increase&group_by=route");
+            for s in by_route["series"].as_array().expect("series") {
+                let route = s["labels"]["route"].as_str().expect("route");
+                assert_eq!(
+                    points(s),
+                    [sent["increase"][route].as_f64()],
+                    "{protocol} {route}"
+                );
+            }
+            assert_eq!(by_route["series"].as_array().map(Vec::len), Some(2));
+            assert_eq!(
+                values(&series("name=py.active&agg=last")),
+                [sent["active_last"].as_f64()]
+            );
+            assert_eq!(
+                values(&series("name=py.latency&agg=count")),
+                [sent["latency_count"].as_f64()]
+            );
+            assert_eq!(
+                values(&series("name=py.temperature&agg=last&attr.host=a")),
+                [sent["temperature_last"].as_f64()]
+            );
+            let trace_id = sent["trace_id"].as_str().expect("trace id");
+            assert!(
+                wait_until(Duration::from_secs(30), || {
+                    get(collector, &format!("/api/traces/{trace_id}")).0 == 200
+                }),
+                "{protocol}: the trace arrives"
+            );
+            let trace = get(collector, &format!("/api/traces/{trace_id}")).1;
+            assert_eq!(trace["spans"][0]["name"], "GET /py", "{trace}");
+        }
+    }
+}
