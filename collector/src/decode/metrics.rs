@@ -246,7 +246,10 @@ fn histogram_value(
             p.explicit_bounds.len()
         ));
     }
-    if p.explicit_bounds.windows(2).any(|w| !(w[0] < w[1])) {
+    if p.explicit_bounds
+        .windows(2)
+        .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+    {
         return Err("explicit_bounds must increase strictly".into());
     }
     Ok(HistogramValue {

@@ -224,7 +224,7 @@ pub fn compute(
     }
     points.sort_by(order);
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&[SeriesPoint]>> = BTreeMap::new();
-    for series in points.chunk_by(|a, b| same_series(a, b)) {
+    for series in points.chunk_by(same_series) {
         groups
             .entry(labels(&series[0], group_by))
             .or_default()
