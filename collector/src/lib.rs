@@ -14,7 +14,6 @@ pub mod receive;
 pub mod server;
 pub mod signal;
 pub mod store;
-mod ui;
 
 #[cfg(test)]
 mod testing;
