@@ -15,8 +15,8 @@ pub mod server;
 pub mod signal;
 pub mod store;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{Cli, Config, ConfigError};
 pub use server::{RunError, run};
