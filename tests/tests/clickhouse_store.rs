@@ -309,7 +309,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     let from_clickhouse = reads(&clickhouse).services().await.expect("services");
     assert_eq!(from_clickhouse.len(), 2);
     let mut sqlite_services = reads(&sqlite).services().await.expect("services");
-    // MergeTree keeps the retried copy: service counts include it (see the README).
+    // MergeTree keeps the retried copy: service counts include it (see docs/clickhouse.md).
     for service in &mut sqlite_services {
         service.span_count += if service.name == "web" { 3 } else { 2 };
     }
