@@ -95,11 +95,11 @@ impl TraceParent {
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(55);
         out.push_str("00-");
-        push_hex(&mut out, &self.trace_id.0);
+        hex_into(&mut out, &self.trace_id.0);
         out.push('-');
-        push_hex(&mut out, &self.span_id.0);
+        hex_into(&mut out, &self.span_id.0);
         out.push('-');
-        push_hex(&mut out, &[self.flags]);
+        hex_into(&mut out, &[self.flags]);
         out
     }
 }
@@ -113,11 +113,12 @@ impl fmt::Display for TraceParent {
 /// Lowercase hex encoding.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
+    hex_into(&mut out, bytes);
     out
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// Appends the lowercase hex of `bytes`.
+pub fn hex_into(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);

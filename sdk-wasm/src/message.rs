@@ -24,7 +24,7 @@ fn context_json(tp: &TraceParent, tracestate: &str) -> String {
     out.push('"');
     if !tracestate.is_empty() {
         out.push_str(",\"tracestate\":");
-        out.push_str(&serde_json::to_string(tracestate).unwrap_or_else(|_| "\"\"".into()));
+        json::push_str(&mut out, tracestate);
     }
     out.push('}');
     out
@@ -114,10 +114,9 @@ pub fn plan_injection(text: &str, field: &str, type_fields: &[String]) -> Plan {
 
 /// The inserted member up to the `traceparent` value: `"<field>":{"traceparent":"`.
 pub fn member_prefix(field: &str) -> String {
-    format!(
-        "{}:{{\"traceparent\":\"",
-        serde_json::to_string(field).unwrap_or_default()
-    )
+    let mut out = json::quoted(field);
+    out.push_str(":{\"traceparent\":\"");
+    out
 }
 
 /// The inserted member after the `traceparent` value: the `tracestate`, if any, and the closing
@@ -126,7 +125,7 @@ pub fn member_suffix(tracestate: &str) -> String {
     let mut out = String::from("\"");
     if !tracestate.is_empty() {
         out.push_str(",\"tracestate\":");
-        out.push_str(&serde_json::to_string(tracestate).unwrap_or_default());
+        json::push_str(&mut out, tracestate);
     }
     out.push('}');
     out
@@ -187,17 +186,20 @@ pub fn envelope(
     } else {
         None
     };
-    let data = if valid {
-        text.trim().to_owned()
+    let mut out = String::with_capacity(text.len() + field.len() + 128);
+    out.push_str("{\"data\":");
+    if valid {
+        out.push_str(text.trim());
     } else {
-        serde_json::to_string(text).unwrap_or_default()
-    };
-    let out = format!(
-        "{{\"data\":{data},{}:{},\"ts\":{}}}",
-        serde_json::to_string(field).unwrap_or_default(),
-        context_json(tp, tracestate),
-        ts_ms.round() as i64
-    );
+        json::push_str(&mut out, text);
+    }
+    out.push(',');
+    json::push_str(&mut out, field);
+    out.push(':');
+    out.push_str(&context_json(tp, tracestate));
+    out.push_str(",\"ts\":");
+    json::push_i64(&mut out, ts_ms.round() as i64);
+    out.push('}');
     Outgoing {
         text: Some(out),
         message_type,

@@ -126,7 +126,8 @@ pub fn describe(value: &JsValue) -> (String, String, Option<String>) {
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|s| s.as_string())
-        .unwrap_or_else(|| format!("{value:?}"));
+        .or_else(|| string_of(value).ok())
+        .unwrap_or_default();
     let kind = value
         .js_typeof()
         .as_string()
@@ -136,6 +137,11 @@ pub fn describe(value: &JsValue) -> (String, String, Option<String>) {
 
 #[wasm_bindgen]
 extern "C" {
+    /// `String(value)`: text for any value JSON cannot describe (symbols, functions, BigInts);
+    /// throws only for objects whose own conversion throws.
+    #[wasm_bindgen(js_name = String, catch)]
+    pub fn string_of(value: &JsValue) -> Result<String, JsValue>;
+
     /// `console.warn`, for the one warning about drops.
     #[wasm_bindgen(js_namespace = console)]
     pub fn warn(message: &str);

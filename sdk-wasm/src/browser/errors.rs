@@ -30,7 +30,7 @@ fn exception_record(
     LogRecord {
         time_ns: inner.now_ns(),
         severity: Severity::Error,
-        body: format!("{kind}: {message}"),
+        body: String::from(kind) + ": " + &message,
         event_name: Some("exception".into()),
         attributes,
         trace_id: active.map(|a| a.trace_id),
@@ -113,7 +113,7 @@ fn report_panic(message: &str) {
     let rec = LogRecord {
         time_ns: inner.now_ns(),
         severity: Severity::Error,
-        body: format!("panic: {message}"),
+        body: String::from("panic: ") + &message,
         event_name: Some("exception".into()),
         attributes: vec![
             ("exception.type".into(), "panic".into()),
@@ -124,7 +124,7 @@ fn report_panic(message: &str) {
         span_id: None,
     };
     let body = encode_logs(&inner.resource, &[&rec]);
-    let mut url = format!("{}/v1/logs", inner.config.endpoint);
+    let mut url = inner.config.endpoint.clone() + "/v1/logs";
     if let Some(key) = &inner.config.ingest_key {
         url.push_str("?key=");
         url.push_str(&String::from(js_sys::encode_uri_component(key)));

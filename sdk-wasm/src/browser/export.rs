@@ -24,8 +24,7 @@ const EXIT_REQUEST_TARGET_BYTES: usize = 12 * 1024;
 const GZIP_MIN_BYTES: usize = 1024;
 
 /// Export counters since start.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
     /// Items accepted by the collector.
     pub exported: u32,
@@ -63,6 +62,40 @@ pub struct Stats {
     pub keepalive_bytes_in_flight: usize,
     /// Keepalive fetches currently in flight.
     pub keepalive_in_flight: usize,
+}
+
+impl Stats {
+    /// The counters under their JavaScript names (`TracewireStats`).
+    pub fn fields(&self) -> [(&'static str, f64); 17] {
+        [
+            ("exported", f64::from(self.exported)),
+            ("queued", f64::from(self.queued)),
+            ("exportedOnExit", f64::from(self.exported_on_exit)),
+            ("droppedQueueFull", f64::from(self.dropped_queue_full)),
+            ("droppedExportFailed", f64::from(self.dropped_export_failed)),
+            ("requests", f64::from(self.requests)),
+            ("compressedRequests", f64::from(self.compressed_requests)),
+            ("keepaliveRequests", f64::from(self.keepalive_requests)),
+            ("keepaliveFailures", f64::from(self.keepalive_failures)),
+            (
+                "keepaliveMaxBytesInFlight",
+                f64::from(self.keepalive_max_bytes_in_flight),
+            ),
+            (
+                "keepaliveMaxInFlight",
+                f64::from(self.keepalive_max_in_flight),
+            ),
+            ("beacons", f64::from(self.beacons)),
+            ("beaconFailures", f64::from(self.beacon_failures)),
+            ("carriedOver", f64::from(self.carried_over)),
+            ("carriedIn", f64::from(self.carried_in)),
+            (
+                "keepaliveBytesInFlight",
+                self.keepalive_bytes_in_flight as f64,
+            ),
+            ("keepaliveInFlight", self.keepalive_in_flight as f64),
+        ]
+    }
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -133,7 +166,11 @@ fn drop_report(inner: &Inner) -> Option<LogRecord> {
     Some(LogRecord {
         time_ns: inner.now_ns(),
         severity: Severity::Warn,
-        body: format!("Tracewire dropped {dropped} telemetry items: export queue full"),
+        body: {
+            let mut body = String::from("Tracewire dropped ");
+            crate::json::push_u64(&mut body, dropped);
+            body + " telemetry items: export queue full"
+        },
         event_name: Some("tracewire.dropped".into()),
         attributes: vec![
             (
@@ -262,7 +299,7 @@ async fn export_queued(inner: &Rc<Inner>) {
 }
 
 fn url_for(inner: &Inner, path: &str, key_in_query: bool) -> String {
-    let mut url = format!("{}{}", inner.config.endpoint, path);
+    let mut url = inner.config.endpoint.clone() + path;
     if key_in_query && let Some(key) = &inner.config.ingest_key {
         url.push_str("?key=");
         url.push_str(&String::from(js_sys::encode_uri_component(key)));

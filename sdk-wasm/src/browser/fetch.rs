@@ -96,7 +96,7 @@ fn with_context(
         (None, None) => web_sys::Headers::new().ok()?,
     };
     headers
-        .set("traceparent", &ctx.traceparent().to_string())
+        .set("traceparent", &ctx.traceparent().encode())
         .ok()?;
     if !tracestate.is_empty() {
         headers.set("tracestate", tracestate).ok()?;
@@ -169,7 +169,9 @@ fn traced_fetch(
                             AttrValue::Int(i64::from(resp.status())),
                         ));
                         if resp.status() >= 400 {
-                            error = Some(format!("HTTP {}", resp.status()));
+                            let mut text = String::from("HTTP ");
+                            crate::json::push_u64(&mut text, u64::from(resp.status()));
+                            error = Some(text);
                         }
                     }
                 }
@@ -200,7 +202,11 @@ pub fn report_rates(inner: &Inner) {
         inner.record_log(LogRecord {
             time_ns: inner.now_ns(),
             severity: Severity::Info,
-            body: format!("{} requests to {}", c.requests, c.route),
+            body: {
+                let mut body = String::new();
+                crate::json::push_u64(&mut body, c.requests);
+                body + " requests to " + &c.route
+            },
             event_name: Some("http.client.request_rate".into()),
             attributes: vec![
                 ("http.route".into(), c.route.into()),

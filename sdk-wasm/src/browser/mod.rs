@@ -131,7 +131,7 @@ impl Tracewire {
         for p in &config.redact_patterns {
             let re = dom::regexp(p, "g").ok_or_else(|| Error::InvalidConfig {
                 field: "redactPatterns",
-                message: format!("{p:?} is not a JavaScript regular expression"),
+                message: crate::json::quoted(p) + " is not a JavaScript regular expression",
             })?;
             redact_patterns.push(re);
         }
@@ -186,7 +186,7 @@ impl Tracewire {
         };
         let stored = dom::session_storage(&window)
             .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
-            .and_then(|json| serde_json::from_str::<SessionState>(&json).ok());
+            .and_then(|stored| SessionState::decode(&stored));
         let now = js_sys::Date::now();
         let (session, _) = SessionState::touch(stored, now, || {
             let id = state.ids.trace_id();
@@ -391,7 +391,7 @@ impl Inner {
                 return;
             }
             st.session_written_ms = now;
-            serde_json::to_string(&st.session).unwrap_or_default()
+            st.session.encode()
         };
         if let Some(storage) = dom::session_storage(&self.window) {
             // Storage can be full or disabled; the session then lives in memory only.
@@ -620,7 +620,7 @@ impl Span {
 
     /// The span's `traceparent`, for propagating it by hand.
     pub fn traceparent(&self) -> String {
-        self.ctx.traceparent().to_string()
+        self.ctx.traceparent().encode()
     }
 
     /// Ends the span and queues it (no effect the second time).

@@ -61,7 +61,7 @@ fn base_attrs(sock: &SocketState, operation: &'static str) -> Attributes {
 
 fn span_name(op: &str, message_type: Option<&str>) -> String {
     match message_type {
-        Some(t) => format!("{op} {t}"),
+        Some(t) => String::from(op) + " " + t,
         None => op.to_owned(),
     }
 }

@@ -1,6 +1,5 @@
-//! A small JSON reader for the WebSocket hot path: validates a message and lists the members of
-//! a top-level object as slices of the original text, without building a tree. This keeps a
-//! traced `send` cheap (no allocation per value) and keeps a JSON value type out of the wasm.
+//! The reader: validates a text and lists the members of an object (or the items of an array) as
+//! slices of the original text, without building a tree.
 
 use std::borrow::Cow;
 
@@ -120,27 +119,31 @@ impl<'a> Reader<'a> {
         }
         match *self.b.get(self.pos)? {
             b'{' => self.object(depth, |_, _| ()),
-            b'[' => {
-                self.pos += 1;
-                self.ws();
-                if self.eat(b']').is_some() {
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    if self.eat(b']').is_some() {
-                        return Some(());
-                    }
-                    self.eat(b',')?;
-                }
-            }
+            b'[' => self.array(depth, |_| ()),
             b'"' => self.string().map(|_| ()),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number(),
+        }
+    }
+
+    fn array(&mut self, depth: usize, mut item: impl FnMut(&'a str)) -> Option<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let start = self.pos;
+            self.value(depth + 1)?;
+            item(&self.text[start..self.pos]);
+            self.ws();
+            if self.eat(b']').is_some() {
+                return Some(());
+            }
+            self.eat(b',')?;
         }
     }
 
@@ -186,6 +189,17 @@ pub fn object_members(text: &str) -> Option<Vec<Member<'_>>> {
     r.object(0, |key, value| members.push(Member { key, value }))?;
     r.ws();
     (r.pos == r.b.len()).then_some(members)
+}
+
+/// The items of `text` when it is exactly one valid JSON array, as raw JSON texts; `None` for
+/// anything else.
+pub fn array_items(text: &str) -> Option<Vec<&str>> {
+    let mut r = Reader::new(text);
+    r.ws();
+    let mut items = Vec::new();
+    r.array(0, |item| items.push(item))?;
+    r.ws();
+    (r.pos == r.b.len()).then_some(items)
 }
 
 /// Whether `text` is exactly one valid JSON value (surrounding whitespace allowed).
@@ -332,6 +346,17 @@ mod tests {
         assert_eq!(object_members("[1]"), None);
         assert_eq!(object_members(r#"{"a":1} trailing"#), None);
         assert_eq!(object_members("{}"), Some(vec![]));
+    }
+
+    #[test]
+    fn lists_array_items_as_raw_slices() {
+        assert_eq!(
+            array_items(r#" ["a", 1, {"b": [2]}, []] "#),
+            Some(vec!["\"a\"", "1", r#"{"b": [2]}"#, "[]"])
+        );
+        assert_eq!(array_items("[]"), Some(vec![]));
+        assert_eq!(array_items("[1,]"), None);
+        assert_eq!(array_items("{}"), None);
     }
 
     #[test]
