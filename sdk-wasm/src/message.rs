@@ -6,6 +6,7 @@
 
 use crate::context::TraceParent;
 use crate::json::{self, Member};
+use crate::text;
 
 /// Result of inspecting an outgoing text message.
 #[derive(Debug, PartialEq)]
@@ -135,14 +136,14 @@ pub fn member_suffix(tracestate: &str) -> String {
 /// JavaScript, to avoid decoding a new string out of wasm memory on every send).
 pub fn apply(text: &str, ins: Insertion, prefix: &str, tp: &TraceParent, suffix: &str) -> String {
     let mut out = String::with_capacity(text.len() + prefix.len() + 56 + suffix.len());
-    out.push_str(&text[..ins.at]);
+    out.push_str(text::slice(text, 0, ins.at));
     out.push_str(prefix);
     out.push_str(&tp.encode());
     out.push_str(suffix);
     if ins.comma {
         out.push(',');
     }
-    out.push_str(&text[ins.at..]);
+    out.push_str(text::tail(text, ins.at));
     out
 }
 

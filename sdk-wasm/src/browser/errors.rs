@@ -4,9 +4,10 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
 use super::dom::{Listener, describe};
+use super::export::{beacon, url_for};
 use super::{Inner, current};
 use crate::otlp::encode_logs;
 use crate::record::{AttrValue, Attributes, LogRecord, Severity};
@@ -42,35 +43,32 @@ fn exception_record(
 pub fn install(inner: &Rc<Inner>) {
     let weak = Rc::downgrade(inner);
     if let Some(l) = Listener::new(&inner.window, "error", move |ev| {
-        let (Some(inner), Ok(ev)) = (weak.upgrade(), ev.dyn_into::<web_sys::ErrorEvent>()) else {
+        let Some(inner) = weak.upgrade() else {
             return;
         };
-        let (kind, message, stack) = match ev.error() {
-            v if v.is_undefined() || v.is_null() => ("Error".to_owned(), ev.message(), None),
-            v => describe(&v),
-        };
+        let e = error_event(&ev);
+        let text = |i| e.get(i).as_string();
         let extra = vec![
             (
                 "code.filepath".into(),
-                inner.clean_url(&ev.filename()).into(),
+                inner.clean_url(&text(3).unwrap_or_default()).into(),
             ),
-            ("code.lineno".into(), AttrValue::from(ev.lineno())),
-            ("code.column".into(), AttrValue::from(ev.colno())),
+            ("code.lineno".into(), number(&e.get(4))),
+            ("code.column".into(), number(&e.get(5))),
         ];
-        let rec = exception_record(&inner, &kind, message, stack, extra);
+        let kind = text(0).unwrap_or_default();
+        let rec = exception_record(&inner, &kind, text(1).unwrap_or_default(), text(2), extra);
         inner.record_log(rec);
     }) {
         inner.add_listener(l);
     }
     let weak = Rc::downgrade(inner);
     if let Some(l) = Listener::new(&inner.window, "unhandledrejection", move |ev| {
-        let (Some(inner), Ok(ev)) = (
-            weak.upgrade(),
-            ev.dyn_into::<web_sys::PromiseRejectionEvent>(),
-        ) else {
+        let Some(inner) = weak.upgrade() else {
             return;
         };
-        let (kind, message, stack) = describe(&ev.reason());
+        let reason = js_sys::Reflect::get(&ev, &"reason".into()).unwrap_or(JsValue::UNDEFINED);
+        let (kind, message, stack) = describe(&reason);
         let extra = vec![("exception.unhandled_rejection".into(), true.into())];
         let rec = exception_record(&inner, &kind, message, stack, extra);
         inner.record_log(rec);
@@ -124,13 +122,17 @@ fn report_panic(message: &str) {
         span_id: None,
     };
     let body = encode_logs(&inner.resource, &[&rec]);
-    let mut url = inner.config.endpoint.clone() + "/v1/logs";
-    if let Some(key) = &inner.config.ingest_key {
-        url.push_str("?key=");
-        url.push_str(&String::from(js_sys::encode_uri_component(key)));
-    }
-    let _ = inner
-        .window
-        .navigator()
-        .send_beacon_with_opt_str(&url, Some(&body));
+    beacon(&url_for(&inner, "/v1/logs", true), &body);
+}
+
+/// The line number or column of an `error` event (0 when the browser gave none).
+fn number(v: &JsValue) -> AttrValue {
+    AttrValue::Int(v.as_f64().unwrap_or(0.0) as i64)
+}
+
+#[wasm_bindgen(module = "/src/browser/page.js")]
+extern "C" {
+    /// An `error` event as `[type, message, stack, file, line, column]`.
+    #[wasm_bindgen(js_name = tracewireErrorEvent)]
+    fn error_event(ev: &web_sys::Event) -> js_sys::Array;
 }

@@ -107,7 +107,7 @@ pub fn install(inner: &Rc<Inner>) {
     let weak = Rc::downgrade(inner);
     if let Some(timer) = Interval::new(&inner.window, inner.config.flush_interval_ms, move || {
         if let Some(inner) = weak.upgrade() {
-            inner.release_pending(false);
+            inner.release_held(false);
             let has_work = !inner.state.borrow().queue.is_empty();
             if has_work {
                 schedule_flush(&inner);
@@ -227,10 +227,9 @@ pub async fn flush(inner: &Rc<Inner>) {
         let wait = {
             let mut st = inner.state.borrow_mut();
             if st.flushing {
-                let mut resolve_fn = None;
-                let promise = js_sys::Promise::new(&mut |resolve, _| resolve_fn = Some(resolve));
-                st.flush_waiters.extend(resolve_fn);
-                Some(promise)
+                let latch = dom::latch();
+                st.flush_waiters.push(latch.get(1).unchecked_into());
+                Some(js_sys::Promise::from(latch.get(0)))
             } else {
                 st.flushing = true;
                 None
@@ -267,9 +266,7 @@ async fn export_queued(inner: &Rc<Inner>) {
             st.stats.dropped_export_failed += c.items;
         }
     }
-    inner.release_pending(true);
-    #[cfg(feature = "fetch")]
-    super::fetch::report_rates(inner);
+    inner.release_held(true);
     loop {
         let (batch, report) = {
             let batch = inner
@@ -298,7 +295,9 @@ async fn export_queued(inner: &Rc<Inner>) {
     }
 }
 
-fn url_for(inner: &Inner, path: &str, key_in_query: bool) -> String {
+/// The URL of `path` at the collector; with `key_in_query`, the ingest key as `?key=` (for
+/// requests that cannot carry headers).
+pub(crate) fn url_for(inner: &Inner, path: &str, key_in_query: bool) -> String {
     let mut url = inner.config.endpoint.clone() + path;
     if key_in_query && let Some(key) = &inner.config.ingest_key {
         url.push_str("?key=");
@@ -315,27 +314,44 @@ async fn send_with_retries(inner: &Rc<Inner>, path: &str, body: String) -> bool 
         max_ms: f64::from(inner.config.retry_max_ms),
         jitter: 0.2,
     };
-    let payload = if inner.config.compression && body.len() >= GZIP_MIN_BYTES {
-        gzip(&body).await
+    let gzipped = if inner.config.compression && body.len() >= GZIP_MIN_BYTES {
+        JsFuture::from(js_gzip(&body))
+            .await
+            .ok()
+            .filter(|b| !b.is_null())
     } else {
         None
     };
+    let payload = gzipped.unwrap_or_else(|| JsValue::from_str(&body));
+    let key = inner.config.ingest_key.as_deref();
+    let url = url_for(inner, path, false);
     let mut attempt = 0;
     loop {
         attempt += 1;
         {
             let mut st = inner.state.borrow_mut();
             st.stats.requests += 1;
-            st.stats.compressed_requests += u32::from(payload.is_some());
+            st.stats.compressed_requests += u32::from(!payload.is_string());
         }
-        let (status, retry_after) = send_once(inner, path, &body, payload.as_ref()).await;
+        let answer = JsFuture::from(js_post(&url, &payload, key))
+            .await
+            .map(|v| js_sys::Array::from(&v))
+            .ok();
+        let status = answer
+            .as_ref()
+            .and_then(|a| a.get(0).as_f64())
+            .filter(|s| *s > 0.0)
+            .map(|s| s as u16);
         match classify(status) {
             Outcome::Done => return true,
             Outcome::GiveUp => return false,
             Outcome::Retry => {
+                let retry_after = answer
+                    .and_then(|a| a.get(1).as_string())
+                    .and_then(|v: String| retry_after_ms(&v));
                 let unit = inner.state.borrow_mut().ids.unit();
                 match policy.delay_ms(attempt, unit, retry_after) {
-                    Some(ms) => dom::sleep(&inner.window, ms).await,
+                    Some(ms) => dom::sleep(ms).await,
                     None => return false,
                 }
             }
@@ -343,83 +359,29 @@ async fn send_with_retries(inner: &Rc<Inner>, path: &str, body: String) -> bool 
     }
 }
 
-/// One POST; returns the status (`None` for a network error) and the `Retry-After` delay.
-async fn send_once(
-    inner: &Inner,
-    path: &str,
-    body: &str,
-    gzipped: Option<&js_sys::Uint8Array>,
-) -> (Option<u16>, Option<f64>) {
-    let headers = match web_sys::Headers::new() {
-        Ok(h) => h,
-        Err(_) => return (None, None),
-    };
-    let _ = headers.set("content-type", "application/json");
-    if let Some(key) = &inner.config.ingest_key {
-        let _ = headers.set("x-tracewire-key", key);
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    match gzipped {
-        Some(bytes) => {
-            let _ = headers.set("content-encoding", "gzip");
-            init.set_body(bytes);
-        }
-        None => init.set_body(&JsValue::from_str(body)),
-    }
-    init.set_headers(&headers);
-    let url = url_for(inner, path, false);
-    let Ok(resp) = JsFuture::from(inner.window.fetch_with_str_and_init(&url, &init)).await else {
-        return (None, None);
-    };
-    let Ok(resp) = resp.dyn_into::<web_sys::Response>() else {
-        return (None, None);
-    };
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|v| {
-            parse_retry_after_seconds(&v).or_else(|| {
-                let at = js_sys::Date::parse(&v);
-                (!at.is_nan()).then(|| (at - js_sys::Date::now()).max(0.0))
-            })
-        });
-    (Some(resp.status()), retry_after)
+/// A `Retry-After` value in milliseconds from now: delay-seconds, or an HTTP date.
+fn retry_after_ms(value: &str) -> Option<f64> {
+    parse_retry_after_seconds(value).or_else(|| {
+        let at = js_sys::Date::parse(value);
+        (!at.is_nan()).then(|| (at - js_sys::Date::now()).max(0.0))
+    })
 }
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/src/browser/page.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = CompressionStream)]
-    type Compressor;
-    #[wasm_bindgen(constructor, js_class = "CompressionStream", catch)]
-    fn new(format: &str) -> Result<Compressor, JsValue>;
-    /// A `ReadableStream`, for `pipeThrough` with a transform web-sys does not type.
-    type Stream;
-    #[wasm_bindgen(method, js_name = pipeThrough, catch)]
-    fn pipe_through(
-        this: &Stream,
-        transform: &Compressor,
-    ) -> Result<web_sys::ReadableStream, JsValue>;
+    #[wasm_bindgen(js_name = tracewireGzip)]
+    fn js_gzip(body: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = tracewirePost)]
+    fn js_post(url: &str, body: &JsValue, key: Option<&str>) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = tracewireKeepalive)]
+    fn js_keepalive(url: &str, body: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = tracewireBeacon)]
+    fn js_beacon(url: &str, body: &str) -> bool;
 }
 
-/// gzip through `CompressionStream`; `None` when the browser lacks it or it failed.
-async fn gzip(body: &str) -> Option<js_sys::Uint8Array> {
-    let has = js_sys::Reflect::has(&js_sys::global(), &"CompressionStream".into()).unwrap_or(false);
-    if !has {
-        return None;
-    }
-    let parts = js_sys::Array::of1(&JsValue::from_str(body));
-    let blob = web_sys::Blob::new_with_str_sequence(&parts).ok()?;
-    let compressed = blob
-        .stream()
-        .unchecked_into::<Stream>()
-        .pipe_through(&Compressor::new("gzip").ok()?)
-        .ok()?;
-    let resp = web_sys::Response::new_with_opt_readable_stream(Some(&compressed)).ok()?;
-    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
-    Some(js_sys::Uint8Array::new(&buf))
+/// Sends `body` as a beacon; whether the browser accepted it.
+pub fn beacon(url: &str, body: &str) -> bool {
+    js_beacon(url, body)
 }
 
 /// Page-exit flush: everything queued goes out synchronously, as keepalive fetches while they fit
@@ -427,9 +389,7 @@ async fn gzip(body: &str) -> Option<js_sys::Uint8Array> {
 /// use a CORS-safelisted `text/plain` body and carry the ingest key in the query, so no preflight
 /// is needed.
 pub fn flush_on_exit(inner: &Rc<Inner>) {
-    inner.release_pending(true);
-    #[cfg(feature = "fetch")]
-    super::fetch::report_rates(inner);
+    inner.release_held(true);
     let (items, report) = {
         let items = inner
             .state
@@ -483,12 +443,7 @@ pub fn flush_on_exit(inner: &Rc<Inner>) {
         match route {
             ExitRoute::Keepalive => keepalive(inner, path, url, body, count),
             ExitRoute::Beacon => {
-                let ok = inner
-                    .window
-                    .navigator()
-                    .send_beacon_with_opt_str(&url, Some(&body))
-                    .unwrap_or(false);
-                if ok {
+                if beacon(&url, &body) {
                     let mut st = inner.state.borrow_mut();
                     st.stats.beacons += 1;
                     st.stats.exported_on_exit += to_u32(count);
@@ -541,12 +496,6 @@ pub fn take_carried(window: &web_sys::Window) -> Vec<crate::carry::Carried> {
 
 fn keepalive(inner: &Rc<Inner>, path: &'static str, url: String, body: String, count: usize) {
     let size = body.len();
-    // Kept to carry over if the browser refuses the request.
-    let retained = body.clone();
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
-    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
     {
         let mut st = inner.state.borrow_mut();
         st.stats.keepalive_requests += 1;
@@ -561,14 +510,10 @@ fn keepalive(inner: &Rc<Inner>, path: &'static str, url: String, body: String, c
             .keepalive_max_bytes_in_flight
             .max(to_u32(st.stats.keepalive_bytes_in_flight));
     }
-    let promise = inner.window.fetch_with_str_and_init(&url, &init);
+    let promise = js_keepalive(&url, &body);
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
-        let result = JsFuture::from(promise).await;
-        let ok = result
-            .ok()
-            .and_then(|r| r.dyn_into::<web_sys::Response>().ok())
-            .is_some_and(|r| r.ok());
+        let ok = JsFuture::from(promise).await.ok().and_then(|v| v.as_bool()) == Some(true);
         if let Some(inner) = weak.upgrade() {
             let mut st = inner.state.borrow_mut();
             st.stats.keepalive_in_flight -= 1;
@@ -578,7 +523,8 @@ fn keepalive(inner: &Rc<Inner>, path: &'static str, url: String, body: String, c
             } else {
                 st.stats.keepalive_failures += 1;
                 drop(st);
-                carry_over(&inner, path, retained, count);
+                // Kept to carry over: the browser refused the request.
+                carry_over(&inner, path, body, count);
             }
         }
     });

@@ -126,7 +126,8 @@ fn to_js_error(e: Error) -> JsValue {
     err.into()
 }
 
-/// Converts a JS value to an attribute value (objects become their JSON text).
+/// Converts a JS value to an attribute value (objects become their JSON text, errors their
+/// message).
 pub fn attr_value(v: &JsValue) -> AttrValue {
     if let Some(s) = v.as_string() {
         return AttrValue::from(s);
@@ -140,13 +141,7 @@ pub fn attr_value(v: &JsValue) -> AttrValue {
         }
         return AttrValue::Float(n);
     }
-    AttrValue::from(
-        js_sys::JSON::stringify(v)
-            .ok()
-            .and_then(|s| s.as_string())
-            .or_else(|| super::dom::string_of(v).ok())
-            .unwrap_or_default(),
-    )
+    AttrValue::from(super::dom::describe(v).1)
 }
 
 /// Reads a JS attribute map (`undefined` and non-objects give none).

@@ -99,19 +99,58 @@ impl Value {
     }
 }
 
-/// `Config::set`'s body: `"key" => field: kind` per configuration key.
+/// Where a key's value goes, by kind.
+enum Slot {
+    Str(fn(&mut Config) -> &mut String),
+    OptStr(fn(&mut Config) -> &mut Option<String>),
+    Bool(fn(&mut Config) -> &mut bool),
+    Number(fn(&mut Config) -> &mut f64),
+    U32(fn(&mut Config) -> &mut u32),
+    Usize(fn(&mut Config) -> &mut usize),
+    U64(fn(&mut Config) -> &mut u64),
+    List(fn(&mut Config) -> &mut Vec<String>),
+}
+
+/// The table of keys: `"key" => field: Kind` per configuration key.
 macro_rules! keys {
-    ($config:ident, $key:ident, $value:ident; $($name:literal => $field:ident: $kind:ident),* $(,)?) => {
-        match $key {
-            $($name => $config.$field = $value.$kind($name)?,)*
-            _ => {
-                return Err(Error::InvalidConfig {
-                    field: "config (unknown field)",
-                    message: String::from("unknown field ") + &json::quoted($key),
-                });
-            }
-        }
+    ($($name:literal => $field:ident: $kind:ident),* $(,)?) => {
+        const KEYS: &[(&str, Slot)] = &[$(($name, Slot::$kind(|c| &mut c.$field)),)*];
     };
+}
+
+keys! {
+    "endpoint" => endpoint: Str,
+    "serviceName" => service_name: Str,
+    "serviceVersion" => service_version: OptStr,
+    "environment" => environment: OptStr,
+    "ingestKey" => ingest_key: OptStr,
+    "sampleRate" => sample_rate: Number,
+    "maxQueueItems" => max_queue_items: Usize,
+    "maxQueueBytes" => max_queue_bytes: Usize,
+    "maxBatchItems" => max_batch_items: Usize,
+    "maxBatchBytes" => max_batch_bytes: Usize,
+    "flushIntervalMs" => flush_interval_ms: U32,
+    "maxExportAttempts" => max_export_attempts: U32,
+    "retryInitialMs" => retry_initial_ms: U32,
+    "retryMaxMs" => retry_max_ms: U32,
+    "compression" => compression: Bool,
+    "keepaliveBudgetBytes" => keepalive_budget_bytes: Usize,
+    "flushOnPageExit" => flush_on_page_exit: Bool,
+    "traceContextField" => trace_context_field: Str,
+    "injectTraceContext" => inject_trace_context: Bool,
+    "messageTypeFields" => message_type_fields: List,
+    "envelopeUrls" => envelope_urls: List,
+    "tracestate" => tracestate: Str,
+    "replyTimeoutMs" => reply_timeout_ms: U32,
+    "propagateToOrigins" => propagate_to_origins: List,
+    "fetchSpansPerRoute" => fetch_spans_per_route: U64,
+    "fetchRateIntervalMs" => fetch_rate_interval_ms: U32,
+    "captureErrors" => capture_errors: Bool,
+    "stripUrlQuery" => strip_url_query: Bool,
+    "denyAttributes" => deny_attributes: List,
+    "redactEmails" => redact_emails: Bool,
+    "redactBearerTokens" => redact_bearer_tokens: Bool,
+    "redactPatterns" => redact_patterns: List,
 }
 
 impl Config {
@@ -119,39 +158,21 @@ impl Config {
     /// [`Error::InvalidConfig`] naming the field when the value has the wrong kind, or with the
     /// field `config (unknown field)` for a key the SDK does not know.
     pub fn set(&mut self, key: &str, value: Value) -> Result<()> {
-        keys! { self, key, value;
-            "endpoint" => endpoint: string,
-            "serviceName" => service_name: string,
-            "serviceVersion" => service_version: opt_string,
-            "environment" => environment: opt_string,
-            "ingestKey" => ingest_key: opt_string,
-            "sampleRate" => sample_rate: number,
-            "maxQueueItems" => max_queue_items: usize,
-            "maxQueueBytes" => max_queue_bytes: usize,
-            "maxBatchItems" => max_batch_items: usize,
-            "maxBatchBytes" => max_batch_bytes: usize,
-            "flushIntervalMs" => flush_interval_ms: u32,
-            "maxExportAttempts" => max_export_attempts: u32,
-            "retryInitialMs" => retry_initial_ms: u32,
-            "retryMaxMs" => retry_max_ms: u32,
-            "compression" => compression: bool,
-            "keepaliveBudgetBytes" => keepalive_budget_bytes: usize,
-            "flushOnPageExit" => flush_on_page_exit: bool,
-            "traceContextField" => trace_context_field: string,
-            "injectTraceContext" => inject_trace_context: bool,
-            "messageTypeFields" => message_type_fields: list,
-            "envelopeUrls" => envelope_urls: list,
-            "tracestate" => tracestate: string,
-            "replyTimeoutMs" => reply_timeout_ms: u32,
-            "propagateToOrigins" => propagate_to_origins: list,
-            "fetchSpansPerRoute" => fetch_spans_per_route: u64,
-            "fetchRateIntervalMs" => fetch_rate_interval_ms: u32,
-            "captureErrors" => capture_errors: bool,
-            "stripUrlQuery" => strip_url_query: bool,
-            "denyAttributes" => deny_attributes: list,
-            "redactEmails" => redact_emails: bool,
-            "redactBearerTokens" => redact_bearer_tokens: bool,
-            "redactPatterns" => redact_patterns: list,
+        let Some(&(name, ref slot)) = KEYS.iter().find(|(name, _)| *name == key) else {
+            return Err(Error::InvalidConfig {
+                field: "config (unknown field)",
+                message: String::from("unknown field ") + &json::quoted(key),
+            });
+        };
+        match slot {
+            Slot::Str(f) => *f(self) = value.string(name)?,
+            Slot::OptStr(f) => *f(self) = value.opt_string(name)?,
+            Slot::Bool(f) => *f(self) = value.bool(name)?,
+            Slot::Number(f) => *f(self) = value.number(name)?,
+            Slot::U32(f) => *f(self) = value.u32(name)?,
+            Slot::Usize(f) => *f(self) = value.usize(name)?,
+            Slot::U64(f) => *f(self) = value.u64(name)?,
+            Slot::List(f) => *f(self) = value.list(name)?,
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use crate::text::{slice, tail};
+
 /// Deepest nesting accepted; deeper messages are treated as not-JSON (sent untouched).
 const MAX_DEPTH: usize = 128;
 
@@ -89,7 +91,7 @@ impl<'a> Reader<'a> {
         loop {
             match *self.b.get(self.pos)? {
                 b'"' => {
-                    let s = &self.text[start..self.pos];
+                    let s = slice(self.text, start, self.pos);
                     self.pos += 1;
                     return Some((s, escaped));
                 }
@@ -138,7 +140,7 @@ impl<'a> Reader<'a> {
             self.ws();
             let start = self.pos;
             self.value(depth + 1)?;
-            item(&self.text[start..self.pos]);
+            item(slice(self.text, start, self.pos));
             self.ws();
             if self.eat(b']').is_some() {
                 return Some(());
@@ -170,7 +172,7 @@ impl<'a> Reader<'a> {
             } else {
                 Cow::Borrowed(key)
             };
-            member(key, &self.text[start..self.pos]);
+            member(key, slice(self.text, start, self.pos));
             self.ws();
             if self.eat(b'}').is_some() {
                 return Some(());
@@ -229,8 +231,9 @@ pub fn string_value(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {
-    let s = std::str::from_utf8(b.get(..4)?).ok()?;
-    u32::from_str_radix(s, 16).ok()
+    b.get(..4)?
+        .iter()
+        .try_fold(0, |n, c| char::from(*c).to_digit(16).map(|d| n << 4 | d))
 }
 
 /// Decodes the escapes of an already validated string body.
@@ -244,7 +247,7 @@ fn unescape(s: &str) -> Option<String> {
             i += 1;
             continue;
         }
-        out.push_str(&s[copied..i]);
+        out.push_str(slice(s, copied, i));
         let c = *b.get(i + 1)?;
         i += 2;
         match c {
@@ -254,13 +257,13 @@ fn unescape(s: &str) -> Option<String> {
             b'b' => out.push('\u{8}'),
             b'f' => out.push('\u{c}'),
             b'u' => {
-                let hi = hex4(&b[i..])?;
+                let hi = hex4(b.get(i..)?)?;
                 i += 4;
                 let code = if (0xD800..0xDC00).contains(&hi)
                     && b.get(i) == Some(&b'\\')
                     && b.get(i + 1) == Some(&b'u')
                 {
-                    let lo = hex4(&b[i + 2..])?;
+                    let lo = hex4(b.get(i + 2..)?)?;
                     if (0xDC00..0xE000).contains(&lo) {
                         i += 6;
                         0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
@@ -276,7 +279,7 @@ fn unescape(s: &str) -> Option<String> {
         }
         copied = i;
     }
-    out.push_str(&s[copied..]);
+    out.push_str(tail(s, copied));
     Some(out)
 }
 

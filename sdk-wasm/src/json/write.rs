@@ -21,7 +21,7 @@ pub fn push_str(out: &mut String, s: &str) {
             _ => continue,
         };
         // Escapes only replace ASCII bytes, so `i` is always a character boundary.
-        out.push_str(&s[copied..i]);
+        out.push_str(crate::text::slice(s, copied, i));
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -32,7 +32,7 @@ pub fn push_str(out: &mut String, s: &str) {
         }
         copied = i + 1;
     }
-    out.push_str(&s[copied..]);
+    out.push_str(crate::text::tail(s, copied));
     out.push('"');
 }
 
