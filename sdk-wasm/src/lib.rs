@@ -25,6 +25,11 @@ pub mod text;
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
 
+/// The wasm's allocator (feature `tlsf`): O(1), and smaller than std's dlmalloc.
+#[cfg(all(target_arch = "wasm32", feature = "tlsf"))]
+#[global_allocator]
+static ALLOCATOR: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
+
 pub use config::Config;
 pub use context::{SpanId, TraceId, TraceParent};
 pub use record::{AttrValue, Attributes};

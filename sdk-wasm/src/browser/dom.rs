@@ -88,11 +88,6 @@ pub fn session_storage(window: &web_sys::Window) -> Option<web_sys::Storage> {
     window.session_storage().ok().flatten()
 }
 
-/// Resolves after `ms` milliseconds.
-pub async fn sleep(ms: f64) {
-    let _ = wasm_bindgen_futures::JsFuture::from(js_sleep(ms)).await;
-}
-
 /// Describes any thrown JavaScript value (it need not be an `Error`): type, message and stack.
 pub fn describe(value: &JsValue) -> (String, String, Option<String>) {
     let d = js_describe(value);
@@ -113,11 +108,6 @@ extern "C" {
     /// `text` with the matches of `re` replaced by `by`; `None` when nothing matched.
     #[wasm_bindgen(js_name = tracewireRedact)]
     pub fn redact(re: &js_sys::RegExp, text: &str, by: &str) -> Option<String>;
-    /// A promise and the function that resolves it.
-    #[wasm_bindgen(js_name = tracewireLatch)]
-    pub fn latch() -> js_sys::Array;
-    #[wasm_bindgen(js_name = tracewireSleep)]
-    fn js_sleep(ms: f64) -> js_sys::Promise;
 }
 
 #[wasm_bindgen]

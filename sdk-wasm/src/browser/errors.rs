@@ -80,10 +80,32 @@ pub fn install(inner: &Rc<Inner>) {
     if !HOOK_INSTALLED.replace(true) {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            report_panic(&info.to_string());
+            report_panic(&panic_message(info));
             previous(info);
         }));
     }
+}
+
+/// `panicked at <file>:<line>:<column>:\n<message>`, as the default hook prints it, built without
+/// the formatting machinery.
+fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let mut out = String::from("panicked at ");
+    if let Some(l) = info.location() {
+        out.push_str(l.file());
+        out.push(':');
+        crate::json::push_u64(&mut out, u64::from(l.line()));
+        out.push(':');
+        crate::json::push_u64(&mut out, u64::from(l.column()));
+        out.push(':');
+    }
+    out.push('\n');
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    out.push_str(message.unwrap_or("Box<dyn Any>"));
+    out
 }
 
 thread_local! {

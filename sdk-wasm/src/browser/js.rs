@@ -3,7 +3,6 @@
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::{Span, Tracewire, export};
 use crate::config::Value;
@@ -280,24 +279,13 @@ impl Tracewire {
     /// Exports everything recorded so far.
     #[wasm_bindgen(js_name = flush)]
     pub fn js_flush(&self) -> js_sys::Promise {
-        let inner = self.inner().clone();
-        future_to_promise(async move {
-            export::flush(&inner).await;
-            Ok(JsValue::UNDEFINED)
-        })
+        export::flush(self.inner())
     }
 
     /// Flushes, then removes every listener, timer and patch.
     #[wasm_bindgen(js_name = shutdown)]
     pub fn js_shutdown(&self) -> js_sys::Promise {
-        let inner = self.inner().clone();
-        future_to_promise(async move {
-            if !inner.shut_down.get() {
-                export::flush(&inner).await;
-                inner.teardown();
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        export::shutdown(self.inner())
     }
 
     /// Export counters.

@@ -80,10 +80,8 @@ pub(crate) struct State {
     /// Spans started and not yet ended; the last one is the parent of new work.
     pub active: Vec<SpanCtx>,
     pub stats: Stats,
+    /// A background flush was asked for and has not started yet.
     pub flush_scheduled: bool,
-    /// A flush is running; later flushes wait for it (resolving these when it ends).
-    pub flushing: bool,
-    pub flush_waiters: Vec<js_sys::Function>,
 }
 
 pub(crate) struct Inner {
@@ -103,6 +101,10 @@ pub(crate) struct Inner {
     pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
     /// Requests a previous page load could not send, sent by the next flush.
     pub carried: RefCell<Vec<crate::carry::Carried>>,
+    /// The export pipeline.
+    exporter: export::Exporter,
+    /// Page-exit keepalive requests in flight.
+    keepalives: export::Keepalives,
     /// What the instrumentations hold back, released before every export.
     held: RefCell<Vec<Weak<dyn Held>>>,
     /// What the WebSocket instrumentation shares across sockets.
@@ -177,8 +179,6 @@ impl Tracewire {
             active: Vec::new(),
             stats: Stats::default(),
             flush_scheduled: false,
-            flushing: false,
-            flush_waiters: Vec::new(),
         };
         let stored = dom::session_storage(&window)
             .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
@@ -191,7 +191,10 @@ impl Tracewire {
         state.session = session;
         #[cfg(feature = "websocket")]
         let ws = websocket::Shared::new(&config);
-        let inner = Rc::new(Inner {
+        let ingest_key = config.ingest_key.clone();
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
+            exporter: export::Exporter::new(weak, ingest_key),
+            keepalives: export::Keepalives::new(weak.clone()),
             config,
             resource,
             scrubber,
@@ -265,7 +268,7 @@ impl Tracewire {
     /// Exports everything recorded so far; resolves when the collector answered (or retries were
     /// exhausted, which is counted, never thrown).
     pub async fn flush(&self) {
-        export::flush(&self.inner).await;
+        let _ = wasm_bindgen_futures::JsFuture::from(export::flush(&self.inner)).await;
     }
 
     /// Flushes, then removes every listener, timer and patch. Idempotent.
@@ -273,8 +276,7 @@ impl Tracewire {
         if self.inner.shut_down.get() {
             return;
         }
-        export::flush(&self.inner).await;
-        self.inner.teardown();
+        let _ = wasm_bindgen_futures::JsFuture::from(export::shutdown(&self.inner)).await;
     }
 
     /// Export counters: exported, dropped (queue full, export failed) and page-exit delivery.
@@ -480,8 +482,8 @@ impl Inner {
             }
             st.queue.len() >= self.config.max_batch_items && !st.flush_scheduled
         };
-        if full_batch && let Some(inner) = current() {
-            export::schedule_flush(&inner);
+        if full_batch {
+            export::schedule_flush(self);
         }
     }
 

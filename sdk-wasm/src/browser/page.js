@@ -34,20 +34,8 @@ export function tracewireRedact(re, s, by) {
   return s.replace(re, by);
 }
 
-/** A promise and the function that resolves it. */
-export function tracewireLatch() {
-  let resolve;
-  const promise = new Promise((r) => { resolve = r; });
-  return [promise, resolve];
-}
-
-/** Resolves after `ms` milliseconds. */
-export function tracewireSleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** `body` gzipped with CompressionStream, or null where the browser lacks it or it failed. */
-export async function tracewireGzip(body) {
+async function gzip(body) {
   if (typeof CompressionStream !== 'function') return null;
   try {
     const stream = new Blob([body]).stream().pipeThrough(new CompressionStream('gzip'));
@@ -57,11 +45,8 @@ export async function tracewireGzip(body) {
   }
 }
 
-/**
- * POSTs an export body (a string, or gzipped bytes) as JSON. Resolves to [status, Retry-After],
- * status 0 for a network error.
- */
-export async function tracewirePost(url, body, key) {
+/** POSTs an export body (a string, or gzipped bytes) as JSON: [status (0: network error), Retry-After]. */
+async function post(url, body, key) {
   const headers = { 'content-type': 'application/json' };
   if (key !== undefined) headers['x-tracewire-key'] = key;
   if (typeof body !== 'string') headers['content-encoding'] = 'gzip';
@@ -73,13 +58,46 @@ export async function tracewirePost(url, body, key) {
   }
 }
 
-/** A page-exit keepalive POST (text/plain, no preflight); resolves to whether it succeeded. */
-export async function tracewireKeepalive(url, body) {
+/** A page-exit keepalive POST (text/plain, no preflight); tells `done(id, ok)` how it ended. */
+export function tracewireKeepalive(id, url, body, done) {
+  const report = (ok) => {
+    try { done(id, ok); } catch (e) { /* the SDK is gone */ }
+  };
   try {
-    return (await fetch(url, { method: 'POST', body, keepalive: true })).ok;
+    fetch(url, { method: 'POST', body, keepalive: true }).then((r) => report(r.ok), () => report(false));
   } catch (e) {
-    return false;
+    report(false);
   }
+}
+
+/**
+ * The export loop of browser/export/: returns `flush()`, which sends what the SDK hands out with
+ * `next(first)` ([url, body, whether to gzip], or undefined when nothing is left) one request at a
+ * time, and after each try asks `sent(status, retryAfter, gzipped)` for the delay before the next
+ * try (negative: done with this request). Flushes queue up behind each other, so when one
+ * resolves, everything recorded before it was called has been sent or counted as dropped. It
+ * never rejects; `stop()` runs after the flush that `flush(true)` starts.
+ */
+export function tracewireExporter(next, sent, stop, key) {
+  let tail = Promise.resolve();
+  const run = async () => {
+    try {
+      for (let first = true, r; (r = next(first)) !== undefined; first = false) {
+        const body = (r[2] && (await gzip(r[1]))) || r[1];
+        for (;;) {
+          const [status, retryAfter] = await post(r[0], body, key);
+          const delay = sent(status, retryAfter, typeof body !== 'string');
+          if (delay < 0) break;
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    } catch (e) { /* the SDK was dropped meanwhile */ }
+  };
+  return (last) => {
+    tail = tail.then(run);
+    if (last) tail = tail.then(() => { try { stop(); } catch (e) { /* dropped */ } });
+    return tail;
+  };
 }
 
 /** `navigator.sendBeacon(url, body)`: whether the browser accepted it. */
