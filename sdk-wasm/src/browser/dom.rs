@@ -100,6 +100,9 @@ pub fn describe(value: &JsValue) -> (String, String, Option<String>) {
 
 #[wasm_bindgen(module = "/src/browser/page.js")]
 extern "C" {
+    /// The page's `window`; `None` in a worker.
+    #[wasm_bindgen(js_name = tracewireWindow)]
+    pub fn window() -> Option<web_sys::Window>;
     #[wasm_bindgen(js_name = tracewireDescribe)]
     fn js_describe(value: &JsValue) -> js_sys::Array;
     /// `new RegExp(pattern, 'g')`, or null when the pattern is invalid.

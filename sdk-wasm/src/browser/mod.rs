@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     redact_patterns: Vec<js_sys::RegExp>,
     pub window: web_sys::Window,
     performance: Option<web_sys::Performance>,
+    /// `performance.timeOrigin` (0 without `performance`, whose stand-in is `Date.now()`).
+    time_origin: f64,
     pub state: RefCell<State>,
     listeners: RefCell<Vec<Listener>>,
     timers: RefCell<Vec<dom::Interval>>,
@@ -128,7 +130,7 @@ impl Tracewire {
         if current().is_some() {
             return Err(Error::AlreadyStarted);
         }
-        let window = web_sys::window().ok_or(Error::Unavailable("window"))?;
+        let window = dom::window().ok_or(Error::Unavailable("window"))?;
         let mut redact_patterns = Vec::new();
         for p in &config.redact_patterns {
             let re = dom::regexp(p).ok_or_else(|| Error::InvalidConfig {
@@ -200,6 +202,7 @@ impl Tracewire {
             scrubber,
             redact_patterns,
             window,
+            time_origin: performance.as_ref().map_or(0.0, |p| p.time_origin()),
             performance,
             state: RefCell::new(state),
             carried: RefCell::new(Vec::new()),
@@ -308,11 +311,7 @@ impl Drop for Tracewire {
 impl Inner {
     /// Nanoseconds since the Unix epoch, with sub-millisecond resolution when available.
     pub fn now_ns(&self) -> u64 {
-        let ms = match &self.performance {
-            Some(p) => p.time_origin() + p.now(),
-            None => js_sys::Date::now(),
-        };
-        (ms * 1_000_000.0) as u64
+        self.epoch_ns(self.now_ms())
     }
 
     /// Milliseconds on the monotonic clock, for durations.
@@ -321,6 +320,12 @@ impl Inner {
             Some(p) => p.now(),
             None => js_sys::Date::now(),
         }
+    }
+
+    /// A [`now_ms`](Inner::now_ms) reading as nanoseconds since the Unix epoch (one clock read
+    /// serves both on the hot path).
+    pub fn epoch_ns(&self, ms: f64) -> u64 {
+        ((self.time_origin + ms) * 1_000_000.0) as u64
     }
 
     /// A new span context: a child of `parent` (remote or local), else of the active span, else

@@ -2,6 +2,11 @@
 // function stands in for several typed browser calls from the wasm, so the SDK ships one small
 // import instead of many. None of them throws.
 
+/** The page's `window`, or undefined (in a worker). */
+export function tracewireWindow() {
+  return typeof window === 'object' ? window : undefined;
+}
+
 /** [type, message, stack] of any thrown value (JavaScript can throw anything, not only Error). */
 export function tracewireDescribe(v) {
   if (v instanceof Error) return [v.name, v.message, typeof v.stack === 'string' ? v.stack : undefined];

@@ -14,13 +14,19 @@ use super::SocketState;
 use super::record::{on_close, on_error, on_message, on_open, on_send, process_end, process_start};
 use crate::{Error, Result};
 
+#[wasm_bindgen(module = "/src/browser/websocket/websocket.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = tracewireWebSocket)]
+    fn global_websocket() -> Option<JsValue>;
+}
+
 /// `new WebSocket(url, protocols)` with the browser's own constructor, also while
 /// `instrumentWebSockets()` has replaced `window.WebSocket` (a `TracedWebSocket` must not be
 /// traced twice).
 fn construct(url: &str, protocols: &JsValue) -> std::result::Result<WebSocket, JsValue> {
     let ctor = current()
         .and_then(|i| i.ws_patch.borrow().as_ref().map(|p| p.original().clone()))
-        .or_else(|| js_sys::Reflect::get(&js_sys::global(), &"WebSocket".into()).ok())
+        .or_else(global_websocket)
         .and_then(|c| c.dyn_into::<js_sys::Function>().ok())
         .ok_or_else(|| JsValue::from_str("WebSocket is not available"))?;
     let args = js_sys::Array::of1(&JsValue::from_str(url));

@@ -3,6 +3,7 @@
 //! reply timeout passes, or an export asks for everything.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use super::super::{Held, Inner};
 use crate::TraceParent;
@@ -17,22 +18,25 @@ struct PendingSend {
     sent_ms: f64,
 }
 
-/// The sends of one SDK instance waiting for replies, oldest first.
+/// The sends of one SDK instance waiting for replies, oldest first (a ring: at the bound, every
+/// send pushes the oldest out, which must not shift the others).
 #[derive(Default)]
 pub(crate) struct PendingSends {
-    sends: RefCell<Vec<PendingSend>>,
+    sends: RefCell<VecDeque<PendingSend>>,
 }
 
 impl PendingSends {
-    /// Holds a send span until a reply arrives in its trace (or the reply timeout passes).
-    pub(crate) fn hold(&self, inner: &Inner, span: SpanRecord) {
+    /// Holds a send span, sent at `sent_ms` (monotonic clock), until a reply arrives in its
+    /// trace (or the reply timeout passes).
+    pub(crate) fn hold(&self, inner: &Inner, span: SpanRecord, sent_ms: f64) {
         let released = {
             let mut sends = self.sends.borrow_mut();
-            sends.push(PendingSend {
-                span,
-                sent_ms: inner.now_ms(),
-            });
-            (sends.len() > MAX_PENDING_SENDS).then(|| sends.remove(0))
+            sends.push_back(PendingSend { span, sent_ms });
+            if sends.len() > MAX_PENDING_SENDS {
+                sends.pop_front()
+            } else {
+                None
+            }
         };
         if let Some(p) = released {
             inner.record_span(p.span);
@@ -53,7 +57,7 @@ impl PendingSends {
                         .iter()
                         .rposition(|p| p.span.trace_id == reply_to.trace_id)
                 });
-            idx.map(|i| sends.remove(i))
+            idx.and_then(|i| sends.remove(i))
         };
         let mut p = found?;
         let rtt = now - p.sent_ms;
@@ -71,7 +75,7 @@ impl Held for PendingSends {
     fn release(&self, inner: &Inner, all: bool) {
         let now = inner.now_ms();
         let timeout = f64::from(inner.config.reply_timeout_ms);
-        let released: Vec<PendingSend> = {
+        let released: VecDeque<PendingSend> = {
             let mut sends = self.sends.borrow_mut();
             let (old, keep) = std::mem::take(&mut *sends)
                 .into_iter()

@@ -125,7 +125,7 @@ pub(crate) fn on_send(
     ws: &WebSocket,
     data: &JsValue,
 ) -> Option<JsValue> {
-    let start_ns = inner.now_ns();
+    let start_ms = inner.now_ms();
     let ctx = inner.new_ctx(None);
     sock.sent.set(sock.sent.get() + 1);
     let cfg = &inner.config;
@@ -158,7 +158,7 @@ pub(crate) fn on_send(
                         sock,
                         ws,
                         ctx,
-                        start_ns,
+                        start_ms,
                         text.len(),
                         "text",
                         plan.message_type,
@@ -173,7 +173,7 @@ pub(crate) fn on_send(
                     sock,
                     ws,
                     ctx,
-                    start_ns,
+                    start_ms,
                     size,
                     "text",
                     plan.message_type,
@@ -193,7 +193,7 @@ pub(crate) fn on_send(
         sock,
         ws,
         ctx,
-        start_ns,
+        start_ms,
         size,
         format,
         message_type,
@@ -209,7 +209,7 @@ fn finish_send(
     sock: &SocketState,
     ws: &WebSocket,
     ctx: SpanCtx,
-    start_ns: u64,
+    start_ms: f64,
     size: usize,
     format: &'static str,
     message_type: Option<String>,
@@ -236,14 +236,14 @@ fn finish_send(
             parent_span_id: ctx.parent,
             name: span_name("ws.send", message_type.as_deref()),
             kind: SpanKind::Producer,
-            start_ns,
+            start_ns: inner.epoch_ns(start_ms),
             end_ns: inner.now_ns(),
             attributes,
             events: Vec::new(),
             error: None,
         };
         if replacement.is_some() {
-            inner.ws.pending.hold(inner, span);
+            inner.ws.pending.hold(inner, span, start_ms);
         } else {
             inner.record_span(span);
         }

@@ -11,6 +11,11 @@ export function tracewireInsert(data, at, comma, prefix, suffix, t0, t1, t2, t3,
     + h32(s1) + '-' + HEX[flags & 255] + suffix + (comma ? ',' : '') + data.slice(at);
 }
 
+/** The global `WebSocket` constructor (also in workers), or undefined. */
+export function tracewireWebSocket() {
+  return globalThis.WebSocket;
+}
+
 /** Byte size of a binary payload (ArrayBuffer, typed array, DataView or Blob). */
 export function tracewireSize(data) {
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
