@@ -413,6 +413,7 @@ impl Inner {
     }
 
     /// URL as recorded: query and fragment removed unless configured otherwise.
+    #[cfg(any(feature = "websocket", feature = "fetch", feature = "errors"))]
     pub fn clean_url(&self, url: &str) -> String {
         if self.config.strip_url_query {
             crate::scrub::strip_query(url).to_owned()
@@ -494,6 +495,7 @@ impl Inner {
 
     /// Registers what an instrumentation holds back; it is asked before every export for as
     /// long as it lives.
+    #[cfg(any(feature = "websocket", feature = "fetch"))]
     pub(crate) fn hold(&self, held: Weak<dyn Held>) {
         self.held.borrow_mut().push(held);
     }

@@ -20,7 +20,9 @@ use crate::otlp::{encode_logs, encode_traces};
 use crate::record::{AttrValue, Item, LogRecord, Severity};
 use crate::retry::{Outcome, RetryPolicy, classify, parse_retry_after_seconds};
 
-pub(crate) use exit::{Keepalives, beacon, flush_on_exit, take_carried};
+#[cfg(feature = "errors")]
+pub(crate) use exit::beacon;
+pub(crate) use exit::{Keepalives, flush_on_exit, take_carried};
 pub use stats::Stats;
 
 /// Bodies smaller than this are sent uncompressed (gzip would not pay for itself).
