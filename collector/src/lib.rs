@@ -9,10 +9,11 @@ pub mod decode;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod options;
 pub mod receive;
 pub mod server;
+pub mod signal;
 pub mod store;
-mod ui;
 
 #[cfg(test)]
 mod testing;
