@@ -7,6 +7,7 @@
 use crate::context::TraceParent;
 use crate::json::{self, Member};
 use crate::text;
+use tracewire_semconv::message;
 
 /// Result of inspecting an outgoing text message.
 #[derive(Debug, PartialEq)]
@@ -234,17 +235,18 @@ pub fn extract(text: &str, field: &str, type_fields: &[String]) -> Incoming {
     };
     let mut message_type = message_type(&members, type_fields);
     if message_type.is_none()
-        && let Some(data) = member(&members, "data").and_then(|d| json::object_members(d.value))
+        && let Some(data) =
+            member(&members, message::ENVELOPE_DATA).and_then(|d| json::object_members(d.value))
     {
         message_type = self::message_type(&data, type_fields);
     }
     let carrier = member(&members, field).and_then(|c| json::object_members(c.value));
     let (parent, tracestate) = match carrier {
         Some(c) => (
-            member(&c, "traceparent")
+            member(&c, message::TRACEPARENT)
                 .and_then(|v| json::string_value(v.value))
                 .and_then(|v| TraceParent::parse(&v)),
-            member(&c, "tracestate")
+            member(&c, message::TRACESTATE)
                 .and_then(|v| json::string_value(v.value))
                 .map(|v| v.into_owned()),
         ),

@@ -11,6 +11,7 @@ use super::export::{beacon, url_for};
 use super::{Inner, current};
 use crate::otlp::encode_logs;
 use crate::record::{AttrValue, Attributes, LogRecord, Severity};
+use tracewire_semconv::attribute;
 
 fn exception_record(
     inner: &Inner,
@@ -21,11 +22,11 @@ fn exception_record(
 ) -> LogRecord {
     let active = inner.state.borrow().active.last().copied();
     let mut attributes: Attributes = vec![
-        ("exception.type".into(), kind.to_owned().into()),
-        ("exception.message".into(), message.clone().into()),
+        (attribute::EXCEPTION_TYPE.into(), kind.to_owned().into()),
+        (attribute::EXCEPTION_MESSAGE.into(), message.clone().into()),
     ];
     if let Some(stack) = stack {
-        attributes.push(("exception.stacktrace".into(), stack.into()));
+        attributes.push((attribute::EXCEPTION_STACKTRACE.into(), stack.into()));
     }
     attributes.append(&mut extra);
     LogRecord {
@@ -50,11 +51,11 @@ pub fn install(inner: &Rc<Inner>) {
         let text = |i| e.get(i).as_string();
         let extra = vec![
             (
-                "code.filepath".into(),
+                attribute::CODE_FILEPATH.into(),
                 inner.clean_url(&text(3).unwrap_or_default()).into(),
             ),
-            ("code.lineno".into(), number(&e.get(4))),
-            ("code.column".into(), number(&e.get(5))),
+            (attribute::CODE_LINENO.into(), number(&e.get(4))),
+            (attribute::CODE_COLUMN.into(), number(&e.get(5))),
         ];
         let kind = text(0).unwrap_or_default();
         let rec = exception_record(&inner, &kind, text(1).unwrap_or_default(), text(2), extra);
@@ -69,7 +70,7 @@ pub fn install(inner: &Rc<Inner>) {
         };
         let reason = js_sys::Reflect::get(&ev, &"reason".into()).unwrap_or(JsValue::UNDEFINED);
         let (kind, message, stack) = describe(&reason);
-        let extra = vec![("exception.unhandled_rejection".into(), true.into())];
+        let extra = vec![(attribute::EXCEPTION_UNHANDLED_REJECTION.into(), true.into())];
         let rec = exception_record(&inner, &kind, message, stack, extra);
         inner.record_log(rec);
     }) {
@@ -122,7 +123,7 @@ fn report_panic(message: &str) {
         .map(|st| st.session.id.clone())
         .unwrap_or_default();
     let mut scrubbed: Attributes = vec![(
-        "exception.message".into(),
+        attribute::EXCEPTION_MESSAGE.into(),
         AttrValue::from(message.to_owned()),
     )];
     inner.scrub(&mut scrubbed);
@@ -136,9 +137,9 @@ fn report_panic(message: &str) {
         body: String::from("panic: ") + &message,
         event_name: Some("exception".into()),
         attributes: vec![
-            ("exception.type".into(), "panic".into()),
-            ("exception.message".into(), message.into()),
-            ("session.id".into(), session.into()),
+            (attribute::EXCEPTION_TYPE.into(), "panic".into()),
+            (attribute::EXCEPTION_MESSAGE.into(), message.into()),
+            (attribute::SESSION_ID.into(), session.into()),
         ],
         trace_id: None,
         span_id: None,

@@ -15,6 +15,7 @@ use super::{Held, Inner, SpanCtx};
 use crate::rate::{RouteCounter, route_of};
 use crate::record::{AttrValue, LogRecord, Severity, SpanKind, SpanRecord};
 use crate::{Error, Result, json};
+use tracewire_semconv::{attribute, event};
 
 #[wasm_bindgen(module = "/src/browser/fetch.js")]
 extern "C" {
@@ -45,18 +46,21 @@ impl RouteRates {
                 time_ns: inner.now_ns(),
                 severity: Severity::Info,
                 body: body + " requests to " + &c.route,
-                event_name: Some("http.client.request_rate".into()),
+                event_name: Some(event::HTTP_CLIENT_REQUEST_RATE.into()),
                 attributes: vec![
-                    ("http.route".into(), c.route.into()),
+                    (attribute::HTTP_ROUTE.into(), c.route.into()),
                     (
-                        "http.client.request.count".into(),
+                        attribute::HTTP_CLIENT_REQUEST_COUNT.into(),
                         AttrValue::Int(i64::try_from(c.requests).unwrap_or(i64::MAX)),
                     ),
                     (
-                        "http.client.request.suppressed".into(),
+                        attribute::HTTP_CLIENT_REQUEST_SUPPRESSED.into(),
                         AttrValue::Int(i64::try_from(c.suppressed).unwrap_or(i64::MAX)),
                     ),
-                    ("tracewire.interval_ms".into(), AttrValue::Int(interval)),
+                    (
+                        attribute::TRACEWIRE_INTERVAL_MS.into(),
+                        AttrValue::Int(interval),
+                    ),
                 ],
                 trace_id: None,
                 span_id: None,
@@ -143,16 +147,16 @@ fn start(
 fn end(inner: &Inner, req: InFlight, status: i32, error: &JsValue) {
     let mut attributes = vec![
         (
-            "http.request.method".into(),
+            attribute::HTTP_REQUEST_METHOD.into(),
             AttrValue::from(req.method.clone()),
         ),
-        ("url.full".into(), req.url.into()),
+        (attribute::URL_FULL.into(), req.url.into()),
     ];
     let failure = if status < 0 {
         Some(describe(error).1)
     } else {
         attributes.push((
-            "http.response.status_code".into(),
+            attribute::HTTP_RESPONSE_STATUS_CODE.into(),
             AttrValue::Int(i64::from(status)),
         ));
         (status >= 400).then(|| {

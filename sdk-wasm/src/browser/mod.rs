@@ -24,6 +24,7 @@ use crate::record::{AttrValue, Attributes, Item, LogRecord, Severity, SpanRecord
 use crate::scrub::Scrubber;
 use crate::session::SessionState;
 use crate::{Config, Error, Result, sampling};
+use tracewire_semconv::{attribute, resource};
 
 pub use dom::Listener;
 pub use export::Stats;
@@ -145,19 +146,28 @@ impl Tracewire {
             let _ = crypto.get_random_values_with_u8_array(buf);
         }));
         let mut resource: Attributes = vec![
-            ("service.name".into(), config.service_name.clone().into()),
-            ("telemetry.sdk.name".into(), "tracewire-sdk".into()),
-            ("telemetry.sdk.language".into(), "webjs".into()),
-            ("telemetry.sdk.version".into(), SDK_VERSION.into()),
+            (
+                resource::SERVICE_NAME.into(),
+                config.service_name.clone().into(),
+            ),
+            (
+                resource::TELEMETRY_SDK_NAME.into(),
+                resource::BROWSER_SDK_NAME.into(),
+            ),
+            (
+                resource::TELEMETRY_SDK_LANGUAGE.into(),
+                resource::BROWSER_SDK_LANGUAGE.into(),
+            ),
+            (resource::TELEMETRY_SDK_VERSION.into(), SDK_VERSION.into()),
         ];
         if let Some(v) = &config.service_version {
-            resource.push(("service.version".into(), v.clone().into()));
+            resource.push((resource::SERVICE_VERSION.into(), v.clone().into()));
         }
         if let Some(env) = &config.environment {
-            resource.push(("deployment.environment".into(), env.clone().into()));
+            resource.push((resource::DEPLOYMENT_ENVIRONMENT.into(), env.clone().into()));
         }
         if let Ok(ua) = window.navigator().user_agent() {
-            resource.push(("user_agent.original".into(), ua.into()));
+            resource.push((resource::USER_AGENT_ORIGINAL.into(), ua.into()));
         }
         let scrubber = Scrubber::new(
             &config.deny_attributes,
@@ -425,9 +435,9 @@ impl Inner {
     fn common_attrs(&self, attrs: &mut Attributes) {
         self.touch_session();
         let st = self.state.borrow();
-        attrs.push(("session.id".into(), st.session.id.clone().into()));
+        attrs.push((attribute::SESSION_ID.into(), st.session.id.clone().into()));
         if let Some(user) = &st.user_id {
-            attrs.push(("user.id".into(), user.clone().into()));
+            attrs.push((attribute::USER_ID.into(), user.clone().into()));
         }
     }
 

@@ -115,7 +115,7 @@ impl Default for Config {
             compression: true,
             keepalive_budget_bytes: 60_000,
             flush_on_page_exit: true,
-            trace_context_field: "trace_context".into(),
+            trace_context_field: tracewire_semconv::message::TRACE_CONTEXT_FIELD.into(),
             inject_trace_context: true,
             message_type_fields: ["type", "event", "op", "action"]
                 .iter()

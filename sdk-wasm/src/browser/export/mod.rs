@@ -19,6 +19,7 @@ use super::dom::{Interval, Listener};
 use crate::otlp::{encode_logs, encode_traces};
 use crate::record::{AttrValue, Item, LogRecord, Severity};
 use crate::retry::{Outcome, RetryPolicy, classify, parse_retry_after_seconds};
+use tracewire_semconv::{attribute, event};
 
 #[cfg(feature = "errors")]
 pub(crate) use exit::beacon;
@@ -187,15 +188,18 @@ fn drop_report(inner: &Inner) -> Option<LogRecord> {
             crate::json::push_u64(&mut body, dropped);
             body + " telemetry items: export queue full"
         },
-        event_name: Some("tracewire.dropped".into()),
+        event_name: Some(event::TRACEWIRE_DROPPED.into()),
         attributes: vec![
             (
-                "tracewire.dropped.count".into(),
+                attribute::TRACEWIRE_DROPPED_COUNT.into(),
                 AttrValue::Int(i64::try_from(dropped).unwrap_or(i64::MAX)),
             ),
-            ("tracewire.dropped.reason".into(), "queue_full".into()),
             (
-                "session.id".into(),
+                attribute::TRACEWIRE_DROPPED_REASON.into(),
+                "queue_full".into(),
+            ),
+            (
+                attribute::SESSION_ID.into(),
                 inner.state.borrow().session.id.clone().into(),
             ),
         ],

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use super::super::{Held, Inner};
 use crate::TraceParent;
 use crate::record::{AttrValue, SpanRecord};
+use tracewire_semconv::attribute;
 
 /// Most sent messages held waiting for a reply (for the round-trip time); older ones leave.
 const MAX_PENDING_SENDS: usize = 256;
@@ -63,7 +64,7 @@ impl PendingSends {
         let rtt = now - p.sent_ms;
         p.span
             .attributes
-            .push(("ws.rtt_ms".into(), AttrValue::Float(rtt)));
+            .push((attribute::WS_RTT_MS.into(), AttrValue::Float(rtt)));
         inner.record_span(p.span);
         Some(rtt)
     }

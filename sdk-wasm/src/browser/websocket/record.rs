@@ -9,6 +9,7 @@ use super::super::{Inner, SpanCtx};
 use super::SocketState;
 use crate::message;
 use crate::record::{AttrValue, Attributes, LogRecord, Severity, SpanKind, SpanRecord};
+use tracewire_semconv::{attribute, event, span, value};
 
 #[wasm_bindgen(module = "/src/browser/websocket/websocket.js")]
 extern "C" {
@@ -50,9 +51,12 @@ fn base_attrs(sock: &SocketState, operation: &'static str) -> Attributes {
     // Room for the message attributes and the session/user ids added later, so recording a
     // span does not regrow the vector.
     let mut attrs = Vec::with_capacity(10);
-    attrs.push(("messaging.system".into(), "websocket".into()));
-    attrs.push(("messaging.operation.type".into(), operation.into()));
-    attrs.push(("url.full".into(), sock.url.clone().into()));
+    attrs.push((
+        attribute::MESSAGING_SYSTEM.into(),
+        value::MESSAGING_SYSTEM_WEBSOCKET.into(),
+    ));
+    attrs.push((attribute::MESSAGING_OPERATION_TYPE.into(), operation.into()));
+    attrs.push((attribute::URL_FULL.into(), sock.url.clone().into()));
     attrs
 }
 
@@ -115,7 +119,7 @@ fn insert_context(
 
 /// Byte size and format of a non-text payload.
 fn payload_size(data: &JsValue) -> (usize, &'static str) {
-    (binary_size(data) as usize, "binary")
+    (binary_size(data) as usize, value::FORMAT_BINARY)
 }
 
 /// Records a send and returns the data to send instead of `data` (`None`: send `data` as is).
@@ -160,7 +164,7 @@ pub(crate) fn on_send(
                         ctx,
                         start_ms,
                         text.len(),
-                        "text",
+                        value::FORMAT_TEXT,
                         plan.message_type,
                         None,
                     );
@@ -175,13 +179,18 @@ pub(crate) fn on_send(
                     ctx,
                     start_ms,
                     size,
-                    "text",
+                    value::FORMAT_TEXT,
                     plan.message_type,
                     Some(injected),
                 );
             };
             let size = out.text.as_ref().map_or(text.len(), String::len);
-            (size, "text", out.message_type, out.text.map(JsValue::from))
+            (
+                size,
+                value::FORMAT_TEXT,
+                out.message_type,
+                out.text.map(JsValue::from),
+            )
         }
         None => {
             let (size, format) = payload_size(data);
@@ -220,21 +229,24 @@ fn finish_send(
         .saturating_add(u32::try_from(size).unwrap_or(u32::MAX));
     sock.buffered_max.set(sock.buffered_max.get().max(buffered));
     if ctx.sampled {
-        let mut attributes = base_attrs(sock, "send");
+        let mut attributes = base_attrs(sock, value::OPERATION_SEND);
         attributes.push((
-            "messaging.message.body.size".into(),
+            attribute::MESSAGING_MESSAGE_BODY_SIZE.into(),
             AttrValue::Int(size as i64),
         ));
-        attributes.push(("ws.message.format".into(), format.into()));
-        attributes.push(("ws.context_injected".into(), replacement.is_some().into()));
+        attributes.push((attribute::WS_MESSAGE_FORMAT.into(), format.into()));
+        attributes.push((
+            attribute::WS_CONTEXT_INJECTED.into(),
+            replacement.is_some().into(),
+        ));
         if let Some(t) = &message_type {
-            attributes.push(("ws.message.type".into(), t.clone().into()));
+            attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.clone().into()));
         }
         let span = SpanRecord {
             trace_id: ctx.trace_id,
             span_id: ctx.span_id,
             parent_span_id: ctx.parent,
-            name: span_name("ws.send", message_type.as_deref()),
+            name: span_name(span::WS_SEND, message_type.as_deref()),
             kind: SpanKind::Producer,
             start_ns: inner.epoch_ns(start_ms),
             end_ns: inner.now_ns(),
@@ -260,7 +272,7 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
     let (size, format, incoming) = match data.as_string() {
         Some(text) => (
             text.len(),
-            "text",
+            value::FORMAT_TEXT,
             message::extract(&text, &cfg.trace_context_field, &cfg.message_type_fields),
         ),
         None => {
@@ -283,23 +295,23 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
     // A context we produced is parent-based; otherwise the message starts its own sampled trace.
     let ctx = inner.new_ctx(incoming.parent);
     if ctx.sampled {
-        let mut attributes = base_attrs(sock, "receive");
+        let mut attributes = base_attrs(sock, value::OPERATION_RECEIVE);
         attributes.push((
-            "messaging.message.body.size".into(),
+            attribute::MESSAGING_MESSAGE_BODY_SIZE.into(),
             AttrValue::Int(size as i64),
         ));
-        attributes.push(("ws.message.format".into(), format.into()));
+        attributes.push((attribute::WS_MESSAGE_FORMAT.into(), format.into()));
         if let Some(t) = &incoming.message_type {
-            attributes.push(("ws.message.type".into(), t.clone().into()));
+            attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.clone().into()));
         }
         if let Some(rtt) = rtt {
-            attributes.push(("ws.rtt_ms".into(), AttrValue::Float(rtt)));
+            attributes.push((attribute::WS_RTT_MS.into(), AttrValue::Float(rtt)));
         }
         inner.record_span(SpanRecord {
             trace_id: ctx.trace_id,
             span_id: ctx.span_id,
             parent_span_id: ctx.parent,
-            name: span_name("ws.receive", incoming.message_type.as_deref()),
+            name: span_name(span::WS_RECEIVE, incoming.message_type.as_deref()),
             kind: SpanKind::Consumer,
             start_ns: now,
             end_ns: now,
@@ -332,7 +344,7 @@ pub(crate) fn process_start(inner: &Inner, sock: &SocketState, ev: &JsValue) -> 
     inner.state.borrow_mut().active.push(ctx);
     Some(Processing {
         ctx,
-        name: span_name("ws.process", received.message_type.as_deref()),
+        name: span_name(span::WS_PROCESS, received.message_type.as_deref()),
         start_ns: inner.now_ns(),
         url: sock.url.clone(),
     })
@@ -352,9 +364,15 @@ pub(crate) fn process_end(inner: &Inner, p: Processing, failed: bool) {
         start_ns: p.start_ns,
         end_ns: inner.now_ns(),
         attributes: vec![
-            ("messaging.system".into(), "websocket".into()),
-            ("messaging.operation.type".into(), "process".into()),
-            ("url.full".into(), p.url.into()),
+            (
+                attribute::MESSAGING_SYSTEM.into(),
+                value::MESSAGING_SYSTEM_WEBSOCKET.into(),
+            ),
+            (
+                attribute::MESSAGING_OPERATION_TYPE.into(),
+                value::OPERATION_PROCESS.into(),
+            ),
+            (attribute::URL_FULL.into(), p.url.into()),
         ],
         events: Vec::new(),
         error: failed.then(|| "message listener threw".to_owned()),
@@ -396,18 +414,18 @@ pub(crate) fn on_open(inner: &Inner, sock: &SocketState, ws: &WebSocket) {
     lifecycle_span(
         inner,
         sock,
-        "ws.connect",
+        span::WS_CONNECT,
         sock.created_ns,
         vec![
             (
-                "ws.handshake_ms".into(),
+                attribute::WS_HANDSHAKE_MS.into(),
                 AttrValue::Float(now - sock.created_ms),
             ),
             (
-                "ws.reconnect_count".into(),
+                attribute::WS_RECONNECT_COUNT.into(),
                 AttrValue::from(sock.reconnects),
             ),
-            ("ws.protocol".into(), ws.protocol().into()),
+            (attribute::WS_PROTOCOL.into(), ws.protocol().into()),
         ],
         None,
     );
@@ -417,34 +435,40 @@ pub(crate) fn on_open(inner: &Inner, sock: &SocketState, ws: &WebSocket) {
 pub(crate) fn on_close(inner: &Inner, sock: &SocketState, ev: &CloseEvent) {
     let now = inner.now_ms();
     let mut attrs: Attributes = vec![
-        ("ws.close.code".into(), AttrValue::Int(i64::from(ev.code()))),
-        ("ws.close.reason".into(), ev.reason().into()),
-        ("ws.close.was_clean".into(), ev.was_clean().into()),
         (
-            "ws.buffered_amount.max".into(),
+            attribute::WS_CLOSE_CODE.into(),
+            AttrValue::Int(i64::from(ev.code())),
+        ),
+        (attribute::WS_CLOSE_REASON.into(), ev.reason().into()),
+        (attribute::WS_CLOSE_WAS_CLEAN.into(), ev.was_clean().into()),
+        (
+            attribute::WS_BUFFERED_AMOUNT_MAX.into(),
             AttrValue::from(sock.buffered_max.get()),
         ),
-        ("ws.messages.sent".into(), AttrValue::from(sock.sent.get())),
         (
-            "ws.messages.received".into(),
+            attribute::WS_MESSAGES_SENT.into(),
+            AttrValue::from(sock.sent.get()),
+        ),
+        (
+            attribute::WS_MESSAGES_RECEIVED.into(),
             AttrValue::from(sock.received.get()),
         ),
         (
-            "ws.reconnect_count".into(),
+            attribute::WS_RECONNECT_COUNT.into(),
             AttrValue::from(sock.reconnects),
         ),
     ];
     let error = match sock.opened_ms.get() {
         Some(opened) => {
             attrs.push((
-                "ws.connection.duration_ms".into(),
+                attribute::WS_CONNECTION_DURATION_MS.into(),
                 AttrValue::Float(now - opened),
             ));
             None
         }
         None => Some("connection closed before it opened".to_owned()),
     };
-    lifecycle_span(inner, sock, "ws.close", sock.created_ns, attrs, error);
+    lifecycle_span(inner, sock, span::WS_CLOSE, sock.created_ns, attrs, error);
     sock.last_receive.borrow_mut().take();
 }
 
@@ -454,10 +478,13 @@ pub(crate) fn on_error(inner: &Inner, sock: &SocketState) {
         time_ns: inner.now_ns(),
         severity: Severity::Warn,
         body: "WebSocket error".into(),
-        event_name: Some("ws.error".into()),
+        event_name: Some(event::WS_ERROR.into()),
         attributes: vec![
-            ("url.full".into(), sock.url.clone().into()),
-            ("ws.opened".into(), sock.opened_ms.get().is_some().into()),
+            (attribute::URL_FULL.into(), sock.url.clone().into()),
+            (
+                attribute::WS_OPENED.into(),
+                sock.opened_ms.get().is_some().into(),
+            ),
         ],
         trace_id: None,
         span_id: None,
