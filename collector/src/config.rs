@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde::{Deserialize, Deserializer};
 
+use crate::receive::limits::{OtlpLimits, OtlpLimitsArgs};
 use crate::store::clickhouse::{ClickHouseConfig, check_name};
 
 /// Environment variable for [`Config::otlp_listen`].
@@ -116,7 +117,8 @@ pub struct Cli {
     /// What to do instead of running the collector.
     #[command(subcommand)]
     pub command: Option<CliCommand>,
-    /// TOML config file; keys are the long flag names with `_` for `-`.
+    /// TOML config file; keys are the long flag names with `_` for `-`, except the `--otlp-*`
+    /// limits: those go in an `[otlp_limits]` table, without the `otlp_` prefix.
     #[arg(long, value_name = "FILE", env = ENV_CONFIG, global = true)]
     pub config: Option<PathBuf>,
     /// Address for OTLP/HTTP ingest from backends and browsers [default: 0.0.0.0:4318].
@@ -159,6 +161,9 @@ pub struct Cli {
     /// ClickHouse store: most bytes spooled before ingest answers 503, e.g. `1GiB` [default: 1GiB].
     #[arg(long, value_name = "SIZE", env = ENV_SPOOL_MAX_BYTES, global = true)]
     pub spool_max_bytes: Option<ByteSize>,
+    /// Limits of the OTLP ingest listener.
+    #[command(flatten)]
+    pub otlp_limits: OtlpLimitsArgs,
 }
 
 /// Commands other than running the collector.
@@ -212,6 +217,9 @@ pub struct Config {
     /// ClickHouse store: the most bytes the spool holds. When ClickHouse is down long enough to
     /// fill it, ingest answers 503 with `Retry-After`.
     pub spool_max_bytes: ByteSize,
+    /// Limits of the OTLP ingest listener: connections, header and body timeouts, header
+    /// count, memory held by requests in flight (the `[otlp_limits]` table).
+    pub otlp_limits: OtlpLimits,
 }
 
 impl Default for Config {
@@ -234,6 +242,7 @@ impl Default for Config {
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES
                 .parse()
                 .unwrap_or_else(|_| unreachable!()),
+            otlp_limits: OtlpLimits::default(),
         }
     }
 }
@@ -285,6 +294,7 @@ impl Config {
         if let Some(v) = cli.spool_max_bytes {
             config.spool_max_bytes = v;
         }
+        config.otlp_limits.merge(cli.otlp_limits);
         config.validate()
     }
 
@@ -363,6 +373,7 @@ impl Config {
                 message: format!("{} is too small; at least 1KiB", self.spool_max_bytes),
             });
         }
+        self.otlp_limits.validate(body)?;
         if let Some(Err(message)) = self.clickhouse() {
             return Err(ConfigError::Invalid {
                 option: "store",

@@ -81,6 +81,8 @@ pub struct Metrics {
     spool_bytes: Gauge,
     moved_aside: Family<SignalLabels, Counter>,
     insert_failures: Counter,
+    truncated: Family<SignalLabels, Counter>,
+    refused_connections: Counter,
 }
 
 impl Default for Metrics {
@@ -159,6 +161,18 @@ impl Default for Metrics {
             "ClickHouse INSERTs that failed and will be retried",
             insert_failures.clone(),
         );
+        let truncated = Family::<SignalLabels, Counter>::default();
+        let refused_connections = Counter::default();
+        registry.register(
+            "tracewire_truncated_fields",
+            "Strings and attribute maps cut to the collector's size limits (the items were stored)",
+            truncated.clone(),
+        );
+        registry.register(
+            "tracewire_refused_connections",
+            "Ingest connections refused with 503 or closed because --otlp-max-connections were open",
+            refused_connections.clone(),
+        );
         Self {
             registry,
             received,
@@ -173,6 +187,8 @@ impl Default for Metrics {
             spool_bytes,
             moved_aside,
             insert_failures,
+            truncated,
+            refused_connections,
         }
     }
 }
@@ -182,6 +198,20 @@ fn count(n: usize) -> u64 {
 }
 
 impl Metrics {
+    /// Strings or maps of a request cut to the size limits.
+    pub fn truncated(&self, signal: Signal, n: u64) {
+        if n > 0 {
+            self.truncated
+                .get_or_create(&SignalLabels { signal })
+                .inc_by(n);
+        }
+    }
+
+    /// One ingest connection refused over the connection limit.
+    pub fn refused_connection(&self) {
+        self.refused_connections.inc();
+    }
+
     /// Items found in a request.
     pub fn received(&self, signal: Signal, n: u64) {
         self.received

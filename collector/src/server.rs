@@ -62,13 +62,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let api_listener = bind("api-listen", config.api_listen).await?;
     let ready = Arc::new(AtomicBool::new(true));
 
-    let ingest = receive::router(
+    let ingest = receive::limited_router(
         Ingest {
             queue: store.queue().clone(),
             metrics: Arc::clone(&metrics),
             max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
         },
         &config.cors_origin,
+        &config.otlp_limits,
     );
     let api = api::router(Api {
         store: Arc::clone(&store),
@@ -90,6 +91,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
     }
     let retention = store.start_retention(config.retention.0);
+    receive::raise_open_files_limit(config.otlp_limits.max_connections);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -102,8 +104,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         }
     });
     let (ingest_result, api_result) = tokio::join!(
-        serve(ingest_listener, ingest, &metrics, stop_rx.clone()),
-        serve(api_listener, api, &metrics, stop_rx),
+        receive::serve(
+            ingest_listener,
+            tracked(ingest, &metrics),
+            &config.otlp_limits,
+            &metrics,
+            stop_rx.clone(),
+        ),
+        serve(api_listener, tracked(api, &metrics), stop_rx),
     );
     signals.abort();
     if let Some(retention) = retention {
@@ -127,13 +135,16 @@ async fn bind(option: &'static str, addr: SocketAddr) -> Result<TcpListener, Run
         })
 }
 
+/// `router` with each request's latency recorded.
+fn tracked(router: Router, metrics: &Arc<Metrics>) -> Router {
+    router.layer(middleware::from_fn_with_state(Arc::clone(metrics), track))
+}
+
 async fn serve(
     listener: TcpListener,
     router: Router,
-    metrics: &Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), std::io::Error> {
-    let router = router.layer(middleware::from_fn_with_state(Arc::clone(metrics), track));
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stop| *stop).await;

@@ -3,7 +3,9 @@
 //! the rest of the request is kept and the client gets a partial-success answer.
 
 mod logs;
+mod memory;
 mod traces;
+pub mod truncate;
 mod values;
 
 use prost::Message;
@@ -12,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::model::Batch;
 
 pub use logs::decode_logs;
+pub use memory::{logs_memory, traces_memory};
 pub use traces::decode_traces;
 
 /// How a request body is encoded.
@@ -43,6 +46,8 @@ pub struct Decoded {
     pub received: u64,
     /// Items rejected, with the reason for the first.
     pub rejected: Rejections,
+    /// Strings and attribute maps cut to the [`truncate`] limits.
+    pub truncated: u64,
 }
 
 /// Items rejected from a request, counted, with the first reason kept for the client.

@@ -1,13 +1,19 @@
 //! Receive: the OTLP/HTTP ingest listener. `POST /v1/traces` and `POST /v1/logs` in protobuf or
 //! JSON, optionally gzip or deflate compressed, answered as the OTLP specification prescribes;
-//! CORS for the configured browser origins.
+//! CORS for the configured browser origins. The listener's own limits ([`limits`]) bound
+//! connections, slow clients and the memory requests in flight hold.
 
 mod body;
+pub mod budget;
+mod connections;
+pub mod limits;
+mod reading;
 mod response;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
@@ -18,10 +24,15 @@ use bytes::Bytes;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{error, warn};
 
+pub use connections::{raise_open_files_limit, serve};
+
+use self::budget::MemoryBudget;
+use self::limits::OtlpLimits;
+use self::reading::Reading;
 use crate::config::CorsOrigin;
 use crate::decode::{self, DecodeError, Encoding};
 use crate::metrics::{Metrics, Refusal, Signal};
-use crate::store::{SubmitError, WriteQueue};
+use crate::store::{StoreError, SubmitError, WriteQueue};
 
 /// How long browsers may cache a CORS preflight answer (Chromium caps it at two hours).
 const CORS_MAX_AGE: Duration = Duration::from_secs(7200);
@@ -41,6 +52,22 @@ pub enum IngestError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request would need more memory than the whole in-flight budget.
+    #[error(
+        "the request needs about {needed} bytes of memory to decode, more than the collector's {budget}-byte budget; send smaller batches"
+    )]
+    OverBudget {
+        /// Bytes the request needs (an estimate).
+        needed: u64,
+        /// The whole budget.
+        budget: u64,
+    },
+    /// The body did not arrive within the body timeout.
+    #[error("the request body did not arrive within {seconds} s")]
+    BodyTimeout {
+        /// The timeout in seconds.
+        seconds: f64,
+    },
     /// The body could not be read.
     #[error("cannot read the request body: {0}")]
     Body(String),
@@ -53,6 +80,12 @@ pub enum IngestError {
     /// The write queue is full.
     #[error("the collector is overloaded; retry later")]
     QueueFull,
+    /// Requests in flight hold the whole memory budget.
+    #[error("the collector is busy with other requests; retry later")]
+    Overloaded,
+    /// The listener holds as many connections as it may.
+    #[error("the collector has too many open connections; retry later")]
+    TooManyConnections,
     /// The store could not make the batch durable, or the collector is stopping.
     #[error("the store is unavailable; retry later")]
     Unavailable,
@@ -72,13 +105,30 @@ pub struct Ingest {
     pub max_body: usize,
 }
 
-/// The ingest router, with CORS when `origins` is not empty.
+/// The ingest router with the default [`OtlpLimits`], with CORS when `origins` is not empty.
 pub fn router(ingest: Ingest, origins: &[CorsOrigin]) -> Router {
+    limited_router(ingest, origins, &OtlpLimits::default())
+}
+
+/// The ingest router: bodies read within `limits`' body timeout and memory budget, with CORS
+/// when `origins` is not empty.
+pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimits) -> Router {
     let limit = ingest.max_body;
+    let budget = MemoryBudget::new(limits.max_inflight.0);
+    let reading = Reading {
+        timeout: limits.body_timeout.0,
+        max_body: limit,
+        budget: budget.clone(),
+    };
     let router = Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
         .layer(DefaultBodyLimit::max(limit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            reading,
+            reading::read_body,
+        ))
+        .layer(Extension(budget))
         .with_state(ingest);
     if origins.is_empty() {
         return router;
@@ -111,22 +161,25 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
 
 async fn traces(
     State(ingest): State<Ingest>,
+    Extension(budget): Extension<MemoryBudget>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(ingest, Signal::Traces, headers, body).await
+    handle(ingest, &budget, Signal::Traces, headers, body).await
 }
 
 async fn logs(
     State(ingest): State<Ingest>,
+    Extension(budget): Extension<MemoryBudget>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(ingest, Signal::Logs, headers, body).await
+    handle(ingest, &budget, Signal::Logs, headers, body).await
 }
 
 async fn handle(
     ingest: Ingest,
+    budget: &MemoryBudget,
     signal: Signal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -135,15 +188,18 @@ async fn handle(
         Ok(encoding) => encoding,
         Err(e) => return response::error(Encoding::Json, &e),
     };
-    match accept(&ingest, signal, encoding, headers, body).await {
+    match accept(&ingest, budget, signal, encoding, headers, body).await {
         Ok((rejected, message)) => response::success(signal, encoding, rejected, message),
         Err(e) => response::error(encoding, &e),
     }
 }
 
-/// Decodes and stores one request; answers the rejected count and message on success.
+/// Decodes and stores one request; answers the rejected count and message on success. The
+/// decompressed body and the estimate of what it decodes into are reserved in `budget` before
+/// decoding, until the answer.
 async fn accept(
     ingest: &Ingest,
+    budget: &MemoryBudget,
     signal: Signal,
     encoding: Encoding,
     headers: HeaderMap,
@@ -156,12 +212,26 @@ async fn accept(
         _ => IngestError::Body(rejection.body_text()),
     })?;
     let max = ingest.max_body;
-    let decoded = tokio::task::spawn_blocking(move || {
+    let budget = budget.clone();
+    let (decoded, reservation) = tokio::task::spawn_blocking(move || {
+        let received = raw.as_ptr();
         let data = body::decompress(raw, &headers, max)?;
-        Ok::<_, IngestError>(match signal {
+        // An uncompressed body is the one already reserved by body reading.
+        let copied = if data.as_ptr() == received {
+            0
+        } else {
+            data.len()
+        };
+        let decoded_memory = match signal {
+            Signal::Traces => decode::traces_memory(&data, encoding),
+            Signal::Logs => decode::logs_memory(&data, encoding),
+        };
+        let reservation = budget.try_reserve(copied as u64 + decoded_memory)?;
+        let decoded = match signal {
             Signal::Traces => decode::decode_traces(&data, encoding)?,
             Signal::Logs => decode::decode_logs(&data, encoding)?,
-        })
+        };
+        Ok::<_, IngestError>((decoded, reservation))
     })
     .await
     .map_err(|e| {
@@ -172,6 +242,7 @@ async fn accept(
     let metrics = &ingest.metrics;
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);
+    metrics.truncated(signal, decoded.truncated);
     let what = match signal {
         Signal::Traces => "spans",
         Signal::Logs => "log records",
@@ -187,7 +258,15 @@ async fn accept(
             metrics.refused(signal, reason, items);
             err
         })?;
-        receipt.durable().await.map_err(|e| {
+        // The batch's memory stays reserved until the writer is done with it, even when the
+        // client goes away first and this handler is dropped.
+        let durable = tokio::spawn(async move {
+            let durable = receipt.durable().await;
+            drop(reservation);
+            durable
+        });
+        let durable = durable.await.unwrap_or(Err(StoreError::WriterGone));
+        durable.map_err(|e| {
             warn!(error = %e, items, "Batch not stored; client told to retry");
             metrics.refused(signal, Refusal::StoreUnavailable, items);
             IngestError::Unavailable

@@ -27,6 +27,7 @@ struct RpcStatus {
 
 /// gRPC status codes used in error bodies.
 const INVALID_ARGUMENT: i32 = 3;
+const DEADLINE_EXCEEDED: i32 = 4;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const INTERNAL: i32 = 13;
 const UNAVAILABLE: i32 = 14;
@@ -101,13 +102,17 @@ pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
         IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT)
         }
-        IngestError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+        IngestError::TooLarge { .. } | IngestError::OverBudget { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED)
+        }
+        IngestError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED),
         IngestError::Body(_) | IngestError::Decompress(_) | IngestError::Decode(_) => {
             (StatusCode::BAD_REQUEST, INVALID_ARGUMENT)
         }
-        IngestError::QueueFull | IngestError::Unavailable => {
-            (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
-        }
+        IngestError::QueueFull
+        | IngestError::Overloaded
+        | IngestError::TooManyConnections
+        | IngestError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         IngestError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
     };
     let mut response = encoded(
