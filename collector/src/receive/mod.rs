@@ -276,5 +276,27 @@ async fn accept(
     Ok((decoded.rejected.count, message))
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use axum::http::header::CONTENT_ENCODING;
+    use axum::http::{HeaderMap, HeaderValue};
+    use bytes::Bytes;
+
+    /// Undoes `content_encoding` on `body` as ingest does, at most `max` bytes out; answers the
+    /// length, or the error's message.
+    pub fn decompress(body: &[u8], content_encoding: &str, max: usize) -> Result<usize, String> {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(content_encoding) {
+            headers.insert(CONTENT_ENCODING, value);
+        }
+        match super::body::decompress(Bytes::copy_from_slice(body), &headers, max) {
+            Ok(out) if out.len() > max => Err(format!("{} bytes out, over {max}", out.len())),
+            Ok(out) => Ok(out.len()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

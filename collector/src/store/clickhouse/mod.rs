@@ -210,6 +210,29 @@ impl ClickHouseStore {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    use super::StoreError;
+
+    /// Names of spool files of each kind, as the spool writes them.
+    pub const SPANS_FILE: &str = "0000000000000000000a-000000000001.spans";
+    /// See [`SPANS_FILE`].
+    pub const LOGS_FILE: &str = "0000000000000000000a-000000000002.logs";
+
+    /// Ships the spool at `dir` once to an unreachable server; see the shipper.
+    pub async fn ship_to_nowhere(dir: &Path) -> Result<(), StoreError> {
+        super::shipper::ship_to_nowhere(dir).await
+    }
+
+    /// A spool file of `rows` rows holding `lines`, with a correct header and checksum.
+    pub fn spool_file(rows: u32, lines: &[u8]) -> Vec<u8> {
+        super::spool::encode_file(rows, lines)
+    }
+}
+
 /// Inserts batches straight into ClickHouse (schema created as needed), one INSERT per table,
 /// without spool or queue. The benchmark uses it as the baseline for the full ingest path.
 pub async fn insert_directly(

@@ -320,15 +320,22 @@ impl Shipper {
         let rows: Vec<R> = tokio::task::spawn_blocking(move || {
             let mut rows = Vec::new();
             for name in &files {
-                let (_, lines) = spool.read(name)?;
+                let (count, lines) = spool.read(name)?;
+                let damaged = |why: &str| StoreError::Spool {
+                    path: name.into(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+                };
+                let before = rows.len();
                 for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    rows.push(serde_json::from_slice(line).map_err(|_| StoreError::Spool {
-                        path: name.into(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "a row does not parse",
-                        ),
-                    })?);
+                    rows.push(
+                        serde_json::from_slice(line)
+                            .map_err(|_| damaged("a row does not parse"))?,
+                    );
+                }
+                // The header's count is checked too: a file whose rows went missing must not
+                // be shipped as if it were whole.
+                if rows.len() - before != count {
+                    return Err(damaged("the row count does not match the header"));
                 }
             }
             Ok::<_, StoreError>(rows)
@@ -372,6 +379,38 @@ impl Shipper {
     }
 }
 
+/// Ships the spool at `dir` once, as a starting collector would, to a server that cannot be
+/// reached: files that cannot be read are moved aside, every other one stays. The fuzz target of
+/// the spool reader runs it (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(any(test, fuzzing))]
+pub(super) async fn ship_to_nowhere(dir: &std::path::Path) -> Result<(), StoreError> {
+    let mut shipper = Shipper {
+        client: Client::default()
+            .with_url("http://127.0.0.1:1")
+            .with_validation(false),
+        spool: Arc::new(Spool::open(dir, u64::MAX)?),
+        metrics: Arc::new(Metrics::default()),
+        wake: Arc::new(Notify::new()),
+        batch_rows: 1000,
+        batch_delay: Duration::ZERO,
+        settings: Vec::new(),
+        single_until: [None, None],
+        pending_schema: None,
+    };
+    for kind in Kind::ALL {
+        // Until an INSERT fails (the server is unreachable) or nothing is left.
+        for _ in 0..64 {
+            let Some((first, last)) = shipper.next_insert(kind, true)? else {
+                break;
+            };
+            if shipper.ship(kind, &first, &last).await.is_err() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn kind_slot(kind: Kind) -> usize {
     match kind {
         Kind::Spans => 0,
@@ -403,5 +442,51 @@ mod tests {
         );
         assert!(!is_bad_data(&down));
         assert!(!is_bad_data(&ClickHouseError::TimedOut));
+    }
+
+    fn span_line() -> String {
+        let span = crate::testing::span(1, 1, None, "svc", "op", 1_700_000_000_000_000_000, 1);
+        let mut line = serde_json::to_string(&SpanRow::from(&span)).expect("JSON");
+        line.push('\n');
+        line
+    }
+
+    /// Found by the `spool_reader` fuzz target: a file whose header counts more rows than it
+    /// holds was shipped as if whole (with none, deleted unconfirmed).
+    #[tokio::test]
+    async fn a_file_with_fewer_rows_than_its_header_says_is_moved_aside_not_shipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = "00000000000000000001-000000000001.spans";
+        let empty = "00000000000000000001-000000000002.spans";
+        let whole = "00000000000000000001-000000000003.spans";
+        let line = span_line();
+        std::fs::write(
+            dir.path().join(short),
+            super::super::spool::encode_file(2, line.as_bytes()),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join(empty),
+            super::super::spool::encode_file(3, b""),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join(whole),
+            super::super::spool::encode_file(1, line.as_bytes()),
+        )
+        .expect("write");
+        ship_to_nowhere(dir.path())
+            .await
+            .expect("ships what it can");
+        for damaged in [short, empty] {
+            assert!(
+                dir.path().join("rejected").join(damaged).exists(),
+                "{damaged}"
+            );
+        }
+        assert!(
+            dir.path().join(whole).exists(),
+            "kept until ClickHouse has it"
+        );
     }
 }

@@ -175,11 +175,7 @@ impl Spool {
     pub(super) fn append(&self, kind: Kind, rows: usize, lines: &[u8]) -> Result<(), StoreError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, kind.extension());
-        let mut data = Vec::with_capacity(HEADER + lines.len());
-        data.extend_from_slice(MAGIC);
-        data.extend_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
-        data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
-        data.extend_from_slice(lines);
+        let data = encode_file(u32::try_from(rows).unwrap_or(u32::MAX), lines);
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
         let mut index = self.index();
         index.bytes += data.len() as u64;
@@ -316,6 +312,16 @@ impl Spool {
             Err(e) => Err(io_error(&path, e)),
         }
     }
+}
+
+/// A spool file: header (magic, row count, checksum) and the JSON lines.
+pub(super) fn encode_file(rows: u32, lines: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(HEADER + lines.len());
+    data.extend_from_slice(MAGIC);
+    data.extend_from_slice(&rows.to_le_bytes());
+    data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
+    data.extend_from_slice(lines);
+    data
 }
 
 fn corrupt(path: &Path) -> StoreError {
