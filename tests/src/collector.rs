@@ -50,6 +50,12 @@ impl Collector {
 
     /// Starts a collector with exactly these arguments (which must bind to port 0 or free ports).
     pub fn start_with_args(args: Vec<String>) -> Self {
+        Self::try_start_with_args(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Collector::start_with_args`], but a collector that does not start is an error
+    /// with its log, not a panic.
+    pub fn try_start_with_args(args: Vec<String>) -> Result<Self, String> {
         let mut child = Command::new(binary())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -86,19 +92,25 @@ impl Collector {
             Ok(urls) => urls,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
+                let _ = child.wait();
+                return Err(format!(
                     "collector did not start; log:\n{}",
                     log.lock().map(|l| l.clone()).unwrap_or_default()
-                );
+                ));
             }
         };
-        Self {
+        Ok(Self {
             child: Some(child),
             args,
             log,
             otlp,
             api,
-        }
+        })
+    }
+
+    /// The arguments it was started with.
+    pub fn args(&self) -> &[String] {
+        &self.args
     }
 
     /// `self.otlp` + `path`.

@@ -18,15 +18,16 @@ pub fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
-/// A binary of this workspace, from the cargo target directory these tests were built in (test
-/// executables live in `<target>/<profile>/deps/`, binaries one level up). Build it first, e.g.
-/// `cargo build --workspace --bins`.
+/// A binary of this workspace, from the cargo target directory these tests (or this binary)
+/// were built in: test executables live in `<target>/<profile>/deps/`, binaries one level up.
+/// Build it first, e.g. `cargo build --workspace --bins`.
 pub fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile directory");
+    let exe = std::env::current_exe().expect("executable path");
+    let here = exe.parent().expect("executable directory");
+    let profile_dir = match here.file_name() {
+        Some(dir) if dir == "deps" => here.parent().unwrap_or(here),
+        _ => here,
+    };
     let bin = profile_dir.join(name);
     assert!(
         bin.exists(),
