@@ -218,8 +218,11 @@ impl Spool {
         Some((first.clone(), last.clone()))
     }
 
-    /// Names of `kind` from `first` to `last`, in order.
+    /// Names of `kind` from `first` to `last`, in order (none when `first` comes after `last`).
     pub(super) fn range(&self, kind: Kind, first: &str, last: &str) -> Vec<String> {
+        if first > last {
+            return Vec::new();
+        }
         self.index().files[kind.index()]
             .range(first.to_owned()..=last.to_owned())
             .map(|(name, _)| name.clone())
@@ -282,11 +285,32 @@ impl Spool {
         self.dir.join(format!("shipping-{}", kind.extension()))
     }
 
-    /// The files of the INSERT in flight, if one was started and not finished.
+    /// The files of the INSERT in flight, if one was started and not finished. A manifest that
+    /// does not name two files of `kind` in order is damaged: it is moved to `rejected/` (its
+    /// files are then shipped afresh) rather than trusted.
     pub(super) fn manifest(&self, kind: Kind) -> Option<(String, String)> {
-        let text = fs::read_to_string(self.manifest_path(kind)).ok()?;
-        let (first, last) = text.trim().split_once(' ')?;
-        Some((first.to_owned(), last.to_owned()))
+        let path = self.manifest_path(kind);
+        let text = fs::read_to_string(&path).ok()?;
+        let ours = |name: &str| {
+            name.ends_with(&format!(".{}", kind.extension())) && !name.contains(['/', '\\'])
+        };
+        match text.trim().split_once(' ') {
+            Some((first, last)) if first <= last && ours(first) && ours(last) => {
+                Some((first.to_owned(), last.to_owned()))
+            }
+            _ => {
+                let aside = self.dir.join("rejected").join(format!(
+                    "shipping-{}-{}",
+                    kind.extension(),
+                    self.epoch
+                ));
+                warn!(manifest = %path.display(), aside = %aside.display(), "Damaged shipping manifest moved aside");
+                if fs::rename(&path, &aside).is_err() {
+                    let _ = fs::remove_file(&path);
+                }
+                None
+            }
+        }
     }
 
     /// Records the files of the INSERT about to be sent.
@@ -464,6 +488,37 @@ mod tests {
         data[last] ^= 0xff;
         fs::write(&path, data).expect("writes");
         assert!(matches!(spool.read(&name), Err(StoreError::Spool { .. })));
+    }
+
+    /// Found by the `spool_reader` fuzz target: a manifest naming its files in the wrong order
+    /// made the shipper panic (a reversed range), so nothing was shipped again.
+    #[test]
+    fn damaged_manifest_is_moved_aside_not_trusted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        spool.append(Kind::Spans, 1, b"a\n").expect("writes");
+        spool.append(Kind::Spans, 1, b"b\n").expect("writes");
+        let (first, last) = spool.select(Kind::Spans, 10).expect("files");
+        assert!(spool.range(Kind::Spans, &last, &first).is_empty());
+        for damaged in [
+            format!("{last} {first}"),
+            format!("{first}"),
+            format!("{first} ../{last}"),
+            "x.logs y.logs".to_owned(),
+        ] {
+            std::fs::write(dir.path().join("shipping-spans"), &damaged).expect("writes");
+            assert_eq!(spool.manifest(Kind::Spans), None, "{damaged}");
+            assert!(!dir.path().join("shipping-spans").exists(), "{damaged}");
+        }
+        assert!(
+            std::fs::read_dir(dir.path().join("rejected"))
+                .expect("rejected/")
+                .any(|e| e.is_ok_and(|e| e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("shipping-spans")))
+        );
+        assert_eq!(spool.pending(Kind::Spans).0, 2, "the files themselves stay");
     }
 
     #[test]
