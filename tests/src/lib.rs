@@ -5,6 +5,7 @@ pub mod agent_backend;
 pub mod clickhouse_front;
 pub mod clickhouse_store;
 pub mod collector;
+pub mod docker;
 pub mod exchanges;
 pub mod raw_http;
 
