@@ -9,13 +9,14 @@ pub mod decode;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod options;
 pub mod receive;
 pub mod server;
+pub mod signal;
 pub mod store;
-mod ui;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{Cli, Config, ConfigError};
 pub use server::{RunError, run};

@@ -79,9 +79,8 @@ fn api() -> &'static (tokio::runtime::Runtime, axum::Router) {
     API.get_or_init(|| {
         use std::sync::Arc;
         use tracewire_collector::api::{Api, router};
-        use tracewire_collector::config::StoreUrl;
         use tracewire_collector::metrics::Metrics;
-        use tracewire_collector::store::Store;
+        use tracewire_collector::store::{Store, StoreUrl};
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

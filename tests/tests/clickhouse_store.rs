@@ -15,6 +15,7 @@ use tracewire_collector::metrics::Metrics;
 use tracewire_collector::model::{Batch, RollupQuery, RoundTripQuery, TraceQuery};
 use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
+use tracewire_collector::testing::{reads, store_batch};
 use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
 };
@@ -24,8 +25,8 @@ use tracewire_e2e::exchanges::{MS, OFFSET_NS, SESSION, exchanges, session_exchan
 fn config(test: &ClickHouseTest) -> ClickHouseConfig {
     let mut config = ClickHouseConfig::from_url(&format!("{}/{}", test.front.url(), test.database))
         .expect("valid url");
-    config.spool_dir = test.spool_dir();
-    config.batch_delay = Duration::from_millis(20);
+    config.spool.dir = test.spool_dir();
+    config.options.batch_delay = Duration::from_millis(20);
     config
 }
 
@@ -34,16 +35,6 @@ fn spans_batch(first_trace: u64, traces: u64, spans: u64, base_ns: u64) -> Batch
     decode_traces(&request, Encoding::Protobuf)
         .expect("decodes")
         .batch
-}
-
-async fn submit(store: &Store, batch: Batch) {
-    store
-        .queue()
-        .try_submit(batch)
-        .expect("queue has room")
-        .durable()
-        .await
-        .expect("durable");
 }
 
 async fn wait_rows(test: &ClickHouseTest, table: &str, rows: u64) {
@@ -164,8 +155,8 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
 
     // A collector that may not create the schema refuses a database without it.
     let mut elsewhere = config(&test);
-    elsewhere.database = "schema_is_created_empty".into();
-    elsewhere.create_schema = false;
+    elsewhere.server.database = "schema_is_created_empty".into();
+    elsewhere.options.create_schema = false;
     test.front
         .create_database("schema_is_created_empty")
         .await
@@ -188,7 +179,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .await
         .expect("opens");
     let sqlite = Store::open(
-        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        &tracewire_collector::store::StoreUrl::Sqlite(test.sqlite_path()),
         10_000,
         Arc::new(Metrics::default()),
     )
@@ -208,8 +199,8 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     .expect("decodes")
     .batch;
     for batch in batches.iter().chain([&logs]) {
-        submit(&clickhouse, batch.clone()).await;
-        submit(&sqlite, batch.clone()).await;
+        store_batch(&clickhouse, batch.clone()).await;
+        store_batch(&sqlite, batch.clone()).await;
     }
     wait_rows(&test, "otel_traces", 6 * 5 + 4 * 3 + 5).await;
     wait_rows(&test, "otel_logs", 6).await;
@@ -217,15 +208,15 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     let first_trace = hex::encode(tracewire_e2e::clickhouse_store::trace_id(1));
     for id in 1..=10 {
         let id = hex::encode(tracewire_e2e::clickhouse_store::trace_id(id));
-        let from_clickhouse = clickhouse.trace(&id).await.expect("reads");
+        let from_clickhouse = reads(&clickhouse).trace(&id).await.expect("reads");
         assert!(!from_clickhouse.is_empty());
         assert_eq!(
             from_clickhouse,
-            sqlite.trace(&id).await.expect("reads"),
+            reads(&sqlite).trace(&id).await.expect("reads"),
             "trace {id}"
         );
     }
-    let spans = clickhouse.trace(&first_trace).await.expect("reads");
+    let spans = reads(&clickhouse).trace(&first_trace).await.expect("reads");
     assert_eq!(spans.len(), 5, "the retried batch is read once");
     assert!(
         spans
@@ -234,7 +225,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     );
     assert!(spans.iter().any(|s| !s.links.is_empty()));
     assert!(
-        clickhouse
+        reads(&clickhouse)
             .trace(&hex::encode([7u8; 16]))
             .await
             .expect("reads")
@@ -291,26 +282,34 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         },
     ];
     for query in &queries {
-        let from_clickhouse = clickhouse.search(query).await.expect("search");
+        let from_clickhouse = reads(&clickhouse).search(query).await.expect("search");
         assert_eq!(
             from_clickhouse,
-            sqlite.search(query).await.expect("search"),
+            reads(&sqlite).search(query).await.expect("search"),
             "{query:?}"
         );
     }
     assert_eq!(
-        clickhouse.search(&queries[0]).await.expect("search").len(),
+        reads(&clickhouse)
+            .search(&queries[0])
+            .await
+            .expect("search")
+            .len(),
         10
     );
     assert_eq!(
-        clickhouse.search(&queries[4]).await.expect("search").len(),
+        reads(&clickhouse)
+            .search(&queries[4])
+            .await
+            .expect("search")
+            .len(),
         3,
         "traces 3, 6 and 9 have an error span"
     );
-    let from_clickhouse = clickhouse.services().await.expect("services");
+    let from_clickhouse = reads(&clickhouse).services().await.expect("services");
     assert_eq!(from_clickhouse.len(), 2);
-    let mut sqlite_services = sqlite.services().await.expect("services");
-    // MergeTree keeps the retried copy: service counts include it (see the README).
+    let mut sqlite_services = reads(&sqlite).services().await.expect("services");
+    // MergeTree keeps the retried copy: service counts include it (see docs/clickhouse.md).
     for service in &mut sqlite_services {
         service.span_count += if service.name == "web" { 3 } else { 2 };
     }
@@ -323,7 +322,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .await
         .expect("truncates");
     assert!(
-        clickhouse
+        reads(&clickhouse)
             .trace(&first_trace)
             .await
             .expect("reads")
@@ -360,16 +359,16 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
     }
     // That is all a collector that may not touch the schema needs: it opens and stores.
     let mut owned = config.clone();
-    owned.create_schema = false;
+    owned.options.create_schema = false;
     let store = Store::open_clickhouse(&owned, 100, Arc::new(Metrics::default()))
         .await
         .expect("opens on the DDL applied by hand");
-    submit(&store, spans_batch(1, 1, 2, now_ns())).await;
+    store_batch(&store, spans_batch(1, 1, 2, now_ns())).await;
     store.shutdown().await.expect("ships and stops");
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 2);
     // The cluster DDL needs a cluster and ZooKeeper; the engine parses and formats each
     // statement, which proves it is valid ClickHouse SQL.
-    config.cluster = Some("tracewire_cluster".into());
+    config.options.cluster = Some("tracewire_cluster".into());
     let cluster_statements = Layout::new(&config).statements();
     assert!(cluster_statements.iter().any(|s| s.contains("ON CLUSTER")));
     for statement in &cluster_statements {
@@ -420,7 +419,7 @@ async fn rejected_data_is_moved_aside_counted_and_the_rest_is_stored() {
     let metrics = Arc::new(Metrics::default());
     let mut config = config(&test);
     // Long enough that the three batches below go out in one INSERT.
-    config.batch_delay = Duration::from_millis(400);
+    config.options.batch_delay = Duration::from_millis(400);
     let store = Store::open_clickhouse(&config, 10_000, Arc::clone(&metrics))
         .await
         .expect("opens");
@@ -436,7 +435,7 @@ async fn rejected_data_is_moved_aside_counted_and_the_rest_is_stored() {
     poisoned.spans[1].name = "poison".into();
     let after = spans_batch(4, 2, 2, base);
     for batch in [good, poisoned, after] {
-        submit(&store, batch).await;
+        store_batch(&store, batch).await;
     }
     wait_rows(&test, "otel_traces", 8).await;
     store.shutdown().await.expect("stops");
@@ -465,12 +464,12 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
     let test = ClickHouseTest::start("resent_insert_is_stored_once");
     let mut config = config(&test);
     // Nothing ships before shutdown, so the spool file can be copied first.
-    config.batch_delay = Duration::from_secs(3600);
+    config.options.batch_delay = Duration::from_secs(3600);
     let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
         .await
         .expect("opens");
     let batch = spans_batch(1, 2, 3, now_ns());
-    submit(&store, batch.clone()).await;
+    store_batch(&store, batch.clone()).await;
     let spooled: Vec<String> = files_in(&test.spool_dir())
         .into_iter()
         .filter(|f| f.ends_with(".spans"))
@@ -488,7 +487,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
         format!("{0} {0}\n", spooled[0]),
     )
     .expect("records");
-    config.batch_delay = Duration::from_millis(20);
+    config.options.batch_delay = Duration::from_millis(20);
     let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
@@ -507,7 +506,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
 
     // The same rows accepted again later are a new spool file with a new token: stored, not
     // mistaken for a retry (block-content deduplication alone would drop them).
-    submit(&store, batch).await;
+    store_batch(&store, batch).await;
     wait_rows(&test, "otel_traces", 12).await;
     store.shutdown().await.expect("stops");
     assert_eq!(count_rows(&test.client(), "otel_traces").await, (12, 6));
@@ -535,7 +534,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .await
         .expect("opens");
     let sqlite = Store::open(
-        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        &tracewire_collector::store::StoreUrl::Sqlite(test.sqlite_path()),
         10_000,
         Arc::new(Metrics::default()),
     )
@@ -556,12 +555,12 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
 
     // First INSERT: the backend's spans alone. No send span, so no round trip.
     for x in &xs {
-        submit(&clickhouse, decode(&x.backend)).await;
+        store_batch(&clickhouse, decode(&x.backend)).await;
     }
     wait_shipped(&test).await;
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 8);
     assert!(
-        clickhouse
+        reads(&clickhouse)
             .round_trips(&all)
             .await
             .expect("reads")
@@ -579,9 +578,9 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
             }
         }
     }
-    submit(&clickhouse, sends.clone()).await;
+    store_batch(&clickhouse, sends.clone()).await;
     wait_shipped(&test).await;
-    let first = clickhouse.round_trips(&all).await.expect("reads");
+    let first = reads(&clickhouse).round_trips(&all).await.expect("reads");
     assert_eq!(first.len(), 4);
     assert!(
         first
@@ -591,21 +590,24 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
                 && *offset == 0)
     );
     assert_eq!(
-        clickhouse.session_offset(SESSION).await.expect("reads"),
+        reads(&clickhouse)
+            .session_offset(SESSION)
+            .await
+            .expect("reads"),
         None
     );
 
     // Third INSERT: the replies. The fuller derivation replaces the first, and the session's
     // offset is estimated.
-    submit(&clickhouse, replies.clone()).await;
+    store_batch(&clickhouse, replies.clone()).await;
     wait_shipped(&test).await;
-    let full = clickhouse.round_trips(&all).await.expect("reads");
+    let full = reads(&clickhouse).round_trips(&all).await.expect("reads");
     assert_eq!(full.len(), 4, "each round trip once");
     assert!(
         full.iter()
             .all(|(r, _)| r.receive_span_id.is_some() && r.version == 5)
     );
-    let offset = clickhouse
+    let offset = reads(&clickhouse)
         .session_offset(SESSION)
         .await
         .expect("reads")
@@ -618,10 +620,10 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
 
     // SQLite, given the same spans, derives the same (it does not keep versions).
     for x in &xs {
-        submit(&sqlite, decode(&x.backend)).await;
+        store_batch(&sqlite, decode(&x.backend)).await;
     }
-    submit(&sqlite, sends).await;
-    submit(&sqlite, replies).await;
+    store_batch(&sqlite, sends).await;
+    store_batch(&sqlite, replies).await;
     assert!(
         sqlite
             .derive(Duration::from_secs(10))
@@ -635,11 +637,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     };
     assert_eq!(
         unversioned(full.clone()),
-        unversioned(sqlite.round_trips(&all).await.expect("reads"))
+        unversioned(reads(&sqlite).round_trips(&all).await.expect("reads"))
     );
     assert_eq!(
         Some(offset),
-        sqlite.session_offset(SESSION).await.expect("reads")
+        reads(&sqlite).session_offset(SESSION).await.expect("reads")
     );
     let filtered = RoundTripQuery {
         session_id: Some(SESSION.into()),
@@ -649,15 +651,23 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         ..all.clone()
     };
     assert_eq!(
-        unversioned(clickhouse.round_trips(&filtered).await.expect("reads")),
-        unversioned(sqlite.round_trips(&filtered).await.expect("reads"))
+        unversioned(
+            reads(&clickhouse)
+                .round_trips(&filtered)
+                .await
+                .expect("reads")
+        ),
+        unversioned(reads(&sqlite).round_trips(&filtered).await.expect("reads"))
     );
     assert_eq!(
-        clickhouse
+        reads(&clickhouse)
             .round_trip_points(&filtered)
             .await
             .expect("reads"),
-        sqlite.round_trip_points(&filtered).await.expect("reads")
+        reads(&sqlite)
+            .round_trip_points(&filtered)
+            .await
+            .expect("reads")
     );
 
     // A derivation from fewer spans (another collector that read before the replies arrived)
@@ -683,19 +693,25 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .execute()
         .await
         .expect("inserts");
-    assert_eq!(clickhouse.round_trips(&all).await.expect("reads"), full);
     assert_eq!(
-        clickhouse.session_offset(SESSION).await.expect("reads"),
+        reads(&clickhouse).round_trips(&all).await.expect("reads"),
+        full
+    );
+    assert_eq!(
+        reads(&clickhouse)
+            .session_offset(SESSION)
+            .await
+            .expect("reads"),
         Some(offset)
     );
     clickhouse.shutdown().await.expect("stops");
     sqlite.shutdown().await.expect("stops");
 }
 
-/// Asserts that ClickHouse's rollups of `q` ([`Store::rollups`], added up by the engine) equal
+/// Asserts that ClickHouse's rollups of `q` ([`Reader::rollups`](tracewire_collector::store::Reader::rollups), added up by the engine) equal
 /// the round trips of `q` added up in Rust; answers them.
 async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups {
-    let points = store
+    let points = reads(store)
         .round_trip_points(&RoundTripQuery {
             message_type: q.message_type.clone(),
             start_ns: q.start_ns,
@@ -705,8 +721,8 @@ async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups 
         })
         .await
         .expect("reads");
-    assert!(store.keeps_rollups_for(q), "{q:?}");
-    let rollups = store
+    assert!(reads(store).keeps_rollups_for(q), "{q:?}");
+    let rollups = reads(store)
         .rollups(q)
         .await
         .expect("reads")
@@ -754,10 +770,10 @@ async fn rollups_added_up_by_clickhouse_equal_the_round_trips_added_up() {
             );
         }
     }
-    submit(&store, batch).await;
+    store_batch(&store, batch).await;
     wait_shipped(&test).await;
     for (session, offset_ns, _) in sessions {
-        let offset = store
+        let offset = reads(&store)
             .session_offset(session)
             .await
             .expect("reads")

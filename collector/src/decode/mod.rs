@@ -12,10 +12,28 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use crate::model::Batch;
+use crate::signal::Signal;
 
 pub use logs::decode_logs;
 pub use memory::{logs_memory, traces_memory};
 pub use traces::decode_traces;
+
+/// Decodes an export request of `signal`: each signal's decoder, by signal.
+pub fn decode(signal: Signal, data: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
+    match signal {
+        Signal::Traces => decode_traces(data, encoding),
+        Signal::Logs => decode_logs(data, encoding),
+    }
+}
+
+/// Bytes an export request of `signal` will take once decoded, estimated before decoding it
+/// ([`memory`]'s walk of the signal's schema).
+pub fn memory(signal: Signal, data: &[u8], encoding: Encoding) -> u64 {
+    match signal {
+        Signal::Traces => traces_memory(data, encoding),
+        Signal::Logs => logs_memory(data, encoding),
+    }
+}
 
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,7 +52,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout.0)
+        .header_read_timeout(limits.header_timeout)
         .max_headers(limits.max_headers);
     let mut refusal = http.clone();
     refusal

@@ -1,67 +1,43 @@
 //! Limits of the OTLP ingest listener, the collector's face to the internet: how many
 //! connections it keeps open, how long a client may take to send its headers and its body, how
 //! many headers a request may have, and how much memory requests in flight may hold together.
-//! Each limit has a flag, an environment variable and a key of the `[otlp_limits]` table of the
-//! config file; each refusal is an answer the OTLP specification lets clients act on.
+//! Flags `--otlp-<name>`, the `[otlp_limits]` table of the config file; each refusal is an answer
+//! the OTLP specification lets clients act on.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ByteSize, ConfigError, Interval};
+use crate::options::{ByteSize, Interval, InvalidOption};
 
 /// Environment variable for [`OtlpLimits::max_connections`].
-pub const ENV_OTLP_MAX_CONNECTIONS: &str = "TRACEWIRE_OTLP_MAX_CONNECTIONS";
+pub const ENV_MAX_CONNECTIONS: &str = "TRACEWIRE_OTLP_MAX_CONNECTIONS";
 /// Default for [`OtlpLimits::max_connections`].
-pub const DEFAULT_OTLP_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Environment variable for [`OtlpLimits::header_timeout`].
-pub const ENV_OTLP_HEADER_TIMEOUT: &str = "TRACEWIRE_OTLP_HEADER_TIMEOUT";
+pub const ENV_HEADER_TIMEOUT: &str = "TRACEWIRE_OTLP_HEADER_TIMEOUT";
 /// Default for [`OtlpLimits::header_timeout`].
-pub const DEFAULT_OTLP_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_HEADER_TIMEOUT: &str = "30s";
 /// Environment variable for [`OtlpLimits::body_timeout`].
-pub const ENV_OTLP_BODY_TIMEOUT: &str = "TRACEWIRE_OTLP_BODY_TIMEOUT";
+pub const ENV_BODY_TIMEOUT: &str = "TRACEWIRE_OTLP_BODY_TIMEOUT";
 /// Default for [`OtlpLimits::body_timeout`].
-pub const DEFAULT_OTLP_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_BODY_TIMEOUT: &str = "30s";
 /// Environment variable for [`OtlpLimits::max_headers`].
-pub const ENV_OTLP_MAX_HEADERS: &str = "TRACEWIRE_OTLP_MAX_HEADERS";
+pub const ENV_MAX_HEADERS: &str = "TRACEWIRE_OTLP_MAX_HEADERS";
 /// Default for [`OtlpLimits::max_headers`] (hyper's own default).
-pub const DEFAULT_OTLP_MAX_HEADERS: usize = 100;
+pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// Environment variable for [`OtlpLimits::max_inflight`].
-pub const ENV_OTLP_MAX_INFLIGHT: &str = "TRACEWIRE_OTLP_MAX_INFLIGHT";
+pub const ENV_MAX_INFLIGHT: &str = "TRACEWIRE_OTLP_MAX_INFLIGHT";
 /// Default for [`OtlpLimits::max_inflight`].
-pub const DEFAULT_OTLP_MAX_INFLIGHT: ByteSize = ByteSize(512 << 20);
+pub const DEFAULT_MAX_INFLIGHT: &str = "512MiB";
 
 /// The most connections accepted; more would run into the file descriptor limits of any host.
 const MAX_MAX_CONNECTIONS: usize = 1 << 20;
 /// The shortest accepted timeout.
 const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// `--otlp-*` limit flags, each also read from its environment variable.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct OtlpLimitsArgs {
-    /// Most open ingest connections; beyond it new ones get 503 with `Retry-After` and are
-    /// closed [default: 1024].
-    #[arg(long, value_name = "N", env = ENV_OTLP_MAX_CONNECTIONS, global = true)]
-    pub otlp_max_connections: Option<usize>,
-    /// Longest a client may take to send a request's headers, and the longest an idle
-    /// keep-alive connection stays open [default: 30s].
-    #[arg(long, value_name = "DURATION", env = ENV_OTLP_HEADER_TIMEOUT, global = true)]
-    pub otlp_header_timeout: Option<Interval>,
-    /// Longest a client may take to send a request's body; slower ones get 408 [default: 30s].
-    #[arg(long, value_name = "DURATION", env = ENV_OTLP_BODY_TIMEOUT, global = true)]
-    pub otlp_body_timeout: Option<Interval>,
-    /// Most headers in one request; more get 431 [default: 100].
-    #[arg(long, value_name = "N", env = ENV_OTLP_MAX_HEADERS, global = true)]
-    pub otlp_max_headers: Option<usize>,
-    /// Most memory that ingest requests in flight hold together (bodies and what they decode
-    /// into); beyond it ingest answers 503 with `Retry-After`, e.g. `512MiB` [default: 512MiB].
-    #[arg(long, value_name = "SIZE", env = ENV_OTLP_MAX_INFLIGHT, global = true)]
-    pub otlp_max_inflight: Option<ByteSize>,
-}
-
-/// Limits of the OTLP ingest listener (the `[otlp_limits]` table of the config file).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Limits of the OTLP ingest listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtlpLimits {
     /// Most open ingest connections, idle keep-alive ones included. A connection beyond it is
     /// answered 503 with `Retry-After: 1` and closed, so OTLP clients retry later. The file
@@ -70,126 +46,207 @@ pub struct OtlpLimits {
     /// Longest a client may take to send a request's headers, counted from the connection's
     /// start or, on a keep-alive connection, from the end of the previous response; the
     /// connection is closed then. This also closes idle keep-alive connections.
-    pub header_timeout: Interval,
+    pub header_timeout: Duration,
     /// Longest a client may take to send a request's body once its headers are in. A slower
     /// body (a client trickling bytes) gets 408 and the connection is closed.
-    pub body_timeout: Interval,
+    pub body_timeout: Duration,
     /// Most header fields in one request; a request with more gets 431.
     pub max_headers: usize,
-    /// Most memory the requests in flight may hold together: bodies as received, bodies after
-    /// decompression, and an estimate of what they decode into (counted before decoding).
-    /// A request that does not fit while others are in flight gets 503 with `Retry-After`;
-    /// one that could never fit gets 413. At least twice `max_body`.
-    pub max_inflight: ByteSize,
+    /// Most memory the requests in flight may hold together, bytes: bodies as received, bodies
+    /// after decompression, and an estimate of what they decode into (made before decoding). A
+    /// request that does not fit while others are in flight gets 503 with `Retry-After`; one
+    /// that could never fit gets 413. At least twice the body limit.
+    pub max_inflight: u64,
+}
+
+fn parse<T: std::str::FromStr>(default: &str) -> T {
+    default
+        .parse()
+        .unwrap_or_else(|_| unreachable!("the default parses"))
 }
 
 impl Default for OtlpLimits {
     fn default() -> Self {
         Self {
-            max_connections: DEFAULT_OTLP_MAX_CONNECTIONS,
-            header_timeout: Interval(DEFAULT_OTLP_HEADER_TIMEOUT),
-            body_timeout: Interval(DEFAULT_OTLP_BODY_TIMEOUT),
-            max_headers: DEFAULT_OTLP_MAX_HEADERS,
-            max_inflight: DEFAULT_OTLP_MAX_INFLIGHT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: parse::<Interval>(DEFAULT_HEADER_TIMEOUT).0,
+            body_timeout: parse::<Interval>(DEFAULT_BODY_TIMEOUT).0,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_inflight: parse::<ByteSize>(DEFAULT_MAX_INFLIGHT).0,
         }
     }
 }
 
 impl OtlpLimits {
-    /// Sets the values the flags (or their environment variables) gave.
-    pub fn merge(&mut self, args: OtlpLimitsArgs) {
-        if let Some(v) = args.otlp_max_connections {
-            self.max_connections = v;
-        }
-        if let Some(v) = args.otlp_header_timeout {
-            self.header_timeout = v;
-        }
-        if let Some(v) = args.otlp_body_timeout {
-            self.body_timeout = v;
-        }
-        if let Some(v) = args.otlp_max_headers {
-            self.max_headers = v;
-        }
-        if let Some(v) = args.otlp_max_inflight {
-            self.max_inflight = v;
-        }
-    }
-
     /// Checks the values that parse but are not usable; `max_body` is the body limit they must
     /// leave room for.
-    pub fn validate(&self, max_body: u64) -> Result<(), ConfigError> {
-        let invalid = |option, message: String| Err(ConfigError::Invalid { option, message });
+    pub fn validate(&self, max_body: u64) -> Result<(), InvalidOption> {
         if !(1..=MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
-            return invalid(
+            return Err(InvalidOption::new(
                 "otlp-max-connections",
                 format!("must be 1 to {MAX_MAX_CONNECTIONS}"),
-            );
+            ));
         }
         for (option, timeout) in [
             ("otlp-header-timeout", self.header_timeout),
             ("otlp-body-timeout", self.body_timeout),
         ] {
-            if timeout.0 < MIN_TIMEOUT {
-                return invalid(option, "must be at least 100ms, e.g. 30s".into());
+            if timeout < MIN_TIMEOUT {
+                return Err(InvalidOption::new(
+                    option,
+                    "must be at least 100ms, e.g. 30s",
+                ));
             }
         }
         if self.max_headers == 0 {
-            return invalid("otlp-max-headers", "must be at least 1".into());
+            return Err(InvalidOption::new("otlp-max-headers", "must be at least 1"));
         }
-        if self.max_inflight.0 < max_body.saturating_mul(2) {
-            return invalid(
+        if self.max_inflight < max_body.saturating_mul(2) {
+            return Err(InvalidOption::new(
                 "otlp-max-inflight",
                 format!(
                     "{} is too small; at least twice --max-body ({})",
-                    self.max_inflight,
+                    ByteSize(self.max_inflight),
                     ByteSize(max_body)
                 ),
-            );
+            ));
         }
         Ok(())
+    }
+}
+
+/// [`OtlpLimits`] as one layer gives them (flags and environment, or the config file's
+/// `[otlp_limits]` table): each one given replaces what the layers below gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpLimitsArgs {
+    /// [`OtlpLimits::max_connections`].
+    #[arg(
+        id = "otlp_max_connections",
+        long = "otlp-max-connections",
+        value_name = "N",
+        env = ENV_MAX_CONNECTIONS,
+        global = true,
+        help = format!(
+            "Most open ingest connections; beyond it new ones get 503 with `Retry-After` and are \
+             closed [default: {DEFAULT_MAX_CONNECTIONS}]"
+        )
+    )]
+    pub max_connections: Option<usize>,
+    /// [`OtlpLimits::header_timeout`].
+    #[arg(
+        id = "otlp_header_timeout",
+        long = "otlp-header-timeout",
+        value_name = "DURATION",
+        env = ENV_HEADER_TIMEOUT,
+        global = true,
+        help = format!(
+            "Longest a client may take to send a request's headers, and the longest an idle \
+             keep-alive connection stays open [default: {DEFAULT_HEADER_TIMEOUT}]"
+        )
+    )]
+    pub header_timeout: Option<Interval>,
+    /// [`OtlpLimits::body_timeout`].
+    #[arg(
+        id = "otlp_body_timeout",
+        long = "otlp-body-timeout",
+        value_name = "DURATION",
+        env = ENV_BODY_TIMEOUT,
+        global = true,
+        help = format!(
+            "Longest a client may take to send a request's body; slower ones get 408 \
+             [default: {DEFAULT_BODY_TIMEOUT}]"
+        )
+    )]
+    pub body_timeout: Option<Interval>,
+    /// [`OtlpLimits::max_headers`].
+    #[arg(
+        id = "otlp_max_headers",
+        long = "otlp-max-headers",
+        value_name = "N",
+        env = ENV_MAX_HEADERS,
+        global = true,
+        help = format!("Most headers in one request; more get 431 [default: {DEFAULT_MAX_HEADERS}]")
+    )]
+    pub max_headers: Option<usize>,
+    /// [`OtlpLimits::max_inflight`].
+    #[arg(
+        id = "otlp_max_inflight",
+        long = "otlp-max-inflight",
+        value_name = "SIZE",
+        env = ENV_MAX_INFLIGHT,
+        global = true,
+        help = format!(
+            "Most memory that ingest requests in flight hold together (bodies and what they \
+             decode into); beyond it ingest answers 503 with `Retry-After` \
+             [default: {DEFAULT_MAX_INFLIGHT}]"
+        )
+    )]
+    pub max_inflight: Option<ByteSize>,
+}
+
+impl OtlpLimitsArgs {
+    /// Replaces the limits this layer gives.
+    pub fn apply(self, limits: &mut OtlpLimits) {
+        if let Some(v) = self.max_connections {
+            limits.max_connections = v;
+        }
+        if let Some(v) = self.header_timeout {
+            limits.header_timeout = v.0;
+        }
+        if let Some(v) = self.body_timeout {
+            limits.body_timeout = v.0;
+        }
+        if let Some(v) = self.max_headers {
+            limits.max_headers = v;
+        }
+        if let Some(v) = self.max_inflight {
+            limits.max_inflight = v.0;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Cli, Config};
+    use clap::Parser;
 
     #[test]
-    fn flags_override_defaults_and_bad_values_name_the_flag() {
-        let mut limits = OtlpLimits::default();
-        assert_eq!(limits.max_connections, 1024);
-        assert!(limits.validate(16 << 20).is_ok());
-        limits.merge(OtlpLimitsArgs {
-            otlp_max_connections: Some(10),
-            otlp_body_timeout: Some(Interval(Duration::from_secs(2))),
-            ..Default::default()
-        });
-        assert_eq!(limits.max_connections, 10);
-        assert_eq!(limits.body_timeout.0, Duration::from_secs(2));
-        assert_eq!(limits.header_timeout.0, DEFAULT_OTLP_HEADER_TIMEOUT);
-
-        let too_small = OtlpLimits {
-            max_inflight: ByteSize(1 << 20),
-            ..OtlpLimits::default()
-        };
-        let err = too_small
-            .validate(16 << 20)
-            .expect_err("below twice the body");
-        assert!(err.to_string().starts_with("--otlp-max-inflight:"), "{err}");
-        let zero = OtlpLimits {
-            max_connections: 0,
-            ..OtlpLimits::default()
-        };
-        let err = zero.validate(16 << 20).expect_err("zero connections");
-        assert!(
-            err.to_string().starts_with("--otlp-max-connections:"),
-            "{err}"
+    fn flags_file_and_defaults_layer_and_bad_values_name_the_flag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[otlp_limits]\nmax_connections = 10\nbody_timeout = \"2s\"\n",
+        )
+        .expect("write");
+        let cli = Cli::try_parse_from([
+            "tracewire-collector",
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--otlp-max-connections",
+            "20",
+        ])
+        .expect("flags parse");
+        let limits = Config::load(cli).expect("valid").otlp_limits;
+        assert_eq!(limits.max_connections, 20, "the flag wins over the file");
+        assert_eq!(limits.body_timeout, Duration::from_secs(2), "from the file");
+        assert_eq!(
+            limits.header_timeout,
+            Duration::from_secs(30),
+            "the default"
         );
-        let fast = OtlpLimits {
-            body_timeout: Interval(Duration::from_millis(1)),
-            ..OtlpLimits::default()
-        };
-        let err = fast.validate(16 << 20).expect_err("too short");
-        assert!(err.to_string().starts_with("--otlp-body-timeout:"), "{err}");
+
+        for (args, option) in [
+            (["--otlp-max-connections", "0"], "--otlp-max-connections:"),
+            (["--otlp-body-timeout", "1ms"], "--otlp-body-timeout:"),
+            (["--otlp-max-inflight", "1MiB"], "--otlp-max-inflight:"),
+        ] {
+            let cli = Cli::try_parse_from(["tracewire-collector", args[0], args[1]])
+                .expect("flags parse");
+            let err = Config::load(cli).expect_err("invalid");
+            assert!(err.to_string().starts_with(option), "{err}");
+        }
     }
 }

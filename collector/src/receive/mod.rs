@@ -31,7 +31,8 @@ use self::limits::OtlpLimits;
 use self::reading::Reading;
 use crate::config::CorsOrigin;
 use crate::decode::{self, DecodeError, Encoding};
-use crate::metrics::{Metrics, Refusal, Signal};
+use crate::metrics::{Metrics, Refusal};
+use crate::signal::Signal;
 use crate::store::{StoreError, SubmitError, WriteQueue};
 
 /// How long browsers may cache a CORS preflight answer (Chromium caps it at two hours).
@@ -114,9 +115,9 @@ pub fn router(ingest: Ingest, origins: &[CorsOrigin]) -> Router {
 /// when `origins` is not empty.
 pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimits) -> Router {
     let limit = ingest.max_body;
-    let budget = MemoryBudget::new(limits.max_inflight.0);
+    let budget = MemoryBudget::new(limits.max_inflight);
     let reading = Reading {
-        timeout: limits.body_timeout.0,
+        timeout: limits.body_timeout,
         max_body: limit,
         budget: budget.clone(),
     };
@@ -222,15 +223,9 @@ async fn accept(
         } else {
             data.len()
         };
-        let decoded_memory = match signal {
-            Signal::Traces => decode::traces_memory(&data, encoding),
-            Signal::Logs => decode::logs_memory(&data, encoding),
-        };
-        let reservation = budget.try_reserve(copied as u64 + decoded_memory)?;
-        let decoded = match signal {
-            Signal::Traces => decode::decode_traces(&data, encoding)?,
-            Signal::Logs => decode::decode_logs(&data, encoding)?,
-        };
+        let needed = copied as u64 + decode::memory(signal, &data, encoding);
+        let reservation = budget.try_reserve(needed)?;
+        let decoded = decode::decode(signal, &data, encoding)?;
         Ok::<_, IngestError>((decoded, reservation))
     })
     .await
@@ -243,11 +238,7 @@ async fn accept(
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);
     metrics.truncated(signal, decoded.truncated);
-    let what = match signal {
-        Signal::Traces => "spans",
-        Signal::Logs => "log records",
-    };
-    let message = decoded.rejected.message(what);
+    let message = decoded.rejected.message(signal.items());
     let items = decoded.batch.len();
     if items > 0 {
         let receipt = ingest.queue.try_submit(decoded.batch).map_err(|e| {
@@ -267,7 +258,7 @@ async fn accept(
         });
         let durable = durable.await.unwrap_or(Err(StoreError::WriterGone));
         durable.map_err(|e| {
-            warn!(error = %e, items, "Batch not stored; client told to retry");
+            warn!(error = %e, retryable = e.is_retryable(), items, "Batch not stored; client told to retry");
             metrics.refused(signal, Refusal::StoreUnavailable, items);
             IngestError::Unavailable
         })?;

@@ -14,7 +14,7 @@ use super::{Ingest, router};
 use crate::config::CorsOrigin;
 use crate::model::Batch;
 use crate::store::WriteQueue;
-use crate::testing::{otlp_request, temp_store};
+use crate::testing::{otlp_request, reads, temp_store};
 
 const MAX_BODY: usize = 64 << 10;
 
@@ -88,7 +88,7 @@ async fn protobuf_request_is_stored_and_answered_in_protobuf() {
         .expect("protobuf response");
     assert_eq!(answer.partial_success, None);
     assert_eq!(
-        store
+        reads(&store)
             .trace(&hex::encode([1u8; 16]))
             .await
             .expect("read")
@@ -110,7 +110,7 @@ async fn json_request_is_answered_in_json() {
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_eq!(body_bytes(response).await, b"{}");
     assert_eq!(
-        store
+        reads(&store)
             .trace(&hex::encode([2u8; 16]))
             .await
             .expect("read")
@@ -129,7 +129,7 @@ async fn beacon_text_plain_is_read_as_json() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store
+        reads(&store)
             .trace(&hex::encode([3u8; 16]))
             .await
             .expect("read")
@@ -152,7 +152,7 @@ async fn gzip_request_is_decompressed() {
     let response = app.oneshot(request).await.expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store
+        reads(&store)
             .trace(&hex::encode([4u8; 16]))
             .await
             .expect("read")
@@ -185,7 +185,7 @@ async fn bad_ids_give_partial_success_and_the_rest_is_kept() {
             .contains("trace_id must be 16 bytes")
     );
     assert_eq!(
-        store
+        reads(&store)
             .trace(&hex::encode([5u8; 16]))
             .await
             .expect("read")
@@ -300,7 +300,7 @@ async fn other_methods_are_405() {
 async fn full_queue_is_503_with_retry_after() {
     let (_dir, store, metrics) = temp_store(10).await;
     // A queue nobody drains, filled up: the next request must be refused, not wait.
-    let (queue, _writer) = WriteQueue::new(1);
+    let (queue, _, _writer) = WriteQueue::new::<()>(1);
     let _held = queue.try_submit(Batch::default()).expect("room for one");
     let _ = store;
     let app = router(

@@ -2,11 +2,31 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use crate::config::StoreUrl;
+use super::SqliteStore;
+use super::error::SqliteError;
 use crate::metrics::Metrics;
 use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
-use crate::store::{Store, StoreError};
-use crate::testing::{span, store_spans, temp_store};
+use crate::signal::Signal;
+use crate::store::{Store, StoreError, StoreUrl};
+use crate::testing::{reads, span, store_spans, temp_store};
+
+/// A SQLite store in a fresh temporary directory without retention, and its engine, which
+/// prunes when asked.
+async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = super::SqliteConfig {
+        path: dir.path().join("tw.db"),
+        retention: None,
+    };
+    let (queue, engine) = SqliteStore::open(&config, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("store opens");
+    let store = Store {
+        queue,
+        engine: Arc::clone(&engine) as _,
+    };
+    (dir, store, engine)
+}
 
 fn query(limit: usize) -> TraceQuery {
     TraceQuery {
@@ -65,7 +85,7 @@ async fn acknowledged_batch_reads_back_with_every_field() {
     });
     let child = span(1, 2, Some(1), "db", "SELECT", 1_200, 100);
     store_spans(&store, vec![child.clone(), root.clone()]).await;
-    let read = store.trace(&root.trace_id).await.expect("reads");
+    let read = reads(&store).trace(&root.trace_id).await.expect("reads");
     assert_eq!(read, vec![root, child]);
 }
 
@@ -75,7 +95,10 @@ async fn retried_span_is_stored_once() {
     let s = span(1, 1, None, "api", "GET /x", 1_000, 500);
     store_spans(&store, vec![s.clone()]).await;
     store_spans(&store, vec![s.clone()]).await;
-    assert_eq!(store.trace(&s.trace_id).await.expect("reads").len(), 1);
+    assert_eq!(
+        reads(&store).trace(&s.trace_id).await.expect("reads").len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -94,7 +117,10 @@ async fn data_survives_reopening_the_file() {
     let store = Store::open(&url, 100, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
-    assert_eq!(store.trace(&s.trace_id).await.expect("reads"), vec![s]);
+    assert_eq!(
+        reads(&store).trace(&s.trace_id).await.expect("reads"),
+        vec![s]
+    );
 }
 
 #[tokio::test]
@@ -108,20 +134,36 @@ async fn newer_schema_is_refused() {
     let result = Store::open(&StoreUrl::Sqlite(path), 100, Arc::new(Metrics::default())).await;
     assert!(matches!(
         result,
-        Err(StoreError::SchemaTooNew { found: 99, .. })
+        Err(StoreError::Sqlite(SqliteError::SchemaTooNew {
+            found: 99,
+            ..
+        }))
     ));
 }
 
 #[tokio::test]
 async fn prune_deletes_only_expired_rows() {
-    let (_dir, store, _) = temp_store(100).await;
+    let (_dir, store, engine) = pruned_store().await;
     let old = span(1, 1, None, "api", "old", 1_000, 1);
     let new = span(2, 1, None, "api", "new", 5_000, 1);
     store_spans(&store, vec![old.clone(), new.clone()]).await;
-    let pruned = store.queue().prune(2_000, 10).await.expect("prunes");
-    assert_eq!(pruned.spans, 1);
-    assert!(store.trace(&old.trace_id).await.expect("reads").is_empty());
-    assert_eq!(store.trace(&new.trace_id).await.expect("reads").len(), 1);
+    let pruned = engine.tasks.prune(2_000, 10).await.expect("prunes");
+    assert_eq!(pruned[Signal::Traces], 1);
+    assert!(
+        reads(&store)
+            .trace(&old.trace_id)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    assert_eq!(
+        reads(&store)
+            .trace(&new.trace_id)
+            .await
+            .expect("reads")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -144,7 +186,7 @@ async fn search_filters_and_summarises_whole_traces() {
         ],
     )
     .await;
-    let all = store.search(&query(10)).await.expect("search");
+    let all = reads(&store).search(&query(10)).await.expect("search");
     let ids: Vec<_> = all.iter().map(|t| t.trace_id.clone()).collect();
     assert_eq!(
         ids,
@@ -165,7 +207,7 @@ async fn search_filters_and_summarises_whole_traces() {
         (1_000, 300, 2)
     );
 
-    let by_service = store
+    let by_service = reads(&store)
         .search(&TraceQuery {
             service: Some("api".into()),
             ..query(10)
@@ -178,7 +220,7 @@ async fn search_filters_and_summarises_whole_traces() {
         "summary covers the whole trace, not only matching spans"
     );
 
-    let errors = store
+    let errors = reads(&store)
         .search(&TraceQuery {
             errors_only: true,
             ..query(10)
@@ -188,7 +230,7 @@ async fn search_filters_and_summarises_whole_traces() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].has_error);
 
-    let slow = store
+    let slow = reads(&store)
         .search(&TraceQuery {
             min_duration_ns: Some(500),
             ..query(10)
@@ -196,7 +238,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .await
         .expect("search");
     assert_eq!(slow[0].root_name, "click");
-    let quick = store
+    let quick = reads(&store)
         .search(&TraceQuery {
             max_duration_ns: Some(20),
             name: Some("scroll".into()),
@@ -207,7 +249,7 @@ async fn search_filters_and_summarises_whole_traces() {
     assert_eq!(quick.len(), 1);
 
     let attribute = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-    let by_resource = store
+    let by_resource = reads(&store)
         .search(&TraceQuery {
             attributes: attribute("service.name", "db"),
             ..query(10)
@@ -215,7 +257,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .await
         .expect("search");
     assert_eq!(by_resource.len(), 1, "resource attributes match");
-    let by_span = store
+    let by_span = reads(&store)
         .search(&TraceQuery {
             attributes: attribute("http.method", "GET"),
             ..query(10)
@@ -227,7 +269,7 @@ async fn search_filters_and_summarises_whole_traces() {
         hex::encode([1u8; 16]),
         "span attributes match"
     );
-    let none = store
+    let none = reads(&store)
         .search(&TraceQuery {
             attributes: attribute("service.name", "nope"),
             ..query(10)
@@ -236,7 +278,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert!(none.is_empty());
 
-    let window = store
+    let window = reads(&store)
         .search(&TraceQuery {
             start_ns: Some(1_500),
             end_ns: Some(2_500),
@@ -246,7 +288,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert_eq!(window.len(), 1);
     assert_eq!(
-        store.search(&query(1)).await.expect("search").len(),
+        reads(&store).search(&query(1)).await.expect("search").len(),
         1,
         "limit"
     );
@@ -264,7 +306,7 @@ async fn services_count_spans_and_last_seen() {
         ],
     )
     .await;
-    let services = store.services().await.expect("services");
+    let services = reads(&store).services().await.expect("services");
     let summary: Vec<_> = services
         .iter()
         .map(|s| (s.name.as_str(), s.span_count, s.last_seen_ns))
@@ -341,28 +383,37 @@ mod correlation_step {
         store_spans(&store, browser).await;
         caught_up(&store).await;
         assert!(
-            store
+            reads(&store)
                 .round_trips(&everything())
                 .await
                 .expect("reads")
                 .is_empty()
         );
-        assert_eq!(store.session_offset("sess-1").await.expect("reads"), None);
+        assert_eq!(
+            reads(&store).session_offset("sess-1").await.expect("reads"),
+            None
+        );
 
         store_spans(&store, backend).await;
         caught_up(&store).await;
-        let list = store.round_trips(&everything()).await.expect("reads");
+        let list = reads(&store)
+            .round_trips(&everything())
+            .await
+            .expect("reads");
         assert_eq!(list.len(), 1);
         let (record, offset) = &list[0];
         assert_eq!(record.session_id.as_deref(), Some("sess-1"));
         assert_eq!(record.times.client_receive_ns, Some(10 * MS));
         assert_eq!(*offset, 2_000 * MS, "the session's stored offset");
-        let stored = store.session_offset("sess-1").await.expect("reads");
+        let stored = reads(&store).session_offset("sess-1").await.expect("reads");
         assert_eq!(
             stored.map(|o| (o.offset_ns, o.samples)),
             Some((2_000 * MS, 1))
         );
-        let points = store.round_trip_points(&everything()).await.expect("reads");
+        let points = reads(&store)
+            .round_trip_points(&everything())
+            .await
+            .expect("reads");
         assert_eq!(points.len(), 1);
         assert_eq!(points[0].clock_offset_ns, 2_000 * MS);
         assert_eq!(
@@ -377,7 +428,7 @@ mod correlation_step {
         let (_dir, store, _) = temp_store(100).await;
         store_spans(&store, one_exchange(0)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while store
+        while reads(&store)
             .round_trips(&everything())
             .await
             .expect("reads")
@@ -400,7 +451,11 @@ mod correlation_step {
         .await;
         caught_up(&store).await;
         assert_eq!(
-            store.round_trips(&everything()).await.expect("reads").len(),
+            reads(&store)
+                .round_trips(&everything())
+                .await
+                .expect("reads")
+                .len(),
             1
         );
     }
@@ -462,7 +517,7 @@ mod correlation_step {
             .collect();
         store_spans(&store, second).await;
         caught_up(&store).await;
-        let mut traces: Vec<String> = store
+        let mut traces: Vec<String> = reads(&store)
             .round_trips(&everything())
             .await
             .expect("reads")
@@ -477,12 +532,12 @@ mod correlation_step {
 
     #[tokio::test]
     async fn retention_removes_expired_round_trips() {
-        let (_dir, store, _) = temp_store(100).await;
+        let (_dir, store, engine) = pruned_store().await;
         store_spans(&store, one_exchange(0)).await;
         caught_up(&store).await;
-        store.queue().prune(i64::MAX, 10).await.expect("prunes");
+        engine.tasks.prune(i64::MAX, 10).await.expect("prunes");
         assert!(
-            store
+            reads(&store)
                 .round_trips(&everything())
                 .await
                 .expect("reads")
@@ -534,9 +589,13 @@ mod rollups {
                 .expect("derives")
         );
         let q = window();
-        assert!(store.keeps_rollups_for(&q));
-        let stored = store.rollups(&q).await.expect("reads").expect("kept");
-        let points = store
+        assert!(reads(store).keeps_rollups_for(&q));
+        let stored = reads(store)
+            .rollups(&q)
+            .await
+            .expect("reads")
+            .expect("kept");
+        let points = reads(store)
             .round_trip_points(&RoundTripQuery {
                 start_ns: q.start_ns,
                 end_ns: q.end_ns,
@@ -590,14 +649,14 @@ mod rollups {
 
     #[tokio::test]
     async fn retention_drops_expired_minutes_and_rolls_up_the_cut_one_again() {
-        let (_dir, store, _) = temp_store(100).await;
+        let (_dir, store, engine) = pruned_store().await;
         let mut spans = Vec::new();
         for (trace, at) in [(1, 0), (2, 70 * S), (3, 100 * S), (4, 150 * S)] {
             spans.extend(exchange(trace, at));
         }
         store_spans(&store, spans).await;
         assert_eq!(counts(&stored_and_read(&store).await.0), [1, 2, 1]);
-        store.queue().prune(90 * S, 100).await.expect("prunes");
+        engine.tasks.prune(90 * S, 100).await.expect("prunes");
         let (stored, read) = stored_and_read(&store).await;
         assert_eq!(stored, read);
         assert_eq!(counts(&stored), [0, 1, 1]);
@@ -625,7 +684,7 @@ mod rollups {
             .expect("opens")
             .execute("UPDATE ws_rollups SET total = x'ff'", [])
             .expect("damages");
-        let e = store.rollups(&window()).await.expect_err("damaged");
+        let e = reads(&store).rollups(&window()).await.expect_err("damaged");
         assert!(e.to_string().contains("corrupt stored rollup"), "{e}");
     }
 }
