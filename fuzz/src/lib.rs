@@ -77,27 +77,18 @@ pub fn decompress(input: Compressed<'_>) {
 fn api() -> &'static (tokio::runtime::Runtime, axum::Router) {
     static API: OnceLock<(tokio::runtime::Runtime, axum::Router)> = OnceLock::new();
     API.get_or_init(|| {
-        use std::sync::Arc;
         use tracewire_collector::api::{Api, router};
-        use tracewire_collector::metrics::Metrics;
-        use tracewire_collector::store::{Store, StoreUrl};
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        // Kept for the life of the process: the store's file lives in it.
-        let dir = Box::leak(Box::new(tempfile::tempdir().expect("tempdir")));
-        let metrics = Arc::new(Metrics::default());
-        let store = runtime
-            .block_on(Store::open(
-                &StoreUrl::Sqlite(dir.path().join("fuzz.db")),
-                1000,
-                Arc::clone(&metrics),
-            ))
-            .expect("store opens");
+        let (dir, store, metrics) =
+            runtime.block_on(tracewire_collector::testing::temp_store(1000));
+        // The store's file lives in it for the life of the process (statics are never dropped).
+        std::mem::forget(dir);
         let router = router(Api {
-            store: Arc::new(store),
+            store,
             metrics,
             ready: Default::default(),
             reads: Default::default(),
@@ -189,7 +180,12 @@ pub fn spool(case: SpoolCase<'_>) {
             .build()
             .expect("runtime")
     });
-    let dir = tempfile::tempdir().expect("tempdir");
+    // In memory where there is a tmpfs: the spool fsyncs every file it writes.
+    let dir = match std::path::Path::new("/dev/shm") {
+        shm if shm.is_dir() => tempfile::tempdir_in(shm),
+        _ => tempfile::tempdir(),
+    }
+    .expect("tempdir");
     let mut names = Vec::new();
     for (i, file) in case.files.iter().take(8).enumerate() {
         let kind = if file.logs { "logs" } else { "spans" };
