@@ -10,7 +10,10 @@ use std::time::Duration;
 use clap::Parser;
 use serde::{Deserialize, Deserializer};
 
+use crate::access::AccessOptions;
+use crate::access::keys::NewSecretArgs;
 use crate::store::clickhouse::{ClickHouseConfig, check_name};
+use crate::tls::TlsOptions;
 
 /// Environment variable for [`Config::otlp_listen`].
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
@@ -159,6 +162,12 @@ pub struct Cli {
     /// ClickHouse store: most bytes spooled before ingest answers 503, e.g. `1GiB` [default: 1GiB].
     #[arg(long, value_name = "SIZE", env = ENV_SPOOL_MAX_BYTES, global = true)]
     pub spool_max_bytes: Option<ByteSize>,
+    /// Tenants, keys and tokens; the origins and host names the query API answers.
+    #[command(flatten)]
+    pub access: AccessOptions,
+    /// HTTPS on the listeners, and the CA of ClickHouse's certificate.
+    #[command(flatten)]
+    pub tls: TlsOptions,
 }
 
 /// Commands other than running the collector.
@@ -167,6 +176,19 @@ pub enum CliCommand {
     /// Print the ClickHouse DDL for `--store clickhouse:...` (and `--clickhouse-cluster`,
     /// `--retention`) and exit, so operators can review and apply it themselves.
     Schema,
+    /// Make keys and tokens for the access file.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `tracewire-collector keys ...`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key or token and the access-file lines that grant it.
+    New(NewSecretArgs),
 }
 
 /// The collector's configuration. Every key may be set in the TOML file given with `--config`.
@@ -212,6 +234,14 @@ pub struct Config {
     /// ClickHouse store: the most bytes the spool holds. When ClickHouse is down long enough to
     /// fill it, ingest answers 503 with `Retry-After`.
     pub spool_max_bytes: ByteSize,
+    /// Tenants, keys and tokens (`access`), and the origins (`api_allowed_origin`) and host
+    /// names (`api_host`) the query API answers.
+    #[serde(flatten)]
+    pub access: AccessOptions,
+    /// HTTPS on the listeners (`tls_cert`, `tls_key`, and per listener `otlp_tls_cert`,
+    /// `otlp_tls_key`, `api_tls_cert`, `api_tls_key`), and `clickhouse_ca`.
+    #[serde(flatten)]
+    pub tls: TlsOptions,
 }
 
 impl Default for Config {
@@ -234,6 +264,8 @@ impl Default for Config {
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES
                 .parse()
                 .unwrap_or_else(|_| unreachable!()),
+            access: AccessOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -285,6 +317,8 @@ impl Config {
         if let Some(v) = cli.spool_max_bytes {
             config.spool_max_bytes = v;
         }
+        config.access.overlay(cli.access);
+        config.tls.overlay(cli.tls);
         config.validate()
     }
 
@@ -295,10 +329,13 @@ impl Config {
             source,
         })?;
         toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|span| text[..span.start].matches('\n').count() + 1);
             let message = e.message().trim().replace('\n', " ");
+            // Keys of flattened option groups are checked at the table, so the span is the
+            // table's: find an unknown key's own line instead.
+            let line = unknown_key_line(&text, &message).or_else(|| {
+                e.span()
+                    .map(|span| text[..span.start].matches('\n').count() + 1)
+            });
             ConfigError::File {
                 path: path.to_owned(),
                 message: match line {
@@ -339,6 +376,8 @@ impl Config {
                 message: "`*` allows every origin and cannot be combined with a list".into(),
             });
         }
+        self.access.validate()?;
+        self.tls.validate()?;
         if let Some(cluster) = &self.clickhouse_cluster {
             check_name(cluster).map_err(|e| ConfigError::Invalid {
                 option: "clickhouse-cluster",
@@ -385,9 +424,22 @@ impl Config {
             c.batch_rows = self.clickhouse_batch_rows;
             c.batch_delay = self.clickhouse_batch_delay.0;
             c.retention = self.retention.0;
+            c.ca = self.tls.clickhouse_ca.clone();
             c
         }))
     }
+}
+
+/// The line that sets the key an `unknown field` message names.
+fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']))
+        })
+        .map(|i| i + 1)
 }
 
 fn de_from_str<'de, D, T>(deserializer: D) -> Result<T, D::Error>

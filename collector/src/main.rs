@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use tracewire_collector::config::CliCommand;
+use tracewire_collector::access::keys;
+use tracewire_collector::config::{CliCommand, KeysCommand};
 use tracewire_collector::store::clickhouse::Layout;
 use tracewire_collector::{Cli, Config};
 use tracing_subscriber::EnvFilter;
@@ -27,6 +28,21 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.clone();
+    if let Some(CliCommand::Keys {
+        command: KeysCommand::New(args),
+    }) = &command
+    {
+        return match keys::new_secret(args.kind()) {
+            Ok(secret) => {
+                print!("{}", keys::instructions(args.kind(), &secret));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot read random bytes from the system: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(cli) {
         Ok(config) => config,
         Err(e) => {

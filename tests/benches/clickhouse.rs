@@ -231,6 +231,7 @@ fn main() {
                 queue: store.queue().clone(),
                 metrics,
                 max_body: 64 << 20,
+                access: Arc::new(tracewire_collector::access::Access::open_to_all()),
             },
             &[],
         );

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Api, ApiError};
+use super::{Api, ApiError, LIVE_PROTOCOL};
 use crate::live::LiveSpan;
 
 #[derive(Debug, Deserialize)]
@@ -28,7 +28,10 @@ pub(super) async fn live(
         params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let feed = api.store.queue().live().subscribe();
     let service = params.service.filter(|s| !s.is_empty());
-    Ok(upgrade.on_upgrade(move |socket| watch(socket, feed, service)))
+    // A browser that offered its token as a subprotocol needs one of its offers answered.
+    Ok(upgrade
+        .protocols([LIVE_PROTOCOL])
+        .on_upgrade(move |socket| watch(socket, feed, service)))
 }
 
 async fn watch(

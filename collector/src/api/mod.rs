@@ -3,6 +3,7 @@
 
 mod correlation;
 mod error;
+mod guard;
 mod live;
 mod params;
 mod shared;
@@ -21,6 +22,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 pub use error::ApiError;
+pub use guard::{Guard, LIVE_PROTOCOL, TOKEN_PROTOCOL_PREFIX};
 pub use shared::SharedReads;
 use views::{ServiceView, SpanView, TraceSummaryView, TraceView};
 
@@ -39,6 +41,8 @@ pub struct Api {
     pub ready: Arc<AtomicBool>,
     /// Aggregate reads that concurrent requests share.
     pub reads: Arc<SharedReads>,
+    /// The Host, Origin and read-token checks every request passes first.
+    pub guard: Arc<Guard>,
 }
 
 /// The API router.
@@ -58,6 +62,10 @@ pub fn router(api: Api) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(crate::ui::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&api.guard),
+            guard::check,
+        ))
         .with_state(api)
 }
 

@@ -1,7 +1,9 @@
 //! Receive: the OTLP/HTTP ingest listener. `POST /v1/traces` and `POST /v1/logs` in protobuf or
 //! JSON, optionally gzip or deflate compressed, answered as the OTLP specification prescribes;
-//! CORS for the configured browser origins.
+//! CORS for the configured browser origins and those of the access file's browser keys; with an
+//! access file, a key per request ([`auth`]).
 
+mod auth;
 mod body;
 mod response;
 
@@ -10,14 +12,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{error, warn};
 
+pub use auth::KEY_HEADER;
+
+use crate::access::{Access, IngestDenied, Sender};
 use crate::config::CorsOrigin;
 use crate::decode::{self, DecodeError, Encoding};
 use crate::metrics::{Metrics, Refusal, Signal};
@@ -56,6 +62,10 @@ pub enum IngestError {
     /// The store could not make the batch durable, or the collector is stopping.
     #[error("the store is unavailable; retry later")]
     Unavailable,
+    /// The access file refuses the request: no key, an unknown key, a foreign origin or a
+    /// spent rate.
+    #[error("{0}")]
+    Denied(#[from] IngestDenied),
     /// A bug: decoding panicked.
     #[error("internal error")]
     Internal,
@@ -70,30 +80,49 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     /// The body limit after decompression, bytes.
     pub max_body: usize,
+    /// Who may send.
+    pub access: Arc<Access>,
 }
 
-/// The ingest router, with CORS when `origins` is not empty.
+/// The ingest router, with CORS when `origins` is not empty or an access file grants browser
+/// keys.
 pub fn router(ingest: Ingest, origins: &[CorsOrigin]) -> Router {
     let limit = ingest.max_body;
+    let access = Arc::clone(&ingest.access);
     let router = Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
+        .route_layer(middleware::from_fn_with_state(
+            ingest.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(ingest);
-    if origins.is_empty() {
+    if origins.is_empty() && !access.enforced() {
         return router;
     }
-    router.layer(cors(origins))
+    router.layer(cors(origins, access))
 }
 
-fn cors(origins: &[CorsOrigin]) -> CorsLayer {
+/// CORS for `--cors-origin` plus, read at each request so that SIGHUP applies, the origins of
+/// the access file's browser keys.
+fn cors(origins: &[CorsOrigin], access: Arc<Access>) -> CorsLayer {
     let allow = if origins.contains(&CorsOrigin::Any) {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| match o {
-            CorsOrigin::Exact(origin) => origin.parse().ok(),
-            CorsOrigin::Any => None,
-        }))
+        let fixed: Vec<String> = origins
+            .iter()
+            .filter_map(|o| match o {
+                CorsOrigin::Exact(origin) => Some(origin.clone()),
+                CorsOrigin::Any => None,
+            })
+            .collect();
+        AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|origin| {
+                fixed.iter().any(|f| f.eq_ignore_ascii_case(origin))
+                    || access.browser_origin(origin)
+            })
+        })
     };
     CorsLayer::new()
         .allow_origin(allow)
@@ -103,7 +132,8 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
             HeaderName::from_static("content-encoding"),
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("tracestate"),
-            HeaderName::from_static("x-tracewire-key"),
+            HeaderName::from_static(KEY_HEADER),
+            HeaderName::from_static("authorization"),
         ])
         .expose_headers([HeaderName::from_static("retry-after")])
         .max_age(CORS_MAX_AGE)
@@ -111,22 +141,25 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
 
 async fn traces(
     State(ingest): State<Ingest>,
+    Extension(sender): Extension<Sender>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(ingest, Signal::Traces, headers, body).await
+    handle(ingest, sender, Signal::Traces, headers, body).await
 }
 
 async fn logs(
     State(ingest): State<Ingest>,
+    Extension(sender): Extension<Sender>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(ingest, Signal::Logs, headers, body).await
+    handle(ingest, sender, Signal::Logs, headers, body).await
 }
 
 async fn handle(
     ingest: Ingest,
+    sender: Sender,
     signal: Signal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -135,7 +168,7 @@ async fn handle(
         Ok(encoding) => encoding,
         Err(e) => return response::error(Encoding::Json, &e),
     };
-    match accept(&ingest, signal, encoding, headers, body).await {
+    match accept(&ingest, &sender, signal, encoding, headers, body).await {
         Ok((rejected, message)) => response::success(signal, encoding, rejected, message),
         Err(e) => response::error(encoding, &e),
     }
@@ -144,6 +177,7 @@ async fn handle(
 /// Decodes and stores one request; answers the rejected count and message on success.
 async fn accept(
     ingest: &Ingest,
+    sender: &Sender,
     signal: Signal,
     encoding: Encoding,
     headers: HeaderMap,
@@ -179,6 +213,10 @@ async fn accept(
     let message = decoded.rejected.message(what);
     let items = decoded.batch.len();
     if items > 0 {
+        sender.take(items).inspect_err(|denied| {
+            metrics.refused(signal, Refusal::RateLimited, items);
+            metrics.denied(denied.reason(), sender.tenant.id());
+        })?;
         let receipt = ingest.queue.try_submit(decoded.batch).map_err(|e| {
             let (reason, err) = match e {
                 SubmitError::Full => (Refusal::QueueFull, IngestError::QueueFull),

@@ -30,6 +30,7 @@ async fn app(
         queue: store.queue().clone(),
         metrics,
         max_body: MAX_BODY,
+        access: std::sync::Arc::new(crate::access::Access::open_to_all()),
     };
     (dir, router(ingest, origins), store)
 }
@@ -308,6 +309,7 @@ async fn full_queue_is_503_with_retry_after() {
             queue,
             metrics: std::sync::Arc::clone(&metrics),
             max_body: MAX_BODY,
+            access: std::sync::Arc::new(crate::access::Access::open_to_all()),
         },
         &[],
     );

@@ -77,6 +77,9 @@ pub enum StoreError {
     /// The spool holds `--spool-max-bytes` already (ClickHouse is behind or down).
     #[error("the spool is full")]
     SpoolFull,
+    /// The CA file for an `https://` ClickHouse server is not usable.
+    #[error("--clickhouse-ca: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The store URL is not usable.
     #[error("{0}")]
     InvalidUrl(String),

@@ -34,6 +34,8 @@ pub struct ClickHouseConfig {
     pub batch_delay: Duration,
     /// Data older than this is dropped by TTL.
     pub retention: Duration,
+    /// CA certificates (PEM) to trust for an `https://` server instead of the public CAs.
+    pub ca: Option<PathBuf>,
 }
 
 impl ClickHouseConfig {
@@ -86,6 +88,7 @@ impl ClickHouseConfig {
             batch_rows: 50_000,
             batch_delay: Duration::from_secs(1),
             retention: Duration::from_secs(7 * 24 * 3600),
+            ca: None,
         })
     }
 }

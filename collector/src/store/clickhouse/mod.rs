@@ -72,9 +72,10 @@ pub struct ClickHouseStore {
     stop_shipper: watch::Sender<bool>,
 }
 
-/// A client for the configured server: credentials, LZ4, and the database unless `server_only`.
-fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
-    let mut client = Client::default()
+/// A client for the configured server: HTTPS trusting `config.ca` when given, credentials, LZ4,
+/// and the database unless `server_only`.
+fn client(config: &ClickHouseConfig, server_only: bool) -> Result<Client, StoreError> {
+    let mut client = crate::tls::clickhouse_client(config.ca.as_deref())?
         .with_url(&config.url)
         .with_compression(Compression::Lz4);
     if let Some(user) = &config.user {
@@ -86,7 +87,7 @@ fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
     if !server_only {
         client = client.with_database(&config.database);
     }
-    client
+    Ok(client)
 }
 
 impl ClickHouseStore {
@@ -106,9 +107,9 @@ impl ClickHouseStore {
         );
         metrics.spool_bytes(spool.bytes());
         let layout = Layout::new(config);
-        let reads = client(config, false);
+        let reads = client(config, false)?;
         let schema = SchemaTask {
-            server: client(config, true),
+            server: client(config, true)?,
             client: reads.clone(),
             layout,
             create: config.create_schema,
@@ -158,7 +159,7 @@ impl ClickHouseStore {
         let shipper = Shipper {
             // RowBinary without the per-insert schema round trip; the row types are tested
             // against the schema.
-            client: client(config, false).with_validation(false),
+            client: client(config, false)?.with_validation(false),
             spool,
             metrics,
             wake,
@@ -217,8 +218,8 @@ pub async fn insert_directly(
     batches: &[Batch],
 ) -> Result<(), StoreError> {
     let layout = Layout::new(config);
-    let db = client(config, false);
-    schema::migrate(&client(config, true), &db, &layout, true).await?;
+    let db = client(config, false)?;
+    schema::migrate(&client(config, true)?, &db, &layout, true).await?;
     let db = db.with_validation(false);
     let mut spans = db.insert::<SpanRow>("otel_traces").await?;
     for batch in batches {
