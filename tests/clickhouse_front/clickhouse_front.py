@@ -479,6 +479,13 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # restart on the same port right after a stop
 
+    def handle_error(self, request, client_address):
+        # A client that refuses the certificate (as tests of an untrusted CA make it) is not a bug.
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionResetError)):
+            log(f"TLS handshake with {client_address[0]}:{client_address[1]} failed: {sys.exc_info()[1]}")
+            return
+        super().handle_error(request, client_address)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -70,7 +70,11 @@ impl ClickHouseFront {
             .arg("--port")
             .arg(port.to_string());
         if let Some((cert, key)) = &tls {
-            command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
         }
         let mut child = command
             .stdin(Stdio::null())

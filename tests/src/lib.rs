@@ -1,11 +1,13 @@
 //! Support for Tracewire's end-to-end tests: real collector processes on free ports, the
-//! test-only ClickHouse front, and paths to the helper scripts the tests run.
+//! test-only ClickHouse front, certificates of a test CA, and paths to the helper scripts the
+//! tests run.
 
 pub mod agent_backend;
 pub mod clickhouse_front;
 pub mod clickhouse_store;
 pub mod collector;
 pub mod exchanges;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

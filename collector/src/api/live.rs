@@ -1,4 +1,4 @@
-//! `GET /api/live?service=`: a WebSocket that streams each newly stored span as one JSON text
+//! `GET /api/live?service=[&token=]`: a WebSocket that streams each newly stored span as one JSON text
 //! message, optionally only one service's. A watcher that falls behind skips spans.
 
 use axum::extract::rejection::QueryRejection;
@@ -16,6 +16,9 @@ use crate::live::LiveSpan;
 #[serde(deny_unknown_fields)]
 pub(super) struct LiveParams {
     service: Option<String>,
+    /// The read token, for browsers (read by the guard).
+    #[serde(rename = "token")]
+    _token: Option<serde::de::IgnoredAny>,
 }
 
 /// Upgrades to the live tail; subscribing before the upgrade so no span falls in between.
