@@ -124,7 +124,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     if config.cors_origin.is_empty() && !access.enforced() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
     }
-    let retention = store.start_retention(config.retention.0);
     let mut certificates: Vec<Arc<ServerTls>> = ingest_tls.into_iter().collect();
     if let Some(api_tls) = api_tls
         && !certificates.iter().any(|c| Arc::ptr_eq(c, &api_tls))
@@ -149,9 +148,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     );
     signals.abort();
     hangups.abort();
-    if let Some(retention) = retention {
-        retention.abort();
-    }
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     api_result?;

@@ -13,8 +13,8 @@ use tracewire_collector::correlate::{Rollups, bin_bounds};
 use tracewire_collector::decode::{Encoding, decode_logs, decode_traces};
 use tracewire_collector::metrics::Metrics;
 use tracewire_collector::model::{Batch, RollupQuery, RoundTripQuery, TraceQuery};
-use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
+use tracewire_collector::store::{Scope, Store};
 use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
 };
@@ -217,15 +217,27 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     let first_trace = hex::encode(tracewire_e2e::clickhouse_store::trace_id(1));
     for id in 1..=10 {
         let id = hex::encode(tracewire_e2e::clickhouse_store::trace_id(id));
-        let from_clickhouse = clickhouse.trace(&id).await.expect("reads");
+        let from_clickhouse = clickhouse
+            .reader(Scope::default())
+            .trace(&id)
+            .await
+            .expect("reads");
         assert!(!from_clickhouse.is_empty());
         assert_eq!(
             from_clickhouse,
-            sqlite.trace(&id).await.expect("reads"),
+            sqlite
+                .reader(Scope::default())
+                .trace(&id)
+                .await
+                .expect("reads"),
             "trace {id}"
         );
     }
-    let spans = clickhouse.trace(&first_trace).await.expect("reads");
+    let spans = clickhouse
+        .reader(Scope::default())
+        .trace(&first_trace)
+        .await
+        .expect("reads");
     assert_eq!(spans.len(), 5, "the retried batch is read once");
     assert!(
         spans
@@ -235,6 +247,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     assert!(spans.iter().any(|s| !s.links.is_empty()));
     assert!(
         clickhouse
+            .reader(Scope::default())
             .trace(&hex::encode([7u8; 16]))
             .await
             .expect("reads")
@@ -291,25 +304,51 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         },
     ];
     for query in &queries {
-        let from_clickhouse = clickhouse.search(query).await.expect("search");
+        let from_clickhouse = clickhouse
+            .reader(Scope::default())
+            .search(query)
+            .await
+            .expect("search");
         assert_eq!(
             from_clickhouse,
-            sqlite.search(query).await.expect("search"),
+            sqlite
+                .reader(Scope::default())
+                .search(query)
+                .await
+                .expect("search"),
             "{query:?}"
         );
     }
     assert_eq!(
-        clickhouse.search(&queries[0]).await.expect("search").len(),
+        clickhouse
+            .reader(Scope::default())
+            .search(&queries[0])
+            .await
+            .expect("search")
+            .len(),
         10
     );
     assert_eq!(
-        clickhouse.search(&queries[4]).await.expect("search").len(),
+        clickhouse
+            .reader(Scope::default())
+            .search(&queries[4])
+            .await
+            .expect("search")
+            .len(),
         3,
         "traces 3, 6 and 9 have an error span"
     );
-    let from_clickhouse = clickhouse.services().await.expect("services");
+    let from_clickhouse = clickhouse
+        .reader(Scope::default())
+        .services()
+        .await
+        .expect("services");
     assert_eq!(from_clickhouse.len(), 2);
-    let mut sqlite_services = sqlite.services().await.expect("services");
+    let mut sqlite_services = sqlite
+        .reader(Scope::default())
+        .services()
+        .await
+        .expect("services");
     // MergeTree keeps the retried copy: service counts include it (see the README).
     for service in &mut sqlite_services {
         service.span_count += if service.name == "web" { 3 } else { 2 };
@@ -324,6 +363,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .expect("truncates");
     assert!(
         clickhouse
+            .reader(Scope::default())
             .trace(&first_trace)
             .await
             .expect("reads")
@@ -562,6 +602,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 8);
     assert!(
         clickhouse
+            .reader(Scope::default())
             .round_trips(&all)
             .await
             .expect("reads")
@@ -581,7 +622,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     }
     submit(&clickhouse, sends.clone()).await;
     wait_shipped(&test).await;
-    let first = clickhouse.round_trips(&all).await.expect("reads");
+    let first = clickhouse
+        .reader(Scope::default())
+        .round_trips(&all)
+        .await
+        .expect("reads");
     assert_eq!(first.len(), 4);
     assert!(
         first
@@ -591,7 +636,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
                 && *offset == 0)
     );
     assert_eq!(
-        clickhouse.session_offset(SESSION).await.expect("reads"),
+        clickhouse
+            .reader(Scope::default())
+            .session_offset(SESSION)
+            .await
+            .expect("reads"),
         None
     );
 
@@ -599,13 +648,18 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     // offset is estimated.
     submit(&clickhouse, replies.clone()).await;
     wait_shipped(&test).await;
-    let full = clickhouse.round_trips(&all).await.expect("reads");
+    let full = clickhouse
+        .reader(Scope::default())
+        .round_trips(&all)
+        .await
+        .expect("reads");
     assert_eq!(full.len(), 4, "each round trip once");
     assert!(
         full.iter()
             .all(|(r, _)| r.receive_span_id.is_some() && r.version == 5)
     );
     let offset = clickhouse
+        .reader(Scope::default())
         .session_offset(SESSION)
         .await
         .expect("reads")
@@ -635,11 +689,21 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     };
     assert_eq!(
         unversioned(full.clone()),
-        unversioned(sqlite.round_trips(&all).await.expect("reads"))
+        unversioned(
+            sqlite
+                .reader(Scope::default())
+                .round_trips(&all)
+                .await
+                .expect("reads")
+        )
     );
     assert_eq!(
         Some(offset),
-        sqlite.session_offset(SESSION).await.expect("reads")
+        sqlite
+            .reader(Scope::default())
+            .session_offset(SESSION)
+            .await
+            .expect("reads")
     );
     let filtered = RoundTripQuery {
         session_id: Some(SESSION.into()),
@@ -649,15 +713,32 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         ..all.clone()
     };
     assert_eq!(
-        unversioned(clickhouse.round_trips(&filtered).await.expect("reads")),
-        unversioned(sqlite.round_trips(&filtered).await.expect("reads"))
+        unversioned(
+            clickhouse
+                .reader(Scope::default())
+                .round_trips(&filtered)
+                .await
+                .expect("reads")
+        ),
+        unversioned(
+            sqlite
+                .reader(Scope::default())
+                .round_trips(&filtered)
+                .await
+                .expect("reads")
+        )
     );
     assert_eq!(
         clickhouse
+            .reader(Scope::default())
             .round_trip_points(&filtered)
             .await
             .expect("reads"),
-        sqlite.round_trip_points(&filtered).await.expect("reads")
+        sqlite
+            .reader(Scope::default())
+            .round_trip_points(&filtered)
+            .await
+            .expect("reads")
     );
 
     // A derivation from fewer spans (another collector that read before the replies arrived)
@@ -683,19 +764,31 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .execute()
         .await
         .expect("inserts");
-    assert_eq!(clickhouse.round_trips(&all).await.expect("reads"), full);
     assert_eq!(
-        clickhouse.session_offset(SESSION).await.expect("reads"),
+        clickhouse
+            .reader(Scope::default())
+            .round_trips(&all)
+            .await
+            .expect("reads"),
+        full
+    );
+    assert_eq!(
+        clickhouse
+            .reader(Scope::default())
+            .session_offset(SESSION)
+            .await
+            .expect("reads"),
         Some(offset)
     );
     clickhouse.shutdown().await.expect("stops");
     sqlite.shutdown().await.expect("stops");
 }
 
-/// Asserts that ClickHouse's rollups of `q` ([`Store::rollups`], added up by the engine) equal
+/// Asserts that ClickHouse's rollups of `q` ([`Reader::rollups`](tracewire_collector::store::Reader::rollups), added up by the engine) equal
 /// the round trips of `q` added up in Rust; answers them.
 async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups {
     let points = store
+        .reader(Scope::default())
         .round_trip_points(&RoundTripQuery {
             message_type: q.message_type.clone(),
             start_ns: q.start_ns,
@@ -705,8 +798,9 @@ async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups 
         })
         .await
         .expect("reads");
-    assert!(store.keeps_rollups_for(q), "{q:?}");
+    assert!(store.reader(Scope::default()).keeps_rollups_for(q), "{q:?}");
     let rollups = store
+        .reader(Scope::default())
         .rollups(q)
         .await
         .expect("reads")
@@ -758,6 +852,7 @@ async fn rollups_added_up_by_clickhouse_equal_the_round_trips_added_up() {
     wait_shipped(&test).await;
     for (session, offset_ns, _) in sessions {
         let offset = store
+            .reader(Scope::default())
             .session_offset(session)
             .await
             .expect("reads")

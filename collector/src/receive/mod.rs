@@ -226,7 +226,7 @@ async fn accept(
             err
         })?;
         receipt.durable().await.map_err(|e| {
-            warn!(error = %e, items, "Batch not stored; client told to retry");
+            warn!(error = %e, retryable = e.is_retryable(), items, "Batch not stored; client told to retry");
             metrics.refused(signal, Refusal::StoreUnavailable, items);
             IngestError::Unavailable
         })?;

@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use clickhouse::{Client, Row, RowOwned, RowWrite};
 use serde::Deserialize;
 
-use super::correlate::spans_of_traces;
 use super::encode::{RoundTripRow, SessionOffsetRow};
+use super::error::ClickHouseError;
+use super::read::spans_of_traces;
 use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::ExchangeTimes;
-use crate::store::StoreError;
 
 /// Traces whose spans one read fetches.
 const TRACES_PER_READ: usize = 1_000;
@@ -49,7 +49,7 @@ pub(super) async fn derive(
     client: &Client,
     settings: &[(&'static str, &'static str)],
     traces: &BTreeSet<(String, String)>,
-) -> Result<(), StoreError> {
+) -> Result<(), ClickHouseError> {
     let mut by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (tenant, trace_id) in traces {
         by_tenant.entry(tenant).or_default().push(trace_id.clone());
@@ -78,7 +78,7 @@ async fn estimate_offsets(
     client: &Client,
     tenant: &str,
     sessions: &[String],
-) -> Result<Vec<SessionOffsetRow>, StoreError> {
+) -> Result<Vec<SessionOffsetRow>, ClickHouseError> {
     let rows: Vec<SampleRow> = client
         .query(SESSION_SAMPLES_SQL)
         .param("tenant", tenant)
@@ -121,7 +121,7 @@ async fn insert<R: RowOwned + RowWrite>(
     settings: &[(&'static str, &'static str)],
     table: &str,
     rows: &[R],
-) -> Result<(), StoreError> {
+) -> Result<(), ClickHouseError> {
     if rows.is_empty() {
         return Ok(());
     }

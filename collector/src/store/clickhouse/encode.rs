@@ -55,6 +55,11 @@ pub(super) struct SpanRow {
     pub tenant: String,
 }
 
+/// The [`LogRow`] columns in field order, for SELECT lists.
+pub(super) const LOG_COLUMNS: &str = "Timestamp, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber, \
+    ServiceName, Body, ResourceAttributes, ScopeName, ScopeVersion, LogAttributes, EventName, \
+    ObservedTimestamp, Tenant";
+
 /// One `otel_logs` row, without the columns the table computes (`TimestampTime`) or that the
 /// collector does not fill (schema URLs, scope attributes), which take their defaults.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
@@ -294,6 +299,28 @@ impl From<&LogRecord> for LogRow {
             event_name: l.event_name.clone(),
             observed_timestamp: l.observed_ns,
             tenant: l.tenant.clone(),
+        }
+    }
+}
+
+impl From<LogRow> for LogRecord {
+    fn from(r: LogRow) -> Self {
+        Self {
+            tenant: r.tenant,
+            timestamp_ns: r.timestamp,
+            observed_ns: r.observed_timestamp,
+            trace_id: r.trace_id,
+            span_id: r.span_id,
+            trace_flags: u32::from(r.trace_flags),
+            severity_text: r.severity_text,
+            severity_number: i32::from(r.severity_number),
+            service_name: r.service_name,
+            body: r.body,
+            scope_name: r.scope_name,
+            scope_version: r.scope_version,
+            resource_attributes: r.resource_attributes.into_iter().collect(),
+            log_attributes: r.log_attributes.into_iter().collect(),
+            event_name: r.event_name,
         }
     }
 }

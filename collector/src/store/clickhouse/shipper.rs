@@ -17,17 +17,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clickhouse::Client;
-use clickhouse::error::Error as ClickHouseError;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
-use super::SchemaTask;
 use super::derive::derive;
 use super::encode::{LogRow, SpanRow};
-use super::spool::{Kind, Spool};
+use super::error::ClickHouseError;
+use super::error::is_bad_data;
+use super::schema::SchemaTask;
+use super::spool::{Kind, Spool, SpoolError};
 use crate::metrics::{Metrics, Signal};
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// First retry delay after a failed INSERT.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
@@ -35,45 +36,6 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Time an INSERT may take to be answered.
 const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// ClickHouse error codes that mean the rows themselves are unacceptable; retrying cannot help.
-const BAD_DATA_CODES: &[u32] = &[
-    6,   // CANNOT_PARSE_TEXT
-    27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-    33,  // CANNOT_READ_ALL_DATA
-    38,  // CANNOT_PARSE_DATE
-    41,  // CANNOT_PARSE_DATETIME
-    53,  // TYPE_MISMATCH
-    69,  // ARGUMENT_OUT_OF_BOUND
-    70,  // CANNOT_CONVERT_TYPE
-    72,  // CANNOT_PARSE_NUMBER
-    117, // INCORRECT_DATA
-    131, // TOO_LARGE_STRING_SIZE
-    395, // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
-    469, // VIOLATED_CONSTRAINT
-];
-
-/// The ClickHouse exception code in an error answer (`Code: N. DB::Exception: ...`).
-pub(super) fn exception_code(error: &ClickHouseError) -> Option<u32> {
-    let ClickHouseError::BadResponse(text) = error else {
-        return None;
-    };
-    let rest = &text[text.find("Code: ")? + 6..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// Whether the error means the server was not reached (or did not answer) at all.
-pub(super) fn is_unreachable(error: &ClickHouseError) -> bool {
-    matches!(
-        error,
-        ClickHouseError::Network(_) | ClickHouseError::TimedOut
-    )
-}
-
-fn is_bad_data(error: &ClickHouseError) -> bool {
-    exception_code(error).is_some_and(|code| BAD_DATA_CODES.contains(&code))
-}
 
 /// A row the shipper sends.
 trait Shipped: clickhouse::RowOwned + clickhouse::RowWrite + DeserializeOwned + Send + Sync {
@@ -103,7 +65,7 @@ enum Outcome {
         traces: BTreeSet<(String, String)>,
     },
     /// ClickHouse refused the rows as bad data.
-    Rejected(ClickHouseError),
+    Rejected(clickhouse::error::Error),
 }
 
 /// Sends spooled files to ClickHouse.
@@ -241,7 +203,7 @@ impl Shipper {
         let Some((first, mut last)) = self.spool.select(kind, self.batch_rows) else {
             return Ok(None);
         };
-        let slot = &mut self.single_until[kind_slot(kind)];
+        let slot = &mut self.single_until[kind.index()];
         match slot {
             Some(until) if first.as_str() <= until.as_str() => last = first.clone(),
             Some(_) => *slot = None,
@@ -258,7 +220,7 @@ impl Shipper {
             // Deletion starts with the first file: it is gone, so ClickHouse confirmed this
             // INSERT before a crash and only the clean-up was left.
             self.spool.remove(kind, &names)?;
-            return self.spool.clear_manifest(kind);
+            return Ok(self.spool.clear_manifest(kind)?);
         }
         let outcome = match kind {
             Kind::Spans => self.insert::<SpanRow>(kind, first, last, &names).await,
@@ -274,8 +236,8 @@ impl Shipper {
             }
             Ok(Outcome::Rejected(e)) if names.len() > 1 => {
                 warn!(error = %e, files = names.len(), "ClickHouse refused a batch as bad data; retrying its spool files one by one");
-                self.single_until[kind_slot(kind)] = Some(last.to_owned());
-                self.spool.clear_manifest(kind)
+                self.single_until[kind.index()] = Some(last.to_owned());
+                Ok(self.spool.clear_manifest(kind)?)
             }
             Ok(Outcome::Rejected(e)) => {
                 let rows = self.spool.read(first).map_or(0, |(rows, _)| rows);
@@ -285,9 +247,7 @@ impl Shipper {
                 error!(error = %e, rows, file = %path.display(), "ClickHouse refused spooled data as bad; moved aside");
                 Ok(())
             }
-            Err(StoreError::Spool { path, source })
-                if source.kind() == std::io::ErrorKind::InvalidData =>
-            {
+            Err(StoreError::Spool(SpoolError::Damaged { path, .. })) => {
                 // A damaged spool file can never be sent; keep it for inspection.
                 let name = path
                     .file_name()
@@ -322,23 +282,23 @@ impl Shipper {
             for name in &files {
                 let (_, lines) = spool.read(name)?;
                 for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    rows.push(serde_json::from_slice(line).map_err(|_| StoreError::Spool {
-                        path: name.into(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "a row does not parse",
-                        ),
-                    })?);
+                    rows.push(
+                        serde_json::from_slice(line).map_err(|_| SpoolError::Damaged {
+                            path: name.into(),
+                            what: "a row does not parse",
+                        })?,
+                    );
                 }
             }
-            Ok::<_, StoreError>(rows)
+            Ok::<_, SpoolError>(rows)
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
         let mut insert = self
             .client
             .insert::<R>(kind.table())
-            .await?
+            .await
+            .map_err(ClickHouseError::from)?
             .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT))
             .with_setting("insert_deduplicate", "1")
             .with_setting(
@@ -367,15 +327,8 @@ impl Shipper {
                     .collect(),
             }),
             Err(e) if is_bad_data(&e) => Ok(Outcome::Rejected(e)),
-            Err(e) => Err(StoreError::ClickHouse(e)),
+            Err(e) => Err(ClickHouseError::from(e).into()),
         }
-    }
-}
-
-fn kind_slot(kind: Kind) -> usize {
-    match kind {
-        Kind::Spans => 0,
-        Kind::Logs => 1,
     }
 }
 
@@ -383,25 +336,5 @@ fn signal(kind: Kind) -> Signal {
     match kind {
         Kind::Spans => Signal::Traces,
         Kind::Logs => Signal::Logs,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exception_codes_are_read_from_error_answers() {
-        let bad = ClickHouseError::BadResponse(
-            "Code: 469. DB::Exception: Constraint `c` for table t is violated. (VIOLATED_CONSTRAINT)"
-                .into(),
-        );
-        assert_eq!(exception_code(&bad), Some(469));
-        assert!(is_bad_data(&bad));
-        let down = ClickHouseError::BadResponse(
-            "Code: 242. DB::Exception: Table is in readonly mode".into(),
-        );
-        assert!(!is_bad_data(&down));
-        assert!(!is_bad_data(&ClickHouseError::TimedOut));
     }
 }

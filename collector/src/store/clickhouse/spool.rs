@@ -21,8 +21,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::warn;
 
-use crate::store::StoreError;
-
 const MAGIC: &[u8; 8] = b"TWSPOOL1";
 const HEADER: usize = 16;
 
@@ -45,7 +43,8 @@ impl Kind {
         }
     }
 
-    fn index(self) -> usize {
+    /// The kind's place in per-kind arrays ([`Kind::ALL`] order).
+    pub(super) fn index(self) -> usize {
         match self {
             Self::Spans => 0,
             Self::Logs => 1,
@@ -88,8 +87,43 @@ pub(super) struct Spool {
     index: Mutex<Index>,
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> StoreError {
-    StoreError::Spool {
+/// What the spool can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// A spool file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A spool file is damaged: its header, checksum or a row does not read back.
+    #[error("{path}: {what}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not read back.
+        what: &'static str,
+    },
+    /// The spool holds `--spool-max-bytes` already (ClickHouse is behind or down).
+    #[error("the spool is full")]
+    Full,
+    /// Writing a group of batches to the spool failed; they were not acknowledged.
+    #[error("cannot write to the spool: {0}")]
+    Write(String),
+}
+
+impl SpoolError {
+    /// Whether trying again may succeed: the spool is full or the disk failed for now; a
+    /// damaged file stays damaged.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Damaged { .. })
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> SpoolError {
+    SpoolError::Io {
         path: path.to_owned(),
         source,
     }
@@ -97,7 +131,7 @@ fn io_error(path: &Path, source: std::io::Error) -> StoreError {
 
 impl Spool {
     /// Opens (creating as needed) the spool at `dir` and indexes the files already there.
-    pub(super) fn open(dir: &Path, max_bytes: u64) -> Result<Self, StoreError> {
+    pub(super) fn open(dir: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
         fs::create_dir_all(dir.join("rejected")).map_err(|e| io_error(dir, e))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -172,7 +206,7 @@ impl Spool {
     }
 
     /// Writes `rows` JSON lines as one durable file of `kind`.
-    pub(super) fn append(&self, kind: Kind, rows: usize, lines: &[u8]) -> Result<(), StoreError> {
+    pub(super) fn append(&self, kind: Kind, rows: usize, lines: &[u8]) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, kind.extension());
         let mut data = Vec::with_capacity(HEADER + lines.len());
@@ -237,7 +271,7 @@ impl Spool {
     }
 
     /// Reads one file's rows (JSON lines), checking its header and checksum.
-    pub(super) fn read(&self, name: &str) -> Result<(usize, Vec<u8>), StoreError> {
+    pub(super) fn read(&self, name: &str) -> Result<(usize, Vec<u8>), SpoolError> {
         let path = self.dir.join(name);
         let mut data = Vec::new();
         File::open(&path)
@@ -253,7 +287,7 @@ impl Spool {
 
     /// Deletes files once ClickHouse has them, in name order (so a crash part way leaves the
     /// first ones gone, which [`Spool::range`] callers read as "already confirmed").
-    pub(super) fn remove(&self, kind: Kind, names: &[String]) -> Result<(), StoreError> {
+    pub(super) fn remove(&self, kind: Kind, names: &[String]) -> Result<(), SpoolError> {
         for name in names {
             let path = self.dir.join(name);
             match fs::remove_file(&path) {
@@ -270,7 +304,7 @@ impl Spool {
     }
 
     /// Moves a file ClickHouse refused as bad data to `rejected/`.
-    pub(super) fn move_aside(&self, kind: Kind, name: &str) -> Result<PathBuf, StoreError> {
+    pub(super) fn move_aside(&self, kind: Kind, name: &str) -> Result<PathBuf, SpoolError> {
         let from = self.dir.join(name);
         let to = self.dir.join("rejected").join(name);
         fs::rename(&from, &to).map_err(|e| io_error(&from, e))?;
@@ -299,7 +333,7 @@ impl Spool {
         kind: Kind,
         first: &str,
         last: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SpoolError> {
         write_durably(
             &self.dir,
             &self.manifest_path(kind),
@@ -308,7 +342,7 @@ impl Spool {
     }
 
     /// Forgets the finished INSERT.
-    pub(super) fn clear_manifest(&self, kind: Kind) -> Result<(), StoreError> {
+    pub(super) fn clear_manifest(&self, kind: Kind) -> Result<(), SpoolError> {
         let path = self.manifest_path(kind);
         match fs::remove_file(&path) {
             Ok(()) => sync_dir(&self.dir),
@@ -318,10 +352,10 @@ impl Spool {
     }
 }
 
-fn corrupt(path: &Path) -> StoreError {
-    StoreError::Spool {
+fn corrupt(path: &Path) -> SpoolError {
+    SpoolError::Damaged {
         path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "bad header or checksum"),
+        what: "bad header or checksum",
     }
 }
 
@@ -341,7 +375,7 @@ fn read_header(path: &Path) -> Option<(u32, u32)> {
 }
 
 /// Writes `data` to `path` so that it is either wholly there after a crash or not at all.
-fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<(), StoreError> {
+fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<(), SpoolError> {
     let tmp = path.with_extension("tmp");
     let result = File::create(&tmp).and_then(|mut f| {
         f.write_all(data)?;
@@ -355,7 +389,7 @@ fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<(), StoreError>
     sync_dir(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
     match File::open(dir).and_then(|d| d.sync_all()) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -457,7 +491,7 @@ mod tests {
         let last = data.len() - 2;
         data[last] ^= 0xff;
         fs::write(&path, data).expect("writes");
-        assert!(matches!(spool.read(&name), Err(StoreError::Spool { .. })));
+        assert!(matches!(spool.read(&name), Err(SpoolError::Damaged { .. })));
     }
 
     #[test]

@@ -1,81 +1,50 @@
-//! The ClickHouse writer thread: drains the write queue into the spool. Consecutive batches
+//! The ClickHouse writer thread ([`SpoolWriter`], run by [`crate::store::writer::drain`]):
+//! drains the write queue into the spool. Consecutive batches
 //! become one spool file per kind, fsynced once, then each batch is acknowledged. A batch that
 //! does not fit under `--spool-max-bytes` is refused (ingest answers 503 with `Retry-After`).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use super::encode::{LogRow, SpanRow};
-use super::spool::{Kind, Spool};
+use super::error::ClickHouseError;
+use super::spool::{Kind, Spool, SpoolError};
 use crate::metrics::{Metrics, Signal};
 use crate::model::Batch;
-use crate::store::StoreError;
-use crate::store::queue::{Command, Pruned};
+use crate::store::error::StoreError;
+use crate::store::writer::{Pending, Writer};
 
-/// Most queued batches written in one spool file.
-const MAX_GROUP: usize = 64;
+/// The spool writer thread's state.
+pub(super) struct SpoolWriter {
+    pub spool: Arc<Spool>,
+    pub metrics: Arc<Metrics>,
+    /// Told after each spooled group, so the shipper looks at the spool.
+    pub wake_shipper: Arc<Notify>,
+    /// The spool was found full and this was logged; reset once a group fits again.
+    pub full_warned: bool,
+}
 
-type Pending = (
-    Batch,
-    oneshot::Sender<Result<(), StoreError>>,
-    OwnedSemaphorePermit,
-);
+/// The spool writer has no tasks of its own: the shipper runs the correlation step as it
+/// ships, and ClickHouse drops expired parts by TTL.
+impl Writer for SpoolWriter {
+    type Task = Infallible;
 
-/// Runs until the queue's stop command; every batch queued before it is spooled or refused.
-pub(super) fn run(
-    spool: &Spool,
-    mut commands: UnboundedReceiver<Command>,
-    metrics: &Metrics,
-    wake_shipper: &Arc<tokio::sync::Notify>,
-) {
-    let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
-    let mut full_warned = false;
-    while let Some(command) = commands.blocking_recv() {
-        match command {
-            Command::Write { batch, ack, permit } => {
-                group.push((batch, ack, permit));
-                let mut stop = false;
-                while group.len() < MAX_GROUP {
-                    match commands.try_recv() {
-                        Ok(Command::Write { batch, ack, permit }) => {
-                            group.push((batch, ack, permit))
-                        }
-                        Ok(Command::Prune { ack, .. }) => {
-                            let _ = ack.send(Ok(Pruned::default()));
-                        }
-                        Ok(Command::Derive { ack, .. }) => {
-                            let _ = ack.send(Ok(true));
-                        }
-                        Ok(Command::Stop) => {
-                            stop = true;
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                spool_group(spool, &mut group, metrics, &mut full_warned);
-                metrics.spool_bytes(spool.bytes());
-                wake_shipper.notify_one();
-                if stop {
-                    break;
-                }
-            }
-            // ClickHouse drops expired parts by TTL; the retention loop is not started for it,
-            // and a stray prune has nothing to do.
-            Command::Prune { ack, .. } => {
-                let _ = ack.send(Ok(Pruned::default()));
-            }
-            // The shipper runs the correlation step as it ships, in the background.
-            Command::Derive { ack, .. } => {
-                let _ = ack.send(Ok(true));
-            }
-            Command::Stop => break,
-        }
+    fn write(&mut self, group: Vec<Pending>) {
+        spool_group(&self.spool, group, &self.metrics, &mut self.full_warned);
+        self.metrics.spool_bytes(self.spool.bytes());
+        self.wake_shipper.notify_one();
     }
-    info!("ClickHouse spool writer drained and stopped");
+
+    fn run(&mut self, task: Infallible) {
+        match task {}
+    }
+
+    fn stopped(&mut self) {
+        info!("ClickHouse spool writer drained and stopped");
+    }
 }
 
 /// JSON lines of a batch's rows: spans and logs.
@@ -93,17 +62,17 @@ fn encode(batch: &Batch) -> Result<(Vec<u8>, Vec<u8>), serde_json::Error> {
     Ok((spans, logs))
 }
 
-fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
+fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
     let mut spans = Vec::new();
     let mut logs = Vec::new();
     let (mut span_rows, mut log_rows) = (0, 0);
     let mut accepted = Vec::with_capacity(group.len());
-    for (batch, ack, permit) in group.drain(..) {
-        let (s, l) = match encode(&batch) {
+    for pending in group {
+        let (s, l) = match encode(&pending.batch) {
             Ok(lines) => lines,
             Err(e) => {
                 error!(error = %e, "Cannot encode a batch for the spool");
-                let _ = ack.send(Err(StoreError::Corrupt(e)));
+                pending.answer(Err(ClickHouseError::Encode(e).into()));
                 continue;
             }
         };
@@ -116,14 +85,14 @@ fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_
                 );
                 *full_warned = true;
             }
-            let _ = ack.send(Err(StoreError::SpoolFull));
+            pending.answer(Err(SpoolError::Full.into()));
             continue;
         }
         spans.extend_from_slice(&s);
         logs.extend_from_slice(&l);
-        span_rows += batch.spans.len();
-        log_rows += batch.logs.len();
-        accepted.push((batch, ack, permit));
+        span_rows += pending.batch.spans.len();
+        log_rows += pending.batch.logs.len();
+        accepted.push(pending);
     }
     if accepted.is_empty() {
         return;
@@ -140,15 +109,15 @@ fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_
             *full_warned = false;
             metrics.spooled(Signal::Traces, span_rows);
             metrics.spooled(Signal::Logs, log_rows);
-            for (_, ack, _permit) in accepted {
-                let _ = ack.send(Ok(()));
+            for pending in accepted {
+                pending.answer(Ok(()));
             }
         }
         Err(e) => {
             error!(error = %e, batches = accepted.len(), "Spool write failed; batches refused as retryable");
             let message = e.to_string();
-            for (_, ack, _permit) in accepted {
-                let _ = ack.send(Err(StoreError::Task(message.clone())));
+            for pending in accepted {
+                pending.answer(Err(StoreError::from(SpoolError::Write(message.clone()))));
             }
         }
     }

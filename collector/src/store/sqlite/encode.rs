@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, Row, ToSql};
 
-use super::StoreError;
+use super::error::SqliteError;
 use crate::model::{Attributes, LogRecord, SpanKind, SpanRecord, StatusCode};
 
 /// The span columns in insert and select order.
@@ -17,12 +17,12 @@ pub(super) const LOG_COLUMNS: &str = "tenant, timestamp_ns, observed_ns, trace_i
     log_attributes, event_name";
 
 /// JSON text of a map or list column.
-pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, SqliteError> {
     Ok(serde_json::to_string(value)?)
 }
 
 /// A span from a row selected with [`SPAN_COLUMNS`].
-pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, StoreError> {
+pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, SqliteError> {
     let kind: String = row.get(6)?;
     let status: String = row.get(10)?;
     Ok(SpanRecord {
@@ -48,7 +48,7 @@ pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, StoreError> {
 }
 
 /// A log record from a row selected with [`LOG_COLUMNS`].
-pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, StoreError> {
+pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, SqliteError> {
     Ok(LogRecord {
         tenant: row.get(0)?,
         timestamp_ns: row.get(1)?,
@@ -68,7 +68,7 @@ pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, StoreError> {
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> Result<T, StoreError> {
+fn parse<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> Result<T, SqliteError> {
     let text: String = row.get(index)?;
     Ok(serde_json::from_str(&text)?)
 }
@@ -78,7 +78,7 @@ pub(super) fn select_spans(
     conn: &Connection,
     sql: &str,
     values: &[&dyn ToSql],
-) -> Result<Vec<SpanRecord>, StoreError> {
+) -> Result<Vec<SpanRecord>, SqliteError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(values)?;
     let mut out = Vec::new();
@@ -93,7 +93,7 @@ pub(super) fn select_logs(
     conn: &Connection,
     sql: &str,
     values: &[&dyn ToSql],
-) -> Result<Vec<LogRecord>, StoreError> {
+) -> Result<Vec<LogRecord>, SqliteError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(values)?;
     let mut out = Vec::new();

@@ -1,19 +1,21 @@
-//! Retention: deletes expired rows in the background, in small chunks that go through the
-//! writer's queue between ingest batches, so ingest is never stalled by a large delete.
+//! Retention: deletes expired rows in the background, in small chunks that the writer runs
+//! between ingest batches, so ingest is never stalled by a large delete.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::WriteQueue;
+use super::writer::Tasks;
+use crate::store::error::StoreError;
 
 /// Rows deleted per chunk.
 const CHUNK: usize = 5_000;
 
 /// Starts the retention loop: every `retention / 10` (between 1 s and 60 s), rows older than
-/// `retention` are deleted, chunk after chunk, until none are left. Abort the handle to stop.
-pub fn spawn_retention(queue: WriteQueue, retention: Duration) -> JoinHandle<()> {
+/// `retention` are deleted, chunk after chunk, until none are left. Abort the handle to stop;
+/// it also stops once the writer is gone.
+pub(super) fn spawn(tasks: Tasks, retention: Duration) -> JoinHandle<()> {
     let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
@@ -26,13 +28,14 @@ pub fn spawn_retention(queue: WriteQueue, retention: Duration) -> JoinHandle<()>
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
             let mut total = 0;
             loop {
-                match queue.prune(cutoff, CHUNK).await {
+                match tasks.prune(cutoff, CHUNK).await {
                     Ok(pruned) => {
                         total += pruned.spans + pruned.logs;
                         if pruned.spans.max(pruned.logs) < CHUNK as u64 {
                             break;
                         }
                     }
+                    Err(StoreError::WriterGone) => return,
                     Err(e) => {
                         warn!(error = %e, "Retention pass failed; trying again next round");
                         break;
