@@ -1,7 +1,8 @@
 //! Support for Tracewire's end-to-end tests: real collector processes on free ports, the
-//! test-only ClickHouse front, certificates of a test CA, and paths to the helper scripts the
+//! test-only ClickHouse front, access files, certificates of a test CA, and paths to the helper scripts the
 //! tests run.
 
+pub mod access;
 pub mod agent_backend;
 pub mod clickhouse_front;
 pub mod clickhouse_store;

@@ -13,7 +13,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value as Json, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, Request as Handshake};
-use tracewire_collector::access::keys::digest;
+use tracewire_e2e::access::sha256 as sha;
 use tracewire_e2e::clickhouse_front::ClickHouseFront;
 use tracewire_e2e::collector::Collector;
 use tracewire_e2e::tls::TestCa;
@@ -23,10 +23,6 @@ const BROWSER_KEY: &str = "twpk_e2e_browser_key_0001";
 const BACKEND_KEY: &str = "twsk_e2e_backend_key_0001";
 const READ_TOKEN: &str = "twrt_e2e_read_token_0001";
 const PAGE: &str = "https://app.acme.example";
-
-fn sha(secret: &str) -> String {
-    hex::encode(digest(secret))
-}
 
 /// Tenant `acme` with a browser key (bound to [`PAGE`], at `rate`), a backend key and a read token.
 fn acme(rate: &str) -> String {

@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use config::{AccessOptions, ApiHost, ENV_ACCESS, ENV_API_ALLOWED_ORIGIN, ENV_API_HOST};
 pub use file::{FileProblem, Place};
 pub use rate::{Bucket, Rate};
-pub use tenant::{DEFAULT_TENANT_ID, Tenant};
+pub use tenant::{DEFAULT_TENANT_ID, Tenant, id_of_stored};
 
 use self::file::TenantSpec;
 use self::keys::{Digest, digest, same};

@@ -58,6 +58,15 @@ impl Tenant {
     }
 }
 
+/// The tenant id of a row's `tenant` column (the inverse of [`Tenant::stored`]).
+pub fn id_of_stored(stored: &str) -> &str {
+    if stored.is_empty() {
+        DEFAULT_TENANT_ID
+    } else {
+        stored
+    }
+}
+
 impl fmt::Display for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -91,5 +100,7 @@ mod tests {
         assert_eq!(Tenant::from_id("default").expect("valid"), default);
         let acme = Tenant::from_id("acme").expect("valid");
         assert_eq!(acme.stored(), "acme");
+        assert_eq!(id_of_stored(acme.stored()), "acme");
+        assert_eq!(id_of_stored(default.stored()), "default");
     }
 }

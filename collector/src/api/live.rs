@@ -1,5 +1,6 @@
 //! `GET /api/live?service=[&token=]`: a WebSocket that streams each newly stored span as one JSON text
-//! message, optionally only one service's. A watcher that falls behind skips spans.
+//! message, only its tenant's and optionally only one service's. A watcher that falls behind
+//! skips spans.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -9,8 +10,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::scope::ReadScope;
 use super::{Api, ApiError, LIVE_PROTOCOL};
 use crate::live::LiveSpan;
+use crate::store::Scope;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +27,7 @@ pub(super) struct LiveParams {
 /// Upgrades to the live tail; subscribing before the upgrade so no span falls in between.
 pub(super) async fn live(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     params: Result<Query<LiveParams>, QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -34,19 +38,22 @@ pub(super) async fn live(
     // A browser that offered its token as a subprotocol needs one of its offers answered.
     Ok(upgrade
         .protocols([LIVE_PROTOCOL])
-        .on_upgrade(move |socket| watch(socket, feed, service)))
+        .on_upgrade(move |socket| watch(socket, feed, scope, service)))
 }
 
 async fn watch(
     mut socket: WebSocket,
     mut feed: Receiver<std::sync::Arc<LiveSpan>>,
+    scope: Scope,
     service: Option<String>,
 ) {
     loop {
         tokio::select! {
             received = feed.recv() => match received {
                 Ok(span) => {
-                    if service.as_ref().is_some_and(|s| *s != span.service_name) {
+                    if span.tenant != scope.tenant()
+                        || service.as_ref().is_some_and(|s| *s != span.service_name)
+                    {
                         continue;
                     }
                     let Ok(text) = serde_json::to_string(span.as_ref()) else { continue };

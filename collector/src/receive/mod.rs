@@ -190,12 +190,15 @@ async fn accept(
         _ => IngestError::Body(rejection.body_text()),
     })?;
     let max = ingest.max_body;
+    let tenant = sender.tenant.clone();
     let decoded = tokio::task::spawn_blocking(move || {
         let data = body::decompress(raw, &headers, max)?;
-        Ok::<_, IngestError>(match signal {
+        let mut decoded = match signal {
             Signal::Traces => decode::decode_traces(&data, encoding)?,
             Signal::Logs => decode::decode_logs(&data, encoding)?,
-        })
+        };
+        decoded.batch.assign_tenant(tenant.stored());
+        Ok::<_, IngestError>(decoded)
     })
     .await
     .map_err(|e| {
