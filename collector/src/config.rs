@@ -176,12 +176,30 @@ pub enum CliCommand {
     /// Print the ClickHouse DDL for `--store clickhouse:...` (and `--clickhouse-cluster`,
     /// `--retention`) and exit, so operators can review and apply it themselves.
     Schema,
+    /// Delete one user's or one browser session's data (spans, logs, round trips, session
+    /// offsets) from the configured store, as `DELETE /api/users/{id}` does.
+    Delete(DeleteArgs),
     /// Make keys and tokens for the access file.
     Keys {
         /// What to do.
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+/// `tracewire-collector delete --user ID | --session ID [--tenant T]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[group(id = "subject", required = true, multiple = false, args = ["user", "session"])]
+pub struct DeleteArgs {
+    /// The `user.id` whose data goes.
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// The `session.id` whose data goes.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// The tenant (its id in the access file) [default: default].
+    #[arg(long, value_name = "ID", default_value = crate::access::DEFAULT_TENANT_ID)]
+    pub tenant: String,
 }
 
 /// `tracewire-collector keys ...`.

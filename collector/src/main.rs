@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use tracewire_collector::access::Tenant;
 use tracewire_collector::access::keys;
-use tracewire_collector::config::{CliCommand, KeysCommand};
+use tracewire_collector::config::{CliCommand, DeleteArgs, KeysCommand};
 use tracewire_collector::store::clickhouse::Layout;
+use tracewire_collector::store::{Scope, Store, Subject};
 use tracewire_collector::{Cli, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -50,6 +52,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(CliCommand::Delete(args)) = &command {
+        return delete(&config, args);
+    }
     if command == Some(CliCommand::Schema) {
         return match config.clickhouse() {
             Some(Ok(clickhouse)) => {
@@ -89,6 +94,55 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `tracewire-collector delete`: deletes straight from the configured store.
+fn delete(config: &Config, args: &DeleteArgs) -> ExitCode {
+    let tenant = match Tenant::from_id(&args.tenant) {
+        Ok(tenant) => tenant,
+        Err(e) => {
+            eprintln!("error: --tenant: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let subject = match (&args.user, &args.session) {
+        (Some(user), _) => Subject::User(user.clone()),
+        (None, Some(session)) => Subject::Session(session.clone()),
+        (None, None) => {
+            eprintln!("error: give --user ID or --session ID");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scope = Scope::of_tenant(tenant.stored());
+    match runtime.block_on(Store::delete_directly(config, &scope, &subject)) {
+        Ok(d) => {
+            println!(
+                "Deleted {} {} of tenant {tenant} from {}: {} spans, {} log records, {} round trips, {} session offsets",
+                subject.attribute(),
+                subject.id(),
+                config.store,
+                d.spans,
+                d.logs,
+                d.round_trips,
+                d.session_offsets,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: store {}: {e}", config.store);
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,9 @@
-//! Query: the JSON API on the api listener (traces by id, trace search, services), plus health,
-//! readiness and Prometheus metrics.
+//! Query: the JSON API on the api listener (traces by id, trace search, services, the WebSocket
+//! correlation endpoints, the live tail, and deleting a user's or a session's data), plus
+//! health, readiness and Prometheus metrics; every request passes the [`Guard`] first.
 
 mod correlation;
+mod erase;
 mod error;
 mod guard;
 mod live;
@@ -18,7 +20,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::json;
 use tracewire_semconv::attribute;
@@ -58,7 +60,11 @@ pub fn router(api: Api) -> Router {
         .route("/api/ws/latency", get(correlation::latency))
         .route("/api/ws/message-types", get(correlation::message_types))
         .route("/api/ws/rates", get(correlation::rates))
-        .route("/api/sessions/{session_id}", get(correlation::session))
+        .route(
+            "/api/sessions/{session_id}",
+            get(correlation::session).delete(erase::session),
+        )
+        .route("/api/users/{user_id}", delete(erase::user))
         .route("/api/endpoints/hot", get(correlation::hot_endpoints))
         .route("/api/live", get(live::live))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -8,6 +8,7 @@
 //! holds it as a trait object. Adding an engine is a folder and a line in [`Store::open`].
 
 pub mod clickhouse;
+mod delete;
 mod engine;
 mod error;
 mod queue;
@@ -18,6 +19,7 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use delete::{Deleted, Subject};
 pub use error::StoreError;
 pub use queue::{Receipt, SubmitError, WriteQueue};
 pub use read::{Reader, Scope};
@@ -117,6 +119,41 @@ impl Store {
             }
             if start.elapsed() >= budget {
                 return Ok(false);
+            }
+        }
+    }
+
+    /// Deletes `subject`'s data within `scope` ([`delete`]): every batch acknowledged before
+    /// is included; what arrives meanwhile or later is not.
+    pub async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        self.engine.delete(scope, subject).await
+    }
+
+    /// Deletes `subject`'s data within `scope` straight from the configured store, with or
+    /// without a collector running on it: `tracewire-collector delete`.
+    pub async fn delete_directly(
+        config: &Config,
+        scope: &Scope,
+        subject: &Subject,
+    ) -> Result<Deleted, StoreError> {
+        match &config.store {
+            StoreUrl::Sqlite(path) => {
+                let (path, tenant, subject) =
+                    (path.clone(), scope.tenant().to_owned(), subject.clone());
+                tokio::task::spawn_blocking(move || {
+                    sqlite::delete_directly(&path, &tenant, &subject)
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+                .map_err(StoreError::from)
+            }
+            StoreUrl::ClickHouse(_) => {
+                let clickhouse = config
+                    .clickhouse()
+                    .transpose()
+                    .map_err(StoreError::InvalidUrl)?
+                    .ok_or_else(|| StoreError::InvalidUrl("not a ClickHouse URL".into()))?;
+                clickhouse::delete_directly(&clickhouse, scope.tenant(), subject).await
             }
         }
     }

@@ -10,6 +10,7 @@
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
 mod config;
+mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
@@ -35,6 +36,7 @@ pub use schema::Layout;
 use schema::SchemaTask;
 pub use spool::SpoolError;
 
+use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
 use super::queue::WriteQueue;
@@ -57,6 +59,11 @@ const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open ClickHouse store: its spool writer, its shipper and a client for reads.
 pub struct ClickHouseStore {
     client: Client,
+    layout: Layout,
+    spool: Arc<Spool>,
+    settings: Vec<(&'static str, &'static str)>,
+    /// The shipper's gate ([`Shipper::gate`]).
+    gate: Arc<tokio::sync::Mutex<()>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     shipper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     stop_shipper: watch::Sender<bool>,
@@ -148,23 +155,29 @@ impl ClickHouseStore {
             Some(_) => vec![("distributed_foreground_insert", "1")],
             None => Vec::new(),
         };
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
         let shipper = Shipper {
             // RowBinary without the per-insert schema round trip; the row types are tested
             // against the schema.
             client: client(config, false)?.with_validation(false),
-            spool,
+            spool: Arc::clone(&spool),
             metrics,
             wake,
             batch_rows: config.batch_rows,
             batch_delay: config.batch_delay,
-            settings,
+            settings: settings.clone(),
             single_until: [None, None],
             pending_schema,
+            gate: Arc::clone(&gate),
         };
         let (stop_shipper, stop) = watch::channel(false);
         let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));
         let store = Self {
             client: reads,
+            layout: Layout::new(config),
+            spool,
+            settings,
+            gate,
             writer: Mutex::new(Some(writer)),
             shipper: Mutex::new(Some(shipper)),
             stop_shipper,
@@ -179,6 +192,21 @@ impl Engine for ClickHouseStore {
     /// it here.
     async fn catch_up(&self, _budget: Duration) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    /// With the shipper held back: the spool first, then ClickHouse ([`delete`]).
+    async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        let _held = self.gate.lock().await;
+        let _locked = self.spool.exclusive().await?;
+        let deletion = delete::Deletion {
+            client: &self.client,
+            layout: &self.layout,
+            spool: Some(&self.spool),
+            settings: &self.settings,
+            tenant: scope.tenant(),
+            subject,
+        };
+        deletion.run().await
     }
 
     /// Waits for the spool writer (which ends after the queue's stop command, having spooled
@@ -275,6 +303,40 @@ pub fn query_statements() -> Vec<String> {
     let mut statements = read::statements();
     statements.push(derive::SESSION_SAMPLES_SQL.to_owned());
     statements
+}
+
+/// Deletes `subject`'s data of `tenant` straight from ClickHouse and from the spool at
+/// `config.spool_dir` (if there is one), for `tracewire-collector delete`. A collector running
+/// on that spool keeps shipping before and after; the spool's lock keeps the two apart.
+pub async fn delete_directly(
+    config: &ClickHouseConfig,
+    tenant: &str,
+    subject: &Subject,
+) -> Result<Deleted, StoreError> {
+    let spool_dir = config.spool_dir.clone();
+    let spool = tokio::task::spawn_blocking(move || Spool::open_shared(&spool_dir))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+    let _locked = match &spool {
+        Some(spool) => Some(spool.exclusive().await?),
+        None => None,
+    };
+    let layout = Layout::new(config);
+    let settings = match config.cluster {
+        Some(_) => vec![("distributed_foreground_insert", "1")],
+        None => Vec::new(),
+    };
+    let client = client(config, false)?;
+    delete::Deletion {
+        client: &client,
+        layout: &layout,
+        spool: spool.as_ref(),
+        settings: &settings,
+        tenant,
+        subject,
+    }
+    .run()
+    .await
 }
 
 /// Inserts batches straight into ClickHouse (schema created as needed), one INSERT per table,

@@ -82,6 +82,10 @@ pub(super) struct Shipper {
     pub single_until: [Option<String>; 2],
     /// The schema still to set up: ClickHouse was unreachable when the store opened.
     pub pending_schema: Option<SchemaTask>,
+    /// Held while shipping (with the spool's lock, [`Spool::exclusive`]); a deletion takes it
+    /// to keep INSERTs and the correlation step out while it rewrites the spool and deletes in
+    /// ClickHouse.
+    pub gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Shipper {
@@ -96,8 +100,13 @@ impl Shipper {
             // A stop interrupts even an INSERT in flight, so that shutdown stays bounded by the
             // final timeout. That is safe: the INSERT's files stay recorded and go out again
             // with the same token.
+            let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
             let shipped = tokio::select! {
-                shipped = self.ship_due(false) => shipped,
+                shipped = async {
+                    let _shipping = gate.lock().await;
+                    let _locked = spool.exclusive().await?;
+                    self.ship_due(false).await
+                } => shipped,
                 _ = stop.changed() => break,
             };
             match shipped {
@@ -131,7 +140,12 @@ impl Shipper {
                 }
             }
         }
+        let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
         let drain = async {
+            let _shipping = gate.lock().await;
+            let Ok(_locked) = spool.exclusive().await else {
+                return false;
+            };
             loop {
                 match self.ship_due(true).await {
                     Ok(true) => {}
@@ -294,6 +308,13 @@ impl Shipper {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
+        if rows.is_empty() {
+            // Every row of these files was deleted while they waited.
+            return Ok(Outcome::Stored {
+                rows: 0,
+                traces: BTreeSet::new(),
+            });
+        }
         let mut insert = self
             .client
             .insert::<R>(kind.table())
