@@ -189,10 +189,14 @@ pub enum CliCommand {
 
 /// `tracewire-collector delete --user ID | --session ID [--tenant T]`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-#[group(id = "subject", required = true, multiple = false, args = ["user", "session"])]
 pub struct DeleteArgs {
     /// The `user.id` whose data goes.
-    #[arg(long, value_name = "ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "session",
+        required_unless_present = "session"
+    )]
     pub user: Option<String>,
     /// The `session.id` whose data goes.
     #[arg(long, value_name = "ID")]

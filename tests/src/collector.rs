@@ -101,6 +101,11 @@ impl Collector {
         }
     }
 
+    /// The arguments it was started with.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
     /// `self.otlp` + `path`.
     pub fn otlp_url(&self, path: &str) -> String {
         format!("{}{path}", self.otlp)

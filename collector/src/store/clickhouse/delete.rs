@@ -263,8 +263,9 @@ impl Deletion<'_> {
             let before = self
                 .delete(table, "uniqExact(SessionId)", filter, &[], sessions)
                 .await?;
-            let kept =
-                reestimate_offsets(self.client, self.settings, self.tenant, sessions).await?;
+            // As the shipper runs the correlation step: rows read by position.
+            let derive = self.client.clone().with_validation(false);
+            let kept = reestimate_offsets(&derive, self.settings, self.tenant, sessions).await?;
             deleted.session_offsets = before.saturating_sub(kept as u64);
         }
         Ok(deleted)
