@@ -11,11 +11,12 @@ pub mod hangup;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod options;
 pub mod receive;
 pub mod server;
+pub mod signal;
 pub mod store;
 pub mod tls;
-mod ui;
 
 #[cfg(test)]
 mod testing;

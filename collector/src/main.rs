@@ -56,14 +56,10 @@ fn main() -> ExitCode {
         return delete(&config, args);
     }
     if command == Some(CliCommand::Schema) {
-        return match config.clickhouse() {
-            Some(Ok(clickhouse)) => {
+        return match config.store.clickhouse() {
+            Some(clickhouse) => {
                 print!("{}", Layout::new(&clickhouse).script());
                 ExitCode::SUCCESS
-            }
-            Some(Err(e)) => {
-                eprintln!("error: --store: {e}");
-                ExitCode::from(2)
             }
             None => {
                 eprintln!(
@@ -127,13 +123,13 @@ fn delete(config: &Config, args: &DeleteArgs) -> ExitCode {
         }
     };
     let scope = Scope::of_tenant(tenant.stored());
-    match runtime.block_on(Store::delete_directly(config, &scope, &subject)) {
+    match runtime.block_on(Store::delete_directly(&config.store, &scope, &subject)) {
         Ok(d) => {
             println!(
                 "Deleted {} {} of tenant {tenant} from {}: {} spans, {} log records, {} round trips, {} session offsets",
                 subject.attribute(),
                 subject.id(),
-                config.store,
+                config.store.url,
                 d.spans,
                 d.logs,
                 d.round_trips,
@@ -142,7 +138,7 @@ fn delete(config: &Config, args: &DeleteArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: store {}: {e}", config.store);
+            eprintln!("error: store {}: {e}", config.store.url);
             ExitCode::FAILURE
         }
     }

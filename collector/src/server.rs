@@ -66,11 +66,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
     let access = Arc::new(Access::from_options(&config.access)?);
     let store_error = |source| RunError::Store {
-        store: config.store.to_string(),
+        store: config.store.url.to_string(),
         source,
     };
     let store = Arc::new(
-        Store::from_config(&config, Arc::clone(&metrics))
+        Store::from_config(&config.store, Arc::clone(&metrics))
             .await
             .map_err(store_error)?,
     );
@@ -119,7 +119,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         api_listener.scheme(),
         api_listener.local_addr()?
     );
-    info!("Storing in {}", config.store);
+    info!("Storing in {}", config.store.url);
     announce_access(&access, ingest_listener.local_addr()?);
     if config.cors_origin.is_empty() && !access.enforced() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");

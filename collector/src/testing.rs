@@ -9,10 +9,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use tempfile::TempDir;
 use tracewire_semconv::{attribute, resource};
 
-use crate::config::StoreUrl;
 use crate::metrics::Metrics;
 use crate::model::{Attributes, Batch, SpanKind, SpanRecord, StatusCode};
-use crate::store::Store;
+use crate::store::{Store, StoreUrl};
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` drops.
 pub(crate) async fn temp_store(queue_items: usize) -> (TempDir, Arc<Store>, Arc<Metrics>) {

@@ -24,8 +24,8 @@ use tracewire_e2e::exchanges::{MS, OFFSET_NS, SESSION, exchanges, session_exchan
 fn config(test: &ClickHouseTest) -> ClickHouseConfig {
     let mut config = ClickHouseConfig::from_url(&format!("{}/{}", test.front.url(), test.database))
         .expect("valid url");
-    config.spool_dir = test.spool_dir();
-    config.batch_delay = Duration::from_millis(20);
+    config.spool.dir = test.spool_dir();
+    config.options.batch_delay = Duration::from_millis(20);
     config
 }
 
@@ -164,8 +164,8 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
 
     // A collector that may not create the schema refuses a database without it.
     let mut elsewhere = config(&test);
-    elsewhere.database = "schema_is_created_empty".into();
-    elsewhere.create_schema = false;
+    elsewhere.server.database = "schema_is_created_empty".into();
+    elsewhere.options.create_schema = false;
     test.front
         .create_database("schema_is_created_empty")
         .await
@@ -188,7 +188,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .await
         .expect("opens");
     let sqlite = Store::open(
-        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        &tracewire_collector::store::StoreUrl::Sqlite(test.sqlite_path()),
         10_000,
         Arc::new(Metrics::default()),
     )
@@ -400,7 +400,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
     }
     // That is all a collector that may not touch the schema needs: it opens and stores.
     let mut owned = config.clone();
-    owned.create_schema = false;
+    owned.options.create_schema = false;
     let store = Store::open_clickhouse(&owned, 100, Arc::new(Metrics::default()))
         .await
         .expect("opens on the DDL applied by hand");
@@ -409,7 +409,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 2);
     // The cluster DDL needs a cluster and ZooKeeper; the engine parses and formats each
     // statement, which proves it is valid ClickHouse SQL.
-    config.cluster = Some("tracewire_cluster".into());
+    config.options.cluster = Some("tracewire_cluster".into());
     let cluster_statements = Layout::new(&config).statements();
     assert!(cluster_statements.iter().any(|s| s.contains("ON CLUSTER")));
     for statement in &cluster_statements {
@@ -460,7 +460,7 @@ async fn rejected_data_is_moved_aside_counted_and_the_rest_is_stored() {
     let metrics = Arc::new(Metrics::default());
     let mut config = config(&test);
     // Long enough that the three batches below go out in one INSERT.
-    config.batch_delay = Duration::from_millis(400);
+    config.options.batch_delay = Duration::from_millis(400);
     let store = Store::open_clickhouse(&config, 10_000, Arc::clone(&metrics))
         .await
         .expect("opens");
@@ -505,7 +505,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
     let test = ClickHouseTest::start("resent_insert_is_stored_once");
     let mut config = config(&test);
     // Nothing ships before shutdown, so the spool file can be copied first.
-    config.batch_delay = Duration::from_secs(3600);
+    config.options.batch_delay = Duration::from_secs(3600);
     let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
         .await
         .expect("opens");
@@ -528,7 +528,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
         format!("{0} {0}\n", spooled[0]),
     )
     .expect("records");
-    config.batch_delay = Duration::from_millis(20);
+    config.options.batch_delay = Duration::from_millis(20);
     let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
@@ -575,7 +575,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .await
         .expect("opens");
     let sqlite = Store::open(
-        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        &tracewire_collector::store::StoreUrl::Sqlite(test.sqlite_path()),
         10_000,
         Arc::new(Metrics::default()),
     )

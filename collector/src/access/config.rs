@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::config::{ConfigError, CorsOrigin};
+use crate::config::CorsOrigin;
+use crate::options::InvalidOption;
 
 /// Environment variable for [`AccessOptions::file`].
 pub const ENV_ACCESS: &str = "TRACEWIRE_ACCESS";
@@ -54,12 +55,12 @@ impl AccessOptions {
     }
 
     /// Checks what parsing alone cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), InvalidOption> {
         if self.api_allowed_origin.contains(&CorsOrigin::Any) {
-            return Err(ConfigError::Invalid {
-                option: "api-allowed-origin",
-                message: "`*` would let any web site read through an operator's browser; list the origins".into(),
-            });
+            return Err(InvalidOption::new(
+                "api-allowed-origin",
+                "`*` would let any web site read through an operator's browser; list the origins",
+            ));
         }
         Ok(())
     }

@@ -10,8 +10,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::LIVE_PROTOCOL;
+use super::error::ApiError;
 use super::scope::ReadScope;
-use super::{Api, ApiError, LIVE_PROTOCOL};
+use super::state::Api;
 use crate::live::LiveSpan;
 use crate::store::Scope;
 

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use tracing::error;
 
-use super::ApiError;
+use super::error::ApiError;
 use crate::access::Reader;
 use crate::store::{Scope, StoreError};
 

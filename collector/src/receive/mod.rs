@@ -26,7 +26,8 @@ pub use auth::KEY_HEADER;
 use crate::access::{Access, IngestDenied, Sender};
 use crate::config::CorsOrigin;
 use crate::decode::{self, DecodeError, Encoding};
-use crate::metrics::{Metrics, Refusal, Signal};
+use crate::metrics::{Metrics, Refusal};
+use crate::signal::Signal;
 use crate::store::{SubmitError, WriteQueue};
 
 /// How long browsers may cache a CORS preflight answer (Chromium caps it at two hours).
@@ -193,10 +194,7 @@ async fn accept(
     let tenant = sender.tenant.clone();
     let decoded = tokio::task::spawn_blocking(move || {
         let data = body::decompress(raw, &headers, max)?;
-        let mut decoded = match signal {
-            Signal::Traces => decode::decode_traces(&data, encoding)?,
-            Signal::Logs => decode::decode_logs(&data, encoding)?,
-        };
+        let mut decoded = decode::decode(signal, &data, encoding)?;
         decoded.batch.assign_tenant(tenant.stored());
         Ok::<_, IngestError>(decoded)
     })
@@ -209,11 +207,7 @@ async fn accept(
     let metrics = &ingest.metrics;
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);
-    let what = match signal {
-        Signal::Traces => "spans",
-        Signal::Logs => "log records",
-    };
-    let message = decoded.rejected.message(what);
+    let message = decoded.rejected.message(signal.items());
     let items = decoded.batch.len();
     if items > 0 {
         sender.take(items).inspect_err(|denied| {

@@ -5,29 +5,38 @@
 //!
 //! Each engine is a folder that implements the contract: [`writer::Writer`] for its writer
 //! thread, [`read::Reads`] for the query API and [`Engine`] for the rest of its life; [`Store`]
-//! holds it as a trait object. Adding an engine is a folder and a line in [`Store::open`].
+//! holds it as a trait object. Adding an engine is a folder, its variant of [`StoreUrl`] and a
+//! line in [`Store::from_config`].
 
 pub mod clickhouse;
+mod config;
 mod delete;
 mod engine;
 mod error;
 mod queue;
 mod read;
+mod retention;
 pub mod sqlite;
+mod url;
 mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use config::{
+    DEFAULT_STORE, DEFAULT_WRITE_QUEUE_ITEMS, ENV_STORE, ENV_WRITE_QUEUE_ITEMS, StoreArgs,
+    StoreConfig,
+};
 pub use delete::{Deleted, Subject};
 pub use error::StoreError;
 pub use queue::{Receipt, SubmitError, WriteQueue};
 pub use read::{Reader, Scope};
+pub use retention::{DEFAULT_RETENTION, ENV_RETENTION};
+pub use url::StoreUrl;
 
 use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
 use self::engine::Engine;
-use self::sqlite::SqliteStore;
-use crate::config::{Config, StoreUrl};
+use self::sqlite::{SqliteConfig, SqliteStore};
 use crate::metrics::Metrics;
 
 /// The longest the writer spends on the correlation step for one [`Store::derive`] turn before
@@ -41,29 +50,57 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store the configuration names, with its ClickHouse settings when it is one,
-    /// and its retention.
-    pub async fn from_config(config: &Config, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
-        match &config.store {
+    /// Opens the store `config` names, with its options and its retention.
+    pub async fn from_config(
+        config: &StoreConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let items = config.write_queue_items;
+        match &config.url {
             StoreUrl::Sqlite(path) => {
-                let (queue, engine) = SqliteStore::open(
-                    path,
-                    config.write_queue_items,
-                    Some(config.retention.0),
-                    metrics,
-                )
-                .await?;
-                Ok(Self { queue, engine })
+                let sqlite = SqliteConfig {
+                    path: path.clone(),
+                    retention: Some(config.retention),
+                };
+                Self::open_sqlite(&sqlite, items, metrics).await
             }
-            StoreUrl::ClickHouse(_) => {
-                let clickhouse = config
-                    .clickhouse()
-                    .transpose()
-                    .map_err(StoreError::InvalidUrl)?
-                    .ok_or_else(|| StoreError::InvalidUrl("not a ClickHouse URL".into()))?;
-                Self::open_clickhouse(&clickhouse, config.write_queue_items, metrics).await
+            StoreUrl::ClickHouse(server) => {
+                Self::open_clickhouse(&config.clickhouse_on(server), items, metrics).await
             }
         }
+    }
+
+    /// Opens (creating and migrating as needed) the store at `url` with default options and
+    /// without retention (it keeps everything), and starts its writer; for tests and
+    /// benchmarks.
+    pub async fn open(
+        url: &StoreUrl,
+        queue_items: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        match url {
+            StoreUrl::Sqlite(path) => {
+                let config = SqliteConfig {
+                    path: path.clone(),
+                    retention: None,
+                };
+                Self::open_sqlite(&config, queue_items, metrics).await
+            }
+            StoreUrl::ClickHouse(server) => {
+                let config = ClickHouseConfig::new(server.clone());
+                Self::open_clickhouse(&config, queue_items, metrics).await
+            }
+        }
+    }
+
+    /// Opens a SQLite store: the file, its writer and, with a retention, its retention loop.
+    pub async fn open_sqlite(
+        config: &SqliteConfig,
+        queue_items: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let (queue, engine) = SqliteStore::open(config, queue_items, metrics).await?;
+        Ok(Self { queue, engine })
     }
 
     /// Opens a ClickHouse store: spool, schema, writer and shipper.
@@ -74,26 +111,6 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let (queue, engine) = ClickHouseStore::open(config, queue_items, metrics).await?;
         Ok(Self { queue, engine })
-    }
-
-    /// Opens (creating and migrating as needed) the store at `url` and starts its writer,
-    /// without retention. A ClickHouse URL gets the default ClickHouse settings
-    /// ([`ClickHouseConfig::from_url`]).
-    pub async fn open(
-        url: &StoreUrl,
-        queue_items: usize,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
-        match url {
-            StoreUrl::Sqlite(path) => {
-                let (queue, engine) = SqliteStore::open(path, queue_items, None, metrics).await?;
-                Ok(Self { queue, engine })
-            }
-            StoreUrl::ClickHouse(url) => {
-                let config = ClickHouseConfig::from_url(url).map_err(StoreError::InvalidUrl)?;
-                Self::open_clickhouse(&config, queue_items, metrics).await
-            }
-        }
     }
 
     /// The queue ingest submits batches to.
@@ -132,11 +149,11 @@ impl Store {
     /// Deletes `subject`'s data within `scope` straight from the configured store, with or
     /// without a collector running on it: `tracewire-collector delete`.
     pub async fn delete_directly(
-        config: &Config,
+        config: &StoreConfig,
         scope: &Scope,
         subject: &Subject,
     ) -> Result<Deleted, StoreError> {
-        match &config.store {
+        match &config.url {
             StoreUrl::Sqlite(path) => {
                 let (path, tenant, subject) =
                     (path.clone(), scope.tenant().to_owned(), subject.clone());
@@ -147,13 +164,9 @@ impl Store {
                 .map_err(|e| StoreError::Task(e.to_string()))?
                 .map_err(StoreError::from)
             }
-            StoreUrl::ClickHouse(_) => {
-                let clickhouse = config
-                    .clickhouse()
-                    .transpose()
-                    .map_err(StoreError::InvalidUrl)?
-                    .ok_or_else(|| StoreError::InvalidUrl("not a ClickHouse URL".into()))?;
-                clickhouse::delete_directly(&clickhouse, scope.tenant(), subject).await
+            StoreUrl::ClickHouse(server) => {
+                clickhouse::delete_directly(&config.clickhouse_on(server), scope.tenant(), subject)
+                    .await
             }
         }
     }

@@ -1,10 +1,11 @@
-//! TLS options: certificates for the two listeners, and the CA that signs ClickHouse's.
+//! TLS options: certificates for the two listeners (ClickHouse's CA is a ClickHouse option,
+//! `--clickhouse-ca`).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::options::InvalidOption;
 
 /// Environment variable for [`TlsOptions::tls_cert`].
 pub const ENV_TLS_CERT: &str = "TRACEWIRE_TLS_CERT";
@@ -18,8 +19,6 @@ pub const ENV_OTLP_TLS_KEY: &str = "TRACEWIRE_OTLP_TLS_KEY";
 pub const ENV_API_TLS_CERT: &str = "TRACEWIRE_API_TLS_CERT";
 /// Environment variable for [`TlsOptions::api_tls_key`].
 pub const ENV_API_TLS_KEY: &str = "TRACEWIRE_API_TLS_KEY";
-/// Environment variable for [`TlsOptions::clickhouse_ca`].
-pub const ENV_CLICKHOUSE_CA: &str = "TRACEWIRE_CLICKHOUSE_CA";
 
 /// Which listener a certificate is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +29,8 @@ pub enum Listener {
     Api,
 }
 
-/// TLS for the listeners (HTTPS with rustls; SIGHUP reloads the files) and for ClickHouse.
-/// Every field is unset by default: plain HTTP, and public CAs for `clickhouse:https://`.
+/// TLS for the listeners (HTTPS with rustls; SIGHUP reloads the files). Every field is unset by
+/// default: plain HTTP.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsOptions {
@@ -53,10 +52,6 @@ pub struct TlsOptions {
     /// Private key (PEM) of `api_tls_cert`.
     #[arg(long, value_name = "FILE", env = ENV_API_TLS_KEY, global = true)]
     pub api_tls_key: Option<PathBuf>,
-    /// CA certificates (PEM) that sign the ClickHouse server's certificate, for
-    /// `clickhouse:https://` with a private CA; only these are trusted then.
-    #[arg(long, value_name = "FILE", env = ENV_CLICKHOUSE_CA, global = true)]
-    pub clickhouse_ca: Option<PathBuf>,
 }
 
 impl TlsOptions {
@@ -69,7 +64,6 @@ impl TlsOptions {
             otlp_tls_key,
             api_tls_cert,
             api_tls_key,
-            clickhouse_ca,
         } = cli;
         for (mine, given) in [
             (&mut self.tls_cert, tls_cert),
@@ -78,7 +72,6 @@ impl TlsOptions {
             (&mut self.otlp_tls_key, otlp_tls_key),
             (&mut self.api_tls_cert, api_tls_cert),
             (&mut self.api_tls_key, api_tls_key),
-            (&mut self.clickhouse_ca, clickhouse_ca),
         ] {
             if given.is_some() {
                 *mine = given;
@@ -87,7 +80,7 @@ impl TlsOptions {
     }
 
     /// Each certificate needs its key and the other way round.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), InvalidOption> {
         for (cert, key, cert_option, key_option) in [
             (&self.tls_cert, &self.tls_key, "tls-cert", "tls-key"),
             (
@@ -105,16 +98,16 @@ impl TlsOptions {
         ] {
             match (cert, key) {
                 (Some(_), None) => {
-                    return Err(ConfigError::Invalid {
-                        option: key_option,
-                        message: format!("missing: --{cert_option} needs its private key"),
-                    });
+                    return Err(InvalidOption::new(
+                        key_option,
+                        format!("missing: --{cert_option} needs its private key"),
+                    ));
                 }
                 (None, Some(_)) => {
-                    return Err(ConfigError::Invalid {
-                        option: cert_option,
-                        message: format!("missing: --{key_option} needs its certificate"),
-                    });
+                    return Err(InvalidOption::new(
+                        cert_option,
+                        format!("missing: --{key_option} needs its certificate"),
+                    ));
                 }
                 _ => {}
             }

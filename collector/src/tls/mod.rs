@@ -1,5 +1,6 @@
 //! TLS with rustls (ring): HTTPS on the ingest and API listeners with certificates that SIGHUP
-//! reloads, and HTTPS to ClickHouse with an optional private CA.
+//! reloads, and the client of `clickhouse:https://` with an optional private CA
+//! (`--clickhouse-ca`).
 
 mod client;
 mod config;
@@ -10,8 +11,8 @@ use std::path::PathBuf;
 
 pub use client::clickhouse_client;
 pub use config::{
-    ENV_API_TLS_CERT, ENV_API_TLS_KEY, ENV_CLICKHOUSE_CA, ENV_OTLP_TLS_CERT, ENV_OTLP_TLS_KEY,
-    ENV_TLS_CERT, ENV_TLS_KEY, Listener, TlsOptions,
+    ENV_API_TLS_CERT, ENV_API_TLS_KEY, ENV_OTLP_TLS_CERT, ENV_OTLP_TLS_KEY, ENV_TLS_CERT,
+    ENV_TLS_KEY, Listener, TlsOptions,
 };
 pub use listener::{Incoming, Peer, Stream};
 pub use server::ServerTls;

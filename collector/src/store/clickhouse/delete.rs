@@ -19,7 +19,8 @@ use tracewire_semconv::attribute::SESSION_ID;
 use super::derive::reestimate_offsets;
 use super::error::ClickHouseError;
 use super::schema::Layout;
-use super::spool::{Kind, Spool};
+use super::spool::Spool;
+use crate::signal::Signal;
 use crate::store::error::StoreError;
 use crate::store::{Deleted, Subject};
 
@@ -131,9 +132,9 @@ impl Deletion<'_> {
         let Some(spool) = self.spool else {
             return Ok((traces, sessions));
         };
-        for kind in Kind::ALL {
+        for signal in Signal::ALL {
             // Rewriting with a filter that keeps everything reads every row.
-            spool.rewrite(kind, |line| {
+            spool.rewrite(signal, |line| {
                 if let Some(row) = Probe::read(line).filter(|r| r.tenant == self.tenant)
                     && self.subject.named_in(row.attributes())
                 {
@@ -195,17 +196,17 @@ impl Deletion<'_> {
         let Some(spool) = self.spool else {
             return Ok(deleted);
         };
-        for kind in Kind::ALL {
-            let removed = spool.rewrite(kind, |line| {
+        for signal in Signal::ALL {
+            let removed = spool.rewrite(signal, |line| {
                 Probe::read(line).is_some_and(|row| {
                     row.tenant == self.tenant
                         && (doomed.contains(row.trace_id.as_str())
                             || self.subject.named_in(row.attributes()))
                 })
             })?;
-            match kind {
-                Kind::Spans => deleted.spans += removed,
-                Kind::Logs => deleted.logs += removed,
+            match signal {
+                Signal::Traces => deleted.spans += removed,
+                Signal::Logs => deleted.logs += removed,
             }
         }
         Ok(deleted)

@@ -18,6 +18,7 @@ mod read;
 mod schema;
 mod shipper;
 pub(super) mod spool;
+mod table;
 mod writer;
 
 use std::convert::Infallible;
@@ -30,11 +31,14 @@ use clickhouse::{Client, Compression};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-pub use config::{ClickHouseConfig, DEFAULT_DATABASE, check_name};
+pub use config::{
+    ClickHouseArgs, ClickHouseConfig, ClickHouseOptions, ClickHouseServer, DEFAULT_DATABASE,
+    check_name,
+};
 pub use error::ClickHouseError;
 pub use schema::Layout;
 use schema::SchemaTask;
-pub use spool::SpoolError;
+pub use spool::{SpoolArgs, SpoolError, SpoolOptions};
 
 use super::delete::{Deleted, Subject};
 use super::engine::Engine;
@@ -48,9 +52,10 @@ use crate::model::{
     Batch, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
     ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
-use encode::{LogRow, SpanRow};
+use crate::signal::{PerSignal, Signal};
 use shipper::Shipper;
 use spool::Spool;
+use table::table;
 use writer::SpoolWriter;
 
 /// How long the shipper may keep shipping after SIGTERM before the collector exits.
@@ -69,20 +74,20 @@ pub struct ClickHouseStore {
     stop_shipper: watch::Sender<bool>,
 }
 
-/// A client for the configured server: HTTPS trusting `config.ca` when given, credentials, LZ4,
-/// and the database unless `server_only`.
+/// A client for the configured server: HTTPS trusting `--clickhouse-ca` when given,
+/// credentials, LZ4, and the database unless `server_only`.
 fn client(config: &ClickHouseConfig, server_only: bool) -> Result<Client, ClickHouseError> {
-    let mut client = crate::tls::clickhouse_client(config.ca.as_deref())?
-        .with_url(&config.url)
+    let mut client = crate::tls::clickhouse_client(config.options.ca.as_deref())?
+        .with_url(&config.server.url)
         .with_compression(Compression::Lz4);
-    if let Some(user) = &config.user {
+    if let Some(user) = &config.server.user {
         client = client.with_user(user);
     }
-    if let Some(password) = &config.password {
+    if let Some(password) = &config.server.password {
         client = client.with_password(password);
     }
     if !server_only {
-        client = client.with_database(&config.database);
+        client = client.with_database(&config.server.database);
     }
     Ok(client)
 }
@@ -95,8 +100,8 @@ impl ClickHouseStore {
         queue_items: usize,
         metrics: Arc<Metrics>,
     ) -> Result<(WriteQueue, Arc<Self>), StoreError> {
-        let spool_dir = config.spool_dir.clone();
-        let max_bytes = config.spool_max_bytes;
+        let spool_dir = config.spool.dir.clone();
+        let max_bytes = config.spool.max_bytes;
         let spool = Arc::new(
             tokio::task::spawn_blocking(move || Spool::open(&spool_dir, max_bytes))
                 .await
@@ -109,7 +114,7 @@ impl ClickHouseStore {
             server: client(config, true)?,
             client: reads.clone(),
             layout,
-            create: config.create_schema,
+            create: config.options.create_schema,
         };
         // An unreachable server is an outage like any other: the spool takes ingest and the
         // shipper sets the schema up once ClickHouse answers. Any answer that is an error
@@ -117,11 +122,11 @@ impl ClickHouseStore {
         let pending_schema = match schema.run().await {
             Ok(version) => {
                 info!(
-                    url = %config.url,
-                    database = %config.database,
-                    cluster = config.cluster.as_deref().unwrap_or("-"),
+                    url = %config.server.url,
+                    database = %config.server.database,
+                    cluster = config.options.cluster.as_deref().unwrap_or("-"),
                     schema_version = version,
-                    spool = %config.spool_dir.display(),
+                    spool = %config.spool.dir.display(),
                     spooled_bytes = spool.bytes(),
                     "ClickHouse store open"
                 );
@@ -129,7 +134,7 @@ impl ClickHouseStore {
             }
             Err(e) if e.is_unreachable() => {
                 warn!(
-                    url = %config.url,
+                    url = %config.server.url,
                     error = %e,
                     "ClickHouse is unreachable at start; ingest goes to the spool, and the schema is checked once ClickHouse answers"
                 );
@@ -150,7 +155,7 @@ impl ClickHouseStore {
             .name("clickhouse-spool".into())
             .spawn(move || drain(writer, commands))
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        let settings = match config.cluster {
+        let settings = match config.options.cluster {
             // Confirmed means on the shards, not only queued on the node that took the INSERT.
             Some(_) => vec![("distributed_foreground_insert", "1")],
             None => Vec::new(),
@@ -163,10 +168,10 @@ impl ClickHouseStore {
             spool: Arc::clone(&spool),
             metrics,
             wake,
-            batch_rows: config.batch_rows,
-            batch_delay: config.batch_delay,
+            batch_rows: config.options.batch_rows,
+            batch_delay: config.options.batch_delay,
             settings: settings.clone(),
-            single_until: [None, None],
+            single_until: PerSignal::default(),
             pending_schema,
             gate: Arc::clone(&gate),
         };
@@ -306,14 +311,14 @@ pub fn query_statements() -> Vec<String> {
 }
 
 /// Deletes `subject`'s data of `tenant` straight from ClickHouse and from the spool at
-/// `config.spool_dir` (if there is one), for `tracewire-collector delete`. A collector running
+/// `config.spool.dir` (if there is one), for `tracewire-collector delete`. A collector running
 /// on that spool keeps shipping before and after; the spool's lock keeps the two apart.
 pub async fn delete_directly(
     config: &ClickHouseConfig,
     tenant: &str,
     subject: &Subject,
 ) -> Result<Deleted, StoreError> {
-    let spool_dir = config.spool_dir.clone();
+    let spool_dir = config.spool.dir.clone();
     let spool = tokio::task::spawn_blocking(move || Spool::open_shared(&spool_dir))
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
@@ -322,7 +327,7 @@ pub async fn delete_directly(
         None => None,
     };
     let layout = Layout::new(config);
-    let settings = match config.cluster {
+    let settings = match config.options.cluster {
         Some(_) => vec![("distributed_foreground_insert", "1")],
         None => Vec::new(),
     };
@@ -349,19 +354,8 @@ pub async fn insert_directly(
     let db = client(config, false)?;
     schema::migrate(&client(config, true)?, &db, &layout, true).await?;
     let db = db.with_validation(false);
-    let mut spans = db.insert::<SpanRow>("otel_traces").await?;
-    for batch in batches {
-        for s in &batch.spans {
-            spans.write(&SpanRow::from(s)).await?;
-        }
+    for signal in Signal::ALL {
+        table(signal).insert_batches(&db, batches).await?;
     }
-    spans.end().await?;
-    let mut logs = db.insert::<LogRow>("otel_logs").await?;
-    for batch in batches {
-        for l in &batch.logs {
-            logs.write(&LogRow::from(l)).await?;
-        }
-    }
-    logs.end().await?;
     Ok(())
 }

@@ -53,8 +53,8 @@ impl Layout {
     /// The layout for a checked configuration.
     pub fn new(config: &ClickHouseConfig) -> Self {
         Self {
-            database: config.database.clone(),
-            cluster: config.cluster.clone(),
+            database: config.server.database.clone(),
+            cluster: config.options.cluster.clone(),
             ttl_seconds: config.retention.as_secs().max(1),
         }
     }
@@ -526,7 +526,7 @@ mod tests {
 
     fn layout(cluster: Option<&str>) -> Layout {
         let mut config = ClickHouseConfig::from_url("http://h:8123/tw").expect("valid");
-        config.cluster = cluster.map(str::to_owned);
+        config.options.cluster = cluster.map(str::to_owned);
         config.retention = std::time::Duration::from_secs(36 * 3600);
         Layout::new(&config)
     }

@@ -1,7 +1,7 @@
 //! The shipper: sends spooled files to ClickHouse as few, large RowBinary INSERTs (LZ4), and
 //! deletes them only once ClickHouse confirmed.
 //!
-//! An INSERT takes the oldest files of one kind up to `--clickhouse-batch-rows` rows, once that
+//! An INSERT takes the oldest files of one signal up to `--clickhouse-batch-rows` rows, once that
 //! many are waiting or the oldest has waited `--clickhouse-batch-delay`. Its files are recorded
 //! in the spool's manifest first, and it carries an `insert_deduplication_token` derived from
 //! them, so a retry after a lost answer (or after a crash) is stored once. Transient failures
@@ -12,61 +12,25 @@
 //! ([`super::derive`]) runs for the traces in it; when it fails, the INSERT is retried like a
 //! failed one (ClickHouse deduplicates it by its token) and the step runs again.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clickhouse::Client;
-use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use super::derive::derive;
-use super::encode::{LogRow, SpanRow};
-use super::error::ClickHouseError;
-use super::error::is_bad_data;
 use super::schema::SchemaTask;
-use super::spool::{Kind, Spool, SpoolError};
-use crate::metrics::{Metrics, Signal};
+use super::spool::{Spool, SpoolError};
+use super::table::{Insert, Outcome, table};
+use crate::metrics::Metrics;
+use crate::signal::{PerSignal, Signal};
 use crate::store::error::StoreError;
 
 /// First retry delay after a failed INSERT.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 /// Longest retry delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// Time an INSERT may take to be answered.
-const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A row the shipper sends.
-trait Shipped: clickhouse::RowOwned + clickhouse::RowWrite + DeserializeOwned + Send + Sync {
-    /// The tenant and trace whose round trips the correlation step re-derives once the row is
-    /// stored, if any.
-    fn trace(&self) -> Option<(&str, &str)>;
-}
-
-impl Shipped for SpanRow {
-    fn trace(&self) -> Option<(&str, &str)> {
-        Some((&self.tenant, &self.trace_id))
-    }
-}
-
-impl Shipped for LogRow {
-    fn trace(&self) -> Option<(&str, &str)> {
-        None
-    }
-}
-
-/// How an INSERT attempt ended.
-enum Outcome {
-    /// ClickHouse has the rows.
-    Stored {
-        rows: usize,
-        /// The `(tenant, trace id)` pairs for the correlation step.
-        traces: BTreeSet<(String, String)>,
-    },
-    /// ClickHouse refused the rows as bad data.
-    Rejected(clickhouse::error::Error),
-}
 
 /// Sends spooled files to ClickHouse.
 pub(super) struct Shipper {
@@ -79,7 +43,7 @@ pub(super) struct Shipper {
     /// Extra INSERT settings (cluster mode waits for the shards).
     pub settings: Vec<(&'static str, &'static str)>,
     /// After a bad-data rejection of several files, files up to this name go one at a time.
-    pub single_until: [Option<String>; 2],
+    pub single_until: PerSignal<Option<String>>,
     /// The schema still to set up: ClickHouse was unreachable when the store opened.
     pub pending_schema: Option<SchemaTask>,
     /// Held while shipping (with the spool's lock, [`Spool::exclusive`]); a deletion takes it
@@ -169,16 +133,16 @@ impl Shipper {
 
     /// How long until the oldest spooled file is due.
     fn until_due(&self) -> Duration {
-        Kind::ALL
+        Signal::ALL
             .into_iter()
-            .filter_map(|kind| self.spool.pending(kind).1)
+            .filter_map(|signal| self.spool.pending(signal).1)
             .map(|since| self.batch_delay.saturating_sub(since.elapsed()))
             .min()
             .unwrap_or(self.batch_delay)
             .max(Duration::from_millis(5))
     }
 
-    /// Ships one INSERT per kind that is due (all waiting ones when `force`); answers whether
+    /// Ships one INSERT per signal that is due (all waiting ones when `force`); answers whether
     /// anything was shipped or set aside.
     async fn ship_due(&mut self, force: bool) -> Result<bool, StoreError> {
         if let Some(schema) = &self.pending_schema {
@@ -187,77 +151,82 @@ impl Shipper {
             self.pending_schema = None;
         }
         let mut progressed = false;
-        for kind in Kind::ALL {
-            let Some((first, last)) = self.next_insert(kind, force)? else {
+        for signal in Signal::ALL {
+            let Some((first, last)) = self.next_insert(signal, force)? else {
                 continue;
             };
-            self.ship(kind, &first, &last).await?;
+            self.ship(signal, &first, &last).await?;
             progressed = true;
         }
         self.metrics.spool_bytes(self.spool.bytes());
         Ok(progressed)
     }
 
-    /// The files of the next INSERT of `kind`, recorded in the manifest; `None` when nothing is due.
+    /// The files of the next INSERT of `signal`, recorded in the manifest; `None` when nothing is due.
     fn next_insert(
         &mut self,
-        kind: Kind,
+        signal: Signal,
         force: bool,
     ) -> Result<Option<(String, String)>, StoreError> {
-        if let Some(started) = self.spool.manifest(kind) {
+        if let Some(started) = self.spool.manifest(signal) {
             return Ok(Some(started));
         }
-        let (rows, oldest) = self.spool.pending(kind);
+        let (rows, oldest) = self.spool.pending(signal);
         let Some(oldest) = oldest else {
             return Ok(None);
         };
         if !force && rows < self.batch_rows && oldest.elapsed() < self.batch_delay {
             return Ok(None);
         }
-        let Some((first, mut last)) = self.spool.select(kind, self.batch_rows) else {
+        let Some((first, mut last)) = self.spool.select(signal, self.batch_rows) else {
             return Ok(None);
         };
-        let slot = &mut self.single_until[kind.index()];
+        let slot = &mut self.single_until[signal];
         match slot {
             Some(until) if first.as_str() <= until.as_str() => last = first.clone(),
             Some(_) => *slot = None,
             None => {}
         }
-        self.spool.set_manifest(kind, &first, &last)?;
+        self.spool.set_manifest(signal, &first, &last)?;
         Ok(Some((first, last)))
     }
 
-    /// Sends the files `first..=last` of `kind` and settles them.
-    async fn ship(&mut self, kind: Kind, first: &str, last: &str) -> Result<(), StoreError> {
-        let names = self.spool.range(kind, first, last);
+    /// Sends the files `first..=last` of `signal` and settles them.
+    async fn ship(&mut self, signal: Signal, first: &str, last: &str) -> Result<(), StoreError> {
+        let names = self.spool.range(signal, first, last);
         if names.first().map(String::as_str) != Some(first) {
             // Deletion starts with the first file: it is gone, so ClickHouse confirmed this
             // INSERT before a crash and only the clean-up was left.
-            self.spool.remove(kind, &names)?;
-            return Ok(self.spool.clear_manifest(kind)?);
+            self.spool.remove(signal, &names)?;
+            return Ok(self.spool.clear_manifest(signal)?);
         }
-        let outcome = match kind {
-            Kind::Spans => self.insert::<SpanRow>(kind, first, last, &names).await,
-            Kind::Logs => self.insert::<LogRow>(kind, first, last, &names).await,
-        };
+        let outcome = table(signal)
+            .insert(Insert {
+                client: &self.client,
+                settings: &self.settings,
+                token: self.spool.token(signal, first, last),
+                spool: Arc::clone(&self.spool),
+                names: names.clone(),
+            })
+            .await;
         match outcome {
             Ok(Outcome::Stored { rows, traces }) => {
                 derive(&self.client, &self.settings, &traces).await?;
-                self.spool.remove(kind, &names)?;
-                self.spool.clear_manifest(kind)?;
-                self.metrics.stored(signal(kind), rows);
+                self.spool.remove(signal, &names)?;
+                self.spool.clear_manifest(signal)?;
+                self.metrics.stored(signal, rows);
                 Ok(())
             }
             Ok(Outcome::Rejected(e)) if names.len() > 1 => {
                 warn!(error = %e, files = names.len(), "ClickHouse refused a batch as bad data; retrying its spool files one by one");
-                self.single_until[kind.index()] = Some(last.to_owned());
-                Ok(self.spool.clear_manifest(kind)?)
+                self.single_until[signal] = Some(last.to_owned());
+                Ok(self.spool.clear_manifest(signal)?)
             }
             Ok(Outcome::Rejected(e)) => {
                 let rows = self.spool.read(first).map_or(0, |(rows, _)| rows);
-                let path = self.spool.move_aside(kind, first)?;
-                self.spool.clear_manifest(kind)?;
-                self.metrics.moved_aside(signal(kind), rows);
+                let path = self.spool.move_aside(signal, first)?;
+                self.spool.clear_manifest(signal)?;
+                self.metrics.moved_aside(signal, rows);
                 error!(error = %e, rows, file = %path.display(), "ClickHouse refused spooled data as bad; moved aside");
                 Ok(())
             }
@@ -268,94 +237,13 @@ impl Shipper {
                     .and_then(|n| n.to_str())
                     .unwrap_or(first)
                     .to_owned();
-                let aside = self.spool.move_aside(kind, &name)?;
-                self.spool.clear_manifest(kind)?;
-                self.metrics.moved_aside(signal(kind), 0);
+                let aside = self.spool.move_aside(signal, &name)?;
+                self.spool.clear_manifest(signal)?;
+                self.metrics.moved_aside(signal, 0);
                 error!(file = %aside.display(), "Damaged spool file moved aside");
                 Ok(())
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// One INSERT of the rows in `names`, with the token of `first..=last`.
-    async fn insert<R>(
-        &self,
-        kind: Kind,
-        first: &str,
-        last: &str,
-        names: &[String],
-    ) -> Result<Outcome, StoreError>
-    where
-        R: Shipped,
-    {
-        let spool = Arc::clone(&self.spool);
-        let files = names.to_vec();
-        let rows: Vec<R> = tokio::task::spawn_blocking(move || {
-            let mut rows = Vec::new();
-            for name in &files {
-                let (_, lines) = spool.read(name)?;
-                for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    rows.push(
-                        serde_json::from_slice(line).map_err(|_| SpoolError::Damaged {
-                            path: name.into(),
-                            what: "a row does not parse",
-                        })?,
-                    );
-                }
-            }
-            Ok::<_, SpoolError>(rows)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
-        if rows.is_empty() {
-            // Every row of these files was deleted while they waited.
-            return Ok(Outcome::Stored {
-                rows: 0,
-                traces: BTreeSet::new(),
-            });
-        }
-        let mut insert = self
-            .client
-            .insert::<R>(kind.table())
-            .await
-            .map_err(ClickHouseError::from)?
-            .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT))
-            .with_setting("insert_deduplicate", "1")
-            .with_setting(
-                "insert_deduplication_token",
-                self.spool.token(kind, first, last),
-            )
-            // Browser clocks put spans on many days; every day is a partition. Unbounded here
-            // rather than a rejected batch.
-            .with_setting("max_partitions_per_insert_block", "0");
-        for (name, value) in &self.settings {
-            insert = insert.with_setting(*name, *value);
-        }
-        let attempt = async {
-            for row in &rows {
-                insert.write(row).await?;
-            }
-            insert.end().await
-        };
-        match attempt.await {
-            Ok(()) => Ok(Outcome::Stored {
-                rows: rows.len(),
-                traces: rows
-                    .iter()
-                    .filter_map(Shipped::trace)
-                    .map(|(tenant, trace)| (tenant.to_owned(), trace.to_owned()))
-                    .collect(),
-            }),
-            Err(e) if is_bad_data(&e) => Ok(Outcome::Rejected(e)),
-            Err(e) => Err(ClickHouseError::from(e).into()),
-        }
-    }
-}
-
-fn signal(kind: Kind) -> Signal {
-    match kind {
-        Kind::Spans => Signal::Traces,
-        Kind::Logs => Signal::Logs,
     }
 }

@@ -1,6 +1,6 @@
 //! The ClickHouse writer thread ([`SpoolWriter`], run by [`crate::store::writer::drain`]):
 //! drains the write queue into the spool. Consecutive batches
-//! become one spool file per kind, fsynced once, then each batch is acknowledged. A batch that
+//! become one spool file per signal, fsynced once, then each batch is acknowledged. A batch that
 //! does not fit under `--spool-max-bytes` is refused (ingest answers 503 with `Retry-After`).
 
 use std::convert::Infallible;
@@ -9,11 +9,12 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
-use super::encode::{LogRow, SpanRow};
 use super::error::ClickHouseError;
-use super::spool::{Kind, Spool, SpoolError};
-use crate::metrics::{Metrics, Signal};
+use super::spool::{Spool, SpoolError};
+use super::table::table;
+use crate::metrics::Metrics;
 use crate::model::Batch;
+use crate::signal::{PerSignal, Signal};
 use crate::store::error::StoreError;
 use crate::store::writer::{Pending, Writer};
 
@@ -47,28 +48,21 @@ impl Writer for SpoolWriter {
     }
 }
 
-/// JSON lines of a batch's rows: spans and logs.
-fn encode(batch: &Batch) -> Result<(Vec<u8>, Vec<u8>), serde_json::Error> {
-    let mut spans = Vec::new();
-    for s in &batch.spans {
-        serde_json::to_writer(&mut spans, &SpanRow::from(s))?;
-        spans.push(b'\n');
+/// JSON lines of a batch's rows, per signal, and how many rows each.
+fn encode(batch: &Batch) -> Result<PerSignal<(usize, Vec<u8>)>, serde_json::Error> {
+    let mut lines = PerSignal::<(usize, Vec<u8>)>::default();
+    for signal in Signal::ALL {
+        let (rows, out) = &mut lines[signal];
+        *rows = table(signal).spool_lines(batch, out)?;
     }
-    let mut logs = Vec::new();
-    for l in &batch.logs {
-        serde_json::to_writer(&mut logs, &LogRow::from(l))?;
-        logs.push(b'\n');
-    }
-    Ok((spans, logs))
+    Ok(lines)
 }
 
 fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
-    let mut spans = Vec::new();
-    let mut logs = Vec::new();
-    let (mut span_rows, mut log_rows) = (0, 0);
+    let mut lines = PerSignal::<(usize, Vec<u8>)>::default();
     let mut accepted = Vec::with_capacity(group.len());
     for pending in group {
-        let (s, l) = match encode(&pending.batch) {
+        let batch = match encode(&pending.batch) {
             Ok(lines) => lines,
             Err(e) => {
                 error!(error = %e, "Cannot encode a batch for the spool");
@@ -76,8 +70,12 @@ fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warne
                 continue;
             }
         };
-        let size = (spans.len() + logs.len() + s.len() + l.len()) as u64;
-        if !spool.has_room(size) {
+        let size: usize = lines
+            .values()
+            .chain(batch.values())
+            .map(|(_, bytes)| bytes.len())
+            .sum();
+        if !spool.has_room(size as u64) {
             if !*full_warned {
                 warn!(
                     limit = spool.max_bytes(),
@@ -88,27 +86,25 @@ fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warne
             pending.answer(Err(SpoolError::Full.into()));
             continue;
         }
-        spans.extend_from_slice(&s);
-        logs.extend_from_slice(&l);
-        span_rows += pending.batch.spans.len();
-        log_rows += pending.batch.logs.len();
+        for (signal, (rows, bytes)) in batch.iter() {
+            lines[signal].0 += rows;
+            lines[signal].1.extend_from_slice(bytes);
+        }
         accepted.push(pending);
     }
     if accepted.is_empty() {
         return;
     }
-    let mut result = Ok(());
-    if span_rows > 0 {
-        result = spool.append(Kind::Spans, span_rows, &spans);
-    }
-    if log_rows > 0 && result.is_ok() {
-        result = spool.append(Kind::Logs, log_rows, &logs);
-    }
+    let result = lines
+        .iter()
+        .filter(|(_, (rows, _))| *rows > 0)
+        .try_for_each(|(signal, (rows, bytes))| spool.append(signal, *rows, bytes));
     match result {
         Ok(()) => {
             *full_warned = false;
-            metrics.spooled(Signal::Traces, span_rows);
-            metrics.spooled(Signal::Logs, log_rows);
+            for (signal, (rows, _)) in lines.iter() {
+                metrics.spooled(signal, *rows);
+            }
             for pending in accepted {
                 pending.answer(Ok(()));
             }

@@ -4,6 +4,7 @@
 //! step ([`derive`]) and the rollups ([`rollup`]) between them; [`retention`] deletes expired
 //! rows through it. Reads ([`read`]) use their own connections.
 
+mod config;
 mod delete;
 mod derive;
 mod encode;
@@ -12,6 +13,7 @@ mod read;
 mod retention;
 mod rollup;
 mod schema;
+mod table;
 mod writer;
 
 use std::path::Path;
@@ -23,6 +25,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tracing::info;
 
+pub use config::SqliteConfig;
 pub use error::SqliteError;
 
 use super::delete::{Deleted, Subject};
@@ -37,6 +40,7 @@ use crate::model::{
     EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
+use config::BUSY_TIMEOUT;
 use read::Readers;
 use writer::{SqliteWriter, Tasks};
 
@@ -49,17 +53,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens or creates the database at `path`, migrates it, and starts the writer thread on a
-    /// new write queue of `queue_items`; with a `retention`, also the loop that deletes rows
-    /// older than that.
+    /// Opens or creates the database file, migrates it, and starts the writer thread on a new
+    /// write queue of `queue_items`; with a retention, also the loop that deletes older rows.
     pub(crate) async fn open(
-        path: &Path,
+        config: &SqliteConfig,
         queue_items: usize,
-        retention: Option<Duration>,
         metrics: Arc<Metrics>,
     ) -> Result<(WriteQueue, Arc<Self>), StoreError> {
         let (queue, tasks, commands) = WriteQueue::new(queue_items);
-        let path = path.to_owned();
+        let path = config.path.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let conn = open_for_writing(&path)?;
             let writer = SqliteWriter::new(conn, metrics);
@@ -78,7 +80,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(thread)),
             retention: Mutex::new(None),
         });
-        if let Some(retention) = retention {
+        if let Some(retention) = config.retention {
             let handle = retention::spawn(store.tasks.clone(), retention);
             if let Ok(mut slot) = store.retention.lock() {
                 *slot = Some(handle);
@@ -233,7 +235,7 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let version = schema::migrate(&mut conn)?;
     info!(path = %path.display(), schema_version = version, "SQLite store open");
     Ok(conn)

@@ -30,8 +30,8 @@ pub(super) fn spawn(tasks: Tasks, retention: Duration) -> JoinHandle<()> {
             loop {
                 match tasks.prune(cutoff, CHUNK).await {
                     Ok(pruned) => {
-                        total += pruned.spans + pruned.logs;
-                        if pruned.spans.max(pruned.logs) < CHUNK as u64 {
+                        total += pruned.values().sum::<u64>();
+                        if pruned.values().all(|&n| n < CHUNK as u64) {
                             break;
                         }
                     }

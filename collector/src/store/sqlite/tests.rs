@@ -4,24 +4,23 @@ use rusqlite::Connection;
 
 use super::SqliteStore;
 use super::error::SqliteError;
-use crate::config::StoreUrl;
 use crate::metrics::Metrics;
 use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
-use crate::store::{Scope, Store, StoreError};
+use crate::signal::Signal;
+use crate::store::{Scope, Store, StoreError, StoreUrl};
 use crate::testing::{span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
 async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (queue, engine) = SqliteStore::open(
-        &dir.path().join("tw.db"),
-        100,
-        None,
-        Arc::new(Metrics::default()),
-    )
-    .await
-    .expect("store opens");
+    let config = super::SqliteConfig {
+        path: dir.path().join("tw.db"),
+        retention: None,
+    };
+    let (queue, engine) = SqliteStore::open(&config, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("store opens");
     let store = Store {
         queue,
         engine: Arc::clone(&engine) as _,
@@ -162,7 +161,7 @@ async fn prune_deletes_only_expired_rows() {
     let new = span(2, 1, None, "api", "new", 5_000, 1);
     store_spans(&store, vec![old.clone(), new.clone()]).await;
     let pruned = engine.tasks.prune(2_000, 10).await.expect("prunes");
-    assert_eq!(pruned.spans, 1);
+    assert_eq!(pruned[Signal::Traces], 1);
     assert!(
         store
             .reader(Scope::default())

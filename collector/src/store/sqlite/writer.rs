@@ -12,21 +12,22 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
 use super::error::SqliteError;
 use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
+use super::table::table;
 use super::{delete, derive};
 use crate::correlate::MINUTE_NS;
-use crate::metrics::{Metrics, Signal};
+use crate::metrics::Metrics;
 use crate::model::Batch;
+use crate::signal::{PerSignal, Signal};
 use crate::store::error::StoreError;
 use crate::store::writer::{Command, Pending, Writer};
 use crate::store::{Deleted, Subject};
 
 /// The SQLite store's own work, which its writer runs in order with the batches.
 pub(super) enum Task {
-    /// Delete at most `limit` spans and at most `limit` log records older than `cutoff_ns`;
-    /// answer how many rows went.
+    /// Delete at most `limit` records of each signal older than `cutoff_ns`, with the round
+    /// trips and rollups of that time; answer how many records went.
     Prune {
         cutoff_ns: i64,
         limit: usize,
@@ -97,14 +98,8 @@ impl Tasks {
     }
 }
 
-/// Rows one prune deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Pruned {
-    /// Spans deleted.
-    pub spans: u64,
-    /// Log records deleted.
-    pub logs: u64,
-}
+/// Rows one prune deleted, per signal.
+pub(super) type Pruned = PerSignal<u64>;
 
 /// The writer thread's state: the one write connection and the correlation step's progress.
 pub(super) struct SqliteWriter {
@@ -273,8 +268,9 @@ fn commit_group(conn: &mut Connection, group: Vec<Pending>, metrics: &Metrics) -
     match result {
         Ok(added) => {
             for pending in group {
-                metrics.stored(Signal::Traces, pending.batch.spans.len());
-                metrics.stored(Signal::Logs, pending.batch.logs.len());
+                for signal in Signal::ALL {
+                    metrics.stored(signal, pending.batch.count(signal));
+                }
                 pending.answer(Ok(()));
             }
             added
@@ -289,84 +285,30 @@ fn commit_group(conn: &mut Connection, group: Vec<Pending>, metrics: &Metrics) -
     }
 }
 
-/// Inserts one batch; returns how many traces now wait for the correlation step. A span already
-/// stored (same trace and span id, e.g. a client's retry of an acknowledged request) is kept once.
+/// Inserts one batch; returns how many traces now wait for the correlation step.
 pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, SqliteError> {
-    let mut added = 0;
-    if !batch.spans.is_empty() {
-        let mut stmt = tx.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-        ))?;
-        for s in &batch.spans {
-            stmt.execute(params![
-                s.tenant,
-                s.trace_id,
-                s.span_id,
-                s.parent_span_id,
-                s.trace_state,
-                s.name,
-                s.kind.as_str(),
-                s.service_name,
-                s.start_ns,
-                s.duration_ns,
-                s.status_code.as_str(),
-                s.status_message,
-                s.scope_name,
-                s.scope_version,
-                json(&s.resource_attributes)?,
-                json(&s.span_attributes)?,
-                json(&s.events)?,
-                json(&s.links)?,
-            ])?;
-        }
-        added = derive::mark_pending(
-            tx,
-            batch
-                .spans
-                .iter()
-                .map(|s| (s.tenant.as_str(), s.trace_id.as_str())),
-        )?;
-    }
-    if !batch.logs.is_empty() {
-        let mut stmt = tx.prepare_cached(&format!(
-            "INSERT INTO logs ({LOG_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-        ))?;
-        for l in &batch.logs {
-            stmt.execute(params![
-                l.tenant,
-                l.timestamp_ns,
-                l.observed_ns,
-                l.trace_id,
-                l.span_id,
-                l.trace_flags,
-                l.severity_text,
-                l.severity_number,
-                l.service_name,
-                l.body,
-                l.scope_name,
-                l.scope_version,
-                json(&l.resource_attributes)?,
-                json(&l.log_attributes)?,
-                l.event_name,
-            ])?;
+    for signal in Signal::ALL {
+        if batch.count(signal) > 0 {
+            (table(signal).insert)(tx, batch)?;
         }
     }
-    Ok(added)
+    derive::mark_pending(
+        tx,
+        batch
+            .spans
+            .iter()
+            .map(|s| (s.tenant.as_str(), s.trace_id.as_str())),
+    )
 }
 
 fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, SqliteError> {
     let tx = conn.transaction()?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let spans = tx.execute(
-        "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
-        params![cutoff_ns, limit],
-    )?;
-    let logs = tx.execute(
-        "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
-        params![cutoff_ns, limit],
-    )?;
+    let mut pruned = Pruned::default();
+    for signal in Signal::ALL {
+        let deleted = tx.execute(table(signal).prune, params![cutoff_ns, limit])?;
+        pruned[signal] = deleted as u64;
+    }
     tx.execute(
         "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \
          (SELECT tenant, client_send_ns, trace_id, send_span_id FROM ws_round_trips \
@@ -375,8 +317,5 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     )?;
     rollup::prune(&tx, cutoff_ns)?;
     tx.commit()?;
-    Ok(Pruned {
-        spans: spans as u64,
-        logs: logs as u64,
-    })
+    Ok(pruned)
 }

@@ -18,6 +18,7 @@ pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
 
+use super::config::BUSY_TIMEOUT;
 use super::error::SqliteError;
 use crate::store::error::StoreError;
 use crate::store::read::Scope;
@@ -68,7 +69,7 @@ impl Readers {
                     &self.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
                 Ok(conn)
             }
         }

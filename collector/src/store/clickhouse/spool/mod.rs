@@ -1,15 +1,18 @@
 //! The durable on-disk spool between ingest and ClickHouse. Every accepted batch is written to a
-//! file of its own kind (spans or logs) and fsynced before ingest answers 200; the shipper
+//! file per signal (named after its records: `.spans`, `.logs`) and fsynced before ingest
+//! answers 200; the shipper
 //! deletes files only once ClickHouse confirmed the INSERT that carried them.
 //!
 //! A file is a 16-byte header (`TWSPOOL1`, row count and CRC-32 of the payload, both u32
 //! little-endian) and a payload of JSON lines, one row each. Files are written under a temporary
 //! name, fsynced, renamed and the directory fsynced, so a crash leaves either the whole file or
-//! nothing. Names are `<epoch>-<sequence>.<kind>`: the epoch is the process start in hex
+//! nothing. Names are `<epoch>-<sequence>.<records>`: the epoch is the process start in hex
 //! nanoseconds, so names sort in arrival order and are never reused, even after the spool ran
-//! empty. The shipper's current INSERT is recorded in `shipping-<kind>` (the first and last file
+//! empty. The shipper's current INSERT is recorded in `shipping-<records>` (the first and last file
 //! names) before it is sent, so that after a crash the same files go out again with the same
 //! deduplication token. Files ClickHouse rejected as bad data are moved to `rejected/`.
+
+mod config;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -21,44 +24,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::warn;
 
+use crate::signal::{PerSignal, Signal};
+
+pub use config::{SpoolArgs, SpoolOptions};
+
 const MAGIC: &[u8; 8] = b"TWSPOOL1";
 const HEADER: usize = 16;
-
-/// Which table a spool file feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    /// `otel_traces` rows.
-    Spans,
-    /// `otel_logs` rows.
-    Logs,
-}
-
-impl Kind {
-    pub(super) const ALL: [Self; 2] = [Self::Spans, Self::Logs];
-
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Spans => "spans",
-            Self::Logs => "logs",
-        }
-    }
-
-    /// The kind's place in per-kind arrays ([`Kind::ALL`] order).
-    pub(super) fn index(self) -> usize {
-        match self {
-            Self::Spans => 0,
-            Self::Logs => 1,
-        }
-    }
-
-    /// The table the rows go to.
-    pub(super) fn table(self) -> &'static str {
-        match self {
-            Self::Spans => "otel_traces",
-            Self::Logs => "otel_logs",
-        }
-    }
-}
 
 /// A spooled file waiting to be shipped.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +44,7 @@ pub(super) struct Entry {
 
 #[derive(Default)]
 struct Index {
-    files: [BTreeMap<String, Entry>; 2],
+    files: PerSignal<BTreeMap<String, Entry>>,
     bytes: u64,
 }
 
@@ -185,16 +156,16 @@ impl Spool {
                 }
                 continue;
             }
-            let Some(kind) = Kind::ALL
+            let Some(signal) = Signal::ALL
                 .into_iter()
-                .find(|k| name.ends_with(&format!(".{}", k.extension())))
+                .find(|s| name.ends_with(&format!(".{}", s.records())))
             else {
                 continue;
             };
             let bytes = item.metadata().map_err(|e| io_error(&path, e))?.len();
             let rows = read_header(&path).map_or(0, |(rows, _)| rows as usize);
             index.bytes += bytes;
-            index.files[kind.index()].insert(
+            index.files[signal].insert(
                 name,
                 Entry {
                     rows,
@@ -250,10 +221,15 @@ impl Spool {
         self.max_bytes
     }
 
-    /// Writes `rows` JSON lines as one durable file of `kind`.
-    pub(super) fn append(&self, kind: Kind, rows: usize, lines: &[u8]) -> Result<(), SpoolError> {
+    /// Writes `rows` JSON lines as one durable file of `signal`.
+    pub(super) fn append(
+        &self,
+        signal: Signal,
+        rows: usize,
+        lines: &[u8],
+    ) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{}-{sequence:012}.{}", self.epoch, kind.extension());
+        let name = format!("{}-{sequence:012}.{}", self.epoch, signal.records());
         let mut data = Vec::with_capacity(HEADER + lines.len());
         data.extend_from_slice(MAGIC);
         data.extend_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
@@ -262,7 +238,7 @@ impl Spool {
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
         let mut index = self.index();
         index.bytes += data.len() as u64;
-        index.files[kind.index()].insert(
+        index.files[signal].insert(
             name,
             Entry {
                 rows,
@@ -273,21 +249,21 @@ impl Spool {
         Ok(())
     }
 
-    /// Rows waiting and when the oldest file of `kind` was spooled.
-    pub(super) fn pending(&self, kind: Kind) -> (usize, Option<Instant>) {
+    /// Rows waiting and when the oldest file of `signal` was spooled.
+    pub(super) fn pending(&self, signal: Signal) -> (usize, Option<Instant>) {
         let index = self.index();
-        let files = &index.files[kind.index()];
+        let files = &index.files[signal];
         (
             files.values().map(|e| e.rows).sum(),
             files.values().map(|e| e.since).min(),
         )
     }
 
-    /// The first files of `kind` holding at most `max_rows` rows together (at least one file):
+    /// The first files of `signal` holding at most `max_rows` rows together (at least one file):
     /// the first and last names.
-    pub(super) fn select(&self, kind: Kind, max_rows: usize) -> Option<(String, String)> {
+    pub(super) fn select(&self, signal: Signal, max_rows: usize) -> Option<(String, String)> {
         let index = self.index();
-        let mut files = index.files[kind.index()].iter();
+        let mut files = index.files[signal].iter();
         let (first, entry) = files.next()?;
         let mut last = first;
         let mut rows = entry.rows;
@@ -301,9 +277,9 @@ impl Spool {
         Some((first.clone(), last.clone()))
     }
 
-    /// Names of `kind` from `first` to `last`, in order.
-    pub(super) fn range(&self, kind: Kind, first: &str, last: &str) -> Vec<String> {
-        self.index().files[kind.index()]
+    /// Names of `signal` from `first` to `last`, in order.
+    pub(super) fn range(&self, signal: Signal, first: &str, last: &str) -> Vec<String> {
+        self.index().files[signal]
             .range(first.to_owned()..=last.to_owned())
             .map(|(name, _)| name.clone())
             .collect()
@@ -311,8 +287,8 @@ impl Spool {
 
     /// The deduplication token of the INSERT carrying files `first` to `last`: the same files
     /// always give the same token, and no other files ever do.
-    pub(super) fn token(&self, kind: Kind, first: &str, last: &str) -> String {
-        format!("tracewire-{}-{}-{first}-{last}", self.id, kind.extension())
+    pub(super) fn token(&self, signal: Signal, first: &str, last: &str) -> String {
+        format!("tracewire-{}-{}-{first}-{last}", self.id, signal.records())
     }
 
     /// Reads one file's rows (JSON lines), checking its header and checksum.
@@ -332,7 +308,7 @@ impl Spool {
 
     /// Deletes files once ClickHouse has them, in name order (so a crash part way leaves the
     /// first ones gone, which [`Spool::range`] callers read as "already confirmed").
-    pub(super) fn remove(&self, kind: Kind, names: &[String]) -> Result<(), SpoolError> {
+    pub(super) fn remove(&self, signal: Signal, names: &[String]) -> Result<(), SpoolError> {
         for name in names {
             let path = self.dir.join(name);
             match fs::remove_file(&path) {
@@ -341,14 +317,14 @@ impl Spool {
                 Err(e) => return Err(io_error(&path, e)),
             }
             let mut index = self.index();
-            if let Some(entry) = index.files[kind.index()].remove(name) {
+            if let Some(entry) = index.files[signal].remove(name) {
                 index.bytes = index.bytes.saturating_sub(entry.bytes);
             }
         }
         sync_dir(&self.dir)
     }
 
-    /// Rewrites every file of `kind` without the rows (JSON lines) that `unwanted` picks; answers
+    /// Rewrites every file of `signal` without the rows (JSON lines) that `unwanted` picks; answers
     /// how many went. A rewritten file keeps its name, durably replaced, so an INSERT recorded in
     /// the manifest goes out again as the same files (with fewer rows) under the same token; a
     /// file left empty stays, and ships as nothing, so that a running collector's index of the
@@ -356,10 +332,10 @@ impl Spool {
     /// under an INSERT in flight.
     pub(super) fn rewrite(
         &self,
-        kind: Kind,
+        signal: Signal,
         mut unwanted: impl FnMut(&[u8]) -> bool,
     ) -> Result<u64, SpoolError> {
-        let names: Vec<String> = self.index().files[kind.index()].keys().cloned().collect();
+        let names: Vec<String> = self.index().files[signal].keys().cloned().collect();
         // A file the collector shipped and removed meanwhile (another process) has no rows left.
         let names: Vec<String> = names
             .into_iter()
@@ -390,7 +366,7 @@ impl Spool {
             data.extend_from_slice(&kept);
             write_durably(&self.dir, &path, &data)?;
             let mut index = self.index();
-            if let Some(entry) = index.files[kind.index()].get_mut(&name) {
+            if let Some(entry) = index.files[signal].get_mut(&name) {
                 let old = entry.bytes;
                 entry.rows = kept_rows;
                 entry.bytes = data.len() as u64;
@@ -401,25 +377,25 @@ impl Spool {
     }
 
     /// Moves a file ClickHouse refused as bad data to `rejected/`.
-    pub(super) fn move_aside(&self, kind: Kind, name: &str) -> Result<PathBuf, SpoolError> {
+    pub(super) fn move_aside(&self, signal: Signal, name: &str) -> Result<PathBuf, SpoolError> {
         let from = self.dir.join(name);
         let to = self.dir.join("rejected").join(name);
         fs::rename(&from, &to).map_err(|e| io_error(&from, e))?;
         sync_dir(&self.dir)?;
         let mut index = self.index();
-        if let Some(entry) = index.files[kind.index()].remove(name) {
+        if let Some(entry) = index.files[signal].remove(name) {
             index.bytes = index.bytes.saturating_sub(entry.bytes);
         }
         Ok(to)
     }
 
-    fn manifest_path(&self, kind: Kind) -> PathBuf {
-        self.dir.join(format!("shipping-{}", kind.extension()))
+    fn manifest_path(&self, signal: Signal) -> PathBuf {
+        self.dir.join(format!("shipping-{}", signal.records()))
     }
 
     /// The files of the INSERT in flight, if one was started and not finished.
-    pub(super) fn manifest(&self, kind: Kind) -> Option<(String, String)> {
-        let text = fs::read_to_string(self.manifest_path(kind)).ok()?;
+    pub(super) fn manifest(&self, signal: Signal) -> Option<(String, String)> {
+        let text = fs::read_to_string(self.manifest_path(signal)).ok()?;
         let (first, last) = text.trim().split_once(' ')?;
         Some((first.to_owned(), last.to_owned()))
     }
@@ -427,20 +403,20 @@ impl Spool {
     /// Records the files of the INSERT about to be sent.
     pub(super) fn set_manifest(
         &self,
-        kind: Kind,
+        signal: Signal,
         first: &str,
         last: &str,
     ) -> Result<(), SpoolError> {
         write_durably(
             &self.dir,
-            &self.manifest_path(kind),
+            &self.manifest_path(signal),
             format!("{first} {last}\n").as_bytes(),
         )
     }
 
     /// Forgets the finished INSERT.
-    pub(super) fn clear_manifest(&self, kind: Kind) -> Result<(), SpoolError> {
-        let path = self.manifest_path(kind);
+    pub(super) fn clear_manifest(&self, signal: Signal) -> Result<(), SpoolError> {
+        let path = self.manifest_path(signal);
         match fs::remove_file(&path) {
             Ok(()) => sync_dir(&self.dir),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -505,15 +481,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Kind::Spans, 2, b"{\"a\":1}\n{\"a\":2}\n")
+            .append(Signal::Traces, 2, b"{\"a\":1}\n{\"a\":2}\n")
             .expect("writes");
-        spool.append(Kind::Logs, 1, b"{\"b\":1}\n").expect("writes");
         spool
-            .append(Kind::Spans, 1, b"{\"a\":3}\n")
+            .append(Signal::Logs, 1, b"{\"b\":1}\n")
             .expect("writes");
-        assert_eq!(spool.pending(Kind::Spans).0, 3);
-        let (first, last) = spool.select(Kind::Spans, 100).expect("files");
-        let names = spool.range(Kind::Spans, &first, &last);
+        spool
+            .append(Signal::Traces, 1, b"{\"a\":3}\n")
+            .expect("writes");
+        assert_eq!(spool.pending(Signal::Traces).0, 3);
+        let (first, last) = spool.select(Signal::Traces, 100).expect("files");
+        let names = spool.range(Signal::Traces, &first, &last);
         assert_eq!(names.len(), 2);
         assert_eq!(
             spool.read(&names[0]).expect("reads"),
@@ -523,20 +501,20 @@ mod tests {
         drop(spool);
         let reopened = Spool::open(dir.path(), 1 << 20).expect("reopens");
         assert_eq!(reopened.bytes(), bytes);
-        assert_eq!(reopened.pending(Kind::Spans).0, 3);
-        assert_eq!(reopened.pending(Kind::Logs).0, 1);
+        assert_eq!(reopened.pending(Signal::Traces).0, 3);
+        assert_eq!(reopened.pending(Signal::Logs).0, 1);
     }
 
     #[test]
     fn names_sort_in_arrival_order_across_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = Spool::open(dir.path(), 1 << 20).expect("opens");
-        first.append(Kind::Spans, 1, b"x\n").expect("writes");
+        first.append(Signal::Traces, 1, b"x\n").expect("writes");
         drop(first);
         std::thread::sleep(std::time::Duration::from_millis(2));
         let second = Spool::open(dir.path(), 1 << 20).expect("opens");
-        second.append(Kind::Spans, 1, b"y\n").expect("writes");
-        let (a, b) = second.select(Kind::Spans, 10).expect("files");
+        second.append(Signal::Traces, 1, b"y\n").expect("writes");
+        let (a, b) = second.select(Signal::Traces, 10).expect("files");
         assert_eq!(second.read(&a).expect("reads").1, b"x\n");
         assert_eq!(second.read(&b).expect("reads").1, b"y\n");
     }
@@ -545,21 +523,21 @@ mod tests {
     fn tokens_are_deterministic_per_file_range_and_differ_between_ranges_and_spools() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        let token = spool.token(Kind::Spans, "a", "b");
-        assert_eq!(token, spool.token(Kind::Spans, "a", "b"));
-        assert_ne!(token, spool.token(Kind::Spans, "a", "c"));
-        assert_ne!(token, spool.token(Kind::Logs, "a", "b"));
+        let token = spool.token(Signal::Traces, "a", "b");
+        assert_eq!(token, spool.token(Signal::Traces, "a", "b"));
+        assert_ne!(token, spool.token(Signal::Traces, "a", "c"));
+        assert_ne!(token, spool.token(Signal::Logs, "a", "b"));
         drop(spool);
         let reopened = Spool::open(dir.path(), 1 << 20).expect("reopens");
         assert_eq!(
             token,
-            reopened.token(Kind::Spans, "a", "b"),
+            reopened.token(Signal::Traces, "a", "b"),
             "the id is kept"
         );
         let other = tempfile::tempdir().expect("tempdir");
         std::thread::sleep(std::time::Duration::from_millis(1));
         let elsewhere = Spool::open(other.path(), 1 << 20).expect("opens");
-        assert_ne!(token, elsewhere.token(Kind::Spans, "a", "b"));
+        assert_ne!(token, elsewhere.token(Signal::Traces, "a", "b"));
     }
 
     #[test]
@@ -567,11 +545,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         for _ in 0..3 {
-            spool.append(Kind::Spans, 10, b"r\n").expect("writes");
+            spool.append(Signal::Traces, 10, b"r\n").expect("writes");
         }
-        let (first, last) = spool.select(Kind::Spans, 25).expect("files");
-        assert_eq!(spool.range(Kind::Spans, &first, &last).len(), 2);
-        let (first, last) = spool.select(Kind::Spans, 5).expect("files");
+        let (first, last) = spool.select(Signal::Traces, 25).expect("files");
+        assert_eq!(spool.range(Signal::Traces, &first, &last).len(), 2);
+        let (first, last) = spool.select(Signal::Traces, 5).expect("files");
         assert_eq!(first, last);
     }
 
@@ -580,9 +558,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Kind::Spans, 1, b"{\"a\":1}\n")
+            .append(Signal::Traces, 1, b"{\"a\":1}\n")
             .expect("writes");
-        let (name, _) = spool.select(Kind::Spans, 10).expect("file");
+        let (name, _) = spool.select(Signal::Traces, 10).expect("file");
         let path = dir.path().join(&name);
         let mut data = fs::read(&path).expect("reads");
         let last = data.len() - 2;
@@ -596,15 +574,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Kind::Spans, 2, b"keep 1\ndrop 1\n")
+            .append(Signal::Traces, 2, b"keep 1\ndrop 1\n")
             .expect("writes");
-        spool.append(Kind::Spans, 1, b"drop 2\n").expect("writes");
-        let (first, last) = spool.select(Kind::Spans, 100).expect("files");
-        let names = spool.range(Kind::Spans, &first, &last);
+        spool
+            .append(Signal::Traces, 1, b"drop 2\n")
+            .expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 100).expect("files");
+        let names = spool.range(Signal::Traces, &first, &last);
         let removed = {
             let _held = spool.exclusive().await.expect("locks");
             spool
-                .rewrite(Kind::Spans, |line| line.starts_with(b"drop"))
+                .rewrite(Signal::Traces, |line| line.starts_with(b"drop"))
                 .expect("rewrites")
         };
         assert_eq!(removed, 2);
@@ -613,7 +593,7 @@ mod tests {
             (1, b"keep 1\n".to_vec())
         );
         assert_eq!(spool.read(&names[1]).expect("reads"), (0, Vec::new()));
-        assert_eq!(spool.pending(Kind::Spans).0, 1);
+        assert_eq!(spool.pending(Signal::Traces).0, 1);
         let bytes = spool.bytes();
         drop(spool);
         assert_eq!(
@@ -643,25 +623,25 @@ mod tests {
     fn manifest_and_removal_and_move_aside() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        spool.append(Kind::Logs, 1, b"a\n").expect("writes");
-        spool.append(Kind::Logs, 1, b"b\n").expect("writes");
-        let (first, last) = spool.select(Kind::Logs, 10).expect("files");
+        spool.append(Signal::Logs, 1, b"a\n").expect("writes");
+        spool.append(Signal::Logs, 1, b"b\n").expect("writes");
+        let (first, last) = spool.select(Signal::Logs, 10).expect("files");
         spool
-            .set_manifest(Kind::Logs, &first, &last)
+            .set_manifest(Signal::Logs, &first, &last)
             .expect("records");
         assert_eq!(
-            spool.manifest(Kind::Logs),
+            spool.manifest(Signal::Logs),
             Some((first.clone(), last.clone()))
         );
-        assert_eq!(spool.manifest(Kind::Spans), None);
+        assert_eq!(spool.manifest(Signal::Traces), None);
         spool
-            .remove(Kind::Logs, std::slice::from_ref(&first))
+            .remove(Signal::Logs, std::slice::from_ref(&first))
             .expect("removes");
-        let aside = spool.move_aside(Kind::Logs, &last).expect("moves");
+        let aside = spool.move_aside(Signal::Logs, &last).expect("moves");
         assert!(aside.exists());
-        spool.clear_manifest(Kind::Logs).expect("clears");
-        assert_eq!(spool.manifest(Kind::Logs), None);
+        spool.clear_manifest(Signal::Logs).expect("clears");
+        assert_eq!(spool.manifest(Signal::Logs), None);
         assert_eq!(spool.bytes(), 0);
-        assert!(spool.range(Kind::Logs, &first, &last).is_empty());
+        assert!(spool.range(Signal::Logs, &first, &last).is_empty());
     }
 }

@@ -7,7 +7,7 @@ use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTE
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::ApiError;
+use super::error::ApiError;
 
 /// One embedded file of the UI build.
 pub(crate) struct Asset {
