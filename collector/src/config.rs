@@ -564,8 +564,8 @@ mod tests {
         );
         assert_eq!(config.store.clickhouse.ca, Some(PathBuf::from("ca.pem")));
         std::fs::write(&path, "tls_cert = \"c.pem\"\n").expect("write");
-        let err = Config::load(cli(&["--config", path.to_str().expect("utf-8")]))
-            .expect_err("no key");
+        let err =
+            Config::load(cli(&["--config", path.to_str().expect("utf-8")])).expect_err("no key");
         assert!(err.to_string().starts_with("--tls-key:"), "{err}");
     }
 

@@ -12,9 +12,9 @@ use std::time::Duration;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value as Json, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderValue, Request as Handshake};
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tracewire_e2e::access::sha256 as sha;
-use tracewire_e2e::clickhouse_front::ClickHouseFront;
+use tracewire_e2e::clickhouse_store::ClickHouseTest;
 use tracewire_e2e::collector::Collector;
 use tracewire_e2e::tls::TestCa;
 use tracewire_e2e::{http_client, now_ns, workspace_root};
@@ -206,14 +206,19 @@ fn ingest_needs_a_granted_key_from_its_origin_within_its_rate() {
     }
 }
 
-/// Opens the live tail with `prepare` shaping the handshake; the status code it got.
-fn live(collector: &Collector, query: &str, prepare: impl FnOnce(&mut Handshake<()>)) -> u16 {
+/// Opens the live tail with these handshake headers; the status code it got.
+fn live(collector: &Collector, query: &str, headers: &[(&str, &str)]) -> u16 {
     let url = format!(
         "{}/api/live{query}",
         collector.api.replacen("http", "ws", 1)
     );
     let mut request = url.into_client_request().expect("request");
-    prepare(&mut request);
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            HeaderValue::from_str(value).expect("ascii"),
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -262,33 +267,14 @@ fn every_api_route_and_the_live_tail_need_a_read_token() {
         assert_eq!(response.status().as_u16(), 200, "{open}");
     }
 
-    assert_eq!(live(&collector, "", |_| {}), 401);
+    let bearer = format!("Bearer {READ_TOKEN}");
+    let protocols = format!("tracewire, tracewire.token.{READ_TOKEN}");
+    assert_eq!(live(&collector, "", &[]), 401);
+    assert_eq!(live(&collector, "?token=twrt_wrong_token_000001", &[]), 401);
+    assert_eq!(live(&collector, &format!("?token={READ_TOKEN}"), &[]), 101);
+    assert_eq!(live(&collector, "", &[("authorization", &bearer)]), 101);
     assert_eq!(
-        live(&collector, "?token=twrt_wrong_token_000001", |_| {}),
-        401
-    );
-    assert_eq!(
-        live(&collector, &format!("?token={READ_TOKEN}"), |_| {}),
-        101
-    );
-    assert_eq!(
-        live(&collector, "", |r| {
-            let value = format!("Bearer {READ_TOKEN}");
-            r.headers_mut().insert(
-                "authorization",
-                HeaderValue::from_str(&value).expect("ascii"),
-            );
-        }),
-        101
-    );
-    assert_eq!(
-        live(&collector, "", |r| {
-            let value = format!("tracewire, tracewire.token.{READ_TOKEN}");
-            r.headers_mut().insert(
-                "sec-websocket-protocol",
-                HeaderValue::from_str(&value).expect("ascii"),
-            );
-        }),
+        live(&collector, "", &[("sec-websocket-protocol", &protocols)]),
         101
     );
 }
@@ -369,25 +355,11 @@ fn the_api_answers_its_own_host_names_and_the_live_tail_its_own_origin() {
     let own = collector.api.trim_start_matches("http://").to_owned();
     assert_eq!(with_host(&own), 200);
 
-    let origin = |value: &str| {
-        let value = value.to_owned();
-        move |r: &mut Handshake<()>| {
-            r.headers_mut()
-                .insert("origin", HeaderValue::from_str(&value).expect("ascii"));
-        }
-    };
-    assert_eq!(live(&collector, "", origin("https://evil.example")), 403);
-    assert_eq!(
-        live(&collector, "", origin(&collector.api)),
-        101,
-        "the UI's own"
-    );
-    assert_eq!(
-        live(&collector, "", origin("https://ops.example")),
-        101,
-        "--api-allowed-origin"
-    );
-    assert_eq!(live(&collector, "", |_| {}), 101, "not a browser");
+    let origin = |value: &str| live(&collector, "", &[("origin", value)]);
+    assert_eq!(origin("https://evil.example"), 403);
+    assert_eq!(origin(&collector.api), 101, "the UI's own");
+    assert_eq!(origin("https://ops.example"), 101, "--api-allowed-origin");
+    assert_eq!(live(&collector, "", &[]), 101, "not a browser");
 }
 
 #[test]
@@ -573,32 +545,10 @@ fn the_python_sdk_sends_with_its_key_from_the_environment_over_https() {
 fn clickhouse_over_https_with_a_private_ca() {
     let ca = TestCa::new("e2e clickhouse CA");
     let server = ca.server("clickhouse");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let front =
-        ClickHouseFront::start_tls(dir.path().join("clickhouse"), &server.cert, &server.key)
-            .expect("front starts");
-    assert!(front.url().starts_with("https://"));
-    let store = format!("clickhouse:{}/tls_e2e", front.url());
-    let spool = dir.path().join("spool").display().to_string();
+    let test = ClickHouseTest::start_tls("tls_e2e", &server.cert, &server.key);
+    assert!(test.front.url().starts_with("https://"));
     let ca_file = ca.ca().display().to_string();
-    let collector = Collector::start_with_args(
-        [
-            "--otlp-listen",
-            "127.0.0.1:0",
-            "--api-listen",
-            "127.0.0.1:0",
-            "--store",
-            &store,
-            "--spool-dir",
-            &spool,
-            "--clickhouse-batch-delay",
-            "50ms",
-            "--clickhouse-ca",
-            &ca_file,
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-    );
+    let collector = test.collector("50ms", &["--clickhouse-ca", &ca_file]);
     assert!(
         collector.log().contains("ClickHouse store open"),
         "{}",
@@ -628,20 +578,7 @@ fn clickhouse_over_https_with_a_private_ca() {
     drop(collector);
 
     // Without the CA the certificate is not trusted: the store reports ClickHouse unreachable.
-    let untrusted = Collector::start_with_args(
-        [
-            "--otlp-listen",
-            "127.0.0.1:0",
-            "--api-listen",
-            "127.0.0.1:0",
-            "--store",
-            &store,
-            "--spool-dir",
-            &spool,
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-    );
+    let untrusted = test.collector("50ms", &[]);
     assert!(
         untrusted.log().contains("ClickHouse is unreachable"),
         "{}",

@@ -270,32 +270,13 @@ fn deletion_on_sqlite() {
     users_and_sessions_are_deleted_in_their_tenant_only(&collector, "sqlite");
 }
 
-fn clickhouse_args(test: &ClickHouseTest, access: &str, delay: &str) -> Vec<String> {
-    [
-        "--otlp-listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--store",
-        &test.store_url(),
-        "--spool-dir",
-        &test.spool_dir().display().to_string(),
-        "--clickhouse-batch-delay",
-        delay,
-        "--access",
-        access,
-    ]
-    .map(str::to_owned)
-    .to_vec()
-}
-
 #[test]
 fn deletion_on_clickhouse() {
     let test = ClickHouseTest::start("deletion");
     let access = test.dir.path().join("access.toml");
     std::fs::write(&access, access_text()).expect("write");
     let access = access.display().to_string();
-    let collector = Collector::start_with_args(clickhouse_args(&test, &access, "50ms"));
+    let collector = test.collector("50ms", &["--access", &access]);
     users_and_sessions_are_deleted_in_their_tenant_only(&collector, "clickhouse");
 }
 
@@ -306,7 +287,7 @@ fn rows_still_in_the_clickhouse_spool_are_deleted_before_shipping() {
     std::fs::write(&access, access_text()).expect("write");
     let access = access.display().to_string();
     // Nothing ships for an hour: everything waits in the spool.
-    let mut collector = Collector::start_with_args(clickhouse_args(&test, &access, "1h"));
+    let mut collector = test.collector("1h", &["--access", &access]);
     let http = http_client();
     let base = now_ns() - 600_000_000_000;
     send(&http, &collector, ACME_KEY, &requests(base));
@@ -319,7 +300,7 @@ fn rows_still_in_the_clickhouse_spool_are_deleted_before_shipping() {
     );
     // SIGTERM ships the rest; a new collector reads it back.
     assert!(collector.terminate().success());
-    let collector = Collector::start_with_args(clickhouse_args(&test, &access, "50ms"));
+    let collector = test.collector("50ms", &["--access", &access]);
     assert!(
         wait_until(Duration::from_secs(60), || holdings(
             &http, &collector, ACME_ADMIN, base

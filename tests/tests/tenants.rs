@@ -283,26 +283,7 @@ fn two_tenants_on_sqlite_each_see_only_their_own_data() {
 fn two_tenants_on_clickhouse_each_see_only_their_own_data() {
     let test = ClickHouseTest::start("two_tenants");
     let access = access_file(test.dir.path());
-    let spool = test.spool_dir().display().to_string();
-    let store = test.store_url();
-    let shared = Collector::start_with_args(
-        [
-            "--otlp-listen",
-            "127.0.0.1:0",
-            "--api-listen",
-            "127.0.0.1:0",
-            "--store",
-            &store,
-            "--spool-dir",
-            &spool,
-            "--clickhouse-batch-delay",
-            "50ms",
-            "--access",
-            &access,
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-    );
+    let shared = test.collector("50ms", &["--access", &access]);
     each_tenant_sees_only_its_own(&shared, "clickhouse");
     live_tail_is_per_tenant(&shared);
 }

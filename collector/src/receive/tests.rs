@@ -53,6 +53,11 @@ async fn body_bytes(response: Response) -> Vec<u8> {
 async fn rpc_status(response: Response) -> (i32, String) {
     let protobuf = response.headers()[header::CONTENT_TYPE] == "application/x-protobuf";
     let bytes = body_bytes(response).await;
+    status_fields(protobuf, &bytes)
+}
+
+/// The `google.rpc.Status` fields of an error body in protobuf or in JSON.
+pub(super) fn status_fields(protobuf: bool, bytes: &[u8]) -> (i32, String) {
     if protobuf {
         #[derive(Clone, PartialEq, Message)]
         struct Status {
@@ -61,10 +66,10 @@ async fn rpc_status(response: Response) -> (i32, String) {
             #[prost(string, tag = "2")]
             message: String,
         }
-        let s = Status::decode(&bytes[..]).expect("protobuf Status");
+        let s = Status::decode(bytes).expect("protobuf Status");
         (s.code, s.message)
     } else {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON Status");
+        let v: serde_json::Value = serde_json::from_slice(bytes).expect("JSON Status");
         (
             v["code"].as_i64().expect("code") as i32,
             v["message"].as_str().expect("message").to_owned(),
