@@ -49,6 +49,29 @@ pub fn now_ns() -> u64 {
     .expect("before the year 2554")
 }
 
+/// `tests/python/otel_send.py` (the OpenTelemetry Python SDK) sending a small trace to the
+/// collector at `endpoint`, configured by `configure` (its environment); what it printed, or
+/// the panic of a script that failed.
+pub fn otel_send(
+    endpoint: &str,
+    configure: impl FnOnce(&mut std::process::Command),
+) -> std::process::Output {
+    let mut command = std::process::Command::new(
+        std::env::var("TRACEWIRE_PYTHON").unwrap_or_else(|_| "python3".into()),
+    );
+    command
+        .arg(workspace_root().join("tests/python/otel_send.py"))
+        .arg(endpoint);
+    configure(&mut command);
+    let output = command.output().expect("python runs");
+    assert!(
+        output.status.success(),
+        "otel_send.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// A blocking HTTP client with a 30 s timeout, for talking to collectors.
 pub fn http_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()

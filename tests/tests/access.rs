@@ -17,7 +17,7 @@ use tracewire_e2e::access::sha256 as sha;
 use tracewire_e2e::clickhouse_store::ClickHouseTest;
 use tracewire_e2e::collector::Collector;
 use tracewire_e2e::tls::TestCa;
-use tracewire_e2e::{http_client, now_ns, workspace_root};
+use tracewire_e2e::{http_client, now_ns, otel_send};
 
 const BROWSER_KEY: &str = "twpk_e2e_browser_key_0001";
 const BACKEND_KEY: &str = "twsk_e2e_backend_key_0001";
@@ -502,22 +502,14 @@ fn the_python_sdk_sends_with_its_key_from_the_environment_over_https() {
     let collector = setup.collector(&["--otlp-tls-cert", &cert, "--otlp-tls-key", &key]);
     assert!(collector.otlp.starts_with("https://") && collector.api.starts_with("http://"));
     let python = |headers: &str| {
-        let output =
-            Command::new(std::env::var("TRACEWIRE_PYTHON").unwrap_or_else(|_| "python3".into()))
-                .arg(workspace_root().join("tests/python/otel_send.py"))
-                .arg(&collector.otlp)
+        let output = otel_send(&collector.otlp, |command| {
+            command
                 .env("OTEL_EXPORTER_OTLP_HEADERS", headers)
                 .env("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.ca())
                 // requests lets these override the exporter's CA file; some machines set them.
                 .env_remove("REQUESTS_CA_BUNDLE")
-                .env_remove("CURL_CA_BUNDLE")
-                .output()
-                .expect("python runs");
-        assert!(
-            output.status.success(),
-            "otel_send.py failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+                .env_remove("CURL_CA_BUNDLE");
+        });
         let sent: Json = serde_json::from_slice(&output.stdout).expect("JSON");
         let trace = sent["spans"][0]["trace_id"].as_str().expect("trace id");
         (
