@@ -18,8 +18,8 @@ pub mod signal;
 pub mod store;
 pub mod tls;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{Cli, Config, ConfigError};
 pub use server::{RunError, run};

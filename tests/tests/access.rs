@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tracewire_e2e::access::sha256 as sha;
 use tracewire_e2e::clickhouse_store::ClickHouseTest;
 use tracewire_e2e::collector::Collector;
-use tracewire_e2e::tls::TestCa;
+use tracewire_e2e::tls::{TestCa, https_client};
 use tracewire_e2e::{http_client, now_ns, otel_send};
 
 const BROWSER_KEY: &str = "twpk_e2e_browser_key_0001";
@@ -429,7 +429,7 @@ fn both_listeners_serve_https_and_sighup_reloads_the_certificate() {
     assert!(collector.api.starts_with("https://"), "{}", collector.api);
 
     // reqwest with rustls, trusting the test CA only.
-    let https = first.client();
+    let https = https_client(first.ca());
     let (body, trace) = spans("over tls", 2);
     let sent = https
         .post(collector.otlp_url("/v1/traces"))

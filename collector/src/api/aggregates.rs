@@ -18,7 +18,7 @@ use super::state::Api;
 use super::window::{Stepped, Window, Windowed};
 use crate::correlate::{Percentiles, Rollups};
 use crate::model::{RollupQuery, RoundTripQuery};
-use crate::store::Reader;
+use crate::store::Scope;
 
 /// Round trips aggregated by the latency, rate and message-type endpoints at most (the newest).
 const MAX_AGGREGATED: usize = 1_000_000;
@@ -43,7 +43,8 @@ struct Bucket {
 /// store's rollups when it keeps them for this window, else from the newest round trips (at
 /// most [`MAX_AGGREGATED`]), read once for concurrent requests of the same window. Both give
 /// the same answer for the same round trips.
-async fn added_up(api: &Api, reader: &Reader<'_>, query: RollupQuery) -> Result<Rollups, ApiError> {
+async fn added_up(api: &Api, scope: Scope, query: RollupQuery) -> Result<Rollups, ApiError> {
+    let reader = api.store.reader(scope);
     if reader.keeps_rollups_for(&query) {
         caught_up(&api.store).await;
         if let Some(rollups) = reader.rollups(&query).await? {
@@ -54,7 +55,7 @@ async fn added_up(api: &Api, reader: &Reader<'_>, query: RollupQuery) -> Result<
         .reads
         .points(
             &api.store,
-            reader,
+            &reader,
             RoundTripQuery {
                 message_type: query.message_type,
                 start_ns: query.start_ns,
@@ -83,17 +84,11 @@ pub(super) async fn latency(
         buckets,
     }: Stepped<LatencyParams>,
 ) -> Result<Response, ApiError> {
-    let Window { start_ns, end_ns } = window;
+    let start_ns = window.start_ns;
     let rollups = added_up(
         &api,
-        &api.store.reader(scope),
-        RollupQuery {
-            message_type: p.message_type,
-            start_ns,
-            end_ns,
-            step_ns,
-            buckets,
-        },
+        scope,
+        window.rollups(p.message_type, step_ns, buckets),
     )
     .await?;
     let series: Vec<Bucket> = rollups
@@ -137,18 +132,7 @@ pub(super) async fn message_types(
 ) -> Result<Response, ApiError> {
     let Window { start_ns, end_ns } = window;
     // One step over the whole window.
-    let rollups = added_up(
-        &api,
-        &api.store.reader(scope),
-        RollupQuery {
-            message_type: None,
-            start_ns,
-            end_ns,
-            step_ns: end_ns - start_ns,
-            buckets: 1,
-        },
-    )
-    .await?;
+    let rollups = added_up(&api, scope, window.rollups(None, end_ns - start_ns, 1)).await?;
     let seconds = (end_ns - start_ns) as f64 / 1e9;
     let mut views: Vec<MessageTypeView> = rollups
         .per_type()
@@ -203,19 +187,8 @@ pub(super) async fn rates(
         ..
     }: Stepped<RateParams>,
 ) -> Result<Response, ApiError> {
-    let Window { start_ns, end_ns } = window;
-    let rollups = added_up(
-        &api,
-        &api.store.reader(scope),
-        RollupQuery {
-            message_type: None,
-            start_ns,
-            end_ns,
-            step_ns: step,
-            buckets,
-        },
-    )
-    .await?;
+    let start_ns = window.start_ns;
+    let rollups = added_up(&api, scope, window.rollups(None, step, buckets)).await?;
     let mut by_type: BTreeMap<&str, RateSeries> = BTreeMap::new();
     for (index, kind, r) in rollups.cells() {
         let series = by_type.entry(kind).or_insert_with(|| RateSeries {

@@ -80,7 +80,7 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if path == "/api" || path.starts_with("/api/") {
         return ApiError::NotFound {
             code: "unknown_endpoint",
-            message: format!("no API endpoint at {path}; see the README's Query API section"),
+            message: format!("no API endpoint at {path}; see docs/query-api.md"),
         }
         .into_response();
     }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::params::{duration_ns, timestamp};
+use crate::model::RollupQuery;
 
 /// The window used when `start` is not given: the last hour.
 const DEFAULT_WINDOW_NS: i64 = 3_600 * 1_000_000_000;
@@ -53,6 +54,23 @@ impl Window {
             ));
         }
         Ok(Self { start_ns, end_ns })
+    }
+
+    /// The window's round trips (of `message_type` when given) added up in `buckets` steps
+    /// of `step_ns`.
+    pub(super) fn rollups(
+        &self,
+        message_type: Option<String>,
+        step_ns: i64,
+        buckets: usize,
+    ) -> RollupQuery {
+        RollupQuery {
+            message_type,
+            start_ns: self.start_ns,
+            end_ns: self.end_ns,
+            step_ns,
+            buckets,
+        }
     }
 
     /// The step of a series over the window and its number of buckets: `step` when given,

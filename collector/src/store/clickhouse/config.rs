@@ -50,9 +50,8 @@ pub struct ClickHouseConfig {
 }
 
 impl ClickHouseConfig {
-    /// The server's settings with every option at its default: no cluster, schema creation
-    /// on, a spool under `./tracewire-data/spool` of at most 1 GiB, 50,000-row batches, 1 s
-    /// delay, 7 days kept.
+    /// The server's settings with every option, the spool's and the retention at their
+    /// defaults.
     pub fn new(server: ClickHouseServer) -> Self {
         Self {
             server,

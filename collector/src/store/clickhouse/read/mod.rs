@@ -14,6 +14,7 @@ pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
 
 /// The SQL of every read, for [`super::query_statements`].
+#[cfg(feature = "testing")]
 pub(super) fn statements() -> Vec<String> {
     use traces::{SEARCH_FILTERS, SERVICES_SQL, TRACE_WINDOW_SQL};
     vec![

@@ -119,7 +119,7 @@ pub(in super::super) async fn trace(
         .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS))
         .fetch_all()
         .await?;
-    Ok(rows.into_iter().map(SpanRecord::from).collect())
+    Ok(spans(rows))
 }
 
 pub(in super::super) async fn search(
@@ -219,6 +219,10 @@ pub(super) fn spans_of_traces_sql() -> String {
 }
 
 /// Every stored span of these traces of `tenant`.
+fn spans(rows: Vec<SpanRow>) -> Vec<SpanRecord> {
+    rows.into_iter().map(SpanRecord::from).collect()
+}
+
 pub(in super::super) async fn spans_of_traces(
     client: &Client,
     tenant: &str,
@@ -231,12 +235,7 @@ pub(in super::super) async fn spans_of_traces(
         .query(&spans_of_traces_sql())
         .param("tenant", tenant)
         .param("trace_ids", trace_ids);
-    Ok(query
-        .fetch_all::<SpanRow>()
-        .await?
-        .into_iter()
-        .map(SpanRecord::from)
-        .collect())
+    Ok(spans(query.fetch_all::<SpanRow>().await?))
 }
 
 /// A browser session's spans, oldest first.
@@ -259,10 +258,5 @@ pub(in super::super) async fn session_spans(
         .param("tenant", tenant)
         .param("session_id", session_id)
         .param("limit", limit as u64);
-    Ok(query
-        .fetch_all::<SpanRow>()
-        .await?
-        .into_iter()
-        .map(SpanRecord::from)
-        .collect())
+    Ok(spans(query.fetch_all::<SpanRow>().await?))
 }
