@@ -25,6 +25,8 @@ pub enum Refusal {
     QueueFull,
     /// The store failed to commit, or the collector was shutting down.
     StoreUnavailable,
+    /// The request's key was over its rate.
+    RateLimited,
 }
 
 impl EncodeLabelValue for Refusal {
@@ -33,6 +35,7 @@ impl EncodeLabelValue for Refusal {
         encoder.write_str(match self {
             Self::QueueFull => "queue_full",
             Self::StoreUnavailable => "store_unavailable",
+            Self::RateLimited => "rate_limited",
         })
     }
 }
@@ -46,6 +49,12 @@ struct SignalLabels {
 struct RefusedLabels {
     signal: Signal,
     reason: Refusal,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeniedLabels {
+    reason: &'static str,
+    tenant: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,6 +72,7 @@ pub struct Metrics {
     accepted: Family<SignalLabels, Counter>,
     rejected: Family<SignalLabels, Counter>,
     refused: Family<RefusedLabels, Counter>,
+    denied: Family<DeniedLabels, Counter>,
     stored: Family<SignalLabels, Counter>,
     queue_depth: Gauge,
     queue_capacity: Gauge,
@@ -82,6 +92,7 @@ impl Default for Metrics {
         let accepted = Family::<SignalLabels, Counter>::default();
         let rejected = Family::<SignalLabels, Counter>::default();
         let refused = Family::<RefusedLabels, Counter>::default();
+        let denied = Family::<DeniedLabels, Counter>::default();
         let stored = Family::<SignalLabels, Counter>::default();
         let queue_depth = Gauge::default();
         let queue_capacity = Gauge::default();
@@ -106,6 +117,11 @@ impl Default for Metrics {
             "tracewire_refused_items",
             "Items refused with a retryable status",
             refused.clone(),
+        );
+        registry.register(
+            "tracewire_ingest_denied_requests",
+            "Ingest requests the access file refused, by reason (missing_key, unknown_key, origin, rate_limited) and tenant (empty when the key is unknown)",
+            denied.clone(),
         );
         registry.register(
             "tracewire_stored_items",
@@ -169,6 +185,7 @@ impl Default for Metrics {
             accepted,
             rejected,
             refused,
+            denied,
             stored,
             queue_depth,
             queue_capacity,
@@ -228,6 +245,16 @@ impl Metrics {
         self.refused
             .get_or_create(&RefusedLabels { signal, reason })
             .inc_by(count(n));
+    }
+
+    /// One ingest request refused by the access file; `tenant` is empty when the key is unknown.
+    pub fn denied(&self, reason: &'static str, tenant: &str) {
+        self.denied
+            .get_or_create(&DeniedLabels {
+                reason,
+                tenant: tenant.to_owned(),
+            })
+            .inc();
     }
 
     /// Items committed by a store writer.
@@ -295,7 +322,14 @@ mod tests {
         metrics.received(Signal::Traces, 3);
         metrics.refused(Signal::Logs, Refusal::QueueFull, 2);
         metrics.request("/v1/traces", 200, Duration::from_millis(3));
+        metrics.denied("origin", "acme");
         let text = metrics.render(5, 10);
+        assert!(
+            text.contains(
+                r#"tracewire_ingest_denied_requests_total{reason="origin",tenant="acme"} 1"#
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(r#"tracewire_received_items_total{signal="traces"} 3"#),
             "{text}"

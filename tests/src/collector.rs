@@ -150,6 +150,32 @@ impl Collector {
         }
     }
 
+    /// SIGHUP: the collector reloads its access file and certificates.
+    pub fn hangup(&self) {
+        let child = self.child.as_ref().expect("collector running");
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    /// Waits (at most 10 s) until the log holds `needle` `count` times; the log then.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the collector never logged {needle:?} {count} times; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// SIGTERM, then waits (at most 30 s) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("collector running");

@@ -15,12 +15,12 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::http::header::CONNECTION;
 use axum::http::{HeaderValue, Response};
+use axum::serve::Listener;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, warn};
 
@@ -35,13 +35,11 @@ const MAX_REFUSING: usize = 1024;
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most body bytes read (and dropped) from a refused request.
 const REFUSAL_DRAIN: usize = 1 << 20;
-/// Pause after an accept error that is not the client's (e.g. out of file descriptors).
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves `router` on `listener` within `limits` until `stop` turns true, then lets open
 /// connections finish their requests.
 pub async fn serve(
-    listener: TcpListener,
+    mut listener: crate::tls::Incoming,
     router: Router,
     limits: &OtlpLimits,
     metrics: &Metrics,
@@ -58,30 +56,11 @@ pub async fn serve(
     refusal
         .keep_alive(false)
         .header_read_timeout(REFUSAL_TIMEOUT);
-    let mut accept_failing = false;
     loop {
-        let accepted = tokio::select! {
+        let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|stop| *stop) => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => {
-                accept_failing = false;
-                stream
-            }
-            Err(e) if is_connection_error(&e) => continue,
-            Err(e) => {
-                if !accept_failing {
-                    warn!(error = %e, "Cannot accept ingest connections; retrying");
-                    accept_failing = true;
-                }
-                tokio::time::sleep(ACCEPT_PAUSE).await;
-                continue;
-            }
-        };
-        if let Err(e) = stream.set_nodelay(true) {
-            debug!(error = %e, "Cannot set TCP_NODELAY");
-        }
         match Arc::clone(&open).try_acquire_owned() {
             Ok(permit) => {
                 let connection = http.serve_connection(
@@ -133,16 +112,6 @@ async fn refuse(request: Request<Incoming>) -> Result<Response<Body>, Infallible
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     Ok(response)
-}
-
-/// Errors of one connection attempt (the client went away), not of the listener.
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }
 
 /// Raises the soft limit on open files to the hard one, so that `max_connections` (plus the

@@ -1,8 +1,10 @@
 //! Receive: the OTLP/HTTP ingest listener. `POST /v1/traces` and `POST /v1/logs` in protobuf or
 //! JSON, optionally gzip or deflate compressed, answered as the OTLP specification prescribes;
-//! CORS for the configured browser origins. The listener's own limits ([`limits`]) bound
+//! CORS for the configured browser origins and those of the access file's browser keys; with an
+//! access file, a key per request ([`auth`]). The listener's own limits ([`limits`]) bound
 //! connections, slow clients and the memory requests in flight hold.
 
+mod auth;
 mod body;
 pub mod budget;
 mod connections;
@@ -13,22 +15,24 @@ mod response;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{error, warn};
 
+pub use auth::KEY_HEADER;
 pub use connections::{raise_open_files_limit, serve};
 
 use self::budget::MemoryBudget;
 use self::limits::OtlpLimits;
 use self::reading::Reading;
+use crate::access::{Access, IngestDenied, Sender};
 use crate::config::CorsOrigin;
 use crate::decode::{self, DecodeError, Encoding};
 use crate::metrics::{Metrics, Refusal};
@@ -90,6 +94,10 @@ pub enum IngestError {
     /// The store could not make the batch durable, or the collector is stopping.
     #[error("the store is unavailable; retry later")]
     Unavailable,
+    /// The access file refuses the request: no key, an unknown key, a foreign origin or a
+    /// spent rate.
+    #[error("{0}")]
+    Denied(#[from] IngestDenied),
     /// A bug: decoding panicked.
     #[error("internal error")]
     Internal,
@@ -104,15 +112,18 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     /// The body limit after decompression, bytes.
     pub max_body: usize,
+    /// Who may send.
+    pub access: Arc<Access>,
 }
 
-/// The ingest router with the default [`OtlpLimits`], with CORS when `origins` is not empty.
+/// The ingest router with the default [`OtlpLimits`], with CORS when `origins` is not empty or
+/// an access file grants browser keys.
 pub fn router(ingest: Ingest, origins: &[CorsOrigin]) -> Router {
     limited_router(ingest, origins, &OtlpLimits::default())
 }
 
 /// The ingest router: bodies read within `limits`' body timeout and memory budget, with CORS
-/// when `origins` is not empty.
+/// when `origins` is not empty or an access file grants browser keys.
 pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimits) -> Router {
     let limit = ingest.max_body;
     let budget = MemoryBudget::new(limits.max_inflight);
@@ -121,30 +132,45 @@ pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimit
         max_body: limit,
         budget: budget.clone(),
     };
+    let access = Arc::clone(&ingest.access);
     let router = Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/logs", post(logs))
         .layer(DefaultBodyLimit::max(limit))
-        .route_layer(axum::middleware::from_fn_with_state(
-            reading,
-            reading::read_body,
+        .route_layer(middleware::from_fn_with_state(reading, reading::read_body))
+        // Outside body reading: a request without a valid key is refused before its body is
+        // read or counted against the memory budget.
+        .route_layer(middleware::from_fn_with_state(
+            ingest.clone(),
+            auth::authenticate,
         ))
         .layer(Extension(budget))
         .with_state(ingest);
-    if origins.is_empty() {
+    if origins.is_empty() && !access.enforced() {
         return router;
     }
-    router.layer(cors(origins))
+    router.layer(cors(origins, access))
 }
 
-fn cors(origins: &[CorsOrigin]) -> CorsLayer {
+/// CORS for `--cors-origin` plus, read at each request so that SIGHUP applies, the origins of
+/// the access file's browser keys.
+fn cors(origins: &[CorsOrigin], access: Arc<Access>) -> CorsLayer {
     let allow = if origins.contains(&CorsOrigin::Any) {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| match o {
-            CorsOrigin::Exact(origin) => origin.parse().ok(),
-            CorsOrigin::Any => None,
-        }))
+        let fixed: Vec<String> = origins
+            .iter()
+            .filter_map(|o| match o {
+                CorsOrigin::Exact(origin) => Some(origin.clone()),
+                CorsOrigin::Any => None,
+            })
+            .collect();
+        AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|origin| {
+                fixed.iter().any(|f| f.eq_ignore_ascii_case(origin))
+                    || access.browser_origin(origin)
+            })
+        })
     };
     CorsLayer::new()
         .allow_origin(allow)
@@ -154,7 +180,8 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
             HeaderName::from_static("content-encoding"),
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("tracestate"),
-            HeaderName::from_static("x-tracewire-key"),
+            HeaderName::from_static(KEY_HEADER),
+            HeaderName::from_static("authorization"),
         ])
         .expose_headers([HeaderName::from_static("retry-after")])
         .max_age(CORS_MAX_AGE)
@@ -163,24 +190,27 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
 async fn traces(
     State(ingest): State<Ingest>,
     Extension(budget): Extension<MemoryBudget>,
+    Extension(sender): Extension<Sender>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(ingest, &budget, Signal::Traces, headers, body).await
+    handle(ingest, &budget, sender, Signal::Traces, headers, body).await
 }
 
 async fn logs(
     State(ingest): State<Ingest>,
     Extension(budget): Extension<MemoryBudget>,
+    Extension(sender): Extension<Sender>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(ingest, &budget, Signal::Logs, headers, body).await
+    handle(ingest, &budget, sender, Signal::Logs, headers, body).await
 }
 
 async fn handle(
     ingest: Ingest,
     budget: &MemoryBudget,
+    sender: Sender,
     signal: Signal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -189,7 +219,7 @@ async fn handle(
         Ok(encoding) => encoding,
         Err(e) => return response::error(Encoding::Json, &e),
     };
-    match accept(&ingest, budget, signal, encoding, headers, body).await {
+    match accept(&ingest, budget, &sender, signal, encoding, headers, body).await {
         Ok((rejected, message)) => response::success(signal, encoding, rejected, message),
         Err(e) => response::error(encoding, &e),
     }
@@ -201,6 +231,7 @@ async fn handle(
 async fn accept(
     ingest: &Ingest,
     budget: &MemoryBudget,
+    sender: &Sender,
     signal: Signal,
     encoding: Encoding,
     headers: HeaderMap,
@@ -214,6 +245,7 @@ async fn accept(
     })?;
     let max = ingest.max_body;
     let budget = budget.clone();
+    let tenant = sender.tenant.clone();
     let (decoded, reservation) = tokio::task::spawn_blocking(move || {
         let received = raw.as_ptr();
         let data = body::decompress(raw, &headers, max)?;
@@ -225,7 +257,8 @@ async fn accept(
         };
         let needed = copied as u64 + decode::memory(signal, &data, encoding);
         let reservation = budget.try_reserve(needed)?;
-        let decoded = decode::decode(signal, &data, encoding)?;
+        let mut decoded = decode::decode(signal, &data, encoding)?;
+        decoded.batch.assign_tenant(tenant.stored());
         Ok::<_, IngestError>((decoded, reservation))
     })
     .await
@@ -241,6 +274,10 @@ async fn accept(
     let message = decoded.rejected.message(signal.items());
     let items = decoded.batch.len();
     if items > 0 {
+        sender.take(items).inspect_err(|denied| {
+            metrics.refused(signal, Refusal::RateLimited, items);
+            metrics.denied(denied.reason(), sender.tenant.id());
+        })?;
         let receipt = ingest.queue.try_submit(decoded.batch).map_err(|e| {
             let (reason, err) = match e {
                 SubmitError::Full => (Refusal::QueueFull, IngestError::QueueFull),

@@ -46,6 +46,10 @@ pub(super) struct Shipper {
     pub single_until: PerSignal<Option<String>>,
     /// The schema still to set up: ClickHouse was unreachable when the store opened.
     pub pending_schema: Option<SchemaTask>,
+    /// Held while shipping (with the spool's lock, [`Spool::exclusive`]); a deletion takes it
+    /// to keep INSERTs and the correlation step out while it rewrites the spool and deletes in
+    /// ClickHouse.
+    pub gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Shipper {
@@ -60,8 +64,13 @@ impl Shipper {
             // A stop interrupts even an INSERT in flight, so that shutdown stays bounded by the
             // final timeout. That is safe: the INSERT's files stay recorded and go out again
             // with the same token.
+            let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
             let shipped = tokio::select! {
-                shipped = self.ship_due(false) => shipped,
+                shipped = async {
+                    let _shipping = gate.lock().await;
+                    let _locked = spool.exclusive().await?;
+                    self.ship_due(false).await
+                } => shipped,
                 _ = stop.changed() => break,
             };
             match shipped {
@@ -95,7 +104,12 @@ impl Shipper {
                 }
             }
         }
+        let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
         let drain = async {
+            let _shipping = gate.lock().await;
+            let Ok(_locked) = spool.exclusive().await else {
+                return false;
+            };
             loop {
                 match self.ship_due(true).await {
                     Ok(true) => {}
@@ -251,6 +265,7 @@ pub(super) async fn ship_to_nowhere(dir: &std::path::Path) -> Result<(), StoreEr
         settings: Vec::new(),
         single_until: PerSignal::default(),
         pending_schema: None,
+        gate: Arc::default(),
     };
     for signal in Signal::ALL {
         // Until an INSERT fails (the server is unreachable) or nothing is left.

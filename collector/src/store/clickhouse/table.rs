@@ -163,6 +163,13 @@ impl<R: Shipped> Table for Rows<R> {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
+        if rows.is_empty() {
+            // Every row of these files was deleted while they waited.
+            return Ok(Outcome::Stored {
+                rows: 0,
+                traces: Default::default(),
+            });
+        }
         let mut insert = client
             .insert::<R>(R::TABLE)
             .await
