@@ -7,6 +7,7 @@ pub mod config;
 pub mod correlate;
 pub mod decode;
 pub mod live;
+pub mod logsearch;
 pub mod metrics;
 pub mod model;
 pub mod receive;

@@ -11,7 +11,7 @@ use tracewire_semconv::{attribute, resource};
 
 use crate::config::StoreUrl;
 use crate::metrics::Metrics;
-use crate::model::{Attributes, Batch, SpanKind, SpanRecord, StatusCode};
+use crate::model::{Attributes, Batch, LogRecord, SpanKind, SpanRecord, StatusCode};
 use crate::store::Store;
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` drops.
@@ -162,4 +162,43 @@ pub(crate) fn one_exchange(offset: i64) -> Vec<SpanRecord> {
         SpanKind::Consumer,
     );
     vec![process, reply, db, server, send]
+}
+
+/// A log record of `service` at `time_ns` with this severity number and body; no trace, the
+/// service's resource, other fields plain.
+pub(crate) fn log(service: &str, time_ns: i64, severity_number: i32, body: &str) -> LogRecord {
+    LogRecord {
+        tenant: String::new(),
+        timestamp_ns: time_ns,
+        observed_ns: time_ns,
+        trace_id: String::new(),
+        span_id: String::new(),
+        trace_flags: 0,
+        severity_text: String::new(),
+        severity_number,
+        service_name: service.to_owned(),
+        body: body.to_owned(),
+        scope_name: String::new(),
+        scope_version: String::new(),
+        resource_attributes: Attributes::from([(
+            resource::SERVICE_NAME.to_owned(),
+            service.to_owned(),
+        )]),
+        log_attributes: Attributes::new(),
+        event_name: String::new(),
+    }
+}
+
+/// Writes log records through the store's queue and waits until they are durable.
+pub(crate) async fn store_logs(store: &Store, logs: Vec<LogRecord>) {
+    store
+        .queue()
+        .try_submit(Batch {
+            spans: Vec::new(),
+            logs,
+        })
+        .expect("queue has room")
+        .durable()
+        .await
+        .expect("committed");
 }

@@ -51,7 +51,7 @@ const REQUEST_RATE_EVENT: &str = event::HTTP_CLIENT_REQUEST_RATE;
 /// Records read for one hot-endpoint report at most.
 const MAX_RATE_RECORDS: usize = 100_000;
 
-fn now_ns() -> i64 {
+pub(super) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -363,7 +363,11 @@ struct RateSeries {
 
 /// The step of a series over `start_ns..end_ns` and its number of buckets: `step` when given,
 /// else about [`DEFAULT_BUCKETS`] buckets of at least a second; at most [`MAX_BUCKETS`].
-fn steps(start_ns: i64, end_ns: i64, step: Option<&str>) -> Result<(i64, usize), ApiError> {
+pub(super) fn steps(
+    start_ns: i64,
+    end_ns: i64,
+    step: Option<&str>,
+) -> Result<(i64, usize), ApiError> {
     let span = end_ns - start_ns;
     let step = match step {
         Some(v) => duration_ns("step", v)?,

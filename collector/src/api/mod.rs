@@ -1,9 +1,10 @@
-//! Query: the JSON API on the api listener (traces by id, trace search, services), plus health,
-//! readiness and Prometheus metrics.
+//! Query: the JSON API on the api listener (traces by id, trace search, services, log search),
+//! plus health, readiness and Prometheus metrics.
 
 mod correlation;
 mod error;
 mod live;
+mod logs;
 mod params;
 mod scope;
 mod shared;
@@ -57,6 +58,9 @@ pub fn router(api: Api) -> Router {
         .route("/api/sessions/{session_id}", get(correlation::session))
         .route("/api/endpoints/hot", get(correlation::hot_endpoints))
         .route("/api/live", get(live::live))
+        .route("/api/logs", get(logs::search))
+        .route("/api/logs/histogram", get(logs::histogram))
+        .route("/api/logs/live", get(logs::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

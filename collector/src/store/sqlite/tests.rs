@@ -36,8 +36,13 @@ fn query(limit: usize) -> TraceQuery {
     }
 }
 
-/// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
-/// while closed (taking it back to an older schema), reopened.
+/// Takes a file back from schema version 6 to 5: without the log search index.
+pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TRIGGER logs_fts_insert; \
+    DROP TRIGGER logs_fts_delete; DROP TABLE logs_fts_vocab; DROP TABLE logs_fts; \
+    DROP TABLE logs_fts_backfill; DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;";
+
+/// A store that held `spans` (the correlation step caught up), then had the log search index
+/// dropped and `sql` run on its file while closed (taking it back to an older schema), reopened.
 async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tw.db");
@@ -55,10 +60,10 @@ async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir
         );
         store.shutdown().await.expect("stops");
     }
-    Connection::open(&path)
-        .expect("opens")
-        .execute_batch(sql)
-        .expect("downgrades");
+    let conn = Connection::open(&path).expect("opens");
+    conn.execute_batch(BEFORE_LOG_SEARCH)
+        .expect("downgrades to 5");
+    conn.execute_batch(sql).expect("downgrades");
     let store = Store::open(&url, 100, Arc::new(Metrics::default()))
         .await
         .expect("reopens");

@@ -3,7 +3,9 @@
 //! each batch is acknowledged. Prunes and correlation
 //! passes ([`derive`]) run between batches in their own short transactions: one after each
 //! group of batches, and more whenever the queue is empty and traces wait; then the stale
-//! minutes' rollups ([`rollup`]) are refreshed.
+//! minutes' rollups ([`rollup`]) are refreshed. While records stored before the log search
+//! index existed wait for it, one chunk of them is indexed ([`fts`]) after each group and
+//! whenever the queue is empty.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use tracing::{error, info, warn};
 use super::derive;
 use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
 use super::error::SqliteError;
+use super::fts;
 use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
 use crate::correlate::MINUTE_NS;
 use crate::metrics::{Metrics, Signal};
@@ -89,16 +92,53 @@ pub(super) struct Pruned {
 pub(super) struct SqliteWriter {
     conn: Connection,
     deriving: Deriving,
+    /// Stored records wait for the log search index.
+    indexing: bool,
+    /// Indexing failed; it is tried again after the next write group.
+    index_retry: bool,
     metrics: Arc<Metrics>,
 }
 
 impl SqliteWriter {
     pub(super) fn new(conn: Connection, metrics: Arc<Metrics>) -> Self {
         let deriving = Deriving::new(&conn);
+        let indexing = match fts::unindexed_below(&conn) {
+            Ok(Some(below)) => {
+                info!(
+                    below_rowid = below,
+                    "Indexing stored log records for search in the background"
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "Cannot read the log search index's progress; retrying in the background");
+                true
+            }
+        };
         Self {
             conn,
             deriving,
+            indexing,
+            index_retry: false,
             metrics,
+        }
+    }
+
+    /// Indexes one chunk of the stored records the log search index does not hold yet.
+    fn index_chunk(&mut self) {
+        match fts::index_chunk(&mut self.conn) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.indexing = false;
+                info!("Log search index holds every stored record");
+            }
+            Err(e) => {
+                // Retried after the next write; reads match unindexed records meanwhile.
+                warn!(error = %e, "Indexing stored log records failed; retried after the next write");
+                self.indexing = false;
+                self.index_retry = true;
+            }
         }
     }
 }
@@ -111,6 +151,13 @@ impl Writer for SqliteWriter {
         // writes (when the queue is never empty) the step keeps pace.
         let added = commit_group(&mut self.conn, group, &self.metrics);
         self.deriving.keep_pace(&mut self.conn, added);
+        if self.index_retry {
+            self.index_retry = false;
+            self.indexing = true;
+        }
+        if self.indexing {
+            self.index_chunk();
+        }
     }
 
     fn run(&mut self, task: Task) {
@@ -129,11 +176,15 @@ impl Writer for SqliteWriter {
     }
 
     fn has_idle_work(&self) -> bool {
-        self.deriving.waiting
+        self.deriving.waiting || self.indexing
     }
 
     fn idle(&mut self) {
-        self.deriving.pass(&mut self.conn);
+        if self.deriving.waiting {
+            self.deriving.pass(&mut self.conn);
+        } else {
+            self.index_chunk();
+        }
     }
 
     fn stopped(&mut self) {
