@@ -6,6 +6,7 @@ pub mod clickhouse_front;
 pub mod clickhouse_store;
 pub mod collector;
 pub mod exchanges;
+pub mod logs;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
