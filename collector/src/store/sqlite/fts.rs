@@ -1,9 +1,12 @@
-//! The log search index (`logs_fts`, FTS5 over the `logs` table's bodies). Triggers keep it
-//! in the transaction that writes or deletes a record. A file upgraded from before the index
-//! holds records the triggers never saw: those at or below the rowid in `logs_fts_backfill`.
-//! The writer indexes them in the background, newest first, a chunk at a time between write
-//! groups ([`index_chunk`]); the triggers skip rows at or below that mark, so each row is
-//! indexed exactly once, and reads match such rows without the index until it is done.
+//! The log search index (`logs_fts`, FTS5 over the `logs` table's bodies). The writer keeps it
+//! in the transaction that writes records ([`index_new`]) or deletes them ([`forget`]); an
+//! acknowledged record is searchable. (Explicit statements rather than triggers: FTS5 flushes
+//! its pending terms at every trigger's savepoint, which made ingest of logs three times
+//! slower.) A file upgraded from before the index holds records the index never saw: those
+//! at or below the rowid in `logs_fts_backfill`. The writer indexes them in the background,
+//! newest first, a chunk at a time between write groups ([`index_chunk`]); rows at or below
+//! that mark are left to it, so each row is indexed exactly once, and reads match such rows
+//! without the index until it is done.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -19,8 +22,41 @@ const CHUNK: i64 = 50;
 /// The highest rowid the index does not hold yet, while the background build is not done.
 pub(super) fn unindexed_below(conn: &Connection) -> Result<Option<i64>, SqliteError> {
     Ok(conn
-        .query_row("SELECT below FROM logs_fts_backfill", [], |row| row.get(0))
+        .prepare_cached("SELECT below FROM logs_fts_backfill")?
+        .query_row([], |row| row.get(0))
         .optional()?)
+}
+
+/// The highest rowid in `logs`, 0 when empty: records inserted after this call have higher
+/// ones (one writer, no `AUTOINCREMENT` gaps to fill).
+pub(super) fn last_rowid(conn: &Connection) -> Result<i64, SqliteError> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM logs")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Indexes the records inserted after `before` ([`last_rowid`]), except those the background
+/// build will reach.
+pub(super) fn index_new(conn: &Connection, before: i64) -> Result<(), SqliteError> {
+    let from = before.max(unindexed_below(conn)?.unwrap_or(0));
+    conn.prepare_cached(
+        "INSERT INTO logs_fts (rowid, body) SELECT rowid, body FROM logs WHERE rowid > ?1",
+    )?
+    .execute([from])?;
+    Ok(())
+}
+
+/// Takes the records with these rowids out of the index, before they are deleted.
+pub(super) fn forget(conn: &Connection, rowids: &[i64]) -> Result<(), SqliteError> {
+    let below = unindexed_below(conn)?.unwrap_or(0);
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO logs_fts (logs_fts, rowid, body) SELECT 'delete', rowid, body FROM logs \
+         WHERE rowid = ?1 AND rowid > ?2",
+    )?;
+    for rowid in rowids {
+        stmt.execute(params![rowid, below])?;
+    }
+    Ok(())
 }
 
 /// Indexes the next chunk of records the index does not hold, in one transaction; whether

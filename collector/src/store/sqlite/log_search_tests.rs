@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
 
+use super::SqliteStore;
 use super::fts::unindexed_below;
 use crate::config::StoreUrl;
 use crate::logsearch::{Level, LogFilter, LogQuery, TextQuery};
@@ -273,16 +274,29 @@ fn integrity(path: &std::path::Path) {
         .expect("the index matches the records");
 }
 
+/// How many records the index finds for `q` (an FTS5 expression).
+fn indexed(conn: &Connection, q: &str) -> usize {
+    conn.query_row(
+        "SELECT count(*) FROM logs_fts WHERE logs_fts MATCH ?",
+        [q],
+        |row| row.get::<_, i64>(0),
+    )
+    .expect("searches") as usize
+}
+
 #[tokio::test]
 async fn records_stored_before_the_index_are_indexed_in_the_background_while_ingest_goes_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tw.db");
-    let url = StoreUrl::Sqlite(path.clone());
     let old = corpus(5_000);
     {
-        let store = Store::open(&url, 10_000, Arc::new(Metrics::default()))
-            .await
-            .expect("opens");
+        let store = Store::open(
+            &StoreUrl::Sqlite(path.clone()),
+            10_000,
+            Arc::new(Metrics::default()),
+        )
+        .await
+        .expect("opens");
         store_logs(&store, old.clone()).await;
         store.shutdown().await.expect("stops");
     }
@@ -291,22 +305,23 @@ async fn records_stored_before_the_index_are_indexed_in_the_background_while_ing
         .expect("opens")
         .execute_batch(super::tests::BEFORE_LOG_SEARCH)
         .expect("downgrades");
-    let store = Store::open(&url, 10_000, Arc::new(Metrics::default()))
+    let (queue, engine) = SqliteStore::open(&path, 10_000, None, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
+    let store = Store {
+        queue,
+        engine: Arc::clone(&engine) as _,
+    };
     // A write right after the upgrade is committed while the build still has chunks to go.
-    let mut new = log("api", T0 + 10_000 * MS, 17, "fresh alpha after the upgrade");
-    new.trace_id = "ab".repeat(16);
+    // It is indexed with its transaction; it is also old enough for the retention below.
+    let new = log("api", T0 - MS, 17, "fresh alpha after the upgrade");
     store_logs(&store, vec![new.clone()]).await;
     let conn = Connection::open(&path).expect("opens");
-    conn.busy_timeout(Duration::from_secs(5)).expect("waits");
     assert!(
         unindexed_below(&conn).expect("reads").is_some(),
         "the index was built before the write was committed"
     );
     // Answers are complete meanwhile.
-    let mut records = old.clone();
-    records.push(new.clone());
     let alpha = LogQuery {
         filter: LogFilter {
             text: TextQuery::parse("alpha").expect("valid"),
@@ -317,17 +332,17 @@ async fn records_stored_before_the_index_are_indexed_in_the_background_while_ing
         limit: 1_000,
         after: None,
     };
-    assert_eq!(paged(&store, &alpha).await, expected(&records, &alpha));
-    // Expired records go while the build runs, indexed or not.
-    conn.execute("DELETE FROM logs WHERE rowid IN (1, 2, 4999, 5000)", [])
-        .expect("deletes");
-    let mut records: Vec<LogRecord> = old
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| ![0, 1, 4_998, 4_999].contains(i))
-        .map(|(_, r)| r.clone())
-        .collect();
+    let mut records = old.clone();
     records.push(new);
+    assert_eq!(paged(&store, &alpha).await, expected(&records, &alpha));
+    // Retention deletes the new record (indexed) and the oldest ones (not yet) meanwhile.
+    let pruned = engine
+        .tasks
+        .prune(T0 + 10 * MS, 10_000)
+        .await
+        .expect("prunes");
+    assert!(pruned.logs > 20, "{pruned:?}");
+    records.retain(|r| r.timestamp_ns >= T0 + 10 * MS);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while unindexed_below(&conn).expect("reads").is_some() {
         assert!(
@@ -338,26 +353,41 @@ async fn records_stored_before_the_index_are_indexed_in_the_background_while_ing
     }
     integrity(&path);
     assert_eq!(paged(&store, &alpha).await, expected(&records, &alpha));
-    let docs: i64 = conn
-        .query_row(
-            "SELECT doc FROM logs_fts_vocab WHERE term = 'alpha'",
-            [],
-            |row| row.get(0),
-        )
-        .expect("indexed");
     let want = records.iter().filter(|r| alpha.filter.matches(r)).count();
-    assert_eq!(docs as usize, want, "every record is indexed once");
+    assert_eq!(
+        indexed(&conn, "alpha"),
+        want,
+        "every record is indexed once"
+    );
 }
 
 #[tokio::test]
 async fn the_index_follows_writes_and_retention_in_their_transactions() {
-    let (dir, store, _) = temp_store(10_000).await;
-    store_logs(&store, corpus(200)).await;
+    let (dir, store, engine) = super::tests::pruned_store().await;
+    let records = corpus(200);
+    store_logs(&store, records.clone()).await;
     let path = dir.path().join("tw.db");
     integrity(&path);
-    Connection::open(&path)
-        .expect("opens")
-        .execute("DELETE FROM logs WHERE rowid % 3 = 0", [])
-        .expect("deletes");
+    let conn = Connection::open(&path).expect("opens");
+    let all = records
+        .iter()
+        .filter(|r| r.body.to_lowercase().contains("alpha"))
+        .count();
+    assert_eq!(indexed(&conn, "alpha"), all);
+    engine
+        .tasks
+        .prune(T0 + 30 * MS, 10_000)
+        .await
+        .expect("prunes");
     integrity(&path);
+    let kept = records
+        .iter()
+        .filter(|r| r.timestamp_ns >= T0 + 30 * MS && r.body.to_lowercase().contains("alpha"))
+        .count();
+    assert!(kept < all);
+    assert_eq!(
+        indexed(&conn, "alpha"),
+        kept,
+        "retention took expired records out"
+    );
 }

@@ -16,11 +16,10 @@ use super::error::SqliteError;
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
 /// 6: log search: an FTS5 index of log bodies (`logs_fts`, tokenizer `ascii`, the rows' own
-///    table as its content) that triggers keep in the transaction that writes or deletes the
-///    rows, its vocabulary (`logs_fts_vocab`) for estimates, and time-ordered reads within a
-///    tenant that carry the severity. Records already stored are indexed in the background,
-///    newest first ([`super::fts`]): those at or below `logs_fts_backfill.below` are not yet,
-///    and the triggers leave them to it.
+///    table as its content, no per-row sizes as nothing is ranked) that the writer keeps in the
+///    transaction that writes or deletes the rows ([`super::fts`]), and time-ordered reads within
+///    a tenant that carry the severity. Records already stored are indexed in the background,
+///    newest first: those at or below `logs_fts_backfill.below` are not yet.
 ///
 /// Migrations are history: their text never changes once released, so the attribute names in
 /// them stay literals (the session indexes match `session.id`,
@@ -147,20 +146,11 @@ INSERT INTO ws_rollups_stale (tenant, minute_ns)
     SELECT DISTINCT tenant, client_send_ns - (client_send_ns % 60000000000) FROM ws_round_trips;
 ",
     r"
-CREATE VIRTUAL TABLE logs_fts USING fts5(body, content = 'logs', content_rowid = 'rowid', tokenize = 'ascii');
-CREATE VIRTUAL TABLE logs_fts_vocab USING fts5vocab(logs_fts, 'row');
+CREATE VIRTUAL TABLE logs_fts USING fts5(
+    body, content = 'logs', content_rowid = 'rowid', tokenize = 'ascii', columnsize = 0
+);
 CREATE TABLE logs_fts_backfill (below INTEGER NOT NULL);
 INSERT INTO logs_fts_backfill (below) SELECT max(rowid) FROM logs HAVING max(rowid) IS NOT NULL;
-CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs
-    WHEN new.rowid > coalesce((SELECT below FROM logs_fts_backfill), 0)
-BEGIN
-    INSERT INTO logs_fts (rowid, body) VALUES (new.rowid, new.body);
-END;
-CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs
-    WHEN old.rowid > coalesce((SELECT below FROM logs_fts_backfill), 0)
-BEGIN
-    INSERT INTO logs_fts (logs_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-END;
 CREATE INDEX logs_by_tenant_time ON logs (tenant, timestamp_ns, severity_number);
 ",
 ];

@@ -12,7 +12,7 @@ use crate::testing::{span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
-async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
+pub(super) async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (queue, engine) = SqliteStore::open(
         &dir.path().join("tw.db"),
@@ -37,9 +37,8 @@ fn query(limit: usize) -> TraceQuery {
 }
 
 /// Takes a file back from schema version 6 to 5: without the log search index.
-pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TRIGGER logs_fts_insert; \
-    DROP TRIGGER logs_fts_delete; DROP TABLE logs_fts_vocab; DROP TABLE logs_fts; \
-    DROP TABLE logs_fts_backfill; DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;";
+pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TABLE logs_fts; DROP TABLE logs_fts_backfill; \
+    DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;";
 
 /// A store that held `spans` (the correlation step caught up), then had the log search index
 /// dropped and `sql` run on its file while closed (taking it back to an older schema), reopened.

@@ -3,9 +3,10 @@
 //! each batch is acknowledged. Prunes and correlation
 //! passes ([`derive`]) run between batches in their own short transactions: one after each
 //! group of batches, and more whenever the queue is empty and traces wait; then the stale
-//! minutes' rollups ([`rollup`]) are refreshed. While records stored before the log search
-//! index existed wait for it, one chunk of them is indexed ([`fts`]) after each group and
-//! whenever the queue is empty.
+//! minutes' rollups ([`rollup`]) are refreshed. Log records go into the search index ([`fts`])
+//! in the transaction that writes them and out of it in the one that prunes them; while
+//! records stored before the index existed wait for it, one chunk of them is indexed after
+//! each group and whenever the queue is empty.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -352,6 +353,7 @@ pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, Sqlit
         )?;
     }
     if !batch.logs.is_empty() {
+        let before = fts::last_rowid(tx)?;
         let mut stmt = tx.prepare_cached(&format!(
             "INSERT INTO logs ({LOG_COLUMNS}) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
@@ -375,6 +377,7 @@ pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, Sqlit
                 l.event_name,
             ])?;
         }
+        fts::index_new(tx, before)?;
     }
     Ok(added)
 }
@@ -386,10 +389,17 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
         "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
         params![cutoff_ns, limit],
     )?;
-    let logs = tx.execute(
-        "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
-        params![cutoff_ns, limit],
-    )?;
+    let expired: Vec<i64> = tx
+        .prepare_cached("SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2")?
+        .query_map(params![cutoff_ns, limit], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    fts::forget(&tx, &expired)?;
+    let mut delete = tx.prepare_cached("DELETE FROM logs WHERE rowid = ?1")?;
+    for rowid in &expired {
+        delete.execute([rowid])?;
+    }
+    drop(delete);
+    let logs = expired.len();
     tx.execute(
         "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \
          (SELECT tenant, client_send_ns, trace_id, send_span_id FROM ws_round_trips \

@@ -2,12 +2,12 @@
 //! (`logs_fts`) or, where reading newest records first finds a page sooner, through
 //! `tw_match(body, q)`, the reference matcher ([`TextQuery::matches`]) as an SQL function.
 //!
-//! A page asks for the newest matching records. When the estimated share of matching records
-//! is high enough that the newest [`SCAN_ROWS`] records likely hold the page, they are read
-//! newest first and matched one by one, and the index answers only for the older rest if the
-//! page is not full; otherwise the index finds the matches and they are sorted by time. Until
-//! the background build of the index is done ([`super::super::fts`]), every read matches row
-//! by row, so answers are complete meanwhile. Every value is bound as a parameter.
+//! A page asks for the newest matching records. It reads the newest [`PROBE_ROWS`] records of
+//! the window one by one first: for a common word they hold the page. Otherwise the share of
+//! matches among them says what the rest costs less with: reading on (up to [`SCAN_ROWS`]
+//! records) or the index, which finds every older match for sorting by time. Until the
+//! background build of the index is done ([`super::super::fts`]), every read matches row by
+//! row, so answers are complete meanwhile. Every value is bound as a parameter.
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
@@ -22,12 +22,18 @@ use crate::model::LogRecord;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Newest records read one by one before the index answers for the rest of a page (few in
-/// tests, so that small stores take every path).
+/// Newest records a page reads one by one first: when they hold the page (a common word), the
+/// index is not needed (fewer in tests, so that small stores take every path).
+#[cfg(not(test))]
+const PROBE_ROWS: i64 = 500;
+#[cfg(test)]
+const PROBE_ROWS: i64 = 20;
+/// Newest records a page reads one by one at most, when the probe says that costs less than
+/// the index.
 #[cfg(not(test))]
 const SCAN_ROWS: i64 = 20_000;
 #[cfg(test)]
-const SCAN_ROWS: i64 = 50;
+const SCAN_ROWS: i64 = 60;
 
 /// The SQL function matching a body against a canonical `q` ([`TextQuery`]'s `Display`).
 const MATCH_FUNCTION: &str = "tw_match";
@@ -234,49 +240,22 @@ fn page_query(
     select_logs(conn, &statement, &refs)
 }
 
-/// The share of stored records that the required terms of `text` may match at most, from the
-/// index's vocabulary; `None` when nothing narrows it (only exclusions).
-fn matching_share(conn: &Connection, text: &TextQuery) -> Result<Option<f64>, SqliteError> {
-    let rows: Option<i64> =
-        conn.query_row("SELECT max(rowid) - min(rowid) + 1 FROM logs", [], |row| {
-            row.get(0)
-        })?;
-    let Some(rows) = rows.filter(|r| *r > 0) else {
-        return Ok(Some(0.0));
-    };
-    let mut fewest: Option<i64> = None;
-    for term in text.required() {
-        let last = term.tokens.len() - 1;
-        for (i, token) in term.tokens.iter().enumerate() {
-            let docs: Option<i64> = if i == last && term.prefix {
-                conn.query_row(
-                    "SELECT sum(doc) FROM logs_fts_vocab WHERE term >= ?1 AND term < ?1 || char(1114111)",
-                    [token],
-                    |row| row.get(0),
-                )?
-            } else {
-                conn.query_row(
-                    "SELECT doc FROM logs_fts_vocab WHERE term = ?",
-                    [token],
-                    |row| row.get(0),
-                )
-                .optional()?
-            };
-            let docs = docs.unwrap_or(0);
-            fewest = Some(fewest.map_or(docs, |f| f.min(docs)));
-        }
-    }
-    Ok(fewest.map(|f| f as f64 / rows as f64))
+/// About how many records the file holds (rowids have gaps where records were deleted).
+fn stored_rows(conn: &Connection) -> Result<i64, SqliteError> {
+    let rows: Option<i64> = conn
+        .prepare_cached("SELECT (SELECT max(rowid) FROM logs) - (SELECT min(rowid) FROM logs) + 1")?
+        .query_row([], |row| row.get(0))?;
+    Ok(rows.unwrap_or(0))
 }
 
-/// The time of the [`SCAN_ROWS`]th newest record of the window (of the one service, when one
-/// is asked for) at or before the cursor; `None` when there are fewer.
+/// The time of the `rows`th newest record of the window (of the one service, when one is
+/// asked for) at or before the cursor; `None` when there are fewer.
 fn scan_bound(
     conn: &Connection,
     tenant: &str,
     q: &LogQuery,
-    start_ns: i64,
-    end_ns: i64,
+    (start_ns, end_ns): (i64, i64),
+    rows: i64,
 ) -> Result<Option<i64>, SqliteError> {
     let mut sql = Sql::default();
     sql.and("logs.tenant = ?", [Sql::text(tenant)]);
@@ -291,7 +270,7 @@ fn scan_bound(
     if let [service] = q.filter.services.as_slice() {
         sql.and("logs.service_name = ?", [Sql::text(service)]);
     }
-    sql.values.push(Sql::int(SCAN_ROWS));
+    sql.values.push(Sql::int(rows));
     let statement = format!(
         "SELECT logs.timestamp_ns FROM logs WHERE {} ORDER BY logs.timestamp_ns DESC LIMIT 1 OFFSET ?",
         sql.where_clause()
@@ -321,35 +300,59 @@ pub(in super::super) fn search(
     let Some(text) = &q.filter.text else {
         return page_query(conn, base(), None, q.limit, skip);
     };
-    let indexed = match unindexed_below(conn)? {
+    let expression = match unindexed_below(conn)? {
         Some(_) => None,
         None => fts_expression(text),
     };
-    let Some(expression) = indexed else {
+    let newest_first = |lower: Option<i64>, upper: Option<i64>| {
         let mut sql = base();
+        if let Some(lower) = lower {
+            sql.and("logs.timestamp_ns >= ?", [Sql::int(lower)]);
+        }
+        if let Some(upper) = upper {
+            sql.and("logs.timestamp_ns < ?", [Sql::int(upper)]);
+        }
         sql.matched_one_by_one(text);
-        return page_query(conn, sql, None, q.limit, skip);
+        sql
     };
-    let share = matching_share(conn, text)?.unwrap_or(1.0);
-    let rows_to_fill = (q.limit as f64 + 1.0) / share.max(f64::MIN_POSITIVE);
-    if rows_to_fill > SCAN_ROWS as f64 {
-        return page_query(conn, base(), Some(&expression), q.limit, skip);
+    // Until the index holds every record, or when nothing narrows the search (only
+    // exclusions), every record of the window is matched one by one, newest first.
+    let Some(expression) = expression else {
+        return page_query(conn, newest_first(None, None), None, q.limit, skip);
+    };
+    let window = (start_ns, end_ns);
+    let probe = scan_bound(conn, tenant, q, window, PROBE_ROWS)?;
+    let mut records = page_query(conn, newest_first(probe, None), None, q.limit, skip)?;
+    let Some(mut below) = probe else {
+        return Ok(records);
+    };
+    if records.len() >= q.limit {
+        return Ok(records);
     }
-    let bound = scan_bound(conn, tenant, q, start_ns, end_ns)?;
-    let mut newest = base();
-    if let Some(bound) = bound {
-        newest.and("logs.timestamp_ns >= ?", [Sql::int(bound)]);
+    // The probe's share of matches says which costs less for the rest: reading on (about
+    // needed / share records) or the index (about share * records lookups, each about twice
+    // a read).
+    let share = records.len() as f64 / PROBE_ROWS as f64;
+    let needed = (q.limit - records.len()) as f64;
+    if share > 0.0 && needed / share < 2.0 * share * stored_rows(conn)? as f64 {
+        let bound = scan_bound(conn, tenant, q, window, SCAN_ROWS)?;
+        let more = page_query(
+            conn,
+            newest_first(bound, Some(below)),
+            None,
+            needed as usize,
+            0,
+        )?;
+        records.extend(more);
+        match bound {
+            Some(bound) if records.len() < q.limit => below = bound,
+            _ => return Ok(records),
+        }
     }
-    newest.matched_one_by_one(text);
-    let mut records = page_query(conn, newest, None, q.limit, skip)?;
-    if let Some(bound) = bound
-        && records.len() < q.limit
-    {
-        let mut older = base();
-        older.and("logs.timestamp_ns < ?", [Sql::int(bound)]);
-        let rest = page_query(conn, older, Some(&expression), q.limit - records.len(), 0)?;
-        records.extend(rest);
-    }
+    let mut older = base();
+    older.and("logs.timestamp_ns < ?", [Sql::int(below)]);
+    let rest = page_query(conn, older, Some(&expression), q.limit - records.len(), 0)?;
+    records.extend(rest);
     Ok(records)
 }
 
