@@ -9,6 +9,7 @@ pub mod correlate;
 pub mod decode;
 pub mod hangup;
 pub mod live;
+pub mod logsearch;
 pub mod metrics;
 pub mod model;
 pub mod options;

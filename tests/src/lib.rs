@@ -9,6 +9,7 @@ pub mod clickhouse_store;
 pub mod collector;
 pub mod docker;
 pub mod exchanges;
+pub mod logs;
 pub mod raw_http;
 pub mod tls;
 

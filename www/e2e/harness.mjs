@@ -208,6 +208,24 @@ export function sendWithPythonSdk(otlp) {
   });
 }
 
+/**
+ * Sends log records through the real OpenTelemetry Python SDK's logging handler
+ * (tests/python/otel_logs.py); resolves to what it printed (`{logs: [...]}`).
+ */
+export function sendLogsWithPythonSdk(otlp) {
+  return new Promise((ok, fail) => {
+    execFile('python3', [join(ROOT, 'tests/python/otel_logs.py'), otlp], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) fail(new Error(`otel_logs.py failed: ${err.message}\n${stderr}`));
+      else ok(JSON.parse(stdout));
+    });
+  });
+}
+
+/** Posts OTLP/JSON log records of one resource. */
+export async function postLogs(otlp, resource, logRecords) {
+  await postJson(`${otlp}/v1/logs`, { resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ logRecords }] }] });
+}
+
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
 export async function eventually(fn, ms = 10_000, what = 'condition') {
   const end = Date.now() + ms;

@@ -183,6 +183,39 @@ export interface LiveSpan {
   status_code: StatusCode;
 }
 
+/** One log record of `GET /api/logs` and of each `/api/logs/live` message. */
+export interface LogRecord {
+  time_unix_nano: UnixNanos;
+  observed_time_unix_nano: UnixNanos;
+  severity_number: number;
+  severity_text: string;
+  service_name: string;
+  body: string;
+  /** Empty when the record is in no trace. */
+  trace_id: string;
+  span_id: string;
+  attributes: Attributes;
+  resource_attributes: Attributes;
+  scope_name: string;
+  scope_version: string;
+  event_name: string;
+}
+
+export interface LogPage {
+  logs: LogRecord[];
+  /** Pass back as `cursor` for the next (older) page; null on the last one. */
+  next_cursor: string | null;
+}
+
+export interface LogHistogram {
+  step_ns: number;
+  start_time_unix_nano: UnixNanos;
+  end_time_unix_nano: UnixNanos;
+  total: number;
+  /** Levels with at least one record, least severe first; one count per step from the start. */
+  severities: { severity: string; count: number[] }[];
+}
+
 /** An API answer that is not a 2xx: the collector's `{"error": {code, message}}`. */
 export class ApiError extends Error {
   constructor(

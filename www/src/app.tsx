@@ -4,6 +4,7 @@ import { useEffect } from 'preact/hooks';
 import { signOut, useAuth } from './auth';
 import { Link } from './components/common';
 import { LivePage } from './pages/Live';
+import { LogsPage } from './pages/Logs';
 import { SearchPage } from './pages/Search';
 import { SessionPage, SessionLookup } from './pages/Session';
 import { SignInPage } from './pages/SignIn';
@@ -15,6 +16,7 @@ import { setThemeChoice, themeChoice, useTheme, type ThemeChoice } from './theme
 const NAV = [
   { href: '/', label: 'Search', match: (p: string) => p === '/' || p.startsWith('/search') || p.startsWith('/trace/') },
   { href: '/ws', label: 'WebSockets', match: (p: string) => p.startsWith('/ws') },
+  { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
   { href: '/live', label: 'Live tail', match: (p: string) => p.startsWith('/live') },
 ];
@@ -36,6 +38,7 @@ export function App() {
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
+  else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
   else
     page = (
       <section class="page">

@@ -1,7 +1,7 @@
 //! Query: the JSON API on the api listener, one file per topic: traces, round trips, their
-//! aggregates, sessions and hot endpoints, the live tail, and deleting a user's or a session's
-//! data ([`erase`]); health, readiness and Prometheus metrics; and the embedded web UI ([`ui`])
-//! for every other path. Every request passes the [`Guard`] first.
+//! aggregates, sessions and hot endpoints, log search ([`logs`]), the live tails, and deleting a
+//! user's or a session's data ([`erase`]); health, readiness and Prometheus metrics; and the
+//! embedded web UI ([`ui`]) for every other path. Every request passes the [`Guard`] first.
 
 mod aggregates;
 mod erase;
@@ -9,6 +9,7 @@ mod error;
 mod guard;
 mod hot;
 mod live;
+mod logs;
 mod params;
 mod roundtrips;
 mod scope;
@@ -51,6 +52,9 @@ pub fn router(api: Api) -> Router {
         .route("/api/users/{user_id}", delete(erase::user))
         .route("/api/endpoints/hot", get(hot::hot_endpoints))
         .route("/api/live", get(live::live))
+        .route("/api/logs", get(logs::search))
+        .route("/api/logs/histogram", get(logs::histogram))
+        .route("/api/logs/live", get(logs::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogPage, LogQuery, cursor};
 use crate::model::{
     EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
@@ -100,6 +101,18 @@ pub(crate) trait Reads: Send + Sync {
     /// Log records of one event name in a window, newest first.
     async fn events(&self, scope: &Scope, query: &EventQuery)
     -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Log records matching `query`, newest first and in [`cursor`]'s order among records of
+    /// the same time, starting after `query.after`, at most `query.limit`.
+    async fn logs(&self, scope: &Scope, query: &LogQuery) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// How many records matching `query.filter` each step of the window holds, per severity
+    /// number; steps and numbers without records are left out.
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        query: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError>;
 }
 
 /// The reads of one [`Scope`]; get one from [`Store::reader`](super::Store::reader).
@@ -203,5 +216,20 @@ impl<'a> Reader<'a> {
     /// Log records of one event name in a window, newest first.
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
         self.reads.events(&self.scope, query).await
+    }
+
+    /// A page of log records matching `query`, newest first, and the next page's cursor.
+    pub async fn logs(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
+        // One more than the page, to learn whether another follows.
+        let mut ask = query.clone();
+        ask.limit = query.limit.saturating_add(1);
+        let records = self.reads.logs(&self.scope, &ask).await?;
+        Ok(cursor::page(records, query.limit, query.after.as_ref()))
+    }
+
+    /// How many records matching `query.filter` each step of the window holds, per severity
+    /// number.
+    pub async fn log_counts(&self, query: &LogCountQuery) -> Result<Vec<LogCount>, StoreError> {
+        self.reads.log_counts(&self.scope, query).await
     }
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-pub use fixtures::{browser, one_exchange, span};
+pub use fixtures::{browser, log, one_exchange, span};
 pub use otlp::otlp_request;
 
 use crate::metrics::Metrics;
-use crate::model::{Batch, SpanRecord};
+use crate::model::{Batch, LogRecord, SpanRecord};
 use crate::store::{Reader, Scope, Store, StoreUrl};
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` drops.
@@ -53,6 +53,18 @@ pub async fn store_spans(store: &Store, spans: Vec<SpanRecord>) {
         Batch {
             spans,
             logs: Vec::new(),
+        },
+    )
+    .await;
+}
+
+/// Writes log records through the store's queue and waits until they are durable.
+pub async fn store_logs(store: &Store, logs: Vec<LogRecord>) {
+    store_batch(
+        store,
+        Batch {
+            spans: Vec::new(),
+            logs,
         },
     )
     .await;

@@ -47,6 +47,7 @@ use super::queue::WriteQueue;
 use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 #[cfg(feature = "testing")]
 use crate::model::Batch;
@@ -300,6 +301,18 @@ impl Reads for ClickHouseStore {
 
     async fn events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
         Ok(read::events(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn logs(&self, scope: &Scope, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        Ok(read::search_logs(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        q: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        Ok(read::log_counts(&self.client, scope.tenant(), q).await?)
     }
 }
 

@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::derive;
 use super::error::SqliteError;
 use super::rollup::{self, MINUTES_PER_REFRESH};
+use super::{derive, table};
 use crate::store::{Deleted, Subject};
 use tracewire_semconv::attribute::SESSION_ID;
 
@@ -114,12 +114,16 @@ fn delete(conn: &mut Connection, tenant: &str, subject: &Subject) -> Result<Dele
         "DELETE FROM spans WHERE tenant = ?1 AND trace_id IN (SELECT trace_id FROM doomed_traces)",
         params![tenant],
     )? as u64;
-    deleted.logs = tx.execute(
-        "DELETE FROM logs WHERE tenant = ?1 \
-         AND ((trace_id != '' AND trace_id IN (SELECT trace_id FROM doomed_traces)) \
-              OR json_extract(log_attributes, ?2) = ?3 OR json_extract(resource_attributes, ?2) = ?3)",
-        params![tenant, path, id],
-    )? as u64;
+    let logs: Vec<i64> = tx
+        .prepare(
+            "SELECT rowid FROM logs WHERE tenant = ?1 \
+             AND ((trace_id != '' AND trace_id IN (SELECT trace_id FROM doomed_traces)) \
+                  OR json_extract(log_attributes, ?2) = ?3 \
+                  OR json_extract(resource_attributes, ?2) = ?3)",
+        )?
+        .query_map(params![tenant, path, id], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    deleted.logs = table::delete_logs(&tx, &logs)?;
     tx.execute(
         "DELETE FROM ws_pending WHERE tenant = ?1 AND trace_id IN (SELECT trace_id FROM doomed_traces)",
         params![tenant],

@@ -9,6 +9,7 @@ mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod fts;
 mod read;
 mod retention;
 mod rollup;
@@ -35,6 +36,7 @@ use super::queue::WriteQueue;
 use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 use crate::model::{
     EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
@@ -222,6 +224,28 @@ impl Reads for SqliteStore {
             .run(scope, move |conn, tenant| read::events(conn, tenant, &q))
             .await
     }
+
+    async fn logs(&self, scope: &Scope, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::search_logs(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        q: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::log_counts(conn, tenant, &q)
+            })
+            .await
+    }
 }
 
 /// Opens (creating the directory, the file and the schema as needed) the write connection.
@@ -272,5 +296,7 @@ pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(
     Ok(())
 }
 
+#[cfg(test)]
+mod log_search_tests;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
 //! Reads, on read-only connections of their own ([`Readers`]), so they never wait for the
 //! writer: spans ([`traces`]), log records ([`logs`]), the correlation step's round trips and
-//! session offsets ([`round_trips`]) and the stored rollups ([`rollups`]). Each read takes the
-//! tenant of its [`Scope`] and filters by it.
+//! session offsets ([`round_trips`]), the stored rollups ([`rollups`]) and log search
+//! ([`log_search`]). Each read takes the tenant of its [`Scope`] and filters by it.
 
+mod log_search;
 mod logs;
 mod rollups;
 mod round_trips;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub(super) use log_search::{counts as log_counts, search as search_logs};
 pub(super) use logs::{events, session_logs};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
@@ -70,6 +72,7 @@ impl Readers {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                log_search::register(&conn)?;
                 Ok(conn)
             }
         }
