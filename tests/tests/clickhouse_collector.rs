@@ -24,7 +24,7 @@ fn http() -> Client {
 
 /// Starts a collector storing in the test's ClickHouse database, with `extra` flags.
 fn clickhouse_collector(test: &ClickHouseTest, extra: &[&str]) -> Collector {
-    test.collector(extra)
+    test.collector("50ms", extra)
 }
 
 fn post(collector: &Collector, path: &str, content_type: &str, body: Vec<u8>) -> Response {

@@ -62,7 +62,7 @@ fn close(got: &[Option<f64>], want: &[Option<f64>]) -> bool {
 fn sqlite_and_clickhouse_answer_metric_queries_alike_and_as_worked_out() {
     let ch = ClickHouseTest::start("metrics_series");
     let sqlite = Collector::start(&ch.sqlite_path(), &[]);
-    let clickhouse = ch.collector(&[]);
+    let clickhouse = ch.collector("50ms", &[]);
     let base = now_ns() / NS / 60 * 60 - 600;
     let body = workload(base).encode_to_vec();
     send(&sqlite, body.clone());
@@ -234,7 +234,7 @@ fn sqlite_and_clickhouse_answer_metric_queries_alike_and_as_worked_out() {
 async fn metrics_tables_have_the_exporter_columns_and_types() {
     let ch = ClickHouseTest::start("metrics_columns");
     // The collector creates the schema before it listens.
-    let collector = ch.collector(&[]);
+    let collector = ch.collector("50ms", &[]);
     let shared = [
         ("ResourceAttributes", "Map(LowCardinality(String), String)"),
         ("ResourceSchemaUrl", "String"),
@@ -367,7 +367,7 @@ fn python_sdk(protocol: &str, endpoint: &str, service: &str) -> Json {
 fn python_sdk_metrics_and_traces_over_http_and_grpc_reach_both_stores() {
     let ch = ClickHouseTest::start("metrics_python_sdk");
     let sqlite = Collector::start(&ch.sqlite_path(), &[]);
-    let clickhouse = ch.collector(&[]);
+    let clickhouse = ch.collector("50ms", &[]);
     let start = now_ns() - 600 * NS;
     for collector in [&sqlite, &clickhouse] {
         for (protocol, endpoint) in [("http", &collector.otlp), ("grpc", &collector.grpc)] {

@@ -1,10 +1,13 @@
 // The page frame: navigation, theme switch, and the route table.
 
 import { useEffect } from 'preact/hooks';
+import { signOut, useAuth } from './auth';
 import { Link } from './components/common';
 import { LivePage } from './pages/Live';
+import { LogsPage } from './pages/Logs';
 import { SearchPage } from './pages/Search';
 import { SessionPage, SessionLookup } from './pages/Session';
+import { SignInPage } from './pages/SignIn';
 import { TracePage } from './pages/Trace';
 import { WsPage } from './pages/Ws';
 import { useLocation } from './router';
@@ -13,12 +16,14 @@ import { setThemeChoice, themeChoice, useTheme, type ThemeChoice } from './theme
 const NAV = [
   { href: '/', label: 'Search', match: (p: string) => p === '/' || p.startsWith('/search') || p.startsWith('/trace/') },
   { href: '/ws', label: 'WebSockets', match: (p: string) => p.startsWith('/ws') },
+  { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
   { href: '/live', label: 'Live tail', match: (p: string) => p.startsWith('/live') },
 ];
 
 export function App() {
   const { path, search } = useLocation();
+  const auth = useAuth();
   useTheme();
   useEffect(() => {
     document.getElementById('main')?.focus({ preventScroll: true });
@@ -26,12 +31,14 @@ export function App() {
 
   let page;
   let m: RegExpMatchArray | null;
-  if (path === '/' || path === '/search') page = <SearchPage search={search} />;
+  if (auth.needed) page = <SignInPage />;
+  else if (path === '/' || path === '/search') page = <SearchPage search={search} />;
   else if ((m = path.match(/^\/trace\/([^/]+)\/?$/))) page = <TracePage id={decodeURIComponent(m[1])} search={search} />;
   else if (path === '/ws' || path === '/ws/') page = <WsPage search={search} />;
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
+  else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
   else
     page = (
       <section class="page">
@@ -61,9 +68,14 @@ export function App() {
             </Link>
           ))}
         </nav>
+        {auth.signedIn && (
+          <button type="button" class="sign-out" onClick={signOut}>
+            Sign out
+          </button>
+        )}
         <ThemeSwitch />
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} key={auth.epoch}>
         {page}
       </main>
     </>

@@ -1,11 +1,16 @@
 //! Query: the JSON API on the api listener, one file per topic: traces, round trips, their
-//! aggregates, sessions and hot endpoints, the live tail; health, readiness and Prometheus
-//! metrics; metric queries ([`metrics`]); and the embedded web UI ([`ui`]) for every other path.
+//! aggregates, sessions and hot endpoints, log search ([`logs`]), metric queries ([`metrics`]),
+//! the live tails, and deleting a user's or a session's data ([`erase`]); health, readiness and
+//! Prometheus metrics; and the embedded web UI ([`ui`]) for every other path. Every request
+//! passes the [`Guard`] first.
 
 mod aggregates;
+mod erase;
 mod error;
+mod guard;
 mod hot;
 mod live;
+mod logs;
 mod metrics;
 mod params;
 mod roundtrips;
@@ -25,9 +30,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 
 pub use error::ApiError;
+pub use guard::{Guard, LIVE_PROTOCOL, TOKEN_PROTOCOL_PREFIX};
 pub use shared::SharedReads;
 pub use state::Api;
 
@@ -41,15 +47,26 @@ pub fn router(api: Api) -> Router {
         .route("/api/ws/latency", get(aggregates::latency))
         .route("/api/ws/message-types", get(aggregates::message_types))
         .route("/api/ws/rates", get(aggregates::rates))
-        .route("/api/sessions/{session_id}", get(sessions::session))
+        .route(
+            "/api/sessions/{session_id}",
+            get(sessions::session).delete(erase::session),
+        )
+        .route("/api/users/{user_id}", delete(erase::user))
         .route("/api/endpoints/hot", get(hot::hot_endpoints))
         .route("/api/metrics", get(metrics::catalog))
         .route("/api/metrics/series", get(metrics::series))
         .route("/api/live", get(live::live))
+        .route("/api/logs", get(logs::search))
+        .route("/api/logs/histogram", get(logs::histogram))
+        .route("/api/logs/live", get(logs::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::clone(&api.guard),
+            guard::check,
+        ))
         .with_state(api)
 }
 

@@ -37,6 +37,7 @@ pub fn logs(request: ExportLogsServiceRequest) -> Decoded {
             }
         }
     }
+    out.truncated = super::truncate::truncate(&mut out.batch);
     out
 }
 

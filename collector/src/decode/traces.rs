@@ -40,6 +40,7 @@ pub fn traces(request: ExportTraceServiceRequest) -> Decoded {
             }
         }
     }
+    out.truncated = super::truncate::truncate(&mut out.batch);
     out
 }
 

@@ -4,12 +4,17 @@
 //! message limit is the HTTP body limit, measured after decompression. Answers follow the OTLP
 //! specification: `OK` (with `partial_success` when items were rejected), `UNAVAILABLE` with a
 //! `RetryInfo` when the collector is overloaded or its store cannot take the data (retryable),
-//! `RESOURCE_EXHAUSTED` without one for a message over the limit (not retryable).
+//! `RESOURCE_EXHAUSTED` without one for a message over the limit (not retryable). With an
+//! access file, a request's key comes in its metadata (`x-tracewire-key` or `authorization:
+//! Bearer`), as over HTTP: `UNAUTHENTICATED` without a known key, `RESOURCE_EXHAUSTED` with a
+//! `RetryInfo` over the key's rate. Unlike the HTTP listener, messages are decoded by tonic
+//! before any estimate, so they are bounded by the message limit only, not by the in-flight
+//! memory budget ([`super::limits`]).
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -36,7 +41,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 use tracing::error;
 
-use super::{Ingest, IngestError, store};
+use super::budget::Reservation;
+use super::{Ingest, IngestError, auth, store};
+use crate::access::{IngestDenied, Sender};
 use crate::decode::{self, Decoded};
 use crate::signal::Signal;
 
@@ -49,7 +56,7 @@ const GRPC_STATUS: &str = "grpc-status";
 /// The OTLP/gRPC services on `ingest`, as one router.
 pub fn router(ingest: Ingest) -> Router {
     let limit = ingest.max_body;
-    let otlp = Otlp(ingest);
+    let otlp = Otlp(ingest.clone());
     tonic::service::Routes::new(
         TraceServiceServer::new(otlp.clone())
             .accept_compressed(CompressionEncoding::Gzip)
@@ -69,7 +76,20 @@ pub fn router(ingest: Ingest) -> Router {
             .max_decoding_message_size(limit),
     )
     .into_axum_router()
+    .layer(middleware::from_fn_with_state(ingest, authenticate))
     .layer(middleware::from_fn(too_large_is_final))
+}
+
+/// Resolves the request's key to a [`Sender`] for the service, or answers the refusal's gRPC
+/// status.
+async fn authenticate(State(ingest): State<Ingest>, mut request: Request, next: Next) -> Response {
+    match auth::sender(&ingest, &request) {
+        Ok(sender) => {
+            request.extensions_mut().insert(sender);
+            next.run(request).await
+        }
+        Err(denied) => status(&IngestError::Denied(denied)).into_http::<axum::body::Body>(),
+    }
 }
 
 /// tonic answers a message whose length is over the limit with `OUT_OF_RANGE`, which OTLP
@@ -101,6 +121,11 @@ impl Otlp {
         request: tonic::Request<R>,
         records: fn(R) -> Decoded,
     ) -> Result<(i64, String), Status> {
+        let sender = request
+            .extensions()
+            .get::<Sender>()
+            .cloned()
+            .ok_or_else(|| status(&IngestError::Internal))?;
         let message = request.into_inner();
         let decoded = tokio::task::spawn_blocking(move || records(message))
             .await
@@ -108,7 +133,7 @@ impl Otlp {
                 error!(error = %e, "Decoding task failed");
                 status(&IngestError::Internal)
             })?;
-        let (rejected, message) = store(&self.0, signal, decoded)
+        let (rejected, message) = store(&self.0, &sender, signal, decoded, Reservation::default())
             .await
             .map_err(|e| status(&e))?;
         Ok((i64::try_from(rejected).unwrap_or(i64::MAX), message))
@@ -201,28 +226,44 @@ struct ProtoDuration {
     nanos: i32,
 }
 
+/// `UNAVAILABLE` or `RESOURCE_EXHAUSTED` with a `RetryInfo` of `delay`: retryable.
+fn retryable(code: Code, message: String, delay: Duration) -> Status {
+    let retry = RetryInfo {
+        retry_delay: Some(ProtoDuration {
+            seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
+        }),
+    };
+    let details = StatusDetails {
+        code: code as i32,
+        message: message.clone(),
+        details: vec![Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: retry.encode_to_vec(),
+        }],
+    };
+    Status::with_details(code, message, details.encode_to_vec().into())
+}
+
 /// The gRPC status for an ingest error.
 fn status(err: &IngestError) -> Status {
     let message = err.to_string();
     match err {
-        IngestError::QueueFull | IngestError::Unavailable => {
-            let retry = RetryInfo {
-                retry_delay: Some(ProtoDuration {
-                    seconds: i64::try_from(RETRY_DELAY.as_secs()).unwrap_or(1),
-                    nanos: 0,
-                }),
-            };
-            let details = StatusDetails {
-                code: Code::Unavailable as i32,
-                message: message.clone(),
-                details: vec![Any {
-                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-                    value: retry.encode_to_vec(),
-                }],
-            };
-            Status::with_details(Code::Unavailable, message, details.encode_to_vec().into())
+        IngestError::QueueFull
+        | IngestError::Overloaded
+        | IngestError::TooManyConnections
+        | IngestError::Unavailable => retryable(Code::Unavailable, message, RETRY_DELAY),
+        IngestError::Denied(IngestDenied::RateLimited { retry_after, .. }) => {
+            retryable(Code::ResourceExhausted, message, *retry_after)
         }
-        IngestError::TooLarge { .. } => Status::resource_exhausted(message),
+        IngestError::Denied(IngestDenied::MissingKey | IngestDenied::UnknownKey) => {
+            Status::unauthenticated(message)
+        }
+        IngestError::Denied(IngestDenied::Origin { .. }) => Status::permission_denied(message),
+        IngestError::TooLarge { .. } | IngestError::OverBudget { .. } => {
+            Status::resource_exhausted(message)
+        }
+        IngestError::BodyTimeout { .. } => Status::deadline_exceeded(message),
         IngestError::Internal => Status::internal(message),
         IngestError::UnsupportedMediaType(_)
         | IngestError::UnsupportedEncoding(_)

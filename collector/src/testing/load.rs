@@ -133,6 +133,7 @@ pub fn ingest_router(store: &Store, metrics: Arc<Metrics>) -> Router {
             queue: store.queue().clone(),
             metrics,
             max_body: 64 << 20,
+            access: Arc::new(crate::access::Access::open_to_all()),
         },
         &[],
     )

@@ -1,21 +1,22 @@
 //! Helpers for the collector's tests, its benchmarks and the end-to-end tests (`tests/`),
 //! behind the `testing` cargo feature: OTLP requests ([`otlp`]), records to store
-//! ([`fixtures`]), the benchmarks' load ([`load`]), temporary stores and writing through a
-//! store's queue. Panics on failure: these are for tests.
+//! ([`fixtures`]), the benchmarks' load ([`load`]), a test CA's certificates ([`tls`]),
+//! temporary stores and writing through a store's queue. Panics on failure: these are for tests.
 
 pub mod fixtures;
 pub mod load;
 pub mod otlp;
+pub mod tls;
 
 use std::sync::Arc;
 
 use tempfile::TempDir;
 
-pub use fixtures::{browser, one_exchange, span};
+pub use fixtures::{browser, log, one_exchange, span};
 pub use otlp::{otlp_metrics, otlp_request};
 
 use crate::metrics::Metrics;
-use crate::model::{Batch, SpanRecord};
+use crate::model::{Batch, LogRecord, SpanRecord};
 use crate::store::{Reader, Scope, Store, StoreUrl};
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` drops.
@@ -52,6 +53,18 @@ pub async fn store_spans(store: &Store, spans: Vec<SpanRecord>) {
         Batch {
             spans,
             ..Default::default()
+        },
+    )
+    .await;
+}
+
+/// Writes log records through the store's queue and waits until they are durable.
+pub async fn store_logs(store: &Store, logs: Vec<LogRecord>) {
+    store_batch(
+        store,
+        Batch {
+            logs,
+            ..Batch::default()
         },
     )
     .await;

@@ -213,6 +213,15 @@ impl Config {
         if self.trace_context_field.is_empty() {
             return Err(invalid("traceContextField", "must not be empty"));
         }
+        // The envelope's own members: the context would replace the message (or its time).
+        if !self.envelope_urls.is_empty()
+            && matches!(self.trace_context_field.as_str(), "data" | "ts")
+        {
+            return Err(invalid(
+                "traceContextField",
+                "must not be `data` or `ts` when envelopeUrls wraps messages in {\"data\": ..., \"ts\": ...}",
+            ));
+        }
         if self.message_type_fields.iter().any(String::is_empty) {
             return Err(invalid("messageTypeFields", "entries must not be empty"));
         }
@@ -295,5 +304,19 @@ mod tests {
         let mut c = Config::new("http://x", "s");
         c.ingest_key = Some("has space".into());
         assert_eq!(field_of(c.validate()), "ingestKey");
+    }
+
+    /// Seen while writing the `sdk_message` fuzz target's property: with envelopes, a context
+    /// field named like an envelope member made the envelope carry that key twice, and the
+    /// context either replaced the message or was never read back.
+    #[test]
+    fn context_field_may_not_be_an_envelope_member_when_envelopes_are_on() {
+        let mut c = Config::new("http://x", "s");
+        c.trace_context_field = "data".into();
+        assert!(c.clone().validate().is_ok(), "fine without envelopes");
+        c.envelope_urls = vec!["wss://app.example.com/*".into()];
+        assert_eq!(field_of(c.clone().validate()), "traceContextField");
+        c.trace_context_field = "ts".into();
+        assert_eq!(field_of(c.validate()), "traceContextField");
     }
 }

@@ -9,6 +9,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};
 
 use super::{RetryInfo, StatusDetails, router};
+use crate::access::Access;
 use crate::model::{MetricCatalogQuery, MetricKind};
 use crate::receive::Ingest;
 use crate::store::{Scope, Store};
@@ -23,11 +24,17 @@ struct Server {
 }
 
 async fn server() -> Server {
+    serve(|_| Access::open_to_all()).await
+}
+
+/// A server whose access comes from `access`, given the test directory.
+async fn serve(access: impl FnOnce(&std::path::Path) -> Access) -> Server {
     let (dir, store, metrics) = temp_store(10_000).await;
     let ingest = Ingest {
         queue: store.queue().clone(),
         metrics,
         max_body: LIMIT,
+        access: Arc::new(access(dir.path())),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -93,6 +100,76 @@ async fn gzip_traces_and_metrics_are_stored_and_bad_points_are_a_partial_success
         ("requests", MetricKind::Sum)
     );
     assert_eq!(catalog[0].services, ["svc"]);
+}
+
+#[tokio::test]
+async fn with_an_access_file_a_key_in_the_metadata_picks_the_tenant_and_its_rate() {
+    let server = serve(|dir| {
+        let path = dir.join("access.toml");
+        std::fs::write(
+            &path,
+            "[[tenants]]\nid = \"acme\"\n\
+             [[tenants.ingest_keys]]\nkey = \"twsk_grpc_backend_0001\"\nrate = \"2/s\"\n",
+        )
+        .expect("writes");
+        Access::from_file(&path).expect("valid")
+    })
+    .await;
+    let mut client = TraceServiceClient::new(server.channel.clone());
+    let status = client
+        .export(otlp_request(&[(8, 1)]))
+        .await
+        .expect_err("no key");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    let keyed = |key: &str, spans: &[(u8, u8)]| {
+        let mut request = tonic::Request::new(otlp_request(spans));
+        request
+            .metadata_mut()
+            .insert("x-tracewire-key", key.parse().expect("ascii"));
+        request
+    };
+    let status = client
+        .export(keyed("twsk_unknown", &[(8, 1)]))
+        .await
+        .expect_err("unknown key");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    client
+        .export(keyed("twsk_grpc_backend_0001", &[(8, 1), (8, 2)]))
+        .await
+        .expect("exported");
+    let tenant = |id: &str| Scope::of_tenant(id);
+    let spans = server
+        .store
+        .reader(tenant("acme"))
+        .trace(&hex::encode([8u8; 16]))
+        .await
+        .expect("reads");
+    assert_eq!(spans.len(), 2, "stored in the key's tenant");
+    assert!(
+        server
+            .store
+            .reader(Scope::default())
+            .trace(&hex::encode([8u8; 16]))
+            .await
+            .expect("reads")
+            .is_empty(),
+        "and in no other"
+    );
+    // The rate of 2 spans a second is spent: retry later, with a RetryInfo.
+    let status = client
+        .export(keyed("twsk_grpc_backend_0001", &[(9, 1), (9, 2), (9, 3)]))
+        .await
+        .expect_err("over the rate");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let details = StatusDetails::decode(status.details()).expect("details");
+    assert!(
+        details
+            .details
+            .iter()
+            .any(|d| d.type_url.ends_with("RetryInfo")
+                && RetryInfo::decode(d.value.as_slice()).is_ok()),
+        "{details:?}"
+    );
 }
 
 #[tokio::test]

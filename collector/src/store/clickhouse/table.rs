@@ -135,14 +135,21 @@ pub(super) async fn read_spooled<T: DeserializeOwned + Send + 'static>(
     tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
         for name in &names {
-            let (_, lines) = spool.read(name)?;
+            let (count, lines) = spool.read(name)?;
+            let damaged = |what| SpoolError::Damaged {
+                path: name.into(),
+                what,
+            };
+            let before = rows.len();
             for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 rows.push(
-                    serde_json::from_slice(line).map_err(|_| SpoolError::Damaged {
-                        path: name.into(),
-                        what: "a row does not parse",
-                    })?,
+                    serde_json::from_slice(line).map_err(|_| damaged("a row does not parse"))?,
                 );
+            }
+            // The header's count is checked too: a file whose rows went missing must not be
+            // shipped as if it were whole.
+            if rows.len() - before != count {
+                return Err(damaged("the row count does not match the header"));
             }
         }
         Ok::<_, SpoolError>(rows)
@@ -207,6 +214,13 @@ impl<R: Shipped> Table for Rows<R> {
             names,
         } = request;
         let rows: Vec<R> = read_spooled(spool, names).await?;
+        if rows.is_empty() {
+            // Every row of these files was deleted while they waited.
+            return Ok(Outcome::Stored {
+                rows: 0,
+                traces: Default::default(),
+            });
+        }
         Ok(match send(client, settings, token, &rows).await? {
             Ok(()) => Outcome::Stored {
                 rows: rows.len(),

@@ -5,9 +5,11 @@
 //! rows through it. Reads ([`read`]) use their own connections.
 
 mod config;
+mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod fts;
 mod metrics;
 mod read;
 mod retention;
@@ -28,12 +30,14 @@ use tracing::info;
 pub use config::SqliteConfig;
 pub use error::SqliteError;
 
+use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
 use super::queue::WriteQueue;
 use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 use crate::model::{
     EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary, RollupQuery,
@@ -94,6 +98,10 @@ impl SqliteStore {
 impl Engine for SqliteStore {
     async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
         self.tasks.catch_up(budget).await
+    }
+
+    async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        self.tasks.delete(scope.tenant(), subject).await
     }
 
     /// Stops the retention loop and waits for the writer thread, which ends after the queue's
@@ -232,6 +240,15 @@ impl Reads for SqliteStore {
             .await
     }
 
+    async fn logs(&self, scope: &Scope, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::search_logs(conn, tenant, &q)
+            })
+            .await
+    }
+
     async fn metric_points(
         &self,
         scope: &Scope,
@@ -241,6 +258,19 @@ impl Reads for SqliteStore {
         self.readers
             .run(scope, move |conn, tenant| {
                 read::metric_points(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        q: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::log_counts(conn, tenant, &q)
             })
             .await
     }
@@ -263,6 +293,20 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
     Ok(conn)
 }
 
+/// Deletes `subject`'s data of `tenant` from the database file at `path`, for
+/// `tracewire-collector delete`; a collector running on the file waits for it (SQLite's lock).
+pub fn delete_directly(
+    path: &Path,
+    tenant: &str,
+    subject: &Subject,
+) -> Result<Deleted, SqliteError> {
+    if !path.is_file() {
+        return Err(SqliteError::Missing(path.to_owned()));
+    }
+    let mut conn = open_for_writing(path)?;
+    delete::run(&mut conn, tenant, subject)
+}
+
 /// Writes batches straight into the database file at `path` (created and migrated as needed),
 /// one transaction per batch, bypassing the write queue. The benchmark uses it as the baseline
 /// for the full ingest path.
@@ -280,5 +324,7 @@ pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(
     Ok(())
 }
 
+#[cfg(test)]
+mod log_search_tests;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,12 @@ use super::error::SqliteError;
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
-/// 6: metric data points, one table per metric type with the logical columns of the
+/// 6: log search: an FTS5 index of log bodies (`logs_fts`, tokenizer `ascii`, the rows' own
+///    table as its content, no per-row sizes as nothing is ranked) that the writer keeps in the
+///    transaction that writes or deletes the rows ([`super::fts`]), and time-ordered reads within
+///    a tenant that carry the severity. Records already stored are indexed in the background,
+///    newest first: those at or below `logs_fts_backfill.below` are not yet.
+/// 7: metric data points, one table per metric type with the logical columns of the
 ///    OpenTelemetry ClickHouse exporter's `otel_metrics_*` tables: times in whole seconds (the
 ///    exporter's `DateTime`), attribute maps, bucket arrays, exemplars and quantiles as JSON.
 ///
@@ -142,6 +147,14 @@ CREATE TABLE ws_rollups_stale (
 ) WITHOUT ROWID;
 INSERT INTO ws_rollups_stale (tenant, minute_ns)
     SELECT DISTINCT tenant, client_send_ns - (client_send_ns % 60000000000) FROM ws_round_trips;
+",
+    r"
+CREATE VIRTUAL TABLE logs_fts USING fts5(
+    body, content = 'logs', content_rowid = 'rowid', tokenize = 'ascii', columnsize = 0
+);
+CREATE TABLE logs_fts_backfill (below INTEGER NOT NULL);
+INSERT INTO logs_fts_backfill (below) SELECT max(rowid) FROM logs HAVING max(rowid) IS NOT NULL;
+CREATE INDEX logs_by_tenant_time ON logs (tenant, timestamp_ns, severity_number);
 ",
     r"
 CREATE TABLE metrics_gauge (

@@ -12,7 +12,7 @@ use crate::testing::{reads, span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
-async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
+pub(super) async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = super::SqliteConfig {
         path: dir.path().join("tw.db"),
@@ -35,13 +35,16 @@ fn query(limit: usize) -> TraceQuery {
     }
 }
 
-/// Undoes migration 6 (the metrics tables), for tests that take a file back further.
-const DROP_METRICS: &str = "DROP TABLE metrics_gauge; DROP TABLE metrics_sum; \
+/// Takes a file back from schema version 7 to 5: without the metrics tables and the log
+/// search index.
+pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TABLE metrics_gauge; DROP TABLE metrics_sum; \
     DROP TABLE metrics_histogram; DROP TABLE metrics_exponential_histogram; \
-    DROP TABLE metrics_summary;";
+    DROP TABLE metrics_summary; DROP TABLE logs_fts; DROP TABLE logs_fts_backfill; \
+    DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;";
 
-/// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
-/// while closed (taking it back to an older schema), reopened.
+/// A store that held `spans` (the correlation step caught up), then had the metrics tables and
+/// the log search index dropped and `sql` run on its file while closed (taking it back to an
+/// older schema), reopened.
 async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tw.db");
@@ -59,10 +62,10 @@ async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir
         );
         store.shutdown().await.expect("stops");
     }
-    Connection::open(&path)
-        .expect("opens")
-        .execute_batch(sql)
-        .expect("downgrades");
+    let conn = Connection::open(&path).expect("opens");
+    conn.execute_batch(BEFORE_LOG_SEARCH)
+        .expect("downgrades to 5");
+    conn.execute_batch(sql).expect("downgrades");
     let store = Store::open(&url, 100, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
@@ -449,11 +452,9 @@ mod correlation_step {
         // Back to schema version 3, before the correlation step.
         let (_dir, store) = reopened_after(
             one_exchange(0),
-            &format!(
-                "{DROP_METRICS} DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
-                 DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
-                 DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;"
-            ),
+            "DROP TABLE ws_pending; DROP TABLE ws_round_trips; \
+             DROP TABLE ws_session_offsets; DROP TABLE ws_rollups; \
+             DROP TABLE ws_rollups_stale; PRAGMA user_version = 3;",
         )
         .await;
         caught_up(&store).await;
@@ -674,9 +675,7 @@ mod rollups {
         // Back to schema version 4, before rollups.
         let (_dir, store) = reopened_after(
             [exchange(1, 10 * S), exchange(2, 130 * S)].concat(),
-            &format!(
-                "{DROP_METRICS} DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;"
-            ),
+            "DROP TABLE ws_rollups; DROP TABLE ws_rollups_stale; PRAGMA user_version = 4;",
         )
         .await;
         let (stored, read) = stored_and_read(&store).await;

@@ -1,14 +1,17 @@
 //! Reads, straight from ClickHouse with the store's client: spans ([`traces`]), log records
-//! ([`logs`]), the correlation step's round trips and session offsets ([`round_trips`]) and
-//! rollups added up by the engine ([`rollups`]) and metric points ([`metrics`]). Each read takes the tenant of its
+//! ([`logs`]), log search ([`log_search`]), the correlation step's round trips and session
+//! offsets ([`round_trips`]), rollups added up by the engine ([`rollups`]) and metric points
+//! ([`metrics`]). Each read takes the tenant of its
 //! [`Scope`](crate::store::Scope) and filters by it.
 
+mod log_search;
 mod logs;
 mod metrics;
 mod rollups;
 mod round_trips;
 mod traces;
 
+pub(super) use log_search::{counts as log_counts, search as search_logs};
 pub(super) use logs::{events, session_logs};
 pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};

@@ -1,9 +1,10 @@
 //! Reads, on read-only connections of their own ([`Readers`]), so they never wait for the
 //! writer: spans ([`traces`]), log records ([`logs`]), the correlation step's round trips and
-//! session offsets ([`round_trips`]), the stored rollups ([`rollups`]) and metric points
-//! ([`metrics`]). Each read takes the
-//! tenant of its [`Scope`] and filters by it.
+//! session offsets ([`round_trips`]), the stored rollups ([`rollups`]), log search
+//! ([`log_search`]) and metric points ([`metrics`]). Each read takes the tenant of its
+//! [`Scope`] and filters by it.
 
+mod log_search;
 mod logs;
 mod metrics;
 mod rollups;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub(super) use log_search::{counts as log_counts, search as search_logs};
 pub(super) use logs::{events, session_logs};
 pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};
@@ -73,6 +75,7 @@ impl Readers {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                log_search::register(&conn)?;
                 Ok(conn)
             }
         }
