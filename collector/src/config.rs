@@ -2,9 +2,11 @@
 //! merged in that order of precedence and validated before anything touches the network or disk.
 //! Each integration owns its options, their defaults and environment variables (the store's in
 //! [`crate::store`]: [`StoreArgs`], [`ClickHouseArgs`], [`SpoolArgs`]); this module puts them
-//! together: one command line with their flags, one file with their keys (`[clickhouse]` and
-//! `[spool]` tables; the flat keys of earlier versions, such as `clickhouse_cluster`, are
-//! aliases of those tables' keys).
+//! together: one command line with their flags, one file with their keys (`[clickhouse]`,
+//! `[spool]` and `[otlp_limits]` tables; the flat keys of earlier versions, such as
+//! `clickhouse_cluster`, are aliases of those tables' keys). The ingest listener's limits are
+//! [`crate::receive::limits`]'. Access ([`AccessOptions`]) and TLS ([`TlsOptions`]) keys are
+//! flat, as their flags are.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,14 +15,22 @@ use std::str::FromStr;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::access::AccessOptions;
+use crate::access::keys::NewSecretArgs;
 use crate::options::{ByteSize, Interval, InvalidOption, Retention, deserialize_via_from_str};
+use crate::receive::limits::{OtlpLimits, OtlpLimitsArgs};
 use crate::store::clickhouse::{ClickHouseArgs, SpoolArgs};
 use crate::store::{StoreArgs, StoreConfig, StoreUrl};
+use crate::tls::TlsOptions;
 
 /// Environment variable for [`Config::otlp_listen`].
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
 /// Default for [`Config::otlp_listen`]: every interface, the OTLP/HTTP port.
 pub const DEFAULT_OTLP_LISTEN: &str = "0.0.0.0:4318";
+/// Environment variable for [`Config::otlp_grpc_listen`].
+pub const ENV_OTLP_GRPC_LISTEN: &str = "TRACEWIRE_OTLP_GRPC_LISTEN";
+/// Default for [`Config::otlp_grpc_listen`]: every interface, the OTLP/gRPC port.
+pub const DEFAULT_OTLP_GRPC_LISTEN: &str = "0.0.0.0:4317";
 /// Environment variable for [`Config::api_listen`].
 pub const ENV_API_LISTEN: &str = "TRACEWIRE_API_LISTEN";
 /// Default for [`Config::api_listen`]: loopback only, so queries stay private unless opened up.
@@ -90,7 +100,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<CliCommand>,
     /// TOML config file; keys are the long flag names with `_` for `-`, and the
-    /// `[clickhouse]` and `[spool]` tables.
+    /// `[clickhouse]`, `[spool]` and `[otlp_limits]` tables.
     #[arg(long, value_name = "FILE", env = ENV_CONFIG, global = true)]
     pub config: Option<PathBuf>,
     /// [`Config::otlp_listen`].
@@ -105,6 +115,18 @@ pub struct Cli {
         )
     )]
     pub otlp_listen: Option<SocketAddr>,
+    /// [`Config::otlp_grpc_listen`].
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = ENV_OTLP_GRPC_LISTEN,
+        value_parser = parse_listen,
+        global = true,
+        help = format!(
+            "Address for OTLP/gRPC ingest (trace, logs and metrics services) [default: {DEFAULT_OTLP_GRPC_LISTEN}]"
+        )
+    )]
+    pub otlp_grpc_listen: Option<SocketAddr>,
     /// [`Config::api_listen`].
     #[arg(
         long,
@@ -138,6 +160,15 @@ pub struct Cli {
     /// The ClickHouse store's spool: `--spool-*`.
     #[command(flatten)]
     pub spool: SpoolArgs,
+    /// The ingest listener's limits: `--otlp-max-connections` and the other `--otlp-*` limits.
+    #[command(flatten)]
+    pub otlp_limits: OtlpLimitsArgs,
+    /// Tenants, keys and tokens; the origins and host names the query API answers.
+    #[command(flatten)]
+    pub access: AccessOptions,
+    /// HTTPS on the listeners.
+    #[command(flatten)]
+    pub tls: TlsOptions,
 }
 
 /// Commands other than running the collector.
@@ -146,14 +177,52 @@ pub enum CliCommand {
     /// Print the ClickHouse DDL for `--store clickhouse:...` (and `--clickhouse-cluster`,
     /// `--retention`) and exit, so operators can review and apply it themselves.
     Schema,
+    /// Delete one user's or one browser session's data (spans, logs, round trips, session
+    /// offsets) from the configured store, as `DELETE /api/users/{id}` does.
+    Delete(DeleteArgs),
+    /// Make keys and tokens for the access file.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `tracewire-collector delete --user ID | --session ID [--tenant T]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct DeleteArgs {
+    /// The `user.id` whose data goes.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "session",
+        required_unless_present = "session"
+    )]
+    pub user: Option<String>,
+    /// The `session.id` whose data goes.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// The tenant (its id in the access file) [default: default].
+    #[arg(long, value_name = "ID", default_value = crate::access::DEFAULT_TENANT_ID)]
+    pub tenant: String,
+}
+
+/// `tracewire-collector keys ...`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key or token and the access-file lines that grant it.
+    New(NewSecretArgs),
 }
 
 /// The collector's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `POST /v1/logs`). Port 0 picks a free port;
-    /// the bound address is logged.
+    /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`). Port 0 picks
+    /// a free port; the bound address is logged.
     pub otlp_listen: SocketAddr,
+    /// Address for OTLP/gRPC ingest (the trace, logs and metrics services), with the same body
+    /// limit as OTLP/HTTP. Port 0 picks a free port; the bound address is logged.
+    pub otlp_grpc_listen: SocketAddr,
     /// Address for the query API, health and metrics. Kept apart from ingest so that ingest can
     /// face the internet while queries stay private.
     pub api_listen: SocketAddr,
@@ -164,16 +233,30 @@ pub struct Config {
     pub cors_origin: Vec<CorsOrigin>,
     /// The store and its engine's options.
     pub store: StoreConfig,
+    /// Limits of the OTLP ingest listener: connections, header and body timeouts, header
+    /// count, memory held by requests in flight.
+    pub otlp_limits: OtlpLimits,
+    /// Tenants, keys and tokens (`access`), and the origins (`api_allowed_origin`) and host
+    /// names (`api_host`) the query API answers.
+    pub access: AccessOptions,
+    /// HTTPS on the listeners (`tls_cert`, `tls_key`, and per listener `otlp_tls_cert`,
+    /// `otlp_tls_key`, `api_tls_cert`, `api_tls_key`).
+    pub tls: TlsOptions,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             otlp_listen: parse_listen(DEFAULT_OTLP_LISTEN).unwrap_or_else(|_| unreachable!()),
+            otlp_grpc_listen: parse_listen(DEFAULT_OTLP_GRPC_LISTEN)
+                .unwrap_or_else(|_| unreachable!()),
             api_listen: parse_listen(DEFAULT_API_LISTEN).unwrap_or_else(|_| unreachable!()),
             max_body: DEFAULT_MAX_BODY.parse().unwrap_or_else(|_| unreachable!()),
             cors_origin: Vec::new(),
             store: StoreConfig::default(),
+            otlp_limits: OtlpLimits::default(),
+            access: AccessOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -189,6 +272,9 @@ impl Config {
         if let Some(v) = cli.otlp_listen {
             config.otlp_listen = v;
         }
+        if let Some(v) = cli.otlp_grpc_listen {
+            config.otlp_grpc_listen = v;
+        }
         if let Some(v) = cli.api_listen {
             config.api_listen = v;
         }
@@ -201,6 +287,9 @@ impl Config {
         cli.store.apply(&mut config.store)?;
         cli.clickhouse.apply(&mut config.store.clickhouse);
         cli.spool.apply(&mut config.store.spool);
+        cli.otlp_limits.apply(&mut config.otlp_limits);
+        config.access.overlay(cli.access);
+        config.tls.overlay(cli.tls);
         config.validate()
     }
 
@@ -211,10 +300,13 @@ impl Config {
             source,
         })?;
         let file: FileConfig = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|span| text[..span.start].matches('\n').count() + 1);
             let message = e.message().trim().replace('\n', " ");
+            // Keys of flattened option groups are checked at the table, so the span is the
+            // table's: find an unknown key's own line instead.
+            let line = unknown_key_line(&text, &message).or_else(|| {
+                e.span()
+                    .map(|span| text[..span.start].matches('\n').count() + 1)
+            });
             ConfigError::File {
                 path: path.to_owned(),
                 message: match line {
@@ -248,6 +340,9 @@ impl Config {
             });
         }
         self.store.validate()?;
+        self.otlp_limits.validate(body)?;
+        self.access.validate()?;
+        self.tls.validate()?;
         Ok(self)
     }
 }
@@ -258,6 +353,7 @@ impl Config {
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
     otlp_listen: Option<Listen>,
+    otlp_grpc_listen: Option<Listen>,
     api_listen: Option<Listen>,
     store: Option<StoreUrl>,
     retention: Option<Retention>,
@@ -266,6 +362,7 @@ struct FileConfig {
     write_queue_items: Option<usize>,
     clickhouse: ClickHouseArgs,
     spool: SpoolArgs,
+    otlp_limits: OtlpLimitsArgs,
     /// Alias of `[clickhouse] create_schema`.
     clickhouse_create_schema: Option<bool>,
     /// Alias of `[clickhouse] cluster`.
@@ -278,6 +375,12 @@ struct FileConfig {
     spool_dir: Option<PathBuf>,
     /// Alias of `[spool] max_bytes`.
     spool_max_bytes: Option<ByteSize>,
+    /// Alias of `[clickhouse] ca`.
+    clickhouse_ca: Option<PathBuf>,
+    #[serde(flatten)]
+    access: AccessOptions,
+    #[serde(flatten)]
+    tls: TlsOptions,
 }
 
 impl FileConfig {
@@ -314,6 +417,12 @@ impl FileConfig {
             "[spool] dir",
         )?;
         alias(
+            &mut self.clickhouse.ca,
+            self.clickhouse_ca,
+            "clickhouse_ca",
+            "[clickhouse] ca",
+        )?;
+        alias(
             &mut self.spool.max_bytes,
             self.spool_max_bytes,
             "spool_max_bytes",
@@ -322,6 +431,9 @@ impl FileConfig {
         let mut config = Config::default();
         if let Some(v) = self.otlp_listen {
             config.otlp_listen = v.0;
+        }
+        if let Some(v) = self.otlp_grpc_listen {
+            config.otlp_grpc_listen = v.0;
         }
         if let Some(v) = self.api_listen {
             config.api_listen = v.0;
@@ -343,8 +455,23 @@ impl FileConfig {
         }
         self.clickhouse.apply(&mut config.store.clickhouse);
         self.spool.apply(&mut config.store.spool);
+        self.otlp_limits.apply(&mut config.otlp_limits);
+        config.access = self.access;
+        config.tls = self.tls;
         Ok(config)
     }
+}
+
+/// The line that sets the key an `unknown field` message names.
+fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']))
+        })
+        .map(|i| i + 1)
 }
 
 /// Takes the value of a flat alias key into its table's key, unless both are given.
@@ -443,6 +570,7 @@ mod tests {
     fn defaults_match_the_documented_values() {
         let config = Config::default();
         assert_eq!(config.otlp_listen.to_string(), "0.0.0.0:4318");
+        assert_eq!(config.otlp_grpc_listen.to_string(), "0.0.0.0:4317");
         assert_eq!(config.api_listen.to_string(), "127.0.0.1:4380");
         assert_eq!(
             config.store.url,
@@ -451,6 +579,36 @@ mod tests {
         assert_eq!(config.store.retention, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.max_body.0, 16 << 20);
         assert!(config.cors_origin.is_empty());
+    }
+
+    #[test]
+    fn access_and_tls_keys_are_flat_in_the_file_and_flags_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "access = \"/etc/tw/access.toml\"\napi_host = [\"tw.example.com\"]\n\
+             tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[clickhouse]\nca = \"ca.pem\"\n",
+        )
+        .expect("write");
+        let config = Config::load(cli(&[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--access",
+            "/srv/access.toml",
+        ]))
+        .expect("valid");
+        assert_eq!(config.access.file, Some(PathBuf::from("/srv/access.toml")));
+        assert_eq!(config.access.api_host[0].as_str(), "tw.example.com");
+        assert_eq!(
+            config.tls.pair(crate::tls::Listener::Api),
+            Some((Path::new("c.pem"), Path::new("k.pem")))
+        );
+        assert_eq!(config.store.clickhouse.ca, Some(PathBuf::from("ca.pem")));
+        std::fs::write(&path, "tls_cert = \"c.pem\"\n").expect("write");
+        let err =
+            Config::load(cli(&["--config", path.to_str().expect("utf-8")])).expect_err("no key");
+        assert!(err.to_string().starts_with("--tls-key:"), "{err}");
     }
 
     #[test]

@@ -2,23 +2,27 @@
 //! logs (SQLite by default), and answers trace queries. The ingest path reads top to bottom:
 //! [`receive`] → [`decode`] → [`store`]; [`api`] reads back from the store.
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod correlate;
 pub mod decode;
+pub mod hangup;
 pub mod live;
+pub mod logsearch;
 pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod receive;
+pub mod series;
 pub mod server;
 pub mod signal;
 pub mod spanmetrics;
 pub mod store;
-mod ui;
+pub mod tls;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{Cli, Config, ConfigError};
 pub use server::{RunError, run};

@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::signal::Signal;
 
+mod metrics;
+
+pub use metrics::*;
+
 /// Attribute maps, stringified as in the OpenTelemetry ClickHouse schema (`Map(String, String)`).
 pub type Attributes = BTreeMap<String, String>;
 
@@ -115,6 +119,8 @@ pub struct Batch {
     pub spans: Vec<SpanRecord>,
     /// Log records to store.
     pub logs: Vec<LogRecord>,
+    /// Metric data points to store.
+    pub metrics: Vec<MetricPoint>,
 }
 
 impl Batch {
@@ -123,6 +129,7 @@ impl Batch {
         match signal {
             Signal::Traces => self.spans.len(),
             Signal::Logs => self.logs.len(),
+            Signal::Metrics => self.metrics.len(),
         }
     }
 
@@ -134,6 +141,17 @@ impl Batch {
     /// True when there is nothing to store.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Puts every span and log record in `tenant` (the stored form, empty for the default
+    /// tenant): the tenant comes from the request's credential, never from its payload.
+    pub fn assign_tenant(&mut self, tenant: &str) {
+        for span in &mut self.spans {
+            tenant.clone_into(&mut span.tenant);
+        }
+        for log in &mut self.logs {
+            tenant.clone_into(&mut log.tenant);
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Collector {
     pub otlp: String,
     /// Base URL of the query API listener.
     pub api: String,
+    /// Base URL of the OTLP/gRPC listener, e.g. `http://127.0.0.1:41235`.
+    pub grpc: String,
 }
 
 impl Collector {
@@ -48,8 +50,18 @@ impl Collector {
         Self::start_with_args(args)
     }
 
-    /// Starts a collector with exactly these arguments (which must bind to port 0 or free ports).
+    /// Starts a collector with these arguments (which must bind to port 0 or free ports); the
+    /// OTLP/gRPC listener takes a free loopback port unless the arguments name one.
     pub fn start_with_args(args: Vec<String>) -> Self {
+        Self::try_start_with_args(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Collector::start_with_args`], but a collector that does not start is an error
+    /// with its log, not a panic.
+    pub fn try_start_with_args(mut args: Vec<String>) -> Result<Self, String> {
+        if !args.iter().any(|a| a == "--otlp-grpc-listen") {
+            args.extend(["--otlp-grpc-listen".to_owned(), "127.0.0.1:0".to_owned()]);
+        }
         let mut child = Command::new(binary())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -64,16 +76,20 @@ impl Collector {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             let mut otlp = None;
+            let mut grpc = None;
             let mut api = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(url) = url_after(&line, "OTLP ingest listening on ") {
                     otlp = Some(url);
                 }
+                if let Some(url) = url_after(&line, "OTLP/gRPC ingest listening on ") {
+                    grpc = Some(url);
+                }
                 if let Some(url) = url_after(&line, "query API listening on ") {
                     api = Some(url);
                 }
-                if let (Some(o), Some(a)) = (&otlp, &api) {
-                    let _ = tx.send((o.clone(), a.clone()));
+                if let (Some(o), Some(g), Some(a)) = (&otlp, &grpc, &api) {
+                    let _ = tx.send((o.clone(), g.clone(), a.clone()));
                     otlp = None;
                 }
                 if let Ok(mut log) = sink.lock() {
@@ -82,23 +98,30 @@ impl Collector {
                 }
             }
         });
-        let (otlp, api) = match rx.recv_timeout(START_TIMEOUT) {
+        let (otlp, grpc, api) = match rx.recv_timeout(START_TIMEOUT) {
             Ok(urls) => urls,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
+                let _ = child.wait();
+                return Err(format!(
                     "collector did not start; log:\n{}",
                     log.lock().map(|l| l.clone()).unwrap_or_default()
-                );
+                ));
             }
         };
-        Self {
+        Ok(Self {
             child: Some(child),
             args,
             log,
             otlp,
             api,
-        }
+            grpc,
+        })
+    }
+
+    /// The arguments it was started with.
+    pub fn args(&self) -> &[String] {
+        &self.args
     }
 
     /// `self.otlp` + `path`.
@@ -116,11 +139,51 @@ impl Collector {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in `/proc`), bytes; `None` when not
+    /// running or not on Linux.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     /// SIGKILL: the process gets no chance to flush anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGHUP: the collector reloads its access file and certificates.
+    pub fn hangup(&self) {
+        let child = self.child.as_ref().expect("collector running");
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    /// Waits (at most 10 s) until the log holds `needle` `count` times; the log then.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the collector never logged {needle:?} {count} times; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
         }
     }
 

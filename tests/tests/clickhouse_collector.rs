@@ -55,7 +55,7 @@ fn span_rows(test: &ClickHouseTest) -> (u64, u64) {
 fn sqlite_and_clickhouse_collectors_answer_identical_json() {
     let test = ClickHouseTest::start("sqlite_and_clickhouse_identical");
     let sqlite = Collector::start(&test.sqlite_path(), &[]);
-    let clickhouse = test.collector(&[]);
+    let clickhouse = test.collector("50ms", &[]);
     let base = now_ns() - 600_000_000_000;
     let requests = [
         (
@@ -206,7 +206,7 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
 #[test]
 fn clickhouse_outage_loses_nothing_and_duplicates_nothing() {
     let mut test = ClickHouseTest::start("clickhouse_outage");
-    let mut collector = test.collector(&[]);
+    let mut collector = test.collector("50ms", &[]);
     let base = now_ns() - 60_000_000_000;
     let mut sent = 0;
     for round in 0..30u64 {
@@ -244,7 +244,7 @@ fn collector_starts_and_survives_kill_9_while_clickhouse_is_down() {
     let mut test = ClickHouseTest::start("survives_kill_9_while_down");
     // ClickHouse is down before the first start: the schema waits for it, ingest does not.
     test.front.stop().expect("front stops");
-    let mut collector = test.collector(&[]);
+    let mut collector = test.collector("50ms", &[]);
     assert!(
         collector
             .log()
@@ -255,7 +255,7 @@ fn collector_starts_and_survives_kill_9_while_clickhouse_is_down() {
     assert_eq!(response.status().as_u16(), 200);
     collector.kill();
     // Restarted while ClickHouse is still down, it keeps the spool and takes more.
-    let restarted = test.collector(&[]);
+    let restarted = test.collector("50ms", &[]);
     let body = traces_request(51, 10, 4, now_ns() - 60_000_000_000).encode_to_vec();
     let response = post(&restarted, "/v1/traces", "application/x-protobuf", body);
     assert_eq!(response.status().as_u16(), 200);
@@ -281,7 +281,7 @@ fn collector_starts_and_survives_kill_9_while_clickhouse_is_down() {
 #[test]
 fn full_spool_answers_503_and_sigterm_keeps_the_spool_for_the_next_start() {
     let mut test = ClickHouseTest::start("full_spool_answers_503");
-    let mut collector = test.collector(&["--spool-max-bytes", "64KiB"]);
+    let mut collector = test.collector("50ms", &["--spool-max-bytes", "64KiB"]);
     test.front.stop().expect("front stops");
     let base = now_ns() - 60_000_000_000;
     let mut accepted = 0;
@@ -324,7 +324,7 @@ fn full_spool_answers_503_and_sigterm_keeps_the_spool_for_the_next_start() {
     assert!(collector.terminate().success(), "{}", collector.log());
     assert!(collector.log().contains("the rest ships at the next start"));
     test.front.restart().expect("front restarts");
-    let restarted = test.collector(&["--spool-max-bytes", "64KiB"]);
+    let restarted = test.collector("50ms", &["--spool-max-bytes", "64KiB"]);
     assert!(
         wait_until(Duration::from_secs(30), || span_rows(&test).0 >= accepted),
         "only {:?} of {accepted} spans arrived\n{}",

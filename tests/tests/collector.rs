@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use rand::RngCore;
 use reqwest::blocking::Response;
 use serde_json::Value as Json;
+use tracewire_collector::testing::otlp::{text, traces_request};
 use tracewire_e2e::collector::{Collector, binary};
-use tracewire_e2e::{http_client as client, now_ns, workspace_root};
+use tracewire_e2e::{http_client as client, now_ns, otel_send};
+use tracewire_semconv::resource;
 
 /// A request with `count` spans in one fresh random trace; returns it and the trace id.
 fn request(count: usize, start_ns: u64) -> (ExportTraceServiceRequest, String) {
@@ -38,25 +38,7 @@ fn request(count: usize, start_ns: u64) -> (ExportTraceServiceRequest, String) {
             ..Default::default()
         })
         .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(Value::StringValue("e2e".into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
+    let request = traces_request(vec![text(resource::SERVICE_NAME, "e2e")], spans);
     (request, hex::encode(trace_id))
 }
 
@@ -88,17 +70,7 @@ fn trace_json(collector: &Collector, trace_id: &str) -> (u16, Json) {
 fn spans_from_the_opentelemetry_python_sdk_read_back_with_every_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let collector = Collector::start(&dir.path().join("tw.db"), &[]);
-    let output =
-        Command::new(std::env::var("TRACEWIRE_PYTHON").unwrap_or_else(|_| "python3".into()))
-            .arg(workspace_root().join("tests/python/otel_send.py"))
-            .arg(&collector.otlp)
-            .output()
-            .expect("python runs");
-    assert!(
-        output.status.success(),
-        "otel_send.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = otel_send(&collector.otlp, |_| {});
     let sent: Json = serde_json::from_slice(&output.stdout).expect("script prints JSON");
     let sent = sent["spans"].as_array().expect("spans");
     assert_eq!(sent.len(), 2);
@@ -372,6 +344,7 @@ fn environment_variables_configure_the_collector() {
     let db = dir.path().join("env/tw.db");
     let mut child = Command::new(binary())
         .env("TRACEWIRE_OTLP_LISTEN", "127.0.0.1:0")
+        .env("TRACEWIRE_OTLP_GRPC_LISTEN", "127.0.0.1:0")
         .env("TRACEWIRE_API_LISTEN", "127.0.0.1:0")
         .env("TRACEWIRE_STORE", format!("sqlite:{}", db.display()))
         .stderr(std::process::Stdio::null())

@@ -96,7 +96,7 @@ fn compose_file_uses_only_what_the_collector_accepts() {
     }
 
     // Every listener is published, and nothing else is.
-    let listeners: BTreeSet<String> = ["--otlp-listen", "--api-listen"]
+    let listeners: BTreeSet<String> = ["--otlp-listen", "--otlp-grpc-listen", "--api-listen"]
         .iter()
         .map(|f| port(&flag_value(f)).to_owned())
         .collect();
@@ -259,7 +259,7 @@ fn rows_of(ch: &ClickHouseTest, sql: &str, what: &str) -> Vec<Json> {
 /// last minute (browser `web` and backend `agent-backend`) and request-rate records, once they
 /// reached ClickHouse; with the start of the data and now.
 fn collector_with_data(ch: &ClickHouseTest) -> (Collector, u64, u64) {
-    let collector = ch.collector(&[]);
+    let collector = ch.collector("50ms", &[]);
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

@@ -94,7 +94,7 @@ fn red_rollups_and_the_dependency_map_from_the_demo_on_both_stores() {
         .expect("runtime");
     let test = ClickHouseTest::start("spanmetrics_demo");
     let sqlite = Collector::start(&test.sqlite_path(), &[]);
-    let clickhouse = test.collector(&[]);
+    let clickhouse = test.collector("50ms", &[]);
     let tee = runtime.block_on(Tee::start(vec![
         sqlite.otlp.clone(),
         clickhouse.otlp.clone(),

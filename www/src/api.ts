@@ -1,6 +1,8 @@
-// The collector's query API, typed as documented in the README ("Query API") and in the
-// WebSocket/session endpoints' contract. Every call goes to the same origin that served the UI.
+// The collector's query API, typed as documented in docs/query-api.md and in the
+// WebSocket/session endpoints' contract. Every call goes to the same origin that served the UI,
+// with the read token when the collector has an access file (see auth.ts).
 
+import { authHeaders, unauthorized } from './auth';
 import type { UnixNanos } from './lib/time';
 
 export type Attributes = Record<string, string>;
@@ -181,6 +183,39 @@ export interface LiveSpan {
   status_code: StatusCode;
 }
 
+/** One log record of `GET /api/logs` and of each `/api/logs/live` message. */
+export interface LogRecord {
+  time_unix_nano: UnixNanos;
+  observed_time_unix_nano: UnixNanos;
+  severity_number: number;
+  severity_text: string;
+  service_name: string;
+  body: string;
+  /** Empty when the record is in no trace. */
+  trace_id: string;
+  span_id: string;
+  attributes: Attributes;
+  resource_attributes: Attributes;
+  scope_name: string;
+  scope_version: string;
+  event_name: string;
+}
+
+export interface LogPage {
+  logs: LogRecord[];
+  /** Pass back as `cursor` for the next (older) page; null on the last one. */
+  next_cursor: string | null;
+}
+
+export interface LogHistogram {
+  step_ns: number;
+  start_time_unix_nano: UnixNanos;
+  end_time_unix_nano: UnixNanos;
+  total: number;
+  /** Levels with at least one record, least severe first; one count per step from the start. */
+  severities: { severity: string; count: number[] }[];
+}
+
 /** An API answer that is not a 2xx: the collector's `{"error": {code, message}}`. */
 export class ApiError extends Error {
   constructor(
@@ -196,11 +231,12 @@ export class ApiError extends Error {
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+    res = await fetch(path, { signal, headers: { accept: 'application/json', ...authHeaders() } });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'unreachable', 'The collector did not answer. Is it still running?');
   }
+  if (res.status === 401) unauthorized();
   if (!res.ok) {
     let code = `http_${res.status}`;
     let message = `${res.status} ${res.statusText}`;

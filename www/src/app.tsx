@@ -1,13 +1,16 @@
 // The page frame: navigation, theme switch, and the route table.
 
 import { useEffect } from 'preact/hooks';
+import { signOut, useAuth } from './auth';
 import { Link } from './components/common';
 import { DependencyMapPage } from './pages/DependencyMap';
 import { LivePage } from './pages/Live';
+import { LogsPage } from './pages/Logs';
 import { SearchPage } from './pages/Search';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
 import { SessionPage, SessionLookup } from './pages/Session';
+import { SignInPage } from './pages/SignIn';
 import { TracePage } from './pages/Trace';
 import { WsPage } from './pages/Ws';
 import { useLocation } from './router';
@@ -18,12 +21,14 @@ const NAV = [
   { href: '/services', label: 'Services', match: (p: string) => p.startsWith('/services') },
   { href: '/dependencies', label: 'Service map', match: (p: string) => p.startsWith('/dependencies') },
   { href: '/ws', label: 'WebSockets', match: (p: string) => p.startsWith('/ws') },
+  { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
   { href: '/live', label: 'Live tail', match: (p: string) => p.startsWith('/live') },
 ];
 
 export function App() {
   const { path, search } = useLocation();
+  const auth = useAuth();
   useTheme();
   useEffect(() => {
     document.getElementById('main')?.focus({ preventScroll: true });
@@ -31,7 +36,8 @@ export function App() {
 
   let page;
   let m: RegExpMatchArray | null;
-  if (path === '/' || path === '/search') page = <SearchPage search={search} />;
+  if (auth.needed) page = <SignInPage />;
+  else if (path === '/' || path === '/search') page = <SearchPage search={search} />;
   else if ((m = path.match(/^\/trace\/([^/]+)\/?$/))) page = <TracePage id={decodeURIComponent(m[1])} search={search} />;
   else if (path === '/ws' || path === '/ws/') page = <WsPage search={search} />;
   else if (path === '/services' || path === '/services/') page = <ServicesPage search={search} />;
@@ -40,6 +46,7 @@ export function App() {
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
+  else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
   else
     page = (
       <section class="page">
@@ -69,9 +76,14 @@ export function App() {
             </Link>
           ))}
         </nav>
+        {auth.signedIn && (
+          <button type="button" class="sign-out" onClick={signOut}>
+            Sign out
+          </button>
+        )}
         <ThemeSwitch />
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} key={auth.epoch}>
         {page}
       </main>
     </>

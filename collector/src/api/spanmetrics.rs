@@ -7,49 +7,33 @@
 use std::cmp::Reverse;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::correlation::{caught_up, query_params, steps, window};
 use super::scope::ReadScope;
+use super::shared::caught_up;
 use super::views::ServiceView;
+use super::window::{Stepped, Window, Windowed};
 use super::{Api, ApiError};
 use crate::model::CallQuery;
 use crate::spanmetrics::{CallRollups, Calls, Totals};
 
-/// `start`, `end` and `step` of the endpoints with a series.
+/// The span-metrics endpoints take no parameters but their window (and step).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SeriesParams {
-    start: Option<String>,
-    end: Option<String>,
-    step: Option<String>,
-}
+pub(super) struct NoParams {}
 
-impl SeriesParams {
-    /// The query of these parameters (the last hour in about 60 steps by default).
-    fn query(&self, service: Option<String>) -> Result<CallQuery, ApiError> {
-        let (start_ns, end_ns) = window(self.start.as_deref(), self.end.as_deref())?;
-        let (step_ns, buckets) = steps(start_ns, end_ns, self.step.as_deref())?;
-        Ok(CallQuery {
-            service,
-            start_ns,
-            end_ns,
-            step_ns,
-            buckets,
-        })
+/// The query of a stepped window (the last hour in about 60 steps by default).
+fn call_query(stepped: &Stepped<NoParams>, service: Option<String>) -> CallQuery {
+    CallQuery {
+        service,
+        start_ns: stepped.window.start_ns,
+        end_ns: stepped.window.end_ns,
+        step_ns: stepped.step_ns,
+        buckets: stepped.buckets,
     }
-}
-
-/// `start` and `end` of `/api/dependencies`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WindowParams {
-    start: Option<String>,
-    end: Option<String>,
 }
 
 /// Calls, errors, rate and latency of a span of time.
@@ -140,9 +124,9 @@ impl Red {
 pub(super) async fn services(
     State(api): State<Api>,
     ReadScope(scope): ReadScope,
-    params: Result<Query<SeriesParams>, QueryRejection>,
+    stepped: Stepped<NoParams>,
 ) -> Result<Response, ApiError> {
-    let q = query_params(params)?.query(None)?;
+    let q = call_query(&stepped, None);
     caught_up(&api.store).await;
     let reader = api.store.reader(scope);
     let services = reader.services().await?;
@@ -174,9 +158,9 @@ pub(super) async fn operations(
     State(api): State<Api>,
     ReadScope(scope): ReadScope,
     Path(service): Path<String>,
-    params: Result<Query<SeriesParams>, QueryRejection>,
+    stepped: Stepped<NoParams>,
 ) -> Result<Response, ApiError> {
-    let q = query_params(params)?.query(Some(service.clone()))?;
+    let q = call_query(&stepped, Some(service.clone()));
     caught_up(&api.store).await;
     let reader = api.store.reader(scope);
     let rollups = reader.operations(&q).await?;
@@ -212,10 +196,9 @@ struct EdgeView<'a> {
 pub(super) async fn dependencies(
     State(api): State<Api>,
     ReadScope(scope): ReadScope,
-    params: Result<Query<WindowParams>, QueryRejection>,
+    Windowed { window, .. }: Windowed<NoParams>,
 ) -> Result<Response, ApiError> {
-    let p = query_params(params)?;
-    let (start_ns, end_ns) = window(p.start.as_deref(), p.end.as_deref())?;
+    let Window { start_ns, end_ns } = window;
     caught_up(&api.store).await;
     let rollups = api
         .store

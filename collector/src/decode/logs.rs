@@ -9,7 +9,11 @@ use crate::model::{Attributes, LogRecord};
 
 /// Decodes a logs export request; records that cannot be stored are counted as rejected.
 pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
-    let request: ExportLogsServiceRequest = parse(body, encoding)?;
+    Ok(logs(parse(body, encoding)?))
+}
+
+/// The log records of a parsed logs export request.
+pub fn logs(request: ExportLogsServiceRequest) -> Decoded {
     let mut out = Decoded::default();
     for resource_logs in &request.resource_logs {
         let resource = resource_logs
@@ -33,7 +37,8 @@ pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeErr
             }
         }
     }
-    Ok(out)
+    out.truncated = super::truncate::truncate(&mut out.batch);
+    out
 }
 
 fn log_record(

@@ -3,7 +3,10 @@
 //! the rest of the request is kept and the client gets a partial-success answer.
 
 mod logs;
+mod memory;
+mod metrics;
 mod traces;
+pub mod truncate;
 mod values;
 
 use prost::Message;
@@ -12,14 +15,27 @@ use serde::de::DeserializeOwned;
 use crate::model::Batch;
 use crate::signal::Signal;
 
-pub use logs::decode_logs;
-pub use traces::decode_traces;
+pub use logs::{decode_logs, logs};
+pub use memory::{logs_memory, metrics_memory, traces_memory};
+pub use metrics::{decode_metrics, metrics};
+pub use traces::{decode_traces, traces};
 
 /// Decodes an export request of `signal`: each signal's decoder, by signal.
 pub fn decode(signal: Signal, data: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
     match signal {
         Signal::Traces => decode_traces(data, encoding),
         Signal::Logs => decode_logs(data, encoding),
+        Signal::Metrics => decode_metrics(data, encoding),
+    }
+}
+
+/// Bytes an export request of `signal` will take once decoded, estimated before decoding it
+/// ([`memory`]'s walk of the signal's schema).
+pub fn memory(signal: Signal, data: &[u8], encoding: Encoding) -> u64 {
+    match signal {
+        Signal::Traces => traces_memory(data, encoding),
+        Signal::Logs => logs_memory(data, encoding),
+        Signal::Metrics => metrics_memory(data, encoding),
     }
 }
 
@@ -52,6 +68,8 @@ pub struct Decoded {
     pub received: u64,
     /// Items rejected, with the reason for the first.
     pub rejected: Rejections,
+    /// Strings and attribute maps cut to the [`truncate`] limits.
+    pub truncated: u64,
 }
 
 /// Items rejected from a request, counted, with the first reason kept for the client.

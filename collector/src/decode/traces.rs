@@ -10,7 +10,11 @@ use crate::model::{Attributes, SpanEvent, SpanKind, SpanLink, SpanRecord, Status
 
 /// Decodes a trace export request; spans that cannot be stored are counted as rejected.
 pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
-    let request: ExportTraceServiceRequest = parse(body, encoding)?;
+    Ok(traces(parse(body, encoding)?))
+}
+
+/// The spans of a parsed trace export request.
+pub fn traces(request: ExportTraceServiceRequest) -> Decoded {
     let mut out = Decoded::default();
     for resource_spans in &request.resource_spans {
         let resource = resource_spans
@@ -36,7 +40,8 @@ pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeE
             }
         }
     }
-    Ok(out)
+    out.truncated = super::truncate::truncate(&mut out.batch);
+    out
 }
 
 fn span_record(

@@ -13,8 +13,8 @@ use tower::ServiceExt;
 use super::{Ingest, router};
 use crate::config::CorsOrigin;
 use crate::model::Batch;
-use crate::store::{Scope, WriteQueue};
-use crate::testing::{otlp_request, temp_store};
+use crate::store::WriteQueue;
+use crate::testing::{otlp_request, reads, temp_store};
 
 const MAX_BODY: usize = 64 << 10;
 
@@ -30,6 +30,7 @@ async fn app(
         queue: store.queue().clone(),
         metrics,
         max_body: MAX_BODY,
+        access: std::sync::Arc::new(crate::access::Access::open_to_all()),
     };
     (dir, router(ingest, origins), store)
 }
@@ -52,6 +53,11 @@ async fn body_bytes(response: Response) -> Vec<u8> {
 async fn rpc_status(response: Response) -> (i32, String) {
     let protobuf = response.headers()[header::CONTENT_TYPE] == "application/x-protobuf";
     let bytes = body_bytes(response).await;
+    status_fields(protobuf, &bytes)
+}
+
+/// The `google.rpc.Status` fields of an error body in protobuf or in JSON.
+pub(super) fn status_fields(protobuf: bool, bytes: &[u8]) -> (i32, String) {
     if protobuf {
         #[derive(Clone, PartialEq, Message)]
         struct Status {
@@ -60,10 +66,10 @@ async fn rpc_status(response: Response) -> (i32, String) {
             #[prost(string, tag = "2")]
             message: String,
         }
-        let s = Status::decode(&bytes[..]).expect("protobuf Status");
+        let s = Status::decode(bytes).expect("protobuf Status");
         (s.code, s.message)
     } else {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON Status");
+        let v: serde_json::Value = serde_json::from_slice(bytes).expect("JSON Status");
         (
             v["code"].as_i64().expect("code") as i32,
             v["message"].as_str().expect("message").to_owned(),
@@ -88,8 +94,7 @@ async fn protobuf_request_is_stored_and_answered_in_protobuf() {
         .expect("protobuf response");
     assert_eq!(answer.partial_success, None);
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([1u8; 16]))
             .await
             .expect("read")
@@ -111,8 +116,7 @@ async fn json_request_is_answered_in_json() {
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_eq!(body_bytes(response).await, b"{}");
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([2u8; 16]))
             .await
             .expect("read")
@@ -131,8 +135,7 @@ async fn beacon_text_plain_is_read_as_json() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([3u8; 16]))
             .await
             .expect("read")
@@ -155,8 +158,7 @@ async fn gzip_request_is_decompressed() {
     let response = app.oneshot(request).await.expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([4u8; 16]))
             .await
             .expect("read")
@@ -189,8 +191,7 @@ async fn bad_ids_give_partial_success_and_the_rest_is_kept() {
             .contains("trace_id must be 16 bytes")
     );
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([5u8; 16]))
             .await
             .expect("read")
@@ -313,6 +314,7 @@ async fn full_queue_is_503_with_retry_after() {
             queue,
             metrics: std::sync::Arc::clone(&metrics),
             max_body: MAX_BODY,
+            access: std::sync::Arc::new(crate::access::Access::open_to_all()),
         },
         &[],
     );
@@ -374,4 +376,69 @@ async fn cors_preflight_allows_configured_origins_only() {
             .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn metrics_are_stored_from_json_and_protobuf_with_partial_success_for_bad_points() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+
+    use crate::model::MetricCatalogQuery;
+    use crate::testing::otlp_metrics;
+
+    let (_dir, app, store) = app(&[]).await;
+    let json = otlp_metrics(&[(1_700_000_010, 3), (0, 4)]);
+    let response = app
+        .clone()
+        .oneshot(post(
+            "/v1/metrics",
+            "application/json",
+            serde_json::to_vec(&json).expect("json"),
+        ))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body_bytes(response).await).expect("json");
+    assert_eq!(answer["partialSuccess"]["rejectedDataPoints"], 1);
+
+    let protobuf = otlp_metrics(&[(1_700_000_020, 5)]).encode_to_vec();
+    let response = app
+        .oneshot(post("/v1/metrics", "application/x-protobuf", protobuf))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer =
+        ExportMetricsServiceResponse::decode(&body_bytes(response).await[..]).expect("protobuf");
+    assert_eq!(answer.partial_success, None);
+
+    let points = store
+        .reader(crate::store::Scope::default())
+        .metric_points(&crate::model::MetricPointQuery {
+            name: "requests".into(),
+            kind: crate::model::MetricKind::Sum,
+            service: Some("svc".into()),
+            attributes: vec![("route".into(), "/x".into())],
+            start_ns: 1_700_000_000_000_000_000,
+            end_ns: 1_700_000_100_000_000_000,
+            limit: 10,
+        })
+        .await
+        .expect("reads");
+    let mut times: Vec<i64> = points.iter().map(|p| p.time_ns).collect();
+    times.sort_unstable();
+    assert_eq!(
+        times,
+        [1_700_000_010_000_000_000, 1_700_000_020_000_000_000]
+    );
+    let catalog = store
+        .reader(crate::store::Scope::default())
+        .metric_catalog(&MetricCatalogQuery {
+            search: Some("REQ".into()),
+            start_ns: 1_700_000_000_000_000_000,
+            end_ns: 1_700_000_100_000_000_000,
+            ..Default::default()
+        })
+        .await
+        .expect("reads");
+    assert_eq!(catalog[0].attribute_keys, ["route"]);
 }

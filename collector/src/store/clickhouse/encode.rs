@@ -2,8 +2,15 @@
 //! JSON lines in the spool, and read back from `SELECT ?fields`; field names are the
 //! OpenTelemetry exporter's column names.
 
+mod metrics;
+
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
+
+pub(super) use metrics::{
+    ExponentialHistogramRow, GaugeRow, HistogramRow, MetricRow, PointRow, SumRow, SummaryRow,
+    point_columns,
+};
 
 use crate::model::{
     Attributes, ExchangeTimes, LogRecord, RoundTrip, SessionOffset, SpanEvent, SpanKind, SpanLink,

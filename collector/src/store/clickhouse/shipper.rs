@@ -46,6 +46,10 @@ pub(super) struct Shipper {
     pub single_until: PerSignal<Option<String>>,
     /// The schema still to set up: ClickHouse was unreachable when the store opened.
     pub pending_schema: Option<SchemaTask>,
+    /// Held while shipping (with the spool's lock, [`Spool::exclusive`]); a deletion takes it
+    /// to keep INSERTs and the correlation step out while it rewrites the spool and deletes in
+    /// ClickHouse.
+    pub gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Shipper {
@@ -60,8 +64,13 @@ impl Shipper {
             // A stop interrupts even an INSERT in flight, so that shutdown stays bounded by the
             // final timeout. That is safe: the INSERT's files stay recorded and go out again
             // with the same token.
+            let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
             let shipped = tokio::select! {
-                shipped = self.ship_due(false) => shipped,
+                shipped = async {
+                    let _shipping = gate.lock().await;
+                    let _locked = spool.exclusive().await?;
+                    self.ship_due(false).await
+                } => shipped,
                 _ = stop.changed() => break,
             };
             match shipped {
@@ -95,7 +104,12 @@ impl Shipper {
                 }
             }
         }
+        let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
         let drain = async {
+            let _shipping = gate.lock().await;
+            let Ok(_locked) = spool.exclusive().await else {
+                return false;
+            };
             loop {
                 match self.ship_due(true).await {
                     Ok(true) => {}
@@ -231,5 +245,83 @@ impl Shipper {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Ships the spool at `dir` once, as a starting collector would, to a server that cannot be
+/// reached: files that cannot be read are moved aside, every other one stays. The fuzz target of
+/// the spool reader runs it (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(any(test, fuzzing))]
+pub(super) async fn ship_to_nowhere(dir: &std::path::Path) -> Result<(), StoreError> {
+    let mut shipper = Shipper {
+        client: Client::default()
+            .with_url("http://127.0.0.1:1")
+            .with_validation(false),
+        spool: Arc::new(Spool::open(dir, u64::MAX)?),
+        metrics: Arc::new(Metrics::default()),
+        wake: Arc::new(Notify::new()),
+        batch_rows: 1000,
+        batch_delay: Duration::ZERO,
+        settings: Vec::new(),
+        single_until: PerSignal::default(),
+        pending_schema: None,
+        gate: Arc::default(),
+    };
+    for signal in Signal::ALL {
+        // Until an INSERT fails (the server is unreachable) or nothing is left.
+        for _ in 0..64 {
+            let Some((first, last)) = shipper.next_insert(signal, true)? else {
+                break;
+            };
+            if shipper.ship(signal, &first, &last).await.is_err() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::encode::SpanRow;
+    use super::super::spool::encode_file;
+    use super::*;
+
+    fn span_line() -> String {
+        let span = crate::testing::span(1, 1, None, "svc", "op", 1_700_000_000_000_000_000, 1);
+        let mut line = serde_json::to_string(&SpanRow::from(&span)).expect("JSON");
+        line.push('\n');
+        line
+    }
+
+    /// Found by the `spool_reader` fuzz target: a file whose header counts more rows than it
+    /// holds was shipped as if whole (with none, deleted unconfirmed).
+    #[tokio::test]
+    async fn a_file_with_fewer_rows_than_its_header_says_is_moved_aside_not_shipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = "00000000000000000001-000000000001.spans";
+        let empty = "00000000000000000001-000000000002.spans";
+        let whole = "00000000000000000001-000000000003.spans";
+        let line = span_line();
+        for (name, rows, lines) in [
+            (short, 2, line.as_bytes()),
+            (empty, 3, &b""[..]),
+            (whole, 1, line.as_bytes()),
+        ] {
+            std::fs::write(dir.path().join(name), encode_file(rows, lines)).expect("write");
+        }
+        ship_to_nowhere(dir.path())
+            .await
+            .expect("ships what it can");
+        for damaged in [short, empty] {
+            assert!(
+                dir.path().join("rejected").join(damaged).exists(),
+                "{damaged}"
+            );
+        }
+        assert!(
+            dir.path().join(whole).exists(),
+            "kept until ClickHouse has it"
+        );
     }
 }

@@ -1,7 +1,10 @@
-//! Each signal's ClickHouse table, as data: [`table`] is the one place that ties a signal to
-//! its row type ([`SpanRow`], [`LogRow`]) and its table. The spool writer asks a [`Table`] for a
-//! batch's spool lines and the shipper for the INSERT of spooled files; neither has a code path
-//! per signal. Adding a signal here is its row type, a [`Shipped`] impl and a line in [`table`].
+//! Each signal's ClickHouse tables, as data: [`table`] is the one place that ties a signal to
+//! its row types ([`SpanRow`], [`LogRow`], the metrics rows) and its tables. The spool writer
+//! asks a [`Table`] for a batch's spool lines and the shipper for the INSERT of spooled files;
+//! neither has a code path per signal. A signal of one table is its row type, a [`Shipped`] impl
+//! and a line in [`table`]; metrics, with a table per metric type
+//! ([`super::metric_tables`]), spool tagged rows and ship one INSERT per table, each with its
+//! own deduplication token, so a retry after a partial failure stores every row once.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -23,13 +26,14 @@ use crate::store::error::StoreError;
 /// Time an INSERT may take to be answered.
 const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A row of one signal's table.
-pub(super) trait Shipped:
-    RowOwned + RowWrite + Serialize + DeserializeOwned + Send + Sync + 'static
-{
+/// A row of one table.
+pub(super) trait Inserted: RowOwned + RowWrite + Send + Sync + 'static {
     /// The table the rows go to.
     const TABLE: &'static str;
+}
 
+/// A row of the one table of a signal.
+pub(super) trait Shipped: Inserted + Serialize + DeserializeOwned {
     /// The rows of a batch's records of this signal.
     fn rows(batch: &Batch) -> impl Iterator<Item = Self> + Send;
 
@@ -40,9 +44,11 @@ pub(super) trait Shipped:
     }
 }
 
-impl Shipped for SpanRow {
+impl Inserted for SpanRow {
     const TABLE: &'static str = "otel_traces";
+}
 
+impl Shipped for SpanRow {
     fn rows(batch: &Batch) -> impl Iterator<Item = Self> + Send {
         batch.spans.iter().map(Self::from)
     }
@@ -52,9 +58,11 @@ impl Shipped for SpanRow {
     }
 }
 
-impl Shipped for LogRow {
+impl Inserted for LogRow {
     const TABLE: &'static str = "otel_logs";
+}
 
+impl Shipped for LogRow {
     fn rows(batch: &Batch) -> impl Iterator<Item = Self> + Send {
         batch.logs.iter().map(Self::from)
     }
@@ -96,6 +104,7 @@ pub(super) trait Table: Send + Sync {
     async fn insert(&self, insert: Insert<'_>) -> Result<Outcome, StoreError>;
 
     /// Inserts the batches' rows of this signal straight away, in one INSERT.
+    #[cfg(feature = "testing")]
     async fn insert_batches(
         &self,
         client: &Client,
@@ -114,6 +123,73 @@ pub(super) fn table(signal: Signal) -> &'static dyn Table {
     match signal {
         Signal::Traces => &SPANS,
         Signal::Logs => &LOGS,
+        Signal::Metrics => &super::metric_tables::METRICS,
+    }
+}
+
+/// The rows of spooled files, read and checked off the async runtime.
+pub(super) async fn read_spooled<T: DeserializeOwned + Send + 'static>(
+    spool: Arc<Spool>,
+    names: Vec<String>,
+) -> Result<Vec<T>, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let mut rows = Vec::new();
+        for name in &names {
+            let (count, lines) = spool.read(name)?;
+            let damaged = |what| SpoolError::Damaged {
+                path: name.into(),
+                what,
+            };
+            let before = rows.len();
+            for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                rows.push(
+                    serde_json::from_slice(line).map_err(|_| damaged("a row does not parse"))?,
+                );
+            }
+            // The header's count is checked too: a file whose rows went missing must not be
+            // shipped as if it were whole.
+            if rows.len() - before != count {
+                return Err(damaged("the row count does not match the header"));
+            }
+        }
+        Ok::<_, SpoolError>(rows)
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))?
+    .map_err(StoreError::from)
+}
+
+/// Sends `rows` in one deduplicated INSERT into their table; `Ok(Err(_))` when ClickHouse
+/// refused them as bad data.
+pub(super) async fn send<R: Inserted>(
+    client: &Client,
+    settings: &[(&'static str, &'static str)],
+    token: String,
+    rows: &[R],
+) -> Result<Result<(), clickhouse::error::Error>, StoreError> {
+    let mut insert = client
+        .insert::<R>(R::TABLE)
+        .await
+        .map_err(ClickHouseError::from)?
+        .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT))
+        .with_setting("insert_deduplicate", "1")
+        .with_setting("insert_deduplication_token", token)
+        // Browser clocks put spans on many days; every day is a partition. Unbounded here
+        // rather than a rejected batch.
+        .with_setting("max_partitions_per_insert_block", "0");
+    for (name, value) in settings {
+        insert = insert.with_setting(*name, *value);
+    }
+    let attempt = async {
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await
+    };
+    match attempt.await {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if is_bad_data(&e) => Ok(Err(e)),
+        Err(e) => Err(ClickHouseError::from(e).into()),
     }
 }
 
@@ -137,56 +213,28 @@ impl<R: Shipped> Table for Rows<R> {
             spool,
             names,
         } = request;
-        let rows: Vec<R> = tokio::task::spawn_blocking(move || {
-            let mut rows = Vec::new();
-            for name in &names {
-                let (_, lines) = spool.read(name)?;
-                for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    rows.push(
-                        serde_json::from_slice(line).map_err(|_| SpoolError::Damaged {
-                            path: name.into(),
-                            what: "a row does not parse",
-                        })?,
-                    );
-                }
-            }
-            Ok::<_, SpoolError>(rows)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
-        let mut insert = client
-            .insert::<R>(R::TABLE)
-            .await
-            .map_err(ClickHouseError::from)?
-            .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT))
-            .with_setting("insert_deduplicate", "1")
-            .with_setting("insert_deduplication_token", token)
-            // Browser clocks put spans on many days; every day is a partition. Unbounded here
-            // rather than a rejected batch.
-            .with_setting("max_partitions_per_insert_block", "0");
-        for (name, value) in settings {
-            insert = insert.with_setting(*name, *value);
+        let rows: Vec<R> = read_spooled(spool, names).await?;
+        if rows.is_empty() {
+            // Every row of these files was deleted while they waited.
+            return Ok(Outcome::Stored {
+                rows: 0,
+                traces: Default::default(),
+            });
         }
-        let attempt = async {
-            for row in &rows {
-                insert.write(row).await?;
-            }
-            insert.end().await
-        };
-        match attempt.await {
-            Ok(()) => Ok(Outcome::Stored {
+        Ok(match send(client, settings, token, &rows).await? {
+            Ok(()) => Outcome::Stored {
                 rows: rows.len(),
                 traces: rows
                     .iter()
                     .filter_map(Shipped::trace)
                     .map(|(tenant, trace)| (tenant.to_owned(), trace.to_owned()))
                     .collect(),
-            }),
-            Err(e) if is_bad_data(&e) => Ok(Outcome::Rejected(e)),
-            Err(e) => Err(ClickHouseError::from(e).into()),
-        }
+            },
+            Err(e) => Outcome::Rejected(e),
+        })
     }
 
+    #[cfg(feature = "testing")]
     async fn insert_batches(
         &self,
         client: &Client,

@@ -111,7 +111,7 @@ pub(super) fn prune(conn: &Connection, cutoff_ns: i64) -> Result<(), SqliteError
 mod tests {
     use std::time::Duration;
 
-    use super::super::tests::{CALL_ROLLUPS_DOWN, pruned_store, reopened_after};
+    use super::super::tests::{pruned_store, reopened_after};
     use crate::model::{CallQuery, SpanKind, SpanRecord, StatusCode, TraceQuery};
     use crate::spanmetrics::CallRollups;
     use crate::store::{Scope, Store};
@@ -336,11 +336,7 @@ mod tests {
     #[tokio::test]
     async fn spans_stored_before_span_metrics_existed_are_rolled_up_after_upgrading() {
         let (send, backend) = message(1, 10 * S, 4, false);
-        let (_dir, store) = reopened_after(
-            [backend, vec![send]].concat(),
-            &format!("{CALL_ROLLUPS_DOWN} PRAGMA user_version = 5;"),
-        )
-        .await;
+        let (_dir, store) = reopened_after([backend, vec![send]].concat(), "").await;
         let (operations, dependencies) = stored(&store).await;
         assert_eq!(operations.cells().count(), 2);
         assert_eq!(dependencies.cells().count(), 2);

@@ -7,9 +7,12 @@
 
 mod calls;
 mod config;
+mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod fts;
+mod metrics;
 mod read;
 mod retention;
 mod rollup;
@@ -30,16 +33,19 @@ use tracing::info;
 pub use config::SqliteConfig;
 pub use error::SqliteError;
 
+use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
 use super::queue::WriteQueue;
 use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 use crate::model::{
-    CallQuery, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
-    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
+    RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary,
+    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 use crate::spanmetrics::CallRollups;
 use config::BUSY_TIMEOUT;
@@ -96,6 +102,10 @@ impl SqliteStore {
 impl Engine for SqliteStore {
     async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
         self.tasks.catch_up(budget).await
+    }
+
+    async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        self.tasks.delete(scope.tenant(), subject).await
     }
 
     /// Stops the retention loop and waits for the writer thread, which ends after the queue's
@@ -247,6 +257,54 @@ impl Reads for SqliteStore {
             .run(scope, move |conn, tenant| read::events(conn, tenant, &q))
             .await
     }
+
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        q: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::metric_catalog(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn logs(&self, scope: &Scope, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::search_logs(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        q: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::metric_points(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        q: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::log_counts(conn, tenant, &q)
+            })
+            .await
+    }
 }
 
 /// Opens (creating the directory, the file and the schema as needed) the write connection.
@@ -266,9 +324,24 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
     Ok(conn)
 }
 
+/// Deletes `subject`'s data of `tenant` from the database file at `path`, for
+/// `tracewire-collector delete`; a collector running on the file waits for it (SQLite's lock).
+pub fn delete_directly(
+    path: &Path,
+    tenant: &str,
+    subject: &Subject,
+) -> Result<Deleted, SqliteError> {
+    if !path.is_file() {
+        return Err(SqliteError::Missing(path.to_owned()));
+    }
+    let mut conn = open_for_writing(path)?;
+    delete::run(&mut conn, tenant, subject)
+}
+
 /// Writes batches straight into the database file at `path` (created and migrated as needed),
 /// one transaction per batch, bypassing the write queue. The benchmark uses it as the baseline
 /// for the full ingest path.
+#[cfg(feature = "testing")]
 pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(), SqliteError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -282,5 +355,7 @@ pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(
     Ok(())
 }
 
+#[cfg(test)]
+mod log_search_tests;
 #[cfg(test)]
 mod tests;

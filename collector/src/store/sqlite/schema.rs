@@ -1,6 +1,6 @@
 //! Schema and migrations. The version lives in `PRAGMA user_version`; each migration runs once,
 //! in its own transaction. Columns follow the OpenTelemetry ClickHouse schema (`otel_traces`,
-//! `otel_logs`) with SQLite types: ids as lowercase hex, times as unix nanoseconds, attribute
+//! `otel_logs`, `otel_metrics_*`) with SQLite types: ids as lowercase hex, times as unix nanoseconds, attribute
 //! maps, events and links as JSON text.
 
 use rusqlite::Connection;
@@ -15,7 +15,15 @@ use super::error::SqliteError;
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
-/// 6: per-minute rollups of span metrics (operation calls and dependency calls, see
+/// 6: log search: an FTS5 index of log bodies (`logs_fts`, tokenizer `ascii`, the rows' own
+///    table as its content, no per-row sizes as nothing is ranked) that the writer keeps in the
+///    transaction that writes or deletes the rows ([`super::fts`]), and time-ordered reads within
+///    a tenant that carry the severity. Records already stored are indexed in the background,
+///    newest first: those at or below `logs_fts_backfill.below` are not yet.
+/// 7: metric data points, one table per metric type with the logical columns of the
+///    OpenTelemetry ClickHouse exporter's `otel_metrics_*` tables: times in whole seconds (the
+///    exporter's `DateTime`), attribute maps, bucket arrays, exemplars and quantiles as JSON.
+/// 8: per-minute rollups of span metrics (operation calls and dependency calls, see
 ///    [`crate::spanmetrics`]), and the minutes waiting to be rolled up again; every minute
 ///    already holding a span waits.
 ///
@@ -142,6 +150,145 @@ CREATE TABLE ws_rollups_stale (
 ) WITHOUT ROWID;
 INSERT INTO ws_rollups_stale (tenant, minute_ns)
     SELECT DISTINCT tenant, client_send_ns - (client_send_ns % 60000000000) FROM ws_round_trips;
+",
+    r"
+CREATE VIRTUAL TABLE logs_fts USING fts5(
+    body, content = 'logs', content_rowid = 'rowid', tokenize = 'ascii', columnsize = 0
+);
+CREATE TABLE logs_fts_backfill (below INTEGER NOT NULL);
+INSERT INTO logs_fts_backfill (below) SELECT max(rowid) FROM logs HAVING max(rowid) IS NOT NULL;
+CREATE INDEX logs_by_tenant_time ON logs (tenant, timestamp_ns, severity_number);
+",
+    r"
+CREATE TABLE metrics_gauge (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    value                    REAL,
+    exemplars                TEXT    NOT NULL
+);
+CREATE INDEX metrics_gauge_by_name_time ON metrics_gauge (tenant, metric_name, time_unix);
+CREATE INDEX metrics_gauge_by_time ON metrics_gauge (time_unix);
+CREATE TABLE metrics_sum (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    value                    REAL,
+    exemplars                TEXT    NOT NULL,
+    aggregation_temporality  INTEGER NOT NULL,
+    is_monotonic             INTEGER NOT NULL
+);
+CREATE INDEX metrics_sum_by_name_time ON metrics_sum (tenant, metric_name, time_unix);
+CREATE INDEX metrics_sum_by_time ON metrics_sum (time_unix);
+CREATE TABLE metrics_histogram (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    count                    INTEGER NOT NULL,
+    sum                      REAL,
+    bucket_counts            TEXT    NOT NULL,
+    explicit_bounds          TEXT    NOT NULL,
+    exemplars                TEXT    NOT NULL,
+    min                      REAL,
+    max                      REAL,
+    aggregation_temporality  INTEGER NOT NULL
+);
+CREATE INDEX metrics_histogram_by_name_time ON metrics_histogram (tenant, metric_name, time_unix);
+CREATE INDEX metrics_histogram_by_time ON metrics_histogram (time_unix);
+CREATE TABLE metrics_exponential_histogram (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    count                    INTEGER NOT NULL,
+    sum                      REAL,
+    scale                    INTEGER NOT NULL,
+    zero_count               INTEGER NOT NULL,
+    positive_offset          INTEGER NOT NULL,
+    positive_bucket_counts   TEXT    NOT NULL,
+    negative_offset          INTEGER NOT NULL,
+    negative_bucket_counts   TEXT    NOT NULL,
+    exemplars                TEXT    NOT NULL,
+    min                      REAL,
+    max                      REAL,
+    aggregation_temporality  INTEGER NOT NULL
+);
+CREATE INDEX metrics_exponential_histogram_by_name_time ON metrics_exponential_histogram (tenant, metric_name, time_unix);
+CREATE INDEX metrics_exponential_histogram_by_time ON metrics_exponential_histogram (time_unix);
+CREATE TABLE metrics_summary (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    count                    INTEGER NOT NULL,
+    sum                      REAL,
+    value_at_quantiles       TEXT    NOT NULL
+);
+CREATE INDEX metrics_summary_by_name_time ON metrics_summary (tenant, metric_name, time_unix);
+CREATE INDEX metrics_summary_by_time ON metrics_summary (time_unix);
 ",
     r"
 CREATE TABLE operation_rollups (

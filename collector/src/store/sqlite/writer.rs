@@ -3,7 +3,10 @@
 //! each batch is acknowledged. Prunes and correlation
 //! passes ([`derive`]) run between batches in their own short transactions: one after each
 //! group of batches, and more whenever the queue is empty and traces wait; then the stale
-//! minutes' rollups ([`rollup`] of round trips, [`calls`] of span metrics) are refreshed.
+//! minutes' rollups ([`rollup`] of round trips, [`calls`] of span metrics) are refreshed. Log
+//! records go into the search index ([`fts`]) in the transaction that writes them and out of it
+//! in the one that prunes them; while records stored before the index existed wait for it, one
+//! chunk of them is indexed after each group and whenever the queue is empty.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,17 +16,19 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use super::calls;
-use super::derive;
 use super::error::SqliteError;
+use super::fts;
 use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
 use super::stale::{CALL_ROLLUPS, StaleMinutes, WS_ROLLUPS};
 use super::table::table;
+use super::{delete, derive};
 use crate::correlate::MINUTE_NS;
 use crate::metrics::Metrics;
 use crate::model::Batch;
 use crate::signal::{PerSignal, Signal};
 use crate::store::error::StoreError;
 use crate::store::writer::{Command, Pending, Writer};
+use crate::store::{Deleted, Subject};
 
 /// The SQLite store's own work, which its writer runs in order with the batches.
 pub(super) enum Task {
@@ -39,6 +44,12 @@ pub(super) enum Task {
     CatchUp {
         budget: Duration,
         ack: oneshot::Sender<Result<bool, SqliteError>>,
+    },
+    /// Delete a user's or a session's data in a tenant ([`delete`]); answer what went.
+    Delete {
+        tenant: String,
+        subject: Subject,
+        ack: oneshot::Sender<Result<Deleted, SqliteError>>,
     },
 }
 
@@ -77,6 +88,20 @@ impl Tasks {
     pub(super) async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
         self.ask(|ack| Task::CatchUp { budget, ack }).await
     }
+
+    /// See [`Task::Delete`].
+    pub(super) async fn delete(
+        &self,
+        tenant: &str,
+        subject: &Subject,
+    ) -> Result<Deleted, StoreError> {
+        self.ask(|ack| Task::Delete {
+            tenant: tenant.to_owned(),
+            subject: subject.clone(),
+            ack,
+        })
+        .await
+    }
 }
 
 /// Rows one prune deleted, per signal.
@@ -86,16 +111,53 @@ pub(super) type Pruned = PerSignal<u64>;
 pub(super) struct SqliteWriter {
     conn: Connection,
     deriving: Deriving,
+    /// Stored records wait for the log search index.
+    indexing: bool,
+    /// Indexing failed; it is tried again after the next write group.
+    index_retry: bool,
     metrics: Arc<Metrics>,
 }
 
 impl SqliteWriter {
     pub(super) fn new(conn: Connection, metrics: Arc<Metrics>) -> Self {
         let deriving = Deriving::new(&conn);
+        let indexing = match fts::unindexed_below(&conn) {
+            Ok(Some(below)) => {
+                info!(
+                    below_rowid = below,
+                    "Indexing stored log records for search in the background"
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "Cannot read the log search index's progress; retrying in the background");
+                true
+            }
+        };
         Self {
             conn,
             deriving,
+            indexing,
+            index_retry: false,
             metrics,
+        }
+    }
+
+    /// Indexes one chunk of the stored records the log search index does not hold yet.
+    fn index_chunk(&mut self) {
+        match fts::index_chunk(&mut self.conn) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.indexing = false;
+                info!("Log search index holds every stored record");
+            }
+            Err(e) => {
+                // Retried after the next write; reads match unindexed records meanwhile.
+                warn!(error = %e, "Indexing stored log records failed; retried after the next write");
+                self.indexing = false;
+                self.index_retry = true;
+            }
         }
     }
 }
@@ -108,6 +170,13 @@ impl Writer for SqliteWriter {
         // writes (when the queue is never empty) the step keeps pace.
         let added = commit_group(&mut self.conn, group, &self.metrics);
         self.deriving.keep_pace(&mut self.conn, added);
+        if self.index_retry {
+            self.index_retry = false;
+            self.indexing = true;
+        }
+        if self.indexing {
+            self.index_chunk();
+        }
     }
 
     fn run(&mut self, task: Task) {
@@ -122,15 +191,26 @@ impl Writer for SqliteWriter {
             Task::CatchUp { budget, ack } => {
                 let _ = ack.send(self.deriving.for_up_to(&mut self.conn, budget));
             }
+            Task::Delete {
+                tenant,
+                subject,
+                ack,
+            } => {
+                let _ = ack.send(delete::run(&mut self.conn, &tenant, &subject));
+            }
         }
     }
 
     fn has_idle_work(&self) -> bool {
-        self.deriving.waiting
+        self.deriving.waiting || self.indexing
     }
 
     fn idle(&mut self) {
-        self.deriving.pass(&mut self.conn);
+        if self.deriving.waiting {
+            self.deriving.pass(&mut self.conn);
+        } else {
+            self.index_chunk();
+        }
     }
 
     fn stopped(&mut self) {
@@ -324,8 +404,7 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut pruned = Pruned::default();
     for signal in Signal::ALL {
-        let deleted = tx.execute(table(signal).prune, params![cutoff_ns, limit])?;
-        pruned[signal] = deleted as u64;
+        pruned[signal] = (table(signal).prune)(&tx, cutoff_ns, limit)?;
     }
     tx.execute(
         "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \

@@ -1,21 +1,27 @@
 //! Reads, straight from ClickHouse with the store's client: spans ([`traces`]), log records
-//! ([`logs`]), the correlation step's round trips and session offsets ([`round_trips`]),
-//! rollups added up by the engine ([`rollups`]) and span metrics ([`calls`]). Each read takes the tenant of its
+//! ([`logs`]), log search ([`log_search`]), the correlation step's round trips and session
+//! offsets ([`round_trips`]), rollups added up by the engine ([`rollups`]), span metrics
+//! ([`calls`]) and metric points ([`metrics`]). Each read takes the tenant of its
 //! [`Scope`](crate::store::Scope) and filters by it.
 
 mod calls;
+mod log_search;
 mod logs;
+mod metrics;
 mod rollups;
 mod round_trips;
 mod traces;
 
 pub(super) use calls::{dependencies, has_service, operations};
+pub(super) use log_search::{counts as log_counts, search as search_logs};
 pub(super) use logs::{events, session_logs};
+pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
 
 /// The SQL of every read, for [`super::query_statements`].
+#[cfg(feature = "testing")]
 pub(super) fn statements() -> Vec<String> {
     use traces::{SEARCH_FILTERS, TRACE_WINDOW_SQL};
     vec![
@@ -34,4 +40,7 @@ pub(super) fn statements() -> Vec<String> {
         calls::dependencies_sql(),
         calls::HAS_SERVICE_SQL.to_owned(),
     ]
+    .into_iter()
+    .chain(metrics::statements())
+    .collect()
 }

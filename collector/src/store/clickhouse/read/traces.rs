@@ -130,7 +130,7 @@ pub(in super::super) async fn trace(
         .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS))
         .fetch_all()
         .await?;
-    Ok(rows.into_iter().map(SpanRecord::from).collect())
+    Ok(spans(rows))
 }
 
 pub(in super::super) async fn search(
@@ -235,6 +235,10 @@ pub(super) fn spans_of_traces_sql() -> String {
 }
 
 /// Every stored span of these traces of `tenant`.
+fn spans(rows: Vec<SpanRow>) -> Vec<SpanRecord> {
+    rows.into_iter().map(SpanRecord::from).collect()
+}
+
 pub(in super::super) async fn spans_of_traces(
     client: &Client,
     tenant: &str,
@@ -247,12 +251,7 @@ pub(in super::super) async fn spans_of_traces(
         .query(&spans_of_traces_sql())
         .param("tenant", tenant)
         .param("trace_ids", trace_ids);
-    Ok(query
-        .fetch_all::<SpanRow>()
-        .await?
-        .into_iter()
-        .map(SpanRecord::from)
-        .collect())
+    Ok(spans(query.fetch_all::<SpanRow>().await?))
 }
 
 /// A browser session's spans, oldest first.
@@ -275,10 +274,5 @@ pub(in super::super) async fn session_spans(
         .param("tenant", tenant)
         .param("session_id", session_id)
         .param("limit", limit as u64);
-    Ok(query
-        .fetch_all::<SpanRow>()
-        .await?
-        .into_iter()
-        .map(SpanRecord::from)
-        .collect())
+    Ok(spans(query.fetch_all::<SpanRow>().await?))
 }

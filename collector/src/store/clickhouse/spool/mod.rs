@@ -51,11 +51,22 @@ struct Index {
 /// An open spool directory.
 pub(super) struct Spool {
     dir: PathBuf,
+    /// The `id` file, open: its lock keeps shipping and deleting apart across processes.
+    lock: File,
     id: String,
     epoch: String,
     sequence: AtomicU64,
     max_bytes: u64,
     index: Mutex<Index>,
+}
+
+/// The spool's lock, held.
+pub(super) struct Exclusive<'a>(&'a File);
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 /// What the spool can fail with.
@@ -103,6 +114,20 @@ fn io_error(path: &Path, source: std::io::Error) -> SpoolError {
 impl Spool {
     /// Opens (creating as needed) the spool at `dir` and indexes the files already there.
     pub(super) fn open(dir: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
+        Self::open_as(dir, max_bytes, true)
+    }
+
+    /// Opens the spool of a collector that may be running, to delete rows from it
+    /// ([`Spool::rewrite`] under [`Spool::exclusive`]): nothing is cleaned up, and a
+    /// directory without a spool gives `None`.
+    pub(super) fn open_shared(dir: &Path) -> Result<Option<Self>, SpoolError> {
+        if !dir.join("id").is_file() {
+            return Ok(None);
+        }
+        Self::open_as(dir, u64::MAX, false).map(Some)
+    }
+
+    fn open_as(dir: &Path, max_bytes: u64, owner: bool) -> Result<Self, SpoolError> {
         fs::create_dir_all(dir.join("rejected")).map_err(|e| io_error(dir, e))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -126,7 +151,9 @@ impl Spool {
             };
             if name.ends_with(".tmp") {
                 // Never acknowledged: the crash came before the rename.
-                let _ = fs::remove_file(&path);
+                if owner {
+                    let _ = fs::remove_file(&path);
+                }
                 continue;
             }
             let Some(signal) = Signal::ALL
@@ -147,14 +174,32 @@ impl Spool {
                 },
             );
         }
+        let lock = File::open(&id_path).map_err(|e| io_error(&id_path, e))?;
         Ok(Self {
             dir: dir.to_owned(),
+            lock,
             id,
             epoch: format!("{now:020x}"),
             sequence: AtomicU64::new(0),
             max_bytes,
             index: Mutex::new(index),
         })
+    }
+
+    /// Waits for the spool's lock, which shipping and deleting hold across processes (another
+    /// collector process, or `tracewire-collector delete`); released when dropped.
+    pub(super) async fn exclusive(&self) -> Result<Exclusive<'_>, SpoolError> {
+        loop {
+            match self.lock.try_lock() {
+                Ok(()) => return Ok(Exclusive(&self.lock)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_error(&self.dir.join("id"), e));
+                }
+            }
+        }
     }
 
     fn index(&self) -> std::sync::MutexGuard<'_, Index> {
@@ -185,11 +230,7 @@ impl Spool {
     ) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, signal.records());
-        let mut data = Vec::with_capacity(HEADER + lines.len());
-        data.extend_from_slice(MAGIC);
-        data.extend_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
-        data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
-        data.extend_from_slice(lines);
+        let data = encode_file(u32::try_from(rows).unwrap_or(u32::MAX), lines);
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
         let mut index = self.index();
         index.bytes += data.len() as u64;
@@ -232,8 +273,11 @@ impl Spool {
         Some((first.clone(), last.clone()))
     }
 
-    /// Names of `signal` from `first` to `last`, in order.
+    /// Names of `signal` from `first` to `last`, in order (none when `first` comes after `last`).
     pub(super) fn range(&self, signal: Signal, first: &str, last: &str) -> Vec<String> {
+        if first > last {
+            return Vec::new();
+        }
         self.index().files[signal]
             .range(first.to_owned()..=last.to_owned())
             .map(|(name, _)| name.clone())
@@ -279,6 +323,58 @@ impl Spool {
         sync_dir(&self.dir)
     }
 
+    /// Rewrites every file of `signal` without the rows (JSON lines) that `unwanted` picks; answers
+    /// how many went. A rewritten file keeps its name, durably replaced, so an INSERT recorded in
+    /// the manifest goes out again as the same files (with fewer rows) under the same token; a
+    /// file left empty stays, and ships as nothing, so that a running collector's index of the
+    /// spool stays true. Only call it holding [`Spool::exclusive`]: a file must not change
+    /// under an INSERT in flight.
+    pub(super) fn rewrite(
+        &self,
+        signal: Signal,
+        mut unwanted: impl FnMut(&[u8]) -> bool,
+    ) -> Result<u64, SpoolError> {
+        let names: Vec<String> = self.index().files[signal].keys().cloned().collect();
+        // A file the collector shipped and removed meanwhile (another process) has no rows left.
+        let names: Vec<String> = names
+            .into_iter()
+            .filter(|name| self.dir.join(name).is_file())
+            .collect();
+        let mut removed = 0;
+        for name in names {
+            let (rows, lines) = self.read(&name)?;
+            let mut kept = Vec::with_capacity(lines.len());
+            let mut kept_rows = 0;
+            for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if unwanted(line) {
+                    continue;
+                }
+                kept.extend_from_slice(line);
+                kept.push(b'\n');
+                kept_rows += 1;
+            }
+            if kept_rows == rows {
+                continue;
+            }
+            removed += (rows - kept_rows) as u64;
+            let path = self.dir.join(&name);
+            let mut data = Vec::with_capacity(HEADER + kept.len());
+            data.extend_from_slice(MAGIC);
+            data.extend_from_slice(&u32::try_from(kept_rows).unwrap_or(u32::MAX).to_le_bytes());
+            data.extend_from_slice(&crc32fast::hash(&kept).to_le_bytes());
+            data.extend_from_slice(&kept);
+            write_durably(&self.dir, &path, &data)?;
+            let mut index = self.index();
+            if let Some(entry) = index.files[signal].get_mut(&name) {
+                let old = entry.bytes;
+                entry.rows = kept_rows;
+                entry.bytes = data.len() as u64;
+                index.bytes = index.bytes.saturating_sub(old) + data.len() as u64;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Moves a file ClickHouse refused as bad data to `rejected/`.
     pub(super) fn move_aside(&self, signal: Signal, name: &str) -> Result<PathBuf, SpoolError> {
         let from = self.dir.join(name);
@@ -296,11 +392,32 @@ impl Spool {
         self.dir.join(format!("shipping-{}", signal.records()))
     }
 
-    /// The files of the INSERT in flight, if one was started and not finished.
+    /// The files of the INSERT in flight, if one was started and not finished. A manifest that
+    /// does not name two files of `signal` in order is damaged: it is moved to `rejected/` (its
+    /// files are then shipped afresh) rather than trusted.
     pub(super) fn manifest(&self, signal: Signal) -> Option<(String, String)> {
-        let text = fs::read_to_string(self.manifest_path(signal)).ok()?;
-        let (first, last) = text.trim().split_once(' ')?;
-        Some((first.to_owned(), last.to_owned()))
+        let path = self.manifest_path(signal);
+        let text = fs::read_to_string(&path).ok()?;
+        let ours = |name: &str| {
+            name.ends_with(&format!(".{}", signal.records())) && !name.contains(['/', '\\'])
+        };
+        match text.trim().split_once(' ') {
+            Some((first, last)) if first <= last && ours(first) && ours(last) => {
+                Some((first.to_owned(), last.to_owned()))
+            }
+            _ => {
+                let aside = self.dir.join("rejected").join(format!(
+                    "shipping-{}-{}",
+                    signal.records(),
+                    self.epoch
+                ));
+                warn!(manifest = %path.display(), aside = %aside.display(), "Damaged shipping manifest moved aside");
+                if fs::rename(&path, &aside).is_err() {
+                    let _ = fs::remove_file(&path);
+                }
+                None
+            }
+        }
     }
 
     /// Records the files of the INSERT about to be sent.
@@ -326,6 +443,16 @@ impl Spool {
             Err(e) => Err(io_error(&path, e)),
         }
     }
+}
+
+/// A spool file: header (magic, row count, checksum) and the JSON lines.
+pub(super) fn encode_file(rows: u32, lines: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(HEADER + lines.len());
+    data.extend_from_slice(MAGIC);
+    data.extend_from_slice(&rows.to_le_bytes());
+    data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
+    data.extend_from_slice(lines);
+    data
 }
 
 fn corrupt(path: &Path) -> SpoolError {
@@ -470,6 +597,91 @@ mod tests {
         data[last] ^= 0xff;
         fs::write(&path, data).expect("writes");
         assert!(matches!(spool.read(&name), Err(SpoolError::Damaged { .. })));
+    }
+
+    /// Found by the `spool_reader` fuzz target: a manifest naming its files in the wrong order
+    /// made the shipper panic (a reversed range), so nothing was shipped again.
+    #[test]
+    fn damaged_manifest_is_moved_aside_not_trusted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        spool.append(Signal::Traces, 1, b"a\n").expect("writes");
+        spool.append(Signal::Traces, 1, b"b\n").expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 10).expect("files");
+        assert!(spool.range(Signal::Traces, &last, &first).is_empty());
+        for damaged in [
+            format!("{last} {first}"),
+            first.clone(),
+            format!("{first} ../{last}"),
+            "x.logs y.logs".to_owned(),
+        ] {
+            std::fs::write(dir.path().join("shipping-spans"), &damaged).expect("writes");
+            assert_eq!(spool.manifest(Signal::Traces), None, "{damaged}");
+            assert!(!dir.path().join("shipping-spans").exists(), "{damaged}");
+        }
+        assert!(
+            std::fs::read_dir(dir.path().join("rejected"))
+                .expect("rejected/")
+                .any(|e| e.is_ok_and(|e| e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("shipping-spans")))
+        );
+        assert_eq!(
+            spool.pending(Signal::Traces).0,
+            2,
+            "the files themselves stay"
+        );
+    }
+
+    #[tokio::test]
+    async fn rewriting_drops_rows_and_keeps_every_file_under_its_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        spool
+            .append(Signal::Traces, 2, b"keep 1\ndrop 1\n")
+            .expect("writes");
+        spool
+            .append(Signal::Traces, 1, b"drop 2\n")
+            .expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 100).expect("files");
+        let names = spool.range(Signal::Traces, &first, &last);
+        let removed = {
+            let _held = spool.exclusive().await.expect("locks");
+            spool
+                .rewrite(Signal::Traces, |line| line.starts_with(b"drop"))
+                .expect("rewrites")
+        };
+        assert_eq!(removed, 2);
+        assert_eq!(
+            spool.read(&names[0]).expect("reads"),
+            (1, b"keep 1\n".to_vec())
+        );
+        assert_eq!(spool.read(&names[1]).expect("reads"), (0, Vec::new()));
+        assert_eq!(spool.pending(Signal::Traces).0, 1);
+        let bytes = spool.bytes();
+        drop(spool);
+        assert_eq!(
+            Spool::open(dir.path(), 1 << 20).expect("reopens").bytes(),
+            bytes
+        );
+    }
+
+    #[tokio::test]
+    async fn the_lock_keeps_a_second_opener_out_until_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        let shared = Spool::open_shared(dir.path())
+            .expect("opens")
+            .expect("a spool is there");
+        let held = spool.exclusive().await.expect("locks");
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(200), shared.exclusive());
+        assert!(waiting.await.is_err(), "the second opener waits");
+        drop(held);
+        assert!(shared.exclusive().await.is_ok());
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(Spool::open_shared(empty.path()).expect("reads").is_none());
     }
 
     #[test]
