@@ -152,6 +152,9 @@ impl Batch {
         for log in &mut self.logs {
             tenant.clone_into(&mut log.tenant);
         }
+        for point in &mut self.metrics {
+            tenant.clone_into(&mut point.tenant);
+        }
     }
 }
 

@@ -259,7 +259,6 @@ async fn accept(
     })?;
     let max = ingest.max_body;
     let budget = budget.clone();
-    let tenant = sender.tenant.clone();
     let (decoded, reservation) = tokio::task::spawn_blocking(move || {
         let received = raw.as_ptr();
         let data = body::decompress(raw, &headers, max)?;
@@ -271,8 +270,7 @@ async fn accept(
         };
         let needed = copied as u64 + decode::memory(signal, &data, encoding);
         let reservation = budget.try_reserve(needed)?;
-        let mut decoded = decode::decode(signal, &data, encoding)?;
-        decoded.batch.assign_tenant(tenant.stored());
+        let decoded = decode::decode(signal, &data, encoding)?;
         Ok::<_, IngestError>((decoded, reservation))
     })
     .await
@@ -284,16 +282,17 @@ async fn accept(
     store(ingest, sender, signal, decoded, reservation).await
 }
 
-/// Counts what one request of `sender` decoded to, takes its items from the sender's rate,
-/// queues what can be stored and waits until it is durable, holding `reservation` until the
+/// Counts what one request of `sender` decoded to, puts its records in the sender's tenant,
+/// takes its items from the sender's rate, queues what can be stored and waits until it is durable, holding `reservation` until the
 /// writer is done; answers the rejected count and the partial-success message.
 pub(crate) async fn store(
     ingest: &Ingest,
     sender: &Sender,
     signal: Signal,
-    decoded: decode::Decoded,
+    mut decoded: decode::Decoded,
     reservation: Reservation,
 ) -> Result<(u64, String), IngestError> {
+    decoded.batch.assign_tenant(sender.tenant.stored());
     let metrics = &ingest.metrics;
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);

@@ -106,10 +106,14 @@ async fn gzip_traces_and_metrics_are_stored_and_bad_points_are_a_partial_success
 async fn with_an_access_file_a_key_in_the_metadata_picks_the_tenant_and_its_rate() {
     let server = serve(|dir| {
         let path = dir.join("access.toml");
+        // A backend's key is written as its digest.
         std::fs::write(
             &path,
-            "[[tenants]]\nid = \"acme\"\n\
-             [[tenants.ingest_keys]]\nkey = \"twsk_grpc_backend_0001\"\nrate = \"2/s\"\n",
+            format!(
+                "[[tenants]]\nid = \"acme\"\n\
+                 [[tenants.ingest_keys]]\nkey_sha256 = \"{}\"\nrate = \"4/s\"\n",
+                hex::encode(crate::access::keys::digest("twsk_grpc_backend_0001"))
+            ),
         )
         .expect("writes");
         Access::from_file(&path).expect("valid")
@@ -155,9 +159,51 @@ async fn with_an_access_file_a_key_in_the_metadata_picks_the_tenant_and_its_rate
             .is_empty(),
         "and in no other"
     );
-    // The rate of 2 spans a second is spent: retry later, with a RetryInfo.
+    let mut metrics = MetricsServiceClient::new(server.channel.clone());
+    let mut request = tonic::Request::new(otlp_metrics(&[(1_700_000_010, 5)]));
+    request.metadata_mut().insert(
+        "x-tracewire-key",
+        "twsk_grpc_backend_0001".parse().expect("ascii"),
+    );
+    metrics.export(request).await.expect("exported");
+    {
+        let catalog = |scope: Scope| {
+            let store = Arc::clone(&server.store);
+            async move {
+                store
+                    .reader(scope)
+                    .metric_catalog(&MetricCatalogQuery {
+                        start_ns: 1_600_000_000_000_000_000,
+                        end_ns: 1_800_000_000_000_000_000,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("reads")
+                    .len()
+            }
+        };
+        assert_eq!(
+            catalog(tenant("acme")).await,
+            1,
+            "metrics in the key's tenant"
+        );
+        assert_eq!(catalog(Scope::default()).await, 0, "and in no other");
+    }
+    // Eight more items are over the rate of 4 a second (3 taken): retry later, with a RetryInfo.
     let status = client
-        .export(keyed("twsk_grpc_backend_0001", &[(9, 1), (9, 2), (9, 3)]))
+        .export(keyed(
+            "twsk_grpc_backend_0001",
+            &[
+                (9, 1),
+                (9, 2),
+                (9, 3),
+                (9, 4),
+                (9, 5),
+                (9, 6),
+                (9, 7),
+                (9, 8),
+            ],
+        ))
         .await
         .expect_err("over the rate");
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
