@@ -5,8 +5,8 @@
 //! together: one command line with their flags, one file with their keys (`[clickhouse]`,
 //! `[spool]` and `[otlp_limits]` tables; the flat keys of earlier versions, such as
 //! `clickhouse_cluster`, are aliases of those tables' keys). The ingest listener's limits are
-//! [`crate::receive::limits`]'. Access ([`AccessOptions`]) and TLS ([`TlsOptions`]) keys are
-//! flat, as their flags are.
+//! [`crate::receive::limits`]'. Access ([`AccessOptions`]), TLS ([`TlsOptions`]) and alert
+//! ([`AlertOptions`]) keys are flat, as their flags are.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::access::AccessOptions;
 use crate::access::keys::NewSecretArgs;
+use crate::alerts::AlertOptions;
 use crate::options::{ByteSize, Interval, InvalidOption, Retention, deserialize_via_from_str};
 use crate::receive::limits::{OtlpLimits, OtlpLimitsArgs};
 use crate::store::clickhouse::{ClickHouseArgs, SpoolArgs};
@@ -169,6 +170,9 @@ pub struct Cli {
     /// HTTPS on the listeners.
     #[command(flatten)]
     pub tls: TlsOptions,
+    /// Alert rules and their evaluation.
+    #[command(flatten)]
+    pub alerts: AlertOptions,
 }
 
 /// Commands other than running the collector.
@@ -242,6 +246,9 @@ pub struct Config {
     /// HTTPS on the listeners (`tls_cert`, `tls_key`, and per listener `otlp_tls_cert`,
     /// `otlp_tls_key`, `api_tls_cert`, `api_tls_key`).
     pub tls: TlsOptions,
+    /// Alert rules (`rules`), how often they are evaluated (`alert_interval`) and the UI's
+    /// address for links in notifications (`alert_ui_url`).
+    pub alerts: AlertOptions,
 }
 
 impl Default for Config {
@@ -257,6 +264,7 @@ impl Default for Config {
             otlp_limits: OtlpLimits::default(),
             access: AccessOptions::default(),
             tls: TlsOptions::default(),
+            alerts: AlertOptions::default(),
         }
     }
 }
@@ -290,6 +298,7 @@ impl Config {
         cli.otlp_limits.apply(&mut config.otlp_limits);
         config.access.overlay(cli.access);
         config.tls.overlay(cli.tls);
+        config.alerts.overlay(cli.alerts);
         config.validate()
     }
 
@@ -343,6 +352,7 @@ impl Config {
         self.otlp_limits.validate(body)?;
         self.access.validate()?;
         self.tls.validate()?;
+        self.alerts.validate()?;
         Ok(self)
     }
 }
@@ -381,6 +391,8 @@ struct FileConfig {
     access: AccessOptions,
     #[serde(flatten)]
     tls: TlsOptions,
+    #[serde(flatten)]
+    alerts: AlertOptions,
 }
 
 impl FileConfig {
@@ -458,6 +470,7 @@ impl FileConfig {
         self.otlp_limits.apply(&mut config.otlp_limits);
         config.access = self.access;
         config.tls = self.tls;
+        config.alerts = self.alerts;
         Ok(config)
     }
 }

@@ -3,6 +3,7 @@
 //! [`receive`] → [`decode`] → [`store`]; [`api`] reads back from the store.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod correlate;
@@ -13,6 +14,7 @@ pub mod logsearch;
 pub mod metrics;
 pub mod model;
 pub mod options;
+pub mod rates;
 pub mod receive;
 pub mod series;
 pub mod server;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::access::{Access, AccessError};
+use crate::alerts::{Alerts, AlertsError};
 use crate::api::{self, Api, Guard};
 use crate::config::Config;
 use crate::hangup;
@@ -56,6 +57,9 @@ pub enum RunError {
     /// The access file cannot be used.
     #[error("{0}")]
     Access(#[from] AccessError),
+    /// The alert engine cannot start.
+    #[error("{0}")]
+    Alerts(#[from] AlertsError),
     /// A server failed while running.
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
@@ -92,6 +96,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         api_tls.clone(),
     );
     let ready = Arc::new(AtomicBool::new(true));
+    let alerts = Alerts::new(
+        Arc::clone(&store),
+        &config.alerts,
+        api_listener.local_addr()?,
+        api_tls.is_some(),
+    )?;
 
     let ingest = Ingest {
         queue: store.queue().clone(),
@@ -106,6 +116,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         metrics: Arc::clone(&metrics),
         ready: Arc::clone(&ready),
         reads: Default::default(),
+        alerts: Arc::clone(&alerts),
         guard: Arc::new(Guard::new(
             Arc::clone(&access),
             api_listener.local_addr()?,
@@ -129,6 +140,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         api_listener.local_addr()?
     );
     info!("Storing in {}", config.store.url);
+    if let Some(path) = alerts.path() {
+        info!(
+            rules = alerts.file_rules().len(),
+            interval = ?config.alerts.interval(),
+            "Alert rules file {} in force",
+            path.display()
+        );
+    }
     announce_access(&access, ingest_listener.local_addr()?);
     if config.cors_origin.is_empty() && !access.enforced() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
@@ -140,7 +159,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     {
         certificates.push(api_tls);
     }
-    let hangups = hangup::spawn(Arc::clone(&access), certificates);
+    let hangups = hangup::spawn(Arc::clone(&access), Arc::clone(&alerts), certificates);
+    let evaluation = alerts.spawn();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -165,6 +185,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     );
     signals.abort();
     hangups.abort();
+    evaluation.abort();
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     grpc_result?;

@@ -12,6 +12,7 @@ pub mod exchanges;
 pub mod logs;
 pub mod metrics;
 pub mod raw_http;
+pub mod receiver;
 pub mod tee;
 pub mod tls;
 

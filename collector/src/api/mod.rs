@@ -1,10 +1,11 @@
 //! Query: the JSON API on the api listener, one file per topic: traces, services and their
 //! span metrics ([`spanmetrics`]), round trips, their aggregates, sessions and hot endpoints,
-//! log search ([`logs`]), metric queries ([`metrics`]), the live tails, and deleting a user's or
+//! log search ([`logs`]), metric queries ([`metrics`]), alerts ([`alerts`]), the live tails, and deleting a user's or
 //! a session's data ([`erase`]); health, readiness and Prometheus metrics; and the embedded web
 //! UI ([`ui`]) for every other path. Every request passes the [`Guard`] first.
 
 mod aggregates;
+mod alerts;
 mod erase;
 mod error;
 mod guard;
@@ -62,6 +63,21 @@ pub fn router(api: Api) -> Router {
         .route("/api/metrics", get(metrics::catalog))
         .route("/api/metrics/series", get(metrics::series))
         .route("/api/live", get(live::live))
+        .route("/api/alerts", get(alerts::overview))
+        .route("/api/alerts/history", get(alerts::history))
+        .route("/api/alerts/notifications", get(alerts::notifications))
+        .route("/api/alerts/rules", get(alerts::rules))
+        .route(
+            "/api/alerts/rules/{name}",
+            get(alerts::rule)
+                .put(alerts::put_rule)
+                .delete(alerts::delete_rule),
+        )
+        .route(
+            "/api/alerts/silences",
+            get(alerts::silences).post(alerts::add_silence),
+        )
+        .route("/api/alerts/silences/{id}", delete(alerts::end_silence))
         .route("/api/logs", get(logs::search))
         .route("/api/logs/histogram", get(logs::histogram))
         .route("/api/logs/live", get(logs::live))

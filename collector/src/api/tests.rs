@@ -48,6 +48,7 @@ pub(super) async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
     .await;
     let ready = Arc::new(AtomicBool::new(true));
     let app = router(Api {
+        alerts: crate::testing::alerts(&store),
         store,
         metrics,
         ready: Arc::clone(&ready),
@@ -312,6 +313,7 @@ mod correlation {
             .await
             .expect("stored");
         let app = router(Api {
+            alerts: crate::testing::alerts(&store),
             store,
             metrics,
             ready: Arc::new(AtomicBool::new(true)),
@@ -517,6 +519,7 @@ async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() 
 
     let (_dir, store, metrics) = temp_store(1_000).await;
     let app = router(Api {
+        alerts: crate::testing::alerts(&store),
         store: Arc::clone(&store),
         metrics,
         ready: Arc::new(AtomicBool::new(true)),
@@ -564,6 +567,7 @@ async fn correlation_reads_answer_when_the_correlation_step_fails() {
     let (dir, store, metrics) = temp_store(100).await;
     store_spans(&store, crate::testing::one_exchange(0)).await;
     let app = router(Api {
+        alerts: crate::testing::alerts(&store),
         store: Arc::clone(&store),
         metrics,
         ready: Arc::new(AtomicBool::new(true)),

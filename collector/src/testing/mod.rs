@@ -69,3 +69,14 @@ pub async fn store_logs(store: &Store, logs: Vec<LogRecord>) {
     )
     .await;
 }
+
+/// An alert engine without a rules file on `store`, for the API's tests.
+pub fn alerts(store: &Arc<Store>) -> Arc<crate::alerts::Alerts> {
+    crate::alerts::Alerts::new(
+        Arc::clone(store),
+        &crate::alerts::AlertOptions::default(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 4380)),
+        false,
+    )
+    .expect("the alert engine starts")
+}

@@ -17,6 +17,7 @@ const SECOND: i64 = 1_000_000_000;
 
 fn api(store: Arc<Store>, metrics: Arc<crate::metrics::Metrics>) -> Router {
     router(Api {
+        alerts: crate::testing::alerts(&store),
         store,
         metrics,
         ready: Arc::new(AtomicBool::new(true)),

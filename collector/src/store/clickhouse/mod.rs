@@ -9,6 +9,7 @@
 //! in the background. Reads ([`read`]) go straight to ClickHouse.
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
+mod alerts;
 mod config;
 mod delete;
 mod derive;
@@ -41,6 +42,7 @@ pub use schema::Layout;
 use schema::SchemaTask;
 pub use spool::{SpoolArgs, SpoolError, SpoolOptions};
 
+use super::alerts::AlertBook;
 use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
@@ -51,13 +53,15 @@ use crate::correlate::Rollups;
 use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 #[cfg(feature = "testing")]
+use crate::model::Batch;
 use crate::model::{
-    Batch, CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
+    CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
     RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 use crate::signal::PerSignal;
 use crate::spanmetrics::CallRollups;
+use alerts::ClickHouseAlertBook;
 use shipper::Shipper;
 use spool::Spool;
 use writer::SpoolWriter;
@@ -68,6 +72,7 @@ const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open ClickHouse store: its spool writer, its shipper and a client for reads.
 pub struct ClickHouseStore {
     client: Client,
+    alerts: ClickHouseAlertBook,
     layout: Layout,
     spool: Arc<Spool>,
     settings: Vec<(&'static str, &'static str)>,
@@ -182,6 +187,10 @@ impl ClickHouseStore {
         let (stop_shipper, stop) = watch::channel(false);
         let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));
         let store = Self {
+            alerts: ClickHouseAlertBook {
+                client: reads.clone(),
+                settings: settings.clone(),
+            },
             client: reads,
             layout: Layout::new(config),
             spool,
@@ -216,6 +225,10 @@ impl Engine for ClickHouseStore {
             subject,
         };
         deletion.run().await
+    }
+
+    fn alert_book(&self) -> &dyn AlertBook {
+        &self.alerts
     }
 
     /// Waits for the spool writer (which ends after the queue's stop command, having spooled

@@ -16,11 +16,13 @@
 //! last; reads use `FINAL`. Round trips are sharded by trace like the spans, session offsets by
 //! session.
 //!
-//! Version 3 adds the exporter's metrics tables ([`metrics`]).
+//! Version 3 adds the exporter's metrics tables ([`metrics`]), version 4 the alert engine's
+//! ([`alerts`]).
 //!
 //! The applied version is a row in `tracewire_schema_migrations`; each migration is a list of
 //! idempotent statements. The TTL follows `--retention` and is changed in place when it differs.
 
+mod alerts;
 mod metrics;
 
 use clickhouse::{Client, Row};
@@ -31,7 +33,7 @@ use super::config::ClickHouseConfig;
 use super::error::ClickHouseError;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 3;
+pub(super) const SCHEMA_VERSION: u32 = 4;
 
 /// Rows of recent inserts whose tokens a single-server table remembers.
 const DEDUP_WINDOW: u32 = 10_000;
@@ -360,7 +362,12 @@ SETTINGS index_granularity = 8192",
 
     /// The statements of each migration, in order; index + 1 is the version.
     fn migrations(&self) -> Vec<Vec<String>> {
-        vec![self.migration_1(), self.migration_2(), self.migration_3()]
+        vec![
+            self.migration_1(),
+            self.migration_2(),
+            self.migration_3(),
+            self.migration_4(),
+        ]
     }
 
     /// `ALTER TABLE ... MODIFY TTL` for one table, to follow a changed `--retention`.
@@ -500,7 +507,7 @@ async fn current_version(client: &Client, layout: &Layout) -> Result<u32, ClickH
 
 /// Changes each table's TTL when `--retention` changed since the tables were created.
 async fn follow_retention(client: &Client, layout: &Layout) -> Result<(), ClickHouseError> {
-    for (table, time) in TTL_TABLES {
+    for (table, time) in TTL_TABLES.into_iter().chain(alerts::ALERT_TTL_TABLES) {
         let local = match layout.cluster {
             Some(_) => format!("{table}_local"),
             None => table.to_owned(),

@@ -5,6 +5,7 @@
 //! ([`calls`]) between them; [`retention`] deletes expired
 //! rows through it. Reads ([`read`]) use their own connections.
 
+mod alerts;
 mod calls;
 mod config;
 mod delete;
@@ -33,6 +34,7 @@ use tracing::info;
 pub use config::SqliteConfig;
 pub use error::SqliteError;
 
+use super::alerts::AlertBook;
 use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
@@ -48,6 +50,7 @@ use crate::model::{
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 use crate::spanmetrics::CallRollups;
+use alerts::SqliteAlertBook;
 use config::BUSY_TIMEOUT;
 use read::Readers;
 use writer::{SqliteWriter, Tasks};
@@ -55,6 +58,7 @@ use writer::{SqliteWriter, Tasks};
 /// An open SQLite store.
 pub struct SqliteStore {
     readers: Arc<Readers>,
+    alerts: SqliteAlertBook,
     tasks: Tasks,
     writer: Mutex<Option<JoinHandle<()>>>,
     retention: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -83,6 +87,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Task(e.to_string()))??;
         let (path, thread) = writer;
         let store = Arc::new(Self {
+            alerts: SqliteAlertBook::new(path.clone(), config.retention),
             readers: Readers::new(path),
             tasks: Tasks::new(tasks),
             writer: Mutex::new(Some(thread)),
@@ -106,6 +111,10 @@ impl Engine for SqliteStore {
 
     async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
         self.tasks.delete(scope.tenant(), subject).await
+    }
+
+    fn alert_book(&self) -> &dyn AlertBook {
+        &self.alerts
     }
 
     /// Stops the retention loop and waits for the writer thread, which ends after the queue's

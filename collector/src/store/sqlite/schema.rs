@@ -26,6 +26,10 @@ use super::error::SqliteError;
 /// 8: per-minute rollups of span metrics (operation calls and dependency calls, see
 ///    [`crate::spanmetrics`]), and the minutes waiting to be rolled up again; every minute
 ///    already holding a span waits.
+/// 9: the alert engine's records ([`super::alerts`]): evaluation claims (one row per tenant,
+///    rule and slot, so one collector wins each), current states, the history of transitions,
+///    the notification log, silences and the rules set through the API; each row's fields as a
+///    JSON body beside the columns it is looked up by.
 ///
 /// Migrations are history: their text never changes once released, so the attribute names in
 /// them stay literals (the session indexes match `session.id`,
@@ -319,6 +323,49 @@ CREATE TABLE call_rollups_stale (
 INSERT INTO call_rollups_stale (tenant, minute_ns)
     SELECT DISTINCT tenant, start_ns - (((start_ns % 60000000000) + 60000000000) % 60000000000)
     FROM spans;
+",
+    r"
+CREATE TABLE alert_claims (
+    tenant  TEXT    NOT NULL,
+    rule    TEXT    NOT NULL,
+    slot_ns INTEGER NOT NULL,
+    owner   TEXT    NOT NULL,
+    PRIMARY KEY (tenant, rule, slot_ns)
+) WITHOUT ROWID;
+CREATE TABLE alert_states (
+    tenant  TEXT    NOT NULL,
+    rule    TEXT    NOT NULL,
+    key     TEXT    NOT NULL,
+    slot_ns INTEGER NOT NULL,
+    body    TEXT    NOT NULL,
+    PRIMARY KEY (tenant, rule, key)
+) WITHOUT ROWID;
+CREATE TABLE alert_history (
+    tenant  TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    rule    TEXT    NOT NULL,
+    body    TEXT    NOT NULL
+);
+CREATE INDEX alert_history_by_time ON alert_history (tenant, time_ns);
+CREATE TABLE alert_notifications (
+    tenant  TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    body    TEXT    NOT NULL
+);
+CREATE INDEX alert_notifications_by_time ON alert_notifications (tenant, time_ns);
+CREATE TABLE alert_silences (
+    tenant  TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    ends_ns INTEGER NOT NULL,
+    body    TEXT    NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+CREATE TABLE alert_rules (
+    tenant TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
 ",
 ];
 
