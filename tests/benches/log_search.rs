@@ -236,6 +236,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// histogram.
 async fn measure(store: Arc<Store>, name: &str, end_ns: u64, repeat: usize) {
     let app = router(Api {
+        alerts: tracewire_collector::testing::alerts(&store),
         store,
         metrics: Arc::new(Metrics::default()),
         ready: Arc::new(AtomicBool::new(true)),

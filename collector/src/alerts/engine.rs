@@ -55,6 +55,17 @@ pub(super) fn encode(text: &str) -> String {
     out
 }
 
+/// One alert's part of an evaluation: its previous record, whether its condition holds, its
+/// instance labels, value, slowest trace and session.
+type Outcome<'a> = (
+    Option<&'a AlertRecord>,
+    bool,
+    BTreeMap<String, String>,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+);
+
 /// How bad a state is, for the rule's own record.
 fn rank(state: AlertState) -> u8 {
     match state {
@@ -124,14 +135,7 @@ impl Alerts {
         let mut transitions = Vec::new();
         let mut notify = Vec::new();
         let mut seen = Vec::new();
-        let mut outcomes: Vec<(
-            Option<&AlertRecord>,
-            bool,
-            BTreeMap<String, String>,
-            Option<f64>,
-            Option<String>,
-            Option<String>,
-        )> = Vec::new();
+        let mut outcomes: Vec<Outcome<'_>> = Vec::new();
         for sample in &samples {
             let key = key_of(&sample.labels);
             seen.push(key.clone());
