@@ -35,9 +35,11 @@ fn query(limit: usize) -> TraceQuery {
     }
 }
 
-/// Takes a file back from schema version 8 to 5: without the span metrics' rollups, the
-/// metrics tables and the log search index.
-pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TABLE operation_rollups; \
+/// Takes a file back from schema version 9 to 5: without the alert tables, the span metrics'
+/// rollups, the metrics tables and the log search index.
+pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TABLE alert_claims; DROP TABLE alert_states; \
+    DROP TABLE alert_history; DROP TABLE alert_notifications; DROP TABLE alert_silences; \
+    DROP TABLE alert_rules; DROP TABLE operation_rollups; \
     DROP TABLE dependency_rollups; DROP TABLE call_rollups_stale; \
     DROP TABLE metrics_gauge; DROP TABLE metrics_sum; \
     DROP TABLE metrics_histogram; DROP TABLE metrics_exponential_histogram; \
