@@ -119,6 +119,12 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
             "otel_traces",
             "otel_traces_trace_id_ts",
             "otel_traces_trace_id_ts_mv",
+            "tracewire_alert_claims",
+            "tracewire_alert_history",
+            "tracewire_alert_notifications",
+            "tracewire_alert_rules",
+            "tracewire_alert_silences",
+            "tracewire_alert_states",
             "tracewire_schema_migrations",
             "tracewire_ws_round_trips",
             "tracewire_ws_session_offsets"
@@ -147,7 +153,7 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
         .fetch_all()
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     let ttl: String = client
         .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'")
         .fetch_one()
