@@ -51,8 +51,9 @@ use crate::correlate::Rollups;
 use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 #[cfg(feature = "testing")]
+use crate::model::Batch;
 use crate::model::{
-    Batch, CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
+    CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
     RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
