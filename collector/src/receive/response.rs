@@ -150,7 +150,10 @@ pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
     );
     let headers = response.headers_mut();
     match err {
-        IngestError::QueueFull | IngestError::Unavailable => {
+        IngestError::QueueFull
+        | IngestError::Overloaded
+        | IngestError::TooManyConnections
+        | IngestError::Unavailable => {
             headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         IngestError::Denied(IngestDenied::RateLimited { retry_after, .. }) => {

@@ -6,11 +6,13 @@
 //! it down to the file and moves that aside, as for other signals).
 
 use async_trait::async_trait;
+#[cfg(feature = "testing")]
 use clickhouse::Client;
 
 use super::encode::{
     ExponentialHistogramRow, GaugeRow, HistogramRow, MetricRow, SumRow, SummaryRow,
 };
+#[cfg(feature = "testing")]
 use super::error::ClickHouseError;
 use super::table::{Insert, Inserted, Outcome, Table, read_spooled, send};
 use crate::model::Batch;
@@ -119,6 +121,7 @@ impl Table for MetricTables {
         })
     }
 
+    #[cfg(feature = "testing")]
     async fn insert_batches(
         &self,
         client: &Client,
@@ -138,6 +141,7 @@ impl Table for MetricTables {
 }
 
 /// Inserts rows straight away, without deduplication (the benchmark's baseline).
+#[cfg(feature = "testing")]
 async fn insert_all<R: Inserted>(client: &Client, rows: &[R]) -> Result<(), ClickHouseError> {
     if rows.is_empty() {
         return Ok(());

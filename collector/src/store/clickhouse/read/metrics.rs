@@ -169,6 +169,7 @@ pub(in super::super) async fn metric_points(
 }
 
 /// Every metrics read, with all filters on, for the engine tests.
+#[cfg(feature = "testing")]
 pub(super) fn statements() -> Vec<String> {
     let all = catalog_filter(&MetricCatalogQuery {
         name: Some(String::new()),
