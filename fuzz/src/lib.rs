@@ -87,11 +87,19 @@ fn api() -> &'static (tokio::runtime::Runtime, axum::Router) {
             runtime.block_on(tracewire_collector::testing::temp_store(1000));
         // The store's file lives in it for the life of the process (statics are never dropped).
         std::mem::forget(dir);
+        // The alert engine's tasks run on the runtime.
+        let alerts = {
+            let _entered = runtime.enter();
+            tracewire_collector::testing::alerts(&store)
+        };
         let router = router(Api {
             store,
             metrics,
             ready: Default::default(),
             reads: Default::default(),
+            // No access file, a loopback listener: requests name it as their Host.
+            guard: Default::default(),
+            alerts,
         });
         (runtime, router)
     })
@@ -131,7 +139,10 @@ pub fn query(input: Query<'_>) {
     let Ok(uri) = format!("{path}?{}", input.query).parse::<Uri>() else {
         return;
     };
-    let Ok(request) = Request::get(uri).body(Body::empty()) else {
+    let Ok(request) = Request::get(uri)
+        .header("host", "localhost")
+        .body(Body::empty())
+    else {
         return;
     };
     let response = runtime
