@@ -21,7 +21,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 
-
 use super::{Field, Schema, schema};
 
 static ANY_VALUE: Schema = Schema {
