@@ -136,10 +136,18 @@ pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimit
         budget: budget.clone(),
     };
     let access = Arc::clone(&ingest.access);
-    let router = Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/logs", post(logs))
-        .route("/v1/metrics", post(metrics))
+    let router = Signal::ALL
+        .into_iter()
+        .fold(Router::new(), |router, signal| {
+            let export = move |State(ingest): State<Ingest>,
+                               Extension(budget): Extension<MemoryBudget>,
+                               Extension(sender): Extension<Sender>,
+                               headers: HeaderMap,
+                               body: Result<Bytes, BytesRejection>| async move {
+                handle(ingest, &budget, sender, signal, headers, body).await
+            };
+            router.route(&format!("/v1/{}", signal.name()), post(export))
+        })
         .layer(DefaultBodyLimit::max(limit))
         .route_layer(middleware::from_fn_with_state(reading, reading::read_body))
         // Outside body reading: a request without a valid key is refused before its body is
@@ -189,36 +197,6 @@ fn cors(origins: &[CorsOrigin], access: Arc<Access>) -> CorsLayer {
         ])
         .expose_headers([HeaderName::from_static("retry-after")])
         .max_age(CORS_MAX_AGE)
-}
-
-async fn traces(
-    State(ingest): State<Ingest>,
-    Extension(budget): Extension<MemoryBudget>,
-    Extension(sender): Extension<Sender>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(ingest, &budget, sender, Signal::Traces, headers, body).await
-}
-
-async fn logs(
-    State(ingest): State<Ingest>,
-    Extension(budget): Extension<MemoryBudget>,
-    Extension(sender): Extension<Sender>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(ingest, &budget, sender, Signal::Logs, headers, body).await
-}
-
-async fn metrics(
-    State(ingest): State<Ingest>,
-    Extension(budget): Extension<MemoryBudget>,
-    Extension(sender): Extension<Sender>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(ingest, &budget, sender, Signal::Metrics, headers, body).await
 }
 
 async fn handle(
