@@ -405,6 +405,9 @@ pub struct RoundTripPoint {
 pub struct SessionOffset {
     /// Server clock minus browser clock, nanoseconds.
     pub offset_ns: i64,
+    /// How far the true offset may be from `offset_ns`, nanoseconds; `None` for an estimate
+    /// stored before the uncertainty was recorded.
+    pub uncertainty_ns: Option<i64>,
     /// Round trips the estimate used.
     pub samples: u64,
 }

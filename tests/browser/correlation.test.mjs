@@ -125,3 +125,27 @@ test('a backend clock 2 s ahead is estimated within 5 ms and corrected spans nes
     assert.equal(server.clock_offset_ns, 0);
   }
 });
+
+test('with 0 to 40 ms of random delay each way, the true offset is inside the stated uncertainty', async () => {
+  // The backend's clock is exactly 2 s ahead; its network delays lie outside its spans.
+  const backend = await agentBackend(tw.otlp, 2000, 40);
+  const count = 60;
+  const messages = Array.from({ length: count }, (_, i) => ({ type: 'chat', agent_id: 'coder', text: `m${i}`, id: i + 1 }));
+  const { sessionId } = await session(backend, messages);
+  const body = await poll(`${tw.api}/api/ws/roundtrips?session_id=${sessionId}&limit=1000`, (b) =>
+    b.roundtrips.length === count && b.roundtrips.every((r) => r.receive_span_id));
+  const s = await poll(`${tw.api}/api/sessions/${sessionId}`, (v) => v.clock_offset_uncertainty_ns !== null);
+  const error = Math.abs(s.clock_offset_ns - 2000 * MS);
+  const bestDelay = Math.min(...body.roundtrips.map((r) => r.total_ns - r.server_ns));
+  console.log(`offset error ${(error / MS).toFixed(3)} ms, stated ± ${(s.clock_offset_uncertainty_ns / MS).toFixed(3)} ms, ` +
+    `best exchange's delay ${(bestDelay / MS).toFixed(3)} ms, ${s.clock_offset_samples} of ${count} exchanges agree`);
+  assert.ok(error <= s.clock_offset_uncertainty_ns, `the truth is ${error} ns off, outside ± ${s.clock_offset_uncertainty_ns}`);
+  // Never wider than the best exchange allows: half its delay, plus the 0.1 ms browser clock resolution.
+  assert.ok(s.clock_offset_uncertainty_ns <= bestDelay / 2 + 0.1 * MS + 1, `± ${s.clock_offset_uncertainty_ns} vs best delay ${bestDelay}`);
+  // The trace answer carries it on the browser spans.
+  const r = body.roundtrips[0];
+  const trace = await poll(`${tw.api}/api/traces/${r.trace_id}`, (t) => t.spans.length >= 4);
+  for (const span of trace.spans) {
+    assert.equal(span.clock_offset_uncertainty_ns, span.source === 'browser' ? s.clock_offset_uncertainty_ns : null, span.name);
+  }
+});

@@ -102,10 +102,12 @@ export async function storedLogs(db, sessionId, ready, timeoutMs = 20_000) {
   }
 }
 
-/** The demo's agent-backend exporting to `otlp`, its clock shifted by `offsetMs`. */
-export async function agentBackend(otlp, offsetMs = 0) {
+/** The demo's agent-backend exporting to `otlp`, its clock shifted by `offsetMs`, with random
+ * network delays of up to `networkDelayMs` each way. */
+export async function agentBackend(otlp, offsetMs = 0, networkDelayMs = 0) {
   const proc = start(BIN('agent-backend'), [
     '--listen', '127.0.0.1:0', '--otlp-endpoint', otlp, `--clock-offset-ms=${offsetMs}`,
+    `--network-delay-ms=${networkDelayMs}`,
   ], /agent-backend listening on http:\/\/([0-9.:]+)/, 'stdout');
   track(proc.child);
   const [, addr] = await proc.found;

@@ -153,7 +153,7 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
         .fetch_all()
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     let ttl: String = client
         .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'")
         .fetch_one()

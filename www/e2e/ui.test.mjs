@@ -161,6 +161,7 @@ describe('trace', () => {
     assert.ok(await up.evaluate((e) => e.classList.contains('skewed')), 'raw uplink is marked as clock skew');
     assert.match(await up.innerText(), /↑ −35\.0 ms/);
     assert.equal(await page.locator(`.wf-row[data-span-id="${ex.ids.reply}"] .gap.downlink`).count(), 1);
+    assert.equal(await page.locator('.offset-band').count(), 0, 'no uncertainty band on raw clocks');
     await screenshot(page, 'trace-raw');
 
     await page.getByLabel('Skew-corrected').check();
@@ -171,10 +172,16 @@ describe('trace', () => {
     const upMs = Number((await up.innerText()).match(/↑ ([0-9.]+) ms/)?.[1]);
     assert.ok(upMs >= 0 && upMs <= 11, `corrected uplink ${upMs} ms`);
     assert.match(await page.locator('#time-help').innerText(), /moved onto the backend clock/);
+    // Each browser span carries its session's offset uncertainty as a shaded band; backend spans,
+    // the reference clock, have none.
+    assert.equal(await page.locator('.wf-row[data-source="browser"] .offset-band').count(), 3);
+    assert.equal(await page.locator('.wf-row[data-source="backend"] .offset-band').count(), 0);
+    assert.match(await page.locator(`.wf-row[data-span-id="${ex.ids.send}"] .offset-band`).getAttribute('title'), /± 5\.60 ms/);
     const trace = (await getJson(`${collector.api}/api/traces/${ex.trace}`)).body;
     const send = trace.spans.find((s) => s.span_id === ex.ids.send);
     assert.equal(send.source, 'browser');
     assert.ok(send.clock_offset_ns < -30e6 && send.clock_offset_ns > -50e6, `offset ${send.clock_offset_ns}`);
+    assert.equal(send.clock_offset_uncertainty_ns, 5_600_000);
     await screenshot(page, 'trace-corrected');
     assert.deepEqual(page.errors, []);
   });
@@ -348,6 +355,9 @@ describe('websocket dashboard, session and live tail', () => {
     assert.match(facts, /sess-e2e-1/);
     assert.match(facts, /u-17/);
     assert.match(facts, /from \d+ round trips?/);
+    // Every exchange had a 5 ms uplink and a 6 ms downlink with the browser 40 ms ahead: the
+    // offset is bounded to [−46, −35] ms, widened by the 0.1 ms browser clock resolution.
+    assert.equal(await page.locator('#clock-offset').innerText(), '−40.5 ms ± 5.60 ms');
     assert.match(facts, /60 messages, 4 requests, 1 errors/);
     assert.ok((await page.locator('.timeline rect.mark').count()) >= 62);
     // The error sits on its own lane (the event list is virtualised, the time line is not).

@@ -45,6 +45,8 @@ export interface Span {
   /** Added by the correlation step; absent on older collectors. */
   source?: 'browser' | 'backend';
   clock_offset_ns?: number;
+  /** How far the true offset may be from `clock_offset_ns`; null when not known. */
+  clock_offset_uncertainty_ns?: number | null;
   corrected_start_time_unix_nano?: UnixNanos;
   corrected_end_time_unix_nano?: UnixNanos;
 }
@@ -163,6 +165,9 @@ export interface Session {
   session_id: string;
   user_id: string;
   clock_offset_ns: number;
+  /** The true offset is within this many nanoseconds of `clock_offset_ns`; null when the
+   * estimate predates the uncertainty (older collectors) or there is none. */
+  clock_offset_uncertainty_ns?: number | null;
   clock_offset_samples: number;
   start_time_unix_nano: UnixNanos;
   end_time_unix_nano: UnixNanos;

@@ -82,6 +82,7 @@ pub(super) async fn session(
         "session_id": session_id,
         "user_id": user_id,
         "clock_offset_ns": offset.map(|e| e.offset_ns),
+        "clock_offset_uncertainty_ns": offset.and_then(|e| e.uncertainty_ns),
         "clock_offset_samples": offset.map_or(0, |o| o.samples),
         "start_time_unix_nano": start.unwrap_or(0).to_string(),
         "end_time_unix_nano": end.unwrap_or(0).to_string(),

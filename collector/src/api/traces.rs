@@ -48,16 +48,25 @@ pub(super) async fn trace(
     }
     for session in sessions {
         if let Some(stored) = reader.session_offset(session).await? {
-            offsets.insert(session.to_owned(), stored.offset_ns);
+            offsets.insert(session.to_owned(), stored);
         }
     }
-    let shifts = trace_offsets(&spans, |session| offsets.get(session).copied());
+    let shifts = trace_offsets(&spans, |session| offsets.get(session).map(|o| o.offset_ns));
     Ok(Json(TraceView {
         trace_id: &id,
         spans: spans
             .iter()
             .zip(shifts)
-            .map(|(span, offset)| SpanView::new(span, Source::of(span), offset))
+            .map(|(span, offset)| {
+                let source = Source::of(span);
+                // A browser span's shift is as uncertain as its session's estimate.
+                let uncertainty = (source == Source::Browser)
+                    .then(|| span.span_attributes.get(attribute::SESSION_ID))
+                    .flatten()
+                    .and_then(|session| offsets.get(session.as_str()))
+                    .and_then(|o| o.uncertainty_ns);
+                SpanView::new(span, source, offset, uncertainty)
+            })
             .collect(),
     })
     .into_response())

@@ -37,6 +37,7 @@ pub(super) struct SpanView<'a> {
     links: &'a [SpanLink],
     source: &'static str,
     clock_offset_ns: i64,
+    clock_offset_uncertainty_ns: Option<i64>,
     corrected_start_time_unix_nano: String,
     corrected_end_time_unix_nano: String,
 }
@@ -49,8 +50,14 @@ struct EventView<'a> {
 }
 
 impl<'a> SpanView<'a> {
-    /// A span as stored, with its source and the clock offset that corrects its times.
-    pub(super) fn new(s: &'a SpanRecord, source: Source, clock_offset_ns: i64) -> Self {
+    /// A span as stored, with its source, the clock offset that corrects its times and that
+    /// offset's uncertainty (browser spans whose session has an estimate).
+    pub(super) fn new(
+        s: &'a SpanRecord,
+        source: Source,
+        clock_offset_ns: i64,
+        clock_offset_uncertainty_ns: Option<i64>,
+    ) -> Self {
         let corrected_start = s.start_ns.saturating_add(clock_offset_ns);
         Self {
             trace_id: &s.trace_id,
@@ -81,6 +88,7 @@ impl<'a> SpanView<'a> {
             links: &s.links,
             source: source.as_str(),
             clock_offset_ns,
+            clock_offset_uncertainty_ns,
             corrected_start_time_unix_nano: corrected_start.to_string(),
             corrected_end_time_unix_nano: corrected_start.saturating_add(s.duration_ns).to_string(),
         }

@@ -167,7 +167,7 @@ mod tests {
         let spans = one_exchange(offset);
         let x = exchanges(&spans)[0];
         let times = x.times();
-        assert_eq!(times.sample().map(|s| s.offset_ns), Some(offset));
+        assert_eq!(times.sample().map(|s| s.offset_ns()), Some(offset));
         assert_eq!(times.timings(offset).uplink_ns, 3 * MS);
         assert_eq!(times.timings(offset).downlink_ns, Some(3 * MS));
         // Without the correction, uplink would be absurd; it is clamped to the network delay.

@@ -3,6 +3,7 @@
 //! `tracewire-ws`, does nested work (a database query, an HTTP call to the tools service), and
 //! exports spans to the collector over OTLP/HTTP.
 
+mod network;
 mod propagation;
 mod protocol;
 mod telemetry;
@@ -43,6 +44,10 @@ struct Args {
     /// Shift every exported span by this many milliseconds, as if this host's clock were off.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     clock_offset_ms: i64,
+    /// Delay each WebSocket message by a random 0 to this many milliseconds before its span
+    /// starts, and its reply as much after the span ends, as an uneven network would.
+    #[arg(long, default_value_t = 0)]
+    network_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -71,6 +76,12 @@ async fn run(args: Args) -> Result<(), String> {
         http: reqwest::Client::new(),
         tools_url,
         runs: Arc::new(AtomicU64::new(0)),
+        network: network::Delays::new(
+            args.network_delay_ms,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64),
+        ),
     };
     let router = Router::new()
         .route("/ws", get(protocol::ws))

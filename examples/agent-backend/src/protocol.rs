@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tracewire_semconv::{attribute, span, value};
 use tracewire_ws::{Incoming, reply_text, span_name};
 
+use crate::network::Delays;
 use crate::{propagation, work};
 
 /// Progress pushes per agent run.
@@ -43,6 +44,8 @@ pub struct App {
     pub tools_url: String,
     /// Run ids.
     pub runs: Arc<AtomicU64>,
+    /// Simulated network delays (`--network-delay-ms`), when on.
+    pub network: Option<Delays>,
 }
 
 /// `GET /ws`: upgrades to the protocol.
@@ -80,6 +83,9 @@ async fn handle(app: &App, text: &str, out: &mpsc::Sender<String>) {
             .await;
         return;
     };
+    if let Some(network) = &app.network {
+        network.wait().await;
+    }
     let cx = incoming.start_span(app.tracer.as_ref());
     let payload = incoming.payload();
     let result = match incoming.message_type() {
@@ -95,8 +101,19 @@ async fn handle(app: &App, text: &str, out: &mpsc::Sender<String>) {
     if let Some(id) = payload.get("id") {
         reply["id"] = id.clone();
     }
-    let _ = out.send(reply_text(reply, &cx)).await;
-    cx.span().end();
+    let text = reply_text(reply, &cx);
+    match &app.network {
+        None => {
+            let _ = out.send(text).await;
+            cx.span().end();
+        }
+        // The reply's delay lies outside the span, as a slow downlink's would.
+        Some(network) => {
+            cx.span().end();
+            network.wait().await;
+            let _ = out.send(text).await;
+        }
+    }
 }
 
 async fn list_agents(app: &App, cx: &Context) -> Result<Value, String> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addNs, diffNs, formatDuration, nsToSeconds } from './time';
+import { addNs, diffNs, formatDuration, formatOffset, nsToSeconds } from './time';
 
 describe('time', () => {
   it('subtracts unix-ns strings exactly', () => {
@@ -16,5 +16,12 @@ describe('time', () => {
     expect(formatDuration(125e9)).toBe('2 m 5 s');
     expect(formatDuration(60e9)).toBe('1 m');
     expect(formatDuration(null)).toBe('–');
+  });
+
+  it('formats a clock offset with its uncertainty, or alone when that is unknown', () => {
+    expect(formatOffset(-40_500_000, 800_000)).toBe('−40.5 ms ± 800 µs');
+    expect(formatOffset(2_000_000_000, 1_250_000)).toBe('2.00 s ± 1.25 ms');
+    expect(formatOffset(-40_500_000, null)).toBe('−40.5 ms');
+    expect(formatOffset(-40_500_000)).toBe('−40.5 ms');
   });
 });

@@ -43,6 +43,13 @@ export function formatDuration(ns: number | null | undefined): string {
   return s % 60 ? `${sign}${Math.floor(s / 60)} m ${s % 60} s` : `${sign}${s / 60} m`;
 }
 
+/** A clock offset with its uncertainty: "−40.5 ms ± 0.80 ms", or the offset alone when the
+ * uncertainty is not known. */
+export function formatOffset(ns: number | null | undefined, uncertaintyNs?: number | null): string {
+  const offset = formatDuration(ns);
+  return uncertaintyNs === null || uncertaintyNs === undefined ? offset : `${offset} ± ${formatDuration(uncertaintyNs)}`;
+}
+
 function trim(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }

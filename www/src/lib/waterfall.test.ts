@@ -121,6 +121,19 @@ describe('skew shift', () => {
     expect(byId.a2.gap).toEqual({ kind: 'downlink', from: 20e6, to: 25e6 });
   });
 
+  it("gives browser spans their session's offset uncertainty as a band on the corrected line only", () => {
+    const { send, recv, db, reply } = exchange();
+    const shift = (s: typeof send) => ({ ...s, clock_offset_ns: -10e6, clock_offset_uncertainty_ns: 0.8e6 });
+    const spans = [shift(send), recv, db, shift(reply)];
+    const bands = (mode: 'corrected' | 'raw') =>
+      Object.fromEntries(layoutWaterfall(spans, mode).rows.map((r) => [r.span.span_id, r.uncertainty]));
+    expect(bands('corrected')).toEqual({ a1: 0.8e6, b1: 0, b2: 0, a2: 0.8e6 });
+    expect(bands('raw')).toEqual({ a1: 0, b1: 0, b2: 0, a2: 0 });
+    // Unknown uncertainty (an older collector): no band.
+    const old = layoutWaterfall([{ ...send, clock_offset_ns: -10e6 }, recv], 'corrected');
+    expect(old.rows.map((r) => r.uncertainty)).toEqual([0, 0]);
+  });
+
   it('keeps nanosecond precision on real timestamps', () => {
     const s = span({ span_id: 'p', start_time_unix_nano: '1763700000123456789', end_time_unix_nano: '1763700000123456790', clock_offset_ns: 1, resource_attributes: WEBJS });
     expect(spanTimes(s, 'corrected').start).toBe(1763700000123456790n);

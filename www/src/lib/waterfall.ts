@@ -55,6 +55,9 @@ export interface WaterfallRow {
   /** The parent named by `parent_span_id` is not in the trace (not arrived, or lost). */
   orphan: boolean;
   gap: Gap | null;
+  /** On the corrected time line, how far a browser span may be off because its session's
+   * clock offset is uncertain (nanoseconds either way); 0 otherwise. */
+  uncertainty: number;
 }
 
 export interface WaterfallLayout {
@@ -150,6 +153,7 @@ export function layoutWaterfall(
         collapsed: isCollapsed,
         orphan: !!span.parent_span_id && !parent,
         gap: parent ? gapFor(span, browser, parent, times, o) : null,
+        uncertainty: mode === 'corrected' && browser ? (span.clock_offset_uncertainty_ns ?? 0) : 0,
       });
       if (!isCollapsed) {
         for (let i = kids.length - 1; i >= 0; i--) stack.push({ span: kids[i], depth: depth + 1 });

@@ -7,7 +7,7 @@ import { withQuery } from '../api';
 import { ErrorBox, Id, Link, Loading, useFetch } from '../components/common';
 import { VirtualList } from '../components/VirtualList';
 import { logsLink } from '../lib/logs';
-import { diffNs, formatDuration, formatTime } from '../lib/time';
+import { diffNs, formatDuration, formatOffset, formatTime } from '../lib/time';
 import { navigate } from '../router';
 
 const LANES: { kind: SessionEventKind; label: string; color: string }[] = [
@@ -92,7 +92,8 @@ function SessionView({ s }: { s: Session }) {
         <dd>
           {s.clock_offset_samples ? (
             <>
-              {formatDuration(s.clock_offset_ns)} <span class="muted">(server minus browser, from {s.clock_offset_samples} round trip{s.clock_offset_samples === 1 ? '' : 's'})</span>
+              <span id="clock-offset">{formatOffset(s.clock_offset_ns, s.clock_offset_uncertainty_ns)}</span>{' '}
+              <span class="muted">(server minus browser, from {s.clock_offset_samples} round trip{s.clock_offset_samples === 1 ? '' : 's'})</span>
             </>
           ) : (
             <span class="muted">unknown: no completed WebSocket round trip in this session</span>

@@ -7,7 +7,7 @@ import { CopyButton, ErrorBox, Id, Link, Loading, useFetch } from '../components
 import { logsLink } from '../lib/logs';
 import { VirtualList } from '../components/VirtualList';
 import { colorsFor } from '../lib/colors';
-import { formatDuration, formatTime } from '../lib/time';
+import { formatDuration, formatOffset, formatTime } from '../lib/time';
 import { ancestors, isBrowserSpan, layoutWaterfall, rowIndex, spanTimes, type TimeMode, type WaterfallRow } from '../lib/waterfall';
 import { navigate } from '../router';
 
@@ -290,6 +290,13 @@ function WaterfallLine(props: {
             </span>
           </span>
         )}
+        {row.uncertainty > 0 && (
+          <span
+            class="offset-band"
+            style={{ left: pct(row.start - row.uncertainty), width: pct(width + 2 * row.uncertainty) }}
+            title={`Clock offset uncertain by ± ${formatDuration(row.uncertainty)}: the span lies somewhere in this band`}
+          />
+        )}
         <span class="bar" style={{ left: pct(row.start), width: `max(2px, ${pct(width)})`, background: color }} />
         <span class="dur" style={durationLabel(row.start / total, (row.start + width) / total)}>
           {formatDuration(s.duration_ns)}
@@ -371,7 +378,7 @@ function SpanPanel({ span, mode, onClose }: { span: Span; mode: TimeMode; onClos
         {span.clock_offset_ns !== undefined && browser && (
           <>
             <dt>Clock offset</dt>
-            <dd>{formatDuration(span.clock_offset_ns)}</dd>
+            <dd>{formatOffset(span.clock_offset_ns, span.clock_offset_uncertainty_ns)}</dd>
           </>
         )}
         <dt>Span id</dt>

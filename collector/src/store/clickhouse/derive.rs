@@ -124,6 +124,7 @@ async fn estimate_offsets(
                 tenant: tenant.to_owned(),
                 session_id: session.to_owned(),
                 clock_offset: e.offset_ns,
+                clock_offset_uncertainty: Some(e.uncertainty_ns),
                 samples: e.samples as u64,
                 version: replied,
             })

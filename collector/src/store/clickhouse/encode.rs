@@ -186,6 +186,9 @@ pub(super) struct SessionOffsetRow {
     pub session_id: String,
     /// Server clock minus browser clock, nanoseconds.
     pub clock_offset: i64,
+    /// How far the true offset may be from `clock_offset`, nanoseconds (null in rows stored
+    /// before schema version 5).
+    pub clock_offset_uncertainty: Option<i64>,
     /// Round trips the estimate used.
     pub samples: u64,
     /// The session's round trips with a reply when it was estimated; the highest replaces the
@@ -197,6 +200,7 @@ impl From<&SessionOffsetRow> for SessionOffset {
     fn from(r: &SessionOffsetRow) -> Self {
         Self {
             offset_ns: r.clock_offset,
+            uncertainty_ns: r.clock_offset_uncertainty,
             samples: r.samples,
         }
     }

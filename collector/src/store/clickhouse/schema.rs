@@ -17,7 +17,8 @@
 //! session.
 //!
 //! Version 3 adds the exporter's metrics tables ([`metrics`]), version 4 the alert engine's
-//! ([`alerts`]).
+//! ([`alerts`]), version 5 the clock offset's uncertainty (`ClockOffsetUncertainty`, null in
+//! rows estimated before it).
 //!
 //! The applied version is a row in `tracewire_schema_migrations`; each migration is a list of
 //! idempotent statements. The TTL follows `--retention` and is changed in place when it differs.
@@ -33,7 +34,7 @@ use super::config::ClickHouseConfig;
 use super::error::ClickHouseError;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 4;
+pub(super) const SCHEMA_VERSION: u32 = 5;
 
 /// Rows of recent inserts whose tokens a single-server table remembers.
 const DEDUP_WINDOW: u32 = 10_000;
@@ -360,6 +361,26 @@ SETTINGS index_granularity = 8192",
         statements
     }
 
+    /// Version 5: the uncertainty of each session's clock offset, on the stored table and (in
+    /// cluster mode) the `Distributed` one over it.
+    fn migration_5(&self) -> Vec<String> {
+        let table = "tracewire_ws_session_offsets";
+        let column = "ClockOffsetUncertainty Nullable(Int64)";
+        let mut statements = vec![format!(
+            "ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {column} CODEC(ZSTD(1)) AFTER ClockOffset",
+            self.stored(table),
+            self.on_cluster()
+        )];
+        if self.cluster.is_some() {
+            statements.push(format!(
+                "ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {column} AFTER ClockOffset",
+                self.named(table),
+                self.on_cluster()
+            ));
+        }
+        statements
+    }
+
     /// The statements of each migration, in order; index + 1 is the version.
     fn migrations(&self) -> Vec<Vec<String>> {
         vec![
@@ -367,6 +388,7 @@ SETTINGS index_granularity = 8192",
             self.migration_2(),
             self.migration_3(),
             self.migration_4(),
+            self.migration_5(),
         ]
     }
 
@@ -563,6 +585,9 @@ mod tests {
             "TTL toDateTime(ClientSendTime) + toIntervalSecond(129600)",
             "CREATE TABLE IF NOT EXISTS `tw`.`tracewire_ws_session_offsets` (",
             "INSERT INTO `tw`.`tracewire_schema_migrations` (version) VALUES (2)",
+            "ALTER TABLE `tw`.`tracewire_ws_session_offsets` ADD COLUMN IF NOT EXISTS \
+             ClockOffsetUncertainty Nullable(Int64) CODEC(ZSTD(1)) AFTER ClockOffset",
+            "INSERT INTO `tw`.`tracewire_schema_migrations` (version) VALUES (5)",
         ] {
             assert!(script.contains(needle), "missing {needle} in\n{script}");
         }
@@ -581,6 +606,9 @@ mod tests {
             "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/tracewire_ws_round_trips_local', '{replica}', Version)",
             "ENGINE = Distributed('prod', 'tw', 'tracewire_ws_round_trips_local', cityHash64(TraceId))",
             "ENGINE = Distributed('prod', 'tw', 'tracewire_ws_session_offsets_local', cityHash64(SessionId))",
+            "ALTER TABLE `tw`.`tracewire_ws_session_offsets_local` ON CLUSTER `prod` ADD COLUMN",
+            "ALTER TABLE `tw`.`tracewire_ws_session_offsets` ON CLUSTER `prod` ADD COLUMN \
+             IF NOT EXISTS ClockOffsetUncertainty Nullable(Int64) AFTER ClockOffset",
         ] {
             assert!(script.contains(needle), "missing {needle} in\n{script}");
         }

@@ -218,10 +218,16 @@ pub(super) fn update_offset(
     match estimate(&samples) {
         Some(e) => conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO ws_session_offsets (tenant, session_id, offset_ns, samples) \
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO ws_session_offsets \
+                 (tenant, session_id, offset_ns, uncertainty_ns, samples) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![tenant, session, e.offset_ns, e.samples as i64])?,
+            .execute(params![
+                tenant,
+                session,
+                e.offset_ns,
+                e.uncertainty_ns,
+                e.samples as i64
+            ])?,
         None => conn
             .prepare_cached("DELETE FROM ws_session_offsets WHERE tenant = ?1 AND session_id = ?2")?
             .execute(params![tenant, session])?,

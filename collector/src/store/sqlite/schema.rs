@@ -367,6 +367,10 @@ CREATE TABLE alert_rules (
     PRIMARY KEY (tenant, name)
 ) WITHOUT ROWID;
 ",
+    // The clock offset's uncertainty; estimates stored before it have none until re-estimated.
+    r"
+ALTER TABLE ws_session_offsets ADD COLUMN uncertainty_ns INTEGER;
+",
 ];
 
 /// The schema version this build writes.

@@ -37,7 +37,8 @@ fn query(limit: usize) -> TraceQuery {
 
 /// Takes a file back from schema version 9 to 5: without the alert tables, the span metrics'
 /// rollups, the metrics tables and the log search index.
-pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TABLE alert_claims; DROP TABLE alert_states; \
+pub(super) const BEFORE_LOG_SEARCH: &str = "ALTER TABLE ws_session_offsets DROP COLUMN uncertainty_ns; \
+    DROP TABLE alert_claims; DROP TABLE alert_states; \
     DROP TABLE alert_history; DROP TABLE alert_notifications; DROP TABLE alert_silences; \
     DROP TABLE alert_rules; DROP TABLE operation_rollups; \
     DROP TABLE dependency_rollups; DROP TABLE call_rollups_stale; \

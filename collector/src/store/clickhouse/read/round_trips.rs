@@ -32,8 +32,8 @@ pub(super) fn round_trips_sql(filters: &str) -> String {
 }
 
 /// The stored clock offsets of the given sessions.
-pub(super) const SESSION_OFFSETS_SQL: &str = "SELECT Tenant, SessionId, ClockOffset, Samples, \
-    Version FROM tracewire_ws_session_offsets FINAL \
+pub(super) const SESSION_OFFSETS_SQL: &str = "SELECT Tenant, SessionId, ClockOffset, \
+    ClockOffsetUncertainty, Samples, Version FROM tracewire_ws_session_offsets FINAL \
     WHERE Tenant = {tenant:String} AND SessionId IN {sessions:Array(String)}";
 
 /// The stored clock offsets of these sessions of `tenant`.

@@ -115,12 +115,14 @@ pub(in super::super) fn session_offset(
 ) -> Result<Option<SessionOffset>, SqliteError> {
     Ok(conn
         .prepare_cached(
-            "SELECT offset_ns, samples FROM ws_session_offsets WHERE tenant = ?1 AND session_id = ?2",
+            "SELECT offset_ns, uncertainty_ns, samples FROM ws_session_offsets \
+             WHERE tenant = ?1 AND session_id = ?2",
         )?
         .query_row([tenant, session_id], |row| {
             Ok(SessionOffset {
                 offset_ns: row.get(0)?,
-                samples: row.get::<_, i64>(1)?.unsigned_abs(),
+                uncertainty_ns: row.get(1)?,
+                samples: row.get::<_, i64>(2)?.unsigned_abs(),
             })
         })
         .optional()?)
