@@ -2,7 +2,8 @@
 //! SDK's request-rate records) fires the hot-endpoint rule within one interval and resolves
 //! once it stops; two collectors on one store (SQLite, then ClickHouse) send one notification
 //! per transition on each channel (Alertmanager webhook, Slack, PagerDuty, each payload checked);
-//! a receiver answering 500 gets retries.
+//! a receiver answering 500 gets retries; e-mail reaches a real SMTP server (aiosmtpd) over
+//! STARTTLS.
 
 use std::path::Path;
 use std::time::Duration;
@@ -247,4 +248,156 @@ fn a_receiver_answering_500_gets_retries() {
         .filter(|n| n["channel"] == "ops" && n["outcome"] == "failed" && n["code"] == 500)
         .count();
     assert!(failed >= 2, "{log:#}");
+}
+
+/// Writes `body` as `rules.toml` in `dir`; its path.
+fn write_rules(dir: &Path, body: &str) -> String {
+    let path = dir.join("rules.toml");
+    std::fs::write(&path, body).expect("write rules");
+    path.display().to_string()
+}
+
+/// The poll storm rule of [`rules_file`] with `threshold`, notifying `channel`.
+fn storm_rule(name: &str, threshold: u32, channel: &str) -> String {
+    format!(
+        r#"
+[[rules]]
+name = "{name}"
+condition = {{ kind = "hot_endpoint", route = "{ROUTE}", per_session = true }}
+window = "2s"
+threshold = {threshold}
+severity = "critical"
+summary = "{{{{route}}}} at {{{{value}}}}/s"
+channels = ["{channel}"]
+"#
+    )
+}
+
+fn webhook_channel(receiver: &Receiver) -> String {
+    format!(
+        "[[channels]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{}/hook\"\n",
+        receiver.url
+    )
+}
+
+fn transitions(collector: &Collector, rule: &str) -> Vec<(String, String)> {
+    let history = get(
+        collector,
+        &format!("/api/alerts/history?rule={}", rule.replace(' ', "%20")),
+    );
+    history["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|t| {
+            (
+                t["from"].as_str().unwrap_or("").to_owned(),
+                t["to"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn outcomes(collector: &Collector) -> Vec<String> {
+    get(collector, "/api/alerts/notifications")["notifications"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|n| n["outcome"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Waits (at most 10 s) until the rule's history has `count` transitions.
+fn wait_for_transitions(collector: &Collector, rule: &str, count: usize) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let changes = transitions(collector, rule);
+        if changes.len() >= count || std::time::Instant::now() > deadline {
+            return changes;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn e_mail_goes_to_a_real_smtp_server_over_starttls_on_firing_and_resolving() {
+    let ca = tracewire_e2e::tls::TestCa::new("alerts SMTP CA");
+    let smtp = tracewire_e2e::smtp::SmtpSink::start(&ca.server("smtp"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = write_rules(
+        dir.path(),
+        &format!(
+            r#"
+[[channels]]
+name = "mail"
+type = "email"
+smtp = "{}"
+ca = "{}"
+from = "Tracewire <alerts@example.com>"
+to = ["oncall@example.com", "web@example.com"]
+{}"#,
+            smtp.address,
+            ca.ca().display(),
+            storm_rule("poll storm", 20, "mail"),
+        ),
+    );
+    let collector = Collector::start(
+        &dir.path().join("tw.db"),
+        &[
+            "--rules",
+            rules.as_str(),
+            "--alert-interval",
+            "200ms",
+            "--alert-ui-url",
+            "https://tw.example.com/",
+        ],
+    );
+    storm(&collector);
+    let mails = smtp.wait_until(Duration::from_secs(15), |m| m.len() >= 2);
+    assert_eq!(mails.len(), 2, "one firing and one resolved: {mails:#?}");
+    for mail in &mails {
+        assert_eq!(mail["tls"], true, "STARTTLS before the mail: {mail}");
+        assert_eq!(mail["mail_from"], "alerts@example.com");
+        assert_eq!(
+            mail["rcpt_tos"],
+            serde_json::json!(["oncall@example.com", "web@example.com"])
+        );
+        assert_eq!(mail["from"], "Tracewire <alerts@example.com>");
+        assert_eq!(mail["to"], "oncall@example.com, web@example.com");
+        assert_eq!(mail["content_type"], "text/plain");
+    }
+    let summary = format!("{ROUTE} at 50/s");
+    assert_eq!(
+        mails[0]["subject"],
+        format!("[FIRING] poll storm: {summary}")
+    );
+    let body = mails[0]["body"].as_str().expect("body");
+    for line in [
+        summary.as_str(),
+        "Rule: poll storm",
+        "State: firing",
+        "Severity: critical",
+        "Value: 50 (threshold > 20 over 2s)",
+        &format!("  route = {ROUTE}"),
+        &format!("  session_id = {SESSION}"),
+        "Alert: https://tw.example.com/alerts?rule=poll%20storm",
+        &format!("Session: https://tw.example.com/sessions/{SESSION}"),
+    ] {
+        assert!(
+            body.lines().any(|l| l.starts_with(line)),
+            "{line:?} in:\n{body}"
+        );
+    }
+    assert_eq!(
+        mails[1]["subject"],
+        format!("[RESOLVED] poll storm: {summary}")
+    );
+    let resolved = mails[1]["body"].as_str().expect("body");
+    for line in ["State: resolved", "Value: no data (threshold > 20 over 2s)"] {
+        assert!(
+            resolved.lines().any(|l| l == line),
+            "{line:?} in:\n{resolved}"
+        );
+    }
+    assert_eq!(outcomes(&collector), ["sent", "sent"]);
 }

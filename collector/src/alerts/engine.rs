@@ -173,14 +173,20 @@ impl Alerts {
             labels.extend(instance);
             labels.insert("alertname".into(), rule.name.clone());
             labels.insert("severity".into(), rule.severity.clone());
-            let summary = self.summary(
-                rule,
-                &labels,
-                value,
-                s.to,
-                trace_id.as_deref(),
-                session_id.as_deref(),
-            );
+            // An alert whose data is gone (a session that stopped polling) keeps the summary it
+            // last had, as Alertmanager keeps a resolved alert's annotations, rather than
+            // reading "no data" where the value was.
+            let summary = match prev {
+                Some(p) if value.is_none() && !p.summary.is_empty() => p.summary.clone(),
+                _ => self.summary(
+                    rule,
+                    &labels,
+                    value,
+                    s.to,
+                    trace_id.as_deref(),
+                    session_id.as_deref(),
+                ),
+            };
             let record = AlertRecord {
                 rule: rule.name.clone(),
                 key: key.clone(),
