@@ -3,7 +3,9 @@
 //! once it stops; two collectors on one store (SQLite, then ClickHouse) send one notification
 //! per transition on each channel (Alertmanager webhook, Slack, PagerDuty, each payload checked);
 //! a receiver answering 500 gets retries; e-mail reaches a real SMTP server (aiosmtpd) over
-//! STARTTLS.
+//! STARTTLS; a silence records without sending; SIGHUP reloads the rules file (a broken one
+//! keeps the rules in force and logs why); a rule PUT through the API on one collector is
+//! evaluated (once) by the pair until it is deleted.
 
 use std::path::Path;
 use std::time::Duration;
@@ -400,4 +402,207 @@ to = ["oncall@example.com", "web@example.com"]
         );
     }
     assert_eq!(outcomes(&collector), ["sent", "sent"]);
+}
+
+fn wait_for_hooks(receiver: &Receiver, count: usize) -> Vec<Json> {
+    let received = receiver.wait_until(Duration::from_secs(10), |r| on(r, "/hook").len() >= count);
+    on(&received, "/hook").into_iter().cloned().collect()
+}
+
+fn statuses(hooks: &[Json]) -> Vec<&str> {
+    hooks
+        .iter()
+        .map(|h| h["status"].as_str().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn a_silence_records_the_alert_without_sending_and_its_end_lets_notifications_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start();
+    let rules = write_rules(
+        dir.path(),
+        &format!(
+            "{}{}",
+            webhook_channel(&receiver),
+            storm_rule("poll storm", 20, "ops")
+        ),
+    );
+    let collector = Collector::start(
+        &dir.path().join("tw.db"),
+        &["--rules", rules.as_str(), "--alert-interval", "200ms"],
+    );
+    let client = http_client();
+    let created: Json = client
+        .post(collector.api_url("/api/alerts/silences"))
+        .json(&serde_json::json!({
+            "matchers": [{"name": "alertname", "value": "poll storm"}, {"name": "route", "value": ROUTE}],
+            "duration": "1h",
+            "comment": "deploying",
+        }))
+        .send()
+        .expect("collector answers")
+        .json()
+        .expect("JSON");
+    let id = created["id"].as_str().expect("silence id").to_owned();
+    let listed = get(&collector, "/api/alerts/silences");
+    assert_eq!(listed["silences"][0]["id"], id.as_str());
+    assert_eq!(listed["silences"][0]["comment"], "deploying");
+
+    storm(&collector);
+    let changes = wait_for_transitions(&collector, "poll storm", 2);
+    assert_eq!(
+        changes,
+        [
+            ("firing".to_owned(), "resolved".to_owned()),
+            ("inactive".to_owned(), "firing".to_owned())
+        ]
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(on(&receiver.received(), "/hook").is_empty(), "silenced");
+    assert_eq!(outcomes(&collector), ["silenced", "silenced"]);
+
+    let ended = client
+        .delete(collector.api_url(&format!("/api/alerts/silences/{id}")))
+        .send()
+        .expect("collector answers");
+    assert_eq!(ended.status().as_u16(), 204);
+    assert_eq!(
+        get(&collector, "/api/alerts/silences")["silences"],
+        serde_json::json!([])
+    );
+    storm(&collector);
+    let hooks = wait_for_hooks(&receiver, 2);
+    assert_eq!(statuses(&hooks), ["firing", "resolved"]);
+    assert_eq!(
+        outcomes(&collector),
+        ["sent", "sent", "silenced", "silenced"]
+    );
+}
+
+#[test]
+fn sighup_reloads_the_rules_file_and_a_broken_one_keeps_the_rules_in_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start();
+    let channel = webhook_channel(&receiver);
+    let rules = write_rules(
+        dir.path(),
+        &format!("{channel}{}", storm_rule("quiet", 1000, "ops")),
+    );
+    let collector = Collector::start(
+        &dir.path().join("tw.db"),
+        &["--rules", rules.as_str(), "--alert-interval", "200ms"],
+    );
+    storm(&collector);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        on(&receiver.received(), "/hook").is_empty(),
+        "50/s is under 1000"
+    );
+
+    write_rules(
+        dir.path(),
+        &format!("{channel}{}", storm_rule("poll storm", 20, "ops")),
+    );
+    collector.hangup();
+    collector.wait_for_log("Alert rules file reloaded", 1);
+    let names: Vec<Json> = get(&collector, "/api/alerts/rules")["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, [serde_json::json!("poll storm")]);
+    storm(&collector);
+    let hooks = wait_for_hooks(&receiver, 1);
+    assert_eq!(hooks[0]["groupLabels"]["alertname"], "poll storm");
+
+    write_rules(
+        dir.path(),
+        &format!(
+            "{channel}{}",
+            storm_rule("late", 20, "ops").replace("window = \"2s\"", "window = \"soon\"")
+        ),
+    );
+    collector.hangup();
+    let log = collector.wait_for_log("Alert rules file not reloaded", 1);
+    assert!(
+        log.contains("rule \"late\": window: 'soon' is not a duration"),
+        "{log}"
+    );
+    let rule = get(&collector, "/api/alerts/rules")["rules"][0].clone();
+    assert_eq!(rule["name"], "poll storm");
+    assert_eq!(rule["threshold"], 20.0);
+}
+
+#[test]
+fn a_rule_put_through_the_api_is_evaluated_by_every_collector_until_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start();
+    let rules = write_rules(dir.path(), &webhook_channel(&receiver));
+    let db = dir.path().join("tw.db");
+    let flags = ["--rules", rules.as_str(), "--alert-interval", "200ms"];
+    let a = Collector::start(&db, &flags);
+    let b = Collector::start(&db, &flags);
+    let client = http_client();
+    let put = client
+        .put(a.api_url("/api/alerts/rules/api%20storm"))
+        .json(&serde_json::json!({
+            "condition": {"kind": "hot_endpoint", "route": ROUTE, "per_session": true},
+            "window": "2s",
+            "op": ">=",
+            "threshold": 20,
+            "severity": "error",
+            "labels": {"team": "api"},
+            "summary": "{{route}} at {{value}}/s",
+            "channels": ["ops"],
+        }))
+        .send()
+        .expect("collector answers");
+    assert_eq!(
+        put.status().as_u16(),
+        204,
+        "{}",
+        put.text().unwrap_or_default()
+    );
+    let seen = get(&b, "/api/alerts/rules/api%20storm");
+    assert_eq!(seen["source"], "api");
+    assert_eq!(seen["op"], ">=");
+    assert_eq!(seen["labels"]["team"], "api");
+    assert_eq!(seen["channels"], serde_json::json!(["ops"]));
+
+    storm(&b);
+    let hooks = wait_for_hooks(&receiver, 2);
+    assert_eq!(statuses(&hooks), ["firing", "resolved"]);
+    let alert = &hooks[0]["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "api storm");
+    assert_eq!(alert["labels"]["severity"], "error");
+    assert_eq!(alert["labels"]["team"], "api");
+    assert_eq!(alert["annotations"]["summary"], format!("{ROUTE} at 50/s"));
+    assert_eq!(alert["annotations"]["threshold"], ">= 20");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        on(&receiver.received(), "/hook").len(),
+        2,
+        "one collector notified"
+    );
+
+    let deleted = client
+        .delete(b.api_url("/api/alerts/rules/api%20storm"))
+        .send()
+        .expect("collector answers");
+    assert_eq!(deleted.status().as_u16(), 204);
+    let gone = client
+        .get(a.api_url("/api/alerts/rules/api%20storm"))
+        .send()
+        .expect("collector answers");
+    assert_eq!(gone.status().as_u16(), 404);
+    assert_eq!(get(&a, "/api/alerts")["rules"], serde_json::json!([]));
+    storm(&a);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        on(&receiver.received(), "/hook").len(),
+        2,
+        "deleted: not evaluated"
+    );
 }
