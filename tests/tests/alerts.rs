@@ -80,6 +80,19 @@ fn get(collector: &Collector, path: &str) -> Json {
         .expect("JSON")
 }
 
+/// The value of one sample of the collector's `/metrics` (0 when absent).
+fn metric(collector: &Collector, sample: &str) -> f64 {
+    let text = http_client()
+        .get(collector.api_url("/metrics"))
+        .send()
+        .expect("collector answers")
+        .text()
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn on<'a>(received: &'a [(String, Json)], path: &str) -> Vec<&'a Json> {
     received
         .iter()
@@ -250,6 +263,27 @@ fn a_receiver_answering_500_gets_retries() {
         .filter(|n| n["channel"] == "ops" && n["outcome"] == "failed" && n["code"] == 500)
         .count();
     assert!(failed >= 2, "{log:#}");
+    // The same attempts in the collector's own metrics, by channel type.
+    let retried = metric(
+        &collector,
+        r#"tracewire_alert_notifications_total{channel_type="webhook",outcome="failed"}"#,
+    );
+    assert!(retried >= 2.0, "{retried}");
+    assert_eq!(
+        metric(
+            &collector,
+            r#"tracewire_alert_notifications_total{channel_type="webhook",outcome="sent"}"#
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            &collector,
+            r#"tracewire_alert_transitions_total{to="firing"}"#
+        ),
+        1.0
+    );
+    assert!(metric(&collector, "tracewire_alert_evaluations_total") >= 1.0);
 }
 
 /// Writes `body` as `rules.toml` in `dir`; its path.
@@ -402,6 +436,13 @@ to = ["oncall@example.com", "web@example.com"]
         );
     }
     assert_eq!(outcomes(&collector), ["sent", "sent"]);
+    assert_eq!(
+        metric(
+            &collector,
+            r#"tracewire_alert_notifications_total{channel_type="email",outcome="sent"}"#
+        ),
+        2.0
+    );
 }
 
 fn wait_for_hooks(receiver: &Receiver, count: usize) -> Vec<Json> {
@@ -461,6 +502,13 @@ fn a_silence_records_the_alert_without_sending_and_its_end_lets_notifications_re
     std::thread::sleep(Duration::from_millis(600));
     assert!(on(&receiver.received(), "/hook").is_empty(), "silenced");
     assert_eq!(outcomes(&collector), ["silenced", "silenced"]);
+    assert_eq!(
+        metric(
+            &collector,
+            r#"tracewire_alert_notifications_total{channel_type="webhook",outcome="silenced"}"#
+        ),
+        2.0
+    );
 
     let ended = client
         .delete(collector.api_url(&format!("/api/alerts/silences/{id}")))
@@ -478,6 +526,17 @@ fn a_silence_records_the_alert_without_sending_and_its_end_lets_notifications_re
         outcomes(&collector),
         ["sent", "sent", "silenced", "silenced"]
     );
+    assert_eq!(
+        metric(
+            &collector,
+            r#"tracewire_alert_notifications_total{channel_type="webhook",outcome="sent"}"#
+        ),
+        2.0
+    );
+    for (to, count) in [("firing", 2.0), ("resolved", 2.0)] {
+        let sample = format!("tracewire_alert_transitions_total{{to=\"{to}\"}}");
+        assert_eq!(metric(&collector, &sample), count, "{sample}");
+    }
 }
 
 #[test]

@@ -94,6 +94,7 @@ impl Alerts {
             }
             for rule in rules {
                 if let Err(e) = self.evaluate(&rule, next, interval).await {
+                    self.metrics.alert_evaluation_failed();
                     warn!(rule = %rule.name, tenant = %rule.tenant, error = %e, "Alert rule not evaluated");
                 }
             }
@@ -120,6 +121,7 @@ impl Alerts {
                 previous = ledger.states(Some(&rule.name)).await?;
             }
         }
+        self.metrics.alert_evaluated();
         let mut previous: BTreeMap<String, AlertRecord> =
             previous.into_iter().map(|r| (r.key.clone(), r)).collect();
         let rule_record = previous.remove("");
@@ -205,6 +207,7 @@ impl Alerts {
                 session_id: session_id.clone(),
             };
             if s.changed() {
+                self.metrics.alert_transition(s.to.as_str());
                 transitions.push(TransitionRecord {
                     time_ns: now,
                     rule: rule.name.clone(),
