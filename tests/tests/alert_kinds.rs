@@ -1,7 +1,9 @@
 //! Alert conditions over real data, end to end: the demo's `agent-backend` process answering
 //! WebSocket messages (its `slow` agent takes 300 ms) fires the WebSocket p95 rule with a link
 //! to the slow message's trace, and its tools service's spans (an unknown agent fails) fire the
-//! service error-ratio rule. Each rule's state, value and links are read from `GET /api/alerts`.
+//! service error-ratio rule; log records matching a search fire the log-count rule and posted
+//! OTLP gauges the metric rule, with their exact values. Each rule's state, value and links are
+//! read from `GET /api/alerts`.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tracewire_collector::testing::otlp::{browser_resource, text, traces_request};
 use tracewire_e2e::agent_backend::AgentBackend;
 use tracewire_e2e::collector::Collector;
+use tracewire_e2e::logs::browser_exception;
+use tracewire_e2e::metrics::workload;
 use tracewire_e2e::{http_client, now_ns};
 use tracewire_semconv::attribute;
 
@@ -192,4 +196,133 @@ fn the_slow_agent_fires_the_websocket_p95_rule_and_a_failing_tools_call_the_erro
     });
     let failing = rule(&overview, "tools failing");
     assert_eq!(failing["value"], json!(1.0 / 3.0), "{failing}");
+}
+
+fn post(collector: &Collector, path: &str, body: Vec<u8>) {
+    let response = http_client()
+        .post(collector.otlp_url(path))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .expect("collector answers");
+    let status = response.status().as_u16();
+    assert_eq!(
+        status,
+        200,
+        "{}\n{}",
+        response.text().unwrap_or_default(),
+        collector.log()
+    );
+}
+
+#[test]
+fn log_records_matching_a_search_and_an_aggregated_metric_fire_their_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"
+[[rules]]
+name = "dashboard errors"
+condition = { kind = "log_count", query = "TypeError undefined", service = "agent-dashboard" }
+window = "1m"
+op = ">="
+threshold = 3
+summary = "{{value}} errors in {{window}} matching {{query}}"
+channels = []
+
+[[rules]]
+name = "host a hot"
+condition = { kind = "metric", name = "temperature", agg = "max", filters = { host = "a" } }
+window = "5m"
+threshold = 21
+channels = []
+
+[[rules]]
+name = "any host too hot"
+condition = { kind = "metric", name = "temperature", agg = "max" }
+window = "5m"
+threshold = 40
+channels = []
+"#,
+    )
+    .expect("write rules");
+    let collector = Collector::start(
+        &dir.path().join("tw.db"),
+        &[
+            "--rules",
+            &rules.display().to_string(),
+            "--alert-interval",
+            "200ms",
+        ],
+    );
+    let now = u64::try_from(now_ns()).expect("after 1970");
+    // Gauge points from 190 s to 70 s ago: host a 20 then 22, host b 30 then 31.
+    post(
+        &collector,
+        "/v1/metrics",
+        workload(now / 1_000_000_000 - 200).encode_to_vec(),
+    );
+    for i in 1..=2u8 {
+        post(
+            &collector,
+            "/v1/logs",
+            browser_exception(
+                now - u64::from(i) * 1_000_000_000,
+                "sess-logs",
+                [i; 16],
+                [i; 8],
+            )
+            .encode_to_vec(),
+        );
+    }
+    let overview = wait_for(&collector, |o| {
+        rule(o, "dashboard errors")["value"] == json!(2.0)
+            && rule(o, "host a hot")["state"] == "firing"
+    });
+    assert_eq!(rule(&overview, "dashboard errors")["state"], "inactive");
+    assert_eq!(rule(&overview, "host a hot")["value"], json!(22.0));
+    let hottest = rule(&overview, "any host too hot");
+    assert_eq!(hottest["state"], "inactive");
+    assert_eq!(hottest["value"], json!(31.0));
+
+    // A third matching record reaches the threshold.
+    post(
+        &collector,
+        "/v1/logs",
+        browser_exception(now, "sess-logs", [3; 16], [3; 8]).encode_to_vec(),
+    );
+    let overview = wait_for(&collector, |o| {
+        rule(o, "dashboard errors")["state"] == "firing"
+    });
+    let alert = overview["alerts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["rule"] == "dashboard errors"))
+        .expect("the alert");
+    assert_eq!(alert["value"], json!(3.0));
+    assert_eq!(
+        alert["summary"],
+        "3 errors in 1m matching TypeError undefined"
+    );
+    assert_eq!(alert["labels"]["query"], "TypeError undefined");
+    // One transition, not one per evaluation.
+    std::thread::sleep(Duration::from_millis(600));
+    let history: Json = http_client()
+        .get(collector.api_url("/api/alerts/history?rule=dashboard%20errors"))
+        .send()
+        .expect("collector answers")
+        .json()
+        .expect("JSON");
+    let changes: Vec<(&str, &str)> = history["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|t| {
+            (
+                t["from"].as_str().unwrap_or(""),
+                t["to"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(changes, [("inactive", "firing")]);
 }
