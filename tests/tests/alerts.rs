@@ -665,3 +665,122 @@ fn a_rule_put_through_the_api_is_evaluated_by_every_collector_until_deleted() {
         "deleted: not evaluated"
     );
 }
+
+const ACME_KEY: &str = "twsk_alerts_acme_key_0001";
+const ACME_TOKEN: &str = "twrt_alerts_acme_token_01";
+const GLOBEX_KEY: &str = "twsk_alerts_globex_key_01";
+const GLOBEX_TOKEN: &str = "twrt_alerts_globex_tok_01";
+
+fn as_tenant(collector: &Collector, path: &str, token: &str) -> (u16, Json) {
+    let response = http_client()
+        .get(collector.api_url(path))
+        .bearer_auth(token)
+        .send()
+        .expect("collector answers");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Json::Null))
+}
+
+fn rule_names(overview: &Json) -> Vec<&str> {
+    overview["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn each_tenant_s_rules_read_only_its_own_data_and_its_alerts_are_its_own() {
+    use tracewire_e2e::access::tenant;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start();
+    let access = dir.path().join("access.toml");
+    std::fs::write(
+        &access,
+        tenant("acme", ACME_KEY, ACME_TOKEN, "admin")
+            + &tenant("globex", GLOBEX_KEY, GLOBEX_TOKEN, "admin"),
+    )
+    .expect("write access file");
+    let rules = write_rules(
+        dir.path(),
+        &format!(
+            "{}{}",
+            webhook_channel(&receiver),
+            storm_rule("acme storm", 20, "ops").replace(
+                "name = \"acme storm\"",
+                "name = \"acme storm\"\ntenant = \"acme\""
+            )
+        ),
+    );
+    let collector = Collector::start(
+        &dir.path().join("tw.db"),
+        &[
+            "--access",
+            &access.display().to_string(),
+            "--rules",
+            rules.as_str(),
+            "--alert-interval",
+            "200ms",
+        ],
+    );
+    let put = http_client()
+        .put(collector.api_url("/api/alerts/rules/globex%20storm"))
+        .bearer_auth(GLOBEX_TOKEN)
+        .json(&serde_json::json!({
+            "condition": {"kind": "hot_endpoint", "route": ROUTE, "per_session": true},
+            "window": "2s",
+            "threshold": 20,
+            "summary": "{{route}} at {{value}}/s",
+            "channels": ["ops"],
+        }))
+        .send()
+        .expect("collector answers");
+    assert_eq!(put.status().as_u16(), 204);
+    // Each tenant sees its own rules only.
+    let (_, acme) = as_tenant(&collector, "/api/alerts", ACME_TOKEN);
+    assert_eq!(rule_names(&acme), ["acme storm"]);
+    let (_, globex) = as_tenant(&collector, "/api/alerts", GLOBEX_TOKEN);
+    assert_eq!(rule_names(&globex), ["globex storm"]);
+    let (status, _) = as_tenant(&collector, "/api/alerts/rules/globex%20storm", ACME_TOKEN);
+    assert_eq!(status, 404);
+
+    // Globex's poll storm fires globex's rule only.
+    let response = http_client()
+        .post(collector.otlp_url("/v1/logs"))
+        .header("content-type", "application/x-protobuf")
+        .header("x-tracewire-key", GLOBEX_KEY)
+        .body(request_rates(now_ns(), &[(ROUTE, 100, SESSION)]))
+        .send()
+        .expect("collector answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let hooks = wait_for_hooks(&receiver, 2);
+    assert_eq!(statuses(&hooks), ["firing", "resolved"]);
+    let alert = &hooks[0]["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "globex storm");
+    assert_eq!(alert["labels"]["tenant"], "globex");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        on(&receiver.received(), "/hook").len(),
+        2,
+        "acme's rule saw nothing"
+    );
+
+    let (_, acme) = as_tenant(&collector, "/api/alerts", ACME_TOKEN);
+    assert_eq!(acme["rules"][0]["state"], "inactive", "{acme:#}");
+    assert_eq!(acme["rules"][0]["value"], Json::Null, "no data of acme's");
+    assert_eq!(acme["alerts"], serde_json::json!([]));
+    for path in ["/api/alerts/history", "/api/alerts/notifications"] {
+        let (status, body) = as_tenant(&collector, path, ACME_TOKEN);
+        assert_eq!(status, 200);
+        let entries = body.as_object().and_then(|o| o.values().next()).cloned();
+        assert_eq!(entries, Some(serde_json::json!([])), "{path}: {body:#}");
+        let (_, body) = as_tenant(&collector, path, GLOBEX_TOKEN);
+        let entries = body.as_object().and_then(|o| o.values().next()).cloned();
+        assert_eq!(
+            entries.and_then(|e| e.as_array().map(Vec::len)),
+            Some(2),
+            "{path}: {body:#}"
+        );
+    }
+}
