@@ -5,7 +5,8 @@
 //! a receiver answering 500 gets retries; e-mail reaches a real SMTP server (aiosmtpd) over
 //! STARTTLS; a silence records without sending; SIGHUP reloads the rules file (a broken one
 //! keeps the rules in force and logs why); a rule PUT through the API on one collector is
-//! evaluated (once) by the pair until it is deleted.
+//! evaluated (once) by the pair until it is deleted; with an access file, each tenant's rules
+//! read only its own data and its alerts, history and notifications are its own.
 
 use std::path::Path;
 use std::time::Duration;
