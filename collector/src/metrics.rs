@@ -63,6 +63,17 @@ struct RequestLabels {
     status: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    to: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    channel_type: &'static str,
+    outcome: &'static str,
+}
+
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 /// Counters and gauges of the running collector.
@@ -83,6 +94,10 @@ pub struct Metrics {
     insert_failures: Counter,
     truncated: Family<SignalLabels, Counter>,
     refused_connections: Counter,
+    alert_evaluations: Counter,
+    alert_evaluation_errors: Counter,
+    alert_transitions: Family<TransitionLabels, Counter>,
+    alert_notifications: Family<NotificationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -179,6 +194,30 @@ impl Default for Metrics {
             "Ingest connections refused with 503 or closed because --otlp-max-connections were open",
             refused_connections.clone(),
         );
+        let alert_evaluations = Counter::default();
+        let alert_evaluation_errors = Counter::default();
+        let alert_transitions = Family::<TransitionLabels, Counter>::default();
+        let alert_notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "tracewire_alert_evaluations",
+            "Alert rule evaluations this collector ran (slots it claimed)",
+            alert_evaluations.clone(),
+        );
+        registry.register(
+            "tracewire_alert_evaluation_errors",
+            "Alert rule evaluations that failed: claiming the slot, reading the condition's data or writing the states",
+            alert_evaluation_errors.clone(),
+        );
+        registry.register(
+            "tracewire_alert_transitions",
+            "Alert state changes this collector recorded, by the new state",
+            alert_transitions.clone(),
+        );
+        registry.register(
+            "tracewire_alert_notifications",
+            "Alert notification attempts by channel type and outcome (sent; failed, to be retried; gave_up; silenced; dropped from a full queue)",
+            alert_notifications.clone(),
+        );
         Self {
             registry,
             received,
@@ -196,6 +235,10 @@ impl Default for Metrics {
             insert_failures,
             truncated,
             refused_connections,
+            alert_evaluations,
+            alert_evaluation_errors,
+            alert_transitions,
+            alert_notifications,
         }
     }
 }
@@ -289,6 +332,33 @@ impl Metrics {
         self.insert_failures.inc();
     }
 
+    /// One alert rule's slot claimed by this collector and evaluated.
+    pub fn alert_evaluated(&self) {
+        self.alert_evaluations.inc();
+    }
+
+    /// One alert rule's evaluation failed.
+    pub fn alert_evaluation_failed(&self) {
+        self.alert_evaluation_errors.inc();
+    }
+
+    /// One alert changed to the state `to`.
+    pub fn alert_transition(&self, to: &'static str) {
+        self.alert_transitions
+            .get_or_create(&TransitionLabels { to })
+            .inc();
+    }
+
+    /// One notification attempt on a channel of type `channel_type`, by outcome.
+    pub fn alert_notification(&self, channel_type: &'static str, outcome: &'static str) {
+        self.alert_notifications
+            .get_or_create(&NotificationLabels {
+                channel_type,
+                outcome,
+            })
+            .inc();
+    }
+
     /// One finished HTTP request.
     pub fn request(&self, route: &str, status: u16, elapsed: Duration) {
         self.requests
@@ -323,6 +393,8 @@ mod tests {
         metrics.refused(Signal::Logs, Refusal::QueueFull, 2);
         metrics.request("/v1/traces", 200, Duration::from_millis(3));
         metrics.denied("origin", "acme");
+        metrics.alert_notification("slack", "failed");
+        metrics.alert_transition("firing");
         let text = metrics.render(5, 10);
         assert!(
             text.contains(
@@ -339,6 +411,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("tracewire_write_queue_depth 5"), "{text}");
+        assert!(
+            text.contains(
+                r#"tracewire_alert_notifications_total{channel_type="slack",outcome="failed"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"tracewire_alert_transitions_total{to="firing"} 1"#),
+            "{text}"
+        );
         assert!(text.contains(r#"tracewire_http_request_duration_seconds_count{route="/v1/traces",status="200"} 1"#), "{text}");
     }
 }

@@ -98,6 +98,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let ready = Arc::new(AtomicBool::new(true));
     let alerts = Alerts::new(
         Arc::clone(&store),
+        Arc::clone(&metrics),
         &config.alerts,
         api_listener.local_addr()?,
         api_tls.is_some(),

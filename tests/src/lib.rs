@@ -13,6 +13,7 @@ pub mod logs;
 pub mod metrics;
 pub mod raw_http;
 pub mod receiver;
+pub mod smtp;
 pub mod tee;
 pub mod tls;
 

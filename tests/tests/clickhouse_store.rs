@@ -391,7 +391,8 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .unwrap_or_else(|e| panic!("{e}\n{statement}"));
         assert!(!formatted.is_empty());
     }
-    // Every query (trace, search with every filter on, services, correlation reads) runs
+    // Every query (trace, search with every filter on, services, correlation reads, alert
+    // records) runs
     // against the schema.
     let client = test.client();
     for statement in query_statements() {
@@ -424,6 +425,9 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("v0", "/x")
             .param("k1", "method")
             .param("v1", "GET")
+            .param("rule", "poll storm")
+            .param("slot", 0i64)
+            .param("after", 0i64)
             .fetch_bytes("TabSeparated")
             .expect("starts")
             .collect()

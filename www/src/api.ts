@@ -234,9 +234,20 @@ export class ApiError extends Error {
 
 /** GETs `path` (with its query string) and parses the JSON answer. */
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return call<T>(path, { signal, headers: { accept: 'application/json', ...authHeaders() } });
+}
+
+/** Sends `body` as JSON with `method` (POST, PUT) or, without a body, DELETE; the JSON answer, or null for 204. */
+export async function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T | null> {
+  const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return call<T | null>(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function call<T>(path: string, init: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { signal, headers: { accept: 'application/json', ...authHeaders() } });
+    res = await fetch(path, init);
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'unreachable', 'The collector did not answer. Is it still running?');
@@ -254,6 +265,7 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
     }
     throw new ApiError(res.status, code, message);
   }
+  if (res.status === 204) return null as T;
   return (await res.json()) as T;
 }
 
@@ -307,4 +319,63 @@ export interface Edge {
   calls: number;
   errors: number;
   p95_ns: number | null;
+}
+
+/** An alert's state (docs/alerts.md). */
+export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
+
+/** One rule of `GET /api/alerts`, with its current state. */
+export interface AlertRule {
+  name: string;
+  source: 'file' | 'api';
+  condition: Record<string, unknown> & { kind: string };
+  window: string;
+  op: string;
+  threshold: number;
+  for: string;
+  severity: string;
+  labels: Attributes;
+  channels: string[];
+  state: AlertState;
+  value: number | null;
+  /** null before the first evaluation. */
+  last_change_unix_nano: UnixNanos | null;
+  evaluated_unix_nano: UnixNanos | null;
+}
+
+/** One alert (a rule's instance) that is not inactive. */
+export interface Alert {
+  rule: string;
+  key: string;
+  state: AlertState;
+  value: number | null;
+  labels: Attributes;
+  summary: string;
+  since_unix_nano: UnixNanos;
+  active_since_unix_nano: UnixNanos | null;
+  trace_id: string | null;
+  session_id: string | null;
+}
+
+/** One transition of `GET /api/alerts/history`. */
+export interface AlertTransition {
+  time_unix_nano: UnixNanos;
+  rule: string;
+  key: string;
+  from: AlertState;
+  to: AlertState;
+  value: number | null;
+  labels: Attributes;
+  summary: string;
+  trace_id: string | null;
+  session_id: string | null;
+}
+
+/** A silence of `GET /api/alerts/silences`. */
+export interface Silence {
+  id: string;
+  matchers: { name: string; value: string; equal?: boolean }[];
+  starts_unix_nano: UnixNanos;
+  ends_unix_nano: UnixNanos;
+  comment: string;
 }

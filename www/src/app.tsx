@@ -3,6 +3,7 @@
 import { useEffect } from 'preact/hooks';
 import { signOut, useAuth } from './auth';
 import { Link } from './components/common';
+import { AlertsPage } from './pages/Alerts';
 import { DependencyMapPage } from './pages/DependencyMap';
 import { LivePage } from './pages/Live';
 import { LogsPage } from './pages/Logs';
@@ -24,6 +25,7 @@ const NAV = [
   { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
   { href: '/live', label: 'Live tail', match: (p: string) => p.startsWith('/live') },
+  { href: '/alerts', label: 'Alerts', match: (p: string) => p.startsWith('/alerts') },
 ];
 
 export function App() {
@@ -47,6 +49,7 @@ export function App() {
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
   else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
+  else if (path === '/alerts' || path === '/alerts/') page = <AlertsPage search={search} />;
   else
     page = (
       <section class="page">

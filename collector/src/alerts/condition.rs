@@ -221,7 +221,8 @@ impl Condition {
             | Self::ServiceLatency { .. } => {
                 vec!["service", "operation"]
             }
-            Self::LogCount { .. } => vec![],
+            // Never none: an alert's key of no labels would be the rule's own record's.
+            Self::LogCount { .. } => vec!["query"],
             Self::Metric { .. } => vec!["metric"],
         }
     }
@@ -326,7 +327,7 @@ impl Condition {
                     })
                     .await?;
                 let total: u64 = counts.iter().map(|c| c.count).sum();
-                vec![Sample::new(&[], total as f64)]
+                vec![Sample::new(&[("query", query.as_str())], total as f64)]
             }
             Self::Metric {
                 name,

@@ -94,6 +94,7 @@ impl Alerts {
             }
             for rule in rules {
                 if let Err(e) = self.evaluate(&rule, next, interval).await {
+                    self.metrics.alert_evaluation_failed();
                     warn!(rule = %rule.name, tenant = %rule.tenant, error = %e, "Alert rule not evaluated");
                 }
             }
@@ -120,6 +121,7 @@ impl Alerts {
                 previous = ledger.states(Some(&rule.name)).await?;
             }
         }
+        self.metrics.alert_evaluated();
         let mut previous: BTreeMap<String, AlertRecord> =
             previous.into_iter().map(|r| (r.key.clone(), r)).collect();
         let rule_record = previous.remove("");
@@ -173,14 +175,20 @@ impl Alerts {
             labels.extend(instance);
             labels.insert("alertname".into(), rule.name.clone());
             labels.insert("severity".into(), rule.severity.clone());
-            let summary = self.summary(
-                rule,
-                &labels,
-                value,
-                s.to,
-                trace_id.as_deref(),
-                session_id.as_deref(),
-            );
+            // An alert whose data is gone (a session that stopped polling) keeps the summary it
+            // last had, as Alertmanager keeps a resolved alert's annotations, rather than
+            // reading "no data" where the value was.
+            let summary = match prev {
+                Some(p) if value.is_none() && !p.summary.is_empty() => p.summary.clone(),
+                _ => self.summary(
+                    rule,
+                    &labels,
+                    value,
+                    s.to,
+                    trace_id.as_deref(),
+                    session_id.as_deref(),
+                ),
+            };
             let record = AlertRecord {
                 rule: rule.name.clone(),
                 key: key.clone(),
@@ -199,6 +207,7 @@ impl Alerts {
                 session_id: session_id.clone(),
             };
             if s.changed() {
+                self.metrics.alert_transition(s.to.as_str());
                 transitions.push(TransitionRecord {
                     time_ns: now,
                     rule: rule.name.clone(),

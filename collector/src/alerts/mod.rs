@@ -31,6 +31,7 @@ pub use rules::{Problem, Rule, RuleSet, RuleSpec, RulesError, Source};
 use self::notify::{Channel, Notifier};
 use crate::access::Tenant;
 use crate::access::id_of_stored;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tls::TlsError;
 
@@ -61,14 +62,17 @@ pub struct Alerts {
     /// This collector's id in evaluation claims.
     owner: String,
     notifier: Notifier,
+    metrics: Arc<Metrics>,
     ui_url: String,
 }
 
 impl Alerts {
     /// Loads the rules file (when given) and sets up notifications; `api` is the API listener's
-    /// address, the UI's address in links unless `--alert-ui-url` says otherwise.
+    /// address, the UI's address in links unless `--alert-ui-url` says otherwise; evaluations,
+    /// transitions and notifications are counted in `metrics`.
     pub fn new(
         store: Arc<Store>,
+        metrics: Arc<Metrics>,
         options: &AlertOptions,
         api: SocketAddr,
         api_tls: bool,
@@ -83,7 +87,12 @@ impl Alerts {
         };
         let owner: [u8; 16] = rand::random();
         Ok(Arc::new(Self {
-            notifier: Notifier::start(Arc::clone(&store), crate::tls::http_client()?),
+            notifier: Notifier::start(
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+                crate::tls::http_client()?,
+            ),
+            metrics,
             store,
             path: options.rules.clone(),
             file: RwLock::new(Arc::new(file)),

@@ -74,6 +74,7 @@ pub async fn store_logs(store: &Store, logs: Vec<LogRecord>) {
 pub fn alerts(store: &Arc<Store>) -> Arc<crate::alerts::Alerts> {
     crate::alerts::Alerts::new(
         Arc::clone(store),
+        Arc::new(crate::metrics::Metrics::default()),
         &crate::alerts::AlertOptions::default(),
         std::net::SocketAddr::from(([127, 0, 0, 1], 4380)),
         false,

@@ -174,6 +174,10 @@ impl Channel for Email {
         &self.name
     }
 
+    fn kind(&self) -> &'static str {
+        "email"
+    }
+
     async fn send(&self, n: &Notification, _http: &HttpClient) -> Result<u16, SendError> {
         let (subject, body) = message(n);
         let mut builder = Message::builder()

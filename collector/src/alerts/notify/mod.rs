@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::warn;
 
 use super::now_ns;
+use crate::metrics::Metrics;
 use crate::store::{AlertState, NotificationRecord, Scope, SilenceRecord, Store};
 use crate::tls::HttpClient;
 
@@ -93,6 +94,9 @@ pub struct SendError {
 pub trait Channel: Send + Sync {
     /// The channel's name in the rules file.
     fn name(&self) -> &str;
+
+    /// The channel's `type` in the rules file (`webhook`, `slack`, `pagerduty`, `email`).
+    fn kind(&self) -> &'static str;
 
     /// Sends one notification; the receiver's status or reply code when it took it.
     async fn send(&self, notification: &Notification, http: &HttpClient) -> Result<u16, SendError>;
@@ -260,28 +264,37 @@ struct Job {
 #[derive(Clone)]
 pub struct Notifier {
     queue: mpsc::Sender<Job>,
+    log: Log,
+}
+
+/// Where attempts are recorded: the store's notification log and the collector's metrics.
+#[derive(Clone)]
+struct Log {
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
 }
 
 impl Notifier {
-    /// Starts the worker that sends what is enqueued, logging into `store`.
-    pub fn start(store: Arc<Store>, http: HttpClient) -> Self {
+    /// Starts the worker that sends what is enqueued, logging into `store` and counting in
+    /// `metrics`.
+    pub fn start(store: Arc<Store>, metrics: Arc<Metrics>, http: HttpClient) -> Self {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
-        let worker_store = Arc::clone(&store);
+        let log = Log { store, metrics };
+        let worker_log = log.clone();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(IN_FLIGHT));
             while let Some(job) = jobs.recv().await {
                 let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                     return;
                 };
-                let (store, http) = (Arc::clone(&worker_store), http.clone());
+                let (log, http) = (worker_log.clone(), http.clone());
                 tokio::spawn(async move {
-                    deliver(&store, &http, job).await;
+                    deliver(&log, &http, job).await;
                     drop(permit);
                 });
             }
         });
-        Self { queue, store }
+        Self { queue, log }
     }
 
     /// Sends `notification` on `channel` unless a silence of `silences` matches it (then it
@@ -309,51 +322,49 @@ impl Notifier {
                 }
             }
         };
-        log(
-            &self.store,
-            &notification,
-            channel.name(),
-            0,
-            outcome,
-            None,
-            None,
-        )
-        .await;
+        self.log
+            .write(&notification, channel.as_ref(), 0, outcome, None, None)
+            .await;
     }
 }
 
-/// Writes one entry of the notification log (failures to write it are logged).
-async fn log(
-    store: &Store,
-    n: &Notification,
-    channel: &str,
-    attempt: u32,
-    outcome: &str,
-    code: Option<u16>,
-    error: Option<String>,
-) {
-    let entry = NotificationRecord {
-        time_ns: now_ns(),
-        rule: n.rule.clone(),
-        key: n.key.clone(),
-        channel: channel.to_owned(),
-        status: n.status,
-        attempt,
-        outcome: outcome.to_owned(),
-        code,
-        error,
-    };
-    if let Err(e) = store
-        .alerts(Scope::of_tenant(&n.tenant))
-        .log_notification(&entry)
-        .await
-    {
-        warn!(error = %e, rule = %n.rule, "Cannot write the alert notification log");
+impl Log {
+    /// Counts one attempt and writes it into the notification log (failures to write it are
+    /// logged).
+    async fn write(
+        &self,
+        n: &Notification,
+        channel: &dyn Channel,
+        attempt: u32,
+        outcome: &'static str,
+        code: Option<u16>,
+        error: Option<String>,
+    ) {
+        self.metrics.alert_notification(channel.kind(), outcome);
+        let entry = NotificationRecord {
+            time_ns: now_ns(),
+            rule: n.rule.clone(),
+            key: n.key.clone(),
+            channel: channel.name().to_owned(),
+            status: n.status,
+            attempt,
+            outcome: outcome.to_owned(),
+            code,
+            error,
+        };
+        if let Err(e) = self
+            .store
+            .alerts(Scope::of_tenant(&n.tenant))
+            .log_notification(&entry)
+            .await
+        {
+            warn!(error = %e, rule = %n.rule, "Cannot write the alert notification log");
+        }
     }
 }
 
 /// Sends one notification, retrying with backoff, and logs every attempt.
-async fn deliver(store: &Store, http: &HttpClient, job: Job) {
+async fn deliver(log: &Log, http: &HttpClient, job: Job) {
     let Job {
         notification,
         channel,
@@ -371,10 +382,9 @@ async fn deliver(store: &Store, http: &HttpClient, job: Job) {
             };
         match result {
             Ok(code) => {
-                log(
-                    store,
+                log.write(
                     &notification,
-                    channel.name(),
+                    channel.as_ref(),
                     attempt,
                     "sent",
                     Some(code),
@@ -393,10 +403,9 @@ async fn deliver(store: &Store, http: &HttpClient, job: Job) {
                     error = %e,
                     "Alert notification failed"
                 );
-                log(
-                    store,
+                log.write(
                     &notification,
-                    channel.name(),
+                    channel.as_ref(),
                     attempt,
                     outcome,
                     e.code,

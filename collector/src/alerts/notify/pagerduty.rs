@@ -62,6 +62,10 @@ impl Channel for PagerDuty {
         &self.name
     }
 
+    fn kind(&self) -> &'static str {
+        "pagerduty"
+    }
+
     async fn send(&self, n: &Notification, http: &HttpClient) -> Result<u16, SendError> {
         post_json(http, &self.url, &payload(n, &self.routing_key)).await
     }

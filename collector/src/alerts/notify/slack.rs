@@ -50,6 +50,10 @@ impl Channel for Slack {
         &self.name
     }
 
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+
     async fn send(&self, n: &Notification, http: &HttpClient) -> Result<u16, SendError> {
         post_json(http, &self.url, &payload(n)).await
     }

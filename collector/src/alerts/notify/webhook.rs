@@ -70,6 +70,10 @@ impl Channel for Webhook {
         &self.name
     }
 
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
     async fn send(&self, n: &Notification, http: &HttpClient) -> Result<u16, SendError> {
         post_json(http, &self.url, &payload(n, &self.name)).await
     }

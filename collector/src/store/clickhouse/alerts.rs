@@ -15,6 +15,42 @@ use crate::store::alerts::{
 };
 use crate::store::error::StoreError;
 
+/// Whose claim of a (tenant, rule, slot) ClickHouse kept: the first.
+const CLAIM_OWNER_SQL: &str = "SELECT Owner FROM tracewire_alert_claims \
+     WHERE Tenant = {tenant:String} \
+     AND Rule = {rule:String} AND Slot = {slot:Int64} ORDER BY ClaimedAt, Owner LIMIT 1";
+
+/// Whether a (tenant, rule, slot) is claimed.
+const CLAIMED_SQL: &str = "SELECT count() FROM tracewire_alert_claims \
+     WHERE Tenant = {tenant:String} \
+     AND Rule = {rule:String} AND Slot = {slot:Int64}";
+
+/// A tenant's alert states, of one rule or (`rule` empty) all.
+const STATES_SQL: &str = "SELECT Body FROM tracewire_alert_states FINAL \
+     WHERE Tenant = {tenant:String} \
+     AND ({rule:String} = '' OR Rule = {rule:String}) ORDER BY Rule, Key";
+
+/// Transitions, newest first.
+const HISTORY_SQL: &str = "SELECT Body FROM tracewire_alert_history \
+     WHERE Tenant = {tenant:String} \
+     AND ({rule:String} = '' OR Rule = {rule:String}) \
+     ORDER BY Time DESC LIMIT {limit:UInt64}";
+
+/// The notification log, newest first.
+const NOTIFICATIONS_SQL: &str = "SELECT Body FROM tracewire_alert_notifications \
+     WHERE Tenant = {tenant:String} \
+     ORDER BY Time DESC LIMIT {limit:UInt64}";
+
+/// Silences ending after `after`.
+const SILENCES_SQL: &str = "SELECT Body FROM tracewire_alert_silences FINAL \
+     WHERE Tenant = {tenant:String} \
+     AND EndsAt > {after:Int64} ORDER BY EndsAt";
+
+/// Every rule set through the API, of every tenant.
+const RULES_SQL: &str = "SELECT Tenant, Body FROM tracewire_alert_rules FINAL \
+     WHERE Deleted = 0 \
+     ORDER BY Tenant, Name";
+
 /// The alert records of one database.
 pub(super) struct ClickHouseAlertBook {
     pub(super) client: Client,
@@ -171,10 +207,7 @@ impl AlertBook for ClickHouseAlertBook {
             .await?;
         let first: Option<OwnerRow> = self
             .client
-            .query(
-                "SELECT Owner FROM tracewire_alert_claims WHERE Tenant = {tenant:String} \
-                 AND Rule = {rule:String} AND Slot = {slot:Int64} ORDER BY ClaimedAt, Owner LIMIT 1",
-            )
+            .query(CLAIM_OWNER_SQL)
             .param("tenant", tenant)
             .param("rule", rule)
             .param("slot", slot_ns)
@@ -187,10 +220,7 @@ impl AlertBook for ClickHouseAlertBook {
     async fn claimed(&self, tenant: &str, rule: &str, slot_ns: i64) -> Result<bool, StoreError> {
         let count: u64 = self
             .client
-            .query(
-                "SELECT count() FROM tracewire_alert_claims WHERE Tenant = {tenant:String} \
-                 AND Rule = {rule:String} AND Slot = {slot:Int64}",
-            )
+            .query(CLAIMED_SQL)
             .param("tenant", tenant)
             .param("rule", rule)
             .param("slot", slot_ns)
@@ -207,10 +237,7 @@ impl AlertBook for ClickHouseAlertBook {
     ) -> Result<Vec<AlertRecord>, StoreError> {
         let rows = self
             .client
-            .query(
-                "SELECT Body FROM tracewire_alert_states FINAL WHERE Tenant = {tenant:String} \
-                 AND ({rule:String} = '' OR Rule = {rule:String}) ORDER BY Rule, Key",
-            )
+            .query(STATES_SQL)
             .param("tenant", tenant)
             .param("rule", rule.unwrap_or(""))
             .fetch_all::<BodyRow>()
@@ -262,11 +289,7 @@ impl AlertBook for ClickHouseAlertBook {
     ) -> Result<Vec<TransitionRecord>, StoreError> {
         let rows = self
             .client
-            .query(
-                "SELECT Body FROM tracewire_alert_history WHERE Tenant = {tenant:String} \
-                 AND ({rule:String} = '' OR Rule = {rule:String}) \
-                 ORDER BY Time DESC LIMIT {limit:UInt64}",
-            )
+            .query(HISTORY_SQL)
             .param("tenant", tenant)
             .param("rule", rule.unwrap_or(""))
             .param("limit", limit as u64)
@@ -298,10 +321,7 @@ impl AlertBook for ClickHouseAlertBook {
     ) -> Result<Vec<NotificationRecord>, StoreError> {
         let rows = self
             .client
-            .query(
-                "SELECT Body FROM tracewire_alert_notifications WHERE Tenant = {tenant:String} \
-                 ORDER BY Time DESC LIMIT {limit:UInt64}",
-            )
+            .query(NOTIFICATIONS_SQL)
             .param("tenant", tenant)
             .param("limit", limit as u64)
             .fetch_all::<BodyRow>()
@@ -317,10 +337,7 @@ impl AlertBook for ClickHouseAlertBook {
     ) -> Result<Vec<SilenceRecord>, StoreError> {
         let rows = self
             .client
-            .query(
-                "SELECT Body FROM tracewire_alert_silences FINAL WHERE Tenant = {tenant:String} \
-                 AND EndsAt > {after:Int64} ORDER BY EndsAt",
-            )
+            .query(SILENCES_SQL)
             .param("tenant", tenant)
             .param("after", after_ns)
             .fetch_all::<BodyRow>()
@@ -345,10 +362,7 @@ impl AlertBook for ClickHouseAlertBook {
     async fn all_rules(&self) -> Result<Vec<(String, RuleRecord)>, StoreError> {
         let rows = self
             .client
-            .query(
-                "SELECT Tenant, Body FROM tracewire_alert_rules FINAL WHERE Deleted = 0 \
-                 ORDER BY Tenant, Name",
-            )
+            .query(RULES_SQL)
             .fetch_all::<TenantBodyRow>()
             .await
             .map_err(ClickHouseError::from)?;
@@ -389,4 +403,20 @@ impl AlertBook for ClickHouseAlertBook {
         }
         Ok(existed)
     }
+}
+
+/// Every query statement of the alert records, for [`super::query_statements`].
+#[cfg(feature = "testing")]
+pub(super) fn statements() -> Vec<String> {
+    [
+        CLAIM_OWNER_SQL,
+        CLAIMED_SQL,
+        STATES_SQL,
+        HISTORY_SQL,
+        NOTIFICATIONS_SQL,
+        SILENCES_SQL,
+        RULES_SQL,
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }

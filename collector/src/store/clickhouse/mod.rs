@@ -359,12 +359,14 @@ impl Reads for ClickHouseStore {
     }
 }
 
-/// Every query statement the ClickHouse store sends (the reads' and the correlation step's),
+/// Every query statement the ClickHouse store sends (the reads', the correlation step's and the
+/// alert records'),
 /// with all filters on, for tests that run each one on the engine.
 #[cfg(feature = "testing")]
 pub fn query_statements() -> Vec<String> {
     let mut statements = read::statements();
     statements.push(derive::SESSION_SAMPLES_SQL.to_owned());
+    statements.extend(alerts::statements());
     statements
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -104,7 +104,7 @@ impl AlertBook for SqliteAlertBook {
     ) -> Result<bool, StoreError> {
         let (tenant, rule, owner) = (tenant.to_owned(), rule.to_owned(), owner.to_owned());
         self.run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx.execute(
                 "INSERT OR IGNORE INTO alert_claims (tenant, rule, slot_ns, owner) VALUES (?1, ?2, ?3, ?4)",
                 params![tenant, rule, slot_ns, owner],
@@ -164,7 +164,7 @@ impl AlertBook for SqliteAlertBook {
         let (states, transitions) = (states.to_vec(), transitions.to_vec());
         let retention_ns = self.retention_ns;
         self.run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for state in &states {
                 tx.prepare_cached(
                     "INSERT INTO alert_states (tenant, rule, key, slot_ns, body) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -314,7 +314,7 @@ impl AlertBook for SqliteAlertBook {
     async fn delete_rule(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
         let (tenant, name) = (tenant.to_owned(), name.to_owned());
         self.run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let deleted = tx.execute(
                 "DELETE FROM alert_rules WHERE tenant = ?1 AND name = ?2",
                 params![tenant, name],

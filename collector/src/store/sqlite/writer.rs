@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
@@ -351,9 +351,12 @@ impl Deriving {
 
 /// Commits a group of batches and answers them; returns how many traces it added to those
 /// waiting for the correlation step.
+/// The transaction takes the write lock first (IMMEDIATE), waiting for it as long as the busy
+/// timeout allows: a deferred one that reads before it writes fails at once with `database is
+/// locked` when another connection (the alert engine's, a second collector's) committed since.
 fn commit_group(conn: &mut Connection, group: Vec<Pending>, metrics: &Metrics) -> usize {
     let result = conn
-        .transaction()
+        .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(SqliteError::from)
         .and_then(|tx| {
             let mut added = 0;
@@ -400,7 +403,7 @@ pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, Sqlit
 }
 
 fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, SqliteError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut pruned = Pruned::default();
     for signal in Signal::ALL {
