@@ -6,6 +6,7 @@ import { Link } from './components/common';
 import { DependencyMapPage } from './pages/DependencyMap';
 import { LivePage } from './pages/Live';
 import { LogsPage } from './pages/Logs';
+import { MetricsPage } from './pages/Metrics';
 import { SearchPage } from './pages/Search';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
@@ -20,6 +21,8 @@ const NAV = [
   { href: '/', label: 'Search', match: (p: string) => p === '/' || p.startsWith('/search') || p.startsWith('/trace/') },
   { href: '/services', label: 'Services', match: (p: string) => p.startsWith('/services') },
   { href: '/dependencies', label: 'Service map', match: (p: string) => p.startsWith('/dependencies') },
+  // Not /metrics: the collector serves its own Prometheus metrics there.
+  { href: '/explore', label: 'Metrics', match: (p: string) => p.startsWith('/explore') },
   { href: '/ws', label: 'WebSockets', match: (p: string) => p.startsWith('/ws') },
   { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
@@ -46,6 +49,7 @@ export function App() {
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
+  else if (path === '/explore' || path === '/explore/') page = <MetricsPage search={search} />;
   else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
   else
     page = (
