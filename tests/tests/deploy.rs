@@ -397,6 +397,62 @@ fn services_dashboard_sql_runs_on_clickhouse_against_collector_data() {
     assert_eq!(services, ["agent-backend", "web"]);
     let all: Vec<String> = services.iter().map(|s| format!("'{s}'")).collect();
 
+    // The metric variables list what the collector wrote to each exporter table; the panels
+    // run with the first of each, as Grafana picks it.
+    post_metrics(&collector, from);
+    let client = ch.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let landed = wait_until(Duration::from_secs(60), || {
+        [
+            "otel_metrics_sum",
+            "otel_metrics_gauge",
+            "otel_metrics_histogram",
+        ]
+        .iter()
+        .all(|t| runtime.block_on(count_rows(&client, t)).0 > 0)
+    });
+    assert!(
+        landed,
+        "no metrics in ClickHouse; log:\n{}",
+        collector.log()
+    );
+    let mut chosen = Vec::new();
+    for variable in &dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")[1..]
+    {
+        let name = variable["name"].as_str().expect("name");
+        let sql = expand(variable["query"].as_str().expect("query"), from, to, "", "");
+        let values: Vec<Json> = rows_of(&ch, &sql, &format!("the {name} variable"))
+            .iter()
+            .filter_map(|row| row.as_object().and_then(|o| o.values().next()).cloned())
+            .collect();
+        chosen.push((name.to_owned(), values));
+    }
+    let names = |name: &str| -> Vec<&str> {
+        chosen
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(names("counter"), ["shop.requests"]);
+    assert_eq!(names("gauge"), ["shop.queue"]);
+    assert_eq!(names("histogram"), ["shop.latency"]);
+    let with_metrics = |sql: &str| {
+        ["counter", "gauge", "histogram"]
+            .iter()
+            .fold(sql.to_owned(), |sql, name| {
+                sql.replace(
+                    &format!("${{{name}:singlequote}}"),
+                    &format!("'{}'", names(name)[0]),
+                )
+            })
+    };
+
     // Every panel's SQL runs; each panel of the services row answers something.
     let mut answers = std::collections::BTreeMap::new();
     let mut row = String::new();
@@ -406,7 +462,7 @@ fn services_dashboard_sql_runs_on_clickhouse_against_collector_data() {
         }
         for target in targets(panel) {
             let sql = expand(
-                target["rawSql"].as_str().expect("rawSql"),
+                &with_metrics(target["rawSql"].as_str().expect("rawSql")),
                 from,
                 to,
                 "",
@@ -414,7 +470,7 @@ fn services_dashboard_sql_runs_on_clickhouse_against_collector_data() {
             );
             let what = format!("panel {} ({})", panel["title"], target["refId"]);
             let rows = rows_of(&ch, &sql, &what);
-            if row.starts_with("Services and operations") {
+            if row.starts_with("Services and operations") || row.starts_with("Metrics") {
                 assert!(!rows.is_empty(), "{what} returned nothing");
             }
             let title = panel["title"].as_str().unwrap_or_default();
@@ -526,4 +582,106 @@ fn services_dashboard_sql_runs_on_clickhouse_against_collector_data() {
         .collect();
     assert_eq!(nodes, ["agent-backend", "web"]);
     assert_eq!(answers["Service map/edges"].len(), 2);
+
+    // The metrics row: what was sent, and what the collector's series API answers.
+    let listed: Vec<(String, String, f64)> = answers["Metrics in the time range/A"]
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().expect("text").to_owned();
+            (text("metric"), text("type"), num(&r["points"]))
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("shop.latency".to_owned(), "histogram".to_owned(), 1.0),
+            ("shop.queue".to_owned(), "gauge".to_owned(), 2.0),
+            ("shop.requests".to_owned(), "counter".to_owned(), 3.0),
+        ]
+    );
+    let series_total = |query: &str| -> f64 {
+        api(&format!("/api/metrics/series?{query}&{window}&step=3600s"))["series"][0]["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .filter_map(|p| p["value"].as_f64())
+            .sum()
+    };
+    // The counter grew by 70 in the range (its series started inside it).
+    let grown: f64 = answers["Counter rate: ${counter}/A"]
+        .iter()
+        .map(|r| num(&r["per second"]) * 60.0)
+        .sum();
+    assert!((grown - 70.0).abs() < 1e-6, "{grown}");
+    let increase = series_total("name=shop.requests&agg=increase");
+    assert!(
+        (grown - increase).abs() < 1e-6,
+        "{grown} against {increase}"
+    );
+    // The gauge's two series, 4 and 8 at the same time: a mean of 6.
+    let gauge = &answers["Gauge: ${gauge}/A"];
+    assert_eq!(gauge.len(), 1, "{gauge:?}");
+    assert_eq!(num(&gauge[0]["value"]), 6.0);
+    assert_eq!(series_total("name=shop.queue&agg=avg"), 6.0);
+    // Ten observations in (10, 50]: p50 30, p95 48, p99 49.6, as the API interpolates them.
+    let quantiles: Vec<(String, f64)> = answers["Histogram quantiles: ${histogram}/A"]
+        .iter()
+        .map(|r| {
+            (
+                r["series"].as_str().expect("series").to_owned(),
+                num(&r["value"]),
+            )
+        })
+        .collect();
+    let expected = [("shop p50", 30.0), ("shop p95", 48.0), ("shop p99", 49.6)];
+    assert_eq!(quantiles.len(), 3, "{quantiles:?}");
+    for ((series, value), (name, want)) in quantiles.iter().zip(expected) {
+        assert_eq!(series, name);
+        assert!((value - want).abs() < 1e-9, "{series}: {value}");
+    }
+    for (agg, want) in [("p50", 30.0), ("p95", 48.0), ("p99", 49.6)] {
+        let got = series_total(&format!("name=shop.latency&agg={agg}"));
+        assert!((got - want).abs() < 1e-9, "{agg}: {got}");
+    }
+}
+
+/// OTLP/JSON metrics of service `shop` inside a window starting at `from_ns`: cumulative
+/// counter `shop.requests` started 5 s in (10, 40, 70 at 10, 40 and 70 s), gauge `shop.queue`
+/// (4 and 8 at 30 s, in two series), delta histogram `shop.latency` (bounds 10, 50, 100; ten
+/// observations in the second bucket at 30 s).
+fn post_metrics(collector: &Collector, from_ns: u64) {
+    let at = |s: u64| (from_ns / 1_000_000_000 + s) * 1_000_000_000;
+    let attr = |k: &str, v: &str| serde_json::json!({"key": k, "value": {"stringValue": v}});
+    let counter: Vec<Json> = [(10, 10), (40, 40), (70, 70)]
+        .iter()
+        .map(|&(s, v)| {
+            serde_json::json!({"attributes": [attr("route", "/a")], "startTimeUnixNano": at(5).to_string(),
+                               "timeUnixNano": at(s).to_string(), "asInt": v.to_string()})
+        })
+        .collect();
+    let gauge: Vec<Json> = [("a", 4.0), ("b", 8.0)]
+        .iter()
+        .map(|&(q, v)| {
+            serde_json::json!({"attributes": [attr("queue", q)], "timeUnixNano": at(30).to_string(), "asDouble": v})
+        })
+        .collect();
+    let body = serde_json::json!({"resourceMetrics": [{
+        "resource": {"attributes": [attr("service.name", "shop")]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "shop.requests", "unit": "{request}",
+             "sum": {"aggregationTemporality": 2, "isMonotonic": true, "dataPoints": counter}},
+            {"name": "shop.queue", "gauge": {"dataPoints": gauge}},
+            {"name": "shop.latency", "unit": "ms", "histogram": {"aggregationTemporality": 1, "dataPoints": [{
+                "startTimeUnixNano": at(0).to_string(), "timeUnixNano": at(30).to_string(),
+                "count": "10", "sum": 300.0, "bucketCounts": ["0", "10", "0", "0"],
+                "explicitBounds": [10.0, 50.0, 100.0]}]}}
+        ]}]
+    }]});
+    let response = reqwest::blocking::Client::new()
+        .post(collector.otlp_url("/v1/metrics"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .expect("collector answers");
+    assert_eq!(response.status().as_u16(), 200);
 }

@@ -378,4 +378,32 @@ export interface Silence {
   starts_unix_nano: UnixNanos;
   ends_unix_nano: UnixNanos;
   comment: string;
+
+/** A metric's type as `GET /api/metrics` names it. */
+export type MetricType = 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
+
+/** One metric of `GET /api/metrics`: a name and type with points in the window. */
+export interface MetricInfo {
+  name: string;
+  type: MetricType;
+  unit: string;
+  description: string;
+  services: string[];
+  /** Data point attribute keys seen, sorted. */
+  attribute_keys: string[];
+}
+
+/** One group of `GET /api/metrics/series`: one value per step, null where the step has none. */
+export interface MetricSeries {
+  labels: Record<string, string>;
+  points: { time_unix_nano: UnixNanos; value: number | null }[];
+}
+
+/** `GET /api/metrics/series`. */
+export interface MetricSeriesResponse {
+  name: string;
+  type: MetricType;
+  agg: string;
+  step_ns: number;
+  series: MetricSeries[];
 }

@@ -7,6 +7,7 @@ import { AlertsPage } from './pages/Alerts';
 import { DependencyMapPage } from './pages/DependencyMap';
 import { LivePage } from './pages/Live';
 import { LogsPage } from './pages/Logs';
+import { MetricsPage } from './pages/Metrics';
 import { SearchPage } from './pages/Search';
 import { ServicePage } from './pages/Service';
 import { ServicesPage } from './pages/Services';
@@ -21,6 +22,8 @@ const NAV = [
   { href: '/', label: 'Search', match: (p: string) => p === '/' || p.startsWith('/search') || p.startsWith('/trace/') },
   { href: '/services', label: 'Services', match: (p: string) => p.startsWith('/services') },
   { href: '/dependencies', label: 'Service map', match: (p: string) => p.startsWith('/dependencies') },
+  // Not /metrics: the collector serves its own Prometheus metrics there.
+  { href: '/explore', label: 'Metrics', match: (p: string) => p.startsWith('/explore') },
   { href: '/ws', label: 'WebSockets', match: (p: string) => p.startsWith('/ws') },
   { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
@@ -48,6 +51,7 @@ export function App() {
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
+  else if (path === '/explore' || path === '/explore/') page = <MetricsPage search={search} />;
   else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
   else if (path === '/alerts' || path === '/alerts/') page = <AlertsPage search={search} />;
   else

@@ -142,6 +142,16 @@ pub fn ingest_router(store: &Store, metrics: Arc<Metrics>) -> Router {
 /// Posts every body (OTLP protobuf traces) to `app` from `clients` concurrent clients, each
 /// taking the next body until none is left; panics on any answer but success.
 pub async fn post_concurrently(app: Router, bodies: Arc<Vec<Vec<u8>>>, clients: usize) {
+    post_concurrently_to(app, "/v1/traces", bodies, clients).await;
+}
+
+/// [`post_concurrently`] to another OTLP path, e.g. `/v1/metrics`.
+pub async fn post_concurrently_to(
+    app: Router,
+    path: &'static str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    clients: usize,
+) {
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..clients)
         .map(|_| {
@@ -150,7 +160,7 @@ pub async fn post_concurrently(app: Router, bodies: Arc<Vec<Vec<u8>>>, clients: 
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
-                    let request = Request::post("/v1/traces")
+                    let request = Request::post(path)
                         .header("content-type", "application/x-protobuf")
                         .body(Body::from(body.clone()))
                         .expect("request");

@@ -43,7 +43,7 @@ export function RangeSelect({ range, onChange }: { range: string; onChange: (r: 
   return (
     <label>
       Time
-      <select value={range} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+      <select aria-label="Time" value={range} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
         {Object.keys(RANGES).map((r) => (
           <option value={r}>Last {r}</option>
         ))}
