@@ -20,6 +20,7 @@ pub mod retry;
 pub mod sampling;
 pub mod scrub;
 pub mod session;
+pub mod sse;
 pub mod text;
 
 #[cfg(target_arch = "wasm32")]
