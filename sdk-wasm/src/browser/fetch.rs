@@ -3,7 +3,7 @@
 //! interval so a flood shows as one aggregated signal.
 //!
 //! The wrapper around `window.fetch` is JavaScript (`fetch.js`); it asks [`FetchPatch`]'s hooks
-//! what to do with each request and reports how it ended. The hooks ([`hooks`]) and the counter
+//! what to do with each request and reports how it ended. The hooks (macro `hooks!`) and the counter
 //! serve the XMLHttpRequest instrumentation too (feature `xhr`, `xhr.rs`), so both record the
 //! same spans and count into one per-route counter.
 
