@@ -7,6 +7,10 @@
 # against the Rust and the Python demo backend (examples/python-backend).
 # Needs wasm-pack and Chromium (scripts/test-sdk-wasm.sh installs them), Node with npm, and
 # python3 with pip.
+# The SDK package for tests/browser/page is built with the optional `xhr` and `eventsource`
+# features on top of the default ones (xhr.test.mjs, eventsource.test.mjs use them; the other
+# tests do not call them). The default build's size and loading are checked by
+# scripts/test-sdk-wasm.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,7 +19,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Browser e2e: SDK web package, demo page, binaries, Python backend, playwright-core"
-wasm-pack build "$ROOT/sdk-wasm" --release --target web --out-dir "$ROOT/tests/browser/page/pkg"
+wasm-pack build "$ROOT/sdk-wasm" --release --target web --out-dir "$ROOT/tests/browser/page/pkg" -- \
+  --features xhr,eventsource
 wasm-pack build "$ROOT/examples/wasm-frontend" --release --target web --out-dir pkg
 cargo build --locked -p tracewire-collector -p tracewire-example-agent-backend
 python3 -m pip install --root-user-action=ignore --quiet --disable-pip-version-check \

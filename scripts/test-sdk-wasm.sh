@@ -73,6 +73,9 @@ step "Native unit tests and lints"
 cargo test -p tracewire-sdk
 cargo clippy -p tracewire-sdk --all-targets -- -D warnings
 cargo clippy -p tracewire-sdk --target wasm32-unknown-unknown --all-targets -- -D warnings
+# The optional instrumentations (off by default; tests/browser builds and tests them).
+cargo clippy -p tracewire-sdk --target wasm32-unknown-unknown --all-targets --features xhr,eventsource -- -D warnings
+cargo clippy -p tracewire-sdk --target wasm32-unknown-unknown --no-default-features --features xhr,eventsource -- -D warnings
 cargo fmt -p tracewire-sdk --check
 
 step "Servers"

@@ -1,5 +1,5 @@
-// Builds the package: the wasm SDK with wasm-pack (--target web) into wasm/, then the TypeScript
-// layer into dist/. `--check` only verifies that a build exists (run by `npm pack`, so a tarball
+// Builds the package: the wasm SDK with wasm-pack (--target web) into wasm/ (default features,
+// plus those TRACEWIRE_SDK_FEATURES lists), then the TypeScript layer into dist/. `--check` only verifies that a build exists (run by `npm pack`, so a tarball
 // without the wasm cannot be made by accident).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,8 +32,11 @@ function run(command, args) {
 
 rmSync(WASM, { recursive: true, force: true });
 rmSync(join(ROOT, 'dist'), { recursive: true, force: true });
+// TRACEWIRE_SDK_FEATURES=xhr,eventsource adds the SDK's optional cargo features to the default
+// ones (README: "XMLHttpRequest and EventSource"); the published package has none of them.
+const features = process.env.TRACEWIRE_SDK_FEATURES ?? '';
 run('wasm-pack', ['build', join(ROOT, '../sdk-wasm'), '--release', '--target', 'web',
-  '--out-dir', WASM, '--out-name', 'tracewire_sdk']);
+  '--out-dir', WASM, '--out-name', 'tracewire_sdk', ...(features ? ['--', '--features', features] : [])]);
 // wasm-pack writes a package of its own; this package ships only the module, types and wasm.
 for (const extra of ['package.json', 'README.md', '.gitignore']) rmSync(join(WASM, extra), { force: true });
 // The generated classes declare `[Symbol.dispose]`, whose type lives in the `esnext.disposable`

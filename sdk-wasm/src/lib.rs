@@ -20,6 +20,8 @@ pub mod retry;
 pub mod sampling;
 pub mod scrub;
 pub mod session;
+#[cfg(any(feature = "eventsource", test))]
+pub mod sse;
 pub mod text;
 
 #[cfg(target_arch = "wasm32")]

@@ -118,6 +118,10 @@ pub mod attribute {
         CODE_LINENO = "code.lineno";
         /// The source column of an error.
         CODE_COLUMN = "code.column";
+        /// On `sse.connect`: reconnects of this EventSource before this attempt.
+        SSE_RECONNECT_COUNT = "sse.reconnect_count";
+        /// On `sse.receive`: where the event's trace context came from, `data` or `id`.
+        SSE_CONTEXT_SOURCE = "sse.context_source";
         /// On a log captured from the browser console: the `console` method called (`error`,
         /// `warn`, ...).
         CONSOLE_METHOD = "console.method";
@@ -139,6 +143,11 @@ pub mod span {
         WS_CLOSE = "ws.close";
         /// What every WebSocket span name starts with.
         WS_PREFIX = "ws.";
+        /// An EventSource (Server-Sent Events) connection attempt, from `new EventSource` or
+        /// the reconnect to `open` (or the failure).
+        SSE_CONNECT = "sse.connect";
+        /// The browser received a Server-Sent Event (CONSUMER).
+        SSE_RECEIVE = "sse.receive";
     }
 }
 
@@ -159,6 +168,12 @@ pub mod value {
     names! {
         /// `messaging.system` of WebSocket spans.
         MESSAGING_SYSTEM_WEBSOCKET = "websocket";
+        /// `messaging.system` of Server-Sent Events spans.
+        MESSAGING_SYSTEM_SSE = "sse";
+        /// `sse.context_source` of an event whose data carried the context.
+        SSE_CONTEXT_DATA = "data";
+        /// `sse.context_source` of an event whose `id` was the context.
+        SSE_CONTEXT_ID = "id";
         /// `messaging.operation.type` of a sent message.
         OPERATION_SEND = "send";
         /// `messaging.operation.type` of a received message.

@@ -3,7 +3,9 @@
 //! interval so a flood shows as one aggregated signal.
 //!
 //! The wrapper around `window.fetch` is JavaScript (`fetch.js`); it asks [`FetchPatch`]'s hooks
-//! what to do with each request and reports how it ended.
+//! what to do with each request and reports how it ended. The hooks (macro `hooks!`) and the counter
+//! serve the XMLHttpRequest instrumentation too (feature `xhr`, `xhr.rs`), so both record the
+//! same spans and count into one per-route counter.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -12,19 +14,27 @@ use wasm_bindgen::prelude::*;
 
 use super::dom::{Interval, describe};
 use super::{Held, Inner, SpanCtx};
+use crate::json;
 use crate::rate::{RouteCounter, route_of};
 use crate::record::{AttrValue, LogRecord, Severity, SpanKind, SpanRecord};
-use crate::{Error, Result, json};
+#[cfg(feature = "fetch")]
+use crate::{Error, Result};
 use tracewire_semconv::{attribute, event};
 
+/// `start(id, method, url, origin)`: what to do with a request (see `fetch.js`).
+pub(super) type StartHook = Closure<dyn FnMut(u32, String, String, JsValue) -> JsValue>;
+/// `end(id, status, error)`: how a reported request ended (status -1: failed with `error`).
+pub(super) type EndHook = Closure<dyn FnMut(u32, i32, JsValue)>;
+
+#[cfg(feature = "fetch")]
 #[wasm_bindgen(module = "/src/browser/fetch.js")]
 extern "C" {
     #[wasm_bindgen(js_name = tracewireFetch)]
     fn traced_fetch(
         original: &JsValue,
         tracestate: &str,
-        start: &Closure<dyn FnMut(u32, String, String, JsValue) -> JsValue>,
-        end: &Closure<dyn FnMut(u32, i32, JsValue)>,
+        start: &StartHook,
+        end: &EndHook,
     ) -> JsValue;
 }
 
@@ -32,11 +42,42 @@ extern "C" {
 /// records on the interval and before every export.
 pub(crate) struct RouteRates {
     counter: RefCell<RouteCounter>,
+    /// With the `xhr` feature the counter is shared and reports itself each interval (the timer
+    /// holds it weakly); without it, [`FetchPatch`] owns the timer.
+    #[cfg(feature = "xhr")]
+    timer: RefCell<Option<Interval>>,
 }
 
 impl RouteRates {
+    /// The request counter fetch and XHR share: the one that exists while either patch holds
+    /// it, else a new one that reports each interval and before every export.
+    #[cfg(feature = "xhr")]
+    pub(super) fn shared(inner: &Rc<Inner>) -> Rc<RouteRates> {
+        if let Some(rates) = inner.http_rates.borrow().upgrade() {
+            return rates;
+        }
+        let rates = Rc::new(RouteRates {
+            counter: RefCell::new(RouteCounter::new(inner.config.fetch_spans_per_route)),
+            timer: RefCell::new(None),
+        });
+        inner.hold(Rc::downgrade(&rates) as Weak<dyn Held>);
+        let (weak, r) = (Rc::downgrade(inner), Rc::downgrade(&rates));
+        let timer = Interval::new(
+            &inner.window,
+            inner.config.fetch_rate_interval_ms,
+            move || {
+                if let (Some(inner), Some(r)) = (weak.upgrade(), r.upgrade()) {
+                    r.report(&inner);
+                }
+            },
+        );
+        *rates.timer.borrow_mut() = timer;
+        *inner.http_rates.borrow_mut() = Rc::downgrade(&rates);
+        rates
+    }
+
     /// Turns the counts of the interval into log records and starts a new interval.
-    fn report(&self, inner: &Inner) {
+    pub(super) fn report(&self, inner: &Inner) {
         let counts = self.counter.borrow_mut().drain();
         let interval = i64::from(inner.config.fetch_rate_interval_ms);
         for c in counts {
@@ -78,8 +119,8 @@ impl Held for RouteRates {
 }
 
 /// A request whose outcome becomes a CLIENT span.
-struct InFlight {
-    id: u32,
+pub(super) struct InFlight {
+    pub(super) id: u32,
     ctx: SpanCtx,
     method: String,
     url: String,
@@ -88,14 +129,16 @@ struct InFlight {
 
 /// The patch of `window.fetch` installed by `instrumentFetch()`; dropping it reports the counts
 /// of the current interval and restores the original (if nobody replaced ours meanwhile).
+#[cfg(feature = "fetch")]
 pub struct FetchPatch {
     inner: Weak<Inner>,
     window: web_sys::Window,
     original: JsValue,
     patched: JsValue,
     rates: Rc<RouteRates>,
-    _start: Closure<dyn FnMut(u32, String, String, JsValue) -> JsValue>,
-    _end: Closure<dyn FnMut(u32, i32, JsValue)>,
+    _start: StartHook,
+    _end: EndHook,
+    #[cfg(not(feature = "xhr"))]
     _timer: Option<Interval>,
 }
 
@@ -112,7 +155,7 @@ fn propagates_to(inner: &Inner, origin: Option<String>) -> bool {
 
 /// Decides about one request: `undefined` to leave it alone (the SDK's own exports, or no
 /// instance running), else `[traceparent or null, whether to report the outcome]`.
-fn start(
+pub(super) fn start(
     inner: &Inner,
     rates: &RouteRates,
     in_flight: &RefCell<Vec<InFlight>>,
@@ -144,7 +187,7 @@ fn start(
 }
 
 /// Records the CLIENT span of a request that ended with `status` (or failed with `error`).
-fn end(inner: &Inner, req: InFlight, status: i32, error: &JsValue) {
+pub(super) fn end(inner: &Inner, req: InFlight, status: i32, error: &JsValue) {
     let mut attributes = vec![
         (
             attribute::HTTP_REQUEST_METHOD.into(),
@@ -179,6 +222,36 @@ fn end(inner: &Inner, req: InFlight, status: i32, error: &JsValue) {
     });
 }
 
+/// Binds `$start` and `$end` to the two hooks a wrapper calls (`start` and `end` of `fetch.js`
+/// and `xhr.js`), recording into `$rates` (an `Rc<RouteRates>`) and one list of requests in
+/// flight. A macro, not a function: written in place, the fetch-only build's code stays as small
+/// as it was before XHR shared it (a function cost 56 bytes of gzipped wasm).
+macro_rules! hooks {
+    ($inner:ident, $rates:ident, $start:ident, $end:ident) => {
+        use ::std::{cell::RefCell, rc::Rc};
+        use $crate::browser::fetch::{EndHook, InFlight, StartHook};
+        let in_flight = Rc::new(RefCell::new(Vec::<InFlight>::new()));
+        let (weak, r, f) = (Rc::downgrade($inner), $rates.clone(), in_flight.clone());
+        let $start = StartHook::new(move |id, method, url, origin| match weak.upgrade() {
+            Some(inner) => $crate::browser::fetch::start(&inner, &r, &f, (id, method, url, origin)),
+            None => ::wasm_bindgen::JsValue::UNDEFINED,
+        });
+        let weak = Rc::downgrade($inner);
+        let $end = EndHook::new(move |id, status, error| {
+            let req = {
+                let mut f = in_flight.borrow_mut();
+                f.iter().position(|r| r.id == id).map(|i| f.swap_remove(i))
+            };
+            if let (Some(inner), Some(req)) = (weak.upgrade(), req) {
+                $crate::browser::fetch::end(&inner, req, status, &error);
+            }
+        });
+    };
+}
+#[cfg(feature = "xhr")]
+pub(super) use hooks;
+
+#[cfg(feature = "fetch")]
 impl FetchPatch {
     /// Replaces `window.fetch` with the traced version.
     pub(crate) fn install(inner: &Rc<Inner>) -> Result<FetchPatch> {
@@ -187,32 +260,21 @@ impl FetchPatch {
             .ok()
             .filter(JsValue::is_function)
             .ok_or(Error::Unavailable("fetch"))?;
+        #[cfg(feature = "xhr")]
+        let rates = RouteRates::shared(inner);
+        #[cfg(not(feature = "xhr"))]
         let rates = Rc::new(RouteRates {
             counter: RefCell::new(RouteCounter::new(inner.config.fetch_spans_per_route)),
         });
+        #[cfg(not(feature = "xhr"))]
         inner.hold(Rc::downgrade(&rates) as Weak<dyn Held>);
-        let in_flight = Rc::new(RefCell::new(Vec::<InFlight>::new()));
-        let (weak, r, f) = (Rc::downgrade(inner), rates.clone(), in_flight.clone());
-        let start = Closure::<dyn FnMut(u32, String, String, JsValue) -> JsValue>::new(
-            move |id, method, url, origin| match weak.upgrade() {
-                Some(inner) => start(&inner, &r, &f, (id, method, url, origin)),
-                None => JsValue::UNDEFINED,
-            },
-        );
-        let weak = Rc::downgrade(inner);
-        let end = Closure::<dyn FnMut(u32, i32, JsValue)>::new(move |id, status, error| {
-            let req = {
-                let mut f = in_flight.borrow_mut();
-                f.iter().position(|r| r.id == id).map(|i| f.swap_remove(i))
-            };
-            if let (Some(inner), Some(req)) = (weak.upgrade(), req) {
-                end(&inner, req, status, &error);
-            }
-        });
+        hooks!(inner, rates, start, end);
         let patched = traced_fetch(&original, &inner.config.tracestate, &start, &end);
         js_sys::Reflect::set(&window, &"fetch".into(), &patched)
             .map_err(|e| Error::Js(describe(&e).1))?;
+        #[cfg(not(feature = "xhr"))]
         let (weak, r) = (Rc::downgrade(inner), rates.clone());
+        #[cfg(not(feature = "xhr"))]
         let timer = Interval::new(&window, inner.config.fetch_rate_interval_ms, move || {
             if let Some(inner) = weak.upgrade() {
                 r.report(&inner);
@@ -226,11 +288,13 @@ impl FetchPatch {
             rates,
             _start: start,
             _end: end,
+            #[cfg(not(feature = "xhr"))]
             _timer: timer,
         })
     }
 }
 
+#[cfg(feature = "fetch")]
 impl Drop for FetchPatch {
     fn drop(&mut self) {
         // The counts of the interval so far are not lost with the patch.

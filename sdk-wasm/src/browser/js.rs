@@ -262,6 +262,48 @@ impl Tracewire {
         drop(self.inner().fetch_patch.borrow_mut().take());
     }
 
+    /// Wraps `XMLHttpRequest.prototype`'s methods: CLIENT spans, `traceparent` to allowed
+    /// origins and rate counts, as for fetch (feature `xhr`).
+    #[cfg(feature = "xhr")]
+    #[wasm_bindgen(js_name = instrumentXhr)]
+    pub fn instrument_xhr(&self) -> Result<(), JsValue> {
+        let inner = self.inner();
+        if inner.xhr_patch.borrow().is_some() {
+            return Ok(());
+        }
+        let patch = super::xhr::XhrPatch::install(inner).map_err(to_js_error)?;
+        *inner.xhr_patch.borrow_mut() = Some(patch);
+        Ok(())
+    }
+
+    /// Restores `XMLHttpRequest.prototype`'s methods.
+    #[cfg(feature = "xhr")]
+    #[wasm_bindgen(js_name = uninstrumentXhr)]
+    pub fn uninstrument_xhr(&self) {
+        drop(self.inner().xhr_patch.borrow_mut().take());
+    }
+
+    /// Patches `window.EventSource`: `sse.connect` and `sse.receive` spans, continuing the
+    /// server's trace when an event carries its context (feature `eventsource`).
+    #[cfg(feature = "eventsource")]
+    #[wasm_bindgen(js_name = instrumentEventSource)]
+    pub fn instrument_event_source(&self) -> Result<(), JsValue> {
+        let inner = self.inner();
+        if inner.eventsource_patch.borrow().is_some() {
+            return Ok(());
+        }
+        let patch = super::eventsource::EventSourcePatch::install(inner).map_err(to_js_error)?;
+        *inner.eventsource_patch.borrow_mut() = Some(patch);
+        Ok(())
+    }
+
+    /// Restores the original `window.EventSource`; sources opened meanwhile stop being traced.
+    #[cfg(feature = "eventsource")]
+    #[wasm_bindgen(js_name = uninstrumentEventSource)]
+    pub fn uninstrument_event_source(&self) {
+        drop(self.inner().eventsource_patch.borrow_mut().take());
+    }
+
     /// Starts a span (the parent of sends and fetches until it ends).
     #[wasm_bindgen(js_name = startSpan)]
     pub fn js_start_span(&self, name: &str, attrs: Option<JsAttributes>) -> Span {

@@ -6,13 +6,17 @@ mod console;
 mod dom;
 #[cfg(feature = "errors")]
 mod errors;
+#[cfg(feature = "eventsource")]
+mod eventsource;
 pub(crate) mod export;
-#[cfg(feature = "fetch")]
+#[cfg(any(feature = "fetch", feature = "xhr"))]
 mod fetch;
 mod js;
 mod span;
 #[cfg(feature = "websocket")]
 pub mod websocket;
+#[cfg(feature = "xhr")]
+mod xhr;
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -104,6 +108,13 @@ pub(crate) struct Inner {
     pub ws_patch: RefCell<Option<websocket::WebSocketPatch>>,
     #[cfg(feature = "fetch")]
     pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
+    #[cfg(feature = "xhr")]
+    pub xhr_patch: RefCell<Option<xhr::XhrPatch>>,
+    #[cfg(feature = "eventsource")]
+    pub eventsource_patch: RefCell<Option<eventsource::EventSourcePatch>>,
+    /// The request counter fetch and XHR share while either patch holds it.
+    #[cfg(feature = "xhr")]
+    pub http_rates: RefCell<Weak<fetch::RouteRates>>,
     /// The wrapped console methods (`captureConsole`).
     #[cfg(feature = "console")]
     console: RefCell<Option<console::ConsolePatch>>,
@@ -228,6 +239,12 @@ impl Tracewire {
             ws_patch: RefCell::new(None),
             #[cfg(feature = "fetch")]
             fetch_patch: RefCell::new(None),
+            #[cfg(feature = "xhr")]
+            xhr_patch: RefCell::new(None),
+            #[cfg(feature = "eventsource")]
+            eventsource_patch: RefCell::new(None),
+            #[cfg(feature = "xhr")]
+            http_rates: RefCell::new(Weak::new()),
             #[cfg(feature = "console")]
             console: RefCell::new(None),
             held: RefCell::new(Vec::new()),
@@ -435,7 +452,13 @@ impl Inner {
     }
 
     /// URL as recorded: query and fragment removed unless configured otherwise.
-    #[cfg(any(feature = "websocket", feature = "fetch", feature = "errors"))]
+    #[cfg(any(
+        feature = "websocket",
+        feature = "fetch",
+        feature = "errors",
+        feature = "xhr",
+        feature = "eventsource"
+    ))]
     pub fn clean_url(&self, url: &str) -> String {
         if self.config.strip_url_query {
             crate::scrub::strip_query(url).to_owned()
@@ -537,7 +560,7 @@ impl Inner {
 
     /// Registers what an instrumentation holds back; it is asked before every export for as
     /// long as it lives.
-    #[cfg(any(feature = "websocket", feature = "fetch"))]
+    #[cfg(any(feature = "websocket", feature = "fetch", feature = "xhr"))]
     pub(crate) fn hold(&self, held: Weak<dyn Held>) {
         self.held.borrow_mut().push(held);
     }
@@ -570,6 +593,10 @@ impl Inner {
         drop(self.ws_patch.borrow_mut().take());
         #[cfg(feature = "fetch")]
         drop(self.fetch_patch.borrow_mut().take());
+        #[cfg(feature = "xhr")]
+        drop(self.xhr_patch.borrow_mut().take());
+        #[cfg(feature = "eventsource")]
+        drop(self.eventsource_patch.borrow_mut().take());
         #[cfg(feature = "console")]
         drop(self.console.borrow_mut().take());
         self.listeners.borrow_mut().clear();
