@@ -378,6 +378,7 @@ export interface Silence {
   starts_unix_nano: UnixNanos;
   ends_unix_nano: UnixNanos;
   comment: string;
+}
 
 /** A metric's type as `GET /api/metrics` names it. */
 export type MetricType = 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
