@@ -335,13 +335,22 @@ fn transitions(collector: &Collector, rule: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn outcomes(collector: &Collector) -> Vec<String> {
-    get(collector, "/api/alerts/notifications")["notifications"]
-        .as_array()
-        .expect("log")
-        .iter()
-        .map(|n| n["outcome"].as_str().unwrap_or("").to_owned())
-        .collect()
+/// The notification log's outcomes, newest first, once it has `count` entries (at most 10 s:
+/// an attempt is logged just after the receiver has it).
+fn outcomes(collector: &Collector, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logged: Vec<String> = get(collector, "/api/alerts/notifications")["notifications"]
+            .as_array()
+            .expect("log")
+            .iter()
+            .map(|n| n["outcome"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if logged.len() >= count || std::time::Instant::now() > deadline {
+            return logged;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits (at most 10 s) until the rule's history has `count` transitions.
@@ -436,7 +445,7 @@ to = ["oncall@example.com", "web@example.com"]
             "{line:?} in:\n{resolved}"
         );
     }
-    assert_eq!(outcomes(&collector), ["sent", "sent"]);
+    assert_eq!(outcomes(&collector, 2), ["sent", "sent"]);
     assert_eq!(
         metric(
             &collector,
@@ -502,7 +511,7 @@ fn a_silence_records_the_alert_without_sending_and_its_end_lets_notifications_re
     );
     std::thread::sleep(Duration::from_millis(600));
     assert!(on(&receiver.received(), "/hook").is_empty(), "silenced");
-    assert_eq!(outcomes(&collector), ["silenced", "silenced"]);
+    assert_eq!(outcomes(&collector, 2), ["silenced", "silenced"]);
     assert_eq!(
         metric(
             &collector,
@@ -524,7 +533,7 @@ fn a_silence_records_the_alert_without_sending_and_its_end_lets_notifications_re
     let hooks = wait_for_hooks(&receiver, 2);
     assert_eq!(statuses(&hooks), ["firing", "resolved"]);
     assert_eq!(
-        outcomes(&collector),
+        outcomes(&collector, 4),
         ["sent", "sent", "silenced", "silenced"]
     );
     assert_eq!(

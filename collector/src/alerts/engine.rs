@@ -20,6 +20,10 @@ use super::{Alerts, now_ns};
 use crate::access::id_of_stored;
 use crate::store::{AlertRecord, AlertState, Scope, StoreError, TransitionRecord};
 
+/// The shortest a slot's winner waits for the previous slot's winner to write its states
+/// (otherwise one interval).
+const PREVIOUS_SLOT_WAIT: Duration = Duration::from_secs(2);
+
 /// The longest the correlation step may take to catch up before an evaluation.
 const CATCH_UP: Duration = Duration::from_secs(2);
 
@@ -111,7 +115,9 @@ impl Alerts {
         let previous_slot = slot_ns - interval;
         let mut previous = ledger.states(Some(&rule.name)).await?;
         if ledger.claimed(&rule.name, previous_slot).await? {
-            let deadline = tokio::time::Instant::now() + self.interval / 2;
+            // A slow previous winner (a loaded ClickHouse) must not be overtaken, or both would
+            // notify the same transition; a crashed one must not stall the rule for long.
+            let deadline = tokio::time::Instant::now() + self.interval.max(PREVIOUS_SLOT_WAIT);
             while !previous
                 .iter()
                 .any(|r| r.key.is_empty() && r.slot_ns >= previous_slot)
