@@ -15,6 +15,7 @@ Paths:
   json        browser-shaped OTLP/JSON, 20 spans a request: Tracewire into SQLite, Rotel blackhole
 
 Usage: scripts/bench-rotel.py [--runs 3] [--quick] [--collector PATH] [--paths sqlite,clickhouse,json]
+                              [--perf DIR]
 
 Installs what it needs: Rotel from PyPI and the front's packages into a virtual environment under
 the work directory (--work, default target/bench-rotel), wrk from Debian when missing; builds the
@@ -273,9 +274,17 @@ def send(wrk, work, url, bodies):
     return started, elapsed, counts
 
 
+PERF = {"dir": None}  # --perf: where Tracewire's profiles go
+
+
 def measure(process, wrk, work, url, bodies, stored=None):
     """One load: CPU seconds and wall clock until every 200 (or, with `stored`, until it answers
     the whole count), and peak memory."""
+    perf = None
+    if PERF["dir"] and process.name == "tracewire":
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p", str(process.pid),
+                                 "-o", str(Path(PERF["dir"]) / f"{work.name}.perf")])
+        time.sleep(0.5)
     cpu_before = cpu_seconds(process.pid)
     started, acked, counts = send(wrk, work, url, bodies)
     result = {"acked_s": acked, "retried": counts["retried"]}
@@ -285,6 +294,9 @@ def measure(process, wrk, work, url, bodies, stored=None):
     result["wall_s"] = time.monotonic() - started
     result["cpu_s"] = cpu_seconds(process.pid) - cpu_before
     result["peak_mib"] = peak_rss_mib(process.pid)
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=60)
     return result
 
 
@@ -423,7 +435,13 @@ def main():
     parser.add_argument("--work", default=str(ROOT / "target" / "bench-rotel"))
     parser.add_argument("--requests", type=int, help="protobuf requests (default 400)")
     parser.add_argument("--json-requests", type=int, help="OTLP/JSON requests (default 5000)")
+    parser.add_argument("--perf", metavar="DIR",
+                        help="record a perf profile of each Tracewire run into DIR (linux-perf; "
+                             "build with RUSTFLAGS='-C force-frame-pointers=yes' for callers)")
     args = parser.parse_args()
+    if args.perf:
+        Path(args.perf).mkdir(parents=True, exist_ok=True)
+        PERF["dir"] = str(Path(args.perf).resolve())
     paths = [p for p in args.paths.split(",") if p]
     for p in paths:
         if p not in ("sqlite", "clickhouse", "json"):

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::correlate::spans_of_traces;
 use super::encode::{RoundTripRow, SessionOffsetRow};
-use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
+use crate::correlate::{BROWSER_SDK_LANGUAGE, SESSION_SAMPLES, estimate, round_trips};
 use crate::model::ExchangeTimes;
 use crate::store::StoreError;
 
@@ -32,6 +32,18 @@ pub(super) const SESSION_SAMPLES_SQL: &str = "SELECT assumeNotNull(SessionId) AS
     WHERE Tenant = {tenant:String} AND SessionId IN {sessions:Array(String)} \
     AND ClientReceiveTime IS NOT NULL \
     ORDER BY session, ClientSendTime DESC LIMIT {samples:UInt64} BY session";
+
+/// Those of the given traces that hold a browser send span (PRODUCER, named `ws.send` or
+/// `ws.send <type>`, from a browser resource): only they can hold round trips, and finding them
+/// reads three columns instead of every span of every trace.
+pub(super) fn traces_with_sends_sql() -> String {
+    format!(
+        "SELECT DISTINCT TraceId FROM otel_traces \
+         WHERE Tenant = {{tenant:String}} AND TraceId IN {{trace_ids:Array(String)}} \
+         AND SpanKind = 'Producer' AND (SpanName = 'ws.send' OR startsWith(SpanName, 'ws.send ')) \
+         AND ResourceAttributes['telemetry.sdk.language'] = '{BROWSER_SDK_LANGUAGE}'"
+    )
+}
 
 #[derive(Row, Deserialize)]
 struct SampleRow {
@@ -57,7 +69,16 @@ pub(super) async fn derive(
     for (tenant, traces) in by_tenant {
         let mut sessions = BTreeSet::new();
         for chunk in traces.chunks(TRACES_PER_READ) {
-            let spans = spans_of_traces(client, tenant, chunk).await?;
+            let chunk: Vec<String> = client
+                .query(&traces_with_sends_sql())
+                .param("tenant", tenant)
+                .param("trace_ids", chunk)
+                .fetch_all()
+                .await?;
+            if chunk.is_empty() {
+                continue;
+            }
+            let spans = spans_of_traces(client, tenant, &chunk).await?;
             let records = round_trips(&spans);
             sessions.extend(records.iter().filter_map(|r| r.session_id.clone()));
             let rows: Vec<RoundTripRow> = records.iter().map(RoundTripRow::from).collect();

@@ -15,6 +15,7 @@ mod derive;
 mod encode;
 mod query;
 mod rollup;
+mod rowbinary;
 mod schema;
 mod shipper;
 mod spool;

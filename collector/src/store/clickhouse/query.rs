@@ -220,6 +220,7 @@ pub fn all_statements() -> Vec<String> {
         correlate::round_trips_sql(&correlate::ROUND_TRIP_FILTERS.concat()),
         correlate::SESSION_OFFSETS_SQL.to_owned(),
         derive::SESSION_SAMPLES_SQL.to_owned(),
+        derive::traces_with_sends_sql(),
         correlate::spans_of_traces_sql(),
         correlate::session_spans_sql(),
         correlate::session_logs_sql(),

@@ -12,20 +12,19 @@
 //! ([`super::derive`]) runs for the traces in it; when it fails, the INSERT is retried like a
 //! failed one (ClickHouse deduplicates it by its token) and the step runs again.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickhouse::Client;
 use clickhouse::error::Error as ClickHouseError;
-use serde::de::DeserializeOwned;
+use clickhouse::insert_formatted::CompressedData;
+use clickhouse::{Client, Compression};
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use super::SchemaTask;
 use super::derive::derive;
-use super::encode::{LogRow, SpanRow};
-use super::spool::{Kind, Spool};
+use super::rowbinary::{self, Traces};
+use super::spool::{Format, Kind, Spool};
 use crate::metrics::{Metrics, Signal};
 use crate::store::StoreError;
 
@@ -35,6 +34,8 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Time an INSERT may take to be answered.
 const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Uncompressed bytes per LZ4 block of an INSERT.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// ClickHouse error codes that mean the rows themselves are unacceptable; retrying cannot help.
 const BAD_DATA_CODES: &[u32] = &[
@@ -75,32 +76,13 @@ fn is_bad_data(error: &ClickHouseError) -> bool {
     exception_code(error).is_some_and(|code| BAD_DATA_CODES.contains(&code))
 }
 
-/// A row the shipper sends.
-trait Shipped: clickhouse::RowOwned + clickhouse::RowWrite + DeserializeOwned + Send + Sync {
-    /// The tenant and trace whose round trips the correlation step re-derives once the row is
-    /// stored, if any.
-    fn trace(&self) -> Option<(&str, &str)>;
-}
-
-impl Shipped for SpanRow {
-    fn trace(&self) -> Option<(&str, &str)> {
-        Some((&self.tenant, &self.trace_id))
-    }
-}
-
-impl Shipped for LogRow {
-    fn trace(&self) -> Option<(&str, &str)> {
-        None
-    }
-}
-
 /// How an INSERT attempt ended.
 enum Outcome {
     /// ClickHouse has the rows.
     Stored {
         rows: usize,
         /// The `(tenant, trace id)` pairs for the correlation step.
-        traces: BTreeSet<(String, String)>,
+        traces: Traces,
     },
     /// ClickHouse refused the rows as bad data.
     Rejected(ClickHouseError),
@@ -260,10 +242,7 @@ impl Shipper {
             self.spool.remove(kind, &names)?;
             return self.spool.clear_manifest(kind);
         }
-        let outcome = match kind {
-            Kind::Spans => self.insert::<SpanRow>(kind, first, last, &names).await,
-            Kind::Logs => self.insert::<LogRow>(kind, first, last, &names).await,
-        };
+        let outcome = self.insert(kind, first, last, &names).await;
         match outcome {
             Ok(Outcome::Stored { rows, traces }) => {
                 derive(&self.client, &self.settings, &traces).await?;
@@ -278,7 +257,7 @@ impl Shipper {
                 self.spool.clear_manifest(kind)
             }
             Ok(Outcome::Rejected(e)) => {
-                let rows = self.spool.read(first).map_or(0, |(rows, _)| rows);
+                let rows = self.spool.read(first).map_or(0, |(_, rows, _)| rows);
                 let path = self.spool.move_aside(kind, first)?;
                 self.spool.clear_manifest(kind)?;
                 self.metrics.moved_aside(signal(kind), rows);
@@ -304,41 +283,29 @@ impl Shipper {
         }
     }
 
-    /// One INSERT of the rows in `names`, with the token of `first..=last`.
-    async fn insert<R>(
+    /// One INSERT of the rows in `names`, with the token of `first..=last`. The files' RowBinary
+    /// goes out as it is, LZ4-compressed off the async runtime; only the trace list of each
+    /// file of spans is read, for the correlation step.
+    async fn insert(
         &self,
         kind: Kind,
         first: &str,
         last: &str,
         names: &[String],
-    ) -> Result<Outcome, StoreError>
-    where
-        R: Shipped,
-    {
+    ) -> Result<Outcome, StoreError> {
         let spool = Arc::clone(&self.spool);
         let files = names.to_vec();
-        let rows: Vec<R> = tokio::task::spawn_blocking(move || {
-            let mut rows = Vec::new();
-            for name in &files {
-                let (_, lines) = spool.read(name)?;
-                for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    rows.push(serde_json::from_slice(line).map_err(|_| StoreError::Spool {
-                        path: name.into(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "a row does not parse",
-                        ),
-                    })?);
-                }
-            }
-            Ok::<_, StoreError>(rows)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
+        let (chunks, rows, traces) =
+            tokio::task::spawn_blocking(move || read_for_insert(&spool, kind, &files))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
+        let sql = match kind {
+            Kind::Spans => rowbinary::insert_spans_sql(kind.table()),
+            Kind::Logs => rowbinary::insert_logs_sql(kind.table()),
+        };
         let mut insert = self
             .client
-            .insert::<R>(kind.table())
-            .await?
+            .insert_formatted_with(sql)
             .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT))
             .with_setting("insert_deduplicate", "1")
             .with_setting(
@@ -352,24 +319,52 @@ impl Shipper {
             insert = insert.with_setting(*name, *value);
         }
         let attempt = async {
-            for row in &rows {
-                insert.write(row).await?;
+            for chunk in chunks {
+                insert.send_compressed(chunk).await?;
             }
             insert.end().await
         };
         match attempt.await {
-            Ok(()) => Ok(Outcome::Stored {
-                rows: rows.len(),
-                traces: rows
-                    .iter()
-                    .filter_map(Shipped::trace)
-                    .map(|(tenant, trace)| (tenant.to_owned(), trace.to_owned()))
-                    .collect(),
-            }),
+            Ok(()) => Ok(Outcome::Stored { rows, traces }),
             Err(e) if is_bad_data(&e) => Ok(Outcome::Rejected(e)),
             Err(e) => Err(StoreError::ClickHouse(e)),
         }
     }
+}
+
+/// The RowBinary of spool files in LZ4 chunks of at most [`CHUNK_BYTES`], their row count and
+/// (spans) their traces. A file written before RowBinary is converted here.
+fn read_for_insert(
+    spool: &Spool,
+    kind: Kind,
+    files: &[String],
+) -> Result<(Vec<CompressedData>, usize, Traces), StoreError> {
+    let damaged = |name: &str| StoreError::Spool {
+        path: name.into(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "a row does not parse"),
+    };
+    let (mut chunks, mut rows, mut traces) = (Vec::new(), 0, Traces::new());
+    for name in files {
+        let (format, count, mut payload) = spool.read(name)?;
+        if format == Format::JsonLines {
+            payload = rowbinary::from_json_lines(kind == Kind::Spans, &payload)
+                .ok_or_else(|| damaged(name))?;
+        }
+        let data = match kind {
+            Kind::Spans => {
+                let (file_traces, data) =
+                    rowbinary::split_spans_payload(&payload).ok_or_else(|| damaged(name))?;
+                traces.extend(file_traces);
+                data
+            }
+            Kind::Logs => &payload[..],
+        };
+        for chunk in data.chunks(CHUNK_BYTES) {
+            chunks.push(CompressedData::new(chunk, Compression::Lz4)?);
+        }
+        rows += count;
+    }
+    Ok((chunks, rows, traces))
 }
 
 fn kind_slot(kind: Kind) -> usize {

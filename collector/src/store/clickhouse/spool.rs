@@ -2,8 +2,9 @@
 //! file of its own kind (spans or logs) and fsynced before ingest answers 200; the shipper
 //! deletes files only once ClickHouse confirmed the INSERT that carried them.
 //!
-//! A file is a 16-byte header (`TWSPOOL1`, row count and CRC-32 of the payload, both u32
-//! little-endian) and a payload of JSON lines, one row each. Files are written under a temporary
+//! A file is a 16-byte header (`TWSPOOL2`, row count and CRC-32 of the payload, both u32
+//! little-endian) and a payload of RowBinary rows ([`super::rowbinary`]). Files of collectors
+//! before 0.2 (`TWSPOOL1`) hold JSON lines, one row each, and are still read and shipped. Files are written under a temporary
 //! name, fsynced, renamed and the directory fsynced, so a crash leaves either the whole file or
 //! nothing. Names are `<epoch>-<sequence>.<kind>`: the epoch is the process start in hex
 //! nanoseconds, so names sort in arrival order and are never reused, even after the spool ran
@@ -23,7 +24,18 @@ use tracing::warn;
 
 use crate::store::StoreError;
 
-const MAGIC: &[u8; 8] = b"TWSPOOL1";
+const MAGIC: &[u8; 8] = b"TWSPOOL2";
+/// Files written before payloads were RowBinary.
+const MAGIC_JSON_LINES: &[u8; 8] = b"TWSPOOL1";
+
+/// How a spool file's payload is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    /// [`super::rowbinary`] payloads, what this collector writes.
+    RowBinary,
+    /// One JSON row a line, what collectors before 0.2 wrote.
+    JsonLines,
+}
 const HEADER: usize = 16;
 
 /// Which table a spool file feeds.
@@ -171,7 +183,7 @@ impl Spool {
         self.max_bytes
     }
 
-    /// Writes `rows` JSON lines as one durable file of `kind`.
+    /// Writes a RowBinary payload of `rows` rows as one durable file of `kind`.
     pub(super) fn append(&self, kind: Kind, rows: usize, lines: &[u8]) -> Result<(), StoreError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, kind.extension());
@@ -236,19 +248,23 @@ impl Spool {
         format!("tracewire-{}-{}-{first}-{last}", self.id, kind.extension())
     }
 
-    /// Reads one file's rows (JSON lines), checking its header and checksum.
-    pub(super) fn read(&self, name: &str) -> Result<(usize, Vec<u8>), StoreError> {
+    /// Reads one file's payload and row count, checking its header and checksum.
+    pub(super) fn read(&self, name: &str) -> Result<(Format, usize, Vec<u8>), StoreError> {
         let path = self.dir.join(name);
         let mut data = Vec::new();
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut data))
             .map_err(|e| io_error(&path, e))?;
         let (rows, crc) = parse_header(&data).ok_or_else(|| corrupt(&path))?;
-        let lines = data.split_off(HEADER);
-        if crc32fast::hash(&lines) != crc {
+        let format = match &data[..8] {
+            m if m == MAGIC_JSON_LINES => Format::JsonLines,
+            _ => Format::RowBinary,
+        };
+        let payload = data.split_off(HEADER);
+        if crc32fast::hash(&payload) != crc {
             return Err(corrupt(&path));
         }
-        Ok((rows as usize, lines))
+        Ok((format, rows as usize, payload))
     }
 
     /// Deletes files once ClickHouse has them, in name order (so a crash part way leaves the
@@ -326,7 +342,7 @@ fn corrupt(path: &Path) -> StoreError {
 }
 
 fn parse_header(data: &[u8]) -> Option<(u32, u32)> {
-    if data.len() < HEADER || &data[..8] != MAGIC {
+    if data.len() < HEADER || (&data[..8] != MAGIC && &data[..8] != MAGIC_JSON_LINES) {
         return None;
     }
     let rows = u32::from_le_bytes(data[8..12].try_into().ok()?);
@@ -386,7 +402,7 @@ mod tests {
         assert_eq!(names.len(), 2);
         assert_eq!(
             spool.read(&names[0]).expect("reads"),
-            (2, b"{\"a\":1}\n{\"a\":2}\n".to_vec())
+            (Format::RowBinary, 2, b"{\"a\":1}\n{\"a\":2}\n".to_vec())
         );
         let bytes = spool.bytes();
         drop(spool);
@@ -394,6 +410,28 @@ mod tests {
         assert_eq!(reopened.bytes(), bytes);
         assert_eq!(reopened.pending(Kind::Spans).0, 3);
         assert_eq!(reopened.pending(Kind::Logs).0, 1);
+    }
+
+    #[test]
+    fn files_of_older_collectors_read_back_as_json_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lines = b"{\"a\":1}\n";
+        let mut data = MAGIC_JSON_LINES.to_vec();
+        data.extend_from_slice(&1u32.to_le_bytes());
+        data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
+        data.extend_from_slice(lines);
+        let name = format!("{:020x}-{:012}.spans", 1, 0);
+        fs::write(dir.path().join(&name), data).expect("writes");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        assert_eq!(spool.pending(Kind::Spans).0, 1);
+        assert_eq!(
+            spool.read(&name).expect("reads"),
+            (Format::JsonLines, 1, lines.to_vec())
+        );
+        spool.append(Kind::Spans, 1, b"rows").expect("writes");
+        let (first, last) = spool.select(Kind::Spans, 10).expect("files");
+        assert_eq!(spool.read(&last).expect("reads").0, Format::RowBinary);
+        assert_eq!(first, name);
     }
 
     #[test]
@@ -406,8 +444,8 @@ mod tests {
         let second = Spool::open(dir.path(), 1 << 20).expect("opens");
         second.append(Kind::Spans, 1, b"y\n").expect("writes");
         let (a, b) = second.select(Kind::Spans, 10).expect("files");
-        assert_eq!(second.read(&a).expect("reads").1, b"x\n");
-        assert_eq!(second.read(&b).expect("reads").1, b"y\n");
+        assert_eq!(second.read(&a).expect("reads").2, b"x\n");
+        assert_eq!(second.read(&b).expect("reads").2, b"y\n");
     }
 
     #[test]

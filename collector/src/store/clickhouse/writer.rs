@@ -1,5 +1,6 @@
 //! The ClickHouse writer thread: drains the write queue into the spool. Consecutive batches
-//! become one spool file per kind, fsynced once, then each batch is acknowledged. A batch that
+//! become one spool file per kind, RowBinary rows as the INSERT sends them ([`rowbinary`]),
+//! fsynced once, then each batch is acknowledged. A batch that
 //! does not fit under `--spool-max-bytes` is refused (ingest answers 503 with `Retry-After`).
 
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tracing::{error, info, warn};
 
-use super::encode::{LogRow, SpanRow};
+use super::rowbinary::{self, Traces};
 use super::spool::{Kind, Spool};
 use crate::metrics::{Metrics, Signal};
 use crate::model::Batch;
@@ -78,37 +79,23 @@ pub(super) fn run(
     info!("ClickHouse spool writer drained and stopped");
 }
 
-/// JSON lines of a batch's rows: spans and logs.
-fn encode(batch: &Batch) -> Result<(Vec<u8>, Vec<u8>), serde_json::Error> {
-    let mut spans = Vec::new();
-    for s in &batch.spans {
-        serde_json::to_writer(&mut spans, &SpanRow::from(s))?;
-        spans.push(b'\n');
-    }
-    let mut logs = Vec::new();
-    for l in &batch.logs {
-        serde_json::to_writer(&mut logs, &LogRow::from(l))?;
-        logs.push(b'\n');
-    }
-    Ok((spans, logs))
-}
-
 fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
     let mut spans = Vec::new();
     let mut logs = Vec::new();
+    let mut traces = Traces::new();
     let (mut span_rows, mut log_rows) = (0, 0);
     let mut accepted = Vec::with_capacity(group.len());
     for (batch, ack, permit) in group.drain(..) {
-        let (s, l) = match encode(&batch) {
-            Ok(lines) => lines,
-            Err(e) => {
-                error!(error = %e, "Cannot encode a batch for the spool");
-                let _ = ack.send(Err(StoreError::Corrupt(e)));
-                continue;
-            }
-        };
-        let size = (spans.len() + logs.len() + s.len() + l.len()) as u64;
-        if !spool.has_room(size) {
+        let marks = (spans.len(), logs.len());
+        for s in &batch.spans {
+            rowbinary::span(&mut spans, s);
+        }
+        for l in &batch.logs {
+            rowbinary::log(&mut logs, l);
+        }
+        if !spool.has_room((spans.len() + logs.len()) as u64) {
+            spans.truncate(marks.0);
+            logs.truncate(marks.1);
             if !*full_warned {
                 warn!(
                     limit = spool.max_bytes(),
@@ -119,8 +106,7 @@ fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_
             let _ = ack.send(Err(StoreError::SpoolFull));
             continue;
         }
-        spans.extend_from_slice(&s);
-        logs.extend_from_slice(&l);
+        rowbinary::add_traces(&mut traces, &batch.spans);
         span_rows += batch.spans.len();
         log_rows += batch.logs.len();
         accepted.push((batch, ack, permit));
@@ -130,7 +116,11 @@ fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_
     }
     let mut result = Ok(());
     if span_rows > 0 {
-        result = spool.append(Kind::Spans, span_rows, &spans);
+        result = spool.append(
+            Kind::Spans,
+            span_rows,
+            &rowbinary::spans_payload(&traces, &spans),
+        );
     }
     if log_rows > 0 && result.is_ok() {
         result = spool.append(Kind::Logs, log_rows, &logs);
