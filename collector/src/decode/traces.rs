@@ -51,7 +51,13 @@ fn span_record(
     scope_name: &str,
     scope_version: &str,
 ) -> Result<SpanRecord, (String, String)> {
-    let (start_ns, end_ns, (trace_id, span_id, parent_span_id)) = match check(&span) {
+    let Checked {
+        start_ns,
+        end_ns,
+        trace_id,
+        span_id,
+        parent_span_id,
+    } = match check(&span) {
         Ok(checked) => checked,
         Err(reason) => return Err((span.name, reason)),
     };
@@ -80,15 +86,23 @@ fn span_record(
     })
 }
 
-/// The span's times and hex ids, once everything that can make it unstorable is checked.
-fn check(span: &Span) -> Result<(i64, i64, (String, String, String)), String> {
-    let start_ns = time_ns(span.start_time_unix_nano, "start_time_unix_nano")?;
-    let end_ns = time_ns(span.end_time_unix_nano, "end_time_unix_nano")?;
-    let ids = (
-        required_id(&span.trace_id, 16, "trace_id")?,
-        required_id(&span.span_id, 8, "span_id")?,
-        optional_id(&span.parent_span_id, 8, "parent_span_id")?,
-    );
+/// A span's times and hex ids, once everything that can make it unstorable is checked.
+struct Checked {
+    start_ns: i64,
+    end_ns: i64,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+}
+
+fn check(span: &Span) -> Result<Checked, String> {
+    let checked = Checked {
+        start_ns: time_ns(span.start_time_unix_nano, "start_time_unix_nano")?,
+        end_ns: time_ns(span.end_time_unix_nano, "end_time_unix_nano")?,
+        trace_id: required_id(&span.trace_id, 16, "trace_id")?,
+        span_id: required_id(&span.span_id, 8, "span_id")?,
+        parent_span_id: optional_id(&span.parent_span_id, 8, "parent_span_id")?,
+    };
     for e in &span.events {
         time_ns(e.time_unix_nano, "event time_unix_nano")?;
     }
@@ -96,7 +110,7 @@ fn check(span: &Span) -> Result<(i64, i64, (String, String, String)), String> {
         required_id(&l.trace_id, 16, "link trace_id")?;
         required_id(&l.span_id, 8, "link span_id")?;
     }
-    Ok((start_ns, end_ns, ids))
+    Ok(checked)
 }
 
 /// An event whose time [`check`] accepted.
