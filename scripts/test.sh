@@ -36,6 +36,12 @@ cargo build --workspace --bins --locked
 step "Tests"
 cargo test --workspace --locked
 
+step "Release build (benchmarks and release-only tests)"
+cargo build --release -p tracewire-collector --locked
+
+step "Ingest beside Rotel, short version (installs Rotel in a venv, wrk; checks every span stored)"
+./scripts/bench-rotel.py --quick --collector "${CARGO_TARGET_DIR:-target}/release/tracewire-collector"
+
 step "Browser SDK (installs wasm tools and Chromium when missing)"
 ./scripts/test-sdk-wasm.sh
 
