@@ -20,11 +20,11 @@ use opentelemetry_proto::tonic::trace::v1::span::Event;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
 use tower::ServiceExt;
-use tracewire_collector::config::StoreUrl;
 use tracewire_collector::decode::{Encoding, decode_traces};
 use tracewire_collector::metrics::Metrics;
 use tracewire_collector::receive::{Ingest, router};
 use tracewire_collector::store::Store;
+use tracewire_collector::store::StoreUrl;
 use tracewire_collector::store::sqlite::insert_directly;
 
 fn env(name: &str, default: usize) -> usize {

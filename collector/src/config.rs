@@ -1,16 +1,21 @@
 //! Configuration: command-line flags, environment variables, an optional TOML file and defaults,
 //! merged in that order of precedence and validated before anything touches the network or disk.
+//! Each integration owns its options, their defaults and environment variables (the store's in
+//! [`crate::store`]: [`StoreArgs`], [`ClickHouseArgs`], [`SpoolArgs`]); this module puts them
+//! together: one command line with their flags, one file with their keys (`[clickhouse]` and
+//! `[spool]` tables; the flat keys of earlier versions, such as `clickhouse_cluster`, are
+//! aliases of those tables' keys).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use clap::Parser;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use crate::store::clickhouse::{ClickHouseConfig, check_name};
+use crate::options::{ByteSize, Interval, InvalidOption, Retention, deserialize_via_from_str};
+use crate::store::clickhouse::{ClickHouseArgs, SpoolArgs};
+use crate::store::{StoreArgs, StoreConfig, StoreUrl};
 
 /// Environment variable for [`Config::otlp_listen`].
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
@@ -20,46 +25,12 @@ pub const DEFAULT_OTLP_LISTEN: &str = "0.0.0.0:4318";
 pub const ENV_API_LISTEN: &str = "TRACEWIRE_API_LISTEN";
 /// Default for [`Config::api_listen`]: loopback only, so queries stay private unless opened up.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:4380";
-/// Environment variable for [`Config::store`].
-pub const ENV_STORE: &str = "TRACEWIRE_STORE";
-/// Default for [`Config::store`].
-pub const DEFAULT_STORE: &str = "sqlite:./tracewire-data/tracewire.db";
-/// Environment variable for [`Config::retention`].
-pub const ENV_RETENTION: &str = "TRACEWIRE_RETENTION";
-/// Default for [`Config::retention`].
-pub const DEFAULT_RETENTION: &str = "7d";
 /// Environment variable for [`Config::max_body`].
 pub const ENV_MAX_BODY: &str = "TRACEWIRE_MAX_BODY";
 /// Default for [`Config::max_body`].
 pub const DEFAULT_MAX_BODY: &str = "16MiB";
 /// Environment variable for [`Config::cors_origin`] (comma-separated).
 pub const ENV_CORS_ORIGIN: &str = "TRACEWIRE_CORS_ORIGIN";
-/// Environment variable for [`Config::write_queue_items`].
-pub const ENV_WRITE_QUEUE_ITEMS: &str = "TRACEWIRE_WRITE_QUEUE_ITEMS";
-/// Default for [`Config::write_queue_items`].
-pub const DEFAULT_WRITE_QUEUE_ITEMS: usize = 200_000;
-/// Environment variable for [`Config::clickhouse_create_schema`].
-pub const ENV_CLICKHOUSE_CREATE_SCHEMA: &str = "TRACEWIRE_CLICKHOUSE_CREATE_SCHEMA";
-/// Default for [`Config::clickhouse_create_schema`].
-pub const DEFAULT_CLICKHOUSE_CREATE_SCHEMA: bool = true;
-/// Environment variable for [`Config::clickhouse_cluster`].
-pub const ENV_CLICKHOUSE_CLUSTER: &str = "TRACEWIRE_CLICKHOUSE_CLUSTER";
-/// Environment variable for [`Config::clickhouse_batch_rows`].
-pub const ENV_CLICKHOUSE_BATCH_ROWS: &str = "TRACEWIRE_CLICKHOUSE_BATCH_ROWS";
-/// Default for [`Config::clickhouse_batch_rows`].
-pub const DEFAULT_CLICKHOUSE_BATCH_ROWS: usize = 50_000;
-/// Environment variable for [`Config::clickhouse_batch_delay`].
-pub const ENV_CLICKHOUSE_BATCH_DELAY: &str = "TRACEWIRE_CLICKHOUSE_BATCH_DELAY";
-/// Default for [`Config::clickhouse_batch_delay`].
-pub const DEFAULT_CLICKHOUSE_BATCH_DELAY: &str = "1s";
-/// Environment variable for [`Config::spool_dir`].
-pub const ENV_SPOOL_DIR: &str = "TRACEWIRE_SPOOL_DIR";
-/// Default for [`Config::spool_dir`].
-pub const DEFAULT_SPOOL_DIR: &str = "./tracewire-data/spool";
-/// Environment variable for [`Config::spool_max_bytes`].
-pub const ENV_SPOOL_MAX_BYTES: &str = "TRACEWIRE_SPOOL_MAX_BYTES";
-/// Default for [`Config::spool_max_bytes`].
-pub const DEFAULT_SPOOL_MAX_BYTES: &str = "1GiB";
 /// Environment variable for the config file path.
 pub const ENV_CONFIG: &str = "TRACEWIRE_CONFIG";
 
@@ -67,13 +38,6 @@ pub const ENV_CONFIG: &str = "TRACEWIRE_CONFIG";
 const MIN_MAX_BODY: u64 = 1024;
 /// The largest accepted [`Config::max_body`].
 const MAX_MAX_BODY: u64 = 1 << 30;
-/// The largest accepted [`Config::clickhouse_batch_rows`]: ClickHouse's default
-/// `max_insert_block_size`, so that one INSERT is one block and fails or succeeds as a whole.
-const MAX_BATCH_ROWS: usize = 1_048_576;
-/// The smallest accepted [`Config::spool_max_bytes`].
-const MIN_SPOOL_BYTES: u64 = 1024;
-/// The shortest accepted [`Config::retention`].
-const MIN_RETENTION: Duration = Duration::from_secs(1);
 
 /// A configuration that cannot be used; the message names the option and what it accepts.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +68,15 @@ pub enum ConfigError {
     },
 }
 
+impl From<InvalidOption> for ConfigError {
+    fn from(e: InvalidOption) -> Self {
+        Self::Invalid {
+            option: e.option,
+            message: e.message,
+        }
+    }
+}
+
 /// Command-line flags. Each also reads an environment variable; neither overrides a value that
 /// the other gave (the flag wins over the variable), and both win over the config file.
 #[derive(Debug, Parser)]
@@ -116,49 +89,55 @@ pub struct Cli {
     /// What to do instead of running the collector.
     #[command(subcommand)]
     pub command: Option<CliCommand>,
-    /// TOML config file; keys are the long flag names with `_` for `-`.
+    /// TOML config file; keys are the long flag names with `_` for `-`, and the
+    /// `[clickhouse]` and `[spool]` tables.
     #[arg(long, value_name = "FILE", env = ENV_CONFIG, global = true)]
     pub config: Option<PathBuf>,
-    /// Address for OTLP/HTTP ingest from backends and browsers [default: 0.0.0.0:4318].
-    #[arg(long, value_name = "HOST:PORT", env = ENV_OTLP_LISTEN, value_parser = parse_listen, global = true)]
+    /// [`Config::otlp_listen`].
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = ENV_OTLP_LISTEN,
+        value_parser = parse_listen,
+        global = true,
+        help = format!(
+            "Address for OTLP/HTTP ingest from backends and browsers [default: {DEFAULT_OTLP_LISTEN}]"
+        )
+    )]
     pub otlp_listen: Option<SocketAddr>,
-    /// Address for the query API [default: 127.0.0.1:4380].
-    #[arg(long, value_name = "HOST:PORT", env = ENV_API_LISTEN, value_parser = parse_listen, global = true)]
+    /// [`Config::api_listen`].
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = ENV_API_LISTEN,
+        value_parser = parse_listen,
+        global = true,
+        help = format!("Address for the query API [default: {DEFAULT_API_LISTEN}]")
+    )]
     pub api_listen: Option<SocketAddr>,
-    /// Where to store: `sqlite:<path>` or `clickhouse:<http url>` [default: sqlite:./tracewire-data/tracewire.db].
-    #[arg(long, value_name = "URL", env = ENV_STORE, global = true)]
-    pub store: Option<StoreUrl>,
-    /// How long to keep data, e.g. `7d`, `12h` [default: 7d].
-    #[arg(long, value_name = "DURATION", env = ENV_RETENTION, global = true)]
-    pub retention: Option<Retention>,
-    /// Largest accepted request body after decompression, e.g. `16MiB` [default: 16MiB].
-    #[arg(long, value_name = "SIZE", env = ENV_MAX_BODY, global = true)]
+    /// The store's options: `--store`, `--retention`, `--write-queue-items`.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// [`Config::max_body`].
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = ENV_MAX_BODY,
+        global = true,
+        help = format!(
+            "Largest accepted request body after decompression, e.g. `16MiB` [default: {DEFAULT_MAX_BODY}]"
+        )
+    )]
     pub max_body: Option<ByteSize>,
     /// Origin allowed to send from a browser (repeatable), e.g. `https://app.example.com`; `*` allows any.
     #[arg(long, value_name = "ORIGIN", env = ENV_CORS_ORIGIN, value_delimiter = ',', global = true)]
     pub cors_origin: Vec<CorsOrigin>,
-    /// Spans and log records that may wait for the store before ingest answers 503 [default: 200000].
-    #[arg(long, value_name = "N", env = ENV_WRITE_QUEUE_ITEMS, global = true)]
-    pub write_queue_items: Option<usize>,
-    /// ClickHouse store: create or migrate the schema at start-up (`false` when operators own the
-    /// DDL) [default: true].
-    #[arg(long, value_name = "BOOL", env = ENV_CLICKHOUSE_CREATE_SCHEMA, num_args = 0..=1, default_missing_value = "true", global = true)]
-    pub clickhouse_create_schema: Option<bool>,
-    /// ClickHouse store: cluster name; creates replicated tables ON CLUSTER under Distributed tables.
-    #[arg(long, value_name = "NAME", env = ENV_CLICKHOUSE_CLUSTER, global = true)]
-    pub clickhouse_cluster: Option<String>,
-    /// ClickHouse store: rows per INSERT the shipper aims for [default: 50000].
-    #[arg(long, value_name = "N", env = ENV_CLICKHOUSE_BATCH_ROWS, global = true)]
-    pub clickhouse_batch_rows: Option<usize>,
-    /// ClickHouse store: longest a row waits for a fuller INSERT, e.g. `1s`, `200ms` [default: 1s].
-    #[arg(long, value_name = "DURATION", env = ENV_CLICKHOUSE_BATCH_DELAY, global = true)]
-    pub clickhouse_batch_delay: Option<Interval>,
-    /// ClickHouse store: directory of the on-disk spool [default: ./tracewire-data/spool].
-    #[arg(long, value_name = "DIR", env = ENV_SPOOL_DIR, global = true)]
-    pub spool_dir: Option<PathBuf>,
-    /// ClickHouse store: most bytes spooled before ingest answers 503, e.g. `1GiB` [default: 1GiB].
-    #[arg(long, value_name = "SIZE", env = ENV_SPOOL_MAX_BYTES, global = true)]
-    pub spool_max_bytes: Option<ByteSize>,
+    /// The ClickHouse store's options: `--clickhouse-*`.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
+    /// The ClickHouse store's spool: `--spool-*`.
+    #[command(flatten)]
+    pub spool: SpoolArgs,
 }
 
 /// Commands other than running the collector.
@@ -169,49 +148,22 @@ pub enum CliCommand {
     Schema,
 }
 
-/// The collector's configuration. Every key may be set in the TOML file given with `--config`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The collector's configuration.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `POST /v1/logs`). Port 0 picks a free port;
     /// the bound address is logged.
-    #[serde(deserialize_with = "de_from_str")]
     pub otlp_listen: SocketAddr,
     /// Address for the query API, health and metrics. Kept apart from ingest so that ingest can
     /// face the internet while queries stay private.
-    #[serde(deserialize_with = "de_from_str")]
     pub api_listen: SocketAddr,
-    /// The store: `sqlite:<path>` (parent directories are created) or `clickhouse:<http url>`.
-    pub store: StoreUrl,
-    /// How long spans and logs are kept; older rows are deleted in the background.
-    pub retention: Retention,
     /// The largest request body accepted, measured after decompression; larger ones get 413.
     pub max_body: ByteSize,
     /// Origins allowed to send telemetry from a browser. Empty (the default) allows none; `*`
     /// allows every origin and must be given explicitly.
     pub cors_origin: Vec<CorsOrigin>,
-    /// How many spans and log records may wait for the store. When full, ingest answers 503 with
-    /// `Retry-After` instead of buffering without bound.
-    pub write_queue_items: usize,
-    /// ClickHouse store: create the database and tables, or migrate them, at start-up. Set it to
-    /// `false` when operators apply the DDL (`tracewire-collector schema`) themselves; the
-    /// collector then only checks the schema version.
-    pub clickhouse_create_schema: bool,
-    /// ClickHouse store: the cluster to create the schema on. Tables become
-    /// `ReplicatedMergeTree` (`<table>_local`) under `Distributed` tables sharded by
-    /// `cityHash64(TraceId)`. Unset for a single server.
-    pub clickhouse_cluster: Option<String>,
-    /// ClickHouse store: rows per INSERT the shipper aims for (1 to 1048576). ClickHouse
-    /// prefers few, large inserts.
-    pub clickhouse_batch_rows: usize,
-    /// ClickHouse store: the longest a spooled row waits for a fuller INSERT.
-    pub clickhouse_batch_delay: Interval,
-    /// ClickHouse store: directory of the on-disk spool where batches wait for ClickHouse. A
-    /// 200 means the batch is fsynced here; it is kept across restarts and shipped at start.
-    pub spool_dir: PathBuf,
-    /// ClickHouse store: the most bytes the spool holds. When ClickHouse is down long enough to
-    /// fill it, ingest answers 503 with `Retry-After`.
-    pub spool_max_bytes: ByteSize,
+    /// The store and its engine's options.
+    pub store: StoreConfig,
 }
 
 impl Default for Config {
@@ -219,21 +171,9 @@ impl Default for Config {
         Self {
             otlp_listen: parse_listen(DEFAULT_OTLP_LISTEN).unwrap_or_else(|_| unreachable!()),
             api_listen: parse_listen(DEFAULT_API_LISTEN).unwrap_or_else(|_| unreachable!()),
-            store: DEFAULT_STORE.parse().unwrap_or_else(|_| unreachable!()),
-            retention: DEFAULT_RETENTION.parse().unwrap_or_else(|_| unreachable!()),
             max_body: DEFAULT_MAX_BODY.parse().unwrap_or_else(|_| unreachable!()),
             cors_origin: Vec::new(),
-            write_queue_items: DEFAULT_WRITE_QUEUE_ITEMS,
-            clickhouse_create_schema: DEFAULT_CLICKHOUSE_CREATE_SCHEMA,
-            clickhouse_cluster: None,
-            clickhouse_batch_rows: DEFAULT_CLICKHOUSE_BATCH_ROWS,
-            clickhouse_batch_delay: DEFAULT_CLICKHOUSE_BATCH_DELAY
-                .parse()
-                .unwrap_or_else(|_| unreachable!()),
-            spool_dir: PathBuf::from(DEFAULT_SPOOL_DIR),
-            spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES
-                .parse()
-                .unwrap_or_else(|_| unreachable!()),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -252,39 +192,15 @@ impl Config {
         if let Some(v) = cli.api_listen {
             config.api_listen = v;
         }
-        if let Some(v) = cli.store {
-            config.store = v;
-        }
-        if let Some(v) = cli.retention {
-            config.retention = v;
-        }
         if let Some(v) = cli.max_body {
             config.max_body = v;
         }
         if !cli.cors_origin.is_empty() {
             config.cors_origin = cli.cors_origin;
         }
-        if let Some(v) = cli.write_queue_items {
-            config.write_queue_items = v;
-        }
-        if let Some(v) = cli.clickhouse_create_schema {
-            config.clickhouse_create_schema = v;
-        }
-        if let Some(v) = cli.clickhouse_cluster {
-            config.clickhouse_cluster = Some(v);
-        }
-        if let Some(v) = cli.clickhouse_batch_rows {
-            config.clickhouse_batch_rows = v;
-        }
-        if let Some(v) = cli.clickhouse_batch_delay {
-            config.clickhouse_batch_delay = v;
-        }
-        if let Some(v) = cli.spool_dir {
-            config.spool_dir = v;
-        }
-        if let Some(v) = cli.spool_max_bytes {
-            config.spool_max_bytes = v;
-        }
+        cli.store.apply(&mut config.store)?;
+        cli.clickhouse.apply(&mut config.store.clickhouse);
+        cli.spool.apply(&mut config.store.spool);
         config.validate()
     }
 
@@ -294,7 +210,7 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| {
+        let file: FileConfig = toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
                 .map(|span| text[..span.start].matches('\n').count() + 1);
@@ -309,6 +225,10 @@ impl Config {
                     None => message,
                 },
             }
+        })?;
+        file.into_config().map_err(|message| ConfigError::File {
+            path: path.to_owned(),
+            message,
         })
     }
 
@@ -321,84 +241,143 @@ impl Config {
                 message: format!("{} is out of range; accepted: 1KiB to 1GiB", self.max_body),
             });
         }
-        if self.retention.0 < MIN_RETENTION {
-            return Err(ConfigError::Invalid {
-                option: "retention",
-                message: "must be at least 1s".into(),
-            });
-        }
-        if self.write_queue_items == 0 {
-            return Err(ConfigError::Invalid {
-                option: "write-queue-items",
-                message: "must be at least 1".into(),
-            });
-        }
         if self.cors_origin.len() > 1 && self.cors_origin.contains(&CorsOrigin::Any) {
             return Err(ConfigError::Invalid {
                 option: "cors-origin",
                 message: "`*` allows every origin and cannot be combined with a list".into(),
             });
         }
-        if let Some(cluster) = &self.clickhouse_cluster {
-            check_name(cluster).map_err(|e| ConfigError::Invalid {
-                option: "clickhouse-cluster",
-                message: format!("cluster name {e}"),
-            })?;
-        }
-        if !(1..=MAX_BATCH_ROWS).contains(&self.clickhouse_batch_rows) {
-            return Err(ConfigError::Invalid {
-                option: "clickhouse-batch-rows",
-                message: format!("must be 1 to {MAX_BATCH_ROWS}"),
-            });
-        }
-        if self.clickhouse_batch_delay.0.is_zero() {
-            return Err(ConfigError::Invalid {
-                option: "clickhouse-batch-delay",
-                message: "must be more than 0, e.g. 1s or 200ms".into(),
-            });
-        }
-        if self.spool_max_bytes.0 < MIN_SPOOL_BYTES {
-            return Err(ConfigError::Invalid {
-                option: "spool-max-bytes",
-                message: format!("{} is too small; at least 1KiB", self.spool_max_bytes),
-            });
-        }
-        if let Some(Err(message)) = self.clickhouse() {
-            return Err(ConfigError::Invalid {
-                option: "store",
-                message,
-            });
-        }
+        self.store.validate()?;
         Ok(self)
     }
+}
 
-    /// The ClickHouse store's settings when the store is ClickHouse.
-    pub fn clickhouse(&self) -> Option<Result<ClickHouseConfig, String>> {
-        let StoreUrl::ClickHouse(url) = &self.store else {
-            return None;
-        };
-        Some(ClickHouseConfig::from_url(url).map(|mut c| {
-            c.cluster = self.clickhouse_cluster.clone();
-            c.create_schema = self.clickhouse_create_schema;
-            c.spool_dir = self.spool_dir.clone();
-            c.spool_max_bytes = self.spool_max_bytes.0;
-            c.batch_rows = self.clickhouse_batch_rows;
-            c.batch_delay = self.clickhouse_batch_delay.0;
-            c.retention = self.retention.0;
-            c
-        }))
+/// The config file as written: every key optional, the store engines' options in their own
+/// tables, and the flat keys of earlier versions as aliases.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileConfig {
+    otlp_listen: Option<Listen>,
+    api_listen: Option<Listen>,
+    store: Option<StoreUrl>,
+    retention: Option<Retention>,
+    max_body: Option<ByteSize>,
+    cors_origin: Option<Vec<CorsOrigin>>,
+    write_queue_items: Option<usize>,
+    clickhouse: ClickHouseArgs,
+    spool: SpoolArgs,
+    /// Alias of `[clickhouse] create_schema`.
+    clickhouse_create_schema: Option<bool>,
+    /// Alias of `[clickhouse] cluster`.
+    clickhouse_cluster: Option<String>,
+    /// Alias of `[clickhouse] batch_rows`.
+    clickhouse_batch_rows: Option<usize>,
+    /// Alias of `[clickhouse] batch_delay`.
+    clickhouse_batch_delay: Option<Interval>,
+    /// Alias of `[spool] dir`.
+    spool_dir: Option<PathBuf>,
+    /// Alias of `[spool] max_bytes`.
+    spool_max_bytes: Option<ByteSize>,
+}
+
+impl FileConfig {
+    /// The defaults with the file's values over them.
+    fn into_config(mut self) -> Result<Config, String> {
+        alias(
+            &mut self.clickhouse.create_schema,
+            self.clickhouse_create_schema,
+            "clickhouse_create_schema",
+            "[clickhouse] create_schema",
+        )?;
+        alias(
+            &mut self.clickhouse.cluster,
+            self.clickhouse_cluster,
+            "clickhouse_cluster",
+            "[clickhouse] cluster",
+        )?;
+        alias(
+            &mut self.clickhouse.batch_rows,
+            self.clickhouse_batch_rows,
+            "clickhouse_batch_rows",
+            "[clickhouse] batch_rows",
+        )?;
+        alias(
+            &mut self.clickhouse.batch_delay,
+            self.clickhouse_batch_delay,
+            "clickhouse_batch_delay",
+            "[clickhouse] batch_delay",
+        )?;
+        alias(
+            &mut self.spool.dir,
+            self.spool_dir,
+            "spool_dir",
+            "[spool] dir",
+        )?;
+        alias(
+            &mut self.spool.max_bytes,
+            self.spool_max_bytes,
+            "spool_max_bytes",
+            "[spool] max_bytes",
+        )?;
+        let mut config = Config::default();
+        if let Some(v) = self.otlp_listen {
+            config.otlp_listen = v.0;
+        }
+        if let Some(v) = self.api_listen {
+            config.api_listen = v.0;
+        }
+        if let Some(v) = self.max_body {
+            config.max_body = v;
+        }
+        if let Some(v) = self.cors_origin {
+            config.cors_origin = v;
+        }
+        if let Some(v) = self.store {
+            config.store.url = v;
+        }
+        if let Some(v) = self.retention {
+            config.store.retention = v.0;
+        }
+        if let Some(v) = self.write_queue_items {
+            config.store.write_queue_items = v;
+        }
+        self.clickhouse.apply(&mut config.store.clickhouse);
+        self.spool.apply(&mut config.store.spool);
+        Ok(config)
     }
 }
 
-fn de_from_str<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: fmt::Display,
-{
-    let text = String::deserialize(deserializer)?;
-    text.parse().map_err(serde::de::Error::custom)
+/// Takes the value of a flat alias key into its table's key, unless both are given.
+fn alias<T>(
+    key: &mut Option<T>,
+    flat: Option<T>,
+    flat_name: &str,
+    name: &str,
+) -> Result<(), String> {
+    match (key.is_some(), flat) {
+        (true, Some(_)) => Err(format!(
+            "`{flat_name}` and `{name}` are the same option, given twice; keep `{name}`"
+        )),
+        (false, Some(value)) => {
+            *key = Some(value);
+            Ok(())
+        }
+        (_, None) => Ok(()),
+    }
 }
+
+/// A listen address in the config file, as the flags take it.
+#[derive(Debug)]
+struct Listen(SocketAddr);
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_listen(text).map(Self)
+    }
+}
+deserialize_via_from_str!(Listen);
 
 /// Parses a listen address (`host:port`, IPv4 or `[IPv6]`, or `localhost:port`).
 pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
@@ -412,150 +391,6 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
         format!("'{text}' is not an address; expected IP:PORT, e.g. 0.0.0.0:4318 or [::]:4318")
     })
-}
-
-macro_rules! deserialize_via_from_str {
-    ($ty:ty) => {
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                de_from_str(deserializer)
-            }
-        }
-    };
-}
-
-/// Where data is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreUrl {
-    /// An embedded SQLite database file.
-    Sqlite(PathBuf),
-    /// A ClickHouse server, by its HTTP URL.
-    ClickHouse(String),
-}
-
-impl FromStr for StoreUrl {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        const ACCEPTED: &str = "expected sqlite:<path> or clickhouse:<http url>";
-        if let Some(path) = text.strip_prefix("sqlite:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            if path.is_empty() {
-                return Err(format!("'{text}' has no file path; {ACCEPTED}"));
-            }
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        if let Some(url) = text.strip_prefix("clickhouse:") {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!(
-                    "'{text}': the ClickHouse URL must start with http:// or https://"
-                ));
-            }
-            return Ok(Self::ClickHouse(url.to_owned()));
-        }
-        Err(format!("'{text}' is not a store URL; {ACCEPTED}"))
-    }
-}
-deserialize_via_from_str!(StoreUrl);
-
-impl fmt::Display for StoreUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            Self::ClickHouse(url) => write!(f, "clickhouse:{}", redact_password(url)),
-        }
-    }
-}
-
-/// Hides the password in `scheme://user:password@host` so URLs can be logged.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
-/// A retention period such as `7d`, `36h` or `90m`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention(pub Duration);
-
-impl FromStr for Retention {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        humantime::parse_duration(text.trim())
-            .map(Self)
-            .map_err(|_| {
-                format!(
-                    "'{text}' is not a duration; expected a number and a unit, e.g. 7d, 12h, 30m"
-                )
-            })
-    }
-}
-deserialize_via_from_str!(Retention);
-
-/// A short duration such as `1s` or `250ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interval(pub Duration);
-
-impl FromStr for Interval {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        humantime::parse_duration(text.trim())
-            .map(Self)
-            .map_err(|_| format!("'{text}' is not a duration; expected e.g. 1s, 250ms"))
-    }
-}
-deserialize_via_from_str!(Interval);
-
-/// A size in bytes, written as `16MiB`, `512KiB`, `1GB` or a plain number of bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || {
-            format!("'{text}' is not a size; expected e.g. 16MiB, 512KiB, 1GB or a number of bytes")
-        };
-        let trimmed = text.trim();
-        let split = trimmed
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(trimmed.len());
-        let (digits, unit) = trimmed.split_at(split);
-        let number: u64 = digits.parse().map_err(|_| bad())?;
-        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "k" | "kb" => 1_000,
-            "kib" => 1 << 10,
-            "m" | "mb" => 1_000_000,
-            "mib" => 1 << 20,
-            "g" | "gb" => 1_000_000_000,
-            "gib" => 1 << 30,
-            _ => return Err(bad()),
-        };
-        number.checked_mul(factor).map(Self).ok_or_else(bad)
-    }
-}
-deserialize_via_from_str!(ByteSize);
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            n if n >= 1 << 20 && n % (1 << 20) == 0 => write!(f, "{}MiB", n >> 20),
-            n if n >= 1 << 10 && n % (1 << 10) == 0 => write!(f, "{}KiB", n >> 10),
-            n => write!(f, "{n}B"),
-        }
-    }
 }
 
 /// A browser origin allowed to send telemetry.
@@ -594,6 +429,8 @@ deserialize_via_from_str!(CorsOrigin);
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn cli(args: &[&str]) -> Cli {
@@ -608,10 +445,10 @@ mod tests {
         assert_eq!(config.otlp_listen.to_string(), "0.0.0.0:4318");
         assert_eq!(config.api_listen.to_string(), "127.0.0.1:4380");
         assert_eq!(
-            config.store,
+            config.store.url,
             StoreUrl::Sqlite("./tracewire-data/tracewire.db".into())
         );
-        assert_eq!(config.retention.0, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.store.retention, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.max_body.0, 16 << 20);
         assert!(config.cors_origin.is_empty());
     }
@@ -633,7 +470,7 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!(config.otlp_listen.port(), 9100);
-        assert_eq!(config.retention.0, Duration::from_secs(2 * 24 * 3600));
+        assert_eq!(config.store.retention, Duration::from_secs(2 * 24 * 3600));
         assert_eq!(config.api_listen.port(), 4380);
     }
 
@@ -657,33 +494,6 @@ mod tests {
         std::fs::write(&path, "max_body = \"lots\"\n").expect("write");
         let text = Config::from_file(&path).expect_err("bad value").to_string();
         assert!(text.contains("16MiB"), "{text}");
-    }
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_units() {
-        assert_eq!("16MiB".parse::<ByteSize>(), Ok(ByteSize(16 << 20)));
-        assert_eq!("512 KiB".parse::<ByteSize>(), Ok(ByteSize(512 << 10)));
-        assert_eq!("2MB".parse::<ByteSize>(), Ok(ByteSize(2_000_000)));
-        assert_eq!("1000".parse::<ByteSize>(), Ok(ByteSize(1000)));
-        assert!("12 parsecs".parse::<ByteSize>().is_err());
-        assert!("99999999999999GiB".parse::<ByteSize>().is_err());
-    }
-
-    #[test]
-    fn store_urls_parse_and_hide_passwords() {
-        assert_eq!(
-            "sqlite:/tmp/x.db".parse::<StoreUrl>(),
-            Ok(StoreUrl::Sqlite("/tmp/x.db".into()))
-        );
-        assert!("sqlite:".parse::<StoreUrl>().is_err());
-        assert!("postgres://x".parse::<StoreUrl>().is_err());
-        let ch: StoreUrl = "clickhouse:http://default:secret@127.0.0.1:8123/tw"
-            .parse()
-            .expect("valid");
-        assert_eq!(
-            ch.to_string(),
-            "clickhouse:http://default:***@127.0.0.1:8123/tw"
-        );
     }
 
     #[test]
@@ -733,21 +543,65 @@ mod tests {
             "2d",
         ]))
         .expect("valid");
-        let ch = config.clickhouse().expect("clickhouse").expect("valid");
-        assert_eq!(ch.url, "http://ch:8123");
-        assert_eq!(ch.database, "tw");
-        assert_eq!(ch.cluster.as_deref(), Some("prod"));
-        assert!(!ch.create_schema);
-        assert_eq!(ch.spool_max_bytes, 2 << 20);
-        assert_eq!(ch.batch_rows, 10);
-        assert_eq!(ch.batch_delay, Duration::from_millis(250));
+        let ch = config.store.clickhouse().expect("clickhouse");
+        assert_eq!(ch.server.url, "http://ch:8123");
+        assert_eq!(ch.server.database, "tw");
+        assert_eq!(ch.options.cluster.as_deref(), Some("prod"));
+        assert!(!ch.options.create_schema);
+        assert_eq!(ch.spool.max_bytes, 2 << 20);
+        assert_eq!(ch.options.batch_rows, 10);
+        assert_eq!(ch.options.batch_delay, Duration::from_millis(250));
         assert_eq!(ch.retention, Duration::from_secs(2 * 24 * 3600));
-        assert!(Config::default().clickhouse().is_none());
+        assert!(Config::default().store.clickhouse().is_none());
         assert_eq!(
-            Config::default().spool_dir,
+            Config::default().store.spool.dir,
             PathBuf::from("./tracewire-data/spool")
         );
-        assert!(Config::default().clickhouse_create_schema);
+        assert!(Config::default().store.clickhouse.create_schema);
+    }
+
+    #[test]
+    fn engine_tables_and_their_flat_aliases_give_the_same_options() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let read = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            Config::from_file(&path)
+        };
+        let nested = read(
+            "nested.toml",
+            "[clickhouse]\ncreate_schema = false\ncluster = \"c1\"\nbatch_rows = 7\n\
+             batch_delay = \"2s\"\n[spool]\ndir = \"/var/spool/tw\"\nmax_bytes = \"2MiB\"\n",
+        )
+        .expect("valid");
+        let flat = read(
+            "flat.toml",
+            "clickhouse_create_schema = false\nclickhouse_cluster = \"c1\"\n\
+             clickhouse_batch_rows = 7\nclickhouse_batch_delay = \"2s\"\n\
+             spool_dir = \"/var/spool/tw\"\nspool_max_bytes = \"2MiB\"\n",
+        )
+        .expect("valid");
+        assert_eq!(nested, flat);
+        let store = &nested.store;
+        assert!(!store.clickhouse.create_schema);
+        assert_eq!(store.clickhouse.cluster.as_deref(), Some("c1"));
+        assert_eq!(store.clickhouse.batch_rows, 7);
+        assert_eq!(store.clickhouse.batch_delay, Duration::from_secs(2));
+        assert_eq!(store.spool.dir, PathBuf::from("/var/spool/tw"));
+        assert_eq!(store.spool.max_bytes, 2 << 20);
+
+        let err = read(
+            "both.toml",
+            "clickhouse_cluster = \"a\"\n[clickhouse]\ncluster = \"b\"\n",
+        )
+        .expect_err("given twice");
+        let text = err.to_string();
+        assert!(
+            text.contains("clickhouse_cluster") && text.contains("[clickhouse] cluster"),
+            "{text}"
+        );
+        let err = read("typo.toml", "[spool]\ndri = \"/x\"\n").expect_err("unknown key");
+        assert!(err.to_string().contains("dri"), "{err}");
     }
 
     #[test]
@@ -785,7 +639,7 @@ mod tests {
             "c1",
         ]);
         assert_eq!(parsed.command, Some(CliCommand::Schema));
-        assert_eq!(parsed.clickhouse_cluster.as_deref(), Some("c1"));
+        assert_eq!(parsed.clickhouse.cluster.as_deref(), Some("c1"));
     }
 
     #[test]

@@ -9,8 +9,10 @@ pub mod decode;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod options;
 pub mod receive;
 pub mod server;
+pub mod signal;
 pub mod store;
 mod ui;
 

@@ -35,14 +35,10 @@ fn main() -> ExitCode {
         }
     };
     if command == Some(CliCommand::Schema) {
-        return match config.clickhouse() {
-            Some(Ok(clickhouse)) => {
+        return match config.store.clickhouse() {
+            Some(clickhouse) => {
                 print!("{}", Layout::new(&clickhouse).script());
                 ExitCode::SUCCESS
-            }
-            Some(Err(e)) => {
-                eprintln!("error: --store: {e}");
-                ExitCode::from(2)
             }
             None => {
                 eprintln!(

@@ -9,22 +9,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Which OTLP signal an item belongs to.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
-pub enum Signal {
-    /// Spans.
-    Traces,
-    /// Log records.
-    Logs,
-}
+use crate::signal::Signal;
 
 impl EncodeLabelValue for Signal {
     fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
         use std::fmt::Write;
-        encoder.write_str(match self {
-            Self::Traces => "traces",
-            Self::Logs => "logs",
-        })
+        encoder.write_str(self.name())
     }
 }
 

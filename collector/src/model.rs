@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::signal::Signal;
+
 /// Attribute maps, stringified as in the OpenTelemetry ClickHouse schema (`Map(String, String)`).
 pub type Attributes = BTreeMap<String, String>;
 
@@ -116,9 +118,17 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Spans plus log records.
+    /// How many records of `signal` the batch holds.
+    pub fn count(&self, signal: Signal) -> usize {
+        match signal {
+            Signal::Traces => self.spans.len(),
+            Signal::Logs => self.logs.len(),
+        }
+    }
+
+    /// Records of every signal.
     pub fn len(&self) -> usize {
-        self.spans.len() + self.logs.len()
+        Signal::ALL.into_iter().map(|s| self.count(s)).sum()
     }
 
     /// True when there is nothing to store.

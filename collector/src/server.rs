@@ -50,11 +50,11 @@ pub enum RunError {
 pub async fn run(config: Config) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
     let store_error = |source| RunError::Store {
-        store: config.store.to_string(),
+        store: config.store.url.to_string(),
         source,
     };
     let store = Arc::new(
-        Store::from_config(&config, Arc::clone(&metrics))
+        Store::from_config(&config.store, Arc::clone(&metrics))
             .await
             .map_err(store_error)?,
     );
@@ -85,11 +85,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         "query API listening on http://{}",
         api_listener.local_addr()?
     );
-    info!("Storing in {}", config.store);
+    info!("Storing in {}", config.store.url);
     if config.cors_origin.is_empty() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
     }
-    let retention = store.start_retention(config.retention.0);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -106,9 +105,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         serve(api_listener, api, &metrics, stop_rx),
     );
     signals.abort();
-    if let Some(retention) = retention {
-        retention.abort();
-    }
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     api_result?;

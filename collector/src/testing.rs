@@ -7,11 +7,11 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Valu
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use tempfile::TempDir;
+use tracewire_semconv::{attribute, resource};
 
-use crate::config::StoreUrl;
 use crate::metrics::Metrics;
 use crate::model::{Attributes, Batch, SpanKind, SpanRecord, StatusCode};
-use crate::store::Store;
+use crate::store::{Store, StoreUrl};
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` drops.
 pub(crate) async fn temp_store(queue_items: usize) -> (TempDir, Arc<Store>, Arc<Metrics>) {
@@ -49,7 +49,10 @@ pub(crate) fn span(
         status_message: String::new(),
         scope_name: String::new(),
         scope_version: String::new(),
-        resource_attributes: Attributes::from([("service.name".to_owned(), service.to_owned())]),
+        resource_attributes: Attributes::from([(
+            resource::SERVICE_NAME.to_owned(),
+            service.to_owned(),
+        )]),
         span_attributes: Attributes::new(),
         events: Vec::new(),
         links: Vec::new(),
@@ -83,7 +86,7 @@ pub(crate) fn otlp_request(ids: &[(u8, u8)]) -> ExportTraceServiceRequest {
             start_time_unix_nano: 1_700_000_000_000_000_000,
             end_time_unix_nano: 1_700_000_000_005_000_000,
             attributes: vec![KeyValue {
-                key: "http.route".into(),
+                key: attribute::HTTP_ROUTE.into(),
                 value: Some(AnyValue {
                     value: Some(Value::StringValue("/x".into())),
                 }),
@@ -100,7 +103,7 @@ pub(crate) fn otlp_request(ids: &[(u8, u8)]) -> ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
                 attributes: vec![KeyValue {
-                    key: "service.name".into(),
+                    key: resource::SERVICE_NAME.into(),
                     value: Some(AnyValue {
                         value: Some(Value::StringValue("svc".into())),
                     }),
@@ -122,10 +125,12 @@ const MS: i64 = 1_000_000;
 /// A browser span (the SDK's resource, session `sess-1`) of this kind.
 pub(crate) fn browser(mut s: SpanRecord, kind: SpanKind) -> SpanRecord {
     s.kind = kind;
-    s.resource_attributes
-        .insert("telemetry.sdk.language".into(), "webjs".into());
+    s.resource_attributes.insert(
+        resource::TELEMETRY_SDK_LANGUAGE.into(),
+        resource::BROWSER_SDK_LANGUAGE.into(),
+    );
     s.span_attributes
-        .insert("session.id".into(), "sess-1".into());
+        .insert(attribute::SESSION_ID.into(), "sess-1".into());
     s
 }
 

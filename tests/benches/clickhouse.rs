@@ -213,8 +213,8 @@ fn main() {
     let config = |database: &str| {
         let mut config =
             ClickHouseConfig::from_url(&format!("{}/{database}", front.url())).unwrap();
-        config.spool_dir = dir.path().join(format!("spool-{database}"));
-        config.batch_delay = Duration::from_millis(delay_ms as u64);
+        config.spool.dir = dir.path().join(format!("spool-{database}"));
+        config.options.batch_delay = Duration::from_millis(delay_ms as u64);
         config
     };
 

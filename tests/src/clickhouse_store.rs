@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use tempfile::TempDir;
+use tracewire_semconv::{attribute, event, resource};
 
 use crate::clickhouse_front::ClickHouseFront;
 
@@ -114,14 +115,14 @@ pub fn traces_request(
                 ),
             };
             let mut attributes = vec![
-                text("http.route", &format!("/r/{}", t % 4)),
+                text(attribute::HTTP_ROUTE, &format!("/r/{}", t % 4)),
                 kv("http.status_code", Value::IntValue(200 + (s % 2) as i64)),
                 kv("sampled", Value::BoolValue(s % 2 == 0)),
                 kv("ratio", Value::DoubleValue(0.5)),
             ];
             if s % 2 == 0 {
-                attributes.push(text("session.id", &format!("sess-{}", t % 2)));
-                attributes.push(text("ws.message.type", "chat"));
+                attributes.push(text(attribute::SESSION_ID, &format!("sess-{}", t % 2)));
+                attributes.push(text(attribute::WS_MESSAGE_TYPE, "chat"));
             }
             let span = Span {
                 trace_id: trace_id(t),
@@ -182,11 +183,17 @@ pub fn traces_request(
             resource: Some(Resource {
                 attributes: if service == "web" {
                     vec![
-                        text("service.name", service),
-                        text("telemetry.sdk.language", "webjs"),
+                        text(resource::SERVICE_NAME, service),
+                        text(
+                            resource::TELEMETRY_SDK_LANGUAGE,
+                            resource::BROWSER_SDK_LANGUAGE,
+                        ),
                     ]
                 } else {
-                    vec![text("service.name", service), text("host.name", "h1")]
+                    vec![
+                        text(resource::SERVICE_NAME, service),
+                        text("host.name", "h1"),
+                    ]
                 },
                 ..Default::default()
             }),
@@ -219,12 +226,12 @@ pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRe
             }),
             attributes: vec![
                 text("i", &i.to_string()),
-                text("session.id", "sess-1"),
-                text("http.route", &format!("/r/{}", i % 2)),
-                text("http.client.request.count", &(i + 1).to_string()),
+                text(attribute::SESSION_ID, "sess-1"),
+                text(attribute::HTTP_ROUTE, &format!("/r/{}", i % 2)),
+                text(attribute::HTTP_CLIENT_REQUEST_COUNT, &(i + 1).to_string()),
             ],
             event_name: if i % 3 == 0 {
-                "http.client.request_rate".into()
+                event::HTTP_CLIENT_REQUEST_RATE.into()
             } else {
                 String::new()
             },
@@ -244,7 +251,7 @@ pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRe
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
-                attributes: vec![text("service.name", "api")],
+                attributes: vec![text(resource::SERVICE_NAME, "api")],
                 ..Default::default()
             }),
             scope_logs: vec![ScopeLogs {

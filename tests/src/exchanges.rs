@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
+use tracewire_semconv::{attribute, event, resource};
 
 /// One millisecond in nanoseconds.
 pub const MS: u64 = 1_000_000;
@@ -105,9 +106,9 @@ pub fn session_exchanges(
             let message_type = if n % 2 == 0 { "chat" } else { "run_agent" };
             let attrs = || {
                 vec![
-                    kv("session.id", session),
-                    kv("ws.message.type", message_type),
-                    kv("url.full", "ws://app/ws"),
+                    kv(attribute::SESSION_ID, session),
+                    kv(attribute::WS_MESSAGE_TYPE, message_type),
+                    kv(attribute::URL_FULL, "ws://app/ws"),
                 ]
             };
             let t2 = (at + up).saturating_add_signed(offset_ns);
@@ -143,12 +144,15 @@ pub fn session_exchanges(
                 trace_id: hex::encode([n; 16]),
                 browser: request(
                     vec![
-                        kv("service.name", "web"),
-                        kv("telemetry.sdk.language", "webjs"),
+                        kv(resource::SERVICE_NAME, "web"),
+                        kv(
+                            resource::TELEMETRY_SDK_LANGUAGE,
+                            resource::BROWSER_SDK_LANGUAGE,
+                        ),
                     ],
                     browser,
                 ),
-                backend: request(vec![kv("service.name", "agent-backend")], backend),
+                backend: request(vec![kv(resource::SERVICE_NAME, "agent-backend")], backend),
             }
         })
         .collect()
@@ -164,11 +168,11 @@ pub fn request_rates(time_ns: u64, rates: &[(&str, u64, &str)]) -> Vec<u8> {
         .map(|(route, count, session)| LogRecord {
             time_unix_nano: time_ns,
             severity_number: 9,
-            event_name: "http.client.request_rate".into(),
+            event_name: event::HTTP_CLIENT_REQUEST_RATE.into(),
             attributes: vec![
-                kv("http.route", route),
-                kv("http.client.request.count", &count.to_string()),
-                kv("session.id", session),
+                kv(attribute::HTTP_ROUTE, route),
+                kv(attribute::HTTP_CLIENT_REQUEST_COUNT, &count.to_string()),
+                kv(attribute::SESSION_ID, session),
             ],
             ..Default::default()
         })
@@ -177,8 +181,11 @@ pub fn request_rates(time_ns: u64, rates: &[(&str, u64, &str)]) -> Vec<u8> {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
                 attributes: vec![
-                    kv("service.name", "web"),
-                    kv("telemetry.sdk.language", "webjs"),
+                    kv(resource::SERVICE_NAME, "web"),
+                    kv(
+                        resource::TELEMETRY_SDK_LANGUAGE,
+                        resource::BROWSER_SDK_LANGUAGE,
+                    ),
                 ],
                 ..Default::default()
             }),

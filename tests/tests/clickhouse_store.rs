@@ -13,8 +13,8 @@ use tracewire_collector::correlate::{Rollups, bin_bounds};
 use tracewire_collector::decode::{Encoding, decode_logs, decode_traces};
 use tracewire_collector::metrics::Metrics;
 use tracewire_collector::model::{Batch, RollupQuery, RoundTripQuery, TraceQuery};
-use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
+use tracewire_collector::store::{Scope, Store};
 use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
 };
@@ -24,8 +24,8 @@ use tracewire_e2e::exchanges::{MS, OFFSET_NS, SESSION, exchanges, session_exchan
 fn config(test: &ClickHouseTest) -> ClickHouseConfig {
     let mut config = ClickHouseConfig::from_url(&format!("{}/{}", test.front.url(), test.database))
         .expect("valid url");
-    config.spool_dir = test.spool_dir();
-    config.batch_delay = Duration::from_millis(20);
+    config.spool.dir = test.spool_dir();
+    config.options.batch_delay = Duration::from_millis(20);
     config
 }
 
@@ -164,8 +164,8 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
 
     // A collector that may not create the schema refuses a database without it.
     let mut elsewhere = config(&test);
-    elsewhere.database = "schema_is_created_empty".into();
-    elsewhere.create_schema = false;
+    elsewhere.server.database = "schema_is_created_empty".into();
+    elsewhere.options.create_schema = false;
     test.front
         .create_database("schema_is_created_empty")
         .await
@@ -188,7 +188,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .await
         .expect("opens");
     let sqlite = Store::open(
-        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        &tracewire_collector::store::StoreUrl::Sqlite(test.sqlite_path()),
         10_000,
         Arc::new(Metrics::default()),
     )
@@ -217,15 +217,27 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     let first_trace = hex::encode(tracewire_e2e::clickhouse_store::trace_id(1));
     for id in 1..=10 {
         let id = hex::encode(tracewire_e2e::clickhouse_store::trace_id(id));
-        let from_clickhouse = clickhouse.trace(&id).await.expect("reads");
+        let from_clickhouse = clickhouse
+            .reader(Scope::default())
+            .trace(&id)
+            .await
+            .expect("reads");
         assert!(!from_clickhouse.is_empty());
         assert_eq!(
             from_clickhouse,
-            sqlite.trace(&id).await.expect("reads"),
+            sqlite
+                .reader(Scope::default())
+                .trace(&id)
+                .await
+                .expect("reads"),
             "trace {id}"
         );
     }
-    let spans = clickhouse.trace(&first_trace).await.expect("reads");
+    let spans = clickhouse
+        .reader(Scope::default())
+        .trace(&first_trace)
+        .await
+        .expect("reads");
     assert_eq!(spans.len(), 5, "the retried batch is read once");
     assert!(
         spans
@@ -235,6 +247,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     assert!(spans.iter().any(|s| !s.links.is_empty()));
     assert!(
         clickhouse
+            .reader(Scope::default())
             .trace(&hex::encode([7u8; 16]))
             .await
             .expect("reads")
@@ -291,25 +304,51 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         },
     ];
     for query in &queries {
-        let from_clickhouse = clickhouse.search(query).await.expect("search");
+        let from_clickhouse = clickhouse
+            .reader(Scope::default())
+            .search(query)
+            .await
+            .expect("search");
         assert_eq!(
             from_clickhouse,
-            sqlite.search(query).await.expect("search"),
+            sqlite
+                .reader(Scope::default())
+                .search(query)
+                .await
+                .expect("search"),
             "{query:?}"
         );
     }
     assert_eq!(
-        clickhouse.search(&queries[0]).await.expect("search").len(),
+        clickhouse
+            .reader(Scope::default())
+            .search(&queries[0])
+            .await
+            .expect("search")
+            .len(),
         10
     );
     assert_eq!(
-        clickhouse.search(&queries[4]).await.expect("search").len(),
+        clickhouse
+            .reader(Scope::default())
+            .search(&queries[4])
+            .await
+            .expect("search")
+            .len(),
         3,
         "traces 3, 6 and 9 have an error span"
     );
-    let from_clickhouse = clickhouse.services().await.expect("services");
+    let from_clickhouse = clickhouse
+        .reader(Scope::default())
+        .services()
+        .await
+        .expect("services");
     assert_eq!(from_clickhouse.len(), 2);
-    let mut sqlite_services = sqlite.services().await.expect("services");
+    let mut sqlite_services = sqlite
+        .reader(Scope::default())
+        .services()
+        .await
+        .expect("services");
     // MergeTree keeps the retried copy: service counts include it (see the README).
     for service in &mut sqlite_services {
         service.span_count += if service.name == "web" { 3 } else { 2 };
@@ -324,6 +363,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .expect("truncates");
     assert!(
         clickhouse
+            .reader(Scope::default())
             .trace(&first_trace)
             .await
             .expect("reads")
@@ -360,7 +400,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
     }
     // That is all a collector that may not touch the schema needs: it opens and stores.
     let mut owned = config.clone();
-    owned.create_schema = false;
+    owned.options.create_schema = false;
     let store = Store::open_clickhouse(&owned, 100, Arc::new(Metrics::default()))
         .await
         .expect("opens on the DDL applied by hand");
@@ -369,7 +409,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 2);
     // The cluster DDL needs a cluster and ZooKeeper; the engine parses and formats each
     // statement, which proves it is valid ClickHouse SQL.
-    config.cluster = Some("tracewire_cluster".into());
+    config.options.cluster = Some("tracewire_cluster".into());
     let cluster_statements = Layout::new(&config).statements();
     assert!(cluster_statements.iter().any(|s| s.contains("ON CLUSTER")));
     for statement in &cluster_statements {
@@ -420,7 +460,7 @@ async fn rejected_data_is_moved_aside_counted_and_the_rest_is_stored() {
     let metrics = Arc::new(Metrics::default());
     let mut config = config(&test);
     // Long enough that the three batches below go out in one INSERT.
-    config.batch_delay = Duration::from_millis(400);
+    config.options.batch_delay = Duration::from_millis(400);
     let store = Store::open_clickhouse(&config, 10_000, Arc::clone(&metrics))
         .await
         .expect("opens");
@@ -465,7 +505,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
     let test = ClickHouseTest::start("resent_insert_is_stored_once");
     let mut config = config(&test);
     // Nothing ships before shutdown, so the spool file can be copied first.
-    config.batch_delay = Duration::from_secs(3600);
+    config.options.batch_delay = Duration::from_secs(3600);
     let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
         .await
         .expect("opens");
@@ -488,7 +528,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
         format!("{0} {0}\n", spooled[0]),
     )
     .expect("records");
-    config.batch_delay = Duration::from_millis(20);
+    config.options.batch_delay = Duration::from_millis(20);
     let store = Store::open_clickhouse(&config, 10_000, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
@@ -513,6 +553,87 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
     assert_eq!(count_rows(&test.client(), "otel_traces").await, (12, 6));
 }
 
+/// A spool file as collectors before 0.2 wrote it: `TWSPOOL1`, row count, CRC-32, JSON lines.
+fn json_lines_spool_file(lines: &[String]) -> Vec<u8> {
+    let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut data = b"TWSPOOL1".to_vec();
+    data.extend_from_slice(&u32::try_from(lines.len()).expect("fits").to_le_bytes());
+    data.extend_from_slice(&crc32fast::hash(payload.as_bytes()).to_le_bytes());
+    data.extend_from_slice(payload.as_bytes());
+    data
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_files_of_older_collectors_are_shipped_and_correlated() {
+    let test = ClickHouseTest::start("older_spool_files_are_shipped");
+    let (trace, send, server) = ("ab".repeat(16), "01".repeat(8), "02".repeat(8));
+    let t = now_ns() - 60_000 * MS;
+    let span = |span_id: &str, parent: &str, name: &str, kind: &str, resource: &str, start: u64| {
+        format!(
+            r#"{{"Timestamp":{start},"TraceId":"{trace}","SpanId":"{span_id}","ParentSpanId":"{parent}","TraceState":"","SpanName":"{name}","SpanKind":"{kind}","ServiceName":"svc","ResourceAttributes":{resource},"ScopeName":"","ScopeVersion":"","SpanAttributes":[["k","v"]],"Duration":1000,"StatusCode":"Unset","StatusMessage":"","Events.Timestamp":[{start}],"Events.Name":["e"],"Events.Attributes":[[["n","1"]]],"Links.TraceId":[],"Links.SpanId":[],"Links.TraceState":[],"Links.Attributes":[],"Tenant":""}}"#
+        )
+    };
+    let spans = [
+        span(
+            &send,
+            "",
+            "ws.send chat",
+            "Producer",
+            r#"[["service.name","web"],["telemetry.sdk.language","webjs"]]"#,
+            t,
+        ),
+        span(
+            &server,
+            &send,
+            "ws.receive chat",
+            "Server",
+            r#"[["service.name","api"]]"#,
+            t + 1_000,
+        ),
+    ];
+    let log = format!(
+        r#"{{"Timestamp":{t},"TraceId":"{trace}","SpanId":"{server}","TraceFlags":1,"SeverityText":"INFO","SeverityNumber":9,"ServiceName":"api","Body":"hello","ResourceAttributes":[],"ScopeName":"","ScopeVersion":"","LogAttributes":[["a","b"]],"EventName":"","ObservedTimestamp":{t},"Tenant":""}}"#
+    );
+    std::fs::create_dir_all(test.spool_dir()).expect("spool dir");
+    let name = format!("{:020x}-{:012}", 1, 0);
+    std::fs::write(
+        test.spool_dir().join(format!("{name}.spans")),
+        json_lines_spool_file(&spans),
+    )
+    .expect("writes");
+    std::fs::write(
+        test.spool_dir().join(format!("{name}.logs")),
+        json_lines_spool_file(&[log]),
+    )
+    .expect("writes");
+    let store = Store::open_clickhouse(&config(&test), 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("opens");
+    wait_shipped(&test).await;
+    wait_rows(&test, "otel_logs", 1).await;
+    let reader = store.reader(Scope::default());
+    let stored = reader.trace(&trace).await.expect("reads");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|s| s.span_attributes["k"] == "v"
+        && s.events.len() == 1
+        && s.events[0].attributes["n"] == "1"));
+    let all = RoundTripQuery {
+        start_ns: 0,
+        end_ns: i64::MAX,
+        limit: 10,
+        ..Default::default()
+    };
+    let round_trips = reader.round_trips(&all).await.expect("reads");
+    assert_eq!(round_trips.len(), 1, "the old file's traces are correlated");
+    assert_eq!(round_trips[0].0.server_span_id, server);
+    store.shutdown().await.expect("stops");
+    assert_eq!(
+        files_in(&test.spool_dir()),
+        ["id"],
+        "nothing is left behind"
+    );
+}
+
 /// Waits until the shipper settled every spooled span file (and so ran the correlation step for
 /// them: it runs before the files are removed).
 async fn wait_shipped(test: &ClickHouseTest) {
@@ -535,7 +656,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .await
         .expect("opens");
     let sqlite = Store::open(
-        &tracewire_collector::config::StoreUrl::Sqlite(test.sqlite_path()),
+        &tracewire_collector::store::StoreUrl::Sqlite(test.sqlite_path()),
         10_000,
         Arc::new(Metrics::default()),
     )
@@ -562,6 +683,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 8);
     assert!(
         clickhouse
+            .reader(Scope::default())
             .round_trips(&all)
             .await
             .expect("reads")
@@ -581,7 +703,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     }
     submit(&clickhouse, sends.clone()).await;
     wait_shipped(&test).await;
-    let first = clickhouse.round_trips(&all).await.expect("reads");
+    let first = clickhouse
+        .reader(Scope::default())
+        .round_trips(&all)
+        .await
+        .expect("reads");
     assert_eq!(first.len(), 4);
     assert!(
         first
@@ -591,7 +717,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
                 && *offset == 0)
     );
     assert_eq!(
-        clickhouse.session_offset(SESSION).await.expect("reads"),
+        clickhouse
+            .reader(Scope::default())
+            .session_offset(SESSION)
+            .await
+            .expect("reads"),
         None
     );
 
@@ -599,13 +729,18 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     // offset is estimated.
     submit(&clickhouse, replies.clone()).await;
     wait_shipped(&test).await;
-    let full = clickhouse.round_trips(&all).await.expect("reads");
+    let full = clickhouse
+        .reader(Scope::default())
+        .round_trips(&all)
+        .await
+        .expect("reads");
     assert_eq!(full.len(), 4, "each round trip once");
     assert!(
         full.iter()
             .all(|(r, _)| r.receive_span_id.is_some() && r.version == 5)
     );
     let offset = clickhouse
+        .reader(Scope::default())
         .session_offset(SESSION)
         .await
         .expect("reads")
@@ -635,11 +770,21 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     };
     assert_eq!(
         unversioned(full.clone()),
-        unversioned(sqlite.round_trips(&all).await.expect("reads"))
+        unversioned(
+            sqlite
+                .reader(Scope::default())
+                .round_trips(&all)
+                .await
+                .expect("reads")
+        )
     );
     assert_eq!(
         Some(offset),
-        sqlite.session_offset(SESSION).await.expect("reads")
+        sqlite
+            .reader(Scope::default())
+            .session_offset(SESSION)
+            .await
+            .expect("reads")
     );
     let filtered = RoundTripQuery {
         session_id: Some(SESSION.into()),
@@ -649,15 +794,32 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         ..all.clone()
     };
     assert_eq!(
-        unversioned(clickhouse.round_trips(&filtered).await.expect("reads")),
-        unversioned(sqlite.round_trips(&filtered).await.expect("reads"))
+        unversioned(
+            clickhouse
+                .reader(Scope::default())
+                .round_trips(&filtered)
+                .await
+                .expect("reads")
+        ),
+        unversioned(
+            sqlite
+                .reader(Scope::default())
+                .round_trips(&filtered)
+                .await
+                .expect("reads")
+        )
     );
     assert_eq!(
         clickhouse
+            .reader(Scope::default())
             .round_trip_points(&filtered)
             .await
             .expect("reads"),
-        sqlite.round_trip_points(&filtered).await.expect("reads")
+        sqlite
+            .reader(Scope::default())
+            .round_trip_points(&filtered)
+            .await
+            .expect("reads")
     );
 
     // A derivation from fewer spans (another collector that read before the replies arrived)
@@ -683,19 +845,31 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .execute()
         .await
         .expect("inserts");
-    assert_eq!(clickhouse.round_trips(&all).await.expect("reads"), full);
     assert_eq!(
-        clickhouse.session_offset(SESSION).await.expect("reads"),
+        clickhouse
+            .reader(Scope::default())
+            .round_trips(&all)
+            .await
+            .expect("reads"),
+        full
+    );
+    assert_eq!(
+        clickhouse
+            .reader(Scope::default())
+            .session_offset(SESSION)
+            .await
+            .expect("reads"),
         Some(offset)
     );
     clickhouse.shutdown().await.expect("stops");
     sqlite.shutdown().await.expect("stops");
 }
 
-/// Asserts that ClickHouse's rollups of `q` ([`Store::rollups`], added up by the engine) equal
+/// Asserts that ClickHouse's rollups of `q` ([`Reader::rollups`](tracewire_collector::store::Reader::rollups), added up by the engine) equal
 /// the round trips of `q` added up in Rust; answers them.
 async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups {
     let points = store
+        .reader(Scope::default())
         .round_trip_points(&RoundTripQuery {
             message_type: q.message_type.clone(),
             start_ns: q.start_ns,
@@ -705,8 +879,9 @@ async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups 
         })
         .await
         .expect("reads");
-    assert!(store.keeps_rollups_for(q), "{q:?}");
+    assert!(store.reader(Scope::default()).keeps_rollups_for(q), "{q:?}");
     let rollups = store
+        .reader(Scope::default())
         .rollups(q)
         .await
         .expect("reads")
@@ -758,6 +933,7 @@ async fn rollups_added_up_by_clickhouse_equal_the_round_trips_added_up() {
     wait_shipped(&test).await;
     for (session, offset_ns, _) in sessions {
         let offset = store
+            .reader(Scope::default())
             .session_offset(session)
             .await
             .expect("reads")

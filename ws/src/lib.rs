@@ -33,12 +33,13 @@ use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{Map, Value};
+use tracewire_semconv::{attribute, message, span, value};
 
 /// The JSON field that carries trace context, unless configured otherwise.
-pub const DEFAULT_FIELD: &str = "trace_context";
+pub const DEFAULT_FIELD: &str = message::TRACE_CONTEXT_FIELD;
 
 /// The JSON fields read, in order, for a message's type, unless configured otherwise.
-pub const DEFAULT_TYPE_FIELDS: [&str; 4] = ["type", "event", "op", "action"];
+pub const DEFAULT_TYPE_FIELDS: [&str; 4] = message::TYPE_FIELDS;
 
 /// Longest message type used in span names; longer ones are cut so names stay short.
 const MAX_TYPE_LEN: usize = 64;
@@ -92,7 +93,7 @@ impl Incoming {
             context = obj.remove(&fields.context);
             if is_envelope(obj) {
                 enveloped = true;
-                value = obj.remove("data").unwrap_or(Value::Null);
+                value = obj.remove(message::ENVELOPE_DATA).unwrap_or(Value::Null);
             }
         }
         let parent = context
@@ -150,22 +151,32 @@ impl Incoming {
         T::Span: Send + Sync + 'static,
     {
         let mut attributes = vec![
-            KeyValue::new("messaging.system", "websocket"),
-            KeyValue::new("messaging.operation.type", "receive"),
             KeyValue::new(
-                "messaging.message.body.size",
+                attribute::MESSAGING_SYSTEM,
+                value::MESSAGING_SYSTEM_WEBSOCKET,
+            ),
+            KeyValue::new(
+                attribute::MESSAGING_OPERATION_TYPE,
+                value::OPERATION_RECEIVE,
+            ),
+            KeyValue::new(
+                attribute::MESSAGING_MESSAGE_BODY_SIZE,
                 i64::try_from(self.size).unwrap_or(i64::MAX),
             ),
             KeyValue::new(
-                "ws.message.format",
-                if self.enveloped { "envelope" } else { "json" },
+                attribute::WS_MESSAGE_FORMAT,
+                if self.enveloped {
+                    value::FORMAT_ENVELOPE
+                } else {
+                    value::FORMAT_JSON
+                },
             ),
         ];
         if let Some(t) = &self.message_type {
-            attributes.push(KeyValue::new("ws.message.type", t.clone()));
+            attributes.push(KeyValue::new(attribute::WS_MESSAGE_TYPE, t.clone()));
         }
         let span = tracer
-            .span_builder(span_name("ws.receive", self.message_type()))
+            .span_builder(span_name(span::WS_RECEIVE, self.message_type()))
             .with_kind(SpanKind::Consumer)
             .with_attributes(attributes)
             .start_with_context(tracer, &self.parent);
@@ -182,7 +193,9 @@ pub fn span_name(operation: &str, message_type: Option<&str>) -> String {
 }
 
 fn is_envelope(obj: &Map<String, Value>) -> bool {
-    obj.contains_key("data") && obj.get("ts").is_some_and(Value::is_number) && obj.len() == 2
+    obj.contains_key(message::ENVELOPE_DATA)
+        && obj.get(message::ENVELOPE_TS).is_some_and(Value::is_number)
+        && obj.len() == 2
 }
 
 fn message_type(obj: &Map<String, Value>, fields: &[String]) -> Option<String> {

@@ -14,15 +14,17 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracewire_semconv::{attribute, event, span as operation};
 
 use super::params::{duration_ns, limit, timestamp};
+use super::scope::ReadScope;
 use super::{Api, ApiError};
 use crate::correlate::{Percentiles, Rollups};
 use crate::model::{
     Attributes, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripQuery, SpanKind,
     SpanRecord, StatusCode,
 };
-use crate::store::Store;
+use crate::store::{Reader, Store};
 
 /// The window used when `start` is not given: the last hour.
 const DEFAULT_WINDOW_NS: i64 = 3_600 * 1_000_000_000;
@@ -45,7 +47,7 @@ const MAX_HOT_WINDOW_NS: i64 = 24 * 3_600 * 1_000_000_000;
 /// Rows per list in the hot-endpoint report.
 const HOT_ROWS: usize = 50;
 /// The SDK's periodic request-rate record (`docs/semantic-conventions.md`).
-const REQUEST_RATE_EVENT: &str = "http.client.request_rate";
+const REQUEST_RATE_EVENT: &str = event::HTTP_CLIENT_REQUEST_RATE;
 /// Records read for one hot-endpoint report at most.
 const MAX_RATE_RECORDS: usize = 100_000;
 
@@ -161,6 +163,7 @@ fn round_trip_view(r: &RoundTrip, offset_ns: i64) -> RoundTripView<'_> {
 /// `GET /api/ws/roundtrips`: one record per browser message a backend continued, newest first.
 pub(super) async fn roundtrips(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     params: Result<Query<RoundTripParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
@@ -174,7 +177,7 @@ pub(super) async fn roundtrips(
         limit: limit(p.limit.as_deref(), DEFAULT_ROUNDTRIPS, MAX_ROUNDTRIPS)?,
     };
     caught_up(&api.store).await;
-    let list = api.store.round_trips(&query).await?;
+    let list = api.store.reader(scope).round_trips(&query).await?;
     let views: Vec<_> = list
         .iter()
         .map(|(r, offset)| round_trip_view(r, *offset))
@@ -205,10 +208,10 @@ struct Bucket {
 /// store's rollups when it keeps them for this window, else from the newest round trips (at
 /// most [`MAX_AGGREGATED`]), read once for concurrent requests of the same window. Both give
 /// the same answer for the same round trips.
-async fn added_up(api: &Api, query: RollupQuery) -> Result<Rollups, ApiError> {
-    if api.store.keeps_rollups_for(&query) {
+async fn added_up(api: &Api, reader: &Reader<'_>, query: RollupQuery) -> Result<Rollups, ApiError> {
+    if reader.keeps_rollups_for(&query) {
         caught_up(&api.store).await;
-        if let Some(rollups) = api.store.rollups(&query).await? {
+        if let Some(rollups) = reader.rollups(&query).await? {
             return Ok(rollups);
         }
     }
@@ -216,6 +219,7 @@ async fn added_up(api: &Api, query: RollupQuery) -> Result<Rollups, ApiError> {
         .reads
         .points(
             &api.store,
+            reader,
             RoundTripQuery {
                 message_type: query.message_type,
                 start_ns: query.start_ns,
@@ -236,6 +240,7 @@ async fn added_up(api: &Api, query: RollupQuery) -> Result<Rollups, ApiError> {
 /// `GET /api/ws/latency`: p50, p95 and p99 of total, uplink, server and downlink per step.
 pub(super) async fn latency(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     params: Result<Query<LatencyParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
@@ -243,6 +248,7 @@ pub(super) async fn latency(
     let (step_ns, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
     let rollups = added_up(
         &api,
+        &api.store.reader(scope),
         RollupQuery {
             message_type: p.message_type,
             start_ns,
@@ -291,6 +297,7 @@ struct MessageTypeView {
 /// first.
 pub(super) async fn message_types(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     params: Result<Query<MessageTypeParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
@@ -298,6 +305,7 @@ pub(super) async fn message_types(
     // One step over the whole window.
     let rollups = added_up(
         &api,
+        &api.store.reader(scope),
         RollupQuery {
             message_type: None,
             start_ns,
@@ -375,6 +383,7 @@ fn steps(start_ns: i64, end_ns: i64, step: Option<&str>) -> Result<(i64, usize),
 /// [`RATE_TYPES`] types by name and the rest summed.
 pub(super) async fn rates(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     params: Result<Query<RateParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
@@ -382,6 +391,7 @@ pub(super) async fn rates(
     let (step, buckets) = steps(start_ns, end_ns, p.step.as_deref())?;
     let rollups = added_up(
         &api,
+        &api.store.reader(scope),
         RollupQuery {
             message_type: None,
             start_ns,
@@ -438,9 +448,11 @@ struct SessionEvent<'a> {
 }
 
 fn span_event(span: &SpanRecord) -> SessionEvent<'_> {
-    let kind = if span.name.starts_with("ws.connect") || span.name.starts_with("ws.close") {
+    let kind = if span.name.starts_with(operation::WS_CONNECT)
+        || span.name.starts_with(operation::WS_CLOSE)
+    {
         "connection"
-    } else if span.name.starts_with("ws.") {
+    } else if span.name.starts_with(operation::WS_PREFIX) {
         "message"
     } else if span.kind == SpanKind::Client {
         "request"
@@ -464,8 +476,8 @@ const SEVERITY_ERROR: i32 = 17;
 
 fn log_event(log: &LogRecord) -> SessionEvent<'_> {
     let error = log.severity_number >= SEVERITY_ERROR
-        || log.event_name == "ws.error"
-        || log.log_attributes.contains_key("exception.type");
+        || log.event_name == event::WS_ERROR
+        || log.log_attributes.contains_key(attribute::EXCEPTION_TYPE);
     let (kind, name) = if error {
         (
             "error",
@@ -507,10 +519,12 @@ fn log_event(log: &LogRecord) -> SessionEvent<'_> {
 /// in time order, with its clock offset.
 pub(super) async fn session(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let spans = api.store.session_spans(&session_id, SESSION_EVENTS).await?;
-    let logs = api.store.session_logs(&session_id, SESSION_EVENTS).await?;
+    let reader = api.store.reader(scope);
+    let spans = reader.session_spans(&session_id, SESSION_EVENTS).await?;
+    let logs = reader.session_logs(&session_id, SESSION_EVENTS).await?;
     if spans.is_empty() && logs.is_empty() {
         return Err(ApiError::NotFound {
             code: "session_not_found",
@@ -518,7 +532,7 @@ pub(super) async fn session(
         });
     }
     caught_up(&api.store).await;
-    let offset = api.store.session_offset(&session_id).await?;
+    let offset = reader.session_offset(&session_id).await?;
     let mut events: Vec<SessionEvent<'_>> = spans
         .iter()
         .map(span_event)
@@ -536,11 +550,11 @@ pub(super) async fn session(
     let user_id = spans
         .iter()
         .rev()
-        .find_map(|s| s.span_attributes.get("user.id"))
+        .find_map(|s| s.span_attributes.get(attribute::USER_ID))
         .or_else(|| {
             logs.iter()
                 .rev()
-                .find_map(|l| l.log_attributes.get("user.id"))
+                .find_map(|l| l.log_attributes.get(attribute::USER_ID))
         });
     let start = spans
         .iter()
@@ -590,6 +604,7 @@ struct HotSession {
 /// `window`, from the SDK's request-rate records, busiest first.
 pub(super) async fn hot_endpoints(
     State(api): State<Api>,
+    ReadScope(scope): ReadScope,
     params: Result<Query<HotParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query_params(params)?;
@@ -606,6 +621,7 @@ pub(super) async fn hot_endpoints(
     let end_ns = now_ns();
     let records = api
         .store
+        .reader(scope)
         .events(&EventQuery {
             event_name: REQUEST_RATE_EVENT.to_owned(),
             start_ns: end_ns - window_ns,
@@ -618,12 +634,12 @@ pub(super) async fn hot_endpoints(
     let mut sessions: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for record in &records {
         let attrs = &record.log_attributes;
-        let route = attrs.get("http.route").map_or("", String::as_str);
+        let route = attrs.get(attribute::HTTP_ROUTE).map_or("", String::as_str);
         let count = attrs
-            .get("http.client.request.count")
+            .get(attribute::HTTP_CLIENT_REQUEST_COUNT)
             .and_then(|c| c.parse::<u64>().ok())
             .unwrap_or(1);
-        let session = attrs.get("session.id").map_or("", String::as_str);
+        let session = attrs.get(attribute::SESSION_ID).map_or("", String::as_str);
         let entry = routes.entry(route).or_default();
         entry.0 += count;
         entry.1.insert(session);

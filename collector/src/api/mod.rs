@@ -5,6 +5,7 @@ mod correlation;
 mod error;
 mod live;
 mod params;
+mod scope;
 mod shared;
 mod views;
 
@@ -19,8 +20,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tracewire_semconv::attribute;
 
 pub use error::ApiError;
+use scope::ReadScope;
 pub use shared::SharedReads;
 use views::{ServiceView, SpanView, TraceSummaryView, TraceView};
 
@@ -61,9 +64,14 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn trace(
+    State(api): State<Api>,
+    ReadScope(scope): ReadScope,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = params::trace_id(&id)?;
-    let spans = api.store.trace(&id).await?;
+    let reader = api.store.reader(scope);
+    let spans = reader.trace(&id).await?;
     if spans.is_empty() {
         return Err(ApiError::NotFound {
             code: "trace_not_found",
@@ -75,13 +83,17 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
     let sessions: BTreeSet<&str> = spans
         .iter()
         .filter(|s| Source::of(s) == Source::Browser)
-        .filter_map(|s| s.span_attributes.get("session.id").map(String::as_str))
+        .filter_map(|s| {
+            s.span_attributes
+                .get(attribute::SESSION_ID)
+                .map(String::as_str)
+        })
         .collect();
     if !sessions.is_empty() {
         correlation::caught_up(&api.store).await;
     }
     for session in sessions {
-        if let Some(stored) = api.store.session_offset(session).await? {
+        if let Some(stored) = reader.session_offset(session).await? {
             offsets.insert(session.to_owned(), stored.offset_ns);
         }
     }
@@ -97,15 +109,22 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
     .into_response())
 }
 
-async fn search(State(api): State<Api>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn search(
+    State(api): State<Api>,
+    ReadScope(scope): ReadScope,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let query = params::search_query(raw.as_deref())?;
-    let traces = api.store.search(&query).await?;
+    let traces = api.store.reader(scope).search(&query).await?;
     let views: Vec<_> = traces.iter().map(TraceSummaryView::from).collect();
     Ok(Json(json!({ "traces": views })).into_response())
 }
 
-async fn services(State(api): State<Api>) -> Result<Response, ApiError> {
-    let services = api.store.services().await?;
+async fn services(
+    State(api): State<Api>,
+    ReadScope(scope): ReadScope,
+) -> Result<Response, ApiError> {
+    let services = api.store.reader(scope).services().await?;
     let views: Vec<_> = services.iter().map(ServiceView::from).collect();
     Ok(Json(json!({ "services": views })).into_response())
 }

@@ -4,6 +4,7 @@
 use std::time::UNIX_EPOCH;
 
 use serde::Deserialize;
+use tracewire_semconv::attribute;
 
 use super::ApiError;
 use crate::model::TraceQuery;
@@ -71,7 +72,10 @@ pub(super) fn search_query(raw: Option<&str>) -> Result<TraceQuery, ApiError> {
 
 impl SearchParams {
     fn into_query(self, mut attributes: Vec<(String, String)>) -> Result<TraceQuery, ApiError> {
-        for (key, value) in [("session.id", self.session_id), ("user.id", self.user_id)] {
+        for (key, value) in [
+            (attribute::SESSION_ID, self.session_id),
+            (attribute::USER_ID, self.user_id),
+        ] {
             if let Some(value) = value.filter(|v| !v.is_empty()) {
                 attributes.push((key.to_owned(), value));
             }

@@ -13,29 +13,36 @@ use tokio::sync::OnceCell;
 use super::ApiError;
 use super::correlation::caught_up;
 use crate::model::{RoundTripPoint, RoundTripQuery};
-use crate::store::{Store, StoreError};
+use crate::store::{Reader, Scope, Store, StoreError};
 
 /// How long a read waits for other requests of the same window before it starts.
 const GATHER: Duration = Duration::from_millis(10);
 
-type Key = (i64, i64, Option<String>);
+type Key = (Scope, i64, i64, Option<String>);
 type Points = Result<Arc<Vec<RoundTripPoint>>, String>;
 
-/// Reads gathering requests, by window and message type.
+/// Reads gathering requests, by scope, window and message type.
 #[derive(Default)]
 pub struct SharedReads {
     gathering: Mutex<HashMap<Key, Arc<OnceCell<Points>>>>,
 }
 
 impl SharedReads {
-    /// The round-trip points of `query` ([`Store::round_trip_points`]), after the correlation
-    /// step caught up, read once for all requests of the same window gathered meanwhile.
+    /// The round-trip points of `query` ([`Reader::round_trip_points`]), after the correlation
+    /// step caught up, read once for all requests of the same scope and window gathered
+    /// meanwhile.
     pub(super) async fn points(
         &self,
         store: &Store,
+        reader: &Reader<'_>,
         query: RoundTripQuery,
     ) -> Result<Arc<Vec<RoundTripPoint>>, ApiError> {
-        let key: Key = (query.start_ns, query.end_ns, query.message_type.clone());
+        let key: Key = (
+            reader.scope().clone(),
+            query.start_ns,
+            query.end_ns,
+            query.message_type.clone(),
+        );
         let cell = Arc::clone(
             self.gathering
                 .lock()
@@ -54,7 +61,7 @@ impl SharedReads {
                 }
                 let read = async {
                     caught_up(store).await;
-                    Ok::<_, ApiError>(Arc::new(store.round_trip_points(&query).await?))
+                    Ok::<_, ApiError>(Arc::new(reader.round_trip_points(&query).await?))
                 };
                 read.await.map_err(|e| e.to_string())
             })
@@ -84,9 +91,10 @@ mod tests {
         let (_dir, store, _) = temp_store(100).await;
         store_spans(&store, one_exchange(0)).await;
         let reads = SharedReads::default();
+        let reader = store.reader(Scope::default());
         let (a, b) = tokio::join!(
-            reads.points(&store, everything()),
-            reads.points(&store, everything())
+            reads.points(&store, &reader, everything()),
+            reads.points(&store, &reader, everything())
         );
         let (a, b) = (a.expect("reads"), b.expect("reads"));
         assert!(Arc::ptr_eq(&a, &b), "one read for both");
@@ -97,7 +105,10 @@ mod tests {
             span.trace_id = hex::encode([2u8; 16]);
         }
         store_spans(&store, later).await;
-        let c = reads.points(&store, everything()).await.expect("reads");
+        let c = reads
+            .points(&store, &reader, everything())
+            .await
+            .expect("reads");
         assert_eq!(c.len(), 2, "a request after an acknowledged batch sees it");
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use tracewire_semconv::span;
+
 use super::Source;
 use crate::model::{ExchangeTimes, SpanKind, SpanRecord, StatusCode};
 
@@ -49,7 +51,9 @@ fn named(span: &SpanRecord, operation: &str) -> bool {
 
 /// Whether a span is a browser `ws.send` span.
 pub fn is_send(span: &SpanRecord) -> bool {
-    span.kind == SpanKind::Producer && named(span, "ws.send") && Source::of(span) == Source::Browser
+    span.kind == SpanKind::Producer
+        && named(span, span::WS_SEND)
+        && Source::of(span) == Source::Browser
 }
 
 /// Spans by (trace id, parent span id).
@@ -90,7 +94,7 @@ pub fn exchanges(spans: &[SpanRecord]) -> Vec<Exchange<'_>> {
                 for child in kids_of(&children, span) {
                     match Source::of(child) {
                         Source::Backend => stack.push(child),
-                        Source::Browser if named(child, "ws.receive") => {
+                        Source::Browser if named(child, span::WS_RECEIVE) => {
                             if reply.is_none_or(|r| child.start_ns < r.start_ns) {
                                 reply = Some(child);
                             }
@@ -103,7 +107,7 @@ pub fn exchanges(spans: &[SpanRecord]) -> Vec<Exchange<'_>> {
                 kids_of(&children, r)
                     .iter()
                     .copied()
-                    .find(|c| named(c, "ws.process"))
+                    .find(|c| named(c, span::WS_PROCESS))
             });
             error |= process.is_some_and(|p| p.status_code == StatusCode::Error);
             Some(Exchange {

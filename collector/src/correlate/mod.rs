@@ -17,14 +17,12 @@ pub use roundtrip::{Timings, round_trips};
 pub use shift::{SpanOffsets, trace_offsets};
 pub use skew::{Estimate, Sample, estimate};
 
+use tracewire_semconv::resource as semconv;
+
 use crate::model::{Attributes, SpanRecord};
 
 /// A session's clock offset is estimated from its newest round trips with a reply, this many.
 pub const SESSION_SAMPLES: usize = 1_000;
-
-/// `telemetry.sdk.language` of the Tracewire browser SDK; spans whose resource has it are
-/// browser spans, all others backend spans.
-pub const BROWSER_SDK_LANGUAGE: &str = "webjs";
 
 /// Which side of the wire a span was recorded on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +41,10 @@ impl Source {
 
     /// The source of anything with these resource attributes.
     pub fn of_resource(resource: &Attributes) -> Self {
-        if resource.get("telemetry.sdk.language").map(String::as_str) == Some(BROWSER_SDK_LANGUAGE)
+        if resource
+            .get(semconv::TELEMETRY_SDK_LANGUAGE)
+            .map(String::as_str)
+            == Some(semconv::BROWSER_SDK_LANGUAGE)
         {
             Self::Browser
         } else {

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use tracewire_semconv::attribute;
+
 use super::exchange::exchanges;
 use super::skew::Sample;
 use crate::model::{ExchangeTimes, RoundTrip, SpanRecord};
@@ -79,10 +81,10 @@ pub fn round_trips(spans: &[SpanRecord]) -> Vec<RoundTrip> {
                 send_span_id: x.send.span_id.clone(),
                 server_span_id: x.server.span_id.clone(),
                 receive_span_id: x.reply.map(|r| r.span_id.clone()),
-                session_id: owned("session.id"),
-                user_id: owned("user.id"),
-                url: owned("url.full"),
-                message_type: owned("ws.message.type"),
+                session_id: owned(attribute::SESSION_ID),
+                user_id: owned(attribute::USER_ID),
+                url: owned(attribute::URL_FULL),
+                message_type: owned(attribute::WS_MESSAGE_TYPE),
                 service: x.send.service_name.clone(),
                 server_service: x.server.service_name.clone(),
                 times: x.times(),

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use tracewire_semconv::attribute;
+
 use super::Source;
 use crate::model::SpanRecord;
 
@@ -20,7 +22,7 @@ pub fn trace_offsets(
     let by_id: HashMap<&str, &SpanRecord> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let session = |s: &SpanRecord| {
         s.span_attributes
-            .get("session.id")
+            .get(attribute::SESSION_ID)
             .cloned()
             .unwrap_or_default()
     };

@@ -10,9 +10,18 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use crate::model::Batch;
+use crate::signal::Signal;
 
 pub use logs::decode_logs;
 pub use traces::decode_traces;
+
+/// Decodes an export request of `signal`: each signal's decoder, by signal.
+pub fn decode(signal: Signal, data: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
+    match signal {
+        Signal::Traces => decode_traces(data, encoding),
+        Signal::Logs => decode_logs(data, encoding),
+    }
+}
 
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use serde_json::Value as Json;
+use tracewire_semconv::resource;
 
 use crate::model::Attributes;
 
@@ -64,7 +65,7 @@ fn to_json(value: Option<&Value>) -> Json {
 /// `service.name` from resource attributes, with the OpenTelemetry fallback.
 pub(super) fn service_name(resource: &Attributes) -> String {
     resource
-        .get("service.name")
+        .get(resource::SERVICE_NAME)
         .filter(|s| !s.is_empty())
         .cloned()
         .unwrap_or_else(|| "unknown_service".to_owned())

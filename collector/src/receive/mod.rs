@@ -20,7 +20,8 @@ use tracing::{error, warn};
 
 use crate::config::CorsOrigin;
 use crate::decode::{self, DecodeError, Encoding};
-use crate::metrics::{Metrics, Refusal, Signal};
+use crate::metrics::{Metrics, Refusal};
+use crate::signal::Signal;
 use crate::store::{SubmitError, WriteQueue};
 
 /// How long browsers may cache a CORS preflight answer (Chromium caps it at two hours).
@@ -158,10 +159,7 @@ async fn accept(
     let max = ingest.max_body;
     let decoded = tokio::task::spawn_blocking(move || {
         let data = body::decompress(raw, &headers, max)?;
-        Ok::<_, IngestError>(match signal {
-            Signal::Traces => decode::decode_traces(&data, encoding)?,
-            Signal::Logs => decode::decode_logs(&data, encoding)?,
-        })
+        Ok::<_, IngestError>(decode::decode(signal, &data, encoding)?)
     })
     .await
     .map_err(|e| {
@@ -172,11 +170,7 @@ async fn accept(
     let metrics = &ingest.metrics;
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);
-    let what = match signal {
-        Signal::Traces => "spans",
-        Signal::Logs => "log records",
-    };
-    let message = decoded.rejected.message(what);
+    let message = decoded.rejected.message(signal.items());
     let items = decoded.batch.len();
     if items > 0 {
         let receipt = ingest.queue.try_submit(decoded.batch).map_err(|e| {
@@ -188,7 +182,7 @@ async fn accept(
             err
         })?;
         receipt.durable().await.map_err(|e| {
-            warn!(error = %e, items, "Batch not stored; client told to retry");
+            warn!(error = %e, retryable = e.is_retryable(), items, "Batch not stored; client told to retry");
             metrics.refused(signal, Refusal::StoreUnavailable, items);
             IngestError::Unavailable
         })?;

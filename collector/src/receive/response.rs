@@ -14,7 +14,7 @@ use prost::Message;
 
 use super::IngestError;
 use crate::decode::Encoding;
-use crate::metrics::Signal;
+use crate::signal::Signal;
 
 /// `google.rpc.Status`, the error body OTLP/HTTP prescribes (`details` is never filled here).
 #[derive(Clone, PartialEq, Message, serde::Serialize)]

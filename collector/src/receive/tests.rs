@@ -13,7 +13,7 @@ use tower::ServiceExt;
 use super::{Ingest, router};
 use crate::config::CorsOrigin;
 use crate::model::Batch;
-use crate::store::WriteQueue;
+use crate::store::{Scope, WriteQueue};
 use crate::testing::{otlp_request, temp_store};
 
 const MAX_BODY: usize = 64 << 10;
@@ -89,6 +89,7 @@ async fn protobuf_request_is_stored_and_answered_in_protobuf() {
     assert_eq!(answer.partial_success, None);
     assert_eq!(
         store
+            .reader(Scope::default())
             .trace(&hex::encode([1u8; 16]))
             .await
             .expect("read")
@@ -111,6 +112,7 @@ async fn json_request_is_answered_in_json() {
     assert_eq!(body_bytes(response).await, b"{}");
     assert_eq!(
         store
+            .reader(Scope::default())
             .trace(&hex::encode([2u8; 16]))
             .await
             .expect("read")
@@ -130,6 +132,7 @@ async fn beacon_text_plain_is_read_as_json() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         store
+            .reader(Scope::default())
             .trace(&hex::encode([3u8; 16]))
             .await
             .expect("read")
@@ -153,6 +156,7 @@ async fn gzip_request_is_decompressed() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         store
+            .reader(Scope::default())
             .trace(&hex::encode([4u8; 16]))
             .await
             .expect("read")
@@ -186,6 +190,7 @@ async fn bad_ids_give_partial_success_and_the_rest_is_kept() {
     );
     assert_eq!(
         store
+            .reader(Scope::default())
             .trace(&hex::encode([5u8; 16]))
             .await
             .expect("read")
@@ -300,7 +305,7 @@ async fn other_methods_are_405() {
 async fn full_queue_is_503_with_retry_after() {
     let (_dir, store, metrics) = temp_store(10).await;
     // A queue nobody drains, filled up: the next request must be refused, not wait.
-    let (queue, _writer) = WriteQueue::new(1);
+    let (queue, _, _writer) = WriteQueue::new::<()>(1);
     let _held = queue.try_submit(Batch::default()).expect("room for one");
     let _ = store;
     let app = router(

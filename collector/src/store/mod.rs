@@ -1,117 +1,104 @@
 //! Store: where accepted batches become durable and where the query API reads from. Ingest
-//! hands batches to a bounded [`WriteQueue`]; one writer per store drains it in batched
-//! transactions (SQLite) or into its on-disk spool (ClickHouse), and acknowledges each batch
-//! only once it is durable there.
+//! hands batches to a bounded [`WriteQueue`]; one writer per store drains it ([`writer`]) in
+//! batched transactions (SQLite) or into its on-disk spool (ClickHouse), and acknowledges each
+//! batch only once it is durable there. Reads go through a [`Reader`] for one [`Scope`].
+//!
+//! Each engine is a folder that implements the contract: [`writer::Writer`] for its writer
+//! thread, [`read::Reads`] for the query API and [`Engine`] for the rest of its life; [`Store`]
+//! holds it as a trait object. Adding an engine is a folder, its variant of [`StoreUrl`] and a
+//! line in [`Store::from_config`].
 
 pub mod clickhouse;
+mod config;
+mod engine;
+mod error;
 mod queue;
+mod read;
 mod retention;
 pub mod sqlite;
+mod url;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
+pub use config::{
+    DEFAULT_STORE, DEFAULT_WRITE_QUEUE_ITEMS, ENV_STORE, ENV_WRITE_QUEUE_ITEMS, StoreArgs,
+    StoreConfig,
+};
+pub use error::StoreError;
 pub use queue::{Receipt, SubmitError, WriteQueue};
-pub use retention::spawn_retention;
+pub use read::{Reader, Scope};
+pub use retention::{DEFAULT_RETENTION, ENV_RETENTION};
+pub use url::StoreUrl;
 
 use self::clickhouse::{ClickHouseConfig, ClickHouseStore};
-use crate::config::{Config, StoreUrl};
-use crate::correlate::Rollups;
+use self::engine::Engine;
+use self::sqlite::{SqliteConfig, SqliteStore};
 use crate::metrics::Metrics;
-use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
-    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
-};
 
 /// The longest the writer spends on the correlation step for one [`Store::derive`] turn before
 /// queued batches get theirs.
 const DERIVE_TURN: Duration = Duration::from_millis(200);
-use sqlite::SqliteStore;
 
-/// What a store operation can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite reported an error.
-    #[error("SQLite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A stored JSON column did not parse (the file was changed outside the collector).
-    #[error("corrupt stored value: {0}")]
-    Corrupt(#[from] serde_json::Error),
-    /// A stored rollup's histogram did not decode (the file was changed outside the collector).
-    #[error("corrupt stored rollup: {0}")]
-    Rollup(#[from] crate::correlate::DecodeError),
-    /// The data directory could not be created.
-    #[error("cannot create {path}: {source}")]
-    CreateDir {
-        /// The directory.
-        path: std::path::PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database was written by a newer collector.
-    #[error(
-        "the database has schema version {found}, newer than the {supported} this collector knows; upgrade the collector"
-    )]
-    SchemaTooNew {
-        /// Version found in the file.
-        found: i64,
-        /// Newest version this build knows.
-        supported: i64,
-    },
-    /// ClickHouse answered with an error or could not be reached.
-    #[error("ClickHouse: {0}")]
-    ClickHouse(#[from] ::clickhouse::error::Error),
-    /// The ClickHouse schema is not there and the collector may not create it.
-    #[error("{0}")]
-    SchemaMissing(String),
-    /// A spool file or directory could not be read or written.
-    #[error("spool {path}: {source}")]
-    Spool {
-        /// The file or directory.
-        path: std::path::PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The spool holds `--spool-max-bytes` already (ClickHouse is behind or down).
-    #[error("the spool is full")]
-    SpoolFull,
-    /// The store URL is not usable.
-    #[error("{0}")]
-    InvalidUrl(String),
-    /// The writer stopped before it answered (the collector is shutting down).
-    #[error("the store writer has stopped")]
-    WriterGone,
-    /// A blocking store task panicked or was cancelled.
-    #[error("store task failed: {0}")]
-    Task(String),
-}
-
-/// An open store: its write queue, its writer and its readers.
+/// An open store: its write queue and its engine.
 pub struct Store {
     queue: WriteQueue,
-    backend: Backend,
-}
-
-enum Backend {
-    Sqlite(SqliteStore),
-    ClickHouse(Box<ClickHouseStore>),
+    engine: Arc<dyn Engine>,
 }
 
 impl Store {
-    /// Opens the store the configuration names, with its ClickHouse settings when it is one.
-    pub async fn from_config(config: &Config, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
-        match config
-            .clickhouse()
-            .transpose()
-            .map_err(StoreError::InvalidUrl)?
-        {
-            Some(clickhouse) => {
-                Self::open_clickhouse(&clickhouse, config.write_queue_items, metrics).await
+    /// Opens the store `config` names, with its options and its retention.
+    pub async fn from_config(
+        config: &StoreConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let items = config.write_queue_items;
+        match &config.url {
+            StoreUrl::Sqlite(path) => {
+                let sqlite = SqliteConfig {
+                    path: path.clone(),
+                    retention: Some(config.retention),
+                };
+                Self::open_sqlite(&sqlite, items, metrics).await
             }
-            None => Self::open(&config.store, config.write_queue_items, metrics).await,
+            StoreUrl::ClickHouse(server) => {
+                Self::open_clickhouse(&config.clickhouse_on(server), items, metrics).await
+            }
         }
+    }
+
+    /// Opens (creating and migrating as needed) the store at `url` with default options and
+    /// without retention (it keeps everything), and starts its writer; for tests and
+    /// benchmarks.
+    pub async fn open(
+        url: &StoreUrl,
+        queue_items: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        match url {
+            StoreUrl::Sqlite(path) => {
+                let config = SqliteConfig {
+                    path: path.clone(),
+                    retention: None,
+                };
+                Self::open_sqlite(&config, queue_items, metrics).await
+            }
+            StoreUrl::ClickHouse(server) => {
+                let config = ClickHouseConfig::new(server.clone());
+                Self::open_clickhouse(&config, queue_items, metrics).await
+            }
+        }
+    }
+
+    /// Opens a SQLite store: the file, its writer and, with a retention, its retention loop.
+    pub async fn open_sqlite(
+        config: &SqliteConfig,
+        queue_items: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let (queue, engine) = SqliteStore::open(config, queue_items, metrics).await?;
+        Ok(Self { queue, engine })
     }
 
     /// Opens a ClickHouse store: spool, schema, writer and shipper.
@@ -120,49 +107,8 @@ impl Store {
         queue_items: usize,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
-        let (queue, commands) = WriteQueue::new(queue_items);
-        let store = ClickHouseStore::open(config, commands, metrics).await?;
-        Ok(Self {
-            queue,
-            backend: Backend::ClickHouse(Box::new(store)),
-        })
-    }
-
-    /// Opens (creating and migrating as needed) the store at `url` and starts its writer.
-    /// A ClickHouse URL gets the default ClickHouse settings ([`ClickHouseConfig::from_url`]).
-    pub async fn open(
-        url: &StoreUrl,
-        queue_items: usize,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
-        let (queue, commands) = WriteQueue::new(queue_items);
-        let backend = match url {
-            StoreUrl::Sqlite(path) => {
-                let path = path.clone();
-                let store = tokio::task::spawn_blocking(move || {
-                    SqliteStore::open(&path, commands, metrics)
-                })
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??;
-                Backend::Sqlite(store)
-            }
-            StoreUrl::ClickHouse(url) => {
-                let config = ClickHouseConfig::from_url(url).map_err(StoreError::InvalidUrl)?;
-                Backend::ClickHouse(Box::new(
-                    ClickHouseStore::open(&config, commands, metrics).await?,
-                ))
-            }
-        };
-        Ok(Self { queue, backend })
-    }
-
-    /// Starts the retention loop when the store needs one: SQLite deletes expired rows in
-    /// chunks; ClickHouse drops expired parts by TTL on its own, so nothing runs for it.
-    pub fn start_retention(&self, retention: Duration) -> Option<JoinHandle<()>> {
-        match self.backend {
-            Backend::Sqlite(_) => Some(spawn_retention(self.queue.clone(), retention)),
-            Backend::ClickHouse(_) => None,
-        }
+        let (queue, engine) = ClickHouseStore::open(config, queue_items, metrics).await?;
+        Ok(Self { queue, engine })
     }
 
     /// The queue ingest submits batches to.
@@ -170,96 +116,20 @@ impl Store {
         &self.queue
     }
 
-    /// All spans of a trace, ordered by start time; empty when the trace is unknown.
-    pub async fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.trace(trace_id).await,
-            Backend::ClickHouse(c) => c.trace(trace_id).await,
-        }
-    }
-
-    /// Trace summaries matching `query`, newest first.
-    pub async fn search(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.search(query).await,
-            Backend::ClickHouse(c) => c.search(query).await,
-        }
-    }
-
-    /// Services with span counts and last-seen times.
-    pub async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.services().await,
-            Backend::ClickHouse(c) => c.services().await,
-        }
-    }
-
-    /// Round trips matching `query`, newest first, each with its session's stored clock offset
-    /// (0 when none is known).
-    pub async fn round_trips(
-        &self,
-        query: &RoundTripQuery,
-    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.round_trips(query).await,
-            Backend::ClickHouse(c) => c.round_trips(query).await,
-        }
-    }
-
-    /// The times, type and outcome of the newest round trips in `query`'s window (and of its
-    /// message type, when given), at most `query.limit`; the other filters are ignored.
-    pub async fn round_trip_points(
-        &self,
-        query: &RoundTripQuery,
-    ) -> Result<Vec<RoundTripPoint>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.round_trip_points(query).await,
-            Backend::ClickHouse(c) => c.round_trip_points(query).await,
-        }
-    }
-
-    /// Whether [`Store::rollups`] answers `query` without the round trips coming back: the
-    /// SQLite store keeps rollups per minute, so for a window and step of whole minutes; the
-    /// ClickHouse store adds round trips up in the engine, so for any window and positive step.
-    pub fn keeps_rollups_for(&self, query: &RollupQuery) -> bool {
-        match &self.backend {
-            Backend::Sqlite(_) => sqlite::covers(query),
-            Backend::ClickHouse(_) => clickhouse::covers(query),
-        }
-    }
-
-    /// The round trips of `query`'s window added up per step and message type, when
-    /// [`Store::keeps_rollups_for`] it: SQLite's stored minutes added up, or ClickHouse's
-    /// aggregation of the round trips; `None` otherwise (add up [`Store::round_trip_points`]).
-    /// Run the correlation step first ([`Store::derive`]): it also refreshes stale rollups.
-    pub async fn rollups(&self, query: &RollupQuery) -> Result<Option<Rollups>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) if sqlite::covers(query) => s.rollups(query).await.map(Some),
-            Backend::ClickHouse(c) if clickhouse::covers(query) => c.rollups(query).await.map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    /// A browser session's stored clock offset.
-    pub async fn session_offset(
-        &self,
-        session_id: &str,
-    ) -> Result<Option<SessionOffset>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.session_offset(session_id).await,
-            Backend::ClickHouse(c) => c.session_offset(session_id).await,
-        }
+    /// The reads of `scope`: the one way to read what the store holds.
+    pub fn reader(&self, scope: Scope) -> Reader<'_> {
+        Reader::new(self.engine.as_ref(), scope)
     }
 
     /// Runs the correlation step until no stored trace waits for it and (SQLite) no minute's
     /// rollups are stale, or `budget` is spent, so that reads that follow see every batch
-    /// acknowledged before; whether it caught up. The
-    /// writer takes turns between queued batches, so ingest keeps flowing meanwhile.
+    /// acknowledged before; whether it caught up. The writer takes turns between queued
+    /// batches, so ingest keeps flowing meanwhile.
     pub async fn derive(&self, budget: Duration) -> Result<bool, StoreError> {
         let start = tokio::time::Instant::now();
         loop {
             let left = budget.saturating_sub(start.elapsed());
-            if self.queue.derive(left.min(DERIVE_TURN)).await? {
+            if self.engine.catch_up(left.min(DERIVE_TURN)).await? {
                 return Ok(true);
             }
             if start.elapsed() >= budget {
@@ -268,45 +138,10 @@ impl Store {
         }
     }
 
-    /// A browser session's spans (by `session.id`), oldest first, at most `limit`.
-    pub async fn session_spans(
-        &self,
-        session_id: &str,
-        limit: usize,
-    ) -> Result<Vec<SpanRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.session_spans(session_id, limit).await,
-            Backend::ClickHouse(c) => c.session_spans(session_id, limit).await,
-        }
-    }
-
-    /// A browser session's log records, oldest first, at most `limit`.
-    pub async fn session_logs(
-        &self,
-        session_id: &str,
-        limit: usize,
-    ) -> Result<Vec<LogRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.session_logs(session_id, limit).await,
-            Backend::ClickHouse(c) => c.session_logs(session_id, limit).await,
-        }
-    }
-
-    /// Log records of one event name in a window, newest first.
-    pub async fn events(&self, query: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.events(query).await,
-            Backend::ClickHouse(c) => c.events(query).await,
-        }
-    }
-
     /// Stops taking batches, lets the writer commit (or spool) everything already queued, and
     /// waits for it; a ClickHouse store then ships its spool for a bounded time.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.queue.close();
-        match &self.backend {
-            Backend::Sqlite(s) => s.join_writer().await,
-            Backend::ClickHouse(c) => c.join().await,
-        }
+        self.engine.shutdown().await
     }
 }

@@ -4,46 +4,12 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot};
 
-use super::StoreError;
+use super::error::StoreError;
+use super::writer::{Command, Pending};
 use crate::live::{LiveFeed, LiveSpan};
 use crate::model::Batch;
-
-/// What the writer is asked to do, in order.
-pub(crate) enum Command {
-    /// Make a batch durable, then answer `ack`. The permit frees queue space once dropped.
-    Write {
-        batch: Batch,
-        ack: oneshot::Sender<Result<(), StoreError>>,
-        permit: OwnedSemaphorePermit,
-    },
-    /// Delete at most `limit` spans and at most `limit` log records older than `cutoff_ns`;
-    /// answer how many rows went.
-    Prune {
-        cutoff_ns: i64,
-        limit: usize,
-        ack: oneshot::Sender<Result<Pruned, StoreError>>,
-    },
-    /// Run the correlation step over the traces waiting for it, then roll up the stale
-    /// minutes (SQLite), for about `budget`; answer whether nothing waits any more (stores
-    /// that derive elsewhere answer `true` at once).
-    Derive {
-        budget: std::time::Duration,
-        ack: oneshot::Sender<Result<bool, StoreError>>,
-    },
-    /// Everything before this has been handled: stop.
-    Stop,
-}
-
-/// Rows one prune command deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Pruned {
-    /// Spans deleted.
-    pub spans: u64,
-    /// Log records deleted.
-    pub logs: u64,
-}
 
 /// Why a batch was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +25,7 @@ pub enum SubmitError {
 /// The sending side of a store's write queue. Cheap to clone.
 #[derive(Clone)]
 pub struct WriteQueue {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: Arc<dyn Commands>,
     permits: Arc<Semaphore>,
     capacity: usize,
     live: LiveFeed,
@@ -84,17 +50,24 @@ impl Receipt {
 }
 
 impl WriteQueue {
-    /// A queue holding at most `capacity` items, and the receiving end for the writer.
-    pub(crate) fn new(capacity: usize) -> (Self, mpsc::UnboundedReceiver<Command>) {
+    /// A queue holding at most `capacity` items, a sender for the engine's own tasks (which
+    /// its writer runs in order with the batches), and the receiving end for the writer.
+    pub(crate) fn new<T: Send + 'static>(
+        capacity: usize,
+    ) -> (
+        Self,
+        mpsc::UnboundedSender<Command<T>>,
+        mpsc::UnboundedReceiver<Command<T>>,
+    ) {
         let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
         let (commands, receiver) = mpsc::unbounded_channel();
         let queue = Self {
-            commands,
+            commands: Arc::new(commands.clone()),
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
             live: LiveFeed::default(),
         };
-        (queue, receiver)
+        (queue, commands, receiver)
     }
 
     /// Queues a batch without waiting. A batch larger than the whole queue takes all of it.
@@ -115,32 +88,10 @@ impl WriteQueue {
             )
         });
         let (ack, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Write { batch, ack, permit })
-            .map_err(|_| SubmitError::Closed)?;
+        if !self.commands.write(Pending::new(batch, ack, permit)) {
+            return Err(SubmitError::Closed);
+        }
         Ok(Receipt { answer, announce })
-    }
-
-    /// Asks the writer to delete expired rows; see [`Command::Prune`].
-    pub(crate) async fn prune(&self, cutoff_ns: i64, limit: usize) -> Result<Pruned, StoreError> {
-        let (ack, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Prune {
-                cutoff_ns,
-                limit,
-                ack,
-            })
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.unwrap_or(Err(StoreError::WriterGone))
-    }
-
-    /// Asks the writer to run the correlation step; see [`Command::Derive`].
-    pub(crate) async fn derive(&self, budget: std::time::Duration) -> Result<bool, StoreError> {
-        let (ack, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Derive { budget, ack })
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.unwrap_or(Err(StoreError::WriterGone))
     }
 
     /// Items queued or being written.
@@ -162,7 +113,25 @@ impl WriteQueue {
     /// Refuses new batches; the writer finishes what is queued and stops.
     pub(crate) fn close(&self) {
         self.permits.close();
-        let _ = self.commands.send(Command::Stop);
+        self.commands.stop();
+    }
+}
+
+/// The sending end of a writer's commands, whatever its engine's tasks are.
+trait Commands: Send + Sync {
+    /// Queues a batch; false when the writer is gone.
+    fn write(&self, pending: Pending) -> bool;
+    /// Asks the writer to stop once everything before is handled.
+    fn stop(&self);
+}
+
+impl<T: Send> Commands for mpsc::UnboundedSender<Command<T>> {
+    fn write(&self, pending: Pending) -> bool {
+        self.send(Command::Write(pending)).is_ok()
+    }
+
+    fn stop(&self) {
+        let _ = self.send(Command::Stop);
     }
 }
 
@@ -197,7 +166,7 @@ mod tests {
 
     #[test]
     fn full_queue_refuses_at_once_and_frees_space_when_written() {
-        let (queue, mut writer) = WriteQueue::new(10);
+        let (queue, _, mut writer) = WriteQueue::new::<()>(10);
         let _first = queue.try_submit(batch(6)).expect("room");
         assert_eq!(queue.depth(), 6);
         assert_eq!(queue.try_submit(batch(5)).err(), Some(SubmitError::Full));
@@ -208,14 +177,14 @@ mod tests {
 
     #[test]
     fn oversized_batch_takes_the_whole_queue() {
-        let (queue, _writer) = WriteQueue::new(4);
+        let (queue, _, _writer) = WriteQueue::new::<()>(4);
         assert!(queue.try_submit(batch(100)).is_ok());
         assert_eq!(queue.try_submit(batch(1)).err(), Some(SubmitError::Full));
     }
 
     #[test]
     fn spans_are_prepared_for_the_live_feed_only_while_watched() {
-        let (queue, _writer) = WriteQueue::new(10);
+        let (queue, _, _writer) = WriteQueue::new::<()>(10);
         assert!(queue.try_submit(batch(1)).expect("room").announce.is_none());
         let _watcher = queue.live().subscribe();
         assert!(queue.try_submit(batch(1)).expect("room").announce.is_some());
@@ -223,7 +192,7 @@ mod tests {
 
     #[test]
     fn closed_queue_refuses_with_closed() {
-        let (queue, _writer) = WriteQueue::new(4);
+        let (queue, _, _writer) = WriteQueue::new::<()>(4);
         queue.close();
         assert_eq!(queue.try_submit(batch(1)).err(), Some(SubmitError::Closed));
     }

@@ -1,48 +1,28 @@
-//! Retention: deletes expired rows in the background, in small chunks that go through the
-//! writer's queue between ingest batches, so ingest is never stalled by a large delete.
+//! Retention (`--retention`): how long the store keeps spans, logs and what is derived from
+//! them. SQLite deletes older rows in the background; ClickHouse drops them by TTL.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use crate::options::{InvalidOption, Retention};
 
-use super::WriteQueue;
+/// Environment variable for the retention.
+pub const ENV_RETENTION: &str = "TRACEWIRE_RETENTION";
+/// Default retention.
+pub const DEFAULT_RETENTION: &str = "7d";
+/// The shortest accepted retention.
+const MIN_RETENTION: Duration = Duration::from_secs(1);
 
-/// Rows deleted per chunk.
-const CHUNK: usize = 5_000;
+/// [`DEFAULT_RETENTION`] as a duration.
+pub fn default_retention() -> Duration {
+    DEFAULT_RETENTION
+        .parse::<Retention>()
+        .map_or_else(|_| unreachable!("the default parses"), |r| r.0)
+}
 
-/// Starts the retention loop: every `retention / 10` (between 1 s and 60 s), rows older than
-/// `retention` are deleted, chunk after chunk, until none are left. Abort the handle to stop.
-pub fn spawn_retention(queue: WriteQueue, retention: Duration) -> JoinHandle<()> {
-    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let cutoff = SystemTime::now()
-                .checked_sub(retention)
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-            let mut total = 0;
-            loop {
-                match queue.prune(cutoff, CHUNK).await {
-                    Ok(pruned) => {
-                        total += pruned.spans + pruned.logs;
-                        if pruned.spans.max(pruned.logs) < CHUNK as u64 {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "Retention pass failed; trying again next round");
-                        break;
-                    }
-                }
-                tokio::task::yield_now().await;
-            }
-            if total > 0 {
-                info!(rows = total, "Deleted expired rows");
-            }
-        }
-    })
+/// Checks that `retention` can be used.
+pub fn check_retention(retention: Duration) -> Result<(), InvalidOption> {
+    if retention < MIN_RETENTION {
+        return Err(InvalidOption::new("retention", "must be at least 1s"));
+    }
+    Ok(())
 }

@@ -24,7 +24,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tracewire_ws::{Incoming, reply_text};
+use tracewire_semconv::{attribute, span, value};
+use tracewire_ws::{Incoming, reply_text, span_name};
 
 use crate::{propagation, work};
 
@@ -156,12 +157,15 @@ async fn push_progress(
         };
         let kind = message["type"].as_str().unwrap_or("push").to_owned();
         let span = tracer
-            .span_builder(format!("ws.send {kind}"))
+            .span_builder(span_name(span::WS_SEND, Some(&kind)))
             .with_kind(SpanKind::Producer)
             .with_attributes([
-                KeyValue::new("messaging.system", "websocket"),
-                KeyValue::new("messaging.operation.type", "send"),
-                KeyValue::new("ws.message.type", kind),
+                KeyValue::new(
+                    attribute::MESSAGING_SYSTEM,
+                    value::MESSAGING_SYSTEM_WEBSOCKET,
+                ),
+                KeyValue::new(attribute::MESSAGING_OPERATION_TYPE, value::OPERATION_SEND),
+                KeyValue::new(attribute::WS_MESSAGE_TYPE, kind),
             ])
             .start_with_context(tracer.as_ref(), &cx);
         let push_cx = cx.with_span(span);
@@ -198,8 +202,8 @@ pub async fn agents_http(State(app): State<App>, headers: HeaderMap) -> Response
         .span_builder("GET /api/agents")
         .with_kind(SpanKind::Server)
         .with_attributes([
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("http.route", "/api/agents"),
+            KeyValue::new(attribute::HTTP_REQUEST_METHOD, "GET"),
+            KeyValue::new(attribute::HTTP_ROUTE, "/api/agents"),
         ])
         .start_with_context(app.tracer.as_ref(), &parent);
     let cx = parent.with_span(span);

@@ -14,6 +14,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tracewire_semconv::attribute;
 
 use crate::propagation;
 
@@ -42,8 +43,8 @@ async fn tools(
         .span_builder("GET /tools/{agent}")
         .with_kind(SpanKind::Server)
         .with_attributes([
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("http.route", "/tools/{agent}"),
+            KeyValue::new(attribute::HTTP_REQUEST_METHOD, "GET"),
+            KeyValue::new(attribute::HTTP_ROUTE, "/tools/{agent}"),
         ])
         .start_with_context(tracer.as_ref(), &parent);
     let cx = parent.with_span(span);
@@ -64,7 +65,7 @@ async fn tools(
         }
     };
     cx.span().set_attribute(KeyValue::new(
-        "http.response.status_code",
+        attribute::HTTP_RESPONSE_STATUS_CODE,
         i64::from(response.status().as_u16()),
     ));
     cx.span().end();

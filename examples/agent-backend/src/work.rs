@@ -8,6 +8,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{Value, json};
+use tracewire_semconv::attribute;
 
 /// The agents the dashboard shows.
 pub fn agents() -> Value {
@@ -63,8 +64,8 @@ pub async fn fetch_tools(
         .span_builder("GET /tools/{agent}")
         .with_kind(SpanKind::Client)
         .with_attributes([
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("url.full", url.clone()),
+            KeyValue::new(attribute::HTTP_REQUEST_METHOD, "GET"),
+            KeyValue::new(attribute::URL_FULL, url.clone()),
         ])
         .start_with_context(tracer, cx);
     let cx = cx.with_span(span);
@@ -78,7 +79,7 @@ pub async fn fetch_tools(
             .await
             .map_err(|e| e.to_string())?;
         cx.span().set_attribute(KeyValue::new(
-            "http.response.status_code",
+            attribute::HTTP_RESPONSE_STATUS_CODE,
             i64::from(response.status().as_u16()),
         ));
         let response = response.error_for_status().map_err(|e| e.to_string())?;

@@ -11,12 +11,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clickhouse::{Client, Row, RowOwned, RowWrite};
 use serde::Deserialize;
+use tracewire_semconv::resource::{BROWSER_SDK_LANGUAGE, TELEMETRY_SDK_LANGUAGE};
+use tracewire_semconv::span::WS_SEND;
 
-use super::correlate::spans_of_traces;
 use super::encode::{RoundTripRow, SessionOffsetRow};
-use crate::correlate::{BROWSER_SDK_LANGUAGE, SESSION_SAMPLES, estimate, round_trips};
+use super::error::ClickHouseError;
+use super::read::spans_of_traces;
+use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::ExchangeTimes;
-use crate::store::StoreError;
 
 /// Traces whose spans one read fetches.
 const TRACES_PER_READ: usize = 1_000;
@@ -40,8 +42,8 @@ pub(super) fn traces_with_sends_sql() -> String {
     format!(
         "SELECT DISTINCT TraceId FROM otel_traces \
          WHERE Tenant = {{tenant:String}} AND TraceId IN {{trace_ids:Array(String)}} \
-         AND SpanKind = 'Producer' AND (SpanName = 'ws.send' OR startsWith(SpanName, 'ws.send ')) \
-         AND ResourceAttributes['telemetry.sdk.language'] = '{BROWSER_SDK_LANGUAGE}'"
+         AND SpanKind = 'Producer' AND (SpanName = '{WS_SEND}' OR startsWith(SpanName, '{WS_SEND} ')) \
+         AND ResourceAttributes['{TELEMETRY_SDK_LANGUAGE}'] = '{BROWSER_SDK_LANGUAGE}'"
     )
 }
 
@@ -61,7 +63,7 @@ pub(super) async fn derive(
     client: &Client,
     settings: &[(&'static str, &'static str)],
     traces: &BTreeSet<(String, String)>,
-) -> Result<(), StoreError> {
+) -> Result<(), ClickHouseError> {
     let mut by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (tenant, trace_id) in traces {
         by_tenant.entry(tenant).or_default().push(trace_id.clone());
@@ -99,7 +101,7 @@ async fn estimate_offsets(
     client: &Client,
     tenant: &str,
     sessions: &[String],
-) -> Result<Vec<SessionOffsetRow>, StoreError> {
+) -> Result<Vec<SessionOffsetRow>, ClickHouseError> {
     let rows: Vec<SampleRow> = client
         .query(SESSION_SAMPLES_SQL)
         .param("tenant", tenant)
@@ -142,7 +144,7 @@ async fn insert<R: RowOwned + RowWrite>(
     settings: &[(&'static str, &'static str)],
     table: &str,
     rows: &[R],
-) -> Result<(), StoreError> {
+) -> Result<(), ClickHouseError> {
     if rows.is_empty() {
         return Ok(());
     }

@@ -6,64 +6,59 @@
 //! after ClickHouse confirmed them, so an outage of ClickHouse costs neither data nor
 //! availability until the spool is full. After each INSERT of spans the shipper runs the
 //! correlation step ([`derive`]) for its traces, so round trips and session clock offsets appear
-//! in the background. Reads ([`query`], [`correlate`], [`rollup`]) go straight to ClickHouse.
+//! in the background. Reads ([`read`]) go straight to ClickHouse.
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
 mod config;
-mod correlate;
 mod derive;
 mod encode;
-mod query;
-mod rollup;
+pub(super) mod error;
+mod read;
 mod rowbinary;
 mod schema;
 mod shipper;
-mod spool;
+pub(super) mod spool;
+mod table;
 mod writer;
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use clickhouse::{Client, Compression};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-pub use config::{ClickHouseConfig, DEFAULT_DATABASE, check_name};
-pub use query::all_statements as query_statements;
-pub(crate) use rollup::covers;
+pub use config::{
+    ClickHouseArgs, ClickHouseConfig, ClickHouseOptions, ClickHouseServer, DEFAULT_DATABASE,
+    check_name,
+};
+pub use error::ClickHouseError;
 pub use schema::Layout;
+use schema::SchemaTask;
+pub use spool::{SpoolArgs, SpoolError, SpoolOptions};
 
-use super::StoreError;
-use super::queue::Command;
+use super::engine::Engine;
+use super::error::StoreError;
+use super::queue::WriteQueue;
+use super::read::{Reads, Scope};
+use super::writer::drain;
+use crate::correlate::Rollups;
 use crate::metrics::Metrics;
-use crate::model::{Batch, ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
-use encode::{LogRow, SpanRow};
+use crate::model::{
+    Batch, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
+    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+};
+use crate::signal::{PerSignal, Signal};
 use shipper::Shipper;
 use spool::Spool;
-
-/// The tenant every row gets until multi-tenant ingest exists.
-const DEFAULT_TENANT: &str = "";
+use table::table;
+use writer::SpoolWriter;
 
 /// How long the shipper may keep shipping after SIGTERM before the collector exits.
 const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Creating or checking the schema, at start or, when ClickHouse was unreachable then, by the
-/// shipper before its first INSERT.
-pub(super) struct SchemaTask {
-    server: Client,
-    client: Client,
-    layout: Layout,
-    create: bool,
-}
-
-impl SchemaTask {
-    /// Migrates (or checks) the schema; answers the version.
-    pub(super) async fn run(&self) -> Result<u32, StoreError> {
-        schema::migrate(&self.server, &self.client, &self.layout, self.create).await
-    }
-}
 
 /// An open ClickHouse store: its spool writer, its shipper and a client for reads.
 pub struct ClickHouseStore {
@@ -76,30 +71,30 @@ pub struct ClickHouseStore {
 /// A client for the configured server: credentials, LZ4, and the database unless `server_only`.
 fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
     let mut client = Client::default()
-        .with_url(&config.url)
+        .with_url(&config.server.url)
         .with_compression(Compression::Lz4);
-    if let Some(user) = &config.user {
+    if let Some(user) = &config.server.user {
         client = client.with_user(user);
     }
-    if let Some(password) = &config.password {
+    if let Some(password) = &config.server.password {
         client = client.with_password(password);
     }
     if !server_only {
-        client = client.with_database(&config.database);
+        client = client.with_database(&config.server.database);
     }
     client
 }
 
 impl ClickHouseStore {
-    /// Opens the spool, creates or checks the schema, and starts the spool writer (taking its
-    /// work from `commands`) and the shipper.
+    /// Opens the spool, creates or checks the schema, and starts the spool writer on a new
+    /// write queue of `queue_items` and the shipper.
     pub(crate) async fn open(
         config: &ClickHouseConfig,
-        commands: UnboundedReceiver<Command>,
+        queue_items: usize,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
-        let spool_dir = config.spool_dir.clone();
-        let max_bytes = config.spool_max_bytes;
+    ) -> Result<(WriteQueue, Arc<Self>), StoreError> {
+        let spool_dir = config.spool.dir.clone();
+        let max_bytes = config.spool.max_bytes;
         let spool = Arc::new(
             tokio::task::spawn_blocking(move || Spool::open(&spool_dir, max_bytes))
                 .await
@@ -112,7 +107,7 @@ impl ClickHouseStore {
             server: client(config, true),
             client: reads.clone(),
             layout,
-            create: config.create_schema,
+            create: config.options.create_schema,
         };
         // An unreachable server is an outage like any other: the spool takes ingest and the
         // shipper sets the schema up once ClickHouse answers. Any answer that is an error
@@ -120,38 +115,40 @@ impl ClickHouseStore {
         let pending_schema = match schema.run().await {
             Ok(version) => {
                 info!(
-                    url = %config.url,
-                    database = %config.database,
-                    cluster = config.cluster.as_deref().unwrap_or("-"),
+                    url = %config.server.url,
+                    database = %config.server.database,
+                    cluster = config.options.cluster.as_deref().unwrap_or("-"),
                     schema_version = version,
-                    spool = %config.spool_dir.display(),
+                    spool = %config.spool.dir.display(),
                     spooled_bytes = spool.bytes(),
                     "ClickHouse store open"
                 );
                 None
             }
-            Err(StoreError::ClickHouse(e)) if shipper::is_unreachable(&e) => {
+            Err(e) if e.is_unreachable() => {
                 warn!(
-                    url = %config.url,
+                    url = %config.server.url,
                     error = %e,
                     "ClickHouse is unreachable at start; ingest goes to the spool, and the schema is checked once ClickHouse answers"
                 );
                 Some(schema)
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
 
         let wake = Arc::new(Notify::new());
-        let writer = {
-            let spool = Arc::clone(&spool);
-            let metrics = Arc::clone(&metrics);
-            let wake = Arc::clone(&wake);
-            std::thread::Builder::new()
-                .name("clickhouse-spool".into())
-                .spawn(move || writer::run(&spool, commands, &metrics, &wake))
-                .map_err(|e| StoreError::Task(e.to_string()))?
+        let (queue, _, commands) = WriteQueue::new::<Infallible>(queue_items);
+        let writer = SpoolWriter {
+            spool: Arc::clone(&spool),
+            metrics: Arc::clone(&metrics),
+            wake_shipper: Arc::clone(&wake),
+            full_warned: false,
         };
-        let settings = match config.cluster {
+        let writer = std::thread::Builder::new()
+            .name("clickhouse-spool".into())
+            .spawn(move || drain(writer, commands))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let settings = match config.options.cluster {
             // Confirmed means on the shards, not only queued on the node that took the INSERT.
             Some(_) => vec![("distributed_foreground_insert", "1")],
             None => Vec::new(),
@@ -163,38 +160,35 @@ impl ClickHouseStore {
             spool,
             metrics,
             wake,
-            batch_rows: config.batch_rows,
-            batch_delay: config.batch_delay,
+            batch_rows: config.options.batch_rows,
+            batch_delay: config.options.batch_delay,
             settings,
-            single_until: [None, None],
+            single_until: PerSignal::default(),
             pending_schema,
         };
         let (stop_shipper, stop) = watch::channel(false);
         let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));
-        Ok(Self {
+        let store = Self {
             client: reads,
             writer: Mutex::new(Some(writer)),
             shipper: Mutex::new(Some(shipper)),
             stop_shipper,
-        })
+        };
+        Ok((queue, Arc::new(store)))
     }
+}
 
-    pub(super) async fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
-        query::trace(&self.client, DEFAULT_TENANT, trace_id).await
-    }
-
-    pub(super) async fn search(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        query::search(&self.client, DEFAULT_TENANT, q).await
-    }
-
-    pub(super) async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
-        query::services(&self.client, DEFAULT_TENANT).await
+#[async_trait]
+impl Engine for ClickHouseStore {
+    /// The shipper runs the correlation step as it ships, in the background; nothing waits for
+    /// it here.
+    async fn catch_up(&self, _budget: Duration) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     /// Waits for the spool writer (which ends after the queue's stop command, having spooled
     /// everything queued), then lets the shipper ship what it can within its final timeout.
-    /// Idempotent.
-    pub(super) async fn join(&self) -> Result<(), StoreError> {
+    async fn shutdown(&self) -> Result<(), StoreError> {
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(writer) = writer {
             tokio::task::spawn_blocking(move || writer.join())
@@ -211,29 +205,96 @@ impl ClickHouseStore {
     }
 }
 
+#[async_trait]
+impl Reads for ClickHouseStore {
+    async fn trace(&self, scope: &Scope, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
+        Ok(read::trace(&self.client, scope.tenant(), trace_id).await?)
+    }
+
+    async fn search(&self, scope: &Scope, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        Ok(read::search(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn services(&self, scope: &Scope) -> Result<Vec<ServiceSummary>, StoreError> {
+        Ok(read::services(&self.client, scope.tenant()).await?)
+    }
+
+    async fn round_trips(
+        &self,
+        scope: &Scope,
+        q: &RoundTripQuery,
+    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
+        Ok(read::round_trips(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn round_trip_points(
+        &self,
+        scope: &Scope,
+        q: &RoundTripQuery,
+    ) -> Result<Vec<RoundTripPoint>, StoreError> {
+        Ok(read::round_trip_points(&self.client, scope.tenant(), q).await?)
+    }
+
+    fn keeps_rollups_for(&self, q: &RollupQuery) -> bool {
+        read::covers(q)
+    }
+
+    async fn rollups(&self, scope: &Scope, q: &RollupQuery) -> Result<Rollups, StoreError> {
+        Ok(read::rollups(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn session_offset(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+    ) -> Result<Option<SessionOffset>, StoreError> {
+        Ok(read::session_offset(&self.client, scope.tenant(), session_id).await?)
+    }
+
+    async fn session_spans(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        Ok(read::session_spans(&self.client, scope.tenant(), session_id, limit).await?)
+    }
+
+    async fn session_logs(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        Ok(read::session_logs(&self.client, scope.tenant(), session_id, limit).await?)
+    }
+
+    async fn events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
+        Ok(read::events(&self.client, scope.tenant(), q).await?)
+    }
+}
+
+/// Every query statement the ClickHouse store sends (the reads' and the correlation step's),
+/// with all filters on, for tests that run each one on the engine.
+pub fn query_statements() -> Vec<String> {
+    let mut statements = read::statements();
+    statements.push(derive::SESSION_SAMPLES_SQL.to_owned());
+    statements.push(derive::traces_with_sends_sql());
+    statements
+}
+
 /// Inserts batches straight into ClickHouse (schema created as needed), one INSERT per table,
 /// without spool or queue. The benchmark uses it as the baseline for the full ingest path.
 pub async fn insert_directly(
     config: &ClickHouseConfig,
     batches: &[Batch],
-) -> Result<(), StoreError> {
+) -> Result<(), ClickHouseError> {
     let layout = Layout::new(config);
     let db = client(config, false);
     schema::migrate(&client(config, true), &db, &layout, true).await?;
     let db = db.with_validation(false);
-    let mut spans = db.insert::<SpanRow>("otel_traces").await?;
-    for batch in batches {
-        for s in &batch.spans {
-            spans.write(&SpanRow::from(s)).await?;
-        }
+    for signal in Signal::ALL {
+        table(signal).insert_batches(&db, batches).await?;
     }
-    spans.end().await?;
-    let mut logs = db.insert::<LogRow>("otel_logs").await?;
-    for batch in batches {
-        for l in &batch.logs {
-            logs.write(&LogRow::from(l)).await?;
-        }
-    }
-    logs.end().await?;
     Ok(())
 }

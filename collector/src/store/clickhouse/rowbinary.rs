@@ -1,34 +1,42 @@
-//! Records straight to ClickHouse's RowBinary, the bytes an `INSERT ... FORMAT RowBinary`
-//! carries, so that the spool holds what the shipper sends and nothing is decoded or encoded
-//! again on the way to ClickHouse. Columns are [`SPAN_COLUMNS`] and [`LOG_COLUMNS`], in the
-//! order of [`SpanRow`] and [`LogRow`] (whose serde encoding reads rows back).
+//! ClickHouse's RowBinary, the bytes an `INSERT ... FORMAT RowBinary` carries, written from any
+//! row type's serde encoding ([`write_row`]): so a signal's row type ([`super::encode`]) decides
+//! its encoding, the spool holds what the shipper sends, and nothing is encoded again on the way
+//! to ClickHouse. Integers and floats are little-endian, strings and arrays (serde sequences,
+//! maps) carry a LEB128 length, `Option` is `Nullable` (a null byte first), structs and tuples
+//! are their fields in order; a `Map` column is written from a sequence of pairs or a serde map.
 //!
-//! A spooled payload of spans starts with the distinct `(tenant, trace id)` pairs of its rows,
-//! for the correlation step, so the shipper never parses rows: a `u32` little-endian byte length,
-//! then each pair as two RowBinary strings; then the rows. A payload of logs is rows only.
+//! A spooled payload ([`payload`]) starts with the distinct `(tenant, trace id)` pairs of its
+//! rows, for the correlation step, so the shipper never parses rows: a `u32` little-endian byte
+//! length, then each pair as two RowBinary strings; then the rows. Signals whose rows belong to
+//! no trace have an empty list.
 
 use std::collections::BTreeSet;
 
-use super::encode::{LogRow, SPAN_COLUMNS, SpanRow};
-use crate::model::{Attributes, LogRecord, SpanRecord};
+use serde::Serialize;
+use serde::ser::{self, Impossible};
 
-/// The [`LogRow`] columns in field order, for INSERT column lists.
-pub(super) const LOG_COLUMNS: &str = "Timestamp, TraceId, SpanId, TraceFlags, SeverityText, \
-    SeverityNumber, ServiceName, Body, ResourceAttributes, ScopeName, ScopeVersion, LogAttributes, \
-    EventName, ObservedTimestamp, Tenant";
-
-/// The `INSERT` statement for RowBinary rows of spans.
-pub(super) fn insert_spans_sql(table: &str) -> String {
-    format!("INSERT INTO {table} ({SPAN_COLUMNS}) FORMAT RowBinary")
-}
-
-/// The `INSERT` statement for RowBinary rows of log records.
-pub(super) fn insert_logs_sql(table: &str) -> String {
-    format!("INSERT INTO {table} ({LOG_COLUMNS}) FORMAT RowBinary")
-}
-
-/// The `(tenant, trace id)` pairs of a spooled payload of spans.
+/// The `(tenant, trace id)` pairs of a spooled payload.
 pub(super) type Traces = BTreeSet<(String, String)>;
+
+/// A row that RowBinary cannot carry (a type without a RowBinary form, or a sequence of
+/// unknown length): a mistake in a row type, never in the data.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write a row as RowBinary: {0}")]
+pub struct RowBinaryError(String);
+
+impl ser::Error for RowBinaryError {
+    fn custom<T: std::fmt::Display>(message: T) -> Self {
+        Self(message.to_string())
+    }
+}
+
+/// Appends `row`'s RowBinary to `out`; on error `out` may hold part of the row.
+pub(super) fn write_row<R: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    row: &R,
+) -> Result<(), RowBinaryError> {
+    row.serialize(&mut Encoder(out))
+}
 
 fn varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
@@ -38,115 +46,267 @@ fn varint(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-fn string(out: &mut Vec<u8>, s: &str) {
+fn string(out: &mut Vec<u8>, s: &[u8]) {
     varint(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(s);
 }
 
-fn map(out: &mut Vec<u8>, map: &Attributes) {
-    varint(out, map.len());
-    for (k, v) in map {
-        string(out, k);
-        string(out, v);
+/// The serde serializer writing RowBinary into a buffer.
+struct Encoder<'o>(&'o mut Vec<u8>);
+
+fn unsupported(what: &str) -> RowBinaryError {
+    RowBinaryError(format!("{what} has no RowBinary form"))
+}
+
+impl<'o> ser::Serializer for &mut Encoder<'o> {
+    type Ok = ();
+    type Error = RowBinaryError;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Impossible<(), RowBinaryError>;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Impossible<(), RowBinaryError>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), RowBinaryError> {
+        self.0.push(u8::from(v));
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), RowBinaryError> {
+        self.0.push(v);
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), RowBinaryError> {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), RowBinaryError> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), RowBinaryError> {
+        string(self.0, v.as_bytes());
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), RowBinaryError> {
+        string(self.0, v);
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), RowBinaryError> {
+        self.0.push(1);
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RowBinaryError> {
+        self.0.push(0);
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), RowBinaryError> {
+        Err(unsupported("()"))
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result<(), RowBinaryError> {
+        Err(unsupported(name))
+    }
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+    ) -> Result<(), RowBinaryError> {
+        Err(unsupported(name))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), RowBinaryError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<(), RowBinaryError> {
+        Err(unsupported(name))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self, RowBinaryError> {
+        varint(
+            self.0,
+            len.ok_or_else(|| unsupported("a sequence of unknown length"))?,
+        );
+        Ok(self)
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self, RowBinaryError> {
+        Ok(self)
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self, RowBinaryError> {
+        Ok(self)
+    }
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, RowBinaryError> {
+        Err(unsupported(name))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Self, RowBinaryError> {
+        varint(
+            self.0,
+            len.ok_or_else(|| unsupported("a map of unknown length"))?,
+        );
+        Ok(self)
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self, RowBinaryError> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, RowBinaryError> {
+        Err(unsupported(name))
     }
 }
 
-fn strings<'a>(out: &mut Vec<u8>, items: impl ExactSizeIterator<Item = &'a str>) {
-    varint(out, items.len());
-    for s in items {
-        string(out, s);
+impl ser::SerializeSeq for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = RowBinaryError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), RowBinaryError> {
+        Ok(())
     }
 }
 
-/// Appends one `otel_traces` row, as [`SpanRow::from`] would send it.
-pub(super) fn span(out: &mut Vec<u8>, s: &SpanRecord) {
-    out.extend_from_slice(&s.start_ns.to_le_bytes());
-    for text in [
-        &s.trace_id,
-        &s.span_id,
-        &s.parent_span_id,
-        &s.trace_state,
-        &s.name,
-    ] {
-        string(out, text);
+impl ser::SerializeTuple for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = RowBinaryError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        value.serialize(&mut **self)
     }
-    string(out, s.kind.as_str());
-    string(out, &s.service_name);
-    map(out, &s.resource_attributes);
-    string(out, &s.scope_name);
-    string(out, &s.scope_version);
-    map(out, &s.span_attributes);
-    out.extend_from_slice(&s.duration_ns.max(0).unsigned_abs().to_le_bytes());
-    string(out, s.status_code.as_str());
-    string(out, &s.status_message);
-    varint(out, s.events.len());
-    for e in &s.events {
-        out.extend_from_slice(&e.time_ns.to_le_bytes());
-    }
-    strings(out, s.events.iter().map(|e| e.name.as_str()));
-    varint(out, s.events.len());
-    for e in &s.events {
-        map(out, &e.attributes);
-    }
-    strings(out, s.links.iter().map(|l| l.trace_id.as_str()));
-    strings(out, s.links.iter().map(|l| l.span_id.as_str()));
-    strings(out, s.links.iter().map(|l| l.trace_state.as_str()));
-    varint(out, s.links.len());
-    for l in &s.links {
-        map(out, &l.attributes);
-    }
-    string(out, &s.tenant);
-}
-
-/// Appends one `otel_logs` row, as [`LogRow::from`] would send it.
-pub(super) fn log(out: &mut Vec<u8>, l: &LogRecord) {
-    out.extend_from_slice(&l.timestamp_ns.to_le_bytes());
-    string(out, &l.trace_id);
-    string(out, &l.span_id);
-    // W3C trace flags are one byte; the upper bits of OTLP's field are reserved.
-    out.push((l.trace_flags & 0xff) as u8);
-    string(out, &l.severity_text);
-    out.push(u8::try_from(l.severity_number.clamp(0, 255)).unwrap_or(0));
-    string(out, &l.service_name);
-    string(out, &l.body);
-    map(out, &l.resource_attributes);
-    string(out, &l.scope_name);
-    string(out, &l.scope_version);
-    map(out, &l.log_attributes);
-    string(out, &l.event_name);
-    out.extend_from_slice(&l.observed_ns.to_le_bytes());
-    string(out, &l.tenant);
-}
-
-/// Adds the traces of `spans` to `traces`.
-pub(super) fn add_traces<'a>(traces: &mut Traces, spans: impl IntoIterator<Item = &'a SpanRecord>) {
-    // A trace's spans mostly come one after the other: copy its id once.
-    let mut last = None;
-    for s in spans {
-        let key = (s.tenant.as_str(), s.trace_id.as_str());
-        if last != Some(key) {
-            traces.insert((s.tenant.clone(), s.trace_id.clone()));
-            last = Some(key);
-        }
+    fn end(self) -> Result<(), RowBinaryError> {
+        Ok(())
     }
 }
 
-/// A spooled payload of spans: their traces, then their `rows` (made with [`span`]).
-pub(super) fn spans_payload(traces: &Traces, rows: &[u8]) -> Vec<u8> {
-    let mut section = Vec::new();
+impl ser::SerializeTupleStruct for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = RowBinaryError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), RowBinaryError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = RowBinaryError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
+        key.serialize(&mut **self)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), RowBinaryError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = RowBinaryError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _key: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), RowBinaryError> {
+        Ok(())
+    }
+}
+
+/// Adds a row's trace to `traces`. A trace's rows mostly come one after the other, so `last`
+/// (the previous row's trace) saves looking it up again.
+pub(super) fn add_trace(
+    traces: &mut Traces,
+    last: &mut Option<(String, String)>,
+    (tenant, trace): (&str, &str),
+) {
+    if last
+        .as_ref()
+        .is_some_and(|(t, id)| t == tenant && id == trace)
+    {
+        return;
+    }
+    let pair = (tenant.to_owned(), trace.to_owned());
+    traces.insert(pair.clone());
+    *last = Some(pair);
+}
+
+/// The head of a spooled payload: its traces' section, to write before its rows.
+pub(super) fn payload_head(traces: &Traces) -> Vec<u8> {
+    let mut head = vec![0; 4];
     for (tenant, trace) in traces {
-        string(&mut section, tenant);
-        string(&mut section, trace);
+        string(&mut head, tenant.as_bytes());
+        string(&mut head, trace.as_bytes());
     }
-    let mut out = Vec::with_capacity(4 + section.len() + rows.len());
-    out.extend_from_slice(
-        &u32::try_from(section.len())
-            .unwrap_or(u32::MAX)
-            .to_le_bytes(),
-    );
-    out.extend_from_slice(&section);
-    out.extend_from_slice(rows);
-    out
+    let length = u32::try_from(head.len() - 4).unwrap_or(u32::MAX);
+    head[..4].copy_from_slice(&length.to_le_bytes());
+    head
 }
 
 fn read_varint(data: &[u8], at: &mut usize) -> Option<usize> {
@@ -169,126 +329,96 @@ fn read_string(data: &[u8], at: &mut usize) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
-/// The traces and the rows of a spooled payload of spans; `None` when it is damaged.
-pub(super) fn split_spans_payload(payload: &[u8]) -> Option<(Traces, &[u8])> {
-    let length = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?) as usize;
-    let section = payload.get(4..4usize.checked_add(length)?)?;
+/// The traces and the rows of a spooled payload; `None` when it is damaged.
+pub(super) fn payload(data: &[u8]) -> Option<(Traces, &[u8])> {
+    let length = u32::from_le_bytes(data.get(..4)?.try_into().ok()?) as usize;
+    let section = data.get(4..4usize.checked_add(length)?)?;
     let mut traces = Traces::new();
     let mut at = 0;
     while at < section.len() {
         let tenant = read_string(section, &mut at)?;
         traces.insert((tenant, read_string(section, &mut at)?));
     }
-    Some((traces, &payload[4 + length..]))
-}
-
-/// A payload of JSON lines (spool files written before RowBinary) as a RowBinary payload;
-/// `None` when a line does not parse.
-pub(super) fn from_json_lines(spans: bool, lines: &[u8]) -> Option<Vec<u8>> {
-    let lines = lines.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-    let mut rows = Vec::new();
-    if spans {
-        let mut traces = Traces::new();
-        for line in lines {
-            let record = SpanRecord::from(serde_json::from_slice::<SpanRow>(line).ok()?);
-            span(&mut rows, &record);
-            add_traces(&mut traces, [&record]);
-        }
-        Some(spans_payload(&traces, &rows))
-    } else {
-        for line in lines {
-            log(
-                &mut rows,
-                &LogRecord::from(serde_json::from_slice::<LogRow>(line).ok()?),
-            );
-        }
-        Some(rows)
-    }
+    Some((traces, &data[4 + length..]))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-    use crate::model::{SpanEvent, SpanLink};
-    use crate::testing::span as record;
+
+    #[derive(Serialize)]
+    struct Row<'a> {
+        number: i64,
+        small: u8,
+        text: &'a str,
+        pairs: Vec<(&'a str, &'a str)>,
+        map: BTreeMap<&'a str, u16>,
+        nested: Vec<Vec<u32>>,
+        missing: Option<&'a str>,
+        present: Option<bool>,
+    }
 
     #[test]
-    fn span_row_is_laid_out_column_by_column() {
-        let mut s = record(1, 2, None, "api", "GET /x", 5, 7);
-        s.resource_attributes = Attributes::from([("k".to_owned(), "v".to_owned())]);
-        s.events.push(SpanEvent {
-            time_ns: 6,
-            name: "e".into(),
-            attributes: Attributes::new(),
-        });
+    fn a_row_is_its_fields_in_order() {
+        let row = Row {
+            number: -2,
+            small: 7,
+            text: "hé",
+            pairs: vec![("k", "v")],
+            map: BTreeMap::from([("a", 1)]),
+            nested: vec![vec![], vec![5]],
+            missing: None,
+            present: Some(true),
+        };
         let mut out = Vec::new();
-        span(&mut out, &s);
-        let mut expected = 5i64.to_le_bytes().to_vec();
-        for text in [&s.trace_id, &s.span_id, "", "", "GET /x", "Server", "api"] {
-            expected.push(text.len() as u8);
-            expected.extend_from_slice(text.as_bytes());
-        }
-        expected.extend_from_slice(b"\x01\x01k\x01v"); // one resource attribute
-        expected.extend_from_slice(b"\x00\x00\x00"); // scope name, version, no span attributes
-        expected.extend_from_slice(&7u64.to_le_bytes());
-        expected.extend_from_slice(b"\x05Unset\x00");
-        expected.push(1);
-        expected.extend_from_slice(&6i64.to_le_bytes());
-        expected.extend_from_slice(b"\x01\x01e\x01\x00"); // event names, one empty map
-        expected.extend_from_slice(b"\x00\x00\x00\x00\x00"); // no links, empty tenant
+        write_row(&mut out, &row).expect("writes");
+        let mut expected = (-2i64).to_le_bytes().to_vec();
+        expected.push(7);
+        expected.extend_from_slice(b"\x03h\xc3\xa9");
+        expected.extend_from_slice(b"\x01\x01k\x01v");
+        expected.extend_from_slice(b"\x01\x01a\x01\x00");
+        expected.extend_from_slice(b"\x02\x00\x01\x05\x00\x00\x00");
+        expected.extend_from_slice(b"\x01\x00\x01");
         assert_eq!(out, expected);
     }
 
     #[test]
     fn long_strings_take_a_multi_byte_length() {
         let mut out = Vec::new();
-        string(&mut out, &"x".repeat(300));
+        write_row(&mut out, &"x".repeat(300)).expect("writes");
         assert_eq!(&out[..2], &[0xac, 0x02]);
         let mut at = 0;
         assert_eq!(read_string(&out, &mut at).map(|s| s.len()), Some(300));
     }
 
     #[test]
-    fn spans_payload_names_each_trace_once_and_keeps_the_rows() {
-        let a = record(1, 1, None, "api", "a", 1, 1);
-        let b = record(1, 2, Some(1), "api", "b", 2, 1);
-        let mut c = record(3, 3, None, "api", "c", 3, 1);
-        c.links.push(SpanLink {
-            trace_id: a.trace_id.clone(),
-            span_id: a.span_id.clone(),
-            trace_state: String::new(),
-            attributes: Attributes::new(),
-        });
-        let spans = [a, b, c];
-        let mut traces = Traces::new();
-        let mut each = Vec::new();
-        for s in &spans {
-            span(&mut each, s);
-            add_traces(&mut traces, [s]);
+    fn types_without_a_rowbinary_form_are_refused() {
+        #[derive(Serialize)]
+        enum Kind {
+            A(u8),
         }
-        let payload = spans_payload(&traces, &each);
-        let (traces, rows) = split_spans_payload(&payload).expect("intact");
-        let expected: Traces = [&spans[0], &spans[2]]
-            .iter()
-            .map(|s| (String::new(), s.trace_id.clone()))
-            .collect();
-        assert_eq!(traces, expected);
-        assert_eq!(rows, &each[..]);
-        assert!(split_spans_payload(&payload[..6]).is_none());
+        let mut out = Vec::new();
+        assert!(write_row(&mut out, &Kind::A(1)).is_err());
+        assert!(write_row(&mut out, &()).is_err());
     }
 
     #[test]
-    fn json_lines_of_older_spools_become_the_same_rows() {
-        let s = record(1, 2, None, "api", "GET /x", 5, 7);
-        let mut lines = serde_json::to_vec(&SpanRow::from(&s)).expect("serialises");
-        lines.push(b'\n');
-        let mut row = Vec::new();
-        span(&mut row, &s);
-        let traces = Traces::from([(String::new(), s.trace_id.clone())]);
-        assert_eq!(
-            from_json_lines(true, &lines),
-            Some(spans_payload(&traces, &row))
-        );
-        assert_eq!(from_json_lines(true, b"{not json}\n"), None);
+    fn payload_names_each_trace_once_and_keeps_the_rows() {
+        let rows = [("", "a"), ("", "a"), ("t", "b"), ("", "a")];
+        let mut traces = Traces::new();
+        let mut last = None;
+        for trace in rows {
+            add_trace(&mut traces, &mut last, trace);
+        }
+        assert_eq!(traces.len(), 2);
+        let mut data = payload_head(&traces);
+        data.extend_from_slice(b"rows");
+        assert_eq!(payload(&data), Some((traces, &b"rows"[..])));
+        assert_eq!(payload(&data[..6]), None);
+        let empty = payload_head(&Traces::new());
+        assert_eq!(empty, [0, 0, 0, 0]);
+        assert_eq!(payload(&empty), Some((Traces::new(), &b""[..])));
     }
 }

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use super::config::ClickHouseConfig;
-use crate::store::StoreError;
+use super::error::ClickHouseError;
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: u32 = 2;
@@ -53,8 +53,8 @@ impl Layout {
     /// The layout for a checked configuration.
     pub fn new(config: &ClickHouseConfig) -> Self {
         Self {
-            database: config.database.clone(),
-            cluster: config.cluster.clone(),
+            database: config.server.database.clone(),
+            cluster: config.options.cluster.clone(),
             ttl_seconds: config.retention.as_secs().max(1),
         }
     }
@@ -392,6 +392,22 @@ struct EngineRow {
     engine_full: String,
 }
 
+/// Creating or checking the schema, at start or, when ClickHouse was unreachable then, by the
+/// shipper before its first INSERT.
+pub(super) struct SchemaTask {
+    pub server: Client,
+    pub client: Client,
+    pub layout: Layout,
+    pub create: bool,
+}
+
+impl SchemaTask {
+    /// Migrates (or checks) the schema; answers the version.
+    pub(super) async fn run(&self) -> Result<u32, ClickHouseError> {
+        migrate(&self.server, &self.client, &self.layout, self.create).await
+    }
+}
+
 /// Brings the schema to [`SCHEMA_VERSION`] (when `create` is set) or checks that it is there,
 /// and makes the TTL follow the retention. `server` has no database selected (the database may
 /// not exist yet); `client` uses it.
@@ -400,7 +416,7 @@ pub(super) async fn migrate(
     client: &Client,
     layout: &Layout,
     create: bool,
-) -> Result<u32, StoreError> {
+) -> Result<u32, ClickHouseError> {
     if create {
         server.query(&layout.create_database()).execute().await?;
         client
@@ -410,14 +426,14 @@ pub(super) async fn migrate(
     }
     let found = current_version(client, layout).await?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: i64::from(found),
-            supported: i64::from(SCHEMA_VERSION),
+        return Err(ClickHouseError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
         });
     }
     if !create {
         if found < SCHEMA_VERSION {
-            return Err(StoreError::SchemaMissing(format!(
+            return Err(ClickHouseError::SchemaMissing(format!(
                 "the database has schema version {found}, this collector needs {SCHEMA_VERSION}; \
                  apply the DDL printed by `tracewire-collector schema` or start once with \
                  --clickhouse-create-schema=true"
@@ -445,7 +461,7 @@ pub(super) async fn migrate(
     Ok(SCHEMA_VERSION)
 }
 
-async fn current_version(client: &Client, layout: &Layout) -> Result<u32, StoreError> {
+async fn current_version(client: &Client, layout: &Layout) -> Result<u32, ClickHouseError> {
     let exists: u8 = client
         .query(
             "SELECT toUInt8(count()) FROM system.tables \
@@ -468,7 +484,7 @@ async fn current_version(client: &Client, layout: &Layout) -> Result<u32, StoreE
 }
 
 /// Changes each table's TTL when `--retention` changed since the tables were created.
-async fn follow_retention(client: &Client, layout: &Layout) -> Result<(), StoreError> {
+async fn follow_retention(client: &Client, layout: &Layout) -> Result<(), ClickHouseError> {
     for (table, time) in TTL_TABLES {
         let local = match layout.cluster {
             Some(_) => format!("{table}_local"),
@@ -504,7 +520,7 @@ mod tests {
 
     fn layout(cluster: Option<&str>) -> Layout {
         let mut config = ClickHouseConfig::from_url("http://h:8123/tw").expect("valid");
-        config.cluster = cluster.map(str::to_owned);
+        config.options.cluster = cluster.map(str::to_owned);
         config.retention = std::time::Duration::from_secs(36 * 3600);
         Layout::new(&config)
     }

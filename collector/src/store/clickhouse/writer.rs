@@ -1,101 +1,94 @@
-//! The ClickHouse writer thread: drains the write queue into the spool. Consecutive batches
-//! become one spool file per kind, RowBinary rows as the INSERT sends them ([`rowbinary`]),
-//! fsynced once, then each batch is acknowledged. A batch that
+//! The ClickHouse writer thread ([`SpoolWriter`], run by [`crate::store::writer::drain`]):
+//! drains the write queue into the spool. Consecutive batches
+//! become one spool file per signal, RowBinary rows as the INSERT sends them
+//! ([`super::rowbinary`]), fsynced once, then each batch is acknowledged. A batch that
 //! does not fit under `--spool-max-bytes` is refused (ingest answers 503 with `Retry-After`).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
-use super::rowbinary::{self, Traces};
-use super::spool::{Kind, Spool};
-use crate::metrics::{Metrics, Signal};
-use crate::model::Batch;
-use crate::store::StoreError;
-use crate::store::queue::{Command, Pruned};
+use super::error::ClickHouseError;
+use super::rowbinary::{self, RowBinaryError, Traces};
+use super::spool::{Spool, SpoolError};
+use super::table::table;
+use crate::metrics::Metrics;
+use crate::signal::{PerSignal, Signal};
+use crate::store::error::StoreError;
+use crate::store::writer::{Pending, Writer};
 
-/// Most queued batches written in one spool file.
-const MAX_GROUP: usize = 64;
-
-type Pending = (
-    Batch,
-    oneshot::Sender<Result<(), StoreError>>,
-    OwnedSemaphorePermit,
-);
-
-/// Runs until the queue's stop command; every batch queued before it is spooled or refused.
-pub(super) fn run(
-    spool: &Spool,
-    mut commands: UnboundedReceiver<Command>,
-    metrics: &Metrics,
-    wake_shipper: &Arc<tokio::sync::Notify>,
-) {
-    let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
-    let mut full_warned = false;
-    while let Some(command) = commands.blocking_recv() {
-        match command {
-            Command::Write { batch, ack, permit } => {
-                group.push((batch, ack, permit));
-                let mut stop = false;
-                while group.len() < MAX_GROUP {
-                    match commands.try_recv() {
-                        Ok(Command::Write { batch, ack, permit }) => {
-                            group.push((batch, ack, permit))
-                        }
-                        Ok(Command::Prune { ack, .. }) => {
-                            let _ = ack.send(Ok(Pruned::default()));
-                        }
-                        Ok(Command::Derive { ack, .. }) => {
-                            let _ = ack.send(Ok(true));
-                        }
-                        Ok(Command::Stop) => {
-                            stop = true;
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                spool_group(spool, &mut group, metrics, &mut full_warned);
-                metrics.spool_bytes(spool.bytes());
-                wake_shipper.notify_one();
-                if stop {
-                    break;
-                }
-            }
-            // ClickHouse drops expired parts by TTL; the retention loop is not started for it,
-            // and a stray prune has nothing to do.
-            Command::Prune { ack, .. } => {
-                let _ = ack.send(Ok(Pruned::default()));
-            }
-            // The shipper runs the correlation step as it ships, in the background.
-            Command::Derive { ack, .. } => {
-                let _ = ack.send(Ok(true));
-            }
-            Command::Stop => break,
-        }
-    }
-    info!("ClickHouse spool writer drained and stopped");
+/// The spool writer thread's state.
+pub(super) struct SpoolWriter {
+    pub spool: Arc<Spool>,
+    pub metrics: Arc<Metrics>,
+    /// Told after each spooled group, so the shipper looks at the spool.
+    pub wake_shipper: Arc<Notify>,
+    /// The spool was found full and this was logged; reset once a group fits again.
+    pub full_warned: bool,
 }
 
-fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
-    let mut spans = Vec::new();
-    let mut logs = Vec::new();
-    let mut traces = Traces::new();
-    let (mut span_rows, mut log_rows) = (0, 0);
+/// The spool writer has no tasks of its own: the shipper runs the correlation step as it
+/// ships, and ClickHouse drops expired parts by TTL.
+impl Writer for SpoolWriter {
+    type Task = Infallible;
+
+    fn write(&mut self, group: Vec<Pending>) {
+        spool_group(&self.spool, group, &self.metrics, &mut self.full_warned);
+        self.metrics.spool_bytes(self.spool.bytes());
+        self.wake_shipper.notify_one();
+    }
+
+    fn run(&mut self, task: Infallible) {
+        match task {}
+    }
+
+    fn stopped(&mut self) {
+        info!("ClickHouse spool writer drained and stopped");
+    }
+}
+
+/// One signal's share of a group: RowBinary rows, their count and their traces.
+#[derive(Default)]
+struct Rows {
+    count: usize,
+    bytes: Vec<u8>,
+    traces: Traces,
+}
+
+fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
+    let mut rows = PerSignal::<Rows>::default();
     let mut accepted = Vec::with_capacity(group.len());
-    for (batch, ack, permit) in group.drain(..) {
-        let marks = (spans.len(), logs.len());
-        for s in &batch.spans {
-            rowbinary::span(&mut spans, s);
-        }
-        for l in &batch.logs {
-            rowbinary::log(&mut logs, l);
-        }
-        if !spool.has_room((spans.len() + logs.len()) as u64) {
-            spans.truncate(marks.0);
-            logs.truncate(marks.1);
+    for pending in group {
+        let marks = PerSignal::from_fn(|signal| rows[signal].bytes.len());
+        let encoded =
+            Signal::ALL
+                .into_iter()
+                .try_fold(PerSignal::default(), |mut counts, signal| {
+                    let Rows { bytes, traces, .. } = &mut rows[signal];
+                    counts[signal] = table(signal).encode(&pending.batch, bytes, traces)?;
+                    Ok::<_, RowBinaryError>(counts)
+                });
+        // Drops the batch's rows; its traces may stay in the list, as deriving a trace again
+        // is harmless.
+        let undo = |rows: &mut PerSignal<Rows>| {
+            for signal in Signal::ALL {
+                rows[signal].bytes.truncate(marks[signal]);
+            }
+        };
+        let counts: PerSignal<usize> = match encoded {
+            Ok(counts) => counts,
+            Err(e) => {
+                undo(&mut rows);
+                error!(error = %e, "Cannot encode a batch for the spool");
+                pending.answer(Err(ClickHouseError::Encode(e).into()));
+                continue;
+            }
+        };
+        let size: usize = rows.values().map(|r| r.bytes.len()).sum();
+        if !spool.has_room(size as u64) {
+            undo(&mut rows);
             if !*full_warned {
                 warn!(
                     limit = spool.max_bytes(),
@@ -103,42 +96,39 @@ fn spool_group(spool: &Spool, group: &mut Vec<Pending>, metrics: &Metrics, full_
                 );
                 *full_warned = true;
             }
-            let _ = ack.send(Err(StoreError::SpoolFull));
+            pending.answer(Err(SpoolError::Full.into()));
             continue;
         }
-        rowbinary::add_traces(&mut traces, &batch.spans);
-        span_rows += batch.spans.len();
-        log_rows += batch.logs.len();
-        accepted.push((batch, ack, permit));
+        for (signal, count) in counts.iter() {
+            rows[signal].count += count;
+        }
+        accepted.push(pending);
     }
     if accepted.is_empty() {
         return;
     }
-    let mut result = Ok(());
-    if span_rows > 0 {
-        result = spool.append(
-            Kind::Spans,
-            span_rows,
-            &rowbinary::spans_payload(&traces, &spans),
-        );
-    }
-    if log_rows > 0 && result.is_ok() {
-        result = spool.append(Kind::Logs, log_rows, &logs);
-    }
+    let result = rows
+        .iter()
+        .filter(|(_, r)| r.count > 0)
+        .try_for_each(|(signal, r)| {
+            let head = rowbinary::payload_head(&r.traces);
+            spool.append(signal, r.count, &[&head, &r.bytes])
+        });
     match result {
         Ok(()) => {
             *full_warned = false;
-            metrics.spooled(Signal::Traces, span_rows);
-            metrics.spooled(Signal::Logs, log_rows);
-            for (_, ack, _permit) in accepted {
-                let _ = ack.send(Ok(()));
+            for (signal, r) in rows.iter() {
+                metrics.spooled(signal, r.count);
+            }
+            for pending in accepted {
+                pending.answer(Ok(()));
             }
         }
         Err(e) => {
             error!(error = %e, batches = accepted.len(), "Spool write failed; batches refused as retryable");
             let message = e.to_string();
-            for (_, ack, _permit) in accepted {
-                let _ = ack.send(Err(StoreError::Task(message.clone())));
+            for pending in accepted {
+                pending.answer(Err(StoreError::from(SpoolError::Write(message.clone()))));
             }
         }
     }

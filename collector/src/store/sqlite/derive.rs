@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 use tracing::warn;
 
-use super::StoreError;
-use super::correlate::spans_of_traces;
+use super::error::SqliteError;
+use super::read::spans_of_traces;
 use super::rollup;
 use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::{ExchangeTimes, RoundTrip, SpanRecord};
@@ -22,7 +22,7 @@ use crate::model::{ExchangeTimes, RoundTrip, SpanRecord};
 const TRACES_PER_PASS: i64 = 256;
 
 /// Whether any trace waits for the correlation step.
-pub(super) fn pending(conn: &Connection) -> Result<bool, StoreError> {
+pub(super) fn pending(conn: &Connection) -> Result<bool, SqliteError> {
     Ok(conn
         .query_row("SELECT 1 FROM ws_pending LIMIT 1", [], |_| Ok(()))
         .optional()?
@@ -33,7 +33,7 @@ pub(super) fn pending(conn: &Connection) -> Result<bool, StoreError> {
 pub(super) fn mark_pending<'a>(
     conn: &Connection,
     traces: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<usize, StoreError> {
+) -> Result<usize, SqliteError> {
     let unique: BTreeSet<(&str, &str)> = traces.into_iter().collect();
     let mut stmt =
         conn.prepare_cached("INSERT INTO ws_pending (tenant, trace_id) VALUES (?1, ?2)")?;
@@ -44,7 +44,7 @@ pub(super) fn mark_pending<'a>(
 }
 
 /// One pass over the oldest waiting traces; returns how many it took (0: none waited).
-pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
+pub(super) fn pass(conn: &mut Connection) -> Result<usize, SqliteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let waiting: Vec<(i64, String, String)> = {
         let mut stmt = tx
@@ -67,7 +67,7 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, StoreError> {
     for (tenant, traces) in by_tenant {
         let mut traces = with_sends(&tx, &tenant, traces)?;
         let spans = match spans_of_traces(&tx, &tenant, &traces) {
-            Err(StoreError::Corrupt(_)) => readable_spans(&tx, &tenant, &mut traces)?,
+            Err(SqliteError::Corrupt(_)) => readable_spans(&tx, &tenant, &mut traces)?,
             read => read?,
         };
         let records = round_trips(&spans);
@@ -93,7 +93,7 @@ fn readable_spans(
     conn: &Connection,
     tenant: &str,
     traces: &mut Vec<String>,
-) -> Result<Vec<SpanRecord>, StoreError> {
+) -> Result<Vec<SpanRecord>, SqliteError> {
     let mut spans = Vec::new();
     let mut readable = Vec::with_capacity(traces.len());
     for trace_id in traces.drain(..) {
@@ -102,7 +102,7 @@ fn readable_spans(
                 spans.extend(read);
                 readable.push(trace_id);
             }
-            Err(StoreError::Corrupt(e)) => warn!(
+            Err(SqliteError::Corrupt(e)) => warn!(
                 trace_id,
                 error = %e,
                 "a stored span of this trace does not parse; the correlation step skips the trace"
@@ -120,7 +120,7 @@ fn with_sends(
     conn: &Connection,
     tenant: &str,
     traces: BTreeSet<String>,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, SqliteError> {
     let mut stmt = conn.prepare_cached(
         "SELECT 1 FROM spans INDEXED BY spans_by_trace WHERE tenant = ?1 AND trace_id = ?2 \
          AND kind = 'Producer' AND name LIKE 'ws.send%' LIMIT 1",
@@ -139,7 +139,7 @@ fn replace_round_trips(
     tenant: &str,
     traces: &[String],
     records: &[RoundTrip],
-) -> Result<(), StoreError> {
+) -> Result<(), SqliteError> {
     // Named, because the planner may otherwise walk the whole tenant through the primary key.
     let mut delete = conn.prepare_cached(
         "DELETE FROM ws_round_trips INDEXED BY ws_round_trips_by_id \
@@ -187,7 +187,7 @@ fn replace_round_trips(
 }
 
 /// Re-estimates a session's clock offset from its newest round trips with a reply.
-fn update_offset(conn: &Connection, tenant: &str, session: &str) -> Result<(), StoreError> {
+fn update_offset(conn: &Connection, tenant: &str, session: &str) -> Result<(), SqliteError> {
     let samples: Vec<_> = {
         let mut stmt = conn.prepare_cached(
             "SELECT client_send_ns, server_receive_ns, server_done_ns, client_receive_ns \

@@ -4,7 +4,7 @@
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, ToSql};
 
-use super::StoreError;
+use super::error::SqliteError;
 use crate::model::{Attributes, LogRecord, SpanKind, SpanRecord, StatusCode};
 
 /// The span columns in insert and select order.
@@ -21,7 +21,7 @@ pub(super) const LOG_COLUMNS: &str = "tenant, timestamp_ns, observed_ns, trace_i
 #[derive(Default)]
 pub(super) struct JsonColumn {
     text: Vec<u8>,
-    /// The buffer holds the encoding of a value that has not changed since (a batch's spans
+    /// The buffer holds the encoding of a value that has not changed since (a batch's records
     /// mostly share one resource).
     kept: bool,
 }
@@ -31,7 +31,7 @@ impl JsonColumn {
     pub(super) fn set<T: serde::Serialize + ?Sized>(
         &mut self,
         value: &T,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         self.text.clear();
         self.kept = false;
         serde_json::to_writer(&mut self.text, value)?;
@@ -43,7 +43,7 @@ impl JsonColumn {
         &mut self,
         same: bool,
         value: &T,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         if same && self.kept {
             return Ok(());
         }
@@ -61,7 +61,7 @@ impl ToSql for JsonColumn {
 }
 
 /// A span from a row selected with [`SPAN_COLUMNS`].
-pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, StoreError> {
+pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, SqliteError> {
     let kind: String = row.get(6)?;
     let status: String = row.get(10)?;
     Ok(SpanRecord {
@@ -87,7 +87,7 @@ pub(super) fn span_from_row(row: &Row<'_>) -> Result<SpanRecord, StoreError> {
 }
 
 /// A log record from a row selected with [`LOG_COLUMNS`].
-pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, StoreError> {
+pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, SqliteError> {
     Ok(LogRecord {
         tenant: row.get(0)?,
         timestamp_ns: row.get(1)?,
@@ -107,7 +107,7 @@ pub(super) fn log_from_row(row: &Row<'_>) -> Result<LogRecord, StoreError> {
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> Result<T, StoreError> {
+fn parse<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> Result<T, SqliteError> {
     let text: String = row.get(index)?;
     Ok(serde_json::from_str(&text)?)
 }
@@ -117,7 +117,7 @@ pub(super) fn select_spans(
     conn: &Connection,
     sql: &str,
     values: &[&dyn ToSql],
-) -> Result<Vec<SpanRecord>, StoreError> {
+) -> Result<Vec<SpanRecord>, SqliteError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(values)?;
     let mut out = Vec::new();
@@ -132,7 +132,7 @@ pub(super) fn select_logs(
     conn: &Connection,
     sql: &str,
     values: &[&dyn ToSql],
-) -> Result<Vec<LogRecord>, StoreError> {
+) -> Result<Vec<LogRecord>, SqliteError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(values)?;
     let mut out = Vec::new();

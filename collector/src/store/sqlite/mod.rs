@@ -1,168 +1,105 @@
 //! The embedded SQLite store, the default: one file, nothing to install. WAL mode; one writer
-//! thread fed by the write queue commits batches in grouped transactions with `synchronous =
-//! FULL`, so an acknowledged batch survives a crash, and runs the correlation step between
-//! them; readers use their own connections.
+//! thread fed by the write queue ([`writer`]) commits batches in grouped transactions with
+//! `synchronous = FULL`, so an acknowledged batch survives a crash, and runs the correlation
+//! step ([`derive`]) and the rollups ([`rollup`]) between them; [`retention`] deletes expired
+//! rows through it. Reads ([`read`]) use their own connections.
 
-mod correlate;
+mod config;
 mod derive;
 mod encode;
-mod query;
+pub(super) mod error;
+mod read;
+mod retention;
 mod rollup;
 mod schema;
+mod table;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::mpsc::UnboundedReceiver;
+use async_trait::async_trait;
+use rusqlite::Connection;
 use tracing::info;
 
-use super::StoreError;
-pub(crate) use rollup::covers;
+pub use config::SqliteConfig;
+pub use error::SqliteError;
 
-use super::queue::Command;
+use super::engine::Engine;
+use super::error::StoreError;
+use super::queue::WriteQueue;
+use super::read::{Reads, Scope};
+use super::writer::drain;
 use crate::correlate::Rollups;
 use crate::metrics::Metrics;
 use crate::model::{
     EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
-
-/// Idle reader connections kept open.
-const MAX_IDLE_READERS: usize = 4;
-
-/// The tenant every row gets until multi-tenant ingest exists.
-const DEFAULT_TENANT: &str = "";
+use config::BUSY_TIMEOUT;
+use read::Readers;
+use writer::{SqliteWriter, Tasks};
 
 /// An open SQLite store.
 pub struct SqliteStore {
     readers: Arc<Readers>,
+    tasks: Tasks,
     writer: Mutex<Option<JoinHandle<()>>>,
+    retention: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl SqliteStore {
-    /// Opens or creates the database at `path`, migrates it and starts the writer thread, which
-    /// takes its work from `commands`. Blocking: call from a blocking context.
-    pub(crate) fn open(
-        path: &Path,
-        commands: UnboundedReceiver<Command>,
+    /// Opens or creates the database file, migrates it, and starts the writer thread on a new
+    /// write queue of `queue_items`; with a retention, also the loop that deletes older rows.
+    pub(crate) async fn open(
+        config: &SqliteConfig,
+        queue_items: usize,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })?;
-        }
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version = schema::migrate(&mut conn)?;
-        info!(path = %path.display(), schema_version = version, "SQLite store open");
-        let writer = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || writer::run(conn, commands, &metrics))
-            .map_err(|e| StoreError::Task(e.to_string()))?;
-        Ok(Self {
-            readers: Arc::new(Readers {
-                path: path.to_owned(),
-                idle: Mutex::new(Vec::new()),
-            }),
-            writer: Mutex::new(Some(writer)),
+    ) -> Result<(WriteQueue, Arc<Self>), StoreError> {
+        let (queue, tasks, commands) = WriteQueue::new(queue_items);
+        let path = config.path.clone();
+        let writer = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let conn = open_for_writing(&path)?;
+            let writer = SqliteWriter::new(conn, metrics);
+            let thread = std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || drain(writer, commands))
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+            Ok((path, thread))
         })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        let (path, thread) = writer;
+        let store = Arc::new(Self {
+            readers: Readers::new(path),
+            tasks: Tasks::new(tasks),
+            writer: Mutex::new(Some(thread)),
+            retention: Mutex::new(None),
+        });
+        if let Some(retention) = config.retention {
+            let handle = retention::spawn(store.tasks.clone(), retention);
+            if let Ok(mut slot) = store.retention.lock() {
+                *slot = Some(handle);
+            }
+        }
+        Ok((queue, store))
+    }
+}
+
+#[async_trait]
+impl Engine for SqliteStore {
+    async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
+        self.tasks.catch_up(budget).await
     }
 
-    pub(super) async fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
-        let trace_id = trace_id.to_owned();
-        self.readers
-            .run(move |conn| query::trace(conn, DEFAULT_TENANT, &trace_id))
-            .await
-    }
-
-    pub(super) async fn search(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        let q = q.clone();
-        self.readers
-            .run(move |conn| query::search(conn, DEFAULT_TENANT, &q))
-            .await
-    }
-
-    pub(super) async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
-        self.readers
-            .run(|conn| query::services(conn, DEFAULT_TENANT))
-            .await
-    }
-
-    pub(super) async fn round_trips(
-        &self,
-        q: &RoundTripQuery,
-    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
-        let q = q.clone();
-        self.readers
-            .run(move |conn| correlate::round_trips(conn, DEFAULT_TENANT, &q))
-            .await
-    }
-
-    pub(super) async fn round_trip_points(
-        &self,
-        q: &RoundTripQuery,
-    ) -> Result<Vec<RoundTripPoint>, StoreError> {
-        let q = q.clone();
-        self.readers
-            .run(move |conn| correlate::round_trip_points(conn, DEFAULT_TENANT, &q))
-            .await
-    }
-
-    pub(super) async fn rollups(&self, q: &RollupQuery) -> Result<Rollups, StoreError> {
-        let q = q.clone();
-        self.readers
-            .run(move |conn| rollup::read(conn, DEFAULT_TENANT, &q))
-            .await
-    }
-
-    pub(super) async fn session_offset(
-        &self,
-        session_id: &str,
-    ) -> Result<Option<SessionOffset>, StoreError> {
-        let id = session_id.to_owned();
-        self.readers
-            .run(move |conn| correlate::session_offset(conn, DEFAULT_TENANT, &id))
-            .await
-    }
-
-    pub(super) async fn session_spans(
-        &self,
-        session_id: &str,
-        limit: usize,
-    ) -> Result<Vec<SpanRecord>, StoreError> {
-        let id = session_id.to_owned();
-        self.readers
-            .run(move |conn| correlate::session_spans(conn, DEFAULT_TENANT, &id, limit))
-            .await
-    }
-
-    pub(super) async fn session_logs(
-        &self,
-        session_id: &str,
-        limit: usize,
-    ) -> Result<Vec<LogRecord>, StoreError> {
-        let id = session_id.to_owned();
-        self.readers
-            .run(move |conn| correlate::session_logs(conn, DEFAULT_TENANT, &id, limit))
-            .await
-    }
-
-    pub(super) async fn events(&self, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
-        let q = q.clone();
-        self.readers
-            .run(move |conn| correlate::events(conn, DEFAULT_TENANT, &q))
-            .await
-    }
-
-    /// Waits for the writer thread, which ends after the queue's stop command. Idempotent.
-    pub(super) async fn join_writer(&self) -> Result<(), StoreError> {
+    /// Stops the retention loop and waits for the writer thread, which ends after the queue's
+    /// stop command.
+    async fn shutdown(&self) -> Result<(), StoreError> {
+        if let Some(retention) = self.retention.lock().ok().and_then(|mut r| r.take()) {
+            retention.abort();
+        }
         let Some(writer) = self.writer.lock().ok().and_then(|mut w| w.take()) else {
             return Ok(());
         };
@@ -173,10 +110,135 @@ impl SqliteStore {
     }
 }
 
+#[async_trait]
+impl Reads for SqliteStore {
+    async fn trace(&self, scope: &Scope, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
+        let trace_id = trace_id.to_owned();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::trace(conn, tenant, &trace_id)
+            })
+            .await
+    }
+
+    async fn search(&self, scope: &Scope, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| read::search(conn, tenant, &q))
+            .await
+    }
+
+    async fn services(&self, scope: &Scope) -> Result<Vec<ServiceSummary>, StoreError> {
+        self.readers.run(scope, read::services).await
+    }
+
+    async fn round_trips(
+        &self,
+        scope: &Scope,
+        q: &RoundTripQuery,
+    ) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::round_trips(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn round_trip_points(
+        &self,
+        scope: &Scope,
+        q: &RoundTripQuery,
+    ) -> Result<Vec<RoundTripPoint>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::round_trip_points(conn, tenant, &q)
+            })
+            .await
+    }
+
+    fn keeps_rollups_for(&self, q: &RollupQuery) -> bool {
+        read::covers(q)
+    }
+
+    async fn rollups(&self, scope: &Scope, q: &RollupQuery) -> Result<Rollups, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| read::rollups(conn, tenant, &q))
+            .await
+    }
+
+    async fn session_offset(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+    ) -> Result<Option<SessionOffset>, StoreError> {
+        let id = session_id.to_owned();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::session_offset(conn, tenant, &id)
+            })
+            .await
+    }
+
+    async fn session_spans(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
+        let id = session_id.to_owned();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::session_spans(conn, tenant, &id, limit)
+            })
+            .await
+    }
+
+    async fn session_logs(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let id = session_id.to_owned();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::session_logs(conn, tenant, &id, limit)
+            })
+            .await
+    }
+
+    async fn events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| read::events(conn, tenant, &q))
+            .await
+    }
+}
+
+/// Opens (creating the directory, the file and the schema as needed) the write connection.
+fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| SqliteError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let version = schema::migrate(&mut conn)?;
+    info!(path = %path.display(), schema_version = version, "SQLite store open");
+    Ok(conn)
+}
+
 /// Writes batches straight into the database file at `path` (created and migrated as needed),
 /// one transaction per batch, bypassing the write queue. The benchmark uses it as the baseline
 /// for the full ingest path.
-pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(), StoreError> {
+pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(), SqliteError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -187,54 +249,6 @@ pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(
         tx.commit()?;
     }
     Ok(())
-}
-
-/// Read-only connections, opened on demand and reused.
-struct Readers {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl Readers {
-    /// Runs `f` on a reader connection in a blocking task.
-    async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let readers = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.take()?;
-            let result = f(&conn);
-            readers.put(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
-    fn take(&self) -> Result<Connection, StoreError> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        match idle {
-            Some(conn) => Ok(conn),
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(conn)
-            }
-        }
-    }
-
-    fn put(&self, conn: Connection) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE_READERS
-        {
-            idle.push(conn);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, ToSql, TransactionBehavior, params};
 
-use super::StoreError;
-use super::correlate::round_trip_points;
-use crate::correlate::{Histogram, MINUTE_NS, Rollup, Rollups};
-use crate::model::{RollupQuery, RoundTripQuery};
+use super::error::SqliteError;
+use super::read::round_trip_points;
+use crate::correlate::{MINUTE_NS, Rollup};
+use crate::model::RoundTripQuery;
 
 /// Stale minutes one refresh takes; bounds how long it holds the write lock.
 pub(super) const MINUTES_PER_REFRESH: usize = 8;
@@ -32,7 +32,7 @@ pub(super) fn mark_stale(
     conn: &Connection,
     tenant: &str,
     send_times: impl IntoIterator<Item = i64>,
-) -> Result<(), StoreError> {
+) -> Result<(), SqliteError> {
     let minutes: BTreeSet<i64> = send_times.into_iter().map(minute_of).collect();
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO ws_rollups_stale (tenant, minute_ns) VALUES (?1, ?2)",
@@ -44,7 +44,7 @@ pub(super) fn mark_stale(
 }
 
 /// How many minutes are stale, counting at most `up_to`.
-pub(super) fn stale(conn: &Connection, up_to: usize) -> Result<usize, StoreError> {
+pub(super) fn stale(conn: &Connection, up_to: usize) -> Result<usize, SqliteError> {
     let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM (SELECT 1 FROM ws_rollups_stale LIMIT ?1)",
@@ -55,7 +55,7 @@ pub(super) fn stale(conn: &Connection, up_to: usize) -> Result<usize, StoreError
 }
 
 /// The newest stale minute, if any.
-pub(super) fn newest_stale(conn: &Connection) -> Result<Option<i64>, StoreError> {
+pub(super) fn newest_stale(conn: &Connection) -> Result<Option<i64>, SqliteError> {
     Ok(
         conn.query_row("SELECT max(minute_ns) FROM ws_rollups_stale", [], |row| {
             row.get(0)
@@ -69,7 +69,7 @@ pub(super) fn refresh(
     conn: &mut Connection,
     limit: usize,
     before_ns: i64,
-) -> Result<usize, StoreError> {
+) -> Result<usize, SqliteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let stale: Vec<(String, i64)> = {
         let mut stmt = tx.prepare_cached(
@@ -136,56 +136,9 @@ pub(super) fn refresh(
     Ok(stale.len())
 }
 
-/// Whether stored rollups answer `q`: its window and step are whole minutes.
-pub(crate) fn covers(q: &RollupQuery) -> bool {
-    [q.start_ns, q.end_ns, q.step_ns]
-        .iter()
-        .all(|t| t.rem_euclid(MINUTE_NS) == 0)
-        && q.step_ns > 0
-}
-
-/// The stored rollups of a whole-minute window added up per step (see [`covers`]).
-pub(super) fn read(
-    conn: &Connection,
-    tenant: &str,
-    q: &RollupQuery,
-) -> Result<Rollups, StoreError> {
-    let mut sql = String::from(
-        "SELECT minute_ns, message_type, count, errors, total, uplink, server, downlink, \
-         slowest_ns, slowest_trace, newest_ns, newest_trace FROM ws_rollups \
-         WHERE tenant = ? AND minute_ns >= ? AND minute_ns < ?",
-    );
-    let mut values: Vec<&dyn ToSql> = vec![&tenant, &q.start_ns, &q.end_ns];
-    if let Some(kind) = &q.message_type {
-        sql.push_str(" AND message_type = ?");
-        values.push(kind);
-    }
-    let mut out = Rollups::new(q.start_ns, q.step_ns, q.buckets);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(&values[..])?;
-    while let Some(row) = rows.next()? {
-        let histogram = |i: usize| -> Result<Histogram, StoreError> {
-            Ok(Histogram::decode(&row.get::<_, Vec<u8>>(i)?)?)
-        };
-        let rollup = Rollup {
-            count: row.get::<_, i64>(2)?.unsigned_abs(),
-            errors: row.get::<_, i64>(3)?.unsigned_abs(),
-            total: histogram(4)?,
-            uplink: histogram(5)?,
-            server: histogram(6)?,
-            downlink: histogram(7)?,
-            slowest: row.get::<_, Option<i64>>(8)?.zip(row.get(9)?),
-            newest: Some((row.get(10)?, row.get(11)?)),
-        };
-        let kind: String = row.get(1)?;
-        out.add(row.get(0)?, &kind, &rollup);
-    }
-    Ok(out)
-}
-
 /// Deletes the rollups of minutes wholly before `cutoff_ns` and marks the minute it falls in
 /// stale, as retention deleted some of that minute's round trips.
-pub(super) fn prune(conn: &Connection, cutoff_ns: i64) -> Result<(), StoreError> {
+pub(super) fn prune(conn: &Connection, cutoff_ns: i64) -> Result<(), SqliteError> {
     let minute = minute_of(cutoff_ns);
     conn.execute("DELETE FROM ws_rollups WHERE minute_ns < ?1", [minute])?;
     conn.execute(

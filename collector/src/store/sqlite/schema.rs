@@ -5,7 +5,7 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::error::SqliteError;
 
 /// Migrations in order; the index plus one is the schema version they bring the file to.
 /// 1: spans and logs. 2: lookups by browser session and by log event name (correlation).
@@ -15,6 +15,10 @@ use super::StoreError;
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
+///
+/// Migrations are history: their text never changes once released, so the attribute names in
+/// them stay literals (the session indexes match `session.id`,
+/// [`tracewire_semconv::attribute::SESSION_ID`], as the queries in `correlate.rs` write it).
 const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE spans (
@@ -142,10 +146,10 @@ INSERT INTO ws_rollups_stale (tenant, minute_ns)
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`SCHEMA_VERSION`]; returns the version. Refuses a newer file.
-pub(super) fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+pub(super) fn migrate(conn: &mut Connection) -> Result<i64, SqliteError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
+        return Err(SqliteError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });

@@ -2,11 +2,31 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use crate::config::StoreUrl;
+use super::SqliteStore;
+use super::error::SqliteError;
 use crate::metrics::Metrics;
 use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
-use crate::store::{Store, StoreError};
+use crate::signal::Signal;
+use crate::store::{Scope, Store, StoreError, StoreUrl};
 use crate::testing::{span, store_spans, temp_store};
+
+/// A SQLite store in a fresh temporary directory without retention, and its engine, which
+/// prunes when asked.
+async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = super::SqliteConfig {
+        path: dir.path().join("tw.db"),
+        retention: None,
+    };
+    let (queue, engine) = SqliteStore::open(&config, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("store opens");
+    let store = Store {
+        queue,
+        engine: Arc::clone(&engine) as _,
+    };
+    (dir, store, engine)
+}
 
 fn query(limit: usize) -> TraceQuery {
     TraceQuery {
@@ -65,7 +85,11 @@ async fn acknowledged_batch_reads_back_with_every_field() {
     });
     let child = span(1, 2, Some(1), "db", "SELECT", 1_200, 100);
     store_spans(&store, vec![child.clone(), root.clone()]).await;
-    let read = store.trace(&root.trace_id).await.expect("reads");
+    let read = store
+        .reader(Scope::default())
+        .trace(&root.trace_id)
+        .await
+        .expect("reads");
     assert_eq!(read, vec![root, child]);
 }
 
@@ -75,7 +99,15 @@ async fn retried_span_is_stored_once() {
     let s = span(1, 1, None, "api", "GET /x", 1_000, 500);
     store_spans(&store, vec![s.clone()]).await;
     store_spans(&store, vec![s.clone()]).await;
-    assert_eq!(store.trace(&s.trace_id).await.expect("reads").len(), 1);
+    assert_eq!(
+        store
+            .reader(Scope::default())
+            .trace(&s.trace_id)
+            .await
+            .expect("reads")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -94,7 +126,14 @@ async fn data_survives_reopening_the_file() {
     let store = Store::open(&url, 100, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
-    assert_eq!(store.trace(&s.trace_id).await.expect("reads"), vec![s]);
+    assert_eq!(
+        store
+            .reader(Scope::default())
+            .trace(&s.trace_id)
+            .await
+            .expect("reads"),
+        vec![s]
+    );
 }
 
 #[tokio::test]
@@ -108,20 +147,38 @@ async fn newer_schema_is_refused() {
     let result = Store::open(&StoreUrl::Sqlite(path), 100, Arc::new(Metrics::default())).await;
     assert!(matches!(
         result,
-        Err(StoreError::SchemaTooNew { found: 99, .. })
+        Err(StoreError::Sqlite(SqliteError::SchemaTooNew {
+            found: 99,
+            ..
+        }))
     ));
 }
 
 #[tokio::test]
 async fn prune_deletes_only_expired_rows() {
-    let (_dir, store, _) = temp_store(100).await;
+    let (_dir, store, engine) = pruned_store().await;
     let old = span(1, 1, None, "api", "old", 1_000, 1);
     let new = span(2, 1, None, "api", "new", 5_000, 1);
     store_spans(&store, vec![old.clone(), new.clone()]).await;
-    let pruned = store.queue().prune(2_000, 10).await.expect("prunes");
-    assert_eq!(pruned.spans, 1);
-    assert!(store.trace(&old.trace_id).await.expect("reads").is_empty());
-    assert_eq!(store.trace(&new.trace_id).await.expect("reads").len(), 1);
+    let pruned = engine.tasks.prune(2_000, 10).await.expect("prunes");
+    assert_eq!(pruned[Signal::Traces], 1);
+    assert!(
+        store
+            .reader(Scope::default())
+            .trace(&old.trace_id)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .reader(Scope::default())
+            .trace(&new.trace_id)
+            .await
+            .expect("reads")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -144,7 +201,11 @@ async fn search_filters_and_summarises_whole_traces() {
         ],
     )
     .await;
-    let all = store.search(&query(10)).await.expect("search");
+    let all = store
+        .reader(Scope::default())
+        .search(&query(10))
+        .await
+        .expect("search");
     let ids: Vec<_> = all.iter().map(|t| t.trace_id.clone()).collect();
     assert_eq!(
         ids,
@@ -166,6 +227,7 @@ async fn search_filters_and_summarises_whole_traces() {
     );
 
     let by_service = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             service: Some("api".into()),
             ..query(10)
@@ -179,6 +241,7 @@ async fn search_filters_and_summarises_whole_traces() {
     );
 
     let errors = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             errors_only: true,
             ..query(10)
@@ -189,6 +252,7 @@ async fn search_filters_and_summarises_whole_traces() {
     assert!(errors[0].has_error);
 
     let slow = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             min_duration_ns: Some(500),
             ..query(10)
@@ -197,6 +261,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert_eq!(slow[0].root_name, "click");
     let quick = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             max_duration_ns: Some(20),
             name: Some("scroll".into()),
@@ -208,6 +273,7 @@ async fn search_filters_and_summarises_whole_traces() {
 
     let attribute = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
     let by_resource = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             attributes: attribute("service.name", "db"),
             ..query(10)
@@ -216,6 +282,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert_eq!(by_resource.len(), 1, "resource attributes match");
     let by_span = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             attributes: attribute("http.method", "GET"),
             ..query(10)
@@ -228,6 +295,7 @@ async fn search_filters_and_summarises_whole_traces() {
         "span attributes match"
     );
     let none = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             attributes: attribute("service.name", "nope"),
             ..query(10)
@@ -237,6 +305,7 @@ async fn search_filters_and_summarises_whole_traces() {
     assert!(none.is_empty());
 
     let window = store
+        .reader(Scope::default())
         .search(&TraceQuery {
             start_ns: Some(1_500),
             end_ns: Some(2_500),
@@ -246,7 +315,12 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert_eq!(window.len(), 1);
     assert_eq!(
-        store.search(&query(1)).await.expect("search").len(),
+        store
+            .reader(Scope::default())
+            .search(&query(1))
+            .await
+            .expect("search")
+            .len(),
         1,
         "limit"
     );
@@ -264,7 +338,11 @@ async fn services_count_spans_and_last_seen() {
         ],
     )
     .await;
-    let services = store.services().await.expect("services");
+    let services = store
+        .reader(Scope::default())
+        .services()
+        .await
+        .expect("services");
     let summary: Vec<_> = services
         .iter()
         .map(|s| (s.name.as_str(), s.span_count, s.last_seen_ns))
@@ -342,27 +420,47 @@ mod correlation_step {
         caught_up(&store).await;
         assert!(
             store
+                .reader(Scope::default())
                 .round_trips(&everything())
                 .await
                 .expect("reads")
                 .is_empty()
         );
-        assert_eq!(store.session_offset("sess-1").await.expect("reads"), None);
+        assert_eq!(
+            store
+                .reader(Scope::default())
+                .session_offset("sess-1")
+                .await
+                .expect("reads"),
+            None
+        );
 
         store_spans(&store, backend).await;
         caught_up(&store).await;
-        let list = store.round_trips(&everything()).await.expect("reads");
+        let list = store
+            .reader(Scope::default())
+            .round_trips(&everything())
+            .await
+            .expect("reads");
         assert_eq!(list.len(), 1);
         let (record, offset) = &list[0];
         assert_eq!(record.session_id.as_deref(), Some("sess-1"));
         assert_eq!(record.times.client_receive_ns, Some(10 * MS));
         assert_eq!(*offset, 2_000 * MS, "the session's stored offset");
-        let stored = store.session_offset("sess-1").await.expect("reads");
+        let stored = store
+            .reader(Scope::default())
+            .session_offset("sess-1")
+            .await
+            .expect("reads");
         assert_eq!(
             stored.map(|o| (o.offset_ns, o.samples)),
             Some((2_000 * MS, 1))
         );
-        let points = store.round_trip_points(&everything()).await.expect("reads");
+        let points = store
+            .reader(Scope::default())
+            .round_trip_points(&everything())
+            .await
+            .expect("reads");
         assert_eq!(points.len(), 1);
         assert_eq!(points[0].clock_offset_ns, 2_000 * MS);
         assert_eq!(
@@ -378,6 +476,7 @@ mod correlation_step {
         store_spans(&store, one_exchange(0)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while store
+            .reader(Scope::default())
             .round_trips(&everything())
             .await
             .expect("reads")
@@ -400,7 +499,12 @@ mod correlation_step {
         .await;
         caught_up(&store).await;
         assert_eq!(
-            store.round_trips(&everything()).await.expect("reads").len(),
+            store
+                .reader(Scope::default())
+                .round_trips(&everything())
+                .await
+                .expect("reads")
+                .len(),
             1
         );
     }
@@ -463,6 +567,7 @@ mod correlation_step {
         store_spans(&store, second).await;
         caught_up(&store).await;
         let mut traces: Vec<String> = store
+            .reader(Scope::default())
             .round_trips(&everything())
             .await
             .expect("reads")
@@ -477,12 +582,13 @@ mod correlation_step {
 
     #[tokio::test]
     async fn retention_removes_expired_round_trips() {
-        let (_dir, store, _) = temp_store(100).await;
+        let (_dir, store, engine) = pruned_store().await;
         store_spans(&store, one_exchange(0)).await;
         caught_up(&store).await;
-        store.queue().prune(i64::MAX, 10).await.expect("prunes");
+        engine.tasks.prune(i64::MAX, 10).await.expect("prunes");
         assert!(
             store
+                .reader(Scope::default())
                 .round_trips(&everything())
                 .await
                 .expect("reads")
@@ -534,9 +640,15 @@ mod rollups {
                 .expect("derives")
         );
         let q = window();
-        assert!(store.keeps_rollups_for(&q));
-        let stored = store.rollups(&q).await.expect("reads").expect("kept");
+        assert!(store.reader(Scope::default()).keeps_rollups_for(&q));
+        let stored = store
+            .reader(Scope::default())
+            .rollups(&q)
+            .await
+            .expect("reads")
+            .expect("kept");
         let points = store
+            .reader(Scope::default())
             .round_trip_points(&RoundTripQuery {
                 start_ns: q.start_ns,
                 end_ns: q.end_ns,
@@ -590,14 +702,14 @@ mod rollups {
 
     #[tokio::test]
     async fn retention_drops_expired_minutes_and_rolls_up_the_cut_one_again() {
-        let (_dir, store, _) = temp_store(100).await;
+        let (_dir, store, engine) = pruned_store().await;
         let mut spans = Vec::new();
         for (trace, at) in [(1, 0), (2, 70 * S), (3, 100 * S), (4, 150 * S)] {
             spans.extend(exchange(trace, at));
         }
         store_spans(&store, spans).await;
         assert_eq!(counts(&stored_and_read(&store).await.0), [1, 2, 1]);
-        store.queue().prune(90 * S, 100).await.expect("prunes");
+        engine.tasks.prune(90 * S, 100).await.expect("prunes");
         let (stored, read) = stored_and_read(&store).await;
         assert_eq!(stored, read);
         assert_eq!(counts(&stored), [0, 1, 1]);
@@ -625,7 +737,11 @@ mod rollups {
             .expect("opens")
             .execute("UPDATE ws_rollups SET total = x'ff'", [])
             .expect("damages");
-        let e = store.rollups(&window()).await.expect_err("damaged");
+        let e = store
+            .reader(Scope::default())
+            .rollups(&window())
+            .await
+            .expect_err("damaged");
         assert!(e.to_string().contains("corrupt stored rollup"), "{e}");
     }
 }

@@ -1,94 +1,138 @@
-//! The writer thread: drains the queue, groups consecutive batches into one transaction with
-//! cached prepared statements, commits, then acknowledges each batch. Prunes and correlation
+//! The writer thread ([`SqliteWriter`], run by [`crate::store::writer::drain`]): each group of
+//! queued batches goes into one transaction with cached prepared statements, is committed, then
+//! each batch is acknowledged. Prunes and correlation
 //! passes ([`derive`]) run between batches in their own short transactions: one after each
 //! group of batches, and more whenever the queue is empty and traces wait; then the stale
 //! minutes' rollups ([`rollup`]) are refreshed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, params};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::StoreError;
 use super::derive;
-use super::encode::{JsonColumn, LOG_COLUMNS, SPAN_COLUMNS};
+use super::error::SqliteError;
 use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
+use super::table::table;
 use crate::correlate::MINUTE_NS;
-use crate::metrics::{Metrics, Signal};
+use crate::metrics::Metrics;
 use crate::model::Batch;
-use crate::store::queue::{Command, Pruned};
+use crate::signal::{PerSignal, Signal};
+use crate::store::error::StoreError;
+use crate::store::writer::{Command, Pending, Writer};
 
-/// Most queued batches committed in one transaction.
-const MAX_GROUP: usize = 64;
+/// The SQLite store's own work, which its writer runs in order with the batches.
+pub(super) enum Task {
+    /// Delete at most `limit` records of each signal older than `cutoff_ns`, with the round
+    /// trips and rollups of that time; answer how many records went.
+    Prune {
+        cutoff_ns: i64,
+        limit: usize,
+        ack: oneshot::Sender<Result<Pruned, SqliteError>>,
+    },
+    /// Run the correlation step over the traces waiting for it, then roll up the stale
+    /// minutes, for about `budget`; answer whether nothing waits any more.
+    CatchUp {
+        budget: Duration,
+        ack: oneshot::Sender<Result<bool, SqliteError>>,
+    },
+}
 
-type Pending = (
-    Batch,
-    oneshot::Sender<Result<(), StoreError>>,
-    OwnedSemaphorePermit,
-);
+/// Where the store sends the writer its tasks; cheap to clone.
+#[derive(Clone)]
+pub(super) struct Tasks(mpsc::UnboundedSender<Command<Task>>);
 
-pub(super) fn run(
-    mut conn: Connection,
-    mut commands: UnboundedReceiver<Command>,
-    metrics: &Metrics,
-) {
-    let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
-    let mut deriving = Deriving::new(&conn);
-    let mut next = None;
-    loop {
-        let command = match next.take() {
-            Some(command) => command,
-            None if deriving.waiting => match commands.try_recv() {
-                Ok(command) => command,
-                Err(TryRecvError::Empty) => {
-                    deriving.pass(&mut conn);
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => return,
-            },
-            None => match commands.blocking_recv() {
-                Some(command) => command,
-                None => return,
-            },
-        };
-        match command {
-            Command::Write { batch, ack, permit } => {
-                group.push((batch, ack, permit));
-                while group.len() < MAX_GROUP {
-                    match commands.try_recv() {
-                        Ok(Command::Write { batch, ack, permit }) => {
-                            group.push((batch, ack, permit))
-                        }
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                // After every group, as many traces as it added, so that under a steady stream
-                // of writes (when the queue is never empty) the step keeps pace.
-                let added = commit_group(&mut conn, &mut group, metrics);
-                deriving.keep_pace(&mut conn, added);
-            }
-            Command::Prune {
+impl Tasks {
+    pub(super) fn new(sender: mpsc::UnboundedSender<Command<Task>>) -> Self {
+        Self(sender)
+    }
+
+    /// Sends the writer a task and waits for its answer.
+    async fn ask<T>(
+        &self,
+        task: impl FnOnce(oneshot::Sender<Result<T, SqliteError>>) -> Task,
+    ) -> Result<T, StoreError> {
+        let (ack, answer) = oneshot::channel();
+        self.0
+            .send(Command::Task(task(ack)))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(answer.await.map_err(|_| StoreError::WriterGone)??)
+    }
+
+    /// See [`Task::Prune`].
+    pub(super) async fn prune(&self, cutoff_ns: i64, limit: usize) -> Result<Pruned, StoreError> {
+        self.ask(|ack| Task::Prune {
+            cutoff_ns,
+            limit,
+            ack,
+        })
+        .await
+    }
+
+    /// See [`Task::CatchUp`].
+    pub(super) async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
+        self.ask(|ack| Task::CatchUp { budget, ack }).await
+    }
+}
+
+/// Rows one prune deleted, per signal.
+pub(super) type Pruned = PerSignal<u64>;
+
+/// The writer thread's state: the one write connection and the correlation step's progress.
+pub(super) struct SqliteWriter {
+    conn: Connection,
+    deriving: Deriving,
+    metrics: Arc<Metrics>,
+}
+
+impl SqliteWriter {
+    pub(super) fn new(conn: Connection, metrics: Arc<Metrics>) -> Self {
+        let deriving = Deriving::new(&conn);
+        Self {
+            conn,
+            deriving,
+            metrics,
+        }
+    }
+}
+
+impl Writer for SqliteWriter {
+    type Task = Task;
+
+    fn write(&mut self, group: Vec<Pending>) {
+        // After every group, as many traces as it added, so that under a steady stream of
+        // writes (when the queue is never empty) the step keeps pace.
+        let added = commit_group(&mut self.conn, group, &self.metrics);
+        self.deriving.keep_pace(&mut self.conn, added);
+    }
+
+    fn run(&mut self, task: Task) {
+        match task {
+            Task::Prune {
                 cutoff_ns,
                 limit,
                 ack,
             } => {
-                let _ = ack.send(prune(&mut conn, cutoff_ns, limit));
+                let _ = ack.send(prune(&mut self.conn, cutoff_ns, limit));
             }
-            Command::Derive { budget, ack } => {
-                let _ = ack.send(deriving.for_up_to(&mut conn, budget));
-            }
-            Command::Stop => {
-                info!("SQLite writer drained and stopped");
-                return;
+            Task::CatchUp { budget, ack } => {
+                let _ = ack.send(self.deriving.for_up_to(&mut self.conn, budget));
             }
         }
+    }
+
+    fn has_idle_work(&self) -> bool {
+        self.deriving.waiting
+    }
+
+    fn idle(&mut self) {
+        self.deriving.pass(&mut self.conn);
+    }
+
+    fn stopped(&mut self) {
+        info!("SQLite writer drained and stopped");
     }
 }
 
@@ -101,7 +145,7 @@ struct Deriving {
 /// Where the minutes an idle refresh takes end: before the current minute and before the
 /// newest stale one, as those are still filling up (live traffic, or a backfill of older data
 /// going through its minutes in order). Rolling them up after every batch would be wasted.
-fn finished_before(conn: &Connection) -> Result<i64, StoreError> {
+fn finished_before(conn: &Connection) -> Result<i64, SqliteError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
@@ -149,7 +193,7 @@ impl Deriving {
         }
     }
 
-    fn pace(conn: &mut Connection, added: usize) -> Result<(), StoreError> {
+    fn pace(conn: &mut Connection, added: usize) -> Result<(), SqliteError> {
         let mut taken = 0;
         while taken < added.max(1) {
             match derive::pass(conn)? {
@@ -165,7 +209,7 @@ impl Deriving {
 
     /// Passes and refreshes until no trace waits and no minute is stale, or `budget` is spent;
     /// whether everything was done.
-    fn for_up_to(&mut self, conn: &mut Connection, budget: Duration) -> Result<bool, StoreError> {
+    fn for_up_to(&mut self, conn: &mut Connection, budget: Duration) -> Result<bool, SqliteError> {
         let start = Instant::now();
         while start.elapsed() < budget {
             if derive::pass(conn)? == 0
@@ -179,133 +223,64 @@ impl Deriving {
     }
 }
 
-/// Commits a group of batches; returns how many traces it added to those waiting for the
-/// correlation step.
-fn commit_group(conn: &mut Connection, group: &mut Vec<Pending>, metrics: &Metrics) -> usize {
-    let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
-        let mut added = 0;
-        for (batch, _, _) in group.iter() {
-            added += insert(&tx, batch)?;
-        }
-        tx.commit()?;
-        Ok(added)
-    });
+/// Commits a group of batches and answers them; returns how many traces it added to those
+/// waiting for the correlation step.
+fn commit_group(conn: &mut Connection, group: Vec<Pending>, metrics: &Metrics) -> usize {
+    let result = conn
+        .transaction()
+        .map_err(SqliteError::from)
+        .and_then(|tx| {
+            let mut added = 0;
+            for pending in &group {
+                added += insert(&tx, &pending.batch)?;
+            }
+            tx.commit()?;
+            Ok(added)
+        });
     match result {
         Ok(added) => {
-            for (batch, ack, _permit) in group.drain(..) {
-                metrics.stored(Signal::Traces, batch.spans.len());
-                metrics.stored(Signal::Logs, batch.logs.len());
-                let _ = ack.send(Ok(()));
+            for pending in group {
+                for signal in Signal::ALL {
+                    metrics.stored(signal, pending.batch.count(signal));
+                }
+                pending.answer(Ok(()));
             }
             added
         }
         Err(e) => {
             error!(error = %e, batches = group.len(), "SQLite commit failed; batches refused as retryable");
-            for (_, ack, _permit) in group.drain(..) {
-                let _ = ack.send(Err(StoreError::Task(e.to_string())));
+            for pending in group {
+                pending.answer(Err(StoreError::from(SqliteError::Commit(e.to_string()))));
             }
             0
         }
     }
 }
 
-/// Inserts one batch; returns how many traces now wait for the correlation step. A span already
-/// stored (same trace and span id, e.g. a client's retry of an acknowledged request) is kept once.
-pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, StoreError> {
-    let mut added = 0;
-    if !batch.spans.is_empty() {
-        let mut stmt = tx.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-        ))?;
-        let [mut resource, mut attributes, mut events, mut links] =
-            std::array::from_fn(|_| JsonColumn::default());
-        let mut previous = None;
-        for s in &batch.spans {
-            resource.set_unless(
-                previous == Some(&s.resource_attributes),
-                &s.resource_attributes,
-            )?;
-            previous = Some(&s.resource_attributes);
-            attributes.set(&s.span_attributes)?;
-            events.set(&s.events)?;
-            links.set(&s.links)?;
-            stmt.execute(params![
-                s.tenant,
-                s.trace_id,
-                s.span_id,
-                s.parent_span_id,
-                s.trace_state,
-                s.name,
-                s.kind.as_str(),
-                s.service_name,
-                s.start_ns,
-                s.duration_ns,
-                s.status_code.as_str(),
-                s.status_message,
-                s.scope_name,
-                s.scope_version,
-                resource,
-                attributes,
-                events,
-                links,
-            ])?;
-        }
-        added = derive::mark_pending(
-            tx,
-            batch
-                .spans
-                .iter()
-                .map(|s| (s.tenant.as_str(), s.trace_id.as_str())),
-        )?;
-    }
-    if !batch.logs.is_empty() {
-        let mut stmt = tx.prepare_cached(&format!(
-            "INSERT INTO logs ({LOG_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-        ))?;
-        let [mut resource, mut attributes] = std::array::from_fn(|_| JsonColumn::default());
-        let mut previous = None;
-        for l in &batch.logs {
-            resource.set_unless(
-                previous == Some(&l.resource_attributes),
-                &l.resource_attributes,
-            )?;
-            previous = Some(&l.resource_attributes);
-            attributes.set(&l.log_attributes)?;
-            stmt.execute(params![
-                l.tenant,
-                l.timestamp_ns,
-                l.observed_ns,
-                l.trace_id,
-                l.span_id,
-                l.trace_flags,
-                l.severity_text,
-                l.severity_number,
-                l.service_name,
-                l.body,
-                l.scope_name,
-                l.scope_version,
-                resource,
-                attributes,
-                l.event_name,
-            ])?;
+/// Inserts one batch; returns how many traces now wait for the correlation step.
+pub(super) fn insert(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, SqliteError> {
+    for signal in Signal::ALL {
+        if batch.count(signal) > 0 {
+            (table(signal).insert)(tx, batch)?;
         }
     }
-    Ok(added)
+    derive::mark_pending(
+        tx,
+        batch
+            .spans
+            .iter()
+            .map(|s| (s.tenant.as_str(), s.trace_id.as_str())),
+    )
 }
 
-fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, StoreError> {
+fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, SqliteError> {
     let tx = conn.transaction()?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let spans = tx.execute(
-        "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
-        params![cutoff_ns, limit],
-    )?;
-    let logs = tx.execute(
-        "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
-        params![cutoff_ns, limit],
-    )?;
+    let mut pruned = Pruned::default();
+    for signal in Signal::ALL {
+        let deleted = tx.execute(table(signal).prune, params![cutoff_ns, limit])?;
+        pruned[signal] = deleted as u64;
+    }
     tx.execute(
         "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \
          (SELECT tenant, client_send_ns, trace_id, send_span_id FROM ws_round_trips \
@@ -314,8 +289,5 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     )?;
     rollup::prune(&tx, cutoff_ns)?;
     tx.commit()?;
-    Ok(Pruned {
-        spans: spans as u64,
-        logs: logs as u64,
-    })
+    Ok(pruned)
 }

@@ -1,16 +1,20 @@
 //! The durable on-disk spool between ingest and ClickHouse. Every accepted batch is written to a
-//! file of its own kind (spans or logs) and fsynced before ingest answers 200; the shipper
+//! file per signal (named after its records: `.spans`, `.logs`) and fsynced before ingest
+//! answers 200; the shipper
 //! deletes files only once ClickHouse confirmed the INSERT that carried them.
 //!
 //! A file is a 16-byte header (`TWSPOOL2`, row count and CRC-32 of the payload, both u32
-//! little-endian) and a payload of RowBinary rows ([`super::rowbinary`]). Files of collectors
-//! before 0.2 (`TWSPOOL1`) hold JSON lines, one row each, and are still read and shipped. Files are written under a temporary
+//! little-endian) and a payload: the RowBinary rows as the INSERT sends them, after the list
+//! of their traces ([`super::rowbinary`]). Files of collectors before 0.2 (`TWSPOOL1`) hold JSON
+//! lines, one row each, and are still read and shipped. Files are written under a temporary
 //! name, fsynced, renamed and the directory fsynced, so a crash leaves either the whole file or
-//! nothing. Names are `<epoch>-<sequence>.<kind>`: the epoch is the process start in hex
+//! nothing. Names are `<epoch>-<sequence>.<records>`: the epoch is the process start in hex
 //! nanoseconds, so names sort in arrival order and are never reused, even after the spool ran
-//! empty. The shipper's current INSERT is recorded in `shipping-<kind>` (the first and last file
+//! empty. The shipper's current INSERT is recorded in `shipping-<records>` (the first and last file
 //! names) before it is sent, so that after a crash the same files go out again with the same
 //! deduplication token. Files ClickHouse rejected as bad data are moved to `rejected/`.
+
+mod config;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -22,55 +26,22 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::warn;
 
-use crate::store::StoreError;
+use crate::signal::{PerSignal, Signal};
+
+pub use config::{SpoolArgs, SpoolOptions};
 
 const MAGIC: &[u8; 8] = b"TWSPOOL2";
 /// Files written before payloads were RowBinary.
 const MAGIC_JSON_LINES: &[u8; 8] = b"TWSPOOL1";
+const HEADER: usize = 16;
 
 /// How a spool file's payload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Format {
-    /// [`super::rowbinary`] payloads, what this collector writes.
+    /// A [`super::rowbinary`] payload, what this collector writes.
     RowBinary,
     /// One JSON row a line, what collectors before 0.2 wrote.
     JsonLines,
-}
-const HEADER: usize = 16;
-
-/// Which table a spool file feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    /// `otel_traces` rows.
-    Spans,
-    /// `otel_logs` rows.
-    Logs,
-}
-
-impl Kind {
-    pub(super) const ALL: [Self; 2] = [Self::Spans, Self::Logs];
-
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Spans => "spans",
-            Self::Logs => "logs",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Self::Spans => 0,
-            Self::Logs => 1,
-        }
-    }
-
-    /// The table the rows go to.
-    pub(super) fn table(self) -> &'static str {
-        match self {
-            Self::Spans => "otel_traces",
-            Self::Logs => "otel_logs",
-        }
-    }
 }
 
 /// A spooled file waiting to be shipped.
@@ -86,7 +57,7 @@ pub(super) struct Entry {
 
 #[derive(Default)]
 struct Index {
-    files: [BTreeMap<String, Entry>; 2],
+    files: PerSignal<BTreeMap<String, Entry>>,
     bytes: u64,
 }
 
@@ -100,8 +71,43 @@ pub(super) struct Spool {
     index: Mutex<Index>,
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> StoreError {
-    StoreError::Spool {
+/// What the spool can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// A spool file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A spool file is damaged: its header, checksum or a row does not read back.
+    #[error("{path}: {what}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not read back.
+        what: &'static str,
+    },
+    /// The spool holds `--spool-max-bytes` already (ClickHouse is behind or down).
+    #[error("the spool is full")]
+    Full,
+    /// Writing a group of batches to the spool failed; they were not acknowledged.
+    #[error("cannot write to the spool: {0}")]
+    Write(String),
+}
+
+impl SpoolError {
+    /// Whether trying again may succeed: the spool is full or the disk failed for now; a
+    /// damaged file stays damaged.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Damaged { .. })
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> SpoolError {
+    SpoolError::Io {
         path: path.to_owned(),
         source,
     }
@@ -109,7 +115,7 @@ fn io_error(path: &Path, source: std::io::Error) -> StoreError {
 
 impl Spool {
     /// Opens (creating as needed) the spool at `dir` and indexes the files already there.
-    pub(super) fn open(dir: &Path, max_bytes: u64) -> Result<Self, StoreError> {
+    pub(super) fn open(dir: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
         fs::create_dir_all(dir.join("rejected")).map_err(|e| io_error(dir, e))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -120,7 +126,7 @@ impl Spool {
             _ => {
                 // Tells this spool's tokens apart from other collectors' on the same server.
                 let id = format!("{:x}{:x}", now, std::process::id());
-                write_durably(dir, &id_path, id.as_bytes())?;
+                write_durably(dir, &id_path, &[id.as_bytes()])?;
                 id
             }
         };
@@ -136,16 +142,16 @@ impl Spool {
                 let _ = fs::remove_file(&path);
                 continue;
             }
-            let Some(kind) = Kind::ALL
+            let Some(signal) = Signal::ALL
                 .into_iter()
-                .find(|k| name.ends_with(&format!(".{}", k.extension())))
+                .find(|s| name.ends_with(&format!(".{}", s.records())))
             else {
                 continue;
             };
             let bytes = item.metadata().map_err(|e| io_error(&path, e))?.len();
-            let rows = read_header(&path).map_or(0, |(rows, _)| rows as usize);
+            let rows = read_header(&path).map_or(0, |(_, rows, _)| rows as usize);
             index.bytes += bytes;
-            index.files[kind.index()].insert(
+            index.files[signal].insert(
                 name,
                 Entry {
                     rows,
@@ -183,44 +189,54 @@ impl Spool {
         self.max_bytes
     }
 
-    /// Writes a RowBinary payload of `rows` rows as one durable file of `kind`.
-    pub(super) fn append(&self, kind: Kind, rows: usize, lines: &[u8]) -> Result<(), StoreError> {
+    /// Writes a payload of `rows` rows, the concatenation of `parts`, as one durable file of
+    /// `signal`.
+    pub(super) fn append(
+        &self,
+        signal: Signal,
+        rows: usize,
+        parts: &[&[u8]],
+    ) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{}-{sequence:012}.{}", self.epoch, kind.extension());
-        let mut data = Vec::with_capacity(HEADER + lines.len());
-        data.extend_from_slice(MAGIC);
-        data.extend_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
-        data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
-        data.extend_from_slice(lines);
+        let name = format!("{}-{sequence:012}.{}", self.epoch, signal.records());
+        let mut crc = crc32fast::Hasher::new();
+        parts.iter().for_each(|part| crc.update(part));
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
+        header.extend_from_slice(&crc.finalize().to_le_bytes());
+        let mut data = vec![&header[..]];
+        data.extend_from_slice(parts);
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
+        let bytes = data.iter().map(|part| part.len() as u64).sum();
         let mut index = self.index();
-        index.bytes += data.len() as u64;
-        index.files[kind.index()].insert(
+        index.bytes += bytes;
+        index.files[signal].insert(
             name,
             Entry {
                 rows,
-                bytes: data.len() as u64,
+                bytes,
                 since: Instant::now(),
             },
         );
         Ok(())
     }
 
-    /// Rows waiting and when the oldest file of `kind` was spooled.
-    pub(super) fn pending(&self, kind: Kind) -> (usize, Option<Instant>) {
+    /// Rows waiting and when the oldest file of `signal` was spooled.
+    pub(super) fn pending(&self, signal: Signal) -> (usize, Option<Instant>) {
         let index = self.index();
-        let files = &index.files[kind.index()];
+        let files = &index.files[signal];
         (
             files.values().map(|e| e.rows).sum(),
             files.values().map(|e| e.since).min(),
         )
     }
 
-    /// The first files of `kind` holding at most `max_rows` rows together (at least one file):
+    /// The first files of `signal` holding at most `max_rows` rows together (at least one file):
     /// the first and last names.
-    pub(super) fn select(&self, kind: Kind, max_rows: usize) -> Option<(String, String)> {
+    pub(super) fn select(&self, signal: Signal, max_rows: usize) -> Option<(String, String)> {
         let index = self.index();
-        let mut files = index.files[kind.index()].iter();
+        let mut files = index.files[signal].iter();
         let (first, entry) = files.next()?;
         let mut last = first;
         let mut rows = entry.rows;
@@ -234,9 +250,9 @@ impl Spool {
         Some((first.clone(), last.clone()))
     }
 
-    /// Names of `kind` from `first` to `last`, in order.
-    pub(super) fn range(&self, kind: Kind, first: &str, last: &str) -> Vec<String> {
-        self.index().files[kind.index()]
+    /// Names of `signal` from `first` to `last`, in order.
+    pub(super) fn range(&self, signal: Signal, first: &str, last: &str) -> Vec<String> {
+        self.index().files[signal]
             .range(first.to_owned()..=last.to_owned())
             .map(|(name, _)| name.clone())
             .collect()
@@ -244,22 +260,18 @@ impl Spool {
 
     /// The deduplication token of the INSERT carrying files `first` to `last`: the same files
     /// always give the same token, and no other files ever do.
-    pub(super) fn token(&self, kind: Kind, first: &str, last: &str) -> String {
-        format!("tracewire-{}-{}-{first}-{last}", self.id, kind.extension())
+    pub(super) fn token(&self, signal: Signal, first: &str, last: &str) -> String {
+        format!("tracewire-{}-{}-{first}-{last}", self.id, signal.records())
     }
 
     /// Reads one file's payload and row count, checking its header and checksum.
-    pub(super) fn read(&self, name: &str) -> Result<(Format, usize, Vec<u8>), StoreError> {
+    pub(super) fn read(&self, name: &str) -> Result<(Format, usize, Vec<u8>), SpoolError> {
         let path = self.dir.join(name);
         let mut data = Vec::new();
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut data))
             .map_err(|e| io_error(&path, e))?;
-        let (rows, crc) = parse_header(&data).ok_or_else(|| corrupt(&path))?;
-        let format = match &data[..8] {
-            m if m == MAGIC_JSON_LINES => Format::JsonLines,
-            _ => Format::RowBinary,
-        };
+        let (format, rows, crc) = parse_header(&data).ok_or_else(|| corrupt(&path))?;
         let payload = data.split_off(HEADER);
         if crc32fast::hash(&payload) != crc {
             return Err(corrupt(&path));
@@ -269,7 +281,7 @@ impl Spool {
 
     /// Deletes files once ClickHouse has them, in name order (so a crash part way leaves the
     /// first ones gone, which [`Spool::range`] callers read as "already confirmed").
-    pub(super) fn remove(&self, kind: Kind, names: &[String]) -> Result<(), StoreError> {
+    pub(super) fn remove(&self, signal: Signal, names: &[String]) -> Result<(), SpoolError> {
         for name in names {
             let path = self.dir.join(name);
             match fs::remove_file(&path) {
@@ -278,7 +290,7 @@ impl Spool {
                 Err(e) => return Err(io_error(&path, e)),
             }
             let mut index = self.index();
-            if let Some(entry) = index.files[kind.index()].remove(name) {
+            if let Some(entry) = index.files[signal].remove(name) {
                 index.bytes = index.bytes.saturating_sub(entry.bytes);
             }
         }
@@ -286,25 +298,25 @@ impl Spool {
     }
 
     /// Moves a file ClickHouse refused as bad data to `rejected/`.
-    pub(super) fn move_aside(&self, kind: Kind, name: &str) -> Result<PathBuf, StoreError> {
+    pub(super) fn move_aside(&self, signal: Signal, name: &str) -> Result<PathBuf, SpoolError> {
         let from = self.dir.join(name);
         let to = self.dir.join("rejected").join(name);
         fs::rename(&from, &to).map_err(|e| io_error(&from, e))?;
         sync_dir(&self.dir)?;
         let mut index = self.index();
-        if let Some(entry) = index.files[kind.index()].remove(name) {
+        if let Some(entry) = index.files[signal].remove(name) {
             index.bytes = index.bytes.saturating_sub(entry.bytes);
         }
         Ok(to)
     }
 
-    fn manifest_path(&self, kind: Kind) -> PathBuf {
-        self.dir.join(format!("shipping-{}", kind.extension()))
+    fn manifest_path(&self, signal: Signal) -> PathBuf {
+        self.dir.join(format!("shipping-{}", signal.records()))
     }
 
     /// The files of the INSERT in flight, if one was started and not finished.
-    pub(super) fn manifest(&self, kind: Kind) -> Option<(String, String)> {
-        let text = fs::read_to_string(self.manifest_path(kind)).ok()?;
+    pub(super) fn manifest(&self, signal: Signal) -> Option<(String, String)> {
+        let text = fs::read_to_string(self.manifest_path(signal)).ok()?;
         let (first, last) = text.trim().split_once(' ')?;
         Some((first.to_owned(), last.to_owned()))
     }
@@ -312,20 +324,20 @@ impl Spool {
     /// Records the files of the INSERT about to be sent.
     pub(super) fn set_manifest(
         &self,
-        kind: Kind,
+        signal: Signal,
         first: &str,
         last: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SpoolError> {
         write_durably(
             &self.dir,
-            &self.manifest_path(kind),
-            format!("{first} {last}\n").as_bytes(),
+            &self.manifest_path(signal),
+            &[format!("{first} {last}\n").as_bytes()],
         )
     }
 
     /// Forgets the finished INSERT.
-    pub(super) fn clear_manifest(&self, kind: Kind) -> Result<(), StoreError> {
-        let path = self.manifest_path(kind);
+    pub(super) fn clear_manifest(&self, signal: Signal) -> Result<(), SpoolError> {
+        let path = self.manifest_path(signal);
         match fs::remove_file(&path) {
             Ok(()) => sync_dir(&self.dir),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -334,33 +346,38 @@ impl Spool {
     }
 }
 
-fn corrupt(path: &Path) -> StoreError {
-    StoreError::Spool {
+fn corrupt(path: &Path) -> SpoolError {
+    SpoolError::Damaged {
         path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "bad header or checksum"),
+        what: "bad header or checksum",
     }
 }
 
-fn parse_header(data: &[u8]) -> Option<(u32, u32)> {
-    if data.len() < HEADER || (&data[..8] != MAGIC && &data[..8] != MAGIC_JSON_LINES) {
-        return None;
-    }
-    let rows = u32::from_le_bytes(data[8..12].try_into().ok()?);
-    let crc = u32::from_le_bytes(data[12..16].try_into().ok()?);
-    Some((rows, crc))
+fn parse_header(data: &[u8]) -> Option<(Format, u32, u32)> {
+    let format = match data.get(..8)? {
+        magic if magic == MAGIC => Format::RowBinary,
+        magic if magic == MAGIC_JSON_LINES => Format::JsonLines,
+        _ => return None,
+    };
+    let rows = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?);
+    let crc = u32::from_le_bytes(data.get(12..16)?.try_into().ok()?);
+    Some((format, rows, crc))
 }
 
-fn read_header(path: &Path) -> Option<(u32, u32)> {
+fn read_header(path: &Path) -> Option<(Format, u32, u32)> {
     let mut header = [0u8; HEADER];
     File::open(path).ok()?.read_exact(&mut header).ok()?;
     parse_header(&header)
 }
 
-/// Writes `data` to `path` so that it is either wholly there after a crash or not at all.
-fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<(), StoreError> {
+/// Writes `parts` one after the other to `path` so that the file is either wholly there after
+/// a crash or not at all.
+fn write_durably(dir: &Path, path: &Path, parts: &[&[u8]]) -> Result<(), SpoolError> {
     let tmp = path.with_extension("tmp");
     let result = File::create(&tmp).and_then(|mut f| {
-        f.write_all(data)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
         f.sync_all()
     });
     if let Err(e) = result {
@@ -371,7 +388,7 @@ fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<(), StoreError>
     sync_dir(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
     match File::open(dir).and_then(|d| d.sync_all()) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -390,15 +407,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Kind::Spans, 2, b"{\"a\":1}\n{\"a\":2}\n")
+            .append(Signal::Traces, 2, &[b"{\"a\":1}\n{\"a\":2}\n"])
             .expect("writes");
-        spool.append(Kind::Logs, 1, b"{\"b\":1}\n").expect("writes");
         spool
-            .append(Kind::Spans, 1, b"{\"a\":3}\n")
+            .append(Signal::Logs, 1, &[b"{\"b\":1}\n"])
             .expect("writes");
-        assert_eq!(spool.pending(Kind::Spans).0, 3);
-        let (first, last) = spool.select(Kind::Spans, 100).expect("files");
-        let names = spool.range(Kind::Spans, &first, &last);
+        spool
+            .append(Signal::Traces, 1, &[b"{\"a\":3}\n"])
+            .expect("writes");
+        assert_eq!(spool.pending(Signal::Traces).0, 3);
+        let (first, last) = spool.select(Signal::Traces, 100).expect("files");
+        let names = spool.range(Signal::Traces, &first, &last);
         assert_eq!(names.len(), 2);
         assert_eq!(
             spool.read(&names[0]).expect("reads"),
@@ -408,8 +427,8 @@ mod tests {
         drop(spool);
         let reopened = Spool::open(dir.path(), 1 << 20).expect("reopens");
         assert_eq!(reopened.bytes(), bytes);
-        assert_eq!(reopened.pending(Kind::Spans).0, 3);
-        assert_eq!(reopened.pending(Kind::Logs).0, 1);
+        assert_eq!(reopened.pending(Signal::Traces).0, 3);
+        assert_eq!(reopened.pending(Signal::Logs).0, 1);
     }
 
     #[test]
@@ -423,27 +442,32 @@ mod tests {
         let name = format!("{:020x}-{:012}.spans", 1, 0);
         fs::write(dir.path().join(&name), data).expect("writes");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        assert_eq!(spool.pending(Kind::Spans).0, 1);
+        assert_eq!(spool.pending(Signal::Traces).0, 1);
         assert_eq!(
             spool.read(&name).expect("reads"),
             (Format::JsonLines, 1, lines.to_vec())
         );
-        spool.append(Kind::Spans, 1, b"rows").expect("writes");
-        let (first, last) = spool.select(Kind::Spans, 10).expect("files");
-        assert_eq!(spool.read(&last).expect("reads").0, Format::RowBinary);
+        spool
+            .append(Signal::Traces, 1, &[b"ro", b"ws"])
+            .expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 10).expect("files");
         assert_eq!(first, name);
+        assert_eq!(
+            spool.read(&last).expect("reads"),
+            (Format::RowBinary, 1, b"rows".to_vec())
+        );
     }
 
     #[test]
     fn names_sort_in_arrival_order_across_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = Spool::open(dir.path(), 1 << 20).expect("opens");
-        first.append(Kind::Spans, 1, b"x\n").expect("writes");
+        first.append(Signal::Traces, 1, &[b"x\n"]).expect("writes");
         drop(first);
         std::thread::sleep(std::time::Duration::from_millis(2));
         let second = Spool::open(dir.path(), 1 << 20).expect("opens");
-        second.append(Kind::Spans, 1, b"y\n").expect("writes");
-        let (a, b) = second.select(Kind::Spans, 10).expect("files");
+        second.append(Signal::Traces, 1, &[b"y\n"]).expect("writes");
+        let (a, b) = second.select(Signal::Traces, 10).expect("files");
         assert_eq!(second.read(&a).expect("reads").2, b"x\n");
         assert_eq!(second.read(&b).expect("reads").2, b"y\n");
     }
@@ -452,21 +476,21 @@ mod tests {
     fn tokens_are_deterministic_per_file_range_and_differ_between_ranges_and_spools() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        let token = spool.token(Kind::Spans, "a", "b");
-        assert_eq!(token, spool.token(Kind::Spans, "a", "b"));
-        assert_ne!(token, spool.token(Kind::Spans, "a", "c"));
-        assert_ne!(token, spool.token(Kind::Logs, "a", "b"));
+        let token = spool.token(Signal::Traces, "a", "b");
+        assert_eq!(token, spool.token(Signal::Traces, "a", "b"));
+        assert_ne!(token, spool.token(Signal::Traces, "a", "c"));
+        assert_ne!(token, spool.token(Signal::Logs, "a", "b"));
         drop(spool);
         let reopened = Spool::open(dir.path(), 1 << 20).expect("reopens");
         assert_eq!(
             token,
-            reopened.token(Kind::Spans, "a", "b"),
+            reopened.token(Signal::Traces, "a", "b"),
             "the id is kept"
         );
         let other = tempfile::tempdir().expect("tempdir");
         std::thread::sleep(std::time::Duration::from_millis(1));
         let elsewhere = Spool::open(other.path(), 1 << 20).expect("opens");
-        assert_ne!(token, elsewhere.token(Kind::Spans, "a", "b"));
+        assert_ne!(token, elsewhere.token(Signal::Traces, "a", "b"));
     }
 
     #[test]
@@ -474,11 +498,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         for _ in 0..3 {
-            spool.append(Kind::Spans, 10, b"r\n").expect("writes");
+            spool.append(Signal::Traces, 10, &[b"r\n"]).expect("writes");
         }
-        let (first, last) = spool.select(Kind::Spans, 25).expect("files");
-        assert_eq!(spool.range(Kind::Spans, &first, &last).len(), 2);
-        let (first, last) = spool.select(Kind::Spans, 5).expect("files");
+        let (first, last) = spool.select(Signal::Traces, 25).expect("files");
+        assert_eq!(spool.range(Signal::Traces, &first, &last).len(), 2);
+        let (first, last) = spool.select(Signal::Traces, 5).expect("files");
         assert_eq!(first, last);
     }
 
@@ -487,40 +511,40 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Kind::Spans, 1, b"{\"a\":1}\n")
+            .append(Signal::Traces, 1, &[b"{\"a\":1}\n"])
             .expect("writes");
-        let (name, _) = spool.select(Kind::Spans, 10).expect("file");
+        let (name, _) = spool.select(Signal::Traces, 10).expect("file");
         let path = dir.path().join(&name);
         let mut data = fs::read(&path).expect("reads");
         let last = data.len() - 2;
         data[last] ^= 0xff;
         fs::write(&path, data).expect("writes");
-        assert!(matches!(spool.read(&name), Err(StoreError::Spool { .. })));
+        assert!(matches!(spool.read(&name), Err(SpoolError::Damaged { .. })));
     }
 
     #[test]
     fn manifest_and_removal_and_move_aside() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        spool.append(Kind::Logs, 1, b"a\n").expect("writes");
-        spool.append(Kind::Logs, 1, b"b\n").expect("writes");
-        let (first, last) = spool.select(Kind::Logs, 10).expect("files");
+        spool.append(Signal::Logs, 1, &[b"a\n"]).expect("writes");
+        spool.append(Signal::Logs, 1, &[b"b\n"]).expect("writes");
+        let (first, last) = spool.select(Signal::Logs, 10).expect("files");
         spool
-            .set_manifest(Kind::Logs, &first, &last)
+            .set_manifest(Signal::Logs, &first, &last)
             .expect("records");
         assert_eq!(
-            spool.manifest(Kind::Logs),
+            spool.manifest(Signal::Logs),
             Some((first.clone(), last.clone()))
         );
-        assert_eq!(spool.manifest(Kind::Spans), None);
+        assert_eq!(spool.manifest(Signal::Traces), None);
         spool
-            .remove(Kind::Logs, std::slice::from_ref(&first))
+            .remove(Signal::Logs, std::slice::from_ref(&first))
             .expect("removes");
-        let aside = spool.move_aside(Kind::Logs, &last).expect("moves");
+        let aside = spool.move_aside(Signal::Logs, &last).expect("moves");
         assert!(aside.exists());
-        spool.clear_manifest(Kind::Logs).expect("clears");
-        assert_eq!(spool.manifest(Kind::Logs), None);
+        spool.clear_manifest(Signal::Logs).expect("clears");
+        assert_eq!(spool.manifest(Signal::Logs), None);
         assert_eq!(spool.bytes(), 0);
-        assert!(spool.range(Kind::Logs, &first, &last).is_empty());
+        assert!(spool.range(Signal::Logs, &first, &last).is_empty());
     }
 }

@@ -1,19 +1,23 @@
-//! Reads for the query API. Filters pick from fixed SQL fragments; every user value is bound as
-//! a parameter.
+//! Reads of spans: whole traces by id, trace search, services, and a browser session's spans.
+//! Filters pick from fixed SQL fragments; every user value is bound as a parameter.
 
 use std::collections::HashSet;
 
 use rusqlite::{Connection, ToSql};
+use tracewire_semconv::attribute::SESSION_ID;
 
-use super::StoreError;
-use super::encode::{SPAN_COLUMNS, select_spans};
+use super::super::encode::{SPAN_COLUMNS, select_spans};
+use super::super::error::SqliteError;
 use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
 
-pub(super) fn trace(
+/// Trace ids bound per statement (SQLite allows 32,766 parameters; stay far below).
+const IDS_PER_STATEMENT: usize = 500;
+
+pub(in super::super) fn trace(
     conn: &Connection,
     tenant: &str,
     trace_id: &str,
-) -> Result<Vec<SpanRecord>, StoreError> {
+) -> Result<Vec<SpanRecord>, SqliteError> {
     select_spans(
         conn,
         &format!(
@@ -25,11 +29,11 @@ pub(super) fn trace(
     )
 }
 
-pub(super) fn search(
+pub(in super::super) fn search(
     conn: &Connection,
     tenant: &str,
     q: &TraceQuery,
-) -> Result<Vec<TraceSummary>, StoreError> {
+) -> Result<Vec<TraceSummary>, SqliteError> {
     let mut filters = String::new();
     let mut values: Vec<&dyn ToSql> = vec![&tenant];
     // Each optional filter appends a fixed clause; the placeholder numbers follow `values`.
@@ -122,7 +126,10 @@ pub(super) fn search(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn services(conn: &Connection, tenant: &str) -> Result<Vec<ServiceSummary>, StoreError> {
+pub(in super::super) fn services(
+    conn: &Connection,
+    tenant: &str,
+) -> Result<Vec<ServiceSummary>, SqliteError> {
     let mut stmt = conn.prepare_cached(
         "SELECT service_name, count(*), max(start_ns) FROM spans WHERE tenant = ?1
          GROUP BY service_name ORDER BY service_name",
@@ -135,4 +142,39 @@ pub(super) fn services(conn: &Connection, tenant: &str) -> Result<Vec<ServiceSum
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(in super::super) fn spans_of_traces(
+    conn: &Connection,
+    tenant: &str,
+    trace_ids: &[String],
+) -> Result<Vec<SpanRecord>, SqliteError> {
+    let mut out = Vec::new();
+    for chunk in trace_ids.chunks(IDS_PER_STATEMENT) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? AND trace_id IN ({placeholders})"
+        );
+        let mut values: Vec<&dyn ToSql> = vec![&tenant];
+        values.extend(chunk.iter().map(|id| id as &dyn ToSql));
+        out.extend(select_spans(conn, &sql, &values)?);
+    }
+    Ok(out)
+}
+
+pub(in super::super) fn session_spans(
+    conn: &Connection,
+    tenant: &str,
+    session_id: &str,
+    limit: usize,
+) -> Result<Vec<SpanRecord>, SqliteError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    select_spans(
+        conn,
+        &format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? \
+             AND json_extract(span_attributes, '$.\"{SESSION_ID}\"') = ? ORDER BY start_ns LIMIT ?"
+        ),
+        &[&tenant, &session_id, &limit],
+    )
 }

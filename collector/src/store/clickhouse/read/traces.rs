@@ -1,4 +1,5 @@
-//! Reads for the query API, answering exactly what the SQLite store answers. Filters pick from
+//! Reads of spans on ClickHouse, answering exactly what the SQLite store answers: whole traces
+//! by id, trace search, services, and a browser session's spans. Filters pick from
 //! fixed SQL fragments; every user value is a server-side query parameter (`{name:Type}` bound
 //! with `.param()`), never spliced into SQL.
 //!
@@ -9,10 +10,12 @@
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;
+use tracewire_semconv::attribute::SESSION_ID;
 
-use super::encode::{SPAN_COLUMNS, SpanRow};
+use super::super::encode::{SPAN_COLUMNS, SpanRow};
+use super::super::error::ClickHouseError;
+use super::records;
 use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
-use crate::store::StoreError;
 
 /// Trace by id: the window from `otel_traces_trace_id_ts` (seconds; `End` is the last span's
 /// start), then the spans inside it.
@@ -95,11 +98,11 @@ struct ServiceRow {
 
 const NANOS: i64 = 1_000_000_000;
 
-pub(super) async fn trace(
+pub(in super::super) async fn trace(
     client: &Client,
     tenant: &str,
     trace_id: &str,
-) -> Result<Vec<SpanRecord>, StoreError> {
+) -> Result<Vec<SpanRecord>, ClickHouseError> {
     let window: WindowRow = client
         .query(TRACE_WINDOW_SQL)
         .param("trace_id", trace_id)
@@ -108,23 +111,21 @@ pub(super) async fn trace(
     if window.found == 0 {
         return Ok(Vec::new());
     }
-    let rows: Vec<SpanRow> = client
+    let query = client
         .query(&trace_spans_sql())
         .param("tenant", tenant)
         .param("trace_id", trace_id)
         .param("from_ns", window.first.saturating_mul(NANOS))
         // `End` is truncated to the second: the last span starts before the next one.
-        .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS))
-        .fetch_all()
-        .await?;
-    Ok(rows.into_iter().map(SpanRecord::from).collect())
+        .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS));
+    records::<SpanRow<'_>, _>(query).await
 }
 
-pub(super) async fn search(
+pub(in super::super) async fn search(
     client: &Client,
     tenant: &str,
     q: &TraceQuery,
-) -> Result<Vec<TraceSummary>, StoreError> {
+) -> Result<Vec<TraceSummary>, ClickHouseError> {
     let used = [
         q.service.is_some(),
         q.name.is_some(),
@@ -189,10 +190,10 @@ pub(super) async fn search(
         .collect())
 }
 
-pub(super) async fn services(
+pub(in super::super) async fn services(
     client: &Client,
     tenant: &str,
-) -> Result<Vec<ServiceSummary>, StoreError> {
+) -> Result<Vec<ServiceSummary>, ClickHouseError> {
     let rows: Vec<ServiceRow> = client
         .query(SERVICES_SQL)
         .param("tenant", tenant)
@@ -208,23 +209,49 @@ pub(super) async fn services(
         .collect())
 }
 
-/// Every query statement the ClickHouse store sends (this module's, the correlation reads', the
-/// rollups' and the correlation step's), with all filters on, for tests that run each one on the engine.
-pub fn all_statements() -> Vec<String> {
-    use super::{correlate, derive, rollup};
-    vec![
-        TRACE_WINDOW_SQL.to_owned(),
-        trace_spans_sql(),
-        SERVICES_SQL.to_owned(),
-        search_sql(&SEARCH_FILTERS.concat()),
-        correlate::round_trips_sql(&correlate::ROUND_TRIP_FILTERS.concat()),
-        correlate::SESSION_OFFSETS_SQL.to_owned(),
-        derive::SESSION_SAMPLES_SQL.to_owned(),
-        derive::traces_with_sends_sql(),
-        correlate::spans_of_traces_sql(),
-        correlate::session_spans_sql(),
-        correlate::session_logs_sql(),
-        correlate::events_sql(),
-        rollup::rollups_sql(correlate::MESSAGE_TYPE_FILTER),
-    ]
+/// Every span of the given traces.
+pub(super) fn spans_of_traces_sql() -> String {
+    format!(
+        "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
+         AND TraceId IN {{trace_ids:Array(String)}} ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId"
+    )
+}
+
+/// Every stored span of these traces of `tenant`.
+pub(in super::super) async fn spans_of_traces(
+    client: &Client,
+    tenant: &str,
+    trace_ids: &[String],
+) -> Result<Vec<SpanRecord>, ClickHouseError> {
+    if trace_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = client
+        .query(&spans_of_traces_sql())
+        .param("tenant", tenant)
+        .param("trace_ids", trace_ids);
+    records::<SpanRow<'_>, _>(query).await
+}
+
+/// A browser session's spans, oldest first.
+pub(super) fn session_spans_sql() -> String {
+    format!(
+        "SELECT {SPAN_COLUMNS} FROM otel_traces WHERE Tenant = {{tenant:String}} \
+         AND SpanAttributes['{SESSION_ID}'] = {{session_id:String}} \
+         ORDER BY Timestamp LIMIT 1 BY TraceId, SpanId LIMIT {{limit:UInt64}}"
+    )
+}
+
+pub(in super::super) async fn session_spans(
+    client: &Client,
+    tenant: &str,
+    session_id: &str,
+    limit: usize,
+) -> Result<Vec<SpanRecord>, ClickHouseError> {
+    let query = client
+        .query(&session_spans_sql())
+        .param("tenant", tenant)
+        .param("session_id", session_id)
+        .param("limit", limit as u64);
+    records::<SpanRow<'_>, _>(query).await
 }

@@ -2,7 +2,7 @@
 //! the window's round trips, each with its session's stored clock offset, grouped by step and
 //! message type, so one row per bucket and type comes back instead of every round trip. Nothing
 //! is stored for it, so any window and step is answered, and a round trip derived again or a
-//! session's offset estimated again counts as it stands at the read, as [`super::correlate`]
+//! session's offset estimated again counts as it stands at the read, as [`super::round_trips`]
 //! reads them.
 //!
 //! Durations and bins are computed in SQL exactly as [`ExchangeTimes::timings`] and
@@ -12,17 +12,16 @@
 //!
 //! [`ExchangeTimes::timings`]: crate::model::ExchangeTimes::timings
 
-use clickhouse::Row;
+use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use super::ClickHouseStore;
-use super::correlate::MESSAGE_TYPE_FILTER;
+use super::super::error::ClickHouseError;
+use super::round_trips::MESSAGE_TYPE_FILTER;
 use crate::correlate::{Histogram, Rollup, Rollups, bin_bounds};
 use crate::model::RollupQuery;
-use crate::store::StoreError;
 
-/// Whether [`ClickHouseStore::rollups`] answers `q`: any window with buckets of a positive step.
-pub(crate) fn covers(q: &RollupQuery) -> bool {
+/// Whether [`read`] answers `q`: any window with buckets of a positive step.
+pub(in super::super) fn covers(q: &RollupQuery) -> bool {
     q.step_ns > 0 && q.buckets > 0
 }
 
@@ -30,7 +29,7 @@ pub(crate) fn covers(q: &RollupQuery) -> bool {
 /// [`MESSAGE_TYPE_FILTER`]. `bounds` are [`bin_bounds`] and a last, unreachable one
 /// (`u64::MAX`); each bin is first estimated from `log` (the first two bounds' ratio is γ),
 /// then moved by one where a bound says so. A session without a stored offset gets 0 (`ANY LEFT JOIN` fills in the default), as
-/// [`super::correlate`] reads do; `GLOBAL` lets the same SQL run on `Distributed` tables.
+/// [`super::round_trips`] reads do; `GLOBAL` lets the same SQL run on `Distributed` tables.
 pub(super) fn rollups_sql(filters: &str) -> String {
     format!(
         "WITH {{bounds:Array(UInt64)}} AS bounds \
@@ -96,44 +95,45 @@ fn histogram((bins, counts): (Vec<i32>, Vec<u64>)) -> Histogram {
     Histogram::from_bins(bins.into_iter().zip(counts))
 }
 
-impl ClickHouseStore {
-    /// The round trips of `q`'s window added up per step and message type; see [`covers`].
-    pub(in crate::store) async fn rollups(&self, q: &RollupQuery) -> Result<Rollups, StoreError> {
-        let mut out = Rollups::new(q.start_ns, q.step_ns, q.buckets);
-        // Round trips after the last bucket are left out by the query, not after it.
-        let buckets_end = i64::try_from(q.buckets)
-            .ok()
-            .and_then(|n| n.checked_mul(out.step_ns()))
-            .and_then(|span| q.start_ns.checked_add(span))
-            .unwrap_or(i64::MAX);
-        let filter = q.message_type.as_ref().map_or("", |_| MESSAGE_TYPE_FILTER);
-        let mut bounds = bin_bounds().to_vec();
-        bounds.push(u64::MAX);
-        let mut query = self
-            .client
-            .query(&rollups_sql(filter))
-            .param("tenant", super::DEFAULT_TENANT)
-            .param("start_ns", q.start_ns)
-            .param("end_ns", q.end_ns.min(buckets_end))
-            .param("step_ns", out.step_ns())
-            .param("bounds", bounds);
-        if let Some(kind) = &q.message_type {
-            query = query.param("message_type", kind);
-        }
-        for row in query.fetch_all::<RollupRow>().await? {
-            let rollup = Rollup {
-                count: row.count,
-                errors: row.errors,
-                total: histogram(row.total),
-                uplink: histogram(row.uplink),
-                server: histogram(row.server),
-                downlink: histogram(row.downlink),
-                slowest: (row.replies > 0).then_some(row.slowest),
-                newest: Some(row.newest),
-            };
-            let start_ns = q.start_ns + row.bucket * out.step_ns();
-            out.add(start_ns, &row.message_type, &rollup);
-        }
-        Ok(out)
+/// The round trips of `q`'s window added up per step and message type; see [`covers`].
+pub(in super::super) async fn read(
+    client: &Client,
+    tenant: &str,
+    q: &RollupQuery,
+) -> Result<Rollups, ClickHouseError> {
+    let mut out = Rollups::new(q.start_ns, q.step_ns, q.buckets);
+    // Round trips after the last bucket are left out by the query, not after it.
+    let buckets_end = i64::try_from(q.buckets)
+        .ok()
+        .and_then(|n| n.checked_mul(out.step_ns()))
+        .and_then(|span| q.start_ns.checked_add(span))
+        .unwrap_or(i64::MAX);
+    let filter = q.message_type.as_ref().map_or("", |_| MESSAGE_TYPE_FILTER);
+    let mut bounds = bin_bounds().to_vec();
+    bounds.push(u64::MAX);
+    let mut query = client
+        .query(&rollups_sql(filter))
+        .param("tenant", tenant)
+        .param("start_ns", q.start_ns)
+        .param("end_ns", q.end_ns.min(buckets_end))
+        .param("step_ns", out.step_ns())
+        .param("bounds", bounds);
+    if let Some(kind) = &q.message_type {
+        query = query.param("message_type", kind);
     }
+    for row in query.fetch_all::<RollupRow>().await? {
+        let rollup = Rollup {
+            count: row.count,
+            errors: row.errors,
+            total: histogram(row.total),
+            uplink: histogram(row.uplink),
+            server: histogram(row.server),
+            downlink: histogram(row.downlink),
+            slowest: (row.replies > 0).then_some(row.slowest),
+            newest: Some(row.newest),
+        };
+        let start_ns = q.start_ns + row.bucket * out.step_ns();
+        out.add(start_ns, &row.message_type, &rollup);
+    }
+    Ok(out)
 }

@@ -1,18 +1,10 @@
-//! Reads for correlation: round trips and session clock offsets (which [`super::derive`]
-//! writes), whole traces by id, a browser session's spans and logs, and log events by name.
-//! Every value is bound as a parameter.
+//! Reads of the correlation step's records: round trips and session clock offsets (which
+//! [`super::super::derive`] writes). Every value is bound as a parameter.
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 
-use super::StoreError;
-use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, select_logs, select_spans};
-use crate::model::{
-    EventQuery, ExchangeTimes, LogRecord, RoundTrip, RoundTripPoint, RoundTripQuery, SessionOffset,
-    SpanRecord,
-};
-
-/// Trace ids bound per statement (SQLite allows 32,766 parameters; stay far below).
-const IDS_PER_STATEMENT: usize = 500;
+use super::super::error::SqliteError;
+use crate::model::{ExchangeTimes, RoundTrip, RoundTripPoint, RoundTripQuery, SessionOffset};
 
 /// The columns of a round trip, in [`round_trip_from_row`]'s order, with the session's stored
 /// clock offset last (`r` is `ws_round_trips`, `o` is `ws_session_offsets`).
@@ -55,11 +47,11 @@ fn round_trip_from_row(row: &Row<'_>) -> rusqlite::Result<(RoundTrip, i64)> {
     ))
 }
 
-pub(super) fn round_trips(
+pub(in super::super) fn round_trips(
     conn: &Connection,
     tenant: &str,
     q: &RoundTripQuery,
-) -> Result<Vec<(RoundTrip, i64)>, StoreError> {
+) -> Result<Vec<(RoundTrip, i64)>, SqliteError> {
     let mut sql = format!(
         "SELECT {ROUND_TRIP_COLUMNS} FROM {WITH_OFFSETS} \
          WHERE r.tenant = ? AND r.client_send_ns >= ? AND r.client_send_ns < ?"
@@ -83,11 +75,11 @@ pub(super) fn round_trips(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn round_trip_points(
+pub(in super::super) fn round_trip_points(
     conn: &Connection,
     tenant: &str,
     q: &RoundTripQuery,
-) -> Result<Vec<RoundTripPoint>, StoreError> {
+) -> Result<Vec<RoundTripPoint>, SqliteError> {
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
     let mut sql = format!(
         "SELECT r.trace_id, coalesce(r.message_type, ''), r.client_send_ns, r.server_receive_ns, \
@@ -116,11 +108,11 @@ pub(super) fn round_trip_points(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn session_offset(
+pub(in super::super) fn session_offset(
     conn: &Connection,
     tenant: &str,
     session_id: &str,
-) -> Result<Option<SessionOffset>, StoreError> {
+) -> Result<Option<SessionOffset>, SqliteError> {
     Ok(conn
         .prepare_cached(
             "SELECT offset_ns, samples FROM ws_session_offsets WHERE tenant = ?1 AND session_id = ?2",
@@ -132,72 +124,4 @@ pub(super) fn session_offset(
             })
         })
         .optional()?)
-}
-
-pub(super) fn spans_of_traces(
-    conn: &Connection,
-    tenant: &str,
-    trace_ids: &[String],
-) -> Result<Vec<SpanRecord>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in trace_ids.chunks(IDS_PER_STATEMENT) {
-        let placeholders = vec!["?"; chunk.len()].join(", ");
-        let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? AND trace_id IN ({placeholders})"
-        );
-        let mut values: Vec<&dyn ToSql> = vec![&tenant];
-        values.extend(chunk.iter().map(|id| id as &dyn ToSql));
-        out.extend(select_spans(conn, &sql, &values)?);
-    }
-    Ok(out)
-}
-
-pub(super) fn session_spans(
-    conn: &Connection,
-    tenant: &str,
-    session_id: &str,
-    limit: usize,
-) -> Result<Vec<SpanRecord>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    select_spans(
-        conn,
-        &format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? \
-             AND json_extract(span_attributes, '$.\"session.id\"') = ? ORDER BY start_ns LIMIT ?"
-        ),
-        &[&tenant, &session_id, &limit],
-    )
-}
-
-pub(super) fn session_logs(
-    conn: &Connection,
-    tenant: &str,
-    session_id: &str,
-    limit: usize,
-) -> Result<Vec<LogRecord>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    select_logs(
-        conn,
-        &format!(
-            "SELECT {LOG_COLUMNS} FROM logs WHERE tenant = ? \
-             AND json_extract(log_attributes, '$.\"session.id\"') = ? ORDER BY timestamp_ns LIMIT ?"
-        ),
-        &[&tenant, &session_id, &limit],
-    )
-}
-
-pub(super) fn events(
-    conn: &Connection,
-    tenant: &str,
-    q: &EventQuery,
-) -> Result<Vec<LogRecord>, StoreError> {
-    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-    select_logs(
-        conn,
-        &format!(
-            "SELECT {LOG_COLUMNS} FROM logs WHERE tenant = ? AND event_name = ? \
-             AND timestamp_ns >= ? AND timestamp_ns < ? ORDER BY timestamp_ns DESC LIMIT ?"
-        ),
-        &[&tenant, &q.event_name, &q.start_ns, &q.end_ns, &limit],
-    )
 }

@@ -1,0 +1,52 @@
+//! Reads, straight from ClickHouse with the store's client: spans ([`traces`]), log records
+//! ([`logs`]), the correlation step's round trips and session offsets ([`round_trips`]) and
+//! rollups added up by the engine ([`rollups`]). Each read takes the tenant of its
+//! [`Scope`](crate::store::Scope) and filters by it.
+
+mod logs;
+mod rollups;
+mod round_trips;
+mod traces;
+
+pub(super) use logs::{events, session_logs};
+pub(super) use rollups::{covers, read as rollups};
+pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
+pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
+
+use clickhouse::RowRead;
+use clickhouse::query::Query;
+
+use super::error::ClickHouseError;
+
+/// The records of the rows `R` that `query` answers. Rows are read one at a time and made
+/// into records as they come, so rows that borrow (SpanRow, LogRow) need no owned copy.
+async fn records<R, T>(query: Query) -> Result<Vec<T>, ClickHouseError>
+where
+    R: RowRead,
+    T: for<'a> From<R::Value<'a>>,
+{
+    let mut cursor = query.fetch::<R>()?;
+    let mut records = Vec::new();
+    while let Some(row) = cursor.next().await? {
+        records.push(T::from(row));
+    }
+    Ok(records)
+}
+
+/// The SQL of every read, for [`super::query_statements`].
+pub(super) fn statements() -> Vec<String> {
+    use traces::{SEARCH_FILTERS, SERVICES_SQL, TRACE_WINDOW_SQL};
+    vec![
+        TRACE_WINDOW_SQL.to_owned(),
+        traces::trace_spans_sql(),
+        SERVICES_SQL.to_owned(),
+        traces::search_sql(&SEARCH_FILTERS.concat()),
+        round_trips::round_trips_sql(&round_trips::ROUND_TRIP_FILTERS.concat()),
+        round_trips::SESSION_OFFSETS_SQL.to_owned(),
+        traces::spans_of_traces_sql(),
+        traces::session_spans_sql(),
+        logs::session_logs_sql(),
+        logs::events_sql(),
+        rollups::rollups_sql(round_trips::MESSAGE_TYPE_FILTER),
+    ]
+}

@@ -1,0 +1,237 @@
+//! Tracewire's semantic conventions: the names of the attributes, spans and log events that the
+//! browser SDK, backends (`tracewire-ws`, any OpenTelemetry SDK) and the collector agree on, in
+//! one place. `docs/semantic-conventions.md` explains what each means; a test checks that every
+//! name here is documented there.
+//!
+//! The crate has no dependencies and does not use `std`, so code compiled to WebAssembly pays
+//! nothing for it: the constants are inlined where they are used.
+
+#![no_std]
+
+/// Defines documented string constants and, for the documentation test, the list of them.
+macro_rules! names {
+    ($($(#[$doc:meta])* $name:ident = $value:literal;)+) => {
+        $($(#[$doc])* pub const $name: &str = $value;)+
+        /// Every name of this module, for checking them against the documentation.
+        #[cfg(test)]
+        pub(crate) const ALL: &[&str] = &[$($value),+];
+    };
+}
+
+/// Resource attributes, and the values by which the collector tells browser telemetry apart.
+pub mod resource {
+    names! {
+        /// The service that recorded the telemetry.
+        SERVICE_NAME = "service.name";
+        /// The service's version.
+        SERVICE_VERSION = "service.version";
+        /// The deployment environment, e.g. `prod`.
+        DEPLOYMENT_ENVIRONMENT = "deployment.environment";
+        /// The SDK's name; [`BROWSER_SDK_NAME`] for the Tracewire browser SDK.
+        TELEMETRY_SDK_NAME = "telemetry.sdk.name";
+        /// The SDK's language; [`BROWSER_SDK_LANGUAGE`] marks a browser span.
+        TELEMETRY_SDK_LANGUAGE = "telemetry.sdk.language";
+        /// The SDK's version.
+        TELEMETRY_SDK_VERSION = "telemetry.sdk.version";
+        /// The browser's user agent string.
+        USER_AGENT_ORIGINAL = "user_agent.original";
+        /// `telemetry.sdk.language` of the Tracewire browser SDK: spans whose resource has it
+        /// are browser spans, all others backend spans.
+        BROWSER_SDK_LANGUAGE = "webjs";
+        /// `telemetry.sdk.name` of the Tracewire browser SDK.
+        BROWSER_SDK_NAME = "tracewire-sdk";
+    }
+}
+
+/// Span and log attributes.
+pub mod attribute {
+    names! {
+        /// The browser session, on every browser span and log.
+        SESSION_ID = "session.id";
+        /// The application's user id, on browser spans and logs once it is set.
+        USER_ID = "user.id";
+        /// The socket or request URL.
+        URL_FULL = "url.full";
+        /// `websocket` ([`crate::value::MESSAGING_SYSTEM_WEBSOCKET`]) on every WebSocket span.
+        MESSAGING_SYSTEM = "messaging.system";
+        /// `send`, `receive` or `process` ([`crate::value`]).
+        MESSAGING_OPERATION_TYPE = "messaging.operation.type";
+        /// Message size in bytes (UTF-8 for text).
+        MESSAGING_MESSAGE_BODY_SIZE = "messaging.message.body.size";
+        /// The message type, the first of the type fields ([`crate::message::TYPE_FIELDS`]).
+        WS_MESSAGE_TYPE = "ws.message.type";
+        /// `text`, `binary`, `json` or `envelope` ([`crate::value`]).
+        WS_MESSAGE_FORMAT = "ws.message.format";
+        /// Whether the browser added the trace context to the message.
+        WS_CONTEXT_INJECTED = "ws.context_injected";
+        /// The browser-side round-trip time of an exchange, milliseconds.
+        WS_RTT_MS = "ws.rtt_ms";
+        /// Handshake time of `ws.connect`, milliseconds.
+        WS_HANDSHAKE_MS = "ws.handshake_ms";
+        /// The subprotocol the server chose.
+        WS_PROTOCOL = "ws.protocol";
+        /// Reconnects of this URL so far.
+        WS_RECONNECT_COUNT = "ws.reconnect_count";
+        /// The close code of `ws.close`.
+        WS_CLOSE_CODE = "ws.close.code";
+        /// The close reason of `ws.close`.
+        WS_CLOSE_REASON = "ws.close.reason";
+        /// Whether the connection closed cleanly.
+        WS_CLOSE_WAS_CLEAN = "ws.close.was_clean";
+        /// The most bytes buffered for sending during the connection.
+        WS_BUFFERED_AMOUNT_MAX = "ws.buffered_amount.max";
+        /// Messages sent during the connection.
+        WS_MESSAGES_SENT = "ws.messages.sent";
+        /// Messages received during the connection.
+        WS_MESSAGES_RECEIVED = "ws.messages.received";
+        /// How long the connection lasted, milliseconds.
+        WS_CONNECTION_DURATION_MS = "ws.connection.duration_ms";
+        /// On a `ws.error` log: whether the socket had opened.
+        WS_OPENED = "ws.opened";
+        /// The HTTP method of a request.
+        HTTP_REQUEST_METHOD = "http.request.method";
+        /// The HTTP status code of a response.
+        HTTP_RESPONSE_STATUS_CODE = "http.response.status_code";
+        /// The route template of a request, e.g. `/api/agents/{id}`.
+        HTTP_ROUTE = "http.route";
+        /// On a request-rate record: requests to the route in the interval.
+        HTTP_CLIENT_REQUEST_COUNT = "http.client.request.count";
+        /// On a request-rate record: requests sent without a span of their own.
+        HTTP_CLIENT_REQUEST_SUPPRESSED = "http.client.request.suppressed";
+        /// On a request-rate record: the interval, milliseconds.
+        TRACEWIRE_INTERVAL_MS = "tracewire.interval_ms";
+        /// On a `tracewire.dropped` record: items dropped.
+        TRACEWIRE_DROPPED_COUNT = "tracewire.dropped.count";
+        /// On a `tracewire.dropped` record: why they were dropped.
+        TRACEWIRE_DROPPED_REASON = "tracewire.dropped.reason";
+        /// The type of an exception; a log with it is an error.
+        EXCEPTION_TYPE = "exception.type";
+        /// The message of an exception.
+        EXCEPTION_MESSAGE = "exception.message";
+        /// The stack trace of an exception.
+        EXCEPTION_STACKTRACE = "exception.stacktrace";
+        /// Whether the exception came from an unhandled promise rejection.
+        EXCEPTION_UNHANDLED_REJECTION = "exception.unhandled_rejection";
+        /// The source file of an error.
+        CODE_FILEPATH = "code.filepath";
+        /// The source line of an error.
+        CODE_LINENO = "code.lineno";
+        /// The source column of an error.
+        CODE_COLUMN = "code.column";
+    }
+}
+
+/// Span names (operations); a message's span is named `<operation> <message type>`.
+pub mod span {
+    names! {
+        /// The browser sent a message (PRODUCER).
+        WS_SEND = "ws.send";
+        /// A message was received: by the backend, or by the browser (CONSUMER).
+        WS_RECEIVE = "ws.receive";
+        /// The page's listeners handled a received message (CONSUMER).
+        WS_PROCESS = "ws.process";
+        /// The WebSocket handshake.
+        WS_CONNECT = "ws.connect";
+        /// The whole WebSocket connection, ended at `close`.
+        WS_CLOSE = "ws.close";
+        /// What every WebSocket span name starts with.
+        WS_PREFIX = "ws.";
+    }
+}
+
+/// Event names of log records.
+pub mod event {
+    names! {
+        /// A WebSocket `error` event in the browser.
+        WS_ERROR = "ws.error";
+        /// The browser's periodic request count per route, instead of a span per request.
+        HTTP_CLIENT_REQUEST_RATE = "http.client.request_rate";
+        /// Items the browser SDK dropped because its queue was full.
+        TRACEWIRE_DROPPED = "tracewire.dropped";
+    }
+}
+
+/// Attribute values with a fixed meaning.
+pub mod value {
+    names! {
+        /// `messaging.system` of WebSocket spans.
+        MESSAGING_SYSTEM_WEBSOCKET = "websocket";
+        /// `messaging.operation.type` of a sent message.
+        OPERATION_SEND = "send";
+        /// `messaging.operation.type` of a received message.
+        OPERATION_RECEIVE = "receive";
+        /// `messaging.operation.type` of the browser's listeners handling a message.
+        OPERATION_PROCESS = "process";
+        /// `ws.message.format` of text that is not JSON (or not instrumented).
+        FORMAT_TEXT = "text";
+        /// `ws.message.format` of a binary message.
+        FORMAT_BINARY = "binary";
+        /// `ws.message.format` of a JSON message with the context field (backend side).
+        FORMAT_JSON = "json";
+        /// `ws.message.format` of an enveloped message.
+        FORMAT_ENVELOPE = "envelope";
+    }
+}
+
+/// Where trace context travels inside a WebSocket message.
+pub mod message {
+    names! {
+        /// The member holding the context in field mode and in an envelope (configurable).
+        TRACE_CONTEXT_FIELD = "trace_context";
+        /// The W3C `traceparent` inside the context member.
+        TRACEPARENT = "traceparent";
+        /// The W3C `tracestate` inside the context member (left out when empty).
+        TRACESTATE = "tracestate";
+        /// The original message inside an envelope.
+        ENVELOPE_DATA = "data";
+        /// The browser's send time inside an envelope, milliseconds since the epoch.
+        ENVELOPE_TS = "ts";
+    }
+
+    /// The fields whose first string or number value is the message type, in order.
+    pub const TYPE_FIELDS: [&str; 4] = ["type", "event", "op", "action"];
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    const DOC: &str = include_str!("../../docs/semantic-conventions.md");
+
+    /// Whether `name` stands in the document as a whole word: in code quotes, JSON quotes or
+    /// after `=` (`telemetry.sdk.language = webjs`), not only as part of a longer name.
+    fn documented(name: &str) -> bool {
+        DOC.match_indices(name).any(|(at, _)| {
+            let before = DOC[..at].chars().next_back();
+            let after = DOC[at + name.len()..].chars().next();
+            matches!(before, Some('`' | '"' | ' ' | '(' | ','))
+                && !matches!(after, Some(c) if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                && (matches!(before, Some('`' | '"')) || DOC[..at].ends_with("= "))
+        })
+    }
+
+    #[test]
+    fn every_name_is_documented() {
+        let all = [
+            super::resource::ALL,
+            super::attribute::ALL,
+            super::span::ALL,
+            super::event::ALL,
+            super::value::ALL,
+            super::message::ALL,
+            &super::message::TYPE_FIELDS,
+        ];
+        let missing: Vec<&str> = all
+            .iter()
+            .flat_map(|names| names.iter())
+            .filter(|name| !documented(name))
+            .copied()
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in docs/semantic-conventions.md: {missing:?}"
+        );
+    }
+}
