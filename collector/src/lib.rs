@@ -14,10 +14,9 @@ pub mod receive;
 pub mod server;
 pub mod signal;
 pub mod store;
-mod ui;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{Cli, Config, ConfigError};
 

@@ -11,141 +11,18 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::Request;
 use clickhouse::Row;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::span::Event;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
 use serde::Deserialize;
-use tower::ServiceExt;
 use tracewire_collector::decode::{Encoding, decode_traces};
 use tracewire_collector::metrics::Metrics;
 use tracewire_collector::receive::{Ingest, router};
 use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, insert_directly};
+use tracewire_collector::testing::load::{env_or as env, post_concurrently, traces};
 use tracewire_e2e::clickhouse_front::ClickHouseFront;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(key: &str, value: impl Into<String>) -> KeyValue {
-    kv(key, Value::StringValue(value.into()))
-}
-
-/// One request: `spans` spans in traces of 8, each with 15 attributes and 3 events (the shape
-/// of the SQLite ingest benchmark), starting about now.
-fn batch(index: usize, spans: usize, base: u64) -> ExportTraceServiceRequest {
-    let base = base + (index as u64) * 1_000_000_000;
-    let spans = (0..spans)
-        .map(|i| {
-            let n = index * spans + i;
-            let mut trace_id = [0u8; 16];
-            trace_id[..8].copy_from_slice(&(n as u64 / 8 + 1).to_be_bytes());
-            trace_id[8..].copy_from_slice(&0x7261_6365_7769_7265u64.to_be_bytes());
-            let start = base + (i as u64) * 1_000;
-            Span {
-                trace_id: trace_id.to_vec(),
-                span_id: (n as u64 + 1).to_be_bytes().to_vec(),
-                parent_span_id: if n.is_multiple_of(8) {
-                    vec![]
-                } else {
-                    ((n - n % 8) as u64 + 1).to_be_bytes().to_vec()
-                },
-                name: [
-                    "ws.send chat",
-                    "ws.receive chat",
-                    "GET /api/agents",
-                    "db.query",
-                    "agent.run",
-                ][i % 5]
-                    .into(),
-                kind: (i % 5) as i32 + 1,
-                start_time_unix_nano: start,
-                end_time_unix_nano: start + 250_000 + (i as u64 % 97) * 10_000,
-                attributes: vec![
-                    text("http.request.method", "GET"),
-                    text("http.route", "/api/agents/{id}"),
-                    kv("http.response.status_code", Value::IntValue(200)),
-                    text(
-                        "url.full",
-                        format!("https://app.example.com/api/agents/{i}"),
-                    ),
-                    text("server.address", "api.internal"),
-                    kv("server.port", Value::IntValue(8443)),
-                    text("messaging.system", "websocket"),
-                    text("messaging.operation.type", "send"),
-                    kv(
-                        "messaging.message.body.size",
-                        Value::IntValue(512 + i as i64),
-                    ),
-                    text("tracewire.message.type", "chat"),
-                    text("session.id", format!("sess-{index:08x}")),
-                    text("user.id", format!("user-{}", i % 50)),
-                    text("db.system", "postgresql"),
-                    kv("retry", Value::BoolValue(i % 13 == 0)),
-                    kv("load", Value::DoubleValue(0.25 * (i % 4) as f64)),
-                ],
-                events: (0..3)
-                    .map(|e| Event {
-                        time_unix_nano: start + e * 50_000,
-                        name: ["queued", "sent", "acked"][e as usize].into(),
-                        attributes: vec![kv("bytes", Value::IntValue(128))],
-                        dropped_attributes_count: 0,
-                    })
-                    .collect(),
-                status: Some(Status {
-                    message: String::new(),
-                    code: if i % 50 == 0 { 2 } else { 0 },
-                }),
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    text("service.name", "agent-backend"),
-                    text("service.version", "1.4.2"),
-                    text("deployment.environment", "prod"),
-                    text("host.name", "node-17"),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "tracewire".into(),
-                    version: "0.1.0".into(),
-                    ..Default::default()
-                }),
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
 
 #[derive(Row, Deserialize)]
 struct PartsRow {
@@ -192,7 +69,7 @@ fn main() {
     )
     .unwrap()
         - 3_600_000_000_000;
-    let requests: Vec<_> = (0..batches).map(|i| batch(i, spans, base)).collect();
+    let requests: Vec<_> = (0..batches).map(|i| traces(i, spans, base)).collect();
     let bodies: Vec<Vec<u8>> = requests.iter().map(Message::encode_to_vec).collect();
     let json_bytes: usize = requests
         .iter()
@@ -235,32 +112,8 @@ fn main() {
             &[],
         );
         let bodies = Arc::new(bodies.clone());
-        let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
-        let workers: Vec<_> = (0..concurrency)
-            .map(|_| {
-                let (app, bodies, next) = (app.clone(), Arc::clone(&bodies), Arc::clone(&next));
-                tokio::spawn(async move {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(body) = bodies.get(i) else { break };
-                        let request = Request::post("/v1/traces")
-                            .header("content-type", "application/x-protobuf")
-                            .body(Body::from(body.clone()))
-                            .unwrap();
-                        let response = app.clone().oneshot(request).await.unwrap();
-                        assert!(
-                            response.status().is_success(),
-                            "status {}",
-                            response.status()
-                        );
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            worker.await.unwrap();
-        }
+        post_concurrently(app, bodies, concurrency).await;
         let acked = started.elapsed();
         // The store's own count of rows ClickHouse confirmed: polling ClickHouse itself would
         // queue behind the INSERTs in the single-threaded front.

@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 use clickhouse::Client;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
-};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value::Value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use tempfile::TempDir;
+use tracewire_collector::testing::otlp::{self, attr, browser_resource, text};
 use tracewire_semconv::{attribute, event, resource};
 
 use crate::clickhouse_front::ClickHouseFront;
@@ -64,18 +63,6 @@ impl ClickHouseTest {
 
 pub use crate::now_ns;
 
-fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    kv(key, Value::StringValue(value.to_owned()))
-}
-
 /// Trace id `n` (16 bytes).
 pub fn trace_id(n: u64) -> Vec<u8> {
     let mut id = vec![0xab; 8];
@@ -115,13 +102,13 @@ pub fn traces_request(
                 ),
             };
             let mut attributes = vec![
-                text(attribute::HTTP_ROUTE, &format!("/r/{}", t % 4)),
-                kv("http.status_code", Value::IntValue(200 + (s % 2) as i64)),
-                kv("sampled", Value::BoolValue(s % 2 == 0)),
-                kv("ratio", Value::DoubleValue(0.5)),
+                text(attribute::HTTP_ROUTE, format!("/r/{}", t % 4)),
+                attr("http.status_code", Value::IntValue(200 + (s % 2) as i64)),
+                attr("sampled", Value::BoolValue(s % 2 == 0)),
+                attr("ratio", Value::DoubleValue(0.5)),
             ];
             if s % 2 == 0 {
-                attributes.push(text(attribute::SESSION_ID, &format!("sess-{}", t % 2)));
+                attributes.push(text(attribute::SESSION_ID, format!("sess-{}", t % 2)));
                 attributes.push(text(attribute::WS_MESSAGE_TYPE, "chat"));
             }
             let span = Span {
@@ -182,13 +169,7 @@ pub fn traces_request(
         .map(|(spans, service)| ResourceSpans {
             resource: Some(Resource {
                 attributes: if service == "web" {
-                    vec![
-                        text(resource::SERVICE_NAME, service),
-                        text(
-                            resource::TELEMETRY_SDK_LANGUAGE,
-                            resource::BROWSER_SDK_LANGUAGE,
-                        ),
-                    ]
+                    browser_resource(service)
                 } else {
                     vec![
                         text(resource::SERVICE_NAME, service),
@@ -225,10 +206,10 @@ pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRe
                 value: Some(Value::StringValue(format!("line {i}"))),
             }),
             attributes: vec![
-                text("i", &i.to_string()),
+                text("i", i.to_string()),
                 text(attribute::SESSION_ID, "sess-1"),
-                text(attribute::HTTP_ROUTE, &format!("/r/{}", i % 2)),
-                text(attribute::HTTP_CLIENT_REQUEST_COUNT, &(i + 1).to_string()),
+                text(attribute::HTTP_ROUTE, format!("/r/{}", i % 2)),
+                text(attribute::HTTP_CLIENT_REQUEST_COUNT, (i + 1).to_string()),
             ],
             event_name: if i % 3 == 0 {
                 event::HTTP_CLIENT_REQUEST_RATE.into()
@@ -248,19 +229,7 @@ pub fn logs_request(trace: u64, count: u64, base_ns: u64) -> ExportLogsServiceRe
             ..Default::default()
         })
         .collect();
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: vec![text(resource::SERVICE_NAME, "api")],
-                ..Default::default()
-            }),
-            scope_logs: vec![ScopeLogs {
-                log_records,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    otlp::logs_request(vec![text(resource::SERVICE_NAME, "api")], log_records)
 }
 
 /// Polls `check` every 50 ms until it is true or `timeout` passes; answers the last result.

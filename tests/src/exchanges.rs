@@ -3,13 +3,11 @@
 //! the browser's `ws.receive` of the reply with its `ws.process`; plus the browser SDK's
 //! `http.client.request_rate` log records. The backend's clock runs [`OFFSET_NS`] ahead.
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use prost::Message;
+use tracewire_collector::testing::otlp::{browser_resource, logs_request, text, traces_request};
 use tracewire_semconv::{attribute, event, resource};
 
 /// One millisecond in nanoseconds.
@@ -20,16 +18,6 @@ pub const OFFSET_NS: u64 = 2_000 * MS;
 pub const SESSION: &str = "sess-42";
 /// Server time of every exchange's backend span.
 pub const SERVER_NS: u64 = 5 * MS;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 fn span(
     trace: u8,
@@ -58,20 +46,7 @@ fn with(mut span: Span, attributes: Vec<KeyValue>) -> Span {
 }
 
 fn request(resource: Vec<KeyValue>, spans: Vec<Span>) -> Vec<u8> {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: resource,
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    traces_request(resource, spans).encode_to_vec()
 }
 
 /// One exchange, as the protobuf bodies of its browser half and its backend half.
@@ -106,9 +81,9 @@ pub fn session_exchanges(
             let message_type = if n % 2 == 0 { "chat" } else { "run_agent" };
             let attrs = || {
                 vec![
-                    kv(attribute::SESSION_ID, session),
-                    kv(attribute::WS_MESSAGE_TYPE, message_type),
-                    kv(attribute::URL_FULL, "ws://app/ws"),
+                    text(attribute::SESSION_ID, session),
+                    text(attribute::WS_MESSAGE_TYPE, message_type),
+                    text(attribute::URL_FULL, "ws://app/ws"),
                 ]
             };
             let t2 = (at + up).saturating_add_signed(offset_ns);
@@ -142,17 +117,8 @@ pub fn session_exchanges(
             ];
             Exchange {
                 trace_id: hex::encode([n; 16]),
-                browser: request(
-                    vec![
-                        kv(resource::SERVICE_NAME, "web"),
-                        kv(
-                            resource::TELEMETRY_SDK_LANGUAGE,
-                            resource::BROWSER_SDK_LANGUAGE,
-                        ),
-                    ],
-                    browser,
-                ),
-                backend: request(vec![kv(resource::SERVICE_NAME, "agent-backend")], backend),
+                browser: request(browser_resource("web"), browser),
+                backend: request(vec![text(resource::SERVICE_NAME, "agent-backend")], backend),
             }
         })
         .collect()
@@ -170,31 +136,12 @@ pub fn request_rates(time_ns: u64, rates: &[(&str, u64, &str)]) -> Vec<u8> {
             severity_number: 9,
             event_name: event::HTTP_CLIENT_REQUEST_RATE.into(),
             attributes: vec![
-                kv(attribute::HTTP_ROUTE, route),
-                kv(attribute::HTTP_CLIENT_REQUEST_COUNT, &count.to_string()),
-                kv(attribute::SESSION_ID, session),
+                text(attribute::HTTP_ROUTE, route),
+                text(attribute::HTTP_CLIENT_REQUEST_COUNT, count.to_string()),
+                text(attribute::SESSION_ID, session),
             ],
             ..Default::default()
         })
         .collect();
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: vec![
-                    kv(resource::SERVICE_NAME, "web"),
-                    kv(
-                        resource::TELEMETRY_SDK_LANGUAGE,
-                        resource::BROWSER_SDK_LANGUAGE,
-                    ),
-                ],
-                ..Default::default()
-            }),
-            scope_logs: vec![ScopeLogs {
-                log_records: records,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    logs_request(browser_resource("web"), records).encode_to_vec()
 }

@@ -13,8 +13,9 @@ use tracewire_collector::correlate::{Rollups, bin_bounds};
 use tracewire_collector::decode::{Encoding, decode_logs, decode_traces};
 use tracewire_collector::metrics::Metrics;
 use tracewire_collector::model::{Batch, RollupQuery, RoundTripQuery, TraceQuery};
+use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, Layout, query_statements};
-use tracewire_collector::store::{Scope, Store};
+use tracewire_collector::testing::{reads, store_batch};
 use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, count_rows, files_in, logs_request, now_ns, traces_request,
 };
@@ -34,16 +35,6 @@ fn spans_batch(first_trace: u64, traces: u64, spans: u64, base_ns: u64) -> Batch
     decode_traces(&request, Encoding::Protobuf)
         .expect("decodes")
         .batch
-}
-
-async fn submit(store: &Store, batch: Batch) {
-    store
-        .queue()
-        .try_submit(batch)
-        .expect("queue has room")
-        .durable()
-        .await
-        .expect("durable");
 }
 
 async fn wait_rows(test: &ClickHouseTest, table: &str, rows: u64) {
@@ -208,8 +199,8 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     .expect("decodes")
     .batch;
     for batch in batches.iter().chain([&logs]) {
-        submit(&clickhouse, batch.clone()).await;
-        submit(&sqlite, batch.clone()).await;
+        store_batch(&clickhouse, batch.clone()).await;
+        store_batch(&sqlite, batch.clone()).await;
     }
     wait_rows(&test, "otel_traces", 6 * 5 + 4 * 3 + 5).await;
     wait_rows(&test, "otel_logs", 6).await;
@@ -217,27 +208,15 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     let first_trace = hex::encode(tracewire_e2e::clickhouse_store::trace_id(1));
     for id in 1..=10 {
         let id = hex::encode(tracewire_e2e::clickhouse_store::trace_id(id));
-        let from_clickhouse = clickhouse
-            .reader(Scope::default())
-            .trace(&id)
-            .await
-            .expect("reads");
+        let from_clickhouse = reads(&clickhouse).trace(&id).await.expect("reads");
         assert!(!from_clickhouse.is_empty());
         assert_eq!(
             from_clickhouse,
-            sqlite
-                .reader(Scope::default())
-                .trace(&id)
-                .await
-                .expect("reads"),
+            reads(&sqlite).trace(&id).await.expect("reads"),
             "trace {id}"
         );
     }
-    let spans = clickhouse
-        .reader(Scope::default())
-        .trace(&first_trace)
-        .await
-        .expect("reads");
+    let spans = reads(&clickhouse).trace(&first_trace).await.expect("reads");
     assert_eq!(spans.len(), 5, "the retried batch is read once");
     assert!(
         spans
@@ -246,8 +225,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
     );
     assert!(spans.iter().any(|s| !s.links.is_empty()));
     assert!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .trace(&hex::encode([7u8; 16]))
             .await
             .expect("reads")
@@ -304,24 +282,15 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         },
     ];
     for query in &queries {
-        let from_clickhouse = clickhouse
-            .reader(Scope::default())
-            .search(query)
-            .await
-            .expect("search");
+        let from_clickhouse = reads(&clickhouse).search(query).await.expect("search");
         assert_eq!(
             from_clickhouse,
-            sqlite
-                .reader(Scope::default())
-                .search(query)
-                .await
-                .expect("search"),
+            reads(&sqlite).search(query).await.expect("search"),
             "{query:?}"
         );
     }
     assert_eq!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .search(&queries[0])
             .await
             .expect("search")
@@ -329,8 +298,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         10
     );
     assert_eq!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .search(&queries[4])
             .await
             .expect("search")
@@ -338,18 +306,10 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         3,
         "traces 3, 6 and 9 have an error span"
     );
-    let from_clickhouse = clickhouse
-        .reader(Scope::default())
-        .services()
-        .await
-        .expect("services");
+    let from_clickhouse = reads(&clickhouse).services().await.expect("services");
     assert_eq!(from_clickhouse.len(), 2);
-    let mut sqlite_services = sqlite
-        .reader(Scope::default())
-        .services()
-        .await
-        .expect("services");
-    // MergeTree keeps the retried copy: service counts include it (see the README).
+    let mut sqlite_services = reads(&sqlite).services().await.expect("services");
+    // MergeTree keeps the retried copy: service counts include it (see docs/clickhouse.md).
     for service in &mut sqlite_services {
         service.span_count += if service.name == "web" { 3 } else { 2 };
     }
@@ -362,8 +322,7 @@ async fn stored_spans_read_back_exactly_as_from_sqlite() {
         .await
         .expect("truncates");
     assert!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .trace(&first_trace)
             .await
             .expect("reads")
@@ -404,7 +363,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
     let store = Store::open_clickhouse(&owned, 100, Arc::new(Metrics::default()))
         .await
         .expect("opens on the DDL applied by hand");
-    submit(&store, spans_batch(1, 1, 2, now_ns())).await;
+    store_batch(&store, spans_batch(1, 1, 2, now_ns())).await;
     store.shutdown().await.expect("ships and stops");
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 2);
     // The cluster DDL needs a cluster and ZooKeeper; the engine parses and formats each
@@ -476,7 +435,7 @@ async fn rejected_data_is_moved_aside_counted_and_the_rest_is_stored() {
     poisoned.spans[1].name = "poison".into();
     let after = spans_batch(4, 2, 2, base);
     for batch in [good, poisoned, after] {
-        submit(&store, batch).await;
+        store_batch(&store, batch).await;
     }
     wait_rows(&test, "otel_traces", 8).await;
     store.shutdown().await.expect("stops");
@@ -510,7 +469,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
         .await
         .expect("opens");
     let batch = spans_batch(1, 2, 3, now_ns());
-    submit(&store, batch.clone()).await;
+    store_batch(&store, batch.clone()).await;
     let spooled: Vec<String> = files_in(&test.spool_dir())
         .into_iter()
         .filter(|f| f.ends_with(".spans"))
@@ -547,7 +506,7 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
 
     // The same rows accepted again later are a new spool file with a new token: stored, not
     // mistaken for a retry (block-content deduplication alone would drop them).
-    submit(&store, batch).await;
+    store_batch(&store, batch).await;
     wait_rows(&test, "otel_traces", 12).await;
     store.shutdown().await.expect("stops");
     assert_eq!(count_rows(&test.client(), "otel_traces").await, (12, 6));
@@ -611,7 +570,7 @@ async fn spool_files_of_older_collectors_are_shipped_and_correlated() {
         .expect("opens");
     wait_shipped(&test).await;
     wait_rows(&test, "otel_logs", 1).await;
-    let reader = store.reader(Scope::default());
+    let reader = reads(&store);
     let stored = reader.trace(&trace).await.expect("reads");
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(|s| s.span_attributes["k"] == "v"
@@ -677,13 +636,12 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
 
     // First INSERT: the backend's spans alone. No send span, so no round trip.
     for x in &xs {
-        submit(&clickhouse, decode(&x.backend)).await;
+        store_batch(&clickhouse, decode(&x.backend)).await;
     }
     wait_shipped(&test).await;
     assert_eq!(count_rows(&test.client(), "otel_traces").await.0, 8);
     assert!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .round_trips(&all)
             .await
             .expect("reads")
@@ -701,13 +659,9 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
             }
         }
     }
-    submit(&clickhouse, sends.clone()).await;
+    store_batch(&clickhouse, sends.clone()).await;
     wait_shipped(&test).await;
-    let first = clickhouse
-        .reader(Scope::default())
-        .round_trips(&all)
-        .await
-        .expect("reads");
+    let first = reads(&clickhouse).round_trips(&all).await.expect("reads");
     assert_eq!(first.len(), 4);
     assert!(
         first
@@ -717,8 +671,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
                 && *offset == 0)
     );
     assert_eq!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .session_offset(SESSION)
             .await
             .expect("reads"),
@@ -727,20 +680,15 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
 
     // Third INSERT: the replies. The fuller derivation replaces the first, and the session's
     // offset is estimated.
-    submit(&clickhouse, replies.clone()).await;
+    store_batch(&clickhouse, replies.clone()).await;
     wait_shipped(&test).await;
-    let full = clickhouse
-        .reader(Scope::default())
-        .round_trips(&all)
-        .await
-        .expect("reads");
+    let full = reads(&clickhouse).round_trips(&all).await.expect("reads");
     assert_eq!(full.len(), 4, "each round trip once");
     assert!(
         full.iter()
             .all(|(r, _)| r.receive_span_id.is_some() && r.version == 5)
     );
-    let offset = clickhouse
-        .reader(Scope::default())
+    let offset = reads(&clickhouse)
         .session_offset(SESSION)
         .await
         .expect("reads")
@@ -753,10 +701,10 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
 
     // SQLite, given the same spans, derives the same (it does not keep versions).
     for x in &xs {
-        submit(&sqlite, decode(&x.backend)).await;
+        store_batch(&sqlite, decode(&x.backend)).await;
     }
-    submit(&sqlite, sends).await;
-    submit(&sqlite, replies).await;
+    store_batch(&sqlite, sends).await;
+    store_batch(&sqlite, replies).await;
     assert!(
         sqlite
             .derive(Duration::from_secs(10))
@@ -770,21 +718,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     };
     assert_eq!(
         unversioned(full.clone()),
-        unversioned(
-            sqlite
-                .reader(Scope::default())
-                .round_trips(&all)
-                .await
-                .expect("reads")
-        )
+        unversioned(reads(&sqlite).round_trips(&all).await.expect("reads"))
     );
     assert_eq!(
         Some(offset),
-        sqlite
-            .reader(Scope::default())
-            .session_offset(SESSION)
-            .await
-            .expect("reads")
+        reads(&sqlite).session_offset(SESSION).await.expect("reads")
     );
     let filtered = RoundTripQuery {
         session_id: Some(SESSION.into()),
@@ -795,28 +733,19 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
     };
     assert_eq!(
         unversioned(
-            clickhouse
-                .reader(Scope::default())
+            reads(&clickhouse)
                 .round_trips(&filtered)
                 .await
                 .expect("reads")
         ),
-        unversioned(
-            sqlite
-                .reader(Scope::default())
-                .round_trips(&filtered)
-                .await
-                .expect("reads")
-        )
+        unversioned(reads(&sqlite).round_trips(&filtered).await.expect("reads"))
     );
     assert_eq!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .round_trip_points(&filtered)
             .await
             .expect("reads"),
-        sqlite
-            .reader(Scope::default())
+        reads(&sqlite)
             .round_trip_points(&filtered)
             .await
             .expect("reads")
@@ -846,16 +775,11 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
         .await
         .expect("inserts");
     assert_eq!(
-        clickhouse
-            .reader(Scope::default())
-            .round_trips(&all)
-            .await
-            .expect("reads"),
+        reads(&clickhouse).round_trips(&all).await.expect("reads"),
         full
     );
     assert_eq!(
-        clickhouse
-            .reader(Scope::default())
+        reads(&clickhouse)
             .session_offset(SESSION)
             .await
             .expect("reads"),
@@ -868,8 +792,7 @@ async fn round_trips_and_session_offsets_are_derived_as_a_trace_arrives_in_parts
 /// Asserts that ClickHouse's rollups of `q` ([`Reader::rollups`](tracewire_collector::store::Reader::rollups), added up by the engine) equal
 /// the round trips of `q` added up in Rust; answers them.
 async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups {
-    let points = store
-        .reader(Scope::default())
+    let points = reads(store)
         .round_trip_points(&RoundTripQuery {
             message_type: q.message_type.clone(),
             start_ns: q.start_ns,
@@ -879,9 +802,8 @@ async fn assert_rollups_as_of_points(store: &Store, q: &RollupQuery) -> Rollups 
         })
         .await
         .expect("reads");
-    assert!(store.reader(Scope::default()).keeps_rollups_for(q), "{q:?}");
-    let rollups = store
-        .reader(Scope::default())
+    assert!(reads(store).keeps_rollups_for(q), "{q:?}");
+    let rollups = reads(store)
         .rollups(q)
         .await
         .expect("reads")
@@ -929,11 +851,10 @@ async fn rollups_added_up_by_clickhouse_equal_the_round_trips_added_up() {
             );
         }
     }
-    submit(&store, batch).await;
+    store_batch(&store, batch).await;
     wait_shipped(&test).await;
     for (session, offset_ns, _) in sessions {
-        let offset = store
-            .reader(Scope::default())
+        let offset = reads(&store)
             .session_offset(session)
             .await
             .expect("reads")

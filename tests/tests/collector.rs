@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use rand::RngCore;
 use reqwest::blocking::Response;
 use serde_json::Value as Json;
+use tracewire_collector::testing::otlp::{text, traces_request};
 use tracewire_e2e::collector::{Collector, binary};
 use tracewire_e2e::{http_client as client, now_ns, workspace_root};
+use tracewire_semconv::resource;
 
 /// A request with `count` spans in one fresh random trace; returns it and the trace id.
 fn request(count: usize, start_ns: u64) -> (ExportTraceServiceRequest, String) {
@@ -38,25 +38,7 @@ fn request(count: usize, start_ns: u64) -> (ExportTraceServiceRequest, String) {
             ..Default::default()
         })
         .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(Value::StringValue("e2e".into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
+    let request = traces_request(vec![text(resource::SERVICE_NAME, "e2e")], spans);
     (request, hex::encode(trace_id))
 }
 

@@ -1,4 +1,4 @@
-// The collector's query API, typed as documented in the README ("Query API") and in the
+// The collector's query API, typed as documented in docs/query-api.md and in the
 // WebSocket/session endpoints' contract. Every call goes to the same origin that served the UI.
 
 import type { UnixNanos } from './lib/time';

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Api, ApiError};
+use super::error::ApiError;
+use super::state::Api;
 use crate::live::LiveSpan;
 
 #[derive(Debug, Deserialize)]

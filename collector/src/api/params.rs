@@ -6,7 +6,7 @@ use std::time::UNIX_EPOCH;
 use serde::Deserialize;
 use tracewire_semconv::attribute;
 
-use super::ApiError;
+use super::error::ApiError;
 use crate::model::TraceQuery;
 
 /// Traces returned when `limit` is not given.

@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::ApiError;
+use super::error::ApiError;
 use crate::store::Scope;
 
 /// The scope of a request's reads. Until the API knows who is asking, every request reads the

@@ -1,4 +1,5 @@
-//! Shared aggregate reads. A dashboard asks for latency, rates and message types of the same
+//! Reads that requests share: the catch-up of the correlation step before a read
+//! ([`caught_up`]), and aggregate reads. A dashboard asks for latency, rates and message types of the same
 //! window at once, and each would read every round trip of the window; instead, requests for
 //! the same window that arrive together share one catch-up of the correlation step and one
 //! read. A request only joins a read whose catch-up starts after it arrived, so it still sees
@@ -10,11 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::ApiError;
-use super::correlation::caught_up;
+use super::error::ApiError;
 use crate::model::{RoundTripPoint, RoundTripQuery};
 use crate::store::{Reader, Scope, Store, StoreError};
 
+/// The longest a request waits for the correlation step to catch up.
+const CATCH_UP: Duration = Duration::from_secs(2);
 /// How long a read waits for other requests of the same window before it starts.
 const GATHER: Duration = Duration::from_millis(10);
 
@@ -69,6 +71,19 @@ impl SharedReads {
         points
             .clone()
             .map_err(|e| ApiError::Store(StoreError::Task(e)))
+    }
+}
+
+/// Lets the store's correlation step catch up with what was stored before this request, for at
+/// most [`CATCH_UP`]; after that, or when the step fails (it is logged), the answer holds what
+/// the step has derived so far rather than failing.
+pub(super) async fn caught_up(store: &Store) {
+    match store.derive(CATCH_UP).await {
+        Ok(true) => {}
+        Ok(false) => tracing::debug!("correlation step behind; answering with what it derived"),
+        Err(e) => {
+            tracing::warn!(error = %e, "correlation step failed; answering with what it derived")
+        }
     }
 }
 

@@ -8,12 +8,14 @@ mod exchange;
 mod histogram;
 mod rollup;
 mod roundtrip;
+mod session;
 mod shift;
 mod skew;
 
 pub use histogram::{DecodeError, Histogram, Percentiles, bin_bounds};
 pub use rollup::{MINUTE_NS, Rollup, Rollups};
 pub use roundtrip::{Timings, round_trips};
+pub use session::{EventKind, SessionEvent, session_timeline, session_user};
 pub use shift::{SpanOffsets, trace_offsets};
 pub use skew::{Estimate, Sample, estimate};
 

@@ -13,8 +13,8 @@ use tower::ServiceExt;
 use super::{Ingest, router};
 use crate::config::CorsOrigin;
 use crate::model::Batch;
-use crate::store::{Scope, WriteQueue};
-use crate::testing::{otlp_request, temp_store};
+use crate::store::WriteQueue;
+use crate::testing::{otlp_request, reads, temp_store};
 
 const MAX_BODY: usize = 64 << 10;
 
@@ -88,8 +88,7 @@ async fn protobuf_request_is_stored_and_answered_in_protobuf() {
         .expect("protobuf response");
     assert_eq!(answer.partial_success, None);
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([1u8; 16]))
             .await
             .expect("read")
@@ -111,8 +110,7 @@ async fn json_request_is_answered_in_json() {
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_eq!(body_bytes(response).await, b"{}");
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([2u8; 16]))
             .await
             .expect("read")
@@ -131,8 +129,7 @@ async fn beacon_text_plain_is_read_as_json() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([3u8; 16]))
             .await
             .expect("read")
@@ -155,8 +152,7 @@ async fn gzip_request_is_decompressed() {
     let response = app.oneshot(request).await.expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([4u8; 16]))
             .await
             .expect("read")
@@ -189,8 +185,7 @@ async fn bad_ids_give_partial_success_and_the_rest_is_kept() {
             .contains("trace_id must be 16 bytes")
     );
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&hex::encode([5u8; 16]))
             .await
             .expect("read")

@@ -71,6 +71,7 @@ impl Store {
     /// Opens (creating and migrating as needed) the store at `url` with default options and
     /// without retention (it keeps everything), and starts its writer; for tests and
     /// benchmarks.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn open(
         url: &StoreUrl,
         queue_items: usize,
@@ -92,7 +93,7 @@ impl Store {
     }
 
     /// Opens a SQLite store: the file, its writer and, with a retention, its retention loop.
-    pub async fn open_sqlite(
+    async fn open_sqlite(
         config: &SqliteConfig,
         queue_items: usize,
         metrics: Arc<Metrics>,

@@ -47,14 +47,15 @@ use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
 use crate::metrics::Metrics;
+#[cfg(feature = "testing")]
+use crate::model::Batch;
 use crate::model::{
-    Batch, EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery,
-    ServiceSummary, SessionOffset, SpanRecord, TraceQuery, TraceSummary,
+    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
-use crate::signal::{PerSignal, Signal};
+use crate::signal::PerSignal;
 use shipper::Shipper;
 use spool::Spool;
-use table::table;
 use writer::SpoolWriter;
 
 /// How long the shipper may keep shipping after SIGTERM before the collector exits.
@@ -276,6 +277,7 @@ impl Reads for ClickHouseStore {
 
 /// Every query statement the ClickHouse store sends (the reads' and the correlation step's),
 /// with all filters on, for tests that run each one on the engine.
+#[cfg(feature = "testing")]
 pub fn query_statements() -> Vec<String> {
     let mut statements = read::statements();
     statements.push(derive::SESSION_SAMPLES_SQL.to_owned());
@@ -285,6 +287,7 @@ pub fn query_statements() -> Vec<String> {
 
 /// Inserts batches straight into ClickHouse (schema created as needed), one INSERT per table,
 /// without spool or queue. The benchmark uses it as the baseline for the full ingest path.
+#[cfg(feature = "testing")]
 pub async fn insert_directly(
     config: &ClickHouseConfig,
     batches: &[Batch],
@@ -293,8 +296,8 @@ pub async fn insert_directly(
     let db = client(config, false);
     schema::migrate(&client(config, true), &db, &layout, true).await?;
     let db = db.with_validation(false);
-    for signal in Signal::ALL {
-        table(signal).insert_batches(&db, batches).await?;
+    for signal in crate::signal::Signal::ALL {
+        table::table(signal).insert_batches(&db, batches).await?;
     }
     Ok(())
 }

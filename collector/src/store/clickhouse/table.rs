@@ -113,6 +113,7 @@ pub(super) trait Table: Send + Sync {
     async fn insert(&self, insert: Insert<'_>) -> Result<Outcome, StoreError>;
 
     /// Inserts the batches' rows of this signal straight away, in one INSERT.
+    #[cfg(feature = "testing")]
     async fn insert_batches(
         &self,
         client: &Client,
@@ -257,6 +258,7 @@ impl<R: Shipped> Table for Rows<R> {
         }
     }
 
+    #[cfg(feature = "testing")]
     async fn insert_batches(
         &self,
         client: &Client,

@@ -238,6 +238,7 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
 /// Writes batches straight into the database file at `path` (created and migrated as needed),
 /// one transaction per batch, bypassing the write queue. The benchmark uses it as the baseline
 /// for the full ingest path.
+#[cfg(feature = "testing")]
 pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(), SqliteError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

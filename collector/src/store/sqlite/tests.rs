@@ -7,8 +7,8 @@ use super::error::SqliteError;
 use crate::metrics::Metrics;
 use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
 use crate::signal::Signal;
-use crate::store::{Scope, Store, StoreError, StoreUrl};
-use crate::testing::{span, store_spans, temp_store};
+use crate::store::{Store, StoreError, StoreUrl};
+use crate::testing::{reads, span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
@@ -85,11 +85,7 @@ async fn acknowledged_batch_reads_back_with_every_field() {
     });
     let child = span(1, 2, Some(1), "db", "SELECT", 1_200, 100);
     store_spans(&store, vec![child.clone(), root.clone()]).await;
-    let read = store
-        .reader(Scope::default())
-        .trace(&root.trace_id)
-        .await
-        .expect("reads");
+    let read = reads(&store).trace(&root.trace_id).await.expect("reads");
     assert_eq!(read, vec![root, child]);
 }
 
@@ -100,12 +96,7 @@ async fn retried_span_is_stored_once() {
     store_spans(&store, vec![s.clone()]).await;
     store_spans(&store, vec![s.clone()]).await;
     assert_eq!(
-        store
-            .reader(Scope::default())
-            .trace(&s.trace_id)
-            .await
-            .expect("reads")
-            .len(),
+        reads(&store).trace(&s.trace_id).await.expect("reads").len(),
         1
     );
 }
@@ -127,11 +118,7 @@ async fn data_survives_reopening_the_file() {
         .await
         .expect("reopens");
     assert_eq!(
-        store
-            .reader(Scope::default())
-            .trace(&s.trace_id)
-            .await
-            .expect("reads"),
+        reads(&store).trace(&s.trace_id).await.expect("reads"),
         vec![s]
     );
 }
@@ -163,16 +150,14 @@ async fn prune_deletes_only_expired_rows() {
     let pruned = engine.tasks.prune(2_000, 10).await.expect("prunes");
     assert_eq!(pruned[Signal::Traces], 1);
     assert!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&old.trace_id)
             .await
             .expect("reads")
             .is_empty()
     );
     assert_eq!(
-        store
-            .reader(Scope::default())
+        reads(&store)
             .trace(&new.trace_id)
             .await
             .expect("reads")
@@ -201,11 +186,7 @@ async fn search_filters_and_summarises_whole_traces() {
         ],
     )
     .await;
-    let all = store
-        .reader(Scope::default())
-        .search(&query(10))
-        .await
-        .expect("search");
+    let all = reads(&store).search(&query(10)).await.expect("search");
     let ids: Vec<_> = all.iter().map(|t| t.trace_id.clone()).collect();
     assert_eq!(
         ids,
@@ -226,8 +207,7 @@ async fn search_filters_and_summarises_whole_traces() {
         (1_000, 300, 2)
     );
 
-    let by_service = store
-        .reader(Scope::default())
+    let by_service = reads(&store)
         .search(&TraceQuery {
             service: Some("api".into()),
             ..query(10)
@@ -240,8 +220,7 @@ async fn search_filters_and_summarises_whole_traces() {
         "summary covers the whole trace, not only matching spans"
     );
 
-    let errors = store
-        .reader(Scope::default())
+    let errors = reads(&store)
         .search(&TraceQuery {
             errors_only: true,
             ..query(10)
@@ -251,8 +230,7 @@ async fn search_filters_and_summarises_whole_traces() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].has_error);
 
-    let slow = store
-        .reader(Scope::default())
+    let slow = reads(&store)
         .search(&TraceQuery {
             min_duration_ns: Some(500),
             ..query(10)
@@ -260,8 +238,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .await
         .expect("search");
     assert_eq!(slow[0].root_name, "click");
-    let quick = store
-        .reader(Scope::default())
+    let quick = reads(&store)
         .search(&TraceQuery {
             max_duration_ns: Some(20),
             name: Some("scroll".into()),
@@ -272,8 +249,7 @@ async fn search_filters_and_summarises_whole_traces() {
     assert_eq!(quick.len(), 1);
 
     let attribute = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-    let by_resource = store
-        .reader(Scope::default())
+    let by_resource = reads(&store)
         .search(&TraceQuery {
             attributes: attribute("service.name", "db"),
             ..query(10)
@@ -281,8 +257,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .await
         .expect("search");
     assert_eq!(by_resource.len(), 1, "resource attributes match");
-    let by_span = store
-        .reader(Scope::default())
+    let by_span = reads(&store)
         .search(&TraceQuery {
             attributes: attribute("http.method", "GET"),
             ..query(10)
@@ -294,8 +269,7 @@ async fn search_filters_and_summarises_whole_traces() {
         hex::encode([1u8; 16]),
         "span attributes match"
     );
-    let none = store
-        .reader(Scope::default())
+    let none = reads(&store)
         .search(&TraceQuery {
             attributes: attribute("service.name", "nope"),
             ..query(10)
@@ -304,8 +278,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert!(none.is_empty());
 
-    let window = store
-        .reader(Scope::default())
+    let window = reads(&store)
         .search(&TraceQuery {
             start_ns: Some(1_500),
             end_ns: Some(2_500),
@@ -315,12 +288,7 @@ async fn search_filters_and_summarises_whole_traces() {
         .expect("search");
     assert_eq!(window.len(), 1);
     assert_eq!(
-        store
-            .reader(Scope::default())
-            .search(&query(1))
-            .await
-            .expect("search")
-            .len(),
+        reads(&store).search(&query(1)).await.expect("search").len(),
         1,
         "limit"
     );
@@ -338,11 +306,7 @@ async fn services_count_spans_and_last_seen() {
         ],
     )
     .await;
-    let services = store
-        .reader(Scope::default())
-        .services()
-        .await
-        .expect("services");
+    let services = reads(&store).services().await.expect("services");
     let summary: Vec<_> = services
         .iter()
         .map(|s| (s.name.as_str(), s.span_count, s.last_seen_ns))
@@ -419,26 +383,20 @@ mod correlation_step {
         store_spans(&store, browser).await;
         caught_up(&store).await;
         assert!(
-            store
-                .reader(Scope::default())
+            reads(&store)
                 .round_trips(&everything())
                 .await
                 .expect("reads")
                 .is_empty()
         );
         assert_eq!(
-            store
-                .reader(Scope::default())
-                .session_offset("sess-1")
-                .await
-                .expect("reads"),
+            reads(&store).session_offset("sess-1").await.expect("reads"),
             None
         );
 
         store_spans(&store, backend).await;
         caught_up(&store).await;
-        let list = store
-            .reader(Scope::default())
+        let list = reads(&store)
             .round_trips(&everything())
             .await
             .expect("reads");
@@ -447,17 +405,12 @@ mod correlation_step {
         assert_eq!(record.session_id.as_deref(), Some("sess-1"));
         assert_eq!(record.times.client_receive_ns, Some(10 * MS));
         assert_eq!(*offset, 2_000 * MS, "the session's stored offset");
-        let stored = store
-            .reader(Scope::default())
-            .session_offset("sess-1")
-            .await
-            .expect("reads");
+        let stored = reads(&store).session_offset("sess-1").await.expect("reads");
         assert_eq!(
             stored.map(|o| (o.offset_ns, o.samples)),
             Some((2_000 * MS, 1))
         );
-        let points = store
-            .reader(Scope::default())
+        let points = reads(&store)
             .round_trip_points(&everything())
             .await
             .expect("reads");
@@ -475,8 +428,7 @@ mod correlation_step {
         let (_dir, store, _) = temp_store(100).await;
         store_spans(&store, one_exchange(0)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while store
-            .reader(Scope::default())
+        while reads(&store)
             .round_trips(&everything())
             .await
             .expect("reads")
@@ -499,8 +451,7 @@ mod correlation_step {
         .await;
         caught_up(&store).await;
         assert_eq!(
-            store
-                .reader(Scope::default())
+            reads(&store)
                 .round_trips(&everything())
                 .await
                 .expect("reads")
@@ -566,8 +517,7 @@ mod correlation_step {
             .collect();
         store_spans(&store, second).await;
         caught_up(&store).await;
-        let mut traces: Vec<String> = store
-            .reader(Scope::default())
+        let mut traces: Vec<String> = reads(&store)
             .round_trips(&everything())
             .await
             .expect("reads")
@@ -587,8 +537,7 @@ mod correlation_step {
         caught_up(&store).await;
         engine.tasks.prune(i64::MAX, 10).await.expect("prunes");
         assert!(
-            store
-                .reader(Scope::default())
+            reads(&store)
                 .round_trips(&everything())
                 .await
                 .expect("reads")
@@ -640,15 +589,13 @@ mod rollups {
                 .expect("derives")
         );
         let q = window();
-        assert!(store.reader(Scope::default()).keeps_rollups_for(&q));
-        let stored = store
-            .reader(Scope::default())
+        assert!(reads(store).keeps_rollups_for(&q));
+        let stored = reads(store)
             .rollups(&q)
             .await
             .expect("reads")
             .expect("kept");
-        let points = store
-            .reader(Scope::default())
+        let points = reads(store)
             .round_trip_points(&RoundTripQuery {
                 start_ns: q.start_ns,
                 end_ns: q.end_ns,
@@ -737,11 +684,7 @@ mod rollups {
             .expect("opens")
             .execute("UPDATE ws_rollups SET total = x'ff'", [])
             .expect("damages");
-        let e = store
-            .reader(Scope::default())
-            .rollups(&window())
-            .await
-            .expect_err("damaged");
+        let e = reads(&store).rollups(&window()).await.expect_err("damaged");
         assert!(e.to_string().contains("corrupt stored rollup"), "{e}");
     }
 }

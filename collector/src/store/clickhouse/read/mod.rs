@@ -34,6 +34,7 @@ where
 }
 
 /// The SQL of every read, for [`super::query_statements`].
+#[cfg(feature = "testing")]
 pub(super) fn statements() -> Vec<String> {
     use traces::{SEARCH_FILTERS, SERVICES_SQL, TRACE_WINDOW_SQL};
     vec![

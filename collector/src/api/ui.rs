@@ -7,7 +7,7 @@ use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTE
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::ApiError;
+use super::error::ApiError;
 
 /// One embedded file of the UI build.
 pub(crate) struct Asset {
@@ -80,7 +80,7 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if path == "/api" || path.starts_with("/api/") {
         return ApiError::NotFound {
             code: "unknown_endpoint",
-            message: format!("no API endpoint at {path}; see the README's Query API section"),
+            message: format!("no API endpoint at {path}; see docs/query-api.md"),
         }
         .into_response();
     }

@@ -1,0 +1,21 @@
+//! What the API handlers share.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::shared::SharedReads;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct Api {
+    /// The store to read from.
+    pub store: Arc<Store>,
+    /// The collector's counters, for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// False while starting and once shutting down; `/readyz` reports it.
+    pub ready: Arc<AtomicBool>,
+    /// Aggregate reads that concurrent requests share.
+    pub reads: Arc<SharedReads>,
+}

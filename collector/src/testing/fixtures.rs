@@ -1,0 +1,85 @@
+//! Records to store: spans with a given identity and timing, browser spans, and a whole
+//! WebSocket exchange across browser and backend.
+
+use tracewire_semconv::{attribute, resource};
+
+use crate::model::{Attributes, SpanKind, SpanRecord, StatusCode};
+
+/// A span record with the given identity and timing; other fields plain.
+pub fn span(
+    trace: u8,
+    span: u8,
+    parent: Option<u8>,
+    service: &str,
+    name: &str,
+    start_ns: i64,
+    duration_ns: i64,
+) -> SpanRecord {
+    SpanRecord {
+        tenant: String::new(),
+        trace_id: hex::encode([trace; 16]),
+        span_id: hex::encode([span; 8]),
+        parent_span_id: parent.map(|p| hex::encode([p; 8])).unwrap_or_default(),
+        trace_state: String::new(),
+        name: name.to_owned(),
+        kind: SpanKind::Server,
+        service_name: service.to_owned(),
+        start_ns,
+        duration_ns,
+        status_code: StatusCode::Unset,
+        status_message: String::new(),
+        scope_name: String::new(),
+        scope_version: String::new(),
+        resource_attributes: Attributes::from([(
+            resource::SERVICE_NAME.to_owned(),
+            service.to_owned(),
+        )]),
+        span_attributes: Attributes::new(),
+        events: Vec::new(),
+        links: Vec::new(),
+    }
+}
+
+/// One millisecond in nanoseconds.
+const MS: i64 = 1_000_000;
+
+/// A browser span (the SDK's resource, session `sess-1`) of this kind.
+pub fn browser(mut s: SpanRecord, kind: SpanKind) -> SpanRecord {
+    s.kind = kind;
+    s.resource_attributes.insert(
+        resource::TELEMETRY_SDK_LANGUAGE.into(),
+        resource::BROWSER_SDK_LANGUAGE.into(),
+    );
+    s.span_attributes
+        .insert(attribute::SESSION_ID.into(), "sess-1".into());
+    s
+}
+
+/// One exchange in trace 1: the browser send S at 0 (browser clock), the backend span B at
+/// 3 ms + offset with a db child, the reply R at 10 ms (browser clock) and its processing P.
+pub fn one_exchange(offset: i64) -> Vec<SpanRecord> {
+    let send = browser(
+        span(1, 1, None, "web", "ws.send chat", 0, 0),
+        SpanKind::Producer,
+    );
+    let mut server = span(
+        1,
+        2,
+        Some(1),
+        "api",
+        "ws.receive chat",
+        3 * MS + offset,
+        4 * MS,
+    );
+    server.kind = SpanKind::Consumer;
+    let db = span(1, 3, Some(2), "api", "db.query", 4 * MS + offset, 2 * MS);
+    let reply = browser(
+        span(1, 4, Some(2), "web", "ws.receive chat.reply", 10 * MS, 0),
+        SpanKind::Consumer,
+    );
+    let process = browser(
+        span(1, 5, Some(4), "web", "ws.process chat.reply", 10 * MS, MS),
+        SpanKind::Consumer,
+    );
+    vec![process, reply, db, server, send]
+}
