@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): median per-message cost of WebSocket.send in headless Chromium, plain
-# versus instrumented (patched window.WebSocket and TracedWebSocket), printed as a ratio. The SDK
-# exports to a real collector process with its default delivery settings.
+# Benchmark (not a test), in headless Chromium: the median cost of WebSocket.send for JSON
+# messages of about 200 bytes with the trace context injected, plain versus instrumented (the
+# patched window.WebSocket and TracedWebSocket): both medians, the microseconds added per message
+# and the ratio; then the time of one flush of 500 spans from flush() until the body is handed
+# to fetch: with compression off that is the flush's main-thread work (release, scrub, encode),
+# with compression on it adds the gzip hand-off. The SDK exports to a real collector process with its
+# default delivery settings.
 # Uses the release package from `wasm-pack build --target web`. Needs the tools that
-# scripts/test-sdk-wasm.sh installs. BATCHES and PER_BATCH size the run; BENCH_CONFIG (URL-encoded
-# JSON) is merged into the SDK config, e.g. to measure with injection or scrubbing off.
+# scripts/test-sdk-wasm.sh installs. BATCHES and PER_BATCH size the run, FLUSHES the flush
+# samples; BENCH_CONFIG (URL-encoded JSON) is merged into the SDK config, e.g. to measure with
+# injection, scrubbing or compression off.
 set -euo pipefail
 cd "$(dirname "$0")"
 SDK=$PWD
@@ -47,5 +52,17 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-python3 "$SDK/bench/drive.py" "http://127.0.0.1:$DRIVER_PORT" \
-    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&otlp=$OTLP&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&cfg=${BENCH_CONFIG:-%7B%7D}"
+python3 "${DRIVER:-$SDK/bench/drive.py}" "http://127.0.0.1:$DRIVER_PORT" \
+    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&otlp=$OTLP&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&flushes=${FLUSHES:-9}&cfg=${BENCH_CONFIG:-%7B%7D}" \
+    >"$WORK/result.json" || { cat "$WORK/result.json"; exit 1; }
+cat "$WORK/result.json"
+python3 - "$WORK/result.json" <<'SUMMARY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"{r['messageBytes']}-byte JSON messages, {r['messagesPerVariant']} per variant, context injected")
+print(f"plain send:             {r['plainUs']:.2f} us")
+for name in ("patched", "traced"):
+    label = "patched window.WebSocket" if name == "patched" else "TracedWebSocket"
+    print(f"{label + ':':24s}{r[name + 'Us']:.2f} us  (+{r[name + 'AddedUs']:.2f} us, ratio {r[name + 'Ratio']:.2f})")
+print(f"flush of 500 spans:     {r['flush500SpansMs']:.2f} ms main thread to the POST, {r['flush500SpansGzipMs']:.2f} ms with gzip (medians of {r['flushes']})")
+SUMMARY

@@ -12,10 +12,9 @@ use std::time::Instant;
 use prost::Message;
 use tracewire_collector::decode::{Encoding, decode_traces};
 use tracewire_collector::metrics::Metrics;
-use tracewire_collector::receive::{Ingest, router};
 use tracewire_collector::store::sqlite::insert_directly;
 use tracewire_collector::store::{Store, StoreUrl};
-use tracewire_collector::testing::load::{env_or as env, post_concurrently, traces};
+use tracewire_collector::testing::load::{env_or as env, ingest_router, post_concurrently, traces};
 
 /// Start of the first export's spans.
 const BASE_NS: u64 = 1_763_000_000_000_000_000;
@@ -50,14 +49,7 @@ fn main() {
         )
         .await
         .unwrap();
-        let app = router(
-            Ingest {
-                queue: store.queue().clone(),
-                metrics,
-                max_body: 64 << 20,
-            },
-            &[],
-        );
+        let app = ingest_router(&store, metrics);
         let bodies = Arc::new(bodies.clone());
         let started = Instant::now();
         post_concurrently(app, bodies, concurrency).await;

@@ -2,9 +2,11 @@
 //! merged in that order of precedence and validated before anything touches the network or disk.
 //! Each integration owns its options, their defaults and environment variables (the store's in
 //! [`crate::store`]: [`StoreArgs`], [`ClickHouseArgs`], [`SpoolArgs`]); this module puts them
-//! together: one command line with their flags, one file with their keys (`[clickhouse]` and
-//! `[spool]` tables; the flat keys of earlier versions, such as `clickhouse_cluster`, are
-//! aliases of those tables' keys).
+//! together: one command line with their flags, one file with their keys (`[clickhouse]`,
+//! `[spool]` and `[otlp_limits]` tables; the flat keys of earlier versions, such as
+//! `clickhouse_cluster`, are aliases of those tables' keys). The ingest listener's limits are
+//! [`crate::receive::limits`]'. Access ([`AccessOptions`]) and TLS ([`TlsOptions`]) keys are
+//! flat, as their flags are.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,9 +15,13 @@ use std::str::FromStr;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::access::AccessOptions;
+use crate::access::keys::NewSecretArgs;
 use crate::options::{ByteSize, Interval, InvalidOption, Retention, deserialize_via_from_str};
+use crate::receive::limits::{OtlpLimits, OtlpLimitsArgs};
 use crate::store::clickhouse::{ClickHouseArgs, SpoolArgs};
 use crate::store::{StoreArgs, StoreConfig, StoreUrl};
+use crate::tls::TlsOptions;
 
 /// Environment variable for [`Config::otlp_listen`].
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
@@ -90,7 +96,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<CliCommand>,
     /// TOML config file; keys are the long flag names with `_` for `-`, and the
-    /// `[clickhouse]` and `[spool]` tables.
+    /// `[clickhouse]`, `[spool]` and `[otlp_limits]` tables.
     #[arg(long, value_name = "FILE", env = ENV_CONFIG, global = true)]
     pub config: Option<PathBuf>,
     /// [`Config::otlp_listen`].
@@ -138,6 +144,15 @@ pub struct Cli {
     /// The ClickHouse store's spool: `--spool-*`.
     #[command(flatten)]
     pub spool: SpoolArgs,
+    /// The ingest listener's limits: `--otlp-max-connections` and the other `--otlp-*` limits.
+    #[command(flatten)]
+    pub otlp_limits: OtlpLimitsArgs,
+    /// Tenants, keys and tokens; the origins and host names the query API answers.
+    #[command(flatten)]
+    pub access: AccessOptions,
+    /// HTTPS on the listeners.
+    #[command(flatten)]
+    pub tls: TlsOptions,
 }
 
 /// Commands other than running the collector.
@@ -146,6 +161,41 @@ pub enum CliCommand {
     /// Print the ClickHouse DDL for `--store clickhouse:...` (and `--clickhouse-cluster`,
     /// `--retention`) and exit, so operators can review and apply it themselves.
     Schema,
+    /// Delete one user's or one browser session's data (spans, logs, round trips, session
+    /// offsets) from the configured store, as `DELETE /api/users/{id}` does.
+    Delete(DeleteArgs),
+    /// Make keys and tokens for the access file.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `tracewire-collector delete --user ID | --session ID [--tenant T]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct DeleteArgs {
+    /// The `user.id` whose data goes.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "session",
+        required_unless_present = "session"
+    )]
+    pub user: Option<String>,
+    /// The `session.id` whose data goes.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// The tenant (its id in the access file) [default: default].
+    #[arg(long, value_name = "ID", default_value = crate::access::DEFAULT_TENANT_ID)]
+    pub tenant: String,
+}
+
+/// `tracewire-collector keys ...`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key or token and the access-file lines that grant it.
+    New(NewSecretArgs),
 }
 
 /// The collector's configuration.
@@ -164,6 +214,15 @@ pub struct Config {
     pub cors_origin: Vec<CorsOrigin>,
     /// The store and its engine's options.
     pub store: StoreConfig,
+    /// Limits of the OTLP ingest listener: connections, header and body timeouts, header
+    /// count, memory held by requests in flight.
+    pub otlp_limits: OtlpLimits,
+    /// Tenants, keys and tokens (`access`), and the origins (`api_allowed_origin`) and host
+    /// names (`api_host`) the query API answers.
+    pub access: AccessOptions,
+    /// HTTPS on the listeners (`tls_cert`, `tls_key`, and per listener `otlp_tls_cert`,
+    /// `otlp_tls_key`, `api_tls_cert`, `api_tls_key`).
+    pub tls: TlsOptions,
 }
 
 impl Default for Config {
@@ -174,6 +233,9 @@ impl Default for Config {
             max_body: DEFAULT_MAX_BODY.parse().unwrap_or_else(|_| unreachable!()),
             cors_origin: Vec::new(),
             store: StoreConfig::default(),
+            otlp_limits: OtlpLimits::default(),
+            access: AccessOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -201,6 +263,9 @@ impl Config {
         cli.store.apply(&mut config.store)?;
         cli.clickhouse.apply(&mut config.store.clickhouse);
         cli.spool.apply(&mut config.store.spool);
+        cli.otlp_limits.apply(&mut config.otlp_limits);
+        config.access.overlay(cli.access);
+        config.tls.overlay(cli.tls);
         config.validate()
     }
 
@@ -211,10 +276,13 @@ impl Config {
             source,
         })?;
         let file: FileConfig = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|span| text[..span.start].matches('\n').count() + 1);
             let message = e.message().trim().replace('\n', " ");
+            // Keys of flattened option groups are checked at the table, so the span is the
+            // table's: find an unknown key's own line instead.
+            let line = unknown_key_line(&text, &message).or_else(|| {
+                e.span()
+                    .map(|span| text[..span.start].matches('\n').count() + 1)
+            });
             ConfigError::File {
                 path: path.to_owned(),
                 message: match line {
@@ -248,6 +316,9 @@ impl Config {
             });
         }
         self.store.validate()?;
+        self.otlp_limits.validate(body)?;
+        self.access.validate()?;
+        self.tls.validate()?;
         Ok(self)
     }
 }
@@ -266,6 +337,7 @@ struct FileConfig {
     write_queue_items: Option<usize>,
     clickhouse: ClickHouseArgs,
     spool: SpoolArgs,
+    otlp_limits: OtlpLimitsArgs,
     /// Alias of `[clickhouse] create_schema`.
     clickhouse_create_schema: Option<bool>,
     /// Alias of `[clickhouse] cluster`.
@@ -278,6 +350,12 @@ struct FileConfig {
     spool_dir: Option<PathBuf>,
     /// Alias of `[spool] max_bytes`.
     spool_max_bytes: Option<ByteSize>,
+    /// Alias of `[clickhouse] ca`.
+    clickhouse_ca: Option<PathBuf>,
+    #[serde(flatten)]
+    access: AccessOptions,
+    #[serde(flatten)]
+    tls: TlsOptions,
 }
 
 impl FileConfig {
@@ -314,6 +392,12 @@ impl FileConfig {
             "[spool] dir",
         )?;
         alias(
+            &mut self.clickhouse.ca,
+            self.clickhouse_ca,
+            "clickhouse_ca",
+            "[clickhouse] ca",
+        )?;
+        alias(
             &mut self.spool.max_bytes,
             self.spool_max_bytes,
             "spool_max_bytes",
@@ -343,8 +427,23 @@ impl FileConfig {
         }
         self.clickhouse.apply(&mut config.store.clickhouse);
         self.spool.apply(&mut config.store.spool);
+        self.otlp_limits.apply(&mut config.otlp_limits);
+        config.access = self.access;
+        config.tls = self.tls;
         Ok(config)
     }
+}
+
+/// The line that sets the key an `unknown field` message names.
+fn unknown_key_line(text: &str, message: &str) -> Option<usize> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']))
+        })
+        .map(|i| i + 1)
 }
 
 /// Takes the value of a flat alias key into its table's key, unless both are given.
@@ -451,6 +550,36 @@ mod tests {
         assert_eq!(config.store.retention, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.max_body.0, 16 << 20);
         assert!(config.cors_origin.is_empty());
+    }
+
+    #[test]
+    fn access_and_tls_keys_are_flat_in_the_file_and_flags_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "access = \"/etc/tw/access.toml\"\napi_host = [\"tw.example.com\"]\n\
+             tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n[clickhouse]\nca = \"ca.pem\"\n",
+        )
+        .expect("write");
+        let config = Config::load(cli(&[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--access",
+            "/srv/access.toml",
+        ]))
+        .expect("valid");
+        assert_eq!(config.access.file, Some(PathBuf::from("/srv/access.toml")));
+        assert_eq!(config.access.api_host[0].as_str(), "tw.example.com");
+        assert_eq!(
+            config.tls.pair(crate::tls::Listener::Api),
+            Some((Path::new("c.pem"), Path::new("k.pem")))
+        );
+        assert_eq!(config.store.clickhouse.ca, Some(PathBuf::from("ca.pem")));
+        std::fs::write(&path, "tls_cert = \"c.pem\"\n").expect("write");
+        let err =
+            Config::load(cli(&["--config", path.to_str().expect("utf-8")])).expect_err("no key");
+        assert!(err.to_string().starts_with("--tls-key:"), "{err}");
     }
 
     #[test]

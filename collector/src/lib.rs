@@ -2,10 +2,12 @@
 //! logs (SQLite by default), and answers trace queries. The ingest path reads top to bottom:
 //! [`receive`] → [`decode`] → [`store`]; [`api`] reads back from the store.
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod correlate;
 pub mod decode;
+pub mod hangup;
 pub mod live;
 pub mod metrics;
 pub mod model;
@@ -14,6 +16,7 @@ pub mod receive;
 pub mod server;
 pub mod signal;
 pub mod store;
+pub mod tls;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

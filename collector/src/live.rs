@@ -1,5 +1,5 @@
 //! Live tail: spans are announced here once they are durable, and `/api/live` WebSocket clients
-//! receive them. The channel is bounded: a slow client skips spans, it never slows ingest, and
+//! receive those of their tenant. The channel is bounded: a slow client skips spans, it never slows ingest, and
 //! nothing is built while nobody watches.
 
 use std::sync::Arc;
@@ -16,6 +16,9 @@ const CAPACITY: usize = 4_096;
 /// One stored span as the live tail shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveSpan {
+    /// The tenant (stored form); a watcher gets only its own tenant's spans.
+    #[serde(skip)]
+    pub tenant: String,
     /// Trace id.
     pub trace_id: String,
     /// Span id.
@@ -41,6 +44,7 @@ pub struct LiveSpan {
 impl From<&SpanRecord> for LiveSpan {
     fn from(s: &SpanRecord) -> Self {
         Self {
+            tenant: s.tenant.clone(),
             trace_id: s.trace_id.clone(),
             span_id: s.span_id.clone(),
             parent_span_id: s.parent_span_id.clone(),

@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use tracewire_collector::config::CliCommand;
+use tracewire_collector::access::Tenant;
+use tracewire_collector::access::keys;
+use tracewire_collector::config::{CliCommand, DeleteArgs, KeysCommand};
 use tracewire_collector::store::clickhouse::Layout;
+use tracewire_collector::store::{Scope, Store, Subject};
 use tracewire_collector::{Cli, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -27,6 +30,21 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.clone();
+    if let Some(CliCommand::Keys {
+        command: KeysCommand::New(args),
+    }) = &command
+    {
+        return match keys::new_secret(args.kind()) {
+            Ok(secret) => {
+                print!("{}", keys::instructions(args.kind(), &secret));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot read random bytes from the system: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(cli) {
         Ok(config) => config,
         Err(e) => {
@@ -34,6 +52,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(CliCommand::Delete(args)) = &command {
+        return delete(&config, args);
+    }
     if command == Some(CliCommand::Schema) {
         return match config.store.clickhouse() {
             Some(clickhouse) => {
@@ -55,20 +76,64 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(tracewire_collector::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The async runtime `builder` makes, or `None` (said on stderr) when the system refuses it.
+fn runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
+}
+
+/// `tracewire-collector delete`: deletes straight from the configured store.
+fn delete(config: &Config, args: &DeleteArgs) -> ExitCode {
+    let tenant = match Tenant::from_id(&args.tenant) {
+        Ok(tenant) => tenant,
+        Err(e) => {
+            eprintln!("error: --tenant: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let subject = match (&args.user, &args.session) {
+        (Some(user), _) => Subject::User(user.clone()),
+        (None, Some(session)) => Subject::Session(session.clone()),
+        (None, None) => {
+            eprintln!("error: give --user ID or --session ID");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(runtime) = runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return ExitCode::FAILURE;
+    };
+    let scope = Scope::of_tenant(tenant.stored());
+    match runtime.block_on(Store::delete_directly(&config.store, &scope, &subject)) {
+        Ok(d) => {
+            println!(
+                "Deleted {} {} of tenant {tenant} from {}: {} spans, {} log records, {} round trips, {} session offsets",
+                subject.attribute(),
+                subject.id(),
+                config.store.url,
+                d.spans,
+                d.logs,
+                d.round_trips,
+                d.session_offsets,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: store {}: {e}", config.store.url);
             ExitCode::FAILURE
         }
     }

@@ -25,6 +25,8 @@ pub enum Refusal {
     QueueFull,
     /// The store failed to commit, or the collector was shutting down.
     StoreUnavailable,
+    /// The request's key was over its rate.
+    RateLimited,
 }
 
 impl EncodeLabelValue for Refusal {
@@ -33,6 +35,7 @@ impl EncodeLabelValue for Refusal {
         encoder.write_str(match self {
             Self::QueueFull => "queue_full",
             Self::StoreUnavailable => "store_unavailable",
+            Self::RateLimited => "rate_limited",
         })
     }
 }
@@ -46,6 +49,12 @@ struct SignalLabels {
 struct RefusedLabels {
     signal: Signal,
     reason: Refusal,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeniedLabels {
+    reason: &'static str,
+    tenant: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,6 +72,7 @@ pub struct Metrics {
     accepted: Family<SignalLabels, Counter>,
     rejected: Family<SignalLabels, Counter>,
     refused: Family<RefusedLabels, Counter>,
+    denied: Family<DeniedLabels, Counter>,
     stored: Family<SignalLabels, Counter>,
     queue_depth: Gauge,
     queue_capacity: Gauge,
@@ -71,6 +81,8 @@ pub struct Metrics {
     spool_bytes: Gauge,
     moved_aside: Family<SignalLabels, Counter>,
     insert_failures: Counter,
+    truncated: Family<SignalLabels, Counter>,
+    refused_connections: Counter,
 }
 
 impl Default for Metrics {
@@ -80,6 +92,7 @@ impl Default for Metrics {
         let accepted = Family::<SignalLabels, Counter>::default();
         let rejected = Family::<SignalLabels, Counter>::default();
         let refused = Family::<RefusedLabels, Counter>::default();
+        let denied = Family::<DeniedLabels, Counter>::default();
         let stored = Family::<SignalLabels, Counter>::default();
         let queue_depth = Gauge::default();
         let queue_capacity = Gauge::default();
@@ -104,6 +117,11 @@ impl Default for Metrics {
             "tracewire_refused_items",
             "Items refused with a retryable status",
             refused.clone(),
+        );
+        registry.register(
+            "tracewire_ingest_denied_requests",
+            "Ingest requests the access file refused, by reason (missing_key, unknown_key, origin, rate_limited) and tenant (empty when the key is unknown)",
+            denied.clone(),
         );
         registry.register(
             "tracewire_stored_items",
@@ -149,12 +167,25 @@ impl Default for Metrics {
             "ClickHouse INSERTs that failed and will be retried",
             insert_failures.clone(),
         );
+        let truncated = Family::<SignalLabels, Counter>::default();
+        let refused_connections = Counter::default();
+        registry.register(
+            "tracewire_truncated_fields",
+            "Strings and attribute maps cut to the collector's size limits (the items were stored)",
+            truncated.clone(),
+        );
+        registry.register(
+            "tracewire_refused_connections",
+            "Ingest connections refused with 503 or closed because --otlp-max-connections were open",
+            refused_connections.clone(),
+        );
         Self {
             registry,
             received,
             accepted,
             rejected,
             refused,
+            denied,
             stored,
             queue_depth,
             queue_capacity,
@@ -163,6 +194,8 @@ impl Default for Metrics {
             spool_bytes,
             moved_aside,
             insert_failures,
+            truncated,
+            refused_connections,
         }
     }
 }
@@ -172,6 +205,20 @@ fn count(n: usize) -> u64 {
 }
 
 impl Metrics {
+    /// Strings or maps of a request cut to the size limits.
+    pub fn truncated(&self, signal: Signal, n: u64) {
+        if n > 0 {
+            self.truncated
+                .get_or_create(&SignalLabels { signal })
+                .inc_by(n);
+        }
+    }
+
+    /// One ingest connection refused over the connection limit.
+    pub fn refused_connection(&self) {
+        self.refused_connections.inc();
+    }
+
     /// Items found in a request.
     pub fn received(&self, signal: Signal, n: u64) {
         self.received
@@ -198,6 +245,16 @@ impl Metrics {
         self.refused
             .get_or_create(&RefusedLabels { signal, reason })
             .inc_by(count(n));
+    }
+
+    /// One ingest request refused by the access file; `tenant` is empty when the key is unknown.
+    pub fn denied(&self, reason: &'static str, tenant: &str) {
+        self.denied
+            .get_or_create(&DeniedLabels {
+                reason,
+                tenant: tenant.to_owned(),
+            })
+            .inc();
     }
 
     /// Items committed by a store writer.
@@ -265,7 +322,14 @@ mod tests {
         metrics.received(Signal::Traces, 3);
         metrics.refused(Signal::Logs, Refusal::QueueFull, 2);
         metrics.request("/v1/traces", 200, Duration::from_millis(3));
+        metrics.denied("origin", "acme");
         let text = metrics.render(5, 10);
+        assert!(
+            text.contains(
+                r#"tracewire_ingest_denied_requests_total{reason="origin",tenant="acme"} 1"#
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(r#"tracewire_received_items_total{signal="traces"} 3"#),
             "{text}"

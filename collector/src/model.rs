@@ -135,6 +135,17 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Puts every span and log record in `tenant` (the stored form, empty for the default
+    /// tenant): the tenant comes from the request's credential, never from its payload.
+    pub fn assign_tenant(&mut self, tenant: &str) {
+        for span in &mut self.spans {
+            tenant.clone_into(&mut span.tenant);
+        }
+        for log in &mut self.logs {
+            tenant.clone_into(&mut log.tenant);
+        }
+    }
 }
 
 macro_rules! named_enum {

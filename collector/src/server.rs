@@ -10,15 +10,19 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::serve::Listener as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::api::{self, Api};
+use crate::access::{Access, AccessError};
+use crate::api::{self, Api, Guard};
 use crate::config::Config;
+use crate::hangup;
 use crate::metrics::Metrics;
 use crate::receive::{self, Ingest};
 use crate::store::{Store, StoreError};
+use crate::tls::{Incoming, Listener, Peer, ServerTls, TlsError, TlsOptions};
 
 /// Why the collector could not run.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,17 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// A listener's certificate or key cannot be used.
+    #[error("--{option}: {source}")]
+    Tls {
+        /// The option that names the file (or the shared `--tls-cert`).
+        option: &'static str,
+        /// What is wrong.
+        source: TlsError,
+    },
+    /// The access file cannot be used.
+    #[error("{0}")]
+    Access(#[from] AccessError),
     /// A server failed while running.
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
@@ -49,6 +64,7 @@ pub enum RunError {
 /// Runs the collector until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
+    let access = Arc::new(Access::from_options(&config.access)?);
     let store_error = |source| RunError::Store {
         store: config.store.url.to_string(),
         source,
@@ -58,37 +74,65 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             .await
             .map_err(store_error)?,
     );
-    let ingest_listener = bind("otlp-listen", config.otlp_listen).await?;
-    let api_listener = bind("api-listen", config.api_listen).await?;
+    let Certificates {
+        ingest: ingest_tls,
+        api: api_tls,
+    } = listener_tls(&config.tls)?;
+    let ingest_listener = Incoming::new(
+        bind("otlp-listen", config.otlp_listen).await?,
+        ingest_tls.clone(),
+    );
+    let api_listener = Incoming::new(
+        bind("api-listen", config.api_listen).await?,
+        api_tls.clone(),
+    );
     let ready = Arc::new(AtomicBool::new(true));
 
-    let ingest = receive::router(
+    let ingest = receive::limited_router(
         Ingest {
             queue: store.queue().clone(),
             metrics: Arc::clone(&metrics),
             max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
+            access: Arc::clone(&access),
         },
         &config.cors_origin,
+        &config.otlp_limits,
     );
     let api = api::router(Api {
         store: Arc::clone(&store),
         metrics: Arc::clone(&metrics),
         ready: Arc::clone(&ready),
         reads: Default::default(),
+        guard: Arc::new(Guard::new(
+            Arc::clone(&access),
+            api_listener.local_addr()?,
+            &config.access,
+        )),
     });
 
     info!(
-        "OTLP ingest listening on http://{}",
+        "OTLP ingest listening on {}://{}",
+        ingest_listener.scheme(),
         ingest_listener.local_addr()?
     );
     info!(
-        "query API listening on http://{}",
+        "query API listening on {}://{}",
+        api_listener.scheme(),
         api_listener.local_addr()?
     );
     info!("Storing in {}", config.store.url);
-    if config.cors_origin.is_empty() {
+    announce_access(&access, ingest_listener.local_addr()?);
+    if config.cors_origin.is_empty() && !access.enforced() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
     }
+    receive::raise_open_files_limit(config.otlp_limits.max_connections);
+    let mut certificates: Vec<Arc<ServerTls>> = ingest_tls.into_iter().collect();
+    if let Some(api_tls) = api_tls
+        && !certificates.iter().any(|c| Arc::ptr_eq(c, &api_tls))
+    {
+        certificates.push(api_tls);
+    }
+    let hangups = hangup::spawn(Arc::clone(&access), certificates);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -101,16 +145,74 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         }
     });
     let (ingest_result, api_result) = tokio::join!(
-        serve(ingest_listener, ingest, &metrics, stop_rx.clone()),
-        serve(api_listener, api, &metrics, stop_rx),
+        receive::serve(
+            ingest_listener,
+            tracked(ingest, &metrics),
+            &config.otlp_limits,
+            &metrics,
+            stop_rx.clone(),
+        ),
+        serve(api_listener, tracked(api, &metrics), stop_rx),
     );
     signals.abort();
+    hangups.abort();
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     api_result?;
     stored?;
     info!("Stopped");
     Ok(())
+}
+
+/// The certificates of the two listeners, when they serve HTTPS.
+struct Certificates {
+    ingest: Option<Arc<ServerTls>>,
+    api: Option<Arc<ServerTls>>,
+}
+
+/// The certificates of the ingest and API listeners; one shared value when both serve the same.
+fn listener_tls(options: &TlsOptions) -> Result<Certificates, RunError> {
+    let load = |listener| {
+        let option = options.cert_option(listener);
+        options
+            .pair(listener)
+            .map(|(cert, key)| {
+                ServerTls::load(cert, key)
+                    .map(Arc::new)
+                    .map_err(|source| RunError::Tls { option, source })
+            })
+            .transpose()
+    };
+    let ingest = load(Listener::Otlp)?;
+    if options.pair(Listener::Otlp) == options.pair(Listener::Api) {
+        return Ok(Certificates {
+            api: ingest.clone(),
+            ingest,
+        });
+    }
+    Ok(Certificates {
+        ingest,
+        api: load(Listener::Api)?,
+    })
+}
+
+/// Says which access rules are in force, and warns when anyone can write.
+fn announce_access(access: &Access, ingest: SocketAddr) {
+    match (access.path(), access.loaded()) {
+        (Some(path), Some(loaded)) => info!(
+            tenants = loaded.tenants,
+            keys = loaded.keys,
+            tokens = loaded.tokens,
+            "Access file {} in force: ingest needs a key and the query API a read token",
+            path.display()
+        ),
+        _ if !ingest.ip().is_loopback() => warn!(
+            "OTLP ingest on {ingest} accepts data from anyone who reaches it, and the query API \
+             answers anyone who reaches it: give an access file with --access (see the README's \
+             Security section)"
+        ),
+        _ => {}
+    }
 }
 
 async fn bind(option: &'static str, addr: SocketAddr) -> Result<TcpListener, RunError> {
@@ -123,18 +225,24 @@ async fn bind(option: &'static str, addr: SocketAddr) -> Result<TcpListener, Run
         })
 }
 
+/// `router` with each request's latency recorded.
+fn tracked(router: Router, metrics: &Arc<Metrics>) -> Router {
+    router.layer(middleware::from_fn_with_state(Arc::clone(metrics), track))
+}
+
 async fn serve(
-    listener: TcpListener,
+    listener: Incoming,
     router: Router,
-    metrics: &Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), std::io::Error> {
-    let router = router.layer(middleware::from_fn_with_state(Arc::clone(metrics), track));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        })
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<Peer>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    })
+    .await
 }
 
 /// Records each request's latency by matched route and status.

@@ -1,29 +1,42 @@
-// Prints the package's size as a browser downloads it: each shipped file gzipped (level 9), the
-// wasm and the JavaScript (wasm-bindgen glue, its snippets and the TypeScript layer, unminified).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// Prints the package's size as a browser downloads it: the TypeScript layer (both entry points,
+// `tracewire` and `tracewire/react`) and the wasm-bindgen glue with its snippets, bundled and
+// minified by esbuild as an app's bundler would (React left out: the app has it anyway), each
+// output file gzipped at level 9, plus the gzipped .wasm. With `--max BYTES` it fails when the
+// total is larger.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const maxAt = process.argv.indexOf('--max');
+const max = maxAt > 0 ? Number(process.argv[maxAt + 1]) : Infinity;
 
-function files(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? files(path) : [path];
+const out = mkdtempSync(join(tmpdir(), 'tracewire-size-'));
+try {
+  await build({
+    entryPoints: { index: join(ROOT, 'dist/index.js'), react: join(ROOT, 'dist/react/index.js') },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    minify: true,
+    target: 'es2022',
+    outdir: out,
+    external: ['react', 'react/*', 'react-dom'],
+    logLevel: 'error',
   });
+  const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+  const rows = readdirSync(out).sort().map((name) => [`${name} (minified)`, gz(readFileSync(join(out, name)))]);
+  rows.push(['tracewire_sdk_bg.wasm', gz(readFileSync(join(ROOT, 'wasm/tracewire_sdk_bg.wasm')))]);
+  const total = rows.reduce((sum, [, n]) => sum + n, 0);
+  for (const [name, n] of rows) console.log(`${String(n).padStart(8)} B  ${name}`);
+  console.log(`${String(total).padStart(8)} B  total, gzipped (${(total / 1024).toFixed(1)} KiB)`);
+  if (total > max) {
+    console.error(`tracewire: package size ${total} B exceeds the budget of ${max} B`);
+    process.exitCode = 1;
+  }
+} finally {
+  rmSync(out, { recursive: true, force: true });
 }
-
-const shipped = [...files(join(ROOT, 'wasm')), ...files(join(ROOT, 'dist'))].filter((f) => /\.(js|wasm)$/.test(f));
-const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-let wasm = 0;
-let js = 0;
-for (const file of shipped.sort()) {
-  const gz = gzipSync(readFileSync(file), { level: 9 }).length;
-  if (file.endsWith('.wasm')) wasm += gz;
-  else js += gz;
-  console.log(`${kib(gz).padStart(10)}  ${relative(ROOT, file)}`);
-}
-console.log(`${kib(wasm).padStart(10)}  wasm, gzipped`);
-console.log(`${kib(js).padStart(10)}  JavaScript, gzipped (unminified)`);
-console.log(`${kib(wasm + js).padStart(10)}  total, gzipped`);

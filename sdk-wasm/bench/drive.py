@@ -20,7 +20,7 @@ def main(driver, page):
             "alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {
-                    "args": ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage", "--disable-gpu"]
+                    "args": ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage", "--disable-gpu", "--js-flags=--no-liftoff"]
                 },
             }
         }

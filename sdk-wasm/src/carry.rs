@@ -2,14 +2,14 @@
 //! `localStorage` (bounded) and sent by the next page load of the same origin, instead of being
 //! lost. The stored form is a JSON array of complete OTLP request bodies.
 
-use serde::{Deserialize, Serialize};
+use crate::json;
 
 /// Most UTF-8 bytes of request bodies kept for the next load (`localStorage` allows about 5 MB
 /// per origin and is shared with the application).
 pub const MAX_CARRY_BYTES: usize = 1 << 20;
 
 /// One export request kept for later.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Carried {
     /// `/v1/traces` or `/v1/logs`.
     pub path: String,
@@ -22,11 +22,22 @@ pub struct Carried {
 /// Reads what a previous page stored; anything unreadable counts as nothing.
 pub fn parse(stored: Option<&str>) -> Vec<Carried> {
     stored
-        .and_then(|s| serde_json::from_str::<Vec<Carried>>(s).ok())
+        .and_then(json::array_items)
         .unwrap_or_default()
         .into_iter()
+        .filter_map(read_entry)
         .filter(|c| c.path == "/v1/traces" || c.path == "/v1/logs")
         .collect()
+}
+
+fn read_entry(raw: &str) -> Option<Carried> {
+    let members = json::object_members(raw)?;
+    let field = |key: &str| members.iter().find(|m| m.key == key).map(|m| m.value);
+    Some(Carried {
+        path: json::string_value(field("path")?)?.into_owned(),
+        body: json::string_value(field("body")?)?.into_owned(),
+        items: u32::try_from(json::u64_value(field("items")?)?).ok()?,
+    })
 }
 
 /// Adds `entry` to the stored list when the bodies stay within `max_bytes`; returns the new
@@ -38,7 +49,22 @@ pub fn append(stored: Option<&str>, entry: Carried, max_bytes: usize) -> Option<
         return None;
     }
     list.push(entry);
-    serde_json::to_string(&list).ok()
+    let mut out = String::with_capacity(used * 11 / 10 + 64 * list.len());
+    out.push('[');
+    for (i, c) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"path\":");
+        json::push_str(&mut out, &c.path);
+        out.push_str(",\"body\":");
+        json::push_str(&mut out, &c.body);
+        out.push_str(",\"items\":");
+        json::push_u64(&mut out, u64::from(c.items));
+        out.push('}');
+    }
+    out.push(']');
+    Some(out)
 }
 
 #[cfg(test)]
@@ -61,6 +87,13 @@ mod tests {
     }
 
     #[test]
+    fn bodies_with_escapes_read_back_unchanged() {
+        let body = "{\"name\":\"line\\nbreak\", \"tab\":\"\t\", \"é\":\"😀\"}";
+        let stored = append(None, entry(body), 1000).expect("fits");
+        assert_eq!(parse(Some(&stored)), vec![entry(body)]);
+    }
+
+    #[test]
     fn the_byte_bound_holds() {
         let one = append(None, entry(&"x".repeat(60)), 100).expect("fits");
         assert_eq!(append(Some(&one), entry(&"y".repeat(50)), 100), None);
@@ -73,5 +106,15 @@ mod tests {
         assert!(parse(None).is_empty());
         let other = r#"[{"path":"/elsewhere","body":"{}","items":1}]"#;
         assert!(parse(Some(other)).is_empty());
+        // What earlier versions stored (the same JSON, written by serde) reads back.
+        let earlier = r#"[{"path":"/v1/logs","body":"{\"a\":\"\u00e9\"}","items":3}]"#;
+        assert_eq!(
+            parse(Some(earlier)),
+            vec![Carried {
+                path: "/v1/logs".into(),
+                body: "{\"a\":\"é\"}".into(),
+                items: 3
+            }]
+        );
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::text::slice;
+
 /// A 16-byte trace id; never all zeros when valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TraceId(pub [u8; 16]);
@@ -65,7 +67,7 @@ impl TraceParent {
         if bytes.len() < 55 || !value.is_ascii() {
             return None;
         }
-        let version = parse_hex::<1>(&value[0..2])?[0];
+        let version = parse_hex::<1>(slice(value, 0, 2))?[0];
         if version == 0xff || (version == 0 && bytes.len() != 55) {
             return None;
         }
@@ -75,9 +77,9 @@ impl TraceParent {
         if bytes.len() > 55 && bytes[55] != b'-' {
             return None;
         }
-        let trace_id = TraceId(parse_hex::<16>(&value[3..35])?);
-        let span_id = SpanId(parse_hex::<8>(&value[36..52])?);
-        let flags = parse_hex::<1>(&value[53..55])?[0];
+        let trace_id = TraceId(parse_hex::<16>(slice(value, 3, 35))?);
+        let span_id = SpanId(parse_hex::<8>(slice(value, 36, 52))?);
+        let flags = parse_hex::<1>(slice(value, 53, 55))?[0];
         if !trace_id.is_valid() || !span_id.is_valid() {
             return None;
         }
@@ -95,11 +97,11 @@ impl TraceParent {
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(55);
         out.push_str("00-");
-        push_hex(&mut out, &self.trace_id.0);
+        hex_into(&mut out, &self.trace_id.0);
         out.push('-');
-        push_hex(&mut out, &self.span_id.0);
+        hex_into(&mut out, &self.span_id.0);
         out.push('-');
-        push_hex(&mut out, &[self.flags]);
+        hex_into(&mut out, &[self.flags]);
         out
     }
 }
@@ -113,11 +115,12 @@ impl fmt::Display for TraceParent {
 /// Lowercase hex encoding.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
+    hex_into(&mut out, bytes);
     out
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// Appends the lowercase hex of `bytes`.
+pub fn hex_into(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);

@@ -6,6 +6,8 @@
 
 use crate::context::TraceParent;
 use crate::json::{self, Member};
+use crate::text;
+use tracewire_semconv::message;
 
 /// Result of inspecting an outgoing text message.
 #[derive(Debug, PartialEq)]
@@ -24,7 +26,7 @@ fn context_json(tp: &TraceParent, tracestate: &str) -> String {
     out.push('"');
     if !tracestate.is_empty() {
         out.push_str(",\"tracestate\":");
-        out.push_str(&serde_json::to_string(tracestate).unwrap_or_else(|_| "\"\"".into()));
+        json::push_str(&mut out, tracestate);
     }
     out.push('}');
     out
@@ -114,10 +116,9 @@ pub fn plan_injection(text: &str, field: &str, type_fields: &[String]) -> Plan {
 
 /// The inserted member up to the `traceparent` value: `"<field>":{"traceparent":"`.
 pub fn member_prefix(field: &str) -> String {
-    format!(
-        "{}:{{\"traceparent\":\"",
-        serde_json::to_string(field).unwrap_or_default()
-    )
+    let mut out = json::quoted(field);
+    out.push_str(":{\"traceparent\":\"");
+    out
 }
 
 /// The inserted member after the `traceparent` value: the `tracestate`, if any, and the closing
@@ -126,7 +127,7 @@ pub fn member_suffix(tracestate: &str) -> String {
     let mut out = String::from("\"");
     if !tracestate.is_empty() {
         out.push_str(",\"tracestate\":");
-        out.push_str(&serde_json::to_string(tracestate).unwrap_or_default());
+        json::push_str(&mut out, tracestate);
     }
     out.push('}');
     out
@@ -136,14 +137,14 @@ pub fn member_suffix(tracestate: &str) -> String {
 /// JavaScript, to avoid decoding a new string out of wasm memory on every send).
 pub fn apply(text: &str, ins: Insertion, prefix: &str, tp: &TraceParent, suffix: &str) -> String {
     let mut out = String::with_capacity(text.len() + prefix.len() + 56 + suffix.len());
-    out.push_str(&text[..ins.at]);
+    out.push_str(text::slice(text, 0, ins.at));
     out.push_str(prefix);
     out.push_str(&tp.encode());
     out.push_str(suffix);
     if ins.comma {
         out.push(',');
     }
-    out.push_str(&text[ins.at..]);
+    out.push_str(text::tail(text, ins.at));
     out
 }
 
@@ -187,17 +188,20 @@ pub fn envelope(
     } else {
         None
     };
-    let data = if valid {
-        text.trim().to_owned()
+    let mut out = String::with_capacity(text.len() + field.len() + 128);
+    out.push_str("{\"data\":");
+    if valid {
+        out.push_str(text.trim());
     } else {
-        serde_json::to_string(text).unwrap_or_default()
-    };
-    let out = format!(
-        "{{\"data\":{data},{}:{},\"ts\":{}}}",
-        serde_json::to_string(field).unwrap_or_default(),
-        context_json(tp, tracestate),
-        ts_ms.round() as i64
-    );
+        json::push_str(&mut out, text);
+    }
+    out.push(',');
+    json::push_str(&mut out, field);
+    out.push(':');
+    out.push_str(&context_json(tp, tracestate));
+    out.push_str(",\"ts\":");
+    json::push_i64(&mut out, ts_ms.round() as i64);
+    out.push('}');
     Outgoing {
         text: Some(out),
         message_type,
@@ -231,17 +235,18 @@ pub fn extract(text: &str, field: &str, type_fields: &[String]) -> Incoming {
     };
     let mut message_type = message_type(&members, type_fields);
     if message_type.is_none()
-        && let Some(data) = member(&members, "data").and_then(|d| json::object_members(d.value))
+        && let Some(data) =
+            member(&members, message::ENVELOPE_DATA).and_then(|d| json::object_members(d.value))
     {
         message_type = self::message_type(&data, type_fields);
     }
     let carrier = member(&members, field).and_then(|c| json::object_members(c.value));
     let (parent, tracestate) = match carrier {
         Some(c) => (
-            member(&c, "traceparent")
+            member(&c, message::TRACEPARENT)
                 .and_then(|v| json::string_value(v.value))
                 .and_then(|v| TraceParent::parse(&v)),
-            member(&c, "tracestate")
+            member(&c, message::TRACESTATE)
                 .and_then(|v| json::string_value(v.value))
                 .map(|v| v.into_owned()),
         ),

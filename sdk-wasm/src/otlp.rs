@@ -1,8 +1,9 @@
 //! OTLP/HTTP JSON encoding of spans and log records (opentelemetry-proto JSON mapping: hex ids,
-//! lowerCamelCase keys, integer enums, 64-bit integers as decimal strings).
+//! lowerCamelCase keys, integer enums, 64-bit integers as decimal strings), written straight into
+//! the request body.
 
-use serde::Serialize;
-
+use crate::context::{SpanId, TraceId, hex_into};
+use crate::json::{push_f64, push_i64, push_str, push_u64};
 use crate::record::{AttrValue, Attributes, LogRecord, SpanEvent, SpanRecord};
 
 /// Instrumentation scope name put on everything the SDK exports.
@@ -10,221 +11,187 @@ pub const SCOPE_NAME: &str = "tracewire-sdk";
 /// SDK version, from the crate.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[derive(Serialize)]
-enum JsonValue<'a> {
-    #[serde(rename = "stringValue")]
-    String(&'a str),
-    #[serde(rename = "intValue")]
-    Int(String),
-    #[serde(rename = "doubleValue")]
-    Double(f64),
-    #[serde(rename = "boolValue")]
-    Bool(bool),
+/// `"scope":{...}` of every request, made at compile time.
+const SCOPE: &str = concat!(
+    "\"scope\":{\"name\":\"tracewire-sdk\",\"version\":\"",
+    env!("CARGO_PKG_VERSION"),
+    "\"}"
+);
+
+/// Appends `"key":"<decimal>"`: OTLP JSON writes 64-bit integers as strings.
+fn push_nanos(out: &mut String, key: &str, ns: u64) {
+    out.push_str(key);
+    out.push('"');
+    push_u64(out, ns);
+    out.push('"');
 }
 
-#[derive(Serialize)]
-struct KeyValue<'a> {
-    key: &'a str,
-    value: JsonValue<'a>,
+fn push_value(out: &mut String, v: &AttrValue) {
+    match v {
+        AttrValue::Str(s) => {
+            out.push_str("{\"stringValue\":");
+            push_str(out, s);
+        }
+        AttrValue::Int(i) => {
+            out.push_str("{\"intValue\":\"");
+            push_i64(out, *i);
+            out.push('"');
+        }
+        AttrValue::Float(f) if f.is_finite() => {
+            out.push_str("{\"doubleValue\":");
+            push_f64(out, *f);
+        }
+        // JSON has no NaN or infinity; OTLP receivers would reject the whole batch.
+        AttrValue::Float(_) => out.push_str("{\"stringValue\":\"NaN\""),
+        AttrValue::Bool(b) => {
+            out.push_str("{\"boolValue\":");
+            out.push_str(if *b { "true" } else { "false" });
+        }
+    }
+    out.push('}');
 }
 
-fn kvs(attrs: &Attributes) -> Vec<KeyValue<'_>> {
-    attrs
-        .iter()
-        .map(|(k, v)| KeyValue {
-            key: k.as_ref(),
-            value: match v {
-                AttrValue::Str(s) => JsonValue::String(s.as_ref()),
-                AttrValue::Int(i) => JsonValue::Int(i.to_string()),
-                // JSON has no NaN or infinity; OTLP receivers would reject the whole batch.
-                AttrValue::Float(f) if f.is_finite() => JsonValue::Double(*f),
-                AttrValue::Float(_) => JsonValue::String("NaN"),
-                AttrValue::Bool(b) => JsonValue::Bool(*b),
-            },
-        })
-        .collect()
+/// Appends `"attributes":[{"key":...,"value":{...}},...]`.
+fn push_attributes(out: &mut String, attrs: &Attributes) {
+    out.push_str("\"attributes\":[");
+    for (i, (k, v)) in attrs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"key\":");
+        push_str(out, k);
+        out.push_str(",\"value\":");
+        push_value(out, v);
+        out.push('}');
+    }
+    out.push(']');
 }
 
-#[derive(Serialize)]
-struct Resource<'a> {
-    attributes: Vec<KeyValue<'a>>,
+fn push_id(out: &mut String, key: &str, id: &[u8]) {
+    out.push_str(key);
+    out.push('"');
+    hex_into(out, id);
+    out.push('"');
 }
 
-#[derive(Serialize)]
-struct Scope {
-    name: &'static str,
-    version: &'static str,
+fn push_event(out: &mut String, e: &SpanEvent) {
+    push_nanos(out, "{\"timeUnixNano\":", e.time_ns);
+    out.push_str(",\"name\":");
+    push_str(out, &e.name);
+    out.push(',');
+    push_attributes(out, &e.attributes);
+    out.push('}');
 }
 
-const SCOPE: Scope = Scope {
-    name: SCOPE_NAME,
-    version: SDK_VERSION,
-};
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TracesRequest<'a> {
-    resource_spans: [ResourceSpans<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceSpans<'a> {
-    resource: Resource<'a>,
-    scope_spans: [ScopeSpans<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct ScopeSpans<'a> {
-    scope: Scope,
-    spans: Vec<Span<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Span<'a> {
-    trace_id: String,
-    span_id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    parent_span_id: String,
-    name: &'a str,
-    kind: i32,
-    start_time_unix_nano: String,
-    end_time_unix_nano: String,
-    attributes: Vec<KeyValue<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    events: Vec<Event<'a>>,
-    status: Status<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Event<'a> {
-    time_unix_nano: String,
-    name: &'a str,
-    attributes: Vec<KeyValue<'a>>,
-}
-
-#[derive(Serialize)]
-struct Status<'a> {
-    code: i32,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    message: &'a str,
-}
-
-fn event(e: &SpanEvent) -> Event<'_> {
-    Event {
-        time_unix_nano: e.time_ns.to_string(),
-        name: &e.name,
-        attributes: kvs(&e.attributes),
+fn push_span(out: &mut String, s: &SpanRecord) {
+    push_id(out, "{\"traceId\":", &s.trace_id.0);
+    push_id(out, ",\"spanId\":", &s.span_id.0);
+    if let Some(SpanId(p)) = &s.parent_span_id {
+        push_id(out, ",\"parentSpanId\":", p);
+    }
+    out.push_str(",\"name\":");
+    push_str(out, &s.name);
+    out.push_str(",\"kind\":");
+    push_u64(out, s.kind as u64);
+    push_nanos(out, ",\"startTimeUnixNano\":", s.start_ns);
+    push_nanos(out, ",\"endTimeUnixNano\":", s.end_ns.max(s.start_ns));
+    out.push(',');
+    push_attributes(out, &s.attributes);
+    if !s.events.is_empty() {
+        out.push_str(",\"events\":[");
+        for (i, e) in s.events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_event(out, e);
+        }
+        out.push(']');
+    }
+    match &s.error {
+        None => out.push_str(",\"status\":{\"code\":0}}"),
+        Some(m) if m.is_empty() => out.push_str(",\"status\":{\"code\":2}}"),
+        Some(m) => {
+            out.push_str(",\"status\":{\"code\":2,\"message\":");
+            push_str(out, m);
+            out.push_str("}}");
+        }
     }
 }
 
-fn span(s: &SpanRecord) -> Span<'_> {
-    Span {
-        trace_id: s.trace_id.to_hex(),
-        span_id: s.span_id.to_hex(),
-        parent_span_id: s.parent_span_id.map(|p| p.to_hex()).unwrap_or_default(),
-        name: &s.name,
-        kind: s.kind as i32,
-        start_time_unix_nano: s.start_ns.to_string(),
-        end_time_unix_nano: s.end_ns.max(s.start_ns).to_string(),
-        attributes: kvs(&s.attributes),
-        events: s.events.iter().map(event).collect(),
-        status: match &s.error {
-            None => Status {
-                code: 0,
-                message: "",
-            },
-            Some(m) => Status {
-                code: 2,
-                message: m,
-            },
-        },
+fn push_log(out: &mut String, l: &LogRecord) {
+    push_nanos(out, "{\"timeUnixNano\":", l.time_ns);
+    push_nanos(out, ",\"observedTimeUnixNano\":", l.time_ns);
+    out.push_str(",\"severityNumber\":");
+    push_u64(out, l.severity as u64);
+    out.push_str(",\"severityText\":\"");
+    out.push_str(l.severity.text());
+    out.push_str("\",\"body\":{\"stringValue\":");
+    push_str(out, &l.body);
+    out.push('}');
+    if let Some(name) = &l.event_name {
+        out.push_str(",\"eventName\":");
+        push_str(out, name);
     }
+    out.push(',');
+    push_attributes(out, &l.attributes);
+    if let Some(TraceId(t)) = &l.trace_id {
+        push_id(out, ",\"traceId\":", t);
+    }
+    if let Some(SpanId(s)) = &l.span_id {
+        push_id(out, ",\"spanId\":", s);
+    }
+    out.push('}');
+}
+
+/// Writes `{"resource<Kind>":[{"resource":{...},"scope<Kind>":[{"scope":{...},"<items>":[...]}]}]}`.
+fn request<T>(
+    resource: &Attributes,
+    keys: [&str; 3],
+    items: &[&T],
+    approx: usize,
+    push: fn(&mut String, &T),
+) -> String {
+    let mut out = String::with_capacity(256 + approx);
+    out.push_str(keys[0]);
+    out.push_str("[{\"resource\":{");
+    push_attributes(&mut out, resource);
+    out.push_str("},");
+    out.push_str(keys[1]);
+    out.push_str("[{");
+    out.push_str(SCOPE);
+    out.push(',');
+    out.push_str(keys[2]);
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push(&mut out, item);
+    }
+    out.push_str("]}]}]}");
+    out
 }
 
 /// Encodes an `ExportTraceServiceRequest`.
 pub fn encode_traces(resource: &Attributes, spans: &[&SpanRecord]) -> String {
-    let req = TracesRequest {
-        resource_spans: [ResourceSpans {
-            resource: Resource {
-                attributes: kvs(resource),
-            },
-            scope_spans: [ScopeSpans {
-                scope: SCOPE,
-                spans: spans.iter().map(|s| span(s)).collect(),
-            }],
-        }],
-    };
-    serde_json::to_string(&req).unwrap_or_default()
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogsRequest<'a> {
-    resource_logs: [ResourceLogs<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceLogs<'a> {
-    resource: Resource<'a>,
-    scope_logs: [ScopeLogs<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ScopeLogs<'a> {
-    scope: Scope,
-    log_records: Vec<Log<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Log<'a> {
-    time_unix_nano: String,
-    observed_time_unix_nano: String,
-    severity_number: i32,
-    severity_text: &'static str,
-    body: JsonValue<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_name: Option<&'a str>,
-    attributes: Vec<KeyValue<'a>>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    trace_id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    span_id: String,
-}
-
-fn log(l: &LogRecord) -> Log<'_> {
-    Log {
-        time_unix_nano: l.time_ns.to_string(),
-        observed_time_unix_nano: l.time_ns.to_string(),
-        severity_number: l.severity as i32,
-        severity_text: l.severity.text(),
-        body: JsonValue::String(&l.body),
-        event_name: l.event_name.as_deref(),
-        attributes: kvs(&l.attributes),
-        trace_id: l.trace_id.map(|t| t.to_hex()).unwrap_or_default(),
-        span_id: l.span_id.map(|s| s.to_hex()).unwrap_or_default(),
-    }
+    request(
+        resource,
+        ["{\"resourceSpans\":", "\"scopeSpans\":", "\"spans\":"],
+        spans,
+        spans.len() * 512,
+        push_span,
+    )
 }
 
 /// Encodes an `ExportLogsServiceRequest`.
 pub fn encode_logs(resource: &Attributes, logs: &[&LogRecord]) -> String {
-    let req = LogsRequest {
-        resource_logs: [ResourceLogs {
-            resource: Resource {
-                attributes: kvs(resource),
-            },
-            scope_logs: [ScopeLogs {
-                scope: SCOPE,
-                log_records: logs.iter().map(|l| log(l)).collect(),
-            }],
-        }],
-    };
-    serde_json::to_string(&req).unwrap_or_default()
+    request(
+        resource,
+        ["{\"resourceLogs\":", "\"scopeLogs\":", "\"logRecords\":"],
+        logs,
+        logs.len() * 512,
+        push_log,
+    )
 }
 
 #[cfg(test)]
@@ -321,6 +288,45 @@ mod tests {
         assert_eq!(rec["eventName"], "exception");
         assert_eq!(rec["timeUnixNano"], "5");
         assert!(rec.get("traceId").is_none());
+    }
+
+    #[test]
+    fn logs_carry_their_trace_and_any_text_stays_valid_json() {
+        let l = LogRecord {
+            time_ns: 1_700_000_000_000_000_001,
+            severity: Severity::Warn,
+            body: "line\nbreak \"quoted\" \u{1} é".into(),
+            event_name: None,
+            attributes: vec![
+                ("n".into(), AttrValue::Int(-7)),
+                ("f".into(), AttrValue::Float(f64::INFINITY)),
+                ("ms".into(), AttrValue::Float(12.25)),
+            ],
+            trace_id: Some(TraceId([0x0f; 16])),
+            span_id: Some(SpanId([0xa0; 8])),
+        };
+        let resource = vec![("service.name".into(), AttrValue::from("tab\tname"))];
+        let v: Value = serde_json::from_str(&encode_logs(&resource, &[&l, &l])).expect("json");
+        let rl = &v["resourceLogs"][0];
+        assert_eq!(
+            rl["resource"]["attributes"][0]["value"]["stringValue"],
+            "tab\tname"
+        );
+        assert_eq!(rl["scopeLogs"][0]["scope"]["version"], SDK_VERSION);
+        let recs = rl["scopeLogs"][0]["logRecords"]
+            .as_array()
+            .expect("records");
+        assert_eq!(recs.len(), 2);
+        let rec = &recs[0];
+        assert_eq!(rec["body"]["stringValue"], l.body);
+        assert_eq!(rec["observedTimeUnixNano"], "1700000000000000001");
+        assert_eq!(rec["severityText"], "WARN");
+        assert!(rec.get("eventName").is_none());
+        assert_eq!(rec["traceId"], "0f".repeat(16));
+        assert_eq!(rec["spanId"], "a0".repeat(8));
+        assert_eq!(rec["attributes"][0]["value"], json!({"intValue": "-7"}));
+        assert_eq!(rec["attributes"][1]["value"], json!({"stringValue": "NaN"}));
+        assert_eq!(rec["attributes"][2]["value"], json!({"doubleValue": 12.25}));
     }
 
     #[test]

@@ -3,8 +3,6 @@
 //! Recording code only calls [`BoundedQueue::push`], which never blocks and never grows past its
 //! limits: a full queue drops the new item and counts it, and the count is exported later.
 
-use std::collections::VecDeque;
-
 use crate::record::Item;
 
 /// Size limits of the queue.
@@ -19,7 +17,8 @@ pub struct QueueLimits {
 /// A FIFO of telemetry items bounded by count and bytes.
 #[derive(Debug)]
 pub struct BoundedQueue {
-    items: VecDeque<(Item, usize)>,
+    /// Oldest first, each with its estimated size.
+    items: Vec<(Item, usize)>,
     bytes: usize,
     limits: QueueLimits,
     dropped: u64,
@@ -29,7 +28,7 @@ impl BoundedQueue {
     /// An empty queue.
     pub fn new(limits: QueueLimits) -> Self {
         BoundedQueue {
-            items: VecDeque::new(),
+            items: Vec::new(),
             bytes: 0,
             limits,
             dropped: 0,
@@ -44,7 +43,7 @@ impl BoundedQueue {
             return false;
         }
         self.bytes += size;
-        self.items.push_back((item, size));
+        self.items.push((item, size));
         true
     }
 
@@ -66,19 +65,17 @@ impl BoundedQueue {
     /// Removes the oldest items up to `max_items` and `max_bytes` (always at least one item when
     /// the queue is not empty, so an item larger than a batch still leaves).
     pub fn take_batch(&mut self, max_items: usize, max_bytes: usize) -> Vec<Item> {
-        let mut out = Vec::new();
+        let mut n = 0;
         let mut bytes = 0;
-        while let Some((_, size)) = self.items.front() {
-            if !out.is_empty() && (out.len() >= max_items || bytes + size > max_bytes) {
+        for (_, size) in &self.items {
+            if n > 0 && (n >= max_items || bytes + size > max_bytes) {
                 break;
             }
             bytes += size;
-            if let Some((item, size)) = self.items.pop_front() {
-                self.bytes -= size;
-                out.push(item);
-            }
+            n += 1;
         }
-        out
+        self.bytes -= bytes;
+        self.items.drain(..n).map(|(item, _)| item).collect()
     }
 
     /// Drops counted since the last call, resetting the count.

@@ -1,7 +1,7 @@
 //! Per-route request counting for fetch, so a page that floods one endpoint shows up as one
 //! aggregated count per interval instead of thousands of spans.
 
-use std::collections::BTreeMap;
+use crate::text;
 
 /// Counts of one route over one interval.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,37 +14,52 @@ pub struct RouteCount {
     pub suppressed: u64,
 }
 
-/// Request counts per route for the current interval.
+/// Request counts per route for the current interval, in the order the routes were first seen.
 #[derive(Debug, Default)]
 pub struct RouteCounter {
-    counts: BTreeMap<String, (u64, u64)>,
+    counts: Vec<RouteCount>,
     spans_per_route: u64,
 }
 
 /// Most distinct routes tracked per interval; more are folded into one `other` route so a page
-/// generating unique URLs cannot grow the map without bound.
+/// generating unique URLs cannot grow the list without bound.
 pub const MAX_ROUTES: usize = 200;
 
 impl RouteCounter {
     /// A counter that allows `spans_per_route` spans per route and interval.
     pub fn new(spans_per_route: u64) -> Self {
         RouteCounter {
-            counts: BTreeMap::new(),
+            counts: Vec::new(),
             spans_per_route,
         }
     }
 
     /// Counts one request; returns whether it should still get its own span.
     pub fn record(&mut self, route: String) -> bool {
-        let key = if self.counts.len() >= MAX_ROUTES && !self.counts.contains_key(&route) {
-            "other".to_owned()
-        } else {
-            route
+        let at = match self.counts.iter().position(|c| c.route == route) {
+            Some(i) => i,
+            None => {
+                let other = self.counts.len() >= MAX_ROUTES;
+                let key = if other { "other".to_owned() } else { route };
+                match self.counts.iter().position(|c| c.route == key) {
+                    Some(i) => i,
+                    None => {
+                        self.counts.push(RouteCount {
+                            route: key,
+                            requests: 0,
+                            suppressed: 0,
+                        });
+                        self.counts.len() - 1
+                    }
+                }
+            }
         };
-        let entry = self.counts.entry(key).or_insert((0, 0));
-        entry.0 += 1;
-        if entry.0 > self.spans_per_route {
-            entry.1 += 1;
+        let Some(entry) = self.counts.get_mut(at) else {
+            return false;
+        };
+        entry.requests += 1;
+        if entry.requests > self.spans_per_route {
+            entry.suppressed += 1;
             false
         } else {
             true
@@ -54,13 +69,6 @@ impl RouteCounter {
     /// Ends the interval: returns the counts and starts from zero.
     pub fn drain(&mut self) -> Vec<RouteCount> {
         std::mem::take(&mut self.counts)
-            .into_iter()
-            .map(|(route, (requests, suppressed))| RouteCount {
-                route,
-                requests,
-                suppressed,
-            })
-            .collect()
     }
 }
 
@@ -76,9 +84,9 @@ fn is_id_segment(seg: &str) -> bool {
 /// segments (numbers, UUIDs, long hex) replaced by `{id}`.
 pub fn route_of(method: &str, url: &str) -> String {
     let url = crate::scrub::strip_query(url);
-    let (origin, path) = match url.find("://") {
-        Some(i) => match url[i + 3..].find('/') {
-            Some(j) => url.split_at(i + 3 + j),
+    let (origin, path) = match text::find(url, "://", false) {
+        Some(i) => match text::tail(url, i + 3).find('/') {
+            Some(j) => url.split_at_checked(i + 3 + j).unwrap_or((url, "/")),
             None => (url, "/"),
         },
         None => ("", url),

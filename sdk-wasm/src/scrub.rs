@@ -3,6 +3,8 @@
 //! Hand-written matchers for e-mail addresses and bearer tokens keep the wasm free of a regex
 //! engine; user-supplied patterns run through the browser's own `RegExp` (see `browser`).
 
+use crate::text::{find, slice, tail};
+
 /// Replacement for a whole attribute value whose key is on the deny-list.
 pub const REDACTED: &str = "[REDACTED]";
 /// Replacement for an e-mail address found inside a value.
@@ -31,8 +33,7 @@ impl Scrubber {
         if self.deny.is_empty() {
             return false;
         }
-        let key = key.to_ascii_lowercase();
-        self.deny.iter().any(|d| key.contains(d.as_str()))
+        self.deny.iter().any(|d| find(key, d, true).is_some())
     }
 
     /// Scrubs one attribute value; returns `None` when nothing had to change.
@@ -54,7 +55,7 @@ impl Scrubber {
 /// Removes the query string and fragment from a URL (`https://a/b?token=x#y` -> `https://a/b`).
 pub fn strip_query(url: &str) -> &str {
     let end = url.find(['?', '#']).unwrap_or(url.len());
-    &url[..end]
+    crate::text::slice(url, 0, end)
 }
 
 fn is_local_char(c: u8) -> bool {
@@ -88,12 +89,12 @@ pub fn redact_emails(s: &str) -> Option<String> {
         while end > i + 1 && matches!(b[end - 1], b'.' | b'-') {
             end -= 1;
         }
-        let domain = &s[i + 1..end];
+        let domain = slice(s, i + 1, end);
         let valid_domain = domain.rsplit_once('.').is_some_and(|(host, tld)| {
             !host.is_empty() && tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic())
         });
         if start < i && valid_domain {
-            out.push_str(&s[copied..start]);
+            out.push_str(slice(s, copied, start));
             out.push_str(REDACTED_EMAIL);
             copied = end;
             i = end;
@@ -104,7 +105,7 @@ pub fn redact_emails(s: &str) -> Option<String> {
     if copied == 0 {
         return None;
     }
-    out.push_str(&s[copied..]);
+    out.push_str(tail(s, copied));
     Some(out)
 }
 
@@ -136,7 +137,7 @@ pub fn redact_bearer(s: &str) -> Option<String> {
                 j += 1;
             }
             if token_start > spaces && j - token_start >= MIN_TOKEN_LEN {
-                out.push_str(&s[copied..token_start]);
+                out.push_str(slice(s, copied, token_start));
                 out.push_str(REDACTED);
                 copied = j;
                 changed = true;
@@ -149,7 +150,7 @@ pub fn redact_bearer(s: &str) -> Option<String> {
     if !changed {
         return None;
     }
-    out.push_str(&s[copied..]);
+    out.push_str(tail(s, copied));
     Some(out)
 }
 

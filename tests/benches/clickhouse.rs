@@ -18,10 +18,9 @@ use prost::Message;
 use serde::Deserialize;
 use tracewire_collector::decode::{Encoding, decode_traces};
 use tracewire_collector::metrics::Metrics;
-use tracewire_collector::receive::{Ingest, router};
 use tracewire_collector::store::Store;
 use tracewire_collector::store::clickhouse::{ClickHouseConfig, insert_directly};
-use tracewire_collector::testing::load::{env_or as env, post_concurrently, traces};
+use tracewire_collector::testing::load::{env_or as env, ingest_router, post_concurrently, traces};
 use tracewire_e2e::clickhouse_front::ClickHouseFront;
 
 #[derive(Row, Deserialize)]
@@ -103,14 +102,7 @@ fn main() {
             Store::open_clickhouse(&config("bench_collector"), 1_000_000, Arc::clone(&metrics))
                 .await
                 .unwrap();
-        let app = router(
-            Ingest {
-                queue: store.queue().clone(),
-                metrics,
-                max_body: 64 << 20,
-            },
-            &[],
-        );
+        let app = ingest_router(&store, metrics);
         let bodies = Arc::new(bodies.clone());
         let started = Instant::now();
         post_concurrently(app, bodies, concurrency).await;

@@ -66,11 +66,11 @@ export async function staticServer(root) {
 }
 
 /** A collector on SQLite in a fresh directory that accepts browser telemetry from `origin`. */
-export async function collector(origin) {
+export async function collector(origin, extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'tw-e2e-'));
   const proc = start(BIN('tracewire-collector'), [
     '--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
-    '--store', `sqlite:${dir}/tw.db`, '--cors-origin', origin,
+    '--store', `sqlite:${dir}/tw.db`, '--cors-origin', origin, ...extraArgs,
   ], /query API listening on http:\/\/[0-9.:]+\s/);
   track(proc.child);
   await proc.found;
@@ -101,11 +101,11 @@ export async function browser() {
 }
 
 /** GETs JSON from the collector's API, retrying until `ready(body)` holds (spans arrive in batches). */
-export async function poll(url, ready, timeoutMs = 20_000) {
+export async function poll(url, ready, timeoutMs = 20_000, headers = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
-    const response = await fetch(url);
+    const response = await fetch(url, { headers });
     last = response.ok ? await response.json() : { status: response.status };
     if (response.ok && ready(last)) return last;
     if (Date.now() > deadline) throw new Error(`${url} never became ready; last answer: ${JSON.stringify(last)}`);

@@ -6,8 +6,9 @@ that storage code can be tested against the real engine where no ClickHouse serv
 process owns one persistent chDB session (one data directory); the `database` URL parameter
 selects a database inside it. See README.md next to this file for what is and is not served.
 
-Usage: clickhouse_front.py --data-dir DIR [--port N] [--verbose]
-Prints `clickhouse front listening on http://127.0.0.1:<port>` on stdout once ready.
+Usage: clickhouse_front.py --data-dir DIR [--port N] [--tls-cert PEM --tls-key PEM] [--verbose]
+Prints `clickhouse front listening on http://127.0.0.1:<port>` on stdout once ready (`https://`
+with --tls-cert and --tls-key, which serve HTTPS with that certificate).
 """
 
 import argparse
@@ -15,6 +16,7 @@ import gzip
 import os
 import re
 import signal
+import ssl
 import struct
 import sys
 import tempfile
@@ -477,25 +479,43 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # restart on the same port right after a stop
 
+    def handle_error(self, request, client_address):
+        # A client that refuses the certificate (as tests of an untrusted CA make it) is not a bug.
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionResetError)):
+            log(f"TLS handshake with {client_address[0]}:{client_address[1]} failed: {sys.exc_info()[1]}")
+            return
+        super().handle_error(request, client_address)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="chDB session directory (kept across restarts)")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--verbose", action="store_true", help="log requests and queries to stderr")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate chain (PEM)")
+    parser.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
     options = parser.parse_args()
+    if bool(options.tls_cert) != bool(options.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
 
     engine = Engine(options.data_dir, options.verbose)
     if CityHash128 is None:
         log("clickhouse_cityhash not installed: compressed insert checksums are not verified")
     Handler.engine = engine
     server = Server(("127.0.0.1", options.port), Handler)
+    scheme = "http"
+    if options.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(options.tls_cert, options.tls_key)
+        # The handshake runs in each connection's thread, so a silent client holds up no other.
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        scheme = "https"
 
     def stop(_signum, _frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"clickhouse front listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    print(f"clickhouse front listening on {scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ pub struct ClickHouseFront {
     _stdout: Option<BufReader<ChildStdout>>,
     data_dir: PathBuf,
     port: u16,
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ClickHouseFront {
@@ -51,14 +52,31 @@ impl ClickHouseFront {
 
     /// Starts a front on `data_dir` on `port` (0 picks a free one) and waits until it is ready.
     pub fn start_on_port(data_dir: impl Into<PathBuf>, port: u16) -> io::Result<Self> {
-        let data_dir = data_dir.into();
+        Self::launch(data_dir.into(), port, None)
+    }
+
+    /// Starts a front that serves HTTPS with the certificate chain `cert` and its key `key`.
+    pub fn start_tls(data_dir: impl Into<PathBuf>, cert: &Path, key: &Path) -> io::Result<Self> {
+        Self::launch(data_dir.into(), 0, Some((cert.to_owned(), key.to_owned())))
+    }
+
+    fn launch(data_dir: PathBuf, port: u16, tls: Option<(PathBuf, PathBuf)>) -> io::Result<Self> {
         let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_owned());
-        let mut child = Command::new(&python)
+        let mut command = Command::new(&python);
+        command
             .arg(script_path())
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--port")
-            .arg(port.to_string())
+            .arg(port.to_string());
+        if let Some((cert, key)) = &tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -112,12 +130,14 @@ impl ClickHouseFront {
             _stdout: Some(reader),
             data_dir,
             port,
+            tls,
         })
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://` for [`ClickHouseFront::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Port the front listens on (kept across [`ClickHouseFront::restart`]).
@@ -158,7 +178,7 @@ impl ClickHouseFront {
     /// Stops the front and starts it again on the same data directory and the same port.
     pub fn restart(&mut self) -> io::Result<()> {
         self.stop()?;
-        *self = Self::start_on_port(self.data_dir.clone(), self.port)?;
+        *self = Self::launch(self.data_dir.clone(), self.port, self.tls.clone())?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use tracewire_collector::testing::otlp::{self, attr, browser_resource, text};
 use tracewire_semconv::{attribute, event, resource};
 
 use crate::clickhouse_front::ClickHouseFront;
+use crate::collector::Collector;
 
 /// A ClickHouse front in its own directory, and the database of one test.
 pub struct ClickHouseTest {
@@ -38,6 +39,41 @@ impl ClickHouseTest {
             front,
             database: name.to_owned(),
         }
+    }
+
+    /// Starts a front that serves HTTPS with `cert` and `key`, for the test `name`.
+    pub fn start_tls(name: &str, cert: &Path, key: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let front = ClickHouseFront::start_tls(dir.path().join("clickhouse"), cert, key)
+            .expect("front starts");
+        Self {
+            dir,
+            front,
+            database: name.to_owned(),
+        }
+    }
+
+    /// Starts a collector process storing in the test's database, with its spool in the test
+    /// directory, INSERTs after at most `batch_delay`, on free loopback ports, and `extra` flags.
+    pub fn collector(&self, batch_delay: &str, extra: &[&str]) -> Collector {
+        let mut args: Vec<String> = [
+            "--otlp-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--clickhouse-batch-delay",
+            batch_delay,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend([
+            "--store".to_owned(),
+            self.store_url(),
+            "--spool-dir".to_owned(),
+            self.spool_dir().display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        Collector::start_with_args(args)
     }
 
     /// The `--store` value for the test database.

@@ -50,6 +50,12 @@ impl Collector {
 
     /// Starts a collector with exactly these arguments (which must bind to port 0 or free ports).
     pub fn start_with_args(args: Vec<String>) -> Self {
+        Self::try_start_with_args(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Collector::start_with_args`], but a collector that does not start is an error
+    /// with its log, not a panic.
+    pub fn try_start_with_args(args: Vec<String>) -> Result<Self, String> {
         let mut child = Command::new(binary())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -86,19 +92,25 @@ impl Collector {
             Ok(urls) => urls,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
+                let _ = child.wait();
+                return Err(format!(
                     "collector did not start; log:\n{}",
                     log.lock().map(|l| l.clone()).unwrap_or_default()
-                );
+                ));
             }
         };
-        Self {
+        Ok(Self {
             child: Some(child),
             args,
             log,
             otlp,
             api,
-        }
+        })
+    }
+
+    /// The arguments it was started with.
+    pub fn args(&self) -> &[String] {
+        &self.args
     }
 
     /// `self.otlp` + `path`.
@@ -116,11 +128,51 @@ impl Collector {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in `/proc`), bytes; `None` when not
+    /// running or not on Linux.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     /// SIGKILL: the process gets no chance to flush anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGHUP: the collector reloads its access file and certificates.
+    pub fn hangup(&self) {
+        let child = self.child.as_ref().expect("collector running");
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    /// Waits (at most 10 s) until the log holds `needle` `count` times; the log then.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the collector never logged {needle:?} {count} times; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
         }
     }
 

@@ -24,25 +24,7 @@ fn http() -> Client {
 
 /// Starts a collector storing in the test's ClickHouse database, with `extra` flags.
 fn clickhouse_collector(test: &ClickHouseTest, extra: &[&str]) -> Collector {
-    let mut args: Vec<String> = [
-        "--otlp-listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--clickhouse-batch-delay",
-        "50ms",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    args.extend([
-        "--store".to_owned(),
-        test.store_url(),
-        "--spool-dir".to_owned(),
-        test.spool_dir().display().to_string(),
-    ]);
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    Collector::start_with_args(args)
+    test.collector("50ms", extra)
 }
 
 fn post(collector: &Collector, path: &str, content_type: &str, body: Vec<u8>) -> Response {

@@ -15,7 +15,7 @@ use reqwest::blocking::Response;
 use serde_json::Value as Json;
 use tracewire_collector::testing::otlp::{text, traces_request};
 use tracewire_e2e::collector::{Collector, binary};
-use tracewire_e2e::{http_client as client, now_ns, workspace_root};
+use tracewire_e2e::{http_client as client, now_ns, otel_send};
 use tracewire_semconv::resource;
 
 /// A request with `count` spans in one fresh random trace; returns it and the trace id.
@@ -70,17 +70,7 @@ fn trace_json(collector: &Collector, trace_id: &str) -> (u16, Json) {
 fn spans_from_the_opentelemetry_python_sdk_read_back_with_every_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let collector = Collector::start(&dir.path().join("tw.db"), &[]);
-    let output =
-        Command::new(std::env::var("TRACEWIRE_PYTHON").unwrap_or_else(|_| "python3".into()))
-            .arg(workspace_root().join("tests/python/otel_send.py"))
-            .arg(&collector.otlp)
-            .output()
-            .expect("python runs");
-    assert!(
-        output.status.success(),
-        "otel_send.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = otel_send(&collector.otlp, |_| {});
     let sent: Json = serde_json::from_slice(&output.stdout).expect("script prints JSON");
     let sent = sent["spans"].as_array().expect("spans");
     assert_eq!(sent.len(), 2);

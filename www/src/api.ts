@@ -1,6 +1,8 @@
 // The collector's query API, typed as documented in docs/query-api.md and in the
-// WebSocket/session endpoints' contract. Every call goes to the same origin that served the UI.
+// WebSocket/session endpoints' contract. Every call goes to the same origin that served the UI,
+// with the read token when the collector has an access file (see auth.ts).
 
+import { authHeaders, unauthorized } from './auth';
 import type { UnixNanos } from './lib/time';
 
 export type Attributes = Record<string, string>;
@@ -196,11 +198,12 @@ export class ApiError extends Error {
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+    res = await fetch(path, { signal, headers: { accept: 'application/json', ...authHeaders() } });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'unreachable', 'The collector did not answer. Is it still running?');
   }
+  if (res.status === 401) unauthorized();
   if (!res.ok) {
     let code = `http_${res.status}`;
     let message = `${res.status} ${res.statusText}`;

@@ -1,10 +1,12 @@
 // The page frame: navigation, theme switch, and the route table.
 
 import { useEffect } from 'preact/hooks';
+import { signOut, useAuth } from './auth';
 import { Link } from './components/common';
 import { LivePage } from './pages/Live';
 import { SearchPage } from './pages/Search';
 import { SessionPage, SessionLookup } from './pages/Session';
+import { SignInPage } from './pages/SignIn';
 import { TracePage } from './pages/Trace';
 import { WsPage } from './pages/Ws';
 import { useLocation } from './router';
@@ -19,6 +21,7 @@ const NAV = [
 
 export function App() {
   const { path, search } = useLocation();
+  const auth = useAuth();
   useTheme();
   useEffect(() => {
     document.getElementById('main')?.focus({ preventScroll: true });
@@ -26,7 +29,8 @@ export function App() {
 
   let page;
   let m: RegExpMatchArray | null;
-  if (path === '/' || path === '/search') page = <SearchPage search={search} />;
+  if (auth.needed) page = <SignInPage />;
+  else if (path === '/' || path === '/search') page = <SearchPage search={search} />;
   else if ((m = path.match(/^\/trace\/([^/]+)\/?$/))) page = <TracePage id={decodeURIComponent(m[1])} search={search} />;
   else if (path === '/ws' || path === '/ws/') page = <WsPage search={search} />;
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
@@ -61,9 +65,14 @@ export function App() {
             </Link>
           ))}
         </nav>
+        {auth.signedIn && (
+          <button type="button" class="sign-out" onClick={signOut}>
+            Sign out
+          </button>
+        )}
         <ThemeSwitch />
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} key={auth.epoch}>
         {page}
       </main>
     </>

@@ -2,11 +2,13 @@
 //! machine-readable code and a message that says how to fix the request.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::error;
 
+use crate::access::ReadDenied;
 use crate::store::StoreError;
 
 /// An error answered by the query API.
@@ -28,6 +30,23 @@ pub enum ApiError {
         /// What was not found.
         message: String,
     },
+    /// No read token, or one the access file does not grant.
+    #[error("{0}")]
+    Unauthorized(ReadDenied),
+    /// The caller may not do this.
+    #[error("{message}")]
+    Forbidden {
+        /// Stable, machine-readable code.
+        code: &'static str,
+        /// Why, and how to allow it.
+        message: String,
+    },
+    /// The `Host` of the request is not a name of this listener.
+    #[error("this collector does not answer for host {host}; add the name with --api-host")]
+    MisdirectedHost {
+        /// The `Host` asked for.
+        host: String,
+    },
     /// The store failed; details go to the log, not to the client.
     #[error("store error: {0}")]
     Store(#[from] StoreError),
@@ -44,8 +63,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut extra = None;
         let (status, code, message) = match self {
             Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
+            Self::Unauthorized(denied) => {
+                extra = Some((WWW_AUTHENTICATE, "Bearer realm=\"tracewire\""));
+                (StatusCode::UNAUTHORIZED, "unauthorized", denied.to_string())
+            }
+            Self::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message),
+            e @ Self::MisdirectedHost { .. } => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "unknown_host",
+                e.to_string(),
+            ),
             Self::NotFound { code, message } => (StatusCode::NOT_FOUND, code, message),
             Self::Store(e) => {
                 error!(error = %e, "Query failed in the store");
@@ -56,10 +86,16 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (
+        let mut response = (
             status,
             Json(json!({ "error": { "code": code, "message": message } })),
         )
-            .into_response()
+            .into_response();
+        if let Some((name, value)) = extra {
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
+        }
+        response
     }
 }

@@ -1,9 +1,12 @@
 //! Query: the JSON API on the api listener, one file per topic: traces, round trips, their
-//! aggregates, sessions and hot endpoints, the live tail; health, readiness and Prometheus
-//! metrics; and the embedded web UI ([`ui`]) for every other path.
+//! aggregates, sessions and hot endpoints, the live tail, and deleting a user's or a session's
+//! data ([`erase`]); health, readiness and Prometheus metrics; and the embedded web UI ([`ui`])
+//! for every other path. Every request passes the [`Guard`] first.
 
 mod aggregates;
+mod erase;
 mod error;
+mod guard;
 mod hot;
 mod live;
 mod params;
@@ -24,9 +27,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 
 pub use error::ApiError;
+pub use guard::{Guard, LIVE_PROTOCOL, TOKEN_PROTOCOL_PREFIX};
 pub use shared::SharedReads;
 pub use state::Api;
 
@@ -40,13 +44,21 @@ pub fn router(api: Api) -> Router {
         .route("/api/ws/latency", get(aggregates::latency))
         .route("/api/ws/message-types", get(aggregates::message_types))
         .route("/api/ws/rates", get(aggregates::rates))
-        .route("/api/sessions/{session_id}", get(sessions::session))
+        .route(
+            "/api/sessions/{session_id}",
+            get(sessions::session).delete(erase::session),
+        )
+        .route("/api/users/{user_id}", delete(erase::user))
         .route("/api/endpoints/hot", get(hot::hot_endpoints))
         .route("/api/live", get(live::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::clone(&api.guard),
+            guard::check,
+        ))
         .with_state(api)
 }
 

@@ -57,7 +57,7 @@ struct RoundTripView<'a> {
 fn round_trip_view(r: &RoundTrip, offset_ns: i64) -> RoundTripView<'_> {
     let t = r.times.timings(offset_ns);
     RoundTripView {
-        tenant: &r.tenant,
+        tenant: crate::access::id_of_stored(&r.tenant),
         trace_id: &r.trace_id,
         send_span_id: &r.send_span_id,
         server_span_id: &r.server_span_id,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use super::guard::Guard;
 use super::shared::SharedReads;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -18,4 +19,6 @@ pub struct Api {
     pub ready: Arc<AtomicBool>,
     /// Aggregate reads that concurrent requests share.
     pub reads: Arc<SharedReads>,
+    /// The Host, Origin and read-token checks every request passes first.
+    pub guard: Arc<Guard>,
 }

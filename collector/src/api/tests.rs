@@ -52,6 +52,7 @@ async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
         metrics,
         ready: Arc::clone(&ready),
         reads: Default::default(),
+        guard: Default::default(),
     });
     (dir, app, ready)
 }
@@ -315,6 +316,7 @@ mod correlation {
             metrics,
             ready: Arc::new(AtomicBool::new(true)),
             reads: Default::default(),
+            guard: Default::default(),
         });
         (dir, app, base)
     }
@@ -519,6 +521,7 @@ async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() 
         metrics,
         ready: Arc::new(AtomicBool::new(true)),
         reads: Default::default(),
+        guard: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -565,6 +568,7 @@ async fn correlation_reads_answer_when_the_correlation_step_fails() {
         metrics,
         ready: Arc::new(AtomicBool::new(true)),
         reads: Default::default(),
+        guard: Default::default(),
     });
     let uri = "/api/ws/roundtrips?start=0&end=1000000000";
     let (status, before) = get_json(&app, uri).await;

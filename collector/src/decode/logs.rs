@@ -31,6 +31,7 @@ pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeErr
             }
         }
     }
+    out.truncated = super::truncate::truncate(&mut out.batch);
     Ok(out)
 }
 

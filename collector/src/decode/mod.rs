@@ -3,7 +3,9 @@
 //! the rest of the request is kept and the client gets a partial-success answer.
 
 mod logs;
+mod memory;
 mod traces;
+pub mod truncate;
 mod values;
 
 use prost::Message;
@@ -13,6 +15,7 @@ use crate::model::Batch;
 use crate::signal::Signal;
 
 pub use logs::decode_logs;
+pub use memory::{logs_memory, traces_memory};
 pub use traces::decode_traces;
 
 /// Decodes an export request of `signal`: each signal's decoder, by signal.
@@ -20,6 +23,15 @@ pub fn decode(signal: Signal, data: &[u8], encoding: Encoding) -> Result<Decoded
     match signal {
         Signal::Traces => decode_traces(data, encoding),
         Signal::Logs => decode_logs(data, encoding),
+    }
+}
+
+/// Bytes an export request of `signal` will take once decoded, estimated before decoding it
+/// ([`memory`]'s walk of the signal's schema).
+pub fn memory(signal: Signal, data: &[u8], encoding: Encoding) -> u64 {
+    match signal {
+        Signal::Traces => traces_memory(data, encoding),
+        Signal::Logs => logs_memory(data, encoding),
     }
 }
 
@@ -52,6 +64,8 @@ pub struct Decoded {
     pub received: u64,
     /// Items rejected, with the reason for the first.
     pub rejected: Rejections,
+    /// Strings and attribute maps cut to the [`truncate`] limits.
+    pub truncated: u64,
 }
 
 /// Items rejected from a request, counted, with the first reason kept for the client.

@@ -40,6 +40,7 @@ pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeE
             }
         }
     }
+    out.truncated = super::truncate::truncate(&mut out.batch);
     Ok(out)
 }
 

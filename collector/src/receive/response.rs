@@ -1,7 +1,7 @@
 //! OTLP/HTTP answers in the request's encoding: export responses (with partial success when
 //! items were rejected) and `google.rpc.Status` errors.
 
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use super::IngestError;
+use crate::access::IngestDenied;
 use crate::decode::Encoding;
 use crate::signal::Signal;
 
@@ -27,9 +28,12 @@ struct RpcStatus {
 
 /// gRPC status codes used in error bodies.
 const INVALID_ARGUMENT: i32 = 3;
+const DEADLINE_EXCEEDED: i32 = 4;
+const PERMISSION_DENIED: i32 = 7;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const INTERNAL: i32 = 13;
 const UNAVAILABLE: i32 = 14;
+const UNAUTHENTICATED: i32 = 16;
 
 /// Seconds a client should wait after a 503.
 const RETRY_AFTER_SECONDS: u64 = 1;
@@ -101,12 +105,25 @@ pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
         IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_ARGUMENT)
         }
-        IngestError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+        IngestError::TooLarge { .. } | IngestError::OverBudget { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED)
+        }
+        IngestError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED),
         IngestError::Body(_) | IngestError::Decompress(_) | IngestError::Decode(_) => {
             (StatusCode::BAD_REQUEST, INVALID_ARGUMENT)
         }
-        IngestError::QueueFull | IngestError::Unavailable => {
-            (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+        IngestError::QueueFull
+        | IngestError::Overloaded
+        | IngestError::TooManyConnections
+        | IngestError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        IngestError::Denied(IngestDenied::MissingKey | IngestDenied::UnknownKey) => {
+            (StatusCode::UNAUTHORIZED, UNAUTHENTICATED)
+        }
+        IngestError::Denied(IngestDenied::Origin { .. }) => {
+            (StatusCode::FORBIDDEN, PERMISSION_DENIED)
+        }
+        IngestError::Denied(IngestDenied::RateLimited { .. }) => {
+            (StatusCode::TOO_MANY_REQUESTS, RESOURCE_EXHAUSTED)
         }
         IngestError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
     };
@@ -118,10 +135,20 @@ pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
             message: err.to_string(),
         },
     );
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    let headers = response.headers_mut();
+    match err {
+        IngestError::QueueFull | IngestError::Unavailable => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        IngestError::Denied(IngestDenied::RateLimited { retry_after, .. }) => {
+            // Whole seconds, rounded up: a client that waits that long finds the tokens there.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        IngestError::Denied(IngestDenied::MissingKey | IngestDenied::UnknownKey) => {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        _ => {}
     }
     response
 }

@@ -30,6 +30,7 @@ async fn app(
         queue: store.queue().clone(),
         metrics,
         max_body: MAX_BODY,
+        access: std::sync::Arc::new(crate::access::Access::open_to_all()),
     };
     (dir, router(ingest, origins), store)
 }
@@ -52,6 +53,11 @@ async fn body_bytes(response: Response) -> Vec<u8> {
 async fn rpc_status(response: Response) -> (i32, String) {
     let protobuf = response.headers()[header::CONTENT_TYPE] == "application/x-protobuf";
     let bytes = body_bytes(response).await;
+    status_fields(protobuf, &bytes)
+}
+
+/// The `google.rpc.Status` fields of an error body in protobuf or in JSON.
+pub(super) fn status_fields(protobuf: bool, bytes: &[u8]) -> (i32, String) {
     if protobuf {
         #[derive(Clone, PartialEq, Message)]
         struct Status {
@@ -60,10 +66,10 @@ async fn rpc_status(response: Response) -> (i32, String) {
             #[prost(string, tag = "2")]
             message: String,
         }
-        let s = Status::decode(&bytes[..]).expect("protobuf Status");
+        let s = Status::decode(bytes).expect("protobuf Status");
         (s.code, s.message)
     } else {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON Status");
+        let v: serde_json::Value = serde_json::from_slice(bytes).expect("JSON Status");
         (
             v["code"].as_i64().expect("code") as i32,
             v["message"].as_str().expect("message").to_owned(),
@@ -308,6 +314,7 @@ async fn full_queue_is_503_with_retry_after() {
             queue,
             metrics: std::sync::Arc::clone(&metrics),
             max_body: MAX_BODY,
+            access: std::sync::Arc::new(crate::access::Access::open_to_all()),
         },
         &[],
     );

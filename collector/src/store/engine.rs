@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::delete::{Deleted, Subject};
 use super::error::StoreError;
-use super::read::Reads;
+use super::read::{Reads, Scope};
 
 /// What an engine does besides answering reads and draining its write queue.
 #[async_trait]
@@ -16,6 +17,10 @@ pub(crate) trait Engine: Reads {
     /// Runs the correlation step for about `budget` (or until nothing waits for it, if
     /// sooner); whether nothing waits any more.
     async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError>;
+
+    /// Deletes `subject`'s data within `scope`, and what was derived from it
+    /// ([`super::delete`]), after every batch acknowledged before the call.
+    async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError>;
 
     /// Waits for the writer and the background work to finish, once the write queue is
     /// closed. Idempotent.

@@ -17,9 +17,6 @@ pub enum StoreError {
     /// The ClickHouse store's on-disk spool failed or is full.
     #[error("spool: {0}")]
     Spool(#[from] SpoolError),
-    /// The store URL is not usable.
-    #[error("{0}")]
-    InvalidUrl(String),
     /// The writer stopped before it answered (the collector is shutting down).
     #[error("the store writer has stopped")]
     WriterGone,
@@ -37,7 +34,6 @@ impl StoreError {
             Self::Sqlite(e) => e.is_retryable(),
             Self::ClickHouse(e) => e.is_retryable(),
             Self::Spool(e) => e.is_retryable(),
-            Self::InvalidUrl(_) => false,
             Self::WriterGone | Self::Task(_) => true,
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod clickhouse;
 mod config;
+mod delete;
 mod engine;
 mod error;
 mod queue;
@@ -26,6 +27,7 @@ pub use config::{
     DEFAULT_STORE, DEFAULT_WRITE_QUEUE_ITEMS, ENV_STORE, ENV_WRITE_QUEUE_ITEMS, StoreArgs,
     StoreConfig,
 };
+pub use delete::{Deleted, Subject};
 pub use error::StoreError;
 pub use queue::{Receipt, SubmitError, WriteQueue};
 pub use read::{Reader, Scope};
@@ -135,6 +137,37 @@ impl Store {
             }
             if start.elapsed() >= budget {
                 return Ok(false);
+            }
+        }
+    }
+
+    /// Deletes `subject`'s data within `scope` ([`delete`]): every batch acknowledged before
+    /// is included; what arrives meanwhile or later is not.
+    pub async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        self.engine.delete(scope, subject).await
+    }
+
+    /// Deletes `subject`'s data within `scope` straight from the configured store, with or
+    /// without a collector running on it: `tracewire-collector delete`.
+    pub async fn delete_directly(
+        config: &StoreConfig,
+        scope: &Scope,
+        subject: &Subject,
+    ) -> Result<Deleted, StoreError> {
+        match &config.url {
+            StoreUrl::Sqlite(path) => {
+                let (path, tenant, subject) =
+                    (path.clone(), scope.tenant().to_owned(), subject.clone());
+                tokio::task::spawn_blocking(move || {
+                    sqlite::delete_directly(&path, &tenant, &subject)
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+                .map_err(StoreError::from)
+            }
+            StoreUrl::ClickHouse(server) => {
+                clickhouse::delete_directly(&config.clickhouse_on(server), scope.tenant(), subject)
+                    .await
             }
         }
     }

@@ -12,14 +12,22 @@ use crate::model::{
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 
-/// Whose rows a read sees. Every stored row carries its tenant; until ingest tells tenants
-/// apart, every row belongs to the default one, which [`Scope::default`] reads.
+/// Whose rows a read sees. Every stored row carries its tenant (the `tenant` column); the
+/// default tenant's rows, and every row stored before tenants existed, carry the empty string,
+/// which [`Scope::default`] reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
     tenant: String,
 }
 
 impl Scope {
+    /// The rows whose `tenant` column holds `stored` ([`crate::access::Tenant::stored`]).
+    pub fn of_tenant(stored: &str) -> Self {
+        Self {
+            tenant: stored.to_owned(),
+        }
+    }
+
     /// The tenant whose rows the reads see.
     pub fn tenant(&self) -> &str {
         &self.tenant

@@ -17,6 +17,9 @@ use tower::ServiceExt;
 use tracewire_semconv::{attribute, resource, value};
 
 use super::otlp::{attr, text};
+use crate::metrics::Metrics;
+use crate::receive::{Ingest, router};
+use crate::store::Store;
 
 /// A number from the environment variable `name` (a benchmark's knob), else `default`.
 pub fn env_or(name: &str, default: usize) -> usize {
@@ -121,6 +124,19 @@ pub fn traces(index: usize, spans: usize, base_ns: u64) -> ExportTraceServiceReq
             ..Default::default()
         }],
     }
+}
+
+/// The ingest router in front of `store`, with a 64 MiB body limit and no CORS.
+pub fn ingest_router(store: &Store, metrics: Arc<Metrics>) -> Router {
+    router(
+        Ingest {
+            queue: store.queue().clone(),
+            metrics,
+            max_body: 64 << 20,
+            access: Arc::new(crate::access::Access::open_to_all()),
+        },
+        &[],
+    )
 }
 
 /// Posts every body (OTLP protobuf traces) to `app` from `clients` concurrent clients, each

@@ -1,11 +1,12 @@
 //! Helpers for the collector's tests, its benchmarks and the end-to-end tests (`tests/`),
 //! behind the `testing` cargo feature: OTLP requests ([`otlp`]), records to store
-//! ([`fixtures`]), the benchmarks' load ([`load`]), temporary stores and writing through a
-//! store's queue. Panics on failure: these are for tests.
+//! ([`fixtures`]), the benchmarks' load ([`load`]), a test CA's certificates ([`tls`]),
+//! temporary stores and writing through a store's queue. Panics on failure: these are for tests.
 
 pub mod fixtures;
 pub mod load;
 pub mod otlp;
+pub mod tls;
 
 use std::sync::Arc;
 

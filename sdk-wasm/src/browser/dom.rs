@@ -1,5 +1,5 @@
-//! Small owners of browser resources: an event listener and an interval timer that remove
-//! themselves on drop, plus helpers that turn throwing browser calls into `Option`s.
+//! Small owners of browser resources (an event listener and an interval timer that remove
+//! themselves on drop) and the page helpers of `page.js`, which never throw.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -88,50 +88,29 @@ pub fn session_storage(window: &web_sys::Window) -> Option<web_sys::Storage> {
     window.session_storage().ok().flatten()
 }
 
-/// Resolves after `ms` milliseconds.
-pub async fn sleep(window: &web_sys::Window, ms: f64) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-            &resolve,
-            ms.clamp(0.0, i32::MAX as f64) as i32,
-        );
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// `new RegExp(pattern, flags)`, or `None` when the pattern is invalid (the constructor throws).
-pub fn regexp(pattern: &str, flags: &str) -> Option<js_sys::RegExp> {
-    let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"RegExp".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let args = js_sys::Array::of2(&pattern.into(), &flags.into());
-    js_sys::Reflect::construct(&ctor, &args)
-        .ok()?
-        .dyn_into()
-        .ok()
-}
-
-/// Describes any thrown JavaScript value (it need not be an `Error`).
+/// Describes any thrown JavaScript value (it need not be an `Error`): type, message and stack.
 pub fn describe(value: &JsValue) -> (String, String, Option<String>) {
-    if let Some(err) = value.dyn_ref::<js_sys::Error>() {
-        let stack = js_sys::Reflect::get(err, &"stack".into())
-            .ok()
-            .and_then(|s| s.as_string());
-        return (String::from(err.name()), String::from(err.message()), stack);
-    }
-    if let Some(s) = value.as_string() {
-        return ("string".into(), s, None);
-    }
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_else(|| format!("{value:?}"));
-    let kind = value
-        .js_typeof()
-        .as_string()
-        .unwrap_or_else(|| "unknown".into());
-    (kind, text, None)
+    let d = js_describe(value);
+    (
+        d.get(0).as_string().unwrap_or_default(),
+        d.get(1).as_string().unwrap_or_default(),
+        d.get(2).as_string(),
+    )
+}
+
+#[wasm_bindgen(module = "/src/browser/page.js")]
+extern "C" {
+    /// The page's `window`; `None` in a worker.
+    #[wasm_bindgen(js_name = tracewireWindow)]
+    pub fn window() -> Option<web_sys::Window>;
+    #[wasm_bindgen(js_name = tracewireDescribe)]
+    fn js_describe(value: &JsValue) -> js_sys::Array;
+    /// `new RegExp(pattern, 'g')`, or null when the pattern is invalid.
+    #[wasm_bindgen(js_name = tracewireRegExp)]
+    pub fn regexp(pattern: &str) -> Option<js_sys::RegExp>;
+    /// `text` with the matches of `re` replaced by `by`; `None` when nothing matched.
+    #[wasm_bindgen(js_name = tracewireRedact)]
+    pub fn redact(re: &js_sys::RegExp, text: &str, by: &str) -> Option<String>;
 }
 
 #[wasm_bindgen]

@@ -1,261 +1,231 @@
 //! fetch instrumentation: a CLIENT span per request, `traceparent` on requests to allow-listed
 //! origins (the page's own origin always), and a per-route request counter reported each
 //! interval so a flood shows as one aggregated signal.
+//!
+//! The wrapper around `window.fetch` is JavaScript (`fetch.js`); it asks [`FetchPatch`]'s hooks
+//! what to do with each request and reports how it ended.
 
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
-use super::dom::Interval;
-use super::{Inner, SpanCtx};
-use crate::rate::route_of;
+use super::dom::{Interval, describe};
+use super::{Held, Inner, SpanCtx};
+use crate::rate::{RouteCounter, route_of};
 use crate::record::{AttrValue, LogRecord, Severity, SpanKind, SpanRecord};
-use crate::{Error, Result};
+use crate::{Error, Result, json};
+use tracewire_semconv::{attribute, event};
 
-/// The patch of `window.fetch` installed by `instrumentFetch()`; dropping it restores the
-/// original (if nobody replaced ours meanwhile).
+#[wasm_bindgen(module = "/src/browser/fetch.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = tracewireFetch)]
+    fn traced_fetch(
+        original: &JsValue,
+        tracestate: &str,
+        start: &Closure<dyn FnMut(u32, String, String, JsValue) -> JsValue>,
+        end: &Closure<dyn FnMut(u32, i32, JsValue)>,
+    ) -> JsValue;
+}
+
+/// Per-route request counts of the current interval, reported as `http.client.request_rate` log
+/// records on the interval and before every export.
+pub(crate) struct RouteRates {
+    counter: RefCell<RouteCounter>,
+}
+
+impl RouteRates {
+    /// Turns the counts of the interval into log records and starts a new interval.
+    fn report(&self, inner: &Inner) {
+        let counts = self.counter.borrow_mut().drain();
+        let interval = i64::from(inner.config.fetch_rate_interval_ms);
+        for c in counts {
+            let mut body = String::new();
+            json::push_u64(&mut body, c.requests);
+            inner.record_log(LogRecord {
+                time_ns: inner.now_ns(),
+                severity: Severity::Info,
+                body: body + " requests to " + &c.route,
+                event_name: Some(event::HTTP_CLIENT_REQUEST_RATE.into()),
+                attributes: vec![
+                    (attribute::HTTP_ROUTE.into(), c.route.into()),
+                    (
+                        attribute::HTTP_CLIENT_REQUEST_COUNT.into(),
+                        AttrValue::Int(i64::try_from(c.requests).unwrap_or(i64::MAX)),
+                    ),
+                    (
+                        attribute::HTTP_CLIENT_REQUEST_SUPPRESSED.into(),
+                        AttrValue::Int(i64::try_from(c.suppressed).unwrap_or(i64::MAX)),
+                    ),
+                    (
+                        attribute::TRACEWIRE_INTERVAL_MS.into(),
+                        AttrValue::Int(interval),
+                    ),
+                ],
+                trace_id: None,
+                span_id: None,
+            });
+        }
+    }
+}
+
+impl Held for RouteRates {
+    fn release(&self, inner: &Inner, all: bool) {
+        if all {
+            self.report(inner);
+        }
+    }
+}
+
+/// A request whose outcome becomes a CLIENT span.
+struct InFlight {
+    id: u32,
+    ctx: SpanCtx,
+    method: String,
+    url: String,
+    start_ns: u64,
+}
+
+/// The patch of `window.fetch` installed by `instrumentFetch()`; dropping it reports the counts
+/// of the current interval and restores the original (if nobody replaced ours meanwhile).
 pub struct FetchPatch {
+    inner: Weak<Inner>,
     window: web_sys::Window,
-    original: js_sys::Function,
+    original: JsValue,
     patched: JsValue,
-    _closure: Closure<dyn FnMut(JsValue, JsValue) -> js_sys::Promise>,
+    rates: Rc<RouteRates>,
+    _start: Closure<dyn FnMut(u32, String, String, JsValue) -> JsValue>,
+    _end: Closure<dyn FnMut(u32, i32, JsValue)>,
     _timer: Option<Interval>,
 }
 
-struct Request {
-    url: String,
-    method: String,
-}
-
-fn describe_request(inner: &Inner, input: &JsValue, init: &JsValue) -> Request {
-    let (raw_url, req_method) = match input.dyn_ref::<web_sys::Request>() {
-        Some(r) => (r.url(), Some(r.method())),
-        None => (
-            input
-                .as_string()
-                .unwrap_or_else(|| String::from(js_sys::JsString::from(input.clone()))),
-            None,
-        ),
-    };
-    let base = inner.window.location().href().unwrap_or_default();
-    let url = web_sys::Url::new_with_base(&raw_url, &base)
-        .map(|u| u.href())
-        .unwrap_or(raw_url);
-    let init_method = if init.is_object() {
-        js_sys::Reflect::get(init, &"method".into())
-            .ok()
-            .and_then(|m| m.as_string())
-    } else {
-        None
-    };
-    let method = init_method
-        .or(req_method)
-        .unwrap_or_else(|| "GET".into())
-        .to_ascii_uppercase();
-    Request { url, method }
-}
-
-fn origin_of(url: &str) -> Option<String> {
-    web_sys::Url::new(url).ok().map(|u| u.origin())
-}
-
-fn propagates_to(inner: &Inner, url: &str) -> bool {
-    let Some(origin) = origin_of(url) else {
-        return false;
-    };
-    let own = inner.window.location().origin().unwrap_or_default();
-    origin == own
-        || inner
+/// Whether a request to `origin` (`None`: the page's own) gets the trace context.
+fn propagates_to(inner: &Inner, origin: Option<String>) -> bool {
+    origin.is_none_or(|origin| {
+        inner
             .config
             .propagate_to_origins
             .iter()
             .any(|o| o.trim_end_matches('/') == origin)
-}
-
-/// `init` with `traceparent` (and `tracestate`) added to its headers; `None` if that failed.
-fn with_context(
-    input: &JsValue,
-    init: &JsValue,
-    ctx: &SpanCtx,
-    tracestate: &str,
-) -> Option<JsValue> {
-    let existing = if init.is_object() {
-        js_sys::Reflect::get(init, &"headers".into())
-            .ok()
-            .filter(|h| !h.is_undefined())
-    } else {
-        None
-    };
-    let headers = match (existing, input.dyn_ref::<web_sys::Request>()) {
-        (Some(h), _) => web_sys::Headers::new_with_str_sequence_sequence(&h)
-            .or_else(|_| web_sys::Headers::new_with_headers(h.unchecked_ref()))
-            .ok()?,
-        (None, Some(req)) => web_sys::Headers::new_with_headers(&req.headers()).ok()?,
-        (None, None) => web_sys::Headers::new().ok()?,
-    };
-    headers
-        .set("traceparent", &ctx.traceparent().to_string())
-        .ok()?;
-    if !tracestate.is_empty() {
-        headers.set("tracestate", tracestate).ok()?;
-    }
-    let out = js_sys::Object::new();
-    if init.is_object() {
-        js_sys::Object::assign(&out, init.unchecked_ref());
-    }
-    js_sys::Reflect::set(&out, &"headers".into(), &headers).ok()?;
-    Some(out.into())
-}
-
-fn traced_fetch(
-    inner: &Rc<Inner>,
-    original: &js_sys::Function,
-    input: JsValue,
-    init: JsValue,
-) -> js_sys::Promise {
-    let window: JsValue = inner.window.clone().into();
-    let call = |init: &JsValue| match original.call2(&window, &input, init) {
-        Ok(p) => p
-            .dyn_into::<js_sys::Promise>()
-            .unwrap_or_else(|v| js_sys::Promise::resolve(&v)),
-        Err(e) => js_sys::Promise::reject(&e),
-    };
-    if inner.shut_down.get() {
-        return call(&init);
-    }
-    let req = describe_request(inner, &input, &init);
-    // The SDK's own exports are not traced (that would feed back into itself).
-    if req.url.starts_with(&inner.config.endpoint) {
-        return call(&init);
-    }
-    let with_span = inner
-        .state
-        .borrow_mut()
-        .routes
-        .record(route_of(&req.method, &req.url));
-    let ctx = inner.new_ctx(None);
-    let promise = if propagates_to(inner, &req.url) {
-        match with_context(&input, &init, &ctx, &inner.config.tracestate) {
-            Some(new_init) => call(&new_init),
-            None => call(&init),
-        }
-    } else {
-        call(&init)
-    };
-    if !(with_span && ctx.sampled) {
-        return promise;
-    }
-    let start_ns = inner.now_ns();
-    let weak: Weak<Inner> = Rc::downgrade(inner);
-    let url = inner.clean_url(&req.url);
-    wasm_bindgen_futures::future_to_promise(async move {
-        let result = JsFuture::from(promise).await;
-        if let Some(inner) = weak.upgrade() {
-            let mut attributes = vec![
-                (
-                    "http.request.method".into(),
-                    AttrValue::from(req.method.clone()),
-                ),
-                ("url.full".into(), url.into()),
-            ];
-            let mut error = None;
-            match &result {
-                Ok(resp) => {
-                    if let Some(resp) = resp.dyn_ref::<web_sys::Response>() {
-                        attributes.push((
-                            "http.response.status_code".into(),
-                            AttrValue::Int(i64::from(resp.status())),
-                        ));
-                        if resp.status() >= 400 {
-                            error = Some(format!("HTTP {}", resp.status()));
-                        }
-                    }
-                }
-                Err(e) => error = Some(super::dom::describe(e).1),
-            }
-            inner.record_span(SpanRecord {
-                trace_id: ctx.trace_id,
-                span_id: ctx.span_id,
-                parent_span_id: ctx.parent,
-                name: req.method.clone(),
-                kind: SpanKind::Client,
-                start_ns,
-                end_ns: inner.now_ns(),
-                attributes,
-                events: Vec::new(),
-                error,
-            });
-        }
-        result
     })
 }
 
-/// Turns the per-route counts of the interval into log records (`http.client.request_rate`).
-pub fn report_rates(inner: &Inner) {
-    let counts = inner.state.borrow_mut().routes.drain();
-    let interval = i64::from(inner.config.fetch_rate_interval_ms);
-    for c in counts {
-        inner.record_log(LogRecord {
-            time_ns: inner.now_ns(),
-            severity: Severity::Info,
-            body: format!("{} requests to {}", c.requests, c.route),
-            event_name: Some("http.client.request_rate".into()),
-            attributes: vec![
-                ("http.route".into(), c.route.into()),
-                (
-                    "http.client.request.count".into(),
-                    AttrValue::Int(i64::try_from(c.requests).unwrap_or(i64::MAX)),
-                ),
-                (
-                    "http.client.request.suppressed".into(),
-                    AttrValue::Int(i64::try_from(c.suppressed).unwrap_or(i64::MAX)),
-                ),
-                ("tracewire.interval_ms".into(), AttrValue::Int(interval)),
-            ],
-            trace_id: None,
-            span_id: None,
+/// Decides about one request: `undefined` to leave it alone (the SDK's own exports, or no
+/// instance running), else `[traceparent or null, whether to report the outcome]`.
+fn start(
+    inner: &Inner,
+    rates: &RouteRates,
+    in_flight: &RefCell<Vec<InFlight>>,
+    req: (u32, String, String, JsValue),
+) -> JsValue {
+    let (id, method, url, origin) = req;
+    // The SDK's own exports are not traced (that would feed back into itself).
+    if inner.shut_down.get() || url.starts_with(&inner.config.endpoint) {
+        return JsValue::UNDEFINED;
+    }
+    let with_span = rates.counter.borrow_mut().record(route_of(&method, &url));
+    let ctx = inner.new_ctx(None);
+    let traceparent = if propagates_to(inner, origin.as_string()) {
+        JsValue::from(ctx.traceparent().encode())
+    } else {
+        JsValue::NULL
+    };
+    let report = with_span && ctx.sampled;
+    if report {
+        in_flight.borrow_mut().push(InFlight {
+            id,
+            ctx,
+            method,
+            url: inner.clean_url(&url),
+            start_ns: inner.now_ns(),
         });
     }
+    js_sys::Array::of2(&traceparent, &JsValue::from_bool(report)).into()
+}
+
+/// Records the CLIENT span of a request that ended with `status` (or failed with `error`).
+fn end(inner: &Inner, req: InFlight, status: i32, error: &JsValue) {
+    let mut attributes = vec![
+        (
+            attribute::HTTP_REQUEST_METHOD.into(),
+            AttrValue::from(req.method.clone()),
+        ),
+        (attribute::URL_FULL.into(), req.url.into()),
+    ];
+    let failure = if status < 0 {
+        Some(describe(error).1)
+    } else {
+        attributes.push((
+            attribute::HTTP_RESPONSE_STATUS_CODE.into(),
+            AttrValue::Int(i64::from(status)),
+        ));
+        (status >= 400).then(|| {
+            let mut text = String::from("HTTP ");
+            json::push_i64(&mut text, i64::from(status));
+            text
+        })
+    };
+    inner.record_span(SpanRecord {
+        trace_id: req.ctx.trace_id,
+        span_id: req.ctx.span_id,
+        parent_span_id: req.ctx.parent,
+        name: req.method,
+        kind: SpanKind::Client,
+        start_ns: req.start_ns,
+        end_ns: inner.now_ns(),
+        attributes,
+        events: Vec::new(),
+        error: failure,
+    });
 }
 
 impl FetchPatch {
     /// Replaces `window.fetch` with the traced version.
     pub(crate) fn install(inner: &Rc<Inner>) -> Result<FetchPatch> {
         let window = inner.window.clone();
-        let original: js_sys::Function = js_sys::Reflect::get(&window, &"fetch".into())
+        let original = js_sys::Reflect::get(&window, &"fetch".into())
             .ok()
-            .and_then(|f| f.dyn_into().ok())
+            .filter(JsValue::is_function)
             .ok_or(Error::Unavailable("fetch"))?;
-        let weak = Rc::downgrade(inner);
-        let orig = original.clone();
-        let win: JsValue = window.clone().into();
-        let closure = Closure::<dyn FnMut(JsValue, JsValue) -> js_sys::Promise>::new(
-            move |input: JsValue, init: JsValue| match weak.upgrade() {
-                Some(inner) => traced_fetch(&inner, &orig, input, init),
-                None => match orig.call2(&win, &input, &init) {
-                    Ok(p) => p
-                        .dyn_into::<js_sys::Promise>()
-                        .unwrap_or_else(|v| js_sys::Promise::resolve(&v)),
-                    Err(e) => js_sys::Promise::reject(&e),
-                },
+        let rates = Rc::new(RouteRates {
+            counter: RefCell::new(RouteCounter::new(inner.config.fetch_spans_per_route)),
+        });
+        inner.hold(Rc::downgrade(&rates) as Weak<dyn Held>);
+        let in_flight = Rc::new(RefCell::new(Vec::<InFlight>::new()));
+        let (weak, r, f) = (Rc::downgrade(inner), rates.clone(), in_flight.clone());
+        let start = Closure::<dyn FnMut(u32, String, String, JsValue) -> JsValue>::new(
+            move |id, method, url, origin| match weak.upgrade() {
+                Some(inner) => start(&inner, &r, &f, (id, method, url, origin)),
+                None => JsValue::UNDEFINED,
             },
         );
-        let patched: JsValue = closure.as_ref().clone();
-        js_sys::Reflect::set(&window, &"fetch".into(), &patched)
-            .map_err(|e| Error::Js(super::dom::describe(&e).1))?;
         let weak = Rc::downgrade(inner);
+        let end = Closure::<dyn FnMut(u32, i32, JsValue)>::new(move |id, status, error| {
+            let req = {
+                let mut f = in_flight.borrow_mut();
+                f.iter().position(|r| r.id == id).map(|i| f.swap_remove(i))
+            };
+            if let (Some(inner), Some(req)) = (weak.upgrade(), req) {
+                end(&inner, req, status, &error);
+            }
+        });
+        let patched = traced_fetch(&original, &inner.config.tracestate, &start, &end);
+        js_sys::Reflect::set(&window, &"fetch".into(), &patched)
+            .map_err(|e| Error::Js(describe(&e).1))?;
+        let (weak, r) = (Rc::downgrade(inner), rates.clone());
         let timer = Interval::new(&window, inner.config.fetch_rate_interval_ms, move || {
             if let Some(inner) = weak.upgrade() {
-                report_rates(&inner);
+                r.report(&inner);
             }
         });
         Ok(FetchPatch {
+            inner: Rc::downgrade(inner),
             window,
             original,
             patched,
-            _closure: closure,
+            rates,
+            _start: start,
+            _end: end,
             _timer: timer,
         })
     }
@@ -263,6 +233,10 @@ impl FetchPatch {
 
 impl Drop for FetchPatch {
     fn drop(&mut self) {
+        // The counts of the interval so far are not lost with the patch.
+        if let Some(inner) = self.inner.upgrade() {
+            self.rates.report(&inner);
+        }
         let current =
             js_sys::Reflect::get(&self.window, &"fetch".into()).unwrap_or(JsValue::UNDEFINED);
         if current == self.patched {

@@ -3,9 +3,9 @@
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::{Span, Tracewire, export};
+use crate::config::Value;
 use crate::record::{AttrValue, Attributes};
 use crate::{Config, Error};
 
@@ -118,14 +118,15 @@ extern "C" {
 }
 
 fn to_js_error(e: Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
+    let err = js_sys::Error::new(&e.message());
     if let Error::InvalidConfig { field, .. } = &e {
         let _ = js_sys::Reflect::set(&err, &"field".into(), &JsValue::from_str(field));
     }
     err.into()
 }
 
-/// Converts a JS value to an attribute value (objects become their JSON text).
+/// Converts a JS value to an attribute value (objects become their JSON text, errors their
+/// message).
 pub fn attr_value(v: &JsValue) -> AttrValue {
     if let Some(s) = v.as_string() {
         return AttrValue::from(s);
@@ -139,12 +140,7 @@ pub fn attr_value(v: &JsValue) -> AttrValue {
         }
         return AttrValue::Float(n);
     }
-    AttrValue::from(
-        js_sys::JSON::stringify(v)
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_else(|| String::from(js_sys::JsString::from(v.clone()))),
-    )
+    AttrValue::from(super::dom::describe(v).1)
 }
 
 /// Reads a JS attribute map (`undefined` and non-objects give none).
@@ -161,22 +157,54 @@ pub fn attributes(obj: &JsValue) -> Attributes {
         .collect()
 }
 
+/// One value of the JS config object, in the form the config table reads.
+fn config_value(v: &JsValue) -> Value {
+    if v.is_null() {
+        return Value::Null;
+    }
+    if let Some(b) = v.as_bool() {
+        return Value::Bool(b);
+    }
+    if let Some(n) = v.as_f64() {
+        return Value::Number(n);
+    }
+    if let Some(s) = v.as_string() {
+        return Value::Str(s);
+    }
+    if js_sys::Array::is_array(v) {
+        let items: Option<Vec<String>> = js_sys::Array::from(v)
+            .iter()
+            .map(|i| i.as_string())
+            .collect();
+        return items.map_or(Value::Other, Value::List);
+    }
+    Value::Other
+}
+
+/// The config object's own keys, read straight from JavaScript (keys set to `undefined` count as
+/// left out, as in JSON).
+fn config_from_js(obj: &JsValue) -> crate::Result<Config> {
+    if !obj.is_object() || js_sys::Array::is_array(obj) {
+        return Err(crate::config::invalid("config", "must be an object"));
+    }
+    let mut config = Config::default();
+    for key in js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>()).iter() {
+        let value = js_sys::Reflect::get(obj, &key).unwrap_or(JsValue::UNDEFINED);
+        if value.is_undefined() {
+            continue;
+        }
+        config.set(&key.as_string().unwrap_or_default(), config_value(&value))?;
+    }
+    Ok(config)
+}
+
 #[wasm_bindgen]
 impl Tracewire {
     /// `Tracewire.start({ endpoint, serviceName, ... })`; throws an `Error` with a `field`
     /// property when the config is invalid.
     #[wasm_bindgen(js_name = start)]
     pub fn js_start(config: JsConfig) -> Result<Tracewire, JsValue> {
-        let json = js_sys::JSON::stringify(&config)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| {
-                to_js_error(Error::InvalidConfig {
-                    field: "config",
-                    message: "must be an object".into(),
-                })
-            })?;
-        let config = Config::from_json(&json).map_err(to_js_error)?;
+        let config = config_from_js(&config).map_err(to_js_error)?;
         Tracewire::start(config).map_err(to_js_error)
     }
 
@@ -251,33 +279,23 @@ impl Tracewire {
     /// Exports everything recorded so far.
     #[wasm_bindgen(js_name = flush)]
     pub fn js_flush(&self) -> js_sys::Promise {
-        let inner = self.inner().clone();
-        future_to_promise(async move {
-            export::flush(&inner).await;
-            Ok(JsValue::UNDEFINED)
-        })
+        export::flush(self.inner())
     }
 
     /// Flushes, then removes every listener, timer and patch.
     #[wasm_bindgen(js_name = shutdown)]
     pub fn js_shutdown(&self) -> js_sys::Promise {
-        let inner = self.inner().clone();
-        future_to_promise(async move {
-            if !inner.shut_down.get() {
-                export::flush(&inner).await;
-                inner.teardown();
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        export::shutdown(self.inner())
     }
 
     /// Export counters.
     #[wasm_bindgen(js_name = stats)]
     pub fn js_stats(&self) -> JsStats {
-        let json = serde_json::to_string(&self.stats()).unwrap_or_else(|_| "{}".into());
-        js_sys::JSON::parse(&json)
-            .unwrap_or(JsValue::NULL)
-            .unchecked_into()
+        let obj = js_sys::Object::new();
+        for (key, value) in self.stats().fields() {
+            let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(key), &JsValue::from(value));
+        }
+        obj.unchecked_into()
     }
 
     /// Runs the page-exit flush now.

@@ -8,11 +8,11 @@ pub(crate) mod export;
 #[cfg(feature = "fetch")]
 mod fetch;
 mod js;
+mod span;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -20,19 +20,19 @@ use wasm_bindgen::prelude::*;
 use crate::context::{FLAG_SAMPLED, IdGenerator, SpanId, TraceId, TraceParent};
 use crate::otlp::SDK_VERSION;
 use crate::queue::{BoundedQueue, QueueLimits};
-use crate::record::{AttrValue, Attributes, Item, LogRecord, Severity, SpanKind, SpanRecord};
+use crate::record::{AttrValue, Attributes, Item, LogRecord, Severity, SpanRecord};
 use crate::scrub::Scrubber;
 use crate::session::SessionState;
 use crate::{Config, Error, Result, sampling};
+use tracewire_semconv::{attribute, resource};
 
 pub use dom::Listener;
 pub use export::Stats;
+pub use span::Span;
 
 const SESSION_KEY: &str = "tracewire.session";
 /// `sessionStorage` is written at most this often on activity (it is synchronous and slow).
 const SESSION_WRITE_INTERVAL_MS: f64 = 5_000.0;
-/// Most sent messages held waiting for a reply (for the round-trip time); older ones leave.
-const MAX_PENDING_SENDS: usize = 256;
 
 thread_local! {
     static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
@@ -62,10 +62,14 @@ impl SpanCtx {
     }
 }
 
-/// A sent message waiting for a reply in the same trace.
-pub(crate) struct PendingSend {
-    pub span: SpanRecord,
-    pub sent_ms: f64,
+/// What an instrumentation holds back from the queue: aggregates it keeps (request counts per
+/// route) or records waiting for something (sends waiting for their reply). Instrumentations
+/// register theirs with [`Inner::hold`]; the exporter asks them all before every export and on
+/// its periodic tick, without knowing any instrumentation.
+pub(crate) trait Held {
+    /// Queues what is due: everything before an export (`all`), otherwise (the periodic tick)
+    /// only what has waited long enough.
+    fn release(&self, inner: &Inner, all: bool);
 }
 
 pub(crate) struct State {
@@ -76,16 +80,9 @@ pub(crate) struct State {
     pub user_id: Option<String>,
     /// Spans started and not yet ended; the last one is the parent of new work.
     pub active: Vec<SpanCtx>,
-    pub pending_sends: VecDeque<PendingSend>,
     pub stats: Stats,
+    /// A background flush was asked for and has not started yet.
     pub flush_scheduled: bool,
-    /// A flush is running; later flushes wait for it (resolving these when it ends).
-    pub flushing: bool,
-    pub flush_waiters: Vec<js_sys::Function>,
-    #[cfg(feature = "fetch")]
-    pub routes: crate::rate::RouteCounter,
-    /// Connections opened per URL, for the reconnect count.
-    pub connections: std::collections::HashMap<String, u32>,
 }
 
 pub(crate) struct Inner {
@@ -95,6 +92,8 @@ pub(crate) struct Inner {
     redact_patterns: Vec<js_sys::RegExp>,
     pub window: web_sys::Window,
     performance: Option<web_sys::Performance>,
+    /// `performance.timeOrigin` (0 without `performance`, whose stand-in is `Date.now()`).
+    time_origin: f64,
     pub state: RefCell<State>,
     listeners: RefCell<Vec<Listener>>,
     timers: RefCell<Vec<dom::Interval>>,
@@ -105,9 +104,15 @@ pub(crate) struct Inner {
     pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
     /// Requests a previous page load could not send, sent by the next flush.
     pub carried: RefCell<Vec<crate::carry::Carried>>,
-    /// The fixed parts of the context member inserted into messages.
+    /// The export pipeline.
+    exporter: export::Exporter,
+    /// Page-exit keepalive requests in flight.
+    keepalives: export::Keepalives,
+    /// What the instrumentations hold back, released before every export.
+    held: RefCell<Vec<Weak<dyn Held>>>,
+    /// What the WebSocket instrumentation shares across sockets.
     #[cfg(feature = "websocket")]
-    pub injection: websocket::InjectionParts,
+    pub ws: websocket::Shared,
 }
 
 /// The running SDK. Create it once per page with [`Tracewire::start`]; dropping it (or
@@ -126,12 +131,12 @@ impl Tracewire {
         if current().is_some() {
             return Err(Error::AlreadyStarted);
         }
-        let window = web_sys::window().ok_or(Error::Unavailable("window"))?;
+        let window = dom::window().ok_or(Error::Unavailable("window"))?;
         let mut redact_patterns = Vec::new();
         for p in &config.redact_patterns {
-            let re = dom::regexp(p, "g").ok_or_else(|| Error::InvalidConfig {
+            let re = dom::regexp(p).ok_or_else(|| Error::InvalidConfig {
                 field: "redactPatterns",
-                message: format!("{p:?} is not a JavaScript regular expression"),
+                message: crate::json::quoted(p) + " is not a JavaScript regular expression",
             })?;
             redact_patterns.push(re);
         }
@@ -141,19 +146,28 @@ impl Tracewire {
             let _ = crypto.get_random_values_with_u8_array(buf);
         }));
         let mut resource: Attributes = vec![
-            ("service.name".into(), config.service_name.clone().into()),
-            ("telemetry.sdk.name".into(), "tracewire-sdk".into()),
-            ("telemetry.sdk.language".into(), "webjs".into()),
-            ("telemetry.sdk.version".into(), SDK_VERSION.into()),
+            (
+                resource::SERVICE_NAME.into(),
+                config.service_name.clone().into(),
+            ),
+            (
+                resource::TELEMETRY_SDK_NAME.into(),
+                resource::BROWSER_SDK_NAME.into(),
+            ),
+            (
+                resource::TELEMETRY_SDK_LANGUAGE.into(),
+                resource::BROWSER_SDK_LANGUAGE.into(),
+            ),
+            (resource::TELEMETRY_SDK_VERSION.into(), SDK_VERSION.into()),
         ];
         if let Some(v) = &config.service_version {
-            resource.push(("service.version".into(), v.clone().into()));
+            resource.push((resource::SERVICE_VERSION.into(), v.clone().into()));
         }
         if let Some(env) = &config.environment {
-            resource.push(("deployment.environment".into(), env.clone().into()));
+            resource.push((resource::DEPLOYMENT_ENVIRONMENT.into(), env.clone().into()));
         }
         if let Ok(ua) = window.navigator().user_agent() {
-            resource.push(("user_agent.original".into(), ua.into()));
+            resource.push((resource::USER_AGENT_ORIGINAL.into(), ua.into()));
         }
         let scrubber = Scrubber::new(
             &config.deny_attributes,
@@ -175,18 +189,12 @@ impl Tracewire {
             session_written_ms: f64::NEG_INFINITY,
             user_id: None,
             active: Vec::new(),
-            pending_sends: VecDeque::new(),
             stats: Stats::default(),
             flush_scheduled: false,
-            flushing: false,
-            flush_waiters: Vec::new(),
-            #[cfg(feature = "fetch")]
-            routes: crate::rate::RouteCounter::new(config.fetch_spans_per_route),
-            connections: Default::default(),
         };
         let stored = dom::session_storage(&window)
             .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
-            .and_then(|json| serde_json::from_str::<SessionState>(&json).ok());
+            .and_then(|stored| SessionState::decode(&stored));
         let now = js_sys::Date::now();
         let (session, _) = SessionState::touch(stored, now, || {
             let id = state.ids.trace_id();
@@ -194,14 +202,17 @@ impl Tracewire {
         });
         state.session = session;
         #[cfg(feature = "websocket")]
-        let injection =
-            websocket::InjectionParts::new(&config.trace_context_field, &config.tracestate);
-        let inner = Rc::new(Inner {
+        let ws = websocket::Shared::new(&config);
+        let ingest_key = config.ingest_key.clone();
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
+            exporter: export::Exporter::new(weak, ingest_key),
+            keepalives: export::Keepalives::new(weak.clone()),
             config,
             resource,
             scrubber,
             redact_patterns,
             window,
+            time_origin: performance.as_ref().map_or(0.0, |p| p.time_origin()),
             performance,
             state: RefCell::new(state),
             carried: RefCell::new(Vec::new()),
@@ -212,9 +223,12 @@ impl Tracewire {
             ws_patch: RefCell::new(None),
             #[cfg(feature = "fetch")]
             fetch_patch: RefCell::new(None),
+            held: RefCell::new(Vec::new()),
             #[cfg(feature = "websocket")]
-            injection,
+            ws,
         });
+        #[cfg(feature = "websocket")]
+        inner.hold(inner.ws.held());
         inner.write_session(now, true);
         let carried = export::take_carried(&inner.window);
         let has_carried = !carried.is_empty();
@@ -233,17 +247,7 @@ impl Tracewire {
 
     /// Starts a span; it is the parent of WebSocket sends and fetches made until it ends.
     pub fn start_span(&self, name: &str) -> Span {
-        let ctx = self.inner.new_ctx(None);
-        self.inner.state.borrow_mut().active.push(ctx);
-        Span {
-            inner: Rc::downgrade(&self.inner),
-            ctx,
-            name: name.to_owned(),
-            start_ns: self.inner.now_ns(),
-            attributes: RefCell::new(Vec::new()),
-            error: RefCell::new(None),
-            ended: Cell::new(false),
-        }
+        Span::start(&self.inner, name)
     }
 
     /// Records a named event (an OTLP log record with `eventName`) in the active span's trace.
@@ -277,7 +281,7 @@ impl Tracewire {
     /// Exports everything recorded so far; resolves when the collector answered (or retries were
     /// exhausted, which is counted, never thrown).
     pub async fn flush(&self) {
-        export::flush(&self.inner).await;
+        let _ = wasm_bindgen_futures::JsFuture::from(export::flush(&self.inner)).await;
     }
 
     /// Flushes, then removes every listener, timer and patch. Idempotent.
@@ -285,8 +289,7 @@ impl Tracewire {
         if self.inner.shut_down.get() {
             return;
         }
-        export::flush(&self.inner).await;
-        self.inner.teardown();
+        let _ = wasm_bindgen_futures::JsFuture::from(export::shutdown(&self.inner)).await;
     }
 
     /// Export counters: exported, dropped (queue full, export failed) and page-exit delivery.
@@ -318,11 +321,7 @@ impl Drop for Tracewire {
 impl Inner {
     /// Nanoseconds since the Unix epoch, with sub-millisecond resolution when available.
     pub fn now_ns(&self) -> u64 {
-        let ms = match &self.performance {
-            Some(p) => p.time_origin() + p.now(),
-            None => js_sys::Date::now(),
-        };
-        (ms * 1_000_000.0) as u64
+        self.epoch_ns(self.now_ms())
     }
 
     /// Milliseconds on the monotonic clock, for durations.
@@ -331,6 +330,12 @@ impl Inner {
             Some(p) => p.now(),
             None => js_sys::Date::now(),
         }
+    }
+
+    /// A [`now_ms`](Inner::now_ms) reading as nanoseconds since the Unix epoch (one clock read
+    /// serves both on the hot path).
+    pub fn epoch_ns(&self, ms: f64) -> u64 {
+        ((self.time_origin + ms) * 1_000_000.0) as u64
     }
 
     /// A new span context: a child of `parent` (remote or local), else of the active span, else
@@ -391,7 +396,7 @@ impl Inner {
                 return;
             }
             st.session_written_ms = now;
-            serde_json::to_string(&st.session).unwrap_or_default()
+            st.session.encode()
         };
         if let Some(storage) = dom::session_storage(&self.window) {
             // Storage can be full or disabled; the session then lives in memory only.
@@ -407,11 +412,8 @@ impl Inner {
                     *s = clean.into();
                 }
                 for re in &self.redact_patterns {
-                    re.set_last_index(0);
-                    if re.test(s) {
-                        let replaced = js_sys::JsString::from(s.as_ref())
-                            .replace_by_pattern(re, crate::scrub::REDACTED);
-                        *s = String::from(replaced).into();
+                    if let Some(replaced) = dom::redact(re, s, crate::scrub::REDACTED) {
+                        *s = replaced.into();
                     }
                 }
             } else if self.scrubber.denies_key(key) {
@@ -421,6 +423,7 @@ impl Inner {
     }
 
     /// URL as recorded: query and fragment removed unless configured otherwise.
+    #[cfg(any(feature = "websocket", feature = "fetch", feature = "errors"))]
     pub fn clean_url(&self, url: &str) -> String {
         if self.config.strip_url_query {
             crate::scrub::strip_query(url).to_owned()
@@ -432,9 +435,9 @@ impl Inner {
     fn common_attrs(&self, attrs: &mut Attributes) {
         self.touch_session();
         let st = self.state.borrow();
-        attrs.push(("session.id".into(), st.session.id.clone().into()));
+        attrs.push((attribute::SESSION_ID.into(), st.session.id.clone().into()));
         if let Some(user) = &st.user_id {
-            attrs.push(("user.id".into(), user.clone().into()));
+            attrs.push((attribute::USER_ID.into(), user.clone().into()));
         }
     }
 
@@ -495,69 +498,35 @@ impl Inner {
             }
             st.queue.len() >= self.config.max_batch_items && !st.flush_scheduled
         };
-        if full_batch && let Some(inner) = current() {
-            export::schedule_flush(&inner);
+        if full_batch {
+            export::schedule_flush(self);
         }
     }
 
-    /// Holds a send span until a reply arrives in its trace (or the reply timeout passes).
-    pub fn hold_send(&self, span: SpanRecord) {
-        let released = {
-            let mut st = self.state.borrow_mut();
-            st.pending_sends.push_back(PendingSend {
-                span,
-                sent_ms: self.now_ms(),
-            });
-            if st.pending_sends.len() > MAX_PENDING_SENDS {
-                st.pending_sends.pop_front()
-            } else {
-                None
-            }
+    /// Registers what an instrumentation holds back; it is asked before every export for as
+    /// long as it lives.
+    #[cfg(any(feature = "websocket", feature = "fetch"))]
+    pub(crate) fn hold(&self, held: Weak<dyn Held>) {
+        self.held.borrow_mut().push(held);
+    }
+
+    /// Asks every instrumentation for what it holds back (see [`Held`]).
+    pub(crate) fn release_held(&self, all: bool) {
+        let held: Vec<Rc<dyn Held>> = {
+            let mut list = self.held.borrow_mut();
+            list.retain(|h| h.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
         };
-        if let Some(p) = released {
-            self.record_span(p.span);
+        for h in held {
+            h.release(self, all);
         }
     }
 
-    /// Completes the send span a reply belongs to, recording the round-trip time; returns it.
-    pub fn complete_send(&self, reply_to: &TraceParent) -> Option<f64> {
-        let now = self.now_ms();
-        let found = {
-            let mut st = self.state.borrow_mut();
-            let idx = st
-                .pending_sends
-                .iter()
-                .rposition(|p| p.span.span_id == reply_to.span_id)
-                .or_else(|| {
-                    st.pending_sends
-                        .iter()
-                        .rposition(|p| p.span.trace_id == reply_to.trace_id)
-                });
-            idx.and_then(|i| st.pending_sends.remove(i))
-        };
-        let mut p = found?;
-        let rtt = now - p.sent_ms;
-        p.span
-            .attributes
-            .push(("ws.rtt_ms".into(), AttrValue::Float(rtt)));
-        self.record_span(p.span);
-        Some(rtt)
-    }
-
-    /// Moves sends that waited longer than the reply timeout (or all, for a flush) to the queue.
-    pub fn release_pending(&self, all: bool) {
-        let now = self.now_ms();
-        let timeout = f64::from(self.config.reply_timeout_ms);
-        let released: VecDeque<PendingSend> = {
-            let mut st = self.state.borrow_mut();
-            let (old, keep) = std::mem::take(&mut st.pending_sends)
-                .into_iter()
-                .partition(|p| all || now - p.sent_ms >= timeout);
-            st.pending_sends = keep;
-            old
-        };
-        for p in released {
-            self.record_span(p.span);
+    /// Ends `span_id`'s turn as the parent of new work.
+    pub(crate) fn deactivate(&self, span_id: SpanId) {
+        let mut st = self.state.borrow_mut();
+        if let Some(i) = st.active.iter().rposition(|a| a.span_id == span_id) {
+            st.active.remove(i);
         }
     }
 
@@ -586,81 +555,5 @@ impl Inner {
 
     pub(crate) fn add_timer(&self, t: dom::Interval) {
         self.timers.borrow_mut().push(t);
-    }
-}
-
-/// A span started by the application ([`Tracewire::start_span`]); it ends on [`Span::end`] or
-/// when dropped.
-#[wasm_bindgen]
-pub struct Span {
-    inner: Weak<Inner>,
-    ctx: SpanCtx,
-    name: String,
-    start_ns: u64,
-    attributes: RefCell<Attributes>,
-    error: RefCell<Option<String>>,
-    ended: Cell<bool>,
-}
-
-impl Span {
-    /// Sets an attribute (replacing an earlier value of the same key).
-    pub fn set_attribute(&self, key: &str, value: impl Into<AttrValue>) {
-        let mut attrs = self.attributes.borrow_mut();
-        let value = value.into();
-        match attrs.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value,
-            None => attrs.push((key.to_owned().into(), value)),
-        }
-    }
-
-    /// Marks the span as failed with `message`.
-    pub fn set_error(&self, message: &str) {
-        *self.error.borrow_mut() = Some(message.to_owned());
-    }
-
-    /// The span's `traceparent`, for propagating it by hand.
-    pub fn traceparent(&self) -> String {
-        self.ctx.traceparent().to_string()
-    }
-
-    /// Ends the span and queues it (no effect the second time).
-    pub fn end(&self) {
-        if self.ended.replace(true) {
-            return;
-        }
-        let Some(inner) = self.inner.upgrade() else {
-            return;
-        };
-        {
-            let mut st = inner.state.borrow_mut();
-            if let Some(i) = st
-                .active
-                .iter()
-                .rposition(|a| a.span_id == self.ctx.span_id)
-            {
-                st.active.remove(i);
-            }
-        }
-        if !self.ctx.sampled {
-            return;
-        }
-        inner.record_span(SpanRecord {
-            trace_id: self.ctx.trace_id,
-            span_id: self.ctx.span_id,
-            parent_span_id: self.ctx.parent,
-            name: self.name.clone(),
-            kind: SpanKind::Internal,
-            start_ns: self.start_ns,
-            end_ns: inner.now_ns(),
-            attributes: self.attributes.take(),
-            events: Vec::new(),
-            error: self.error.take(),
-        });
-    }
-}
-
-impl Drop for Span {
-    fn drop(&mut self) {
-        self.end();
     }
 }

@@ -3,6 +3,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { LiveSpan, Service } from '../api';
+import { liveProtocols } from '../auth';
 import { FirstSpanHint, Link, useFetch } from '../components/common';
 import { VirtualList } from '../components/VirtualList';
 import { serviceColor } from '../lib/colors';
@@ -49,7 +50,7 @@ export function LivePage({ search }: { search: string }) {
       const url = new URL('/api/live', location.href);
       url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
       if (service) url.searchParams.set('service', service);
-      ws = new WebSocket(url);
+      ws = new WebSocket(url, liveProtocols());
       ws.onopen = () => {
         retry = 500;
         setStatus('open');

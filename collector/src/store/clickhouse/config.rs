@@ -4,6 +4,7 @@
 //! ([`SpoolOptions`]) and the retention, together a [`ClickHouseConfig`].
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub const DEFAULT_BATCH_ROWS: usize = 50_000;
 pub const ENV_BATCH_DELAY: &str = "TRACEWIRE_CLICKHOUSE_BATCH_DELAY";
 /// Default for [`ClickHouseOptions::batch_delay`].
 pub const DEFAULT_BATCH_DELAY: &str = "1s";
+/// Environment variable for [`ClickHouseOptions::ca`].
+pub const ENV_CA: &str = "TRACEWIRE_CLICKHOUSE_CA";
 /// The largest accepted [`ClickHouseOptions::batch_rows`]: ClickHouse's default
 /// `max_insert_block_size`, so that one INSERT is one block and fails or succeeds as a whole.
 const MAX_BATCH_ROWS: usize = 1_048_576;
@@ -47,9 +50,8 @@ pub struct ClickHouseConfig {
 }
 
 impl ClickHouseConfig {
-    /// The server's settings with every option at its default: no cluster, schema creation
-    /// on, a spool under `./tracewire-data/spool` of at most 1 GiB, 50,000-row batches, 1 s
-    /// delay, 7 days kept.
+    /// The server's settings with every option, the spool's and the retention at their
+    /// defaults.
     pub fn new(server: ClickHouseServer) -> Self {
         Self {
             server,
@@ -150,6 +152,9 @@ pub struct ClickHouseOptions {
     pub batch_rows: usize,
     /// The longest a spooled row waits for a fuller INSERT.
     pub batch_delay: Duration,
+    /// CA certificates (PEM) that sign the server's certificate, for `clickhouse:https://`
+    /// with a private CA; only these are trusted then. Unset: the public CAs.
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for ClickHouseOptions {
@@ -161,6 +166,7 @@ impl Default for ClickHouseOptions {
             batch_delay: DEFAULT_BATCH_DELAY
                 .parse::<Interval>()
                 .map_or_else(|_| unreachable!("the default parses"), |d| d.0),
+            ca: None,
         }
     }
 }
@@ -245,6 +251,17 @@ pub struct ClickHouseArgs {
         )
     )]
     pub batch_delay: Option<Interval>,
+    /// [`ClickHouseOptions::ca`].
+    #[arg(
+        id = "clickhouse_ca",
+        long = "clickhouse-ca",
+        value_name = "FILE",
+        env = ENV_CA,
+        global = true,
+        help = "ClickHouse store: CA certificates (PEM) of a private CA that signs the server's \
+                certificate, for clickhouse:https:// (only these are trusted then)"
+    )]
+    pub ca: Option<PathBuf>,
 }
 
 impl ClickHouseArgs {
@@ -261,6 +278,9 @@ impl ClickHouseArgs {
         }
         if let Some(v) = self.batch_delay {
             options.batch_delay = v.0;
+        }
+        if let Some(v) = self.ca {
+            options.ca = Some(v);
         }
     }
 }

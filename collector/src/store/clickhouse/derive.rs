@@ -95,6 +95,23 @@ pub(super) async fn derive(
     Ok(())
 }
 
+/// Estimates the offsets of these sessions again from the round trips they have left and
+/// stores them; answers how many sessions still have one.
+pub(super) async fn reestimate_offsets(
+    client: &Client,
+    settings: &[(&'static str, &'static str)],
+    tenant: &str,
+    sessions: &[String],
+) -> Result<usize, ClickHouseError> {
+    let mut kept = 0;
+    for chunk in sessions.chunks(SESSIONS_PER_READ) {
+        let offsets = estimate_offsets(client, tenant, chunk).await?;
+        kept += offsets.len();
+        insert(client, settings, "tracewire_ws_session_offsets", &offsets).await?;
+    }
+    Ok(kept)
+}
+
 /// The offsets of these sessions estimated from their stored round trips, as SQLite's step
 /// estimates them; sessions without a usable sample get none.
 async fn estimate_offsets(

@@ -118,7 +118,8 @@ impl Pairs<'_> {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+    /// The pairs, in key order.
+    pub(super) fn iter(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
         match self {
             Self::Borrowed(map) => Box::new(map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             Self::Owned(pairs) => Box::new(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -401,9 +402,12 @@ impl From<LogRow<'_>> for LogRecord {
 
 #[cfg(test)]
 mod tests {
+    use super::super::rowbinary;
     use super::*;
     use crate::testing::span;
 
+    /// The RowBinary of a row reads back as the same row: the encoder and the reader a deletion
+    /// sifts the spool with are driven by one type.
     #[test]
     fn span_round_trips_through_row_and_older_spool_json() {
         let mut s = span(
@@ -433,6 +437,12 @@ mod tests {
         let json = serde_json::to_string(&row).expect("serialises");
         assert!(json.contains("\"Events.Timestamp\""), "{json}");
         let back: SpanRow = serde_json::from_str(&json).expect("parses");
+        assert_eq!(SpanRecord::from(back), s);
+        let mut binary = Vec::new();
+        rowbinary::write_row(&mut binary, &row).expect("RowBinary");
+        let mut at = 0;
+        let back: SpanRow = rowbinary::read_row(&binary, &mut at).expect("reads back");
+        assert_eq!(at, binary.len());
         assert_eq!(SpanRecord::from(back), s);
     }
 
@@ -492,11 +502,15 @@ mod tests {
             scope_name: String::new(),
             scope_version: String::new(),
             resource_attributes: Attributes::new(),
-            log_attributes: Attributes::new(),
+            log_attributes: [("k".to_owned(), "v".to_owned())].into(),
             event_name: String::new(),
         };
         let row = LogRow::from(&log);
         assert_eq!((row.trace_flags, row.severity_number), (1, 13));
         assert_eq!(row.observed_timestamp, 6);
+        let mut binary = Vec::new();
+        rowbinary::write_row(&mut binary, &row).expect("RowBinary");
+        let back: LogRow = rowbinary::read_row(&binary, &mut 0).expect("reads back");
+        assert_eq!(back, row);
     }
 }

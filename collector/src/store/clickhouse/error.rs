@@ -41,6 +41,9 @@ pub enum ClickHouseError {
     /// A batch's rows could not be encoded for the spool.
     #[error("cannot encode rows for the spool: {0}")]
     Encode(#[from] super::rowbinary::RowBinaryError),
+    /// The CA file for an `https://` server is not usable.
+    #[error("--clickhouse-ca: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl ClickHouseError {
@@ -49,7 +52,9 @@ impl ClickHouseError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Server(e) => !is_bad_data(e),
-            Self::SchemaTooNew { .. } | Self::SchemaMissing(_) | Self::Encode(_) => false,
+            Self::SchemaTooNew { .. } | Self::SchemaMissing(_) | Self::Encode(_) | Self::Tls(_) => {
+                false
+            }
         }
     }
 

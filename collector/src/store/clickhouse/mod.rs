@@ -10,6 +10,7 @@
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
 mod config;
+mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
@@ -40,6 +41,7 @@ pub use schema::Layout;
 use schema::SchemaTask;
 pub use spool::{SpoolArgs, SpoolError, SpoolOptions};
 
+use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
 use super::queue::WriteQueue;
@@ -64,14 +66,20 @@ const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open ClickHouse store: its spool writer, its shipper and a client for reads.
 pub struct ClickHouseStore {
     client: Client,
+    layout: Layout,
+    spool: Arc<Spool>,
+    settings: Vec<(&'static str, &'static str)>,
+    /// The shipper's gate ([`Shipper::gate`]).
+    gate: Arc<tokio::sync::Mutex<()>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     shipper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     stop_shipper: watch::Sender<bool>,
 }
 
-/// A client for the configured server: credentials, LZ4, and the database unless `server_only`.
-fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
-    let mut client = Client::default()
+/// A client for the configured server: HTTPS trusting `--clickhouse-ca` when given,
+/// credentials, LZ4, and the database unless `server_only`.
+fn client(config: &ClickHouseConfig, server_only: bool) -> Result<Client, ClickHouseError> {
+    let mut client = crate::tls::clickhouse_client(config.options.ca.as_deref())?
         .with_url(&config.server.url)
         .with_compression(Compression::Lz4);
     if let Some(user) = &config.server.user {
@@ -83,7 +91,7 @@ fn client(config: &ClickHouseConfig, server_only: bool) -> Client {
     if !server_only {
         client = client.with_database(&config.server.database);
     }
-    client
+    Ok(client)
 }
 
 impl ClickHouseStore {
@@ -103,9 +111,9 @@ impl ClickHouseStore {
         );
         metrics.spool_bytes(spool.bytes());
         let layout = Layout::new(config);
-        let reads = client(config, false);
+        let reads = client(config, false)?;
         let schema = SchemaTask {
-            server: client(config, true),
+            server: client(config, true)?,
             client: reads.clone(),
             layout,
             create: config.options.create_schema,
@@ -154,23 +162,29 @@ impl ClickHouseStore {
             Some(_) => vec![("distributed_foreground_insert", "1")],
             None => Vec::new(),
         };
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
         let shipper = Shipper {
             // RowBinary without the per-insert schema round trip; the row types are tested
             // against the schema.
-            client: client(config, false).with_validation(false),
-            spool,
+            client: client(config, false)?.with_validation(false),
+            spool: Arc::clone(&spool),
             metrics,
             wake,
             batch_rows: config.options.batch_rows,
             batch_delay: config.options.batch_delay,
-            settings,
+            settings: settings.clone(),
             single_until: PerSignal::default(),
             pending_schema,
+            gate: Arc::clone(&gate),
         };
         let (stop_shipper, stop) = watch::channel(false);
         let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));
         let store = Self {
             client: reads,
+            layout: Layout::new(config),
+            spool,
+            settings,
+            gate,
             writer: Mutex::new(Some(writer)),
             shipper: Mutex::new(Some(shipper)),
             stop_shipper,
@@ -185,6 +199,21 @@ impl Engine for ClickHouseStore {
     /// it here.
     async fn catch_up(&self, _budget: Duration) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    /// With the shipper held back: the spool first, then ClickHouse ([`delete`]).
+    async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        let _held = self.gate.lock().await;
+        let _locked = self.spool.exclusive().await?;
+        let deletion = delete::Deletion {
+            client: &self.client,
+            layout: &self.layout,
+            spool: Some(&self.spool),
+            settings: &self.settings,
+            tenant: scope.tenant(),
+            subject,
+        };
+        deletion.run().await
     }
 
     /// Waits for the spool writer (which ends after the queue's stop command, having spooled
@@ -285,6 +314,65 @@ pub fn query_statements() -> Vec<String> {
     statements
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    use super::StoreError;
+
+    /// Ships the spool at `dir` once to an unreachable server; see the shipper.
+    pub async fn ship_to_nowhere(dir: &Path) -> Result<(), StoreError> {
+        super::shipper::ship_to_nowhere(dir).await
+    }
+
+    /// A spool file whose header counts `rows` rows, with a correct checksum around `payload`
+    /// (what this collector writes: a trace list and RowBinary rows).
+    pub fn spool_file(rows: u32, payload: &[u8]) -> Vec<u8> {
+        super::spool::encode_file(super::spool::Format::RowBinary, rows, payload)
+    }
+
+    /// A spool file as collectors before 0.2 wrote it: `lines` of JSON, `rows` in the header,
+    /// a correct checksum.
+    pub fn legacy_spool_file(rows: u32, lines: &[u8]) -> Vec<u8> {
+        super::spool::encode_file(super::spool::Format::JsonLines, rows, lines)
+    }
+}
+
+/// Deletes `subject`'s data of `tenant` straight from ClickHouse and from the spool at
+/// `config.spool.dir` (if there is one), for `tracewire-collector delete`. A collector running
+/// on that spool keeps shipping before and after; the spool's lock keeps the two apart.
+pub async fn delete_directly(
+    config: &ClickHouseConfig,
+    tenant: &str,
+    subject: &Subject,
+) -> Result<Deleted, StoreError> {
+    let spool_dir = config.spool.dir.clone();
+    let spool = tokio::task::spawn_blocking(move || Spool::open_shared(&spool_dir))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+    let _locked = match &spool {
+        Some(spool) => Some(spool.exclusive().await?),
+        None => None,
+    };
+    let layout = Layout::new(config);
+    let settings = match config.options.cluster {
+        Some(_) => vec![("distributed_foreground_insert", "1")],
+        None => Vec::new(),
+    };
+    let client = client(config, false)?;
+    delete::Deletion {
+        client: &client,
+        layout: &layout,
+        spool: spool.as_ref(),
+        settings: &settings,
+        tenant,
+        subject,
+    }
+    .run()
+    .await
+}
+
 /// Inserts batches straight into ClickHouse (schema created as needed), one INSERT per table,
 /// without spool or queue. The benchmark uses it as the baseline for the full ingest path.
 #[cfg(feature = "testing")]
@@ -293,8 +381,8 @@ pub async fn insert_directly(
     batches: &[Batch],
 ) -> Result<(), ClickHouseError> {
     let layout = Layout::new(config);
-    let db = client(config, false);
-    schema::migrate(&client(config, true), &db, &layout, true).await?;
+    let db = client(config, false)?;
+    schema::migrate(&client(config, true)?, &db, &layout, true).await?;
     let db = db.with_validation(false);
     for signal in crate::signal::Signal::ALL {
         table::table(signal).insert_batches(&db, batches).await?;

@@ -112,6 +112,12 @@ impl Layout {
     }
 
     /// The `Distributed` table over `<table>_local` (cluster mode only).
+    /// `DELETE FROM` the rows of `table` (a lightweight delete), on every shard's local table
+    /// in cluster mode; the caller appends the `WHERE` clause.
+    pub(super) fn delete_from(&self, table: &str) -> String {
+        format!("DELETE FROM {}{}", self.stored(table), self.on_cluster())
+    }
+
     fn distributed(&self, table: &str, sharding: &str) -> Option<String> {
         let cluster = self.cluster.as_ref()?;
         Some(format!(

@@ -46,6 +46,10 @@ pub(super) struct Shipper {
     pub single_until: PerSignal<Option<String>>,
     /// The schema still to set up: ClickHouse was unreachable when the store opened.
     pub pending_schema: Option<SchemaTask>,
+    /// Held while shipping (with the spool's lock, [`Spool::exclusive`]); a deletion takes it
+    /// to keep INSERTs and the correlation step out while it rewrites the spool and deletes in
+    /// ClickHouse.
+    pub gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Shipper {
@@ -60,8 +64,13 @@ impl Shipper {
             // A stop interrupts even an INSERT in flight, so that shutdown stays bounded by the
             // final timeout. That is safe: the INSERT's files stay recorded and go out again
             // with the same token.
+            let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
             let shipped = tokio::select! {
-                shipped = self.ship_due(false) => shipped,
+                shipped = async {
+                    let _shipping = gate.lock().await;
+                    let _locked = spool.exclusive().await?;
+                    self.ship_due(false).await
+                } => shipped,
                 _ = stop.changed() => break,
             };
             match shipped {
@@ -95,7 +104,12 @@ impl Shipper {
                 }
             }
         }
+        let (gate, spool) = (Arc::clone(&self.gate), Arc::clone(&self.spool));
         let drain = async {
+            let _shipping = gate.lock().await;
+            let Ok(_locked) = spool.exclusive().await else {
+                return false;
+            };
             loop {
                 match self.ship_due(true).await {
                     Ok(true) => {}
@@ -230,6 +244,109 @@ impl Shipper {
                 Ok(())
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Ships the spool at `dir` once, as a starting collector would, to a server that cannot be
+/// reached: files that cannot be read are moved aside, every other one stays. The fuzz target of
+/// the spool reader runs it (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(any(test, fuzzing))]
+pub(super) async fn ship_to_nowhere(dir: &std::path::Path) -> Result<(), StoreError> {
+    let mut shipper = Shipper {
+        client: Client::default()
+            .with_url("http://127.0.0.1:1")
+            .with_validation(false),
+        spool: Arc::new(Spool::open(dir, u64::MAX)?),
+        metrics: Arc::new(Metrics::default()),
+        wake: Arc::new(Notify::new()),
+        batch_rows: 1000,
+        batch_delay: Duration::ZERO,
+        settings: Vec::new(),
+        single_until: PerSignal::default(),
+        pending_schema: None,
+        gate: Arc::default(),
+    };
+    for signal in Signal::ALL {
+        // Until an INSERT fails (the server is unreachable) or nothing is left.
+        for _ in 0..64 {
+            let Some((first, last)) = shipper.next_insert(signal, true)? else {
+                break;
+            };
+            if shipper.ship(signal, &first, &last).await.is_err() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::encode::SpanRow;
+    use super::super::rowbinary::{self, Traces};
+    use super::super::spool::{Format, encode_file};
+    use super::*;
+
+    /// A RowBinary payload of `rows`.
+    fn payload(rows: &[SpanRow<'_>]) -> Vec<u8> {
+        let mut traces = Traces::new();
+        let mut data = Vec::new();
+        for row in rows {
+            rowbinary::write_row(&mut data, row).expect("RowBinary");
+            traces.insert((row.tenant.to_string(), row.trace_id.to_string()));
+        }
+        let mut payload = rowbinary::payload_head(&traces);
+        payload.append(&mut data);
+        payload
+    }
+
+    /// Found by the `spool_reader` fuzz target: a file whose header counts more rows than it
+    /// holds was shipped as if whole (with none, deleted unconfirmed). Files of either format.
+    #[tokio::test]
+    async fn a_file_whose_rows_do_not_match_its_header_is_moved_aside_not_shipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The empty file is the only one of its signal: an INSERT that fails takes the files
+        // after it along.
+        let name = |n: u32| {
+            let records = if n == 7 { "logs" } else { "spans" };
+            format!("00000000000000000001-{n:012}.{records}")
+        };
+        let span = crate::testing::span(1, 1, None, "svc", "op", 1_700_000_000_000_000_000, 1);
+        let mut line = serde_json::to_string(&SpanRow::from(&span)).expect("JSON");
+        line.push('\n');
+        let one = payload(&[SpanRow::from(&span)]);
+        let none = payload(&[]);
+        let files = [
+            (Format::JsonLines, 2, line.as_bytes(), "aside"),
+            (Format::JsonLines, 3, &b""[..], "aside"),
+            (Format::JsonLines, 1, line.as_bytes(), "kept"),
+            (Format::RowBinary, 3, &none[..], "aside"),
+            (Format::RowBinary, 0, &one[..], "aside"),
+            (Format::RowBinary, 1, &one[..], "kept"),
+            (Format::RowBinary, 0, &none[..], "done"),
+        ];
+        for (n, (format, rows, content, _)) in (1..).zip(&files) {
+            std::fs::write(
+                dir.path().join(name(n)),
+                encode_file(*format, *rows, content),
+            )
+            .expect("write");
+        }
+        ship_to_nowhere(dir.path())
+            .await
+            .expect("ships what it can");
+        for (n, (format, rows, _, fate)) in (1..).zip(&files) {
+            let (here, aside) = (
+                dir.path().join(name(n)).exists(),
+                dir.path().join("rejected").join(name(n)).exists(),
+            );
+            let expected = match *fate {
+                "aside" => (false, true),
+                "kept" => (true, false),
+                _ => (false, false),
+            };
+            assert_eq!((here, aside), expected, "{format:?} file of {rows} rows");
         }
     }
 }

@@ -186,8 +186,13 @@ fn replace_round_trips(
     Ok(())
 }
 
-/// Re-estimates a session's clock offset from its newest round trips with a reply.
-fn update_offset(conn: &Connection, tenant: &str, session: &str) -> Result<(), SqliteError> {
+/// Re-estimates a session's clock offset from its newest round trips with a reply; removes it
+/// when none is left.
+pub(super) fn update_offset(
+    conn: &Connection,
+    tenant: &str,
+    session: &str,
+) -> Result<(), SqliteError> {
     let samples: Vec<_> = {
         let mut stmt = conn.prepare_cached(
             "SELECT client_send_ns, server_receive_ns, server_done_ns, client_receive_ns \

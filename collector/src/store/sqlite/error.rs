@@ -32,6 +32,9 @@ pub enum SqliteError {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// There is no database file to work on.
+    #[error("no database at {0}; check --store")]
+    Missing(std::path::PathBuf),
     /// The transaction of a group of batches failed; the batches were not stored.
     #[error("the commit failed: {0}")]
     Commit(String),
@@ -55,6 +58,7 @@ impl SqliteError {
             Self::Corrupt(_)
             | Self::Rollup(_)
             | Self::CreateDir { .. }
+            | Self::Missing(_)
             | Self::SchemaTooNew { .. } => false,
         }
     }

@@ -5,6 +5,7 @@
 //! rows through it. Reads ([`read`]) use their own connections.
 
 mod config;
+mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
@@ -27,6 +28,7 @@ use tracing::info;
 pub use config::SqliteConfig;
 pub use error::SqliteError;
 
+use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
 use super::queue::WriteQueue;
@@ -92,6 +94,10 @@ impl SqliteStore {
 impl Engine for SqliteStore {
     async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
         self.tasks.catch_up(budget).await
+    }
+
+    async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
+        self.tasks.delete(scope.tenant(), subject).await
     }
 
     /// Stops the retention loop and waits for the writer thread, which ends after the queue's
@@ -233,6 +239,20 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
     let version = schema::migrate(&mut conn)?;
     info!(path = %path.display(), schema_version = version, "SQLite store open");
     Ok(conn)
+}
+
+/// Deletes `subject`'s data of `tenant` from the database file at `path`, for
+/// `tracewire-collector delete`; a collector running on the file waits for it (SQLite's lock).
+pub fn delete_directly(
+    path: &Path,
+    tenant: &str,
+    subject: &Subject,
+) -> Result<Deleted, SqliteError> {
+    if !path.is_file() {
+        return Err(SqliteError::Missing(path.to_owned()));
+    }
+    let mut conn = open_for_writing(path)?;
+    delete::run(&mut conn, tenant, subject)
 }
 
 /// Writes batches straight into the database file at `path` (created and migrated as needed),

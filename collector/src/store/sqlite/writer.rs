@@ -12,16 +12,17 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::derive;
 use super::error::SqliteError;
 use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
 use super::table::table;
+use super::{delete, derive};
 use crate::correlate::MINUTE_NS;
 use crate::metrics::Metrics;
 use crate::model::Batch;
 use crate::signal::{PerSignal, Signal};
 use crate::store::error::StoreError;
 use crate::store::writer::{Command, Pending, Writer};
+use crate::store::{Deleted, Subject};
 
 /// The SQLite store's own work, which its writer runs in order with the batches.
 pub(super) enum Task {
@@ -37,6 +38,12 @@ pub(super) enum Task {
     CatchUp {
         budget: Duration,
         ack: oneshot::Sender<Result<bool, SqliteError>>,
+    },
+    /// Delete a user's or a session's data in a tenant ([`delete`]); answer what went.
+    Delete {
+        tenant: String,
+        subject: Subject,
+        ack: oneshot::Sender<Result<Deleted, SqliteError>>,
     },
 }
 
@@ -74,6 +81,20 @@ impl Tasks {
     /// See [`Task::CatchUp`].
     pub(super) async fn catch_up(&self, budget: Duration) -> Result<bool, StoreError> {
         self.ask(|ack| Task::CatchUp { budget, ack }).await
+    }
+
+    /// See [`Task::Delete`].
+    pub(super) async fn delete(
+        &self,
+        tenant: &str,
+        subject: &Subject,
+    ) -> Result<Deleted, StoreError> {
+        self.ask(|ack| Task::Delete {
+            tenant: tenant.to_owned(),
+            subject: subject.clone(),
+            ack,
+        })
+        .await
     }
 }
 
@@ -119,6 +140,13 @@ impl Writer for SqliteWriter {
             }
             Task::CatchUp { budget, ack } => {
                 let _ = ack.send(self.deriving.for_up_to(&mut self.conn, budget));
+            }
+            Task::Delete {
+                tenant,
+                subject,
+                ack,
+            } => {
+                let _ = ack.send(delete::run(&mut self.conn, &tenant, &subject));
             }
         }
     }

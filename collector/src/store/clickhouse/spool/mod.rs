@@ -64,11 +64,22 @@ struct Index {
 /// An open spool directory.
 pub(super) struct Spool {
     dir: PathBuf,
+    /// The `id` file, open: its lock keeps shipping and deleting apart across processes.
+    lock: File,
     id: String,
     epoch: String,
     sequence: AtomicU64,
     max_bytes: u64,
     index: Mutex<Index>,
+}
+
+/// The spool's lock, held.
+pub(super) struct Exclusive<'a>(&'a File);
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 /// What the spool can fail with.
@@ -116,6 +127,20 @@ fn io_error(path: &Path, source: std::io::Error) -> SpoolError {
 impl Spool {
     /// Opens (creating as needed) the spool at `dir` and indexes the files already there.
     pub(super) fn open(dir: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
+        Self::open_as(dir, max_bytes, true)
+    }
+
+    /// Opens the spool of a collector that may be running, to delete rows from it
+    /// ([`Spool::rewrite`] under [`Spool::exclusive`]): nothing is cleaned up, and a
+    /// directory without a spool gives `None`.
+    pub(super) fn open_shared(dir: &Path) -> Result<Option<Self>, SpoolError> {
+        if !dir.join("id").is_file() {
+            return Ok(None);
+        }
+        Self::open_as(dir, u64::MAX, false).map(Some)
+    }
+
+    fn open_as(dir: &Path, max_bytes: u64, owner: bool) -> Result<Self, SpoolError> {
         fs::create_dir_all(dir.join("rejected")).map_err(|e| io_error(dir, e))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -139,7 +164,9 @@ impl Spool {
             };
             if name.ends_with(".tmp") {
                 // Never acknowledged: the crash came before the rename.
-                let _ = fs::remove_file(&path);
+                if owner {
+                    let _ = fs::remove_file(&path);
+                }
                 continue;
             }
             let Some(signal) = Signal::ALL
@@ -160,14 +187,32 @@ impl Spool {
                 },
             );
         }
+        let lock = File::open(&id_path).map_err(|e| io_error(&id_path, e))?;
         Ok(Self {
             dir: dir.to_owned(),
+            lock,
             id,
             epoch: format!("{now:020x}"),
             sequence: AtomicU64::new(0),
             max_bytes,
             index: Mutex::new(index),
         })
+    }
+
+    /// Waits for the spool's lock, which shipping and deleting hold across processes (another
+    /// collector process, or `tracewire-collector delete`); released when dropped.
+    pub(super) async fn exclusive(&self) -> Result<Exclusive<'_>, SpoolError> {
+        loop {
+            match self.lock.try_lock() {
+                Ok(()) => return Ok(Exclusive(&self.lock)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_error(&self.dir.join("id"), e));
+                }
+            }
+        }
     }
 
     fn index(&self) -> std::sync::MutexGuard<'_, Index> {
@@ -199,12 +244,7 @@ impl Spool {
     ) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, signal.records());
-        let mut crc = crc32fast::Hasher::new();
-        parts.iter().for_each(|part| crc.update(part));
-        let mut header = Vec::with_capacity(HEADER);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
-        header.extend_from_slice(&crc.finalize().to_le_bytes());
+        let header = header(Format::RowBinary, rows, parts);
         let mut data = vec![&header[..]];
         data.extend_from_slice(parts);
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
@@ -250,8 +290,11 @@ impl Spool {
         Some((first.clone(), last.clone()))
     }
 
-    /// Names of `signal` from `first` to `last`, in order.
+    /// Names of `signal` from `first` to `last`, in order (none when `first` comes after `last`).
     pub(super) fn range(&self, signal: Signal, first: &str, last: &str) -> Vec<String> {
+        if first > last {
+            return Vec::new();
+        }
         self.index().files[signal]
             .range(first.to_owned()..=last.to_owned())
             .map(|(name, _)| name.clone())
@@ -297,6 +340,45 @@ impl Spool {
         sync_dir(&self.dir)
     }
 
+    /// Offers every file of `signal` to `sift`, in name order, with its format and payload;
+    /// where `sift` answers a new payload and its row count, the file is durably replaced by it
+    /// (same name, same format). Answers how many rows went. A rewritten file keeps its name, so
+    /// an INSERT recorded in the manifest goes out again as the same files (with fewer rows)
+    /// under the same token; a file left empty stays, and ships as nothing, so that a running
+    /// collector's index of the spool stays true. Only call it holding [`Spool::exclusive`]: a
+    /// file must not change under an INSERT in flight.
+    pub(super) fn rewrite(
+        &self,
+        signal: Signal,
+        mut sift: impl FnMut(&str, Format, &[u8]) -> Result<Option<(usize, Vec<u8>)>, SpoolError>,
+    ) -> Result<u64, SpoolError> {
+        let names: Vec<String> = self.index().files[signal].keys().cloned().collect();
+        // A file the collector shipped and removed meanwhile (another process) has no rows left.
+        let names: Vec<String> = names
+            .into_iter()
+            .filter(|name| self.dir.join(name).is_file())
+            .collect();
+        let mut removed = 0;
+        for name in names {
+            let (format, rows, payload) = self.read(&name)?;
+            let Some((kept_rows, kept)) = sift(&name, format, &payload)? else {
+                continue;
+            };
+            removed += rows.saturating_sub(kept_rows) as u64;
+            let header = header(format, kept_rows, &[&kept]);
+            write_durably(&self.dir, &self.dir.join(&name), &[&header, &kept])?;
+            let bytes = (HEADER + kept.len()) as u64;
+            let mut index = self.index();
+            if let Some(entry) = index.files[signal].get_mut(&name) {
+                let old = entry.bytes;
+                entry.rows = kept_rows;
+                entry.bytes = bytes;
+                index.bytes = index.bytes.saturating_sub(old) + bytes;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Moves a file ClickHouse refused as bad data to `rejected/`.
     pub(super) fn move_aside(&self, signal: Signal, name: &str) -> Result<PathBuf, SpoolError> {
         let from = self.dir.join(name);
@@ -314,11 +396,32 @@ impl Spool {
         self.dir.join(format!("shipping-{}", signal.records()))
     }
 
-    /// The files of the INSERT in flight, if one was started and not finished.
+    /// The files of the INSERT in flight, if one was started and not finished. A manifest that
+    /// does not name two files of `signal` in order is damaged: it is moved to `rejected/` (its
+    /// files are then shipped afresh) rather than trusted.
     pub(super) fn manifest(&self, signal: Signal) -> Option<(String, String)> {
-        let text = fs::read_to_string(self.manifest_path(signal)).ok()?;
-        let (first, last) = text.trim().split_once(' ')?;
-        Some((first.to_owned(), last.to_owned()))
+        let path = self.manifest_path(signal);
+        let text = fs::read_to_string(&path).ok()?;
+        let ours = |name: &str| {
+            name.ends_with(&format!(".{}", signal.records())) && !name.contains(['/', '\\'])
+        };
+        match text.trim().split_once(' ') {
+            Some((first, last)) if first <= last && ours(first) && ours(last) => {
+                Some((first.to_owned(), last.to_owned()))
+            }
+            _ => {
+                let aside = self.dir.join("rejected").join(format!(
+                    "shipping-{}-{}",
+                    signal.records(),
+                    self.epoch
+                ));
+                warn!(manifest = %path.display(), aside = %aside.display(), "Damaged shipping manifest moved aside");
+                if fs::rename(&path, &aside).is_err() {
+                    let _ = fs::remove_file(&path);
+                }
+                None
+            }
+        }
     }
 
     /// Records the files of the INSERT about to be sent.
@@ -344,6 +447,29 @@ impl Spool {
             Err(e) => Err(io_error(&path, e)),
         }
     }
+}
+
+/// The header of a file of `rows` rows in `format` whose payload is the concatenation of
+/// `parts`.
+fn header(format: Format, rows: usize, parts: &[&[u8]]) -> [u8; HEADER] {
+    let mut crc = crc32fast::Hasher::new();
+    parts.iter().for_each(|part| crc.update(part));
+    let mut header = [0; HEADER];
+    header[..8].copy_from_slice(match format {
+        Format::RowBinary => MAGIC,
+        Format::JsonLines => MAGIC_JSON_LINES,
+    });
+    header[8..12].copy_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
+    header[12..].copy_from_slice(&crc.finalize().to_le_bytes());
+    header
+}
+
+/// A whole spool file: its header, with a true checksum and the given row count, and `payload`.
+#[cfg(any(test, fuzzing))]
+pub(super) fn encode_file(format: Format, rows: u32, payload: &[u8]) -> Vec<u8> {
+    let mut data = header(format, rows as usize, &[payload]).to_vec();
+    data.extend_from_slice(payload);
+    data
 }
 
 fn corrupt(path: &Path) -> SpoolError {
@@ -520,6 +646,117 @@ mod tests {
         data[last] ^= 0xff;
         fs::write(&path, data).expect("writes");
         assert!(matches!(spool.read(&name), Err(SpoolError::Damaged { .. })));
+    }
+
+    /// Found by the `spool_reader` fuzz target: a manifest naming its files in the wrong order
+    /// made the shipper panic (a reversed range), so nothing was shipped again.
+    #[test]
+    fn damaged_manifest_is_moved_aside_not_trusted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        spool.append(Signal::Traces, 1, &[b"a\n"]).expect("writes");
+        spool.append(Signal::Traces, 1, &[b"b\n"]).expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 10).expect("files");
+        assert!(spool.range(Signal::Traces, &last, &first).is_empty());
+        for damaged in [
+            format!("{last} {first}"),
+            first.clone(),
+            format!("{first} ../{last}"),
+            "x.logs y.logs".to_owned(),
+        ] {
+            std::fs::write(dir.path().join("shipping-spans"), &damaged).expect("writes");
+            assert_eq!(spool.manifest(Signal::Traces), None, "{damaged}");
+            assert!(!dir.path().join("shipping-spans").exists(), "{damaged}");
+        }
+        assert!(
+            std::fs::read_dir(dir.path().join("rejected"))
+                .expect("rejected/")
+                .any(|e| e.is_ok_and(|e| e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("shipping-spans")))
+        );
+        assert_eq!(
+            spool.pending(Signal::Traces).0,
+            2,
+            "the files themselves stay"
+        );
+    }
+
+    #[tokio::test]
+    async fn rewriting_replaces_payloads_and_keeps_every_file_under_its_name_and_format() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let older = format!("{:020x}-{:012}.spans", 1, 0);
+        fs::write(
+            dir.path().join(&older),
+            encode_file(Format::JsonLines, 2, b"keep 0\ndrop 0\n"),
+        )
+        .expect("writes");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        spool
+            .append(Signal::Traces, 2, &[b"keep 1\n", b"drop 1\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Traces, 1, &[b"drop 2\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Traces, 1, &[b"keep 3\n"])
+            .expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 100).expect("files");
+        let names = spool.range(Signal::Traces, &first, &last);
+        assert_eq!(names.len(), 4);
+        let mut offered = Vec::new();
+        let removed = {
+            let _held = spool.exclusive().await.expect("locks");
+            spool
+                .rewrite(Signal::Traces, |name, _, payload| {
+                    offered.push(name.to_owned());
+                    let kept: Vec<&[u8]> = payload
+                        .split_inclusive(|b| *b == b'\n')
+                        .filter(|line| !line.starts_with(b"drop"))
+                        .collect();
+                    Ok((kept.concat() != payload).then(|| (kept.len(), kept.concat())))
+                })
+                .expect("rewrites")
+        };
+        assert_eq!(offered, names, "every file, in order");
+        assert_eq!(removed, 3);
+        assert_eq!(
+            spool.read(&names[0]).expect("reads"),
+            (Format::JsonLines, 1, b"keep 0\n".to_vec())
+        );
+        assert_eq!(
+            spool.read(&names[1]).expect("reads"),
+            (Format::RowBinary, 1, b"keep 1\n".to_vec())
+        );
+        assert_eq!(
+            spool.read(&names[2]).expect("reads"),
+            (Format::RowBinary, 0, Vec::new())
+        );
+        assert_eq!(spool.pending(Signal::Traces).0, 3);
+        let bytes = spool.bytes();
+        drop(spool);
+        assert_eq!(
+            Spool::open(dir.path(), 1 << 20).expect("reopens").bytes(),
+            bytes
+        );
+    }
+
+    #[tokio::test]
+    async fn the_lock_keeps_a_second_opener_out_until_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        let shared = Spool::open_shared(dir.path())
+            .expect("opens")
+            .expect("a spool is there");
+        let held = spool.exclusive().await.expect("locks");
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(200), shared.exclusive());
+        assert!(waiting.await.is_err(), "the second opener waits");
+        drop(held);
+        assert!(shared.exclusive().await.is_ok());
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(Spool::open_shared(empty.path()).expect("reads").is_none());
     }
 
     #[test]

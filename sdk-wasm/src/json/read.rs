@@ -1,8 +1,9 @@
-//! A small JSON reader for the WebSocket hot path: validates a message and lists the members of
-//! a top-level object as slices of the original text, without building a tree. This keeps a
-//! traced `send` cheap (no allocation per value) and keeps a JSON value type out of the wasm.
+//! The reader: validates a text and lists the members of an object (or the items of an array) as
+//! slices of the original text, without building a tree.
 
 use std::borrow::Cow;
+
+use crate::text::{slice, tail};
 
 /// Deepest nesting accepted; deeper messages are treated as not-JSON (sent untouched).
 const MAX_DEPTH: usize = 128;
@@ -90,7 +91,7 @@ impl<'a> Reader<'a> {
         loop {
             match *self.b.get(self.pos)? {
                 b'"' => {
-                    let s = &self.text[start..self.pos];
+                    let s = slice(self.text, start, self.pos);
                     self.pos += 1;
                     return Some((s, escaped));
                 }
@@ -120,27 +121,31 @@ impl<'a> Reader<'a> {
         }
         match *self.b.get(self.pos)? {
             b'{' => self.object(depth, |_, _| ()),
-            b'[' => {
-                self.pos += 1;
-                self.ws();
-                if self.eat(b']').is_some() {
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    if self.eat(b']').is_some() {
-                        return Some(());
-                    }
-                    self.eat(b',')?;
-                }
-            }
+            b'[' => self.array(depth, |_| ()),
             b'"' => self.string().map(|_| ()),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number(),
+        }
+    }
+
+    fn array(&mut self, depth: usize, mut item: impl FnMut(&'a str)) -> Option<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let start = self.pos;
+            self.value(depth + 1)?;
+            item(slice(self.text, start, self.pos));
+            self.ws();
+            if self.eat(b']').is_some() {
+                return Some(());
+            }
+            self.eat(b',')?;
         }
     }
 
@@ -167,7 +172,7 @@ impl<'a> Reader<'a> {
             } else {
                 Cow::Borrowed(key)
             };
-            member(key, &self.text[start..self.pos]);
+            member(key, slice(self.text, start, self.pos));
             self.ws();
             if self.eat(b'}').is_some() {
                 return Some(());
@@ -186,6 +191,17 @@ pub fn object_members(text: &str) -> Option<Vec<Member<'_>>> {
     r.object(0, |key, value| members.push(Member { key, value }))?;
     r.ws();
     (r.pos == r.b.len()).then_some(members)
+}
+
+/// The items of `text` when it is exactly one valid JSON array, as raw JSON texts; `None` for
+/// anything else.
+pub fn array_items(text: &str) -> Option<Vec<&str>> {
+    let mut r = Reader::new(text);
+    r.ws();
+    let mut items = Vec::new();
+    r.array(0, |item| items.push(item))?;
+    r.ws();
+    (r.pos == r.b.len()).then_some(items)
 }
 
 /// Whether `text` is exactly one valid JSON value (surrounding whitespace allowed).
@@ -215,8 +231,9 @@ pub fn string_value(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {
-    let s = std::str::from_utf8(b.get(..4)?).ok()?;
-    u32::from_str_radix(s, 16).ok()
+    b.get(..4)?
+        .iter()
+        .try_fold(0, |n, c| char::from(*c).to_digit(16).map(|d| n << 4 | d))
 }
 
 /// Decodes the escapes of an already validated string body.
@@ -230,7 +247,7 @@ fn unescape(s: &str) -> Option<String> {
             i += 1;
             continue;
         }
-        out.push_str(&s[copied..i]);
+        out.push_str(slice(s, copied, i));
         let c = *b.get(i + 1)?;
         i += 2;
         match c {
@@ -240,13 +257,13 @@ fn unescape(s: &str) -> Option<String> {
             b'b' => out.push('\u{8}'),
             b'f' => out.push('\u{c}'),
             b'u' => {
-                let hi = hex4(&b[i..])?;
+                let hi = hex4(b.get(i..)?)?;
                 i += 4;
                 let code = if (0xD800..0xDC00).contains(&hi)
                     && b.get(i) == Some(&b'\\')
                     && b.get(i + 1) == Some(&b'u')
                 {
-                    let lo = hex4(&b[i + 2..])?;
+                    let lo = hex4(b.get(i + 2..)?)?;
                     if (0xDC00..0xE000).contains(&lo) {
                         i += 6;
                         0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
@@ -262,7 +279,7 @@ fn unescape(s: &str) -> Option<String> {
         }
         copied = i;
     }
-    out.push_str(&s[copied..]);
+    out.push_str(tail(s, copied));
     Some(out)
 }
 
@@ -332,6 +349,17 @@ mod tests {
         assert_eq!(object_members("[1]"), None);
         assert_eq!(object_members(r#"{"a":1} trailing"#), None);
         assert_eq!(object_members("{}"), Some(vec![]));
+    }
+
+    #[test]
+    fn lists_array_items_as_raw_slices() {
+        assert_eq!(
+            array_items(r#" ["a", 1, {"b": [2]}, []] "#),
+            Some(vec!["\"a\"", "1", r#"{"b": [2]}"#, "[]"])
+        );
+        assert_eq!(array_items("[]"), Some(vec![]));
+        assert_eq!(array_items("[1,]"), None);
+        assert_eq!(array_items("{}"), None);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! SDK configuration. The same struct is filled from Rust or, through the JS API, from the object
-//! passed to `Tracewire.start({...})` (camelCase keys).
+//! passed to `Tracewire.start({...})` (camelCase keys, see [`fields`]).
 
-use serde::Deserialize;
+mod fields;
+
+pub use fields::Value;
 
 use crate::{Error, Result};
 
 /// SDK configuration. Only `endpoint` and `service_name` are required; every other field has a
 /// documented default.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Base URL of the collector's OTLP/HTTP endpoint, e.g. `https://collector.example.com`;
     /// data goes to `{endpoint}/v1/traces` and `{endpoint}/v1/logs`. Required.
@@ -114,7 +115,7 @@ impl Default for Config {
             compression: true,
             keepalive_budget_bytes: 60_000,
             flush_on_page_exit: true,
-            trace_context_field: "trace_context".into(),
+            trace_context_field: tracewire_semconv::message::TRACE_CONTEXT_FIELD.into(),
             inject_trace_context: true,
             message_type_fields: ["type", "event", "op", "action"]
                 .iter()
@@ -148,7 +149,7 @@ impl Default for Config {
     }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     Error::InvalidConfig {
         field,
         message: message.into(),
@@ -163,19 +164,6 @@ impl Config {
             service_name: service_name.into(),
             ..Config::default()
         }
-    }
-
-    /// Parses the JSON form (camelCase keys), rejecting unknown fields.
-    pub fn from_json(json: &str) -> Result<Config> {
-        serde_json::from_str(json).map_err(|e| {
-            let msg = e.to_string();
-            let field = if msg.contains("unknown field") {
-                "config (unknown field)"
-            } else {
-                "config"
-            };
-            invalid(field, msg)
-        })
     }
 
     /// Checks every field; the error names the first bad field and what it accepts.
@@ -225,6 +213,15 @@ impl Config {
         if self.trace_context_field.is_empty() {
             return Err(invalid("traceContextField", "must not be empty"));
         }
+        // The envelope's own members: the context would replace the message (or its time).
+        if !self.envelope_urls.is_empty()
+            && matches!(self.trace_context_field.as_str(), "data" | "ts")
+        {
+            return Err(invalid(
+                "traceContextField",
+                "must not be `data` or `ts` when envelopeUrls wraps messages in {\"data\": ..., \"ts\": ...}",
+            ));
+        }
         if self.message_type_fields.iter().any(String::is_empty) {
             return Err(invalid("messageTypeFields", "entries must not be empty"));
         }
@@ -243,7 +240,7 @@ impl Config {
             {
                 return Err(invalid(
                     "propagateToOrigins",
-                    format!("{origin:?} is not an origin like https://api.example.com"),
+                    crate::json::quoted(origin) + " is not an origin like https://api.example.com",
                 ));
             }
         }
@@ -307,5 +304,19 @@ mod tests {
         let mut c = Config::new("http://x", "s");
         c.ingest_key = Some("has space".into());
         assert_eq!(field_of(c.validate()), "ingestKey");
+    }
+
+    /// Seen while writing the `sdk_message` fuzz target's property: with envelopes, a context
+    /// field named like an envelope member made the envelope carry that key twice, and the
+    /// context either replaced the message or was never read back.
+    #[test]
+    fn context_field_may_not_be_an_envelope_member_when_envelopes_are_on() {
+        let mut c = Config::new("http://x", "s");
+        c.trace_context_field = "data".into();
+        assert!(c.clone().validate().is_ok(), "fine without envelopes");
+        c.envelope_urls = vec!["wss://app.example.com/*".into()];
+        assert_eq!(field_of(c.clone().validate()), "traceContextField");
+        c.trace_context_field = "ts".into();
+        assert_eq!(field_of(c.validate()), "traceContextField");
     }
 }

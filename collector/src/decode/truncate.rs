@@ -1,0 +1,164 @@
+//! Limits on the size of what one span or log record stores. Longer strings are cut (on a
+//! character boundary) and larger attribute maps keep their first keys in byte order; the
+//! item is stored, and the cuts are counted. Names end up in low-cardinality columns and
+//! attribute maps are copied into every span of their resource, so neither may grow without
+//! bound.
+
+use crate::model::{Attributes, Batch};
+
+/// Longest name kept, in bytes: span, event, scope and service names, scope versions, attribute
+/// keys, severity texts and log event names.
+pub const MAX_NAME_BYTES: usize = 4 << 10;
+/// Longest value kept, in bytes: attribute values, status messages and trace states.
+pub const MAX_VALUE_BYTES: usize = 64 << 10;
+/// Longest log body kept, in bytes.
+pub const MAX_LOG_BODY_BYTES: usize = 256 << 10;
+/// Most attributes kept in one map (resource, span, event, link or log attributes).
+pub const MAX_ATTRIBUTES: usize = 1024;
+
+/// Cuts what is over the limits in `batch`; answers how many strings and maps were cut.
+pub fn truncate(batch: &mut Batch) -> u64 {
+    let mut cuts = Cuts::default();
+    for span in &mut batch.spans {
+        cuts.string(&mut span.name, MAX_NAME_BYTES);
+        cuts.string(&mut span.service_name, MAX_NAME_BYTES);
+        cuts.string(&mut span.scope_name, MAX_NAME_BYTES);
+        cuts.string(&mut span.scope_version, MAX_NAME_BYTES);
+        cuts.string(&mut span.trace_state, MAX_VALUE_BYTES);
+        cuts.string(&mut span.status_message, MAX_VALUE_BYTES);
+        cuts.attributes(&mut span.resource_attributes);
+        cuts.attributes(&mut span.span_attributes);
+        for event in &mut span.events {
+            cuts.string(&mut event.name, MAX_NAME_BYTES);
+            cuts.attributes(&mut event.attributes);
+        }
+        for link in &mut span.links {
+            cuts.string(&mut link.trace_state, MAX_VALUE_BYTES);
+            cuts.attributes(&mut link.attributes);
+        }
+    }
+    for log in &mut batch.logs {
+        cuts.string(&mut log.service_name, MAX_NAME_BYTES);
+        cuts.string(&mut log.scope_name, MAX_NAME_BYTES);
+        cuts.string(&mut log.scope_version, MAX_NAME_BYTES);
+        cuts.string(&mut log.severity_text, MAX_NAME_BYTES);
+        cuts.string(&mut log.event_name, MAX_NAME_BYTES);
+        cuts.string(&mut log.body, MAX_LOG_BODY_BYTES);
+        cuts.attributes(&mut log.resource_attributes);
+        cuts.attributes(&mut log.log_attributes);
+    }
+    cuts.0
+}
+
+#[derive(Default)]
+struct Cuts(u64);
+
+impl Cuts {
+    fn string(&mut self, s: &mut String, max: usize) {
+        if s.len() > max {
+            let mut cut = max;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.shrink_to_fit();
+            self.0 += 1;
+        }
+    }
+
+    fn attributes(&mut self, map: &mut Attributes) {
+        if map.len() > MAX_ATTRIBUTES
+            && let Some(first_dropped) = map.keys().nth(MAX_ATTRIBUTES).cloned()
+        {
+            map.split_off(&first_dropped);
+            self.0 += 1;
+        }
+        let long: Vec<String> = map
+            .keys()
+            .filter(|k| k.len() > MAX_NAME_BYTES)
+            .cloned()
+            .collect();
+        for key in long {
+            if let Some(value) = map.remove(&key) {
+                let mut short = key;
+                self.string(&mut short, MAX_NAME_BYTES);
+                map.insert(short, value);
+            }
+        }
+        for value in map.values_mut() {
+            self.string(value, MAX_VALUE_BYTES);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LogRecord;
+    use crate::testing::span;
+
+    #[test]
+    fn long_names_and_values_are_cut_on_character_boundaries() {
+        // A 1 MiB name of three-byte characters: 4096 is not a boundary, 4095 is.
+        let mut s = span(1, 1, None, "svc", &"€".repeat(350_000), 0, 1);
+        s.span_attributes
+            .insert("k".repeat(MAX_NAME_BYTES + 10), "v".into());
+        s.span_attributes
+            .insert("long".into(), "x".repeat(MAX_VALUE_BYTES * 2));
+        let mut batch = Batch {
+            spans: vec![s],
+            logs: Vec::new(),
+        };
+        assert_eq!(truncate(&mut batch), 3);
+        let s = &batch.spans[0];
+        assert_eq!(s.name.len(), MAX_NAME_BYTES - 1);
+        assert!(s.name.chars().all(|c| c == '€'));
+        assert_eq!(s.span_attributes["long"].len(), MAX_VALUE_BYTES);
+        assert_eq!(s.span_attributes["k".repeat(MAX_NAME_BYTES).as_str()], "v");
+        assert_eq!(truncate(&mut batch), 0, "nothing left to cut");
+    }
+
+    #[test]
+    fn large_maps_keep_their_first_keys() {
+        let mut s = span(1, 1, None, "svc", "n", 0, 1);
+        s.resource_attributes = (0..100_000)
+            .map(|i| (format!("key{i:06}"), "v".to_owned()))
+            .collect();
+        let mut batch = Batch {
+            spans: vec![s],
+            logs: Vec::new(),
+        };
+        assert_eq!(truncate(&mut batch), 1);
+        let kept = &batch.spans[0].resource_attributes;
+        assert_eq!(kept.len(), MAX_ATTRIBUTES);
+        assert_eq!(kept.keys().next().map(String::as_str), Some("key000000"));
+        assert_eq!(kept.keys().last().map(String::as_str), Some("key001023"));
+    }
+
+    #[test]
+    fn log_bodies_have_their_own_limit() {
+        let log = LogRecord {
+            tenant: String::new(),
+            timestamp_ns: 0,
+            observed_ns: 0,
+            trace_id: String::new(),
+            span_id: String::new(),
+            trace_flags: 0,
+            severity_text: String::new(),
+            severity_number: 0,
+            service_name: String::new(),
+            body: "b".repeat(MAX_LOG_BODY_BYTES + 1),
+            scope_name: String::new(),
+            scope_version: String::new(),
+            resource_attributes: Attributes::new(),
+            log_attributes: Attributes::new(),
+            event_name: String::new(),
+        };
+        let mut batch = Batch {
+            spans: Vec::new(),
+            logs: vec![log],
+        };
+        assert_eq!(truncate(&mut batch), 1);
+        assert_eq!(batch.logs[0].body.len(), MAX_LOG_BODY_BYTES);
+    }
+}
