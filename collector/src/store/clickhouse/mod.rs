@@ -337,6 +337,11 @@ pub mod fuzzing {
     pub fn legacy_spool_file(rows: u32, lines: &[u8]) -> Vec<u8> {
         super::spool::encode_file(super::spool::Format::JsonLines, rows, lines)
     }
+
+    /// Whether a spooled RowBinary payload reads as a trace list and no rows.
+    pub fn holds_no_rows(payload: &[u8]) -> bool {
+        super::rowbinary::payload(payload).is_some_and(|(_, rows)| rows.is_empty())
+    }
 }
 
 /// Deletes `subject`'s data of `tenant` straight from ClickHouse and from the spool at
