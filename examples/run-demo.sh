@@ -6,8 +6,8 @@
 #   ./examples/run-demo.sh [--python]
 #
 # Ports (override with the environment variables): page 8080 (DEMO_WEB_PORT), backend 8090
-# (DEMO_BACKEND_PORT), collector OTLP ingest 4318 (DEMO_OTLP_PORT) and query API + UI 4380
-# (DEMO_API_PORT). Data goes to ./tracewire-data/demo/tracewire.db (DEMO_DATA_DIR).
+# (DEMO_BACKEND_PORT), collector OTLP ingest 4318 (DEMO_OTLP_PORT), OTLP/gRPC 4317
+# (DEMO_GRPC_PORT) and query API + UI 4380 (DEMO_API_PORT). Data goes to ./tracewire-data/demo/tracewire.db (DEMO_DATA_DIR).
 # Needs cargo, wasm-pack (./scripts/test-sdk-wasm.sh installs it), Node.js 20+ with npm (the
 # collector embeds its UI), python3 and curl; the Python backend's packages are installed
 # with pip when they are missing.
@@ -27,6 +27,7 @@ done
 WEB_PORT=${DEMO_WEB_PORT:-8080}
 BACKEND_PORT=${DEMO_BACKEND_PORT:-8090}
 OTLP_PORT=${DEMO_OTLP_PORT:-4318}
+GRPC_PORT=${DEMO_GRPC_PORT:-4317}
 API_PORT=${DEMO_API_PORT:-4380}
 DATA_DIR=${DEMO_DATA_DIR:-$ROOT/tracewire-data/demo}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -74,7 +75,8 @@ BACKEND_URL=http://127.0.0.1:$BACKEND_PORT
 
 step "Starting the collector, the $BACKEND backend and the page"
 mkdir -p "$DATA_DIR"
-"$BIN/tracewire-collector" --otlp-listen "127.0.0.1:$OTLP_PORT" --api-listen "127.0.0.1:$API_PORT" \
+"$BIN/tracewire-collector" --otlp-listen "127.0.0.1:$OTLP_PORT" --otlp-grpc-listen "127.0.0.1:$GRPC_PORT" \
+  --api-listen "127.0.0.1:$API_PORT" \
   --store "sqlite:$DATA_DIR/tracewire.db" --cors-origin "$WEB" &
 PIDS+=($!)
 wait_for "the collector" "$API/readyz"

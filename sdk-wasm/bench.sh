@@ -29,7 +29,7 @@ wasm-pack build "$SDK" --release --target web --out-dir "$WORK/site/pkg" >/dev/n
 cp "$SDK/bench/index.html" "$WORK/site/"
 
 cargo build -p tracewire-collector --manifest-path "$SDK/../Cargo.toml" >/dev/null
-"$CARGO_TARGET_DIR/debug/tracewire-collector" --otlp-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+"$CARGO_TARGET_DIR/debug/tracewire-collector" --otlp-listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
     --store "sqlite:$WORK/tw.db" --cors-origin '*' 2>"$WORK/collector.log" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q 'OTLP ingest listening on' "$WORK/collector.log" && break; sleep 0.1; done

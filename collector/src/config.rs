@@ -5,8 +5,8 @@
 //! together: one command line with their flags, one file with their keys (`[clickhouse]`,
 //! `[spool]` and `[otlp_limits]` tables; the flat keys of earlier versions, such as
 //! `clickhouse_cluster`, are aliases of those tables' keys). The ingest listener's limits are
-//! [`crate::receive::limits`]'. Access ([`AccessOptions`]) and TLS ([`TlsOptions`]) keys are
-//! flat, as their flags are.
+//! [`crate::receive::limits`]'. Access ([`AccessOptions`]), TLS ([`TlsOptions`]) and alert
+//! ([`AlertOptions`]) keys are flat, as their flags are.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::access::AccessOptions;
 use crate::access::keys::NewSecretArgs;
+use crate::alerts::AlertOptions;
 use crate::options::{ByteSize, Interval, InvalidOption, Retention, deserialize_via_from_str};
 use crate::receive::limits::{OtlpLimits, OtlpLimitsArgs};
 use crate::store::clickhouse::{ClickHouseArgs, SpoolArgs};
@@ -27,6 +28,10 @@ use crate::tls::TlsOptions;
 pub const ENV_OTLP_LISTEN: &str = "TRACEWIRE_OTLP_LISTEN";
 /// Default for [`Config::otlp_listen`]: every interface, the OTLP/HTTP port.
 pub const DEFAULT_OTLP_LISTEN: &str = "0.0.0.0:4318";
+/// Environment variable for [`Config::otlp_grpc_listen`].
+pub const ENV_OTLP_GRPC_LISTEN: &str = "TRACEWIRE_OTLP_GRPC_LISTEN";
+/// Default for [`Config::otlp_grpc_listen`]: every interface, the OTLP/gRPC port.
+pub const DEFAULT_OTLP_GRPC_LISTEN: &str = "0.0.0.0:4317";
 /// Environment variable for [`Config::api_listen`].
 pub const ENV_API_LISTEN: &str = "TRACEWIRE_API_LISTEN";
 /// Default for [`Config::api_listen`]: loopback only, so queries stay private unless opened up.
@@ -111,6 +116,18 @@ pub struct Cli {
         )
     )]
     pub otlp_listen: Option<SocketAddr>,
+    /// [`Config::otlp_grpc_listen`].
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = ENV_OTLP_GRPC_LISTEN,
+        value_parser = parse_listen,
+        global = true,
+        help = format!(
+            "Address for OTLP/gRPC ingest (trace, logs and metrics services) [default: {DEFAULT_OTLP_GRPC_LISTEN}]"
+        )
+    )]
+    pub otlp_grpc_listen: Option<SocketAddr>,
     /// [`Config::api_listen`].
     #[arg(
         long,
@@ -153,6 +170,9 @@ pub struct Cli {
     /// HTTPS on the listeners.
     #[command(flatten)]
     pub tls: TlsOptions,
+    /// Alert rules and their evaluation.
+    #[command(flatten)]
+    pub alerts: AlertOptions,
 }
 
 /// Commands other than running the collector.
@@ -201,9 +221,12 @@ pub enum KeysCommand {
 /// The collector's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `POST /v1/logs`). Port 0 picks a free port;
-    /// the bound address is logged.
+    /// Address for OTLP/HTTP ingest (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`). Port 0 picks
+    /// a free port; the bound address is logged.
     pub otlp_listen: SocketAddr,
+    /// Address for OTLP/gRPC ingest (the trace, logs and metrics services), with the same body
+    /// limit as OTLP/HTTP. Port 0 picks a free port; the bound address is logged.
+    pub otlp_grpc_listen: SocketAddr,
     /// Address for the query API, health and metrics. Kept apart from ingest so that ingest can
     /// face the internet while queries stay private.
     pub api_listen: SocketAddr,
@@ -223,12 +246,17 @@ pub struct Config {
     /// HTTPS on the listeners (`tls_cert`, `tls_key`, and per listener `otlp_tls_cert`,
     /// `otlp_tls_key`, `api_tls_cert`, `api_tls_key`).
     pub tls: TlsOptions,
+    /// Alert rules (`rules`), how often they are evaluated (`alert_interval`) and the UI's
+    /// address for links in notifications (`alert_ui_url`).
+    pub alerts: AlertOptions,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             otlp_listen: parse_listen(DEFAULT_OTLP_LISTEN).unwrap_or_else(|_| unreachable!()),
+            otlp_grpc_listen: parse_listen(DEFAULT_OTLP_GRPC_LISTEN)
+                .unwrap_or_else(|_| unreachable!()),
             api_listen: parse_listen(DEFAULT_API_LISTEN).unwrap_or_else(|_| unreachable!()),
             max_body: DEFAULT_MAX_BODY.parse().unwrap_or_else(|_| unreachable!()),
             cors_origin: Vec::new(),
@@ -236,6 +264,7 @@ impl Default for Config {
             otlp_limits: OtlpLimits::default(),
             access: AccessOptions::default(),
             tls: TlsOptions::default(),
+            alerts: AlertOptions::default(),
         }
     }
 }
@@ -250,6 +279,9 @@ impl Config {
         };
         if let Some(v) = cli.otlp_listen {
             config.otlp_listen = v;
+        }
+        if let Some(v) = cli.otlp_grpc_listen {
+            config.otlp_grpc_listen = v;
         }
         if let Some(v) = cli.api_listen {
             config.api_listen = v;
@@ -266,6 +298,7 @@ impl Config {
         cli.otlp_limits.apply(&mut config.otlp_limits);
         config.access.overlay(cli.access);
         config.tls.overlay(cli.tls);
+        config.alerts.overlay(cli.alerts);
         config.validate()
     }
 
@@ -319,6 +352,7 @@ impl Config {
         self.otlp_limits.validate(body)?;
         self.access.validate()?;
         self.tls.validate()?;
+        self.alerts.validate()?;
         Ok(self)
     }
 }
@@ -329,6 +363,7 @@ impl Config {
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
     otlp_listen: Option<Listen>,
+    otlp_grpc_listen: Option<Listen>,
     api_listen: Option<Listen>,
     store: Option<StoreUrl>,
     retention: Option<Retention>,
@@ -356,6 +391,8 @@ struct FileConfig {
     access: AccessOptions,
     #[serde(flatten)]
     tls: TlsOptions,
+    #[serde(flatten)]
+    alerts: AlertOptions,
 }
 
 impl FileConfig {
@@ -407,6 +444,9 @@ impl FileConfig {
         if let Some(v) = self.otlp_listen {
             config.otlp_listen = v.0;
         }
+        if let Some(v) = self.otlp_grpc_listen {
+            config.otlp_grpc_listen = v.0;
+        }
         if let Some(v) = self.api_listen {
             config.api_listen = v.0;
         }
@@ -430,6 +470,7 @@ impl FileConfig {
         self.otlp_limits.apply(&mut config.otlp_limits);
         config.access = self.access;
         config.tls = self.tls;
+        config.alerts = self.alerts;
         Ok(config)
     }
 }
@@ -542,6 +583,7 @@ mod tests {
     fn defaults_match_the_documented_values() {
         let config = Config::default();
         assert_eq!(config.otlp_listen.to_string(), "0.0.0.0:4318");
+        assert_eq!(config.otlp_grpc_listen.to_string(), "0.0.0.0:4317");
         assert_eq!(config.api_listen.to_string(), "127.0.0.1:4380");
         assert_eq!(
             config.store.url,

@@ -1,6 +1,6 @@
-//! SIGHUP: reloads the access file and the listeners' TLS certificates without a restart. A
-//! file that does not parse or validate leaves the previous one in force and logs one line that
-//! names the problem.
+//! SIGHUP: reloads the access file, the alert rules file and the listeners' TLS certificates
+//! without a restart. A file that does not parse or validate leaves the previous one in force
+//! and logs one line that names the problem.
 
 use std::sync::Arc;
 
@@ -8,10 +8,15 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::access::Access;
+use crate::alerts::Alerts;
 use crate::tls::ServerTls;
 
 /// Reloads on every SIGHUP until aborted.
-pub fn spawn(access: Arc<Access>, certificates: Vec<Arc<ServerTls>>) -> JoinHandle<()> {
+pub fn spawn(
+    access: Arc<Access>,
+    alerts: Arc<Alerts>,
+    certificates: Vec<Arc<ServerTls>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -24,16 +29,16 @@ pub fn spawn(access: Arc<Access>, certificates: Vec<Arc<ServerTls>>) -> JoinHand
                 }
             };
             while hangups.recv().await.is_some() {
-                reload(&access, &certificates);
+                reload(&access, &alerts, &certificates);
             }
         }
         #[cfg(not(unix))]
-        let _ = (access, certificates);
+        let _ = (access, alerts, certificates);
     })
 }
 
 /// One reload of everything SIGHUP reloads.
-pub fn reload(access: &Access, certificates: &[Arc<ServerTls>]) {
+pub fn reload(access: &Access, alerts: &Alerts, certificates: &[Arc<ServerTls>]) {
     if access.enforced() {
         match access.reload() {
             Ok(loaded) => info!(
@@ -43,6 +48,14 @@ pub fn reload(access: &Access, certificates: &[Arc<ServerTls>]) {
                 "Access file reloaded"
             ),
             Err(e) => error!("Access file not reloaded, the previous one stays in force: {e}"),
+        }
+    }
+    if alerts.path().is_some() {
+        match alerts.reload() {
+            Ok((rules, channels)) => info!(rules, channels, "Alert rules file reloaded"),
+            Err(e) => {
+                error!("Alert rules file not reloaded, the previous rules stay in force: {e}")
+            }
         }
     }
     for tls in certificates {

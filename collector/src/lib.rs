@@ -3,18 +3,23 @@
 //! [`receive`] → [`decode`] → [`store`]; [`api`] reads back from the store.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod correlate;
 pub mod decode;
 pub mod hangup;
 pub mod live;
+pub mod logsearch;
 pub mod metrics;
 pub mod model;
 pub mod options;
+pub mod rates;
 pub mod receive;
+pub mod series;
 pub mod server;
 pub mod signal;
+pub mod spanmetrics;
 pub mod store;
 pub mod tls;
 

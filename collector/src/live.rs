@@ -1,6 +1,7 @@
-//! Live tail: spans are announced here once they are durable, and `/api/live` WebSocket clients
-//! receive those of their tenant. The channel is bounded: a slow client skips spans, it never slows ingest, and
-//! nothing is built while nobody watches.
+//! Live tail: spans and log records are announced here once they are durable, and the
+//! `/api/live` and `/api/logs/live` WebSocket clients receive those of their tenant. The
+//! channels are bounded: a slow client skips records, it never slows ingest, and nothing is
+//! built while nobody watches.
 
 use std::sync::Arc;
 
@@ -8,9 +9,9 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::correlate::Source;
-use crate::model::SpanRecord;
+use crate::model::{LogRecord, SpanRecord};
 
-/// Spans a watcher may fall behind by before it skips.
+/// Spans (or log records) a watcher may fall behind by before it skips.
 const CAPACITY: usize = 4_096;
 
 /// One stored span as the live tail shows it.
@@ -59,16 +60,18 @@ impl From<&SpanRecord> for LiveSpan {
     }
 }
 
-/// The broadcast of stored spans. Cheap to clone.
+/// The broadcasts of stored spans and log records. Cheap to clone.
 #[derive(Clone)]
 pub struct LiveFeed {
     sender: broadcast::Sender<Arc<LiveSpan>>,
+    logs: broadcast::Sender<Arc<LogRecord>>,
 }
 
 impl Default for LiveFeed {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
+            logs: broadcast::channel(CAPACITY).0,
         }
     }
 }
@@ -90,5 +93,23 @@ impl LiveFeed {
     /// A new watcher, receiving spans published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveSpan>> {
         self.sender.subscribe()
+    }
+
+    /// True when at least one client watches log records.
+    pub fn logs_watched(&self) -> bool {
+        self.logs.receiver_count() > 0
+    }
+
+    /// Announces log records to every watcher of them.
+    pub fn publish_logs(&self, records: Vec<LogRecord>) {
+        for record in records {
+            // An error only means the last watcher left meanwhile.
+            let _ = self.logs.send(Arc::new(record));
+        }
+    }
+
+    /// A new watcher of log records, receiving those published from now on.
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<Arc<LogRecord>> {
+        self.logs.subscribe()
     }
 }

@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::signal::Signal;
 
+mod metrics;
+
+pub use metrics::*;
+
 /// Attribute maps, stringified as in the OpenTelemetry ClickHouse schema (`Map(String, String)`).
 pub type Attributes = BTreeMap<String, String>;
 
@@ -115,6 +119,8 @@ pub struct Batch {
     pub spans: Vec<SpanRecord>,
     /// Log records to store.
     pub logs: Vec<LogRecord>,
+    /// Metric data points to store.
+    pub metrics: Vec<MetricPoint>,
 }
 
 impl Batch {
@@ -123,6 +129,7 @@ impl Batch {
         match signal {
             Signal::Traces => self.spans.len(),
             Signal::Logs => self.logs.len(),
+            Signal::Metrics => self.metrics.len(),
         }
     }
 
@@ -144,6 +151,9 @@ impl Batch {
         }
         for log in &mut self.logs {
             tenant.clone_into(&mut log.tenant);
+        }
+        for point in &mut self.metrics {
+            tenant.clone_into(&mut point.tenant);
         }
     }
 }
@@ -223,6 +233,9 @@ pub struct TraceQuery {
     pub service: Option<String>,
     /// Only spans with this name.
     pub name: Option<String>,
+    /// Only spans whose parent span belongs to this service (the callee's spans of a
+    /// dependency call from this service).
+    pub parent_service: Option<String>,
     /// Only spans at least this long, nanoseconds.
     pub min_duration_ns: Option<i64>,
     /// Only spans at most this long, nanoseconds.
@@ -268,6 +281,9 @@ pub struct ServiceSummary {
     pub span_count: u64,
     /// Latest span start, unix nanoseconds.
     pub last_seen_ns: i64,
+    /// Whether its newest span was recorded in a browser by the Tracewire SDK
+    /// ([`crate::correlate::Source`]).
+    pub browser: bool,
 }
 
 /// Filters for round trips (browser WebSocket messages a backend continued).
@@ -292,6 +308,22 @@ pub struct RoundTripQuery {
 pub struct RollupQuery {
     /// Only this message type (`ws.message.type`).
     pub message_type: Option<String>,
+    /// The first step's start, unix nanoseconds.
+    pub start_ns: i64,
+    /// The window's end (exclusive), unix nanoseconds.
+    pub end_ns: i64,
+    /// Each step's length, nanoseconds.
+    pub step_ns: i64,
+    /// How many steps.
+    pub buckets: usize,
+}
+
+/// A window of calls to add up per step ([`crate::spanmetrics::CallRollups`]): operation calls
+/// or dependency calls, by the time they started.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallQuery {
+    /// Only calls of this service's operations; dependency reads take every call.
+    pub service: Option<String>,
     /// The first step's start, unix nanoseconds.
     pub start_ns: i64,
     /// The window's end (exclusive), unix nanoseconds.

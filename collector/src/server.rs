@@ -1,4 +1,4 @@
-//! Wiring: opens the store, binds the ingest and API listeners, serves both, and on SIGINT or
+//! Wiring: opens the store, binds the OTLP/HTTP, OTLP/gRPC and API listeners, serves them, and on SIGINT or
 //! SIGTERM stops accepting, lets in-flight requests finish, drains the write queue and exits.
 
 use std::net::SocketAddr;
@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::access::{Access, AccessError};
+use crate::alerts::{Alerts, AlertsError};
 use crate::api::{self, Api, Guard};
 use crate::config::Config;
 use crate::hangup;
@@ -56,6 +57,9 @@ pub enum RunError {
     /// The access file cannot be used.
     #[error("{0}")]
     Access(#[from] AccessError),
+    /// The alert engine cannot start.
+    #[error("{0}")]
+    Alerts(#[from] AlertsError),
     /// A server failed while running.
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
@@ -82,27 +86,37 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         bind("otlp-listen", config.otlp_listen).await?,
         ingest_tls.clone(),
     );
+    // The ingest certificate, for HTTP/2 (gRPC) and reloaded with it.
+    let grpc_listener = Incoming::new(
+        bind("otlp-grpc-listen", config.otlp_grpc_listen).await?,
+        ingest_tls.as_ref().map(|tls| Arc::new(tls.http2())),
+    );
     let api_listener = Incoming::new(
         bind("api-listen", config.api_listen).await?,
         api_tls.clone(),
     );
     let ready = Arc::new(AtomicBool::new(true));
+    let alerts = Alerts::new(
+        Arc::clone(&store),
+        &config.alerts,
+        api_listener.local_addr()?,
+        api_tls.is_some(),
+    )?;
 
-    let ingest = receive::limited_router(
-        Ingest {
-            queue: store.queue().clone(),
-            metrics: Arc::clone(&metrics),
-            max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
-            access: Arc::clone(&access),
-        },
-        &config.cors_origin,
-        &config.otlp_limits,
-    );
+    let ingest = Ingest {
+        queue: store.queue().clone(),
+        metrics: Arc::clone(&metrics),
+        max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
+        access: Arc::clone(&access),
+    };
+    let grpc = receive::grpc::router(ingest.clone());
+    let ingest = receive::limited_router(ingest, &config.cors_origin, &config.otlp_limits);
     let api = api::router(Api {
         store: Arc::clone(&store),
         metrics: Arc::clone(&metrics),
         ready: Arc::clone(&ready),
         reads: Default::default(),
+        alerts: Arc::clone(&alerts),
         guard: Arc::new(Guard::new(
             Arc::clone(&access),
             api_listener.local_addr()?,
@@ -116,11 +130,24 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         ingest_listener.local_addr()?
     );
     info!(
+        "OTLP/gRPC ingest listening on {}://{}",
+        grpc_listener.scheme(),
+        grpc_listener.local_addr()?
+    );
+    info!(
         "query API listening on {}://{}",
         api_listener.scheme(),
         api_listener.local_addr()?
     );
     info!("Storing in {}", config.store.url);
+    if let Some(path) = alerts.path() {
+        info!(
+            rules = alerts.file_rules().len(),
+            interval = ?config.alerts.interval(),
+            "Alert rules file {} in force",
+            path.display()
+        );
+    }
     announce_access(&access, ingest_listener.local_addr()?);
     if config.cors_origin.is_empty() && !access.enforced() {
         info!("Browser ingest from other origins is off; allow an origin with --cors-origin");
@@ -132,7 +159,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     {
         certificates.push(api_tls);
     }
-    let hangups = hangup::spawn(Arc::clone(&access), certificates);
+    let hangups = hangup::spawn(Arc::clone(&access), Arc::clone(&alerts), certificates);
+    let evaluation = alerts.spawn();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn({
@@ -144,7 +172,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             let _ = stop_tx.send(true);
         }
     });
-    let (ingest_result, api_result) = tokio::join!(
+    let (ingest_result, grpc_result, api_result) = tokio::join!(
         receive::serve(
             ingest_listener,
             tracked(ingest, &metrics),
@@ -152,12 +180,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             &metrics,
             stop_rx.clone(),
         ),
+        serve(grpc_listener, tracked(grpc, &metrics), stop_rx.clone()),
         serve(api_listener, tracked(api, &metrics), stop_rx),
     );
     signals.abort();
     hangups.abort();
+    evaluation.abort();
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
+    grpc_result?;
     api_result?;
     stored?;
     info!("Stopped");

@@ -12,13 +12,15 @@ pub enum Signal {
     Traces,
     /// Log records.
     Logs,
+    /// Metric data points (gauge, sum, histogram, exponential histogram and summary points).
+    Metrics,
 }
 
 impl Signal {
     /// How many signals there are.
-    pub const COUNT: usize = 2;
+    pub const COUNT: usize = 3;
     /// Every signal, in [`Signal::index`] order.
-    pub const ALL: [Self; Self::COUNT] = [Self::Traces, Self::Logs];
+    pub const ALL: [Self; Self::COUNT] = [Self::Traces, Self::Logs, Self::Metrics];
 
     /// The signal's place in [`Signal::ALL`] (and in a [`PerSignal`]).
     pub fn index(self) -> usize {
@@ -27,18 +29,18 @@ impl Signal {
 
     /// The signal's name, as in OTLP's `/v1/<name>` paths and the metrics' `signal` label.
     pub fn name(self) -> &'static str {
-        ["traces", "logs"][self.index()]
+        ["traces", "logs", "metrics"][self.index()]
     }
 
     /// What its records are called in one word (SQLite's tables and the spool's files are named
     /// so).
     pub fn records(self) -> &'static str {
-        ["spans", "logs"][self.index()]
+        ["spans", "logs", "datapoints"][self.index()]
     }
 
     /// What its items are called in messages to clients.
     pub fn items(self) -> &'static str {
-        ["spans", "log records"][self.index()]
+        ["spans", "log records", "data points"][self.index()]
     }
 }
 
@@ -89,6 +91,6 @@ mod tests {
         }
         let mut counts = PerSignal::from_fn(|s| s.index() * 10);
         counts[Signal::Logs] += 1;
-        assert_eq!(counts.values().copied().collect::<Vec<_>>(), [0, 11]);
+        assert_eq!(counts.values().copied().collect::<Vec<_>>(), [0, 11, 20]);
     }
 }

@@ -87,6 +87,11 @@ fn api() -> &'static (tokio::runtime::Runtime, axum::Router) {
             runtime.block_on(tracewire_collector::testing::temp_store(1000));
         // The store's file lives in it for the life of the process (statics are never dropped).
         std::mem::forget(dir);
+        // The alert engine's tasks run on the runtime.
+        let alerts = {
+            let _entered = runtime.enter();
+            tracewire_collector::testing::alerts(&store)
+        };
         let router = router(Api {
             store,
             metrics,
@@ -94,6 +99,7 @@ fn api() -> &'static (tokio::runtime::Runtime, axum::Router) {
             reads: Default::default(),
             // No access file, a loopback listener: requests name it as their Host.
             guard: Default::default(),
+            alerts,
         });
         (runtime, router)
     })

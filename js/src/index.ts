@@ -10,6 +10,8 @@ export type {
   Tracewire,
   TracewireAttributes,
   TracewireConfig,
+  TracewireConsoleMethod,
+  TracewireLogLevel,
   TracewireStats,
 } from '../wasm/tracewire_sdk.js';
 export type { InitConfig, InitOptions } from './init.js';

@@ -1,6 +1,7 @@
 // The React example (examples/react-app), built against the packed package, in headless Chromium
 // with the agent-backend and a collector: messages through useTracedWebSocket, a render error
-// caught by TracewireErrorBoundary and a React Router route change must all reach the collector.
+// caught by TracewireErrorBoundary, a log from useTracewire().log and a React Router route change
+// must all reach the collector.
 // scripts/test-js.sh packs the package and installs the tarball into the example first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import webpack from 'webpack';
-import { agentBackend, browser, collector, poll, stopAll } from '../../tests/browser/support.mjs';
+import { agentBackend, browser, collector, poll, stopAll, storedLogs } from '../../tests/browser/support.mjs';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/react-app', import.meta.url));
 
@@ -138,6 +139,12 @@ test('the React example traces messages, render errors and route changes into th
   for (const name of ['ws.send list_agents', 'ws.send chat', 'ws.receive agents', 'ws.receive chat_reply']) {
     assert.ok(messages.includes(name), `${name} missing from ${JSON.stringify(messages)}`);
   }
+  // The Chat component's useTracewire()?.log(...) call: an INFO record with its attribute.
+  const logs = await storedLogs(tw.db, sessionId, (rows) => rows.some((r) => r.body === 'hello sent to the coder agent'));
+  const hello = logs.find((r) => r.body === 'hello sent to the coder agent');
+  assert.deepEqual([hello.severity_number, hello.severity_text, hello.event_name], [9, 'INFO', '']);
+  assert.equal(hello.log_attributes['ui.action'], 'say_hello');
+
   // Unmounting the Chat page closed its socket (the backend drops the connection without a
   // close frame, hence no clean code), and the hook did not reconnect after the unmount.
   const closed = await poll(`${tw.api}/api/sessions/${sessionId}`, (b) =>

@@ -32,7 +32,7 @@ static ALLOCATOR: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
 
 pub use config::Config;
 pub use context::{SpanId, TraceId, TraceParent};
-pub use record::{AttrValue, Attributes};
+pub use record::{AttrValue, Attributes, Severity};
 
 #[cfg(all(target_arch = "wasm32", feature = "websocket"))]
 pub use browser::websocket::TracedWebSocket;

@@ -103,27 +103,64 @@ pub struct SpanRecord {
     pub error: Option<String>,
 }
 
-/// Log severity (OTLP severity numbers).
+/// Log severity: the six levels of `log()`, as OTLP severity numbers (the first number of each
+/// OTLP range: TRACE 1-4, DEBUG 5-8, INFO 9-12, WARN 13-16, ERROR 17-20, FATAL 21-24).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
+    /// TRACE (1).
+    Trace = 1,
+    /// DEBUG (5).
+    Debug = 5,
     /// INFO (9).
     Info = 9,
     /// WARN (13).
     Warn = 13,
     /// ERROR (17).
     Error = 17,
+    /// FATAL (21).
+    Fatal = 21,
 }
 
 impl Severity {
     /// The OTLP severity text.
     pub fn text(self) -> &'static str {
         match self {
+            Severity::Trace => "TRACE",
+            Severity::Debug => "DEBUG",
             Severity::Info => "INFO",
             Severity::Warn => "WARN",
             Severity::Error => "ERROR",
+            Severity::Fatal => "FATAL",
+        }
+    }
+
+    /// The level named `trace`, `debug`, `info`, `warn`, `error` or `fatal` (the names of the
+    /// JavaScript `log()`), or `None`.
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Some(match name {
+            "trace" => Severity::Trace,
+            "debug" => Severity::Debug,
+            "info" => Severity::Info,
+            "warn" => Severity::Warn,
+            "error" => Severity::Error,
+            "fatal" => Severity::Fatal,
+            _ => return None,
+        })
+    }
+
+    /// The level of a captured `console.<method>` call ([`CONSOLE_METHODS`]), or `None` for a
+    /// method the SDK does not capture.
+    pub fn of_console_method(method: &str) -> Option<Severity> {
+        match method {
+            "log" => Some(Severity::Info),
+            "trace" | "debug" | "info" | "warn" | "error" => Severity::from_name(method),
+            _ => None,
         }
     }
 }
+
+/// The `console` methods that `captureConsole` accepts.
+pub const CONSOLE_METHODS: [&str; 6] = ["trace", "debug", "log", "info", "warn", "error"];
 
 /// A log record (errors, events, SDK self-reports).
 #[derive(Clone, Debug, PartialEq)]
@@ -188,5 +225,43 @@ impl Item {
                     + l.event_name.as_ref().map_or(0, |n| n.len() + 16)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_map_to_otlp_severity_numbers_and_texts() {
+        let levels: Vec<(u8, &str)> = ["trace", "debug", "info", "warn", "error", "fatal"]
+            .iter()
+            .map(|n| Severity::from_name(n).expect("level"))
+            .map(|s| (s as u8, s.text()))
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                (1, "TRACE"),
+                (5, "DEBUG"),
+                (9, "INFO"),
+                (13, "WARN"),
+                (17, "ERROR"),
+                (21, "FATAL")
+            ]
+        );
+        assert_eq!(Severity::from_name("WARN"), None);
+        assert_eq!(Severity::from_name("warning"), None);
+    }
+
+    #[test]
+    fn console_methods_have_a_level_and_others_do_not() {
+        for m in CONSOLE_METHODS {
+            assert!(Severity::of_console_method(m).is_some(), "{m}");
+        }
+        assert_eq!(Severity::of_console_method("log"), Some(Severity::Info));
+        assert_eq!(Severity::of_console_method("error"), Some(Severity::Error));
+        assert_eq!(Severity::of_console_method("fatal"), None);
+        assert_eq!(Severity::of_console_method("table"), None);
     }
 }

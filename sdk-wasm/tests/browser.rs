@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::Value;
-use tracewire_sdk::{Config, TraceParent, TracedWebSocket, Tracewire};
+use tracewire_sdk::{Config, Severity, TraceParent, TracedWebSocket, Tracewire};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -828,6 +828,28 @@ async fn events_are_exported_as_log_records() {
     assert_eq!(
         metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await - before,
         1.0
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn rust_api_logs_are_exported_as_log_records_in_the_active_spans_trace() {
+    let before = metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await;
+    let tw = Tracewire::start(config(need(OTLP, "TW_TEST_OTLP"))).expect("start");
+    tw.log(Severity::Info, "outside", vec![]);
+    let span = tw.start_span("with logs");
+    tw.log(
+        Severity::Fatal,
+        "inside",
+        vec![("password".into(), "hunter2".into())],
+    );
+    span.end();
+    assert_eq!(tw.stats().queued, 3, "two logs and the span");
+    tw.flush().await;
+    assert_eq!(tw.stats().exported, 3);
+    assert_eq!(
+        metric(r#"tracewire_accepted_items_total{signal="logs"}"#).await - before,
+        2.0
     );
     tw.shutdown().await;
 }

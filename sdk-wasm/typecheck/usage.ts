@@ -1,6 +1,8 @@
 // Compiled with `tsc --strict --noEmit` against the generated package by scripts/test-sdk-wasm.sh:
 // the TypeScript definitions must describe the JS API as documented.
-import init, { Tracewire, TracedWebSocket, type TracewireConfig, type TracewireStats } from './pkg/tracewire_sdk.js';
+import init, {
+  Tracewire, TracedWebSocket, type TracewireConfig, type TracewireLogLevel, type TracewireStats,
+} from './pkg/tracewire_sdk.js';
 
 await init();
 const config: TracewireConfig = {
@@ -10,6 +12,7 @@ const config: TracewireConfig = {
   envelopeUrls: ['wss://*/graphql'],
   propagateToOrigins: ['https://api.example.com'],
   ingestKey: 'key',
+  captureConsole: ['error', 'warn'],
 };
 const tw: Tracewire = Tracewire.start(config);
 tw.instrumentWebSockets();
@@ -21,6 +24,14 @@ span.end();
 tw.startSpan('no attributes').end();
 tw.event('clicked');
 tw.event('cart.updated', { items: 2 });
+tw.log('warn', 'payment retried', { attempt: 2, express: true });
+const level: TracewireLogLevel = 'fatal';
+tw.log(level, 'no attributes');
+// @ts-expect-error levels are the six names
+tw.log('warning', 'not a level');
+// @ts-expect-error only console methods can be captured
+const notCaptured: TracewireConfig = { endpoint: 'x', serviceName: 'y', captureConsole: ['table'] };
+console.log(notCaptured);
 tw.setUser('user-42');
 tw.setUser(null);
 const session: string = tw.sessionId();

@@ -118,6 +118,9 @@ pub mod attribute {
         CODE_LINENO = "code.lineno";
         /// The source column of an error.
         CODE_COLUMN = "code.column";
+        /// On a log captured from the browser console: the `console` method called (`error`,
+        /// `warn`, ...).
+        CONSOLE_METHOD = "console.method";
     }
 }
 

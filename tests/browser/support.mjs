@@ -1,11 +1,12 @@
 // Processes for the browser end-to-end tests: the collector, the demo backend, a static server
 // for the page, and headless Chromium. Everything binds to 127.0.0.1 on free ports.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const TARGET = process.env.CARGO_TARGET_DIR ?? new URL('../../target', import.meta.url).pathname;
@@ -65,18 +66,40 @@ export async function staticServer(root) {
   return `http://127.0.0.1:${server.address().port}`;
 }
 
-/** A collector on SQLite in a fresh directory that accepts browser telemetry from `origin`. */
+/**
+ * A collector on SQLite in a fresh directory that accepts browser telemetry from `origin`; `db`
+ * is the SQLite file, for reading what the collector stored (see `storedLogs`).
+ */
 export async function collector(origin, extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'tw-e2e-'));
   const proc = start(BIN('tracewire-collector'), [
-    '--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
+    '--otlp-listen', '127.0.0.1:0', '--otlp-grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0',
     '--store', `sqlite:${dir}/tw.db`, '--cors-origin', origin, ...extraArgs,
   ], /query API listening on http:\/\/[0-9.:]+\s/);
   track(proc.child);
   await proc.found;
   const otlp = proc.log().match(/OTLP ingest listening on (http:\/\/[0-9.:]+)/)[1];
   const api = proc.log().match(/query API listening on (http:\/\/[0-9.:]+)/)[1];
-  return { otlp, api, log: proc.log };
+  return { otlp, api, db: `${dir}/tw.db`, log: proc.log };
+}
+
+/**
+ * The log records the collector stored in the SQLite file `db` for browser session `sessionId`,
+ * oldest first, read with Python's sqlite3 (stored_logs.py: the collector's own table), polled
+ * until `ready(rows)` holds.
+ */
+const STORED_LOGS = fileURLToPath(new URL('./stored_logs.py', import.meta.url));
+
+export async function storedLogs(db, sessionId, ready, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = spawnSync(process.env.PYTHON ?? 'python3', [STORED_LOGS, db, sessionId], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`reading ${db} failed: ${run.stderr}`);
+    const rows = JSON.parse(run.stdout);
+    if (ready(rows)) return rows;
+    if (Date.now() > deadline) throw new Error(`logs of session ${sessionId} never became ready: ${run.stdout}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** The demo's agent-backend exporting to `otlp`, its clock shifted by `offsetMs`. */

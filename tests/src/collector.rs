@@ -31,6 +31,8 @@ pub struct Collector {
     pub otlp: String,
     /// Base URL of the query API listener.
     pub api: String,
+    /// Base URL of the OTLP/gRPC listener, e.g. `http://127.0.0.1:41235`.
+    pub grpc: String,
 }
 
 impl Collector {
@@ -48,14 +50,18 @@ impl Collector {
         Self::start_with_args(args)
     }
 
-    /// Starts a collector with exactly these arguments (which must bind to port 0 or free ports).
+    /// Starts a collector with these arguments (which must bind to port 0 or free ports); the
+    /// OTLP/gRPC listener takes a free loopback port unless the arguments name one.
     pub fn start_with_args(args: Vec<String>) -> Self {
         Self::try_start_with_args(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like [`Collector::start_with_args`], but a collector that does not start is an error
     /// with its log, not a panic.
-    pub fn try_start_with_args(args: Vec<String>) -> Result<Self, String> {
+    pub fn try_start_with_args(mut args: Vec<String>) -> Result<Self, String> {
+        if !args.iter().any(|a| a == "--otlp-grpc-listen") {
+            args.extend(["--otlp-grpc-listen".to_owned(), "127.0.0.1:0".to_owned()]);
+        }
         let mut child = Command::new(binary())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -70,16 +76,20 @@ impl Collector {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             let mut otlp = None;
+            let mut grpc = None;
             let mut api = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(url) = url_after(&line, "OTLP ingest listening on ") {
                     otlp = Some(url);
                 }
+                if let Some(url) = url_after(&line, "OTLP/gRPC ingest listening on ") {
+                    grpc = Some(url);
+                }
                 if let Some(url) = url_after(&line, "query API listening on ") {
                     api = Some(url);
                 }
-                if let (Some(o), Some(a)) = (&otlp, &api) {
-                    let _ = tx.send((o.clone(), a.clone()));
+                if let (Some(o), Some(g), Some(a)) = (&otlp, &grpc, &api) {
+                    let _ = tx.send((o.clone(), g.clone(), a.clone()));
                     otlp = None;
                 }
                 if let Ok(mut log) = sink.lock() {
@@ -88,7 +98,7 @@ impl Collector {
                 }
             }
         });
-        let (otlp, api) = match rx.recv_timeout(START_TIMEOUT) {
+        let (otlp, grpc, api) = match rx.recv_timeout(START_TIMEOUT) {
             Ok(urls) => urls,
             Err(_) => {
                 let _ = child.kill();
@@ -105,6 +115,7 @@ impl Collector {
             log,
             otlp,
             api,
+            grpc,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Support for Tracewire's end-to-end tests: real collector processes on free ports, the
-//! test-only ClickHouse front, access files, certificates of a test CA, and paths to the helper scripts the
-//! tests run.
+//! test-only ClickHouse front, access files, certificates of a test CA, an OTLP tee to fill
+//! several collectors from one exporter, and paths to the helper scripts the tests run.
 
 pub mod access;
 pub mod agent_backend;
@@ -9,7 +9,11 @@ pub mod clickhouse_store;
 pub mod collector;
 pub mod docker;
 pub mod exchanges;
+pub mod logs;
+pub mod metrics;
 pub mod raw_http;
+pub mod receiver;
+pub mod tee;
 pub mod tls;
 
 use std::path::{Path, PathBuf};

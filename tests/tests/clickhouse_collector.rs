@@ -22,11 +22,6 @@ fn http() -> Client {
         .expect("http client")
 }
 
-/// Starts a collector storing in the test's ClickHouse database, with `extra` flags.
-fn clickhouse_collector(test: &ClickHouseTest, extra: &[&str]) -> Collector {
-    test.collector("50ms", extra)
-}
-
 fn post(collector: &Collector, path: &str, content_type: &str, body: Vec<u8>) -> Response {
     http()
         .post(collector.otlp_url(path))
@@ -60,7 +55,7 @@ fn span_rows(test: &ClickHouseTest) -> (u64, u64) {
 fn sqlite_and_clickhouse_collectors_answer_identical_json() {
     let test = ClickHouseTest::start("sqlite_and_clickhouse_identical");
     let sqlite = Collector::start(&test.sqlite_path(), &[]);
-    let clickhouse = clickhouse_collector(&test, &[]);
+    let clickhouse = test.collector("50ms", &[]);
     let base = now_ns() - 600_000_000_000;
     let requests = [
         (
@@ -85,15 +80,23 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         let response = post(collector, "/v1/logs", "application/x-protobuf", logs);
         assert_eq!(response.status().as_u16(), 200);
     }
-    let expected = get(&sqlite, "/api/services").1;
+    // Rates are per second of the window: the same fixed window for both collectors; and one of
+    // whole minutes, which SQLite answers from its per-minute rollups.
+    let window = format!("start={base}&end={}", now_ns());
+    let minute = 60_000_000_000;
+    let whole = format!(
+        "start={}&end={}",
+        base / minute * minute,
+        (now_ns() / minute + 1) * minute
+    );
+    let minutes = format!("{whole}&step=1m");
+    let services = format!("/api/services?{window}");
+    let expected = get(&sqlite, &services).1;
     assert!(
-        wait_until(Duration::from_secs(20), || get(
-            &clickhouse,
-            "/api/services"
-        )
-        .1 == expected),
+        wait_until(Duration::from_secs(20), || get(&clickhouse, &services).1
+            == expected),
         "services never matched: {} vs {}\n{}",
-        get(&clickhouse, "/api/services").1,
+        get(&clickhouse, &services).1,
         expected,
         clickhouse.log()
     );
@@ -101,8 +104,6 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         .map(|t| format!("/api/traces/{}", hex::encode(trace_id(t))))
         .collect();
     let start = base + 30_000_000;
-    // Rates are per second of the window: the same fixed window for both collectors.
-    let window = format!("start={base}&end={}", now_ns());
     paths.extend([
         "/api/traces/0123456789abcdef0123456789abcdef".to_owned(),
         "/api/traces/not-an-id".to_owned(),
@@ -115,7 +116,17 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         format!("/api/traces?start={start}&end={}", start + 50_000_000),
         "/api/traces?service=api&name=ws.receive%20chat&status=error".to_owned(),
         "/api/traces?bogus=1".to_owned(),
-        "/api/services".to_owned(),
+        "/api/traces?service=api&parent_service=web".to_owned(),
+        services.clone(),
+        format!("/api/services?{window}&step=7s"),
+        format!("/api/services?{minutes}"),
+        format!("/api/services/api/operations?{window}&step=3s"),
+        format!("/api/services/web/operations?{minutes}"),
+        format!("/api/services/api/operations?{minutes}"),
+        "/api/services/nobody/operations".to_owned(),
+        "/api/services/api/operations?step=0".to_owned(),
+        format!("/api/dependencies?{window}"),
+        format!("/api/dependencies?{whole}"),
         format!("/api/ws/roundtrips?{window}&limit=1000"),
         format!("/api/ws/roundtrips?{window}&session_id=sess-1&message_type=chat"),
         format!("/api/ws/roundtrips?{window}&service=web&limit=3"),
@@ -153,6 +164,32 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
         get(&sqlite, "/api/traces/0123456789abcdef0123456789abcdef").0,
         404
     );
+    // Span metrics: api's CONSUMER spans (ws.receive chat) and web's (the replies), and the
+    // calls between them both ways.
+    let operations = get(
+        &clickhouse,
+        &format!("/api/services/api/operations?{minutes}"),
+    )
+    .1;
+    assert_eq!(
+        operations["operations"][0]["name"], "ws.receive chat",
+        "{operations}"
+    );
+    assert_eq!(operations["operations"][0]["calls"], 11, "{operations}");
+    let edges = get(&clickhouse, &format!("/api/dependencies?{whole}")).1;
+    let pairs: Vec<(&str, &str)> = edges["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap_or(""),
+                e["to"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, [("api", "web"), ("web", "api")], "{edges}");
+    assert_eq!(get(&sqlite, "/api/services/nobody/operations").0, 404);
     // The correlation endpoints found the browser exchanges and the session.
     assert_eq!(get(&clickhouse, "/api/sessions/sess-1").0, 200);
     let types = get(&clickhouse, &format!("/api/ws/message-types?{window}")).1;
@@ -169,7 +206,7 @@ fn sqlite_and_clickhouse_collectors_answer_identical_json() {
 #[test]
 fn clickhouse_outage_loses_nothing_and_duplicates_nothing() {
     let mut test = ClickHouseTest::start("clickhouse_outage");
-    let mut collector = clickhouse_collector(&test, &[]);
+    let mut collector = test.collector("50ms", &[]);
     let base = now_ns() - 60_000_000_000;
     let mut sent = 0;
     for round in 0..30u64 {
@@ -207,7 +244,7 @@ fn collector_starts_and_survives_kill_9_while_clickhouse_is_down() {
     let mut test = ClickHouseTest::start("survives_kill_9_while_down");
     // ClickHouse is down before the first start: the schema waits for it, ingest does not.
     test.front.stop().expect("front stops");
-    let mut collector = clickhouse_collector(&test, &[]);
+    let mut collector = test.collector("50ms", &[]);
     assert!(
         collector
             .log()
@@ -218,7 +255,7 @@ fn collector_starts_and_survives_kill_9_while_clickhouse_is_down() {
     assert_eq!(response.status().as_u16(), 200);
     collector.kill();
     // Restarted while ClickHouse is still down, it keeps the spool and takes more.
-    let restarted = clickhouse_collector(&test, &[]);
+    let restarted = test.collector("50ms", &[]);
     let body = traces_request(51, 10, 4, now_ns() - 60_000_000_000).encode_to_vec();
     let response = post(&restarted, "/v1/traces", "application/x-protobuf", body);
     assert_eq!(response.status().as_u16(), 200);
@@ -244,7 +281,7 @@ fn collector_starts_and_survives_kill_9_while_clickhouse_is_down() {
 #[test]
 fn full_spool_answers_503_and_sigterm_keeps_the_spool_for_the_next_start() {
     let mut test = ClickHouseTest::start("full_spool_answers_503");
-    let mut collector = clickhouse_collector(&test, &["--spool-max-bytes", "64KiB"]);
+    let mut collector = test.collector("50ms", &["--spool-max-bytes", "64KiB"]);
     test.front.stop().expect("front stops");
     let base = now_ns() - 60_000_000_000;
     let mut accepted = 0;
@@ -287,7 +324,7 @@ fn full_spool_answers_503_and_sigterm_keeps_the_spool_for_the_next_start() {
     assert!(collector.terminate().success(), "{}", collector.log());
     assert!(collector.log().contains("the rest ships at the next start"));
     test.front.restart().expect("front restarts");
-    let restarted = clickhouse_collector(&test, &["--spool-max-bytes", "64KiB"]);
+    let restarted = test.collector("50ms", &["--spool-max-bytes", "64KiB"]);
     assert!(
         wait_until(Duration::from_secs(30), || span_rows(&test).0 >= accepted),
         "only {:?} of {accepted} spans arrived\n{}",

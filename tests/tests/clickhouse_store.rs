@@ -111,9 +111,20 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
         tables,
         [
             "otel_logs",
+            "otel_metrics_exponential_histogram",
+            "otel_metrics_gauge",
+            "otel_metrics_histogram",
+            "otel_metrics_sum",
+            "otel_metrics_summary",
             "otel_traces",
             "otel_traces_trace_id_ts",
             "otel_traces_trace_id_ts_mv",
+            "tracewire_alert_claims",
+            "tracewire_alert_history",
+            "tracewire_alert_notifications",
+            "tracewire_alert_rules",
+            "tracewire_alert_silences",
+            "tracewire_alert_states",
             "tracewire_schema_migrations",
             "tracewire_ws_round_trips",
             "tracewire_ws_session_offsets"
@@ -142,7 +153,7 @@ async fn schema_is_created_with_the_exporter_columns_and_reopening_keeps_it() {
         .fetch_all()
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     let ttl: String = client
         .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'")
         .fetch_one()
@@ -392,6 +403,7 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("to_ns", i64::MAX)
             .param("service", "web")
             .param("name", "op")
+            .param("parent_service", "web")
             .param("min_duration_ns", 1i64)
             .param("max_duration_ns", 10i64)
             .param("start_ns", 0i64)
@@ -405,6 +417,13 @@ async fn every_shipped_sql_statement_runs_on_the_engine() {
             .param("event_name", "http.client.request_rate")
             .param("step_ns", 1_000i64)
             .param("bounds", vec![1_000u64, u64::MAX])
+            .param("start", 0i64)
+            .param("end", 10i64)
+            .param("search", "req")
+            .param("k0", "route")
+            .param("v0", "/x")
+            .param("k1", "method")
+            .param("v1", "GET")
             .fetch_bytes("TabSeparated")
             .expect("starts")
             .collect()

@@ -344,6 +344,7 @@ fn environment_variables_configure_the_collector() {
     let db = dir.path().join("env/tw.db");
     let mut child = Command::new(binary())
         .env("TRACEWIRE_OTLP_LISTEN", "127.0.0.1:0")
+        .env("TRACEWIRE_OTLP_GRPC_LISTEN", "127.0.0.1:0")
         .env("TRACEWIRE_API_LISTEN", "127.0.0.1:0")
         .env("TRACEWIRE_STORE", format!("sqlite:{}", db.display()))
         .stderr(std::process::Stdio::null())

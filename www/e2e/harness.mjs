@@ -34,7 +34,7 @@ export async function startCollector(name, opts = {}) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `tw-ui-${name}-`));
   const child = spawn(
     opts.binary ?? collectorBinary(),
-    ['--otlp-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--store', `sqlite:${dir}/tw.db`, ...(opts.args ?? [])],
+    ['--otlp-listen', '127.0.0.1:0', '--otlp-grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--store', `sqlite:${dir}/tw.db`, ...(opts.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' } },
   );
   let log = '';
@@ -206,6 +206,24 @@ export function sendWithPythonSdk(otlp) {
       else ok(JSON.parse(stdout));
     });
   });
+}
+
+/**
+ * Sends log records through the real OpenTelemetry Python SDK's logging handler
+ * (tests/python/otel_logs.py); resolves to what it printed (`{logs: [...]}`).
+ */
+export function sendLogsWithPythonSdk(otlp) {
+  return new Promise((ok, fail) => {
+    execFile('python3', [join(ROOT, 'tests/python/otel_logs.py'), otlp], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) fail(new Error(`otel_logs.py failed: ${err.message}\n${stderr}`));
+      else ok(JSON.parse(stdout));
+    });
+  });
+}
+
+/** Posts OTLP/JSON log records of one resource. */
+export async function postLogs(otlp, resource, logRecords) {
+  await postJson(`${otlp}/v1/logs`, { resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ logRecords }] }] });
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */

@@ -45,11 +45,34 @@ await tw.flush();
 document.title = 'done';
 </script>`;
 
+/**
+ * A page whose code throws while a span it started is open: the SDK reports the uncaught error
+ * as its `exception` log record, in that span's trace, and records a named event.
+ */
+const ERROR_PAGE = `<!doctype html><meta charset="utf-8"><title>errors</title><body><script type="module">
+import init, { Tracewire } from '/pkg/tracewire_sdk.js';
+const q = new URLSearchParams(location.search);
+await init();
+const tw = Tracewire.start({ endpoint: q.get('otlp'), serviceName: 'agent-dashboard', flushIntervalMs: 200 });
+window.sid = tw.sessionId();
+tw.event('agents.rendered', { 'agents.count': 3 });
+const span = tw.startSpan('render agent list');
+setTimeout(() => { throw new TypeError('agent list is undefined'); });
+await new Promise((r) => setTimeout(r, 100));
+span.end();
+await tw.flush();
+document.title = 'done';
+</script>`;
+
 before(async () => {
   site = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    if (path === '/errors') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(ERROR_PAGE);
       return;
     }
     if (path === '/favicon.ico') {
@@ -149,5 +172,48 @@ test('a page with the real SDK and the agent-backend example: the UI finds the t
   assert.equal(await page.locator(`.wf-row[data-span-id="${recv.id}"] .gap.uplink`).count(), 1);
   assert.equal(await page.locator(`.wf-row[data-span-id="${reply.id}"] .gap.downlink`).count(), 1);
   await screenshot(page, 'sdk-trace');
+  assert.deepEqual(page.errors, []);
+});
+
+test('the real SDK\'s exception records and events are found by text, severity, service, trace and session, and on the Logs page', async () => {
+  const demo = await newPage(browser);
+  const origin = `http://127.0.0.1:${site.address().port}`;
+  await demo.goto(`${origin}/errors?otlp=${encodeURIComponent(collector.otlp)}`);
+  await demo.waitForFunction(() => document.title === 'done', null, { timeout: 20_000 });
+  // The page's own uncaught error, which the SDK reported and left to the page.
+  assert.equal(demo.errors.length, 1, demo.errors.join('\n'));
+  assert.match(demo.errors[0], /TypeError: agent list is undefined/);
+  const sid = await demo.evaluate(() => window.sid);
+  const logs = async (query) => (await getJson(`${collector.api}/api/logs?${query}`)).body.logs;
+  const [record] = await eventually(async () => {
+    const found = await logs(`q=TypeError+undefined&session_id=${encodeURIComponent(sid)}`);
+    return found?.length ? found : null;
+  }, 20_000, 'the exception record');
+  assert.equal(record.service_name, 'agent-dashboard');
+  assert.equal(record.event_name, 'exception');
+  assert.equal(record.severity_number, 17);
+  assert.equal(record.attributes['exception.type'], 'TypeError');
+  assert.match(record.trace_id, /^[0-9a-f]{32}$/, 'in the trace of the open span');
+  const trace = await eventually(async () => {
+    const { body } = await getJson(`${collector.api}/api/traces?name=${encodeURIComponent('render agent list')}`);
+    return body.traces?.[0]?.trace_id;
+  }, 20_000, 'the span');
+  assert.equal(record.trace_id, trace);
+  const byTrace = await logs(`trace_id=${trace}`);
+  assert.deepEqual(byTrace.map((l) => l.body), ['TypeError: agent list is undefined']);
+  const errors = await logs('severity=error&service=agent-dashboard');
+  assert.ok(errors.some((l) => l.body === record.body), JSON.stringify(errors));
+  const events = await logs(`q=agents.rendered&session_id=${encodeURIComponent(sid)}`);
+  assert.equal(events.length, 1, JSON.stringify(events));
+
+  const page = await newPage(browser);
+  await page.goto(`${collector.api}/logs?q=TypeError&session_id=${encodeURIComponent(sid)}`);
+  const row = page.locator('.log-row', { hasText: 'TypeError: agent list is undefined' });
+  await row.waitFor();
+  await row.locator('.log-summary').click();
+  await row.getByRole('link', { name: /Open trace/ }).click();
+  await page.waitForURL(new RegExp(`/trace/${trace}`));
+  await page.locator('.wf-row').first().waitFor();
+  await screenshot(page, 'sdk-logs-trace');
   assert.deepEqual(page.errors, []);
 });

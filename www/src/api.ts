@@ -183,6 +183,39 @@ export interface LiveSpan {
   status_code: StatusCode;
 }
 
+/** One log record of `GET /api/logs` and of each `/api/logs/live` message. */
+export interface LogRecord {
+  time_unix_nano: UnixNanos;
+  observed_time_unix_nano: UnixNanos;
+  severity_number: number;
+  severity_text: string;
+  service_name: string;
+  body: string;
+  /** Empty when the record is in no trace. */
+  trace_id: string;
+  span_id: string;
+  attributes: Attributes;
+  resource_attributes: Attributes;
+  scope_name: string;
+  scope_version: string;
+  event_name: string;
+}
+
+export interface LogPage {
+  logs: LogRecord[];
+  /** Pass back as `cursor` for the next (older) page; null on the last one. */
+  next_cursor: string | null;
+}
+
+export interface LogHistogram {
+  step_ns: number;
+  start_time_unix_nano: UnixNanos;
+  end_time_unix_nano: UnixNanos;
+  total: number;
+  /** Levels with at least one record, least severe first; one count per step from the start. */
+  severities: { severity: string; count: number[] }[];
+}
+
 /** An API answer that is not a 2xx: the collector's `{"error": {code, message}}`. */
 export class ApiError extends Error {
   constructor(
@@ -228,4 +261,45 @@ export function withQuery(path: string, params: Record<string, string | string[]
   }
   const s = q.toString();
   return s ? `${path}?${s}` : path;
+}
+
+/** Calls, errors, rate and latency of SERVER and CONSUMER spans over a span of time. */
+export interface CallSummary {
+  calls: number;
+  errors: number;
+  /** null without calls. */
+  error_ratio: number | null;
+  rate_per_s: number;
+  p50_ns: number | null;
+  p95_ns: number | null;
+  p99_ns: number | null;
+}
+
+/** One step of a span-metrics series. */
+export interface CallPoint extends CallSummary {
+  time_unix_nano: UnixNanos;
+}
+
+/** A window's summary and its series per step. */
+export interface Red extends CallSummary {
+  series: CallPoint[];
+}
+
+/** One row of `GET /api/services` with its span metrics over the requested window. */
+export interface ServiceRed extends Service, Red {
+  source: 'browser' | 'backend';
+}
+
+/** One operation of `GET /api/services/{service}/operations`. */
+export interface Operation extends Red {
+  name: string;
+}
+
+/** One edge of `GET /api/dependencies`: calls from one service to another. */
+export interface Edge {
+  from: string;
+  to: string;
+  calls: number;
+  errors: number;
+  p95_ns: number | null;
 }

@@ -3,8 +3,12 @@
 import { useEffect } from 'preact/hooks';
 import { signOut, useAuth } from './auth';
 import { Link } from './components/common';
+import { DependencyMapPage } from './pages/DependencyMap';
 import { LivePage } from './pages/Live';
+import { LogsPage } from './pages/Logs';
 import { SearchPage } from './pages/Search';
+import { ServicePage } from './pages/Service';
+import { ServicesPage } from './pages/Services';
 import { SessionPage, SessionLookup } from './pages/Session';
 import { SignInPage } from './pages/SignIn';
 import { TracePage } from './pages/Trace';
@@ -14,7 +18,10 @@ import { setThemeChoice, themeChoice, useTheme, type ThemeChoice } from './theme
 
 const NAV = [
   { href: '/', label: 'Search', match: (p: string) => p === '/' || p.startsWith('/search') || p.startsWith('/trace/') },
+  { href: '/services', label: 'Services', match: (p: string) => p.startsWith('/services') },
+  { href: '/dependencies', label: 'Service map', match: (p: string) => p.startsWith('/dependencies') },
   { href: '/ws', label: 'WebSockets', match: (p: string) => p.startsWith('/ws') },
+  { href: '/logs', label: 'Logs', match: (p: string) => p.startsWith('/logs') },
   { href: '/sessions', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
   { href: '/live', label: 'Live tail', match: (p: string) => p.startsWith('/live') },
 ];
@@ -33,9 +40,13 @@ export function App() {
   else if (path === '/' || path === '/search') page = <SearchPage search={search} />;
   else if ((m = path.match(/^\/trace\/([^/]+)\/?$/))) page = <TracePage id={decodeURIComponent(m[1])} search={search} />;
   else if (path === '/ws' || path === '/ws/') page = <WsPage search={search} />;
+  else if (path === '/services' || path === '/services/') page = <ServicesPage search={search} />;
+  else if ((m = path.match(/^\/services\/([^/]+)\/?$/))) page = <ServicePage name={decodeURIComponent(m[1])} search={search} />;
+  else if (path === '/dependencies' || path === '/dependencies/') page = <DependencyMapPage search={search} />;
   else if ((m = path.match(/^\/sessions\/([^/]+)\/?$/))) page = <SessionPage id={decodeURIComponent(m[1])} />;
   else if (path === '/sessions' || path === '/sessions/') page = <SessionLookup />;
   else if (path === '/live' || path === '/live/') page = <LivePage search={search} />;
+  else if (path === '/logs' || path === '/logs/') page = <LogsPage search={search} />;
   else
     page = (
       <section class="page">

@@ -35,27 +35,39 @@ pub(super) async fn session(
     erase(&api, &reader, peer, Subject::Session(session_id)).await
 }
 
+/// Refuses `what` unless the token has the `admin` role (with an access file) or the peer is on
+/// loopback (without one).
+pub(super) fn admin_only(
+    api: &Api,
+    reader: &Reader,
+    peer: std::net::SocketAddr,
+    what: &str,
+) -> Result<(), ApiError> {
+    if api.guard.access().enforced() {
+        if reader.role != Role::Admin {
+            return Err(ApiError::Forbidden {
+                code: "admin_required",
+                message: format!("{what} needs a read token with role = \"admin\""),
+            });
+        }
+    } else if !peer.ip().is_loopback() {
+        return Err(ApiError::Forbidden {
+            code: "loopback_only",
+            message: format!(
+                "without an access file, {what} is allowed only from the collector's own host"
+            ),
+        });
+    }
+    Ok(())
+}
+
 async fn erase(
     api: &Api,
     reader: &Reader,
     Peer(peer): Peer,
     subject: Subject,
 ) -> Result<Response, ApiError> {
-    if api.guard.access().enforced() {
-        if reader.role != Role::Admin {
-            return Err(ApiError::Forbidden {
-                code: "admin_required",
-                message: "deleting data needs a read token with role = \"admin\"".into(),
-            });
-        }
-    } else if !peer.ip().is_loopback() {
-        return Err(ApiError::Forbidden {
-            code: "loopback_only",
-            message:
-                "without an access file, data may be deleted only from the collector's own host"
-                    .into(),
-        });
-    }
+    admin_only(api, reader, peer, "deleting data")?;
     let deleted = api.store.delete(&ReadScope::of(reader), &subject).await?;
     // The id itself is personal data: it stays out of the log.
     info!(
@@ -123,6 +135,7 @@ mod tests {
         let listener: SocketAddr = "0.0.0.0:4380".parse().expect("addr");
         let guard = Guard::new(Arc::new(access), listener, &Default::default());
         let app = router(Api {
+            alerts: crate::testing::alerts(&store),
             store,
             metrics,
             ready: Default::default(),

@@ -1,19 +1,24 @@
-//! Query: the JSON API on the api listener, one file per topic: traces, round trips, their
-//! aggregates, sessions and hot endpoints, the live tail, and deleting a user's or a session's
-//! data ([`erase`]); health, readiness and Prometheus metrics; and the embedded web UI ([`ui`])
-//! for every other path. Every request passes the [`Guard`] first.
+//! Query: the JSON API on the api listener, one file per topic: traces, services and their
+//! span metrics ([`spanmetrics`]), round trips, their aggregates, sessions and hot endpoints,
+//! log search ([`logs`]), metric queries ([`metrics`]), alerts ([`alerts`]), the live tails, and deleting a user's or
+//! a session's data ([`erase`]); health, readiness and Prometheus metrics; and the embedded web
+//! UI ([`ui`]) for every other path. Every request passes the [`Guard`] first.
 
 mod aggregates;
+mod alerts;
 mod erase;
 mod error;
 mod guard;
 mod hot;
 mod live;
+mod logs;
+mod metrics;
 mod params;
 mod roundtrips;
 mod scope;
 mod sessions;
 mod shared;
+mod spanmetrics;
 mod state;
 mod traces;
 mod ui;
@@ -39,7 +44,12 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/traces", get(traces::search))
         .route("/api/traces/{trace_id}", get(traces::trace))
-        .route("/api/services", get(traces::services))
+        .route("/api/services", get(spanmetrics::services))
+        .route(
+            "/api/services/{service}/operations",
+            get(spanmetrics::operations),
+        )
+        .route("/api/dependencies", get(spanmetrics::dependencies))
         .route("/api/ws/roundtrips", get(roundtrips::roundtrips))
         .route("/api/ws/latency", get(aggregates::latency))
         .route("/api/ws/message-types", get(aggregates::message_types))
@@ -50,7 +60,27 @@ pub fn router(api: Api) -> Router {
         )
         .route("/api/users/{user_id}", delete(erase::user))
         .route("/api/endpoints/hot", get(hot::hot_endpoints))
+        .route("/api/metrics", get(metrics::catalog))
+        .route("/api/metrics/series", get(metrics::series))
         .route("/api/live", get(live::live))
+        .route("/api/alerts", get(alerts::overview))
+        .route("/api/alerts/history", get(alerts::history))
+        .route("/api/alerts/notifications", get(alerts::notifications))
+        .route("/api/alerts/rules", get(alerts::rules))
+        .route(
+            "/api/alerts/rules/{name}",
+            get(alerts::rule)
+                .put(alerts::put_rule)
+                .delete(alerts::delete_rule),
+        )
+        .route(
+            "/api/alerts/silences",
+            get(alerts::silences).post(alerts::add_silence),
+        )
+        .route("/api/alerts/silences/{id}", delete(alerts::end_silence))
+        .route("/api/logs", get(logs::search))
+        .route("/api/logs/histogram", get(logs::histogram))
+        .route("/api/logs/live", get(logs::live))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -23,6 +23,7 @@ pub(super) struct SearchParams {
     user_id: Option<String>,
     service: Option<String>,
     name: Option<String>,
+    parent_service: Option<String>,
     min_duration_ms: Option<String>,
     max_duration_ms: Option<String>,
     status: Option<String>,
@@ -84,6 +85,7 @@ impl SearchParams {
             attributes,
             service: self.service.filter(|s| !s.is_empty()),
             name: self.name.filter(|s| !s.is_empty()),
+            parent_service: self.parent_service.filter(|s| !s.is_empty()),
             min_duration_ns: self
                 .min_duration_ms
                 .as_deref()
@@ -231,12 +233,14 @@ mod tests {
         let q = params(&[
             ("min_duration_ms", "1.5"),
             ("status", "error"),
+            ("parent_service", "web"),
             ("start", "2026-11-21T10:00:00Z"),
             ("end", "5"),
         ])
         .expect("valid");
         assert_eq!(q.min_duration_ns, Some(1_500_000));
         assert!(q.errors_only);
+        assert_eq!(q.parent_service.as_deref(), Some("web"));
         assert_eq!(q.start_ns, Some(1_795_255_200_000_000_000));
         assert_eq!(q.end_ns, Some(5));
     }

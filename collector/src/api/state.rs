@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::guard::Guard;
 use super::shared::SharedReads;
+use crate::alerts::Alerts;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -21,4 +22,6 @@ pub struct Api {
     pub reads: Arc<SharedReads>,
     /// The Host, Origin and read-token checks every request passes first.
     pub guard: Arc<Guard>,
+    /// The alert engine: its rules and channels.
+    pub alerts: Arc<Alerts>,
 }

@@ -11,7 +11,7 @@ use super::{Api, router};
 use crate::model::{SpanEvent, StatusCode as SpanStatus};
 use crate::testing::{span, store_spans, temp_store};
 
-async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
+pub(super) async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
     let (dir, store, metrics) = temp_store(1_000).await;
     let mut root = span(
         1,
@@ -48,6 +48,7 @@ async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
     .await;
     let ready = Arc::new(AtomicBool::new(true));
     let app = router(Api {
+        alerts: crate::testing::alerts(&store),
         store,
         metrics,
         ready: Arc::clone(&ready),
@@ -57,7 +58,7 @@ async fn app() -> (tempfile::TempDir, Router, Arc<AtomicBool>) {
     (dir, app, ready)
 }
 
-async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
+pub(super) async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
     let response = app
         .clone()
         .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
@@ -70,7 +71,7 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
     (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
 }
 
-async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
+pub(super) async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
     let (status, text) = get(app, uri).await;
     (status, serde_json::from_str(&text).expect("JSON body"))
 }
@@ -304,14 +305,15 @@ mod correlation {
         store
             .queue()
             .try_submit(Batch {
-                spans: vec![],
                 logs,
+                ..Default::default()
             })
             .expect("room")
             .durable()
             .await
             .expect("stored");
         let app = router(Api {
+            alerts: crate::testing::alerts(&store),
             store,
             metrics,
             ready: Arc::new(AtomicBool::new(true)),
@@ -517,6 +519,7 @@ async fn live_tail_streams_new_spans_of_the_chosen_service_over_a_real_socket() 
 
     let (_dir, store, metrics) = temp_store(1_000).await;
     let app = router(Api {
+        alerts: crate::testing::alerts(&store),
         store: Arc::clone(&store),
         metrics,
         ready: Arc::new(AtomicBool::new(true)),
@@ -564,6 +567,7 @@ async fn correlation_reads_answer_when_the_correlation_step_fails() {
     let (dir, store, metrics) = temp_store(100).await;
     store_spans(&store, crate::testing::one_exchange(0)).await;
     let app = router(Api {
+        alerts: crate::testing::alerts(&store),
         store: Arc::clone(&store),
         metrics,
         ready: Arc::new(AtomicBool::new(true)),

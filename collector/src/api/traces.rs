@@ -1,6 +1,6 @@
 //! Traces: a whole trace by id with browser spans moved onto the backend's clock
-//! (`GET /api/traces/{trace_id}`), trace search (`GET /api/traces`) and services
-//! (`GET /api/services`).
+//! (`GET /api/traces/{trace_id}`) and trace search (`GET /api/traces`); services are
+//! [`super::spanmetrics`]'.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -15,7 +15,7 @@ use super::params;
 use super::scope::ReadScope;
 use super::shared::caught_up;
 use super::state::Api;
-use super::views::{ServiceView, SpanView, TraceSummaryView, TraceView};
+use super::views::{SpanView, TraceSummaryView, TraceView};
 use crate::correlate::{Source, trace_offsets};
 
 pub(super) async fn trace(
@@ -72,13 +72,4 @@ pub(super) async fn search(
     let traces = api.store.reader(scope).search(&query).await?;
     let views: Vec<_> = traces.iter().map(TraceSummaryView::from).collect();
     Ok(Json(json!({ "traces": views })).into_response())
-}
-
-pub(super) async fn services(
-    State(api): State<Api>,
-    ReadScope(scope): ReadScope,
-) -> Result<Response, ApiError> {
-    let services = api.store.reader(scope).services().await?;
-    let views: Vec<_> = services.iter().map(ServiceView::from).collect();
-    Ok(Json(json!({ "services": views })).into_response())
 }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::spanmetrics::Red;
 use crate::correlate::Source;
 use crate::model::{Attributes, ServiceSummary, SpanLink, SpanRecord, TraceSummary};
 
@@ -112,20 +113,31 @@ impl<'a> From<&'a TraceSummary> for TraceSummaryView<'a> {
     }
 }
 
-/// One row of `GET /api/services`.
+/// One row of `GET /api/services`: the service, its source, and the rate, errors and latency
+/// of its SERVER and CONSUMER spans in the window.
 #[derive(Serialize)]
 pub(super) struct ServiceView<'a> {
     name: &'a str,
     span_count: u64,
     last_seen_unix_nano: String,
+    source: &'static str,
+    #[serde(flatten)]
+    red: Red,
 }
 
-impl<'a> From<&'a ServiceSummary> for ServiceView<'a> {
-    fn from(s: &'a ServiceSummary) -> Self {
+impl<'a> ServiceView<'a> {
+    pub(super) fn new(s: &'a ServiceSummary, red: Red) -> Self {
+        let source = if s.browser {
+            Source::Browser
+        } else {
+            Source::Backend
+        };
         Self {
             name: &s.name,
             span_count: s.span_count,
             last_seen_unix_nano: s.last_seen_ns.to_string(),
+            source: source.as_str(),
+            red,
         }
     }
 }

@@ -39,14 +39,16 @@ pub(super) struct Window {
 impl Window {
     /// `start` and `end` parameters, defaulting to the last hour.
     fn new(start: Option<&str>, end: Option<&str>) -> Result<Self, ApiError> {
-        let end_ns = end
-            .map(|v| timestamp("end", v))
-            .transpose()?
-            .unwrap_or_else(now_ns);
-        let start_ns = start
-            .map(|v| timestamp("start", v))
-            .transpose()?
-            .unwrap_or(end_ns.saturating_sub(DEFAULT_WINDOW_NS));
+        Self::from_ns(
+            start.map(|v| timestamp("start", v)).transpose()?,
+            end.map(|v| timestamp("end", v)).transpose()?,
+        )
+    }
+
+    /// A window from bounds already read (unix nanoseconds), defaulting to the last hour.
+    pub(super) fn from_ns(start_ns: Option<i64>, end_ns: Option<i64>) -> Result<Self, ApiError> {
+        let end_ns = end_ns.unwrap_or_else(now_ns);
+        let start_ns = start_ns.unwrap_or(end_ns.saturating_sub(DEFAULT_WINDOW_NS));
         if start_ns >= end_ns {
             return Err(ApiError::bad_request(
                 "invalid_time",
@@ -75,7 +77,7 @@ impl Window {
 
     /// The step of a series over the window and its number of buckets: `step` when given,
     /// else about [`DEFAULT_BUCKETS`] buckets of at least a second; at most [`MAX_BUCKETS`].
-    fn steps(&self, step: Option<&str>) -> Result<(i64, usize), ApiError> {
+    pub(super) fn steps(&self, step: Option<&str>) -> Result<(i64, usize), ApiError> {
         let span = self.end_ns - self.start_ns;
         let step = match step {
             Some(v) => duration_ns("step", v)?,

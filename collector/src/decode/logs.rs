@@ -9,7 +9,11 @@ use crate::model::{Attributes, LogRecord};
 
 /// Decodes a logs export request; records that cannot be stored are counted as rejected.
 pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
-    let request: ExportLogsServiceRequest = parse(body, encoding)?;
+    Ok(logs(parse(body, encoding)?))
+}
+
+/// The log records of a parsed logs export request.
+pub fn logs(request: ExportLogsServiceRequest) -> Decoded {
     let mut out = Decoded::default();
     for resource_logs in request.resource_logs {
         let resource = resource_logs
@@ -32,7 +36,7 @@ pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeErr
         }
     }
     out.truncated = super::truncate::truncate(&mut out.batch);
-    Ok(out)
+    out
 }
 
 fn log_record(

@@ -4,6 +4,7 @@
 
 mod logs;
 mod memory;
+mod metrics;
 mod traces;
 pub mod truncate;
 mod values;
@@ -14,15 +15,17 @@ use serde::de::DeserializeOwned;
 use crate::model::Batch;
 use crate::signal::Signal;
 
-pub use logs::decode_logs;
-pub use memory::{logs_memory, traces_memory};
-pub use traces::decode_traces;
+pub use logs::{decode_logs, logs};
+pub use memory::{logs_memory, metrics_memory, traces_memory};
+pub use metrics::{decode_metrics, metrics};
+pub use traces::{decode_traces, traces};
 
 /// Decodes an export request of `signal`: each signal's decoder, by signal.
 pub fn decode(signal: Signal, data: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
     match signal {
         Signal::Traces => decode_traces(data, encoding),
         Signal::Logs => decode_logs(data, encoding),
+        Signal::Metrics => decode_metrics(data, encoding),
     }
 }
 
@@ -32,6 +35,7 @@ pub fn memory(signal: Signal, data: &[u8], encoding: Encoding) -> u64 {
     match signal {
         Signal::Traces => traces_memory(data, encoding),
         Signal::Logs => logs_memory(data, encoding),
+        Signal::Metrics => metrics_memory(data, encoding),
     }
 }
 

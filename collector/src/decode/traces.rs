@@ -10,7 +10,11 @@ use crate::model::{Attributes, SpanEvent, SpanKind, SpanLink, SpanRecord, Status
 
 /// Decodes a trace export request; spans that cannot be stored are counted as rejected.
 pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
-    let request: ExportTraceServiceRequest = parse(body, encoding)?;
+    Ok(traces(parse(body, encoding)?))
+}
+
+/// The spans of a parsed trace export request.
+pub fn traces(request: ExportTraceServiceRequest) -> Decoded {
     let mut out = Decoded::default();
     out.batch.spans.reserve(
         request
@@ -41,7 +45,7 @@ pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeE
         }
     }
     out.truncated = super::truncate::truncate(&mut out.batch);
-    Ok(out)
+    out
 }
 
 /// The record of a span, moving its strings; or the span's name and why it cannot be stored.

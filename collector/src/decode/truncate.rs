@@ -107,7 +107,7 @@ mod tests {
             .insert("long".into(), "x".repeat(MAX_VALUE_BYTES * 2));
         let mut batch = Batch {
             spans: vec![s],
-            logs: Vec::new(),
+            ..Batch::default()
         };
         assert_eq!(truncate(&mut batch), 3);
         let s = &batch.spans[0];
@@ -126,7 +126,7 @@ mod tests {
             .collect();
         let mut batch = Batch {
             spans: vec![s],
-            logs: Vec::new(),
+            ..Batch::default()
         };
         assert_eq!(truncate(&mut batch), 1);
         let kept = &batch.spans[0].resource_attributes;
@@ -155,8 +155,8 @@ mod tests {
             event_name: String::new(),
         };
         let mut batch = Batch {
-            spans: Vec::new(),
             logs: vec![log],
+            ..Batch::default()
         };
         assert_eq!(truncate(&mut batch), 1);
         assert_eq!(batch.logs[0].body.len(), MAX_LOG_BODY_BYTES);

@@ -11,6 +11,7 @@ use tracing::debug;
 
 use super::{Ingest, IngestError, body, response};
 use crate::access::http::{bearer, header, query_param};
+use crate::access::{IngestDenied, Sender};
 use crate::decode::Encoding;
 
 /// The header the SDK and OpenTelemetry exporters (`OTEL_EXPORTER_OTLP_HEADERS`) send the key in.
@@ -24,26 +25,36 @@ pub(super) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    match sender(&ingest, &request) {
+        Ok(sender) => {
+            request.extensions_mut().insert(sender);
+            next.run(request).await
+        }
+        Err(denied) => {
+            let encoding = body::encoding(request.headers()).unwrap_or(Encoding::Json);
+            response::error(encoding, &IngestError::Denied(denied))
+        }
+    }
+}
+
+/// The sender of `request`, from its key and origin; a refusal is logged and counted by reason
+/// and tenant. OTLP/HTTP and OTLP/gRPC requests alike (gRPC metadata are HTTP/2 headers).
+pub(super) fn sender(ingest: &Ingest, request: &Request) -> Result<Sender, IngestDenied> {
     let headers = request.headers();
     let key = header(headers, KEY_HEADER)
         .or_else(|| bearer(headers))
         .map(str::to_owned)
         .or_else(|| query_param(request.uri().query(), KEY_PARAM));
     let origin = header(headers, ORIGIN.as_str());
-    match ingest.access.sender(key.as_deref(), origin) {
-        Ok(sender) => {
-            request.extensions_mut().insert(sender);
-            next.run(request).await
-        }
-        Err(denied) => {
+    ingest
+        .access
+        .sender(key.as_deref(), origin)
+        .inspect_err(|denied| {
             debug!(reason = denied.reason(), "Ingest request refused");
             ingest
                 .metrics
                 .denied(denied.reason(), denied.tenant().map_or("", |t| t.id()));
-            let encoding = body::encoding(headers).unwrap_or(Encoding::Json);
-            response::error(encoding, &IngestError::Denied(denied))
-        }
-    }
+        })
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
-//! Receive: the OTLP/HTTP ingest listener. `POST /v1/traces` and `POST /v1/logs` in protobuf or
-//! JSON, optionally gzip or deflate compressed, answered as the OTLP specification prescribes;
-//! CORS for the configured browser origins and those of the access file's browser keys; with an
-//! access file, a key per request ([`auth`]). The listener's own limits ([`limits`]) bound
-//! connections, slow clients and the memory requests in flight hold.
+//! Receive: the OTLP ingest listeners. OTLP/HTTP: `POST /v1/traces`, `/v1/logs` and
+//! `/v1/metrics` in protobuf or JSON, optionally gzip or deflate compressed, answered as the
+//! OTLP specification prescribes, with CORS for the configured browser origins and those of the
+//! access file's browser keys. OTLP/gRPC ([`grpc`]): the trace, logs and metrics services. With
+//! an access file, both take a key per request ([`auth`]). Both hand what they decode to
+//! [`store`]. The HTTP listener's own limits ([`limits`]) bound connections, slow clients and
+//! the memory requests in flight hold.
 
 mod auth;
 mod body;
 pub mod budget;
 mod connections;
+pub mod grpc;
 pub mod limits;
 mod reading;
 mod response;
@@ -29,7 +32,7 @@ use tracing::{error, warn};
 pub use auth::KEY_HEADER;
 pub use connections::{raise_open_files_limit, serve};
 
-use self::budget::MemoryBudget;
+use self::budget::{MemoryBudget, Reservation};
 use self::limits::OtlpLimits;
 use self::reading::Reading;
 use crate::access::{Access, IngestDenied, Sender};
@@ -133,9 +136,18 @@ pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimit
         budget: budget.clone(),
     };
     let access = Arc::clone(&ingest.access);
-    let router = Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/logs", post(logs))
+    let router = Signal::ALL
+        .into_iter()
+        .fold(Router::new(), |router, signal| {
+            let export = move |State(ingest): State<Ingest>,
+                               Extension(budget): Extension<MemoryBudget>,
+                               Extension(sender): Extension<Sender>,
+                               headers: HeaderMap,
+                               body: Result<Bytes, BytesRejection>| async move {
+                handle(ingest, &budget, sender, signal, headers, body).await
+            };
+            router.route(&format!("/v1/{}", signal.name()), post(export))
+        })
         .layer(DefaultBodyLimit::max(limit))
         .route_layer(middleware::from_fn_with_state(reading, reading::read_body))
         // Outside body reading: a request without a valid key is refused before its body is
@@ -187,26 +199,6 @@ fn cors(origins: &[CorsOrigin], access: Arc<Access>) -> CorsLayer {
         .max_age(CORS_MAX_AGE)
 }
 
-async fn traces(
-    State(ingest): State<Ingest>,
-    Extension(budget): Extension<MemoryBudget>,
-    Extension(sender): Extension<Sender>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(ingest, &budget, sender, Signal::Traces, headers, body).await
-}
-
-async fn logs(
-    State(ingest): State<Ingest>,
-    Extension(budget): Extension<MemoryBudget>,
-    Extension(sender): Extension<Sender>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(ingest, &budget, sender, Signal::Logs, headers, body).await
-}
-
 async fn handle(
     ingest: Ingest,
     budget: &MemoryBudget,
@@ -245,7 +237,6 @@ async fn accept(
     })?;
     let max = ingest.max_body;
     let budget = budget.clone();
-    let tenant = sender.tenant.clone();
     let (decoded, reservation) = tokio::task::spawn_blocking(move || {
         let received = raw.as_ptr();
         let data = body::decompress(raw, &headers, max)?;
@@ -257,8 +248,7 @@ async fn accept(
         };
         let needed = copied as u64 + decode::memory(signal, &data, encoding);
         let reservation = budget.try_reserve(needed)?;
-        let mut decoded = decode::decode(signal, &data, encoding)?;
-        decoded.batch.assign_tenant(tenant.stored());
+        let decoded = decode::decode(signal, &data, encoding)?;
         Ok::<_, IngestError>((decoded, reservation))
     })
     .await
@@ -267,6 +257,20 @@ async fn accept(
         IngestError::Internal
     })??;
 
+    store(ingest, sender, signal, decoded, reservation).await
+}
+
+/// Counts what one request of `sender` decoded to, puts its records in the sender's tenant,
+/// takes its items from the sender's rate, queues what can be stored and waits until it is durable, holding `reservation` until the
+/// writer is done; answers the rejected count and the partial-success message.
+pub(crate) async fn store(
+    ingest: &Ingest,
+    sender: &Sender,
+    signal: Signal,
+    mut decoded: decode::Decoded,
+    reservation: Reservation,
+) -> Result<(u64, String), IngestError> {
+    decoded.batch.assign_tenant(sender.tenant.stored());
     let metrics = &ingest.metrics;
     metrics.received(signal, decoded.received);
     metrics.rejected(signal, decoded.rejected.count);

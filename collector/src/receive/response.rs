@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
@@ -92,6 +95,16 @@ pub(super) fn success(
             &ExportLogsServiceResponse {
                 partial_success: (rejected > 0).then_some(ExportLogsPartialSuccess {
                     rejected_log_records: rejected,
+                    error_message: message,
+                }),
+            },
+        ),
+        Signal::Metrics => encoded(
+            StatusCode::OK,
+            encoding,
+            &ExportMetricsServiceResponse {
+                partial_success: (rejected > 0).then_some(ExportMetricsPartialSuccess {
+                    rejected_data_points: rejected,
                     error_message: message,
                 }),
             },

@@ -377,3 +377,68 @@ async fn cors_preflight_allows_configured_origins_only() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn metrics_are_stored_from_json_and_protobuf_with_partial_success_for_bad_points() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+
+    use crate::model::MetricCatalogQuery;
+    use crate::testing::otlp_metrics;
+
+    let (_dir, app, store) = app(&[]).await;
+    let json = otlp_metrics(&[(1_700_000_010, 3), (0, 4)]);
+    let response = app
+        .clone()
+        .oneshot(post(
+            "/v1/metrics",
+            "application/json",
+            serde_json::to_vec(&json).expect("json"),
+        ))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body_bytes(response).await).expect("json");
+    assert_eq!(answer["partialSuccess"]["rejectedDataPoints"], 1);
+
+    let protobuf = otlp_metrics(&[(1_700_000_020, 5)]).encode_to_vec();
+    let response = app
+        .oneshot(post("/v1/metrics", "application/x-protobuf", protobuf))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer =
+        ExportMetricsServiceResponse::decode(&body_bytes(response).await[..]).expect("protobuf");
+    assert_eq!(answer.partial_success, None);
+
+    let points = store
+        .reader(crate::store::Scope::default())
+        .metric_points(&crate::model::MetricPointQuery {
+            name: "requests".into(),
+            kind: crate::model::MetricKind::Sum,
+            service: Some("svc".into()),
+            attributes: vec![("route".into(), "/x".into())],
+            start_ns: 1_700_000_000_000_000_000,
+            end_ns: 1_700_000_100_000_000_000,
+            limit: 10,
+        })
+        .await
+        .expect("reads");
+    let mut times: Vec<i64> = points.iter().map(|p| p.time_ns).collect();
+    times.sort_unstable();
+    assert_eq!(
+        times,
+        [1_700_000_010_000_000_000, 1_700_000_020_000_000_000]
+    );
+    let catalog = store
+        .reader(crate::store::Scope::default())
+        .metric_catalog(&MetricCatalogQuery {
+            search: Some("REQ".into()),
+            start_ns: 1_700_000_000_000_000_000,
+            end_ns: 1_700_000_100_000_000_000,
+            ..Default::default()
+        })
+        .await
+        .expect("reads");
+    assert_eq!(catalog[0].attribute_keys, ["route"]);
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::alerts::AlertBook;
 use super::delete::{Deleted, Subject};
 use super::error::StoreError;
 use super::read::{Reads, Scope};
@@ -21,6 +22,9 @@ pub(crate) trait Engine: Reads {
     /// Deletes `subject`'s data within `scope`, and what was derived from it
     /// ([`super::delete`]), after every batch acknowledged before the call.
     async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError>;
+
+    /// Where the alert engine's records live.
+    fn alert_book(&self) -> &dyn AlertBook;
 
     /// Waits for the writer and the background work to finish, once the write queue is
     /// closed. Idempotent.

@@ -8,6 +8,7 @@
 //! holds it as a trait object. Adding an engine is a folder, its variant of [`StoreUrl`] and a
 //! line in [`Store::from_config`].
 
+mod alerts;
 pub mod clickhouse;
 mod config;
 mod delete;
@@ -23,6 +24,10 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use alerts::{
+    AlertLedger, AlertRecord, AlertState, Matcher, NotificationRecord, RuleRecord, SilenceRecord,
+    TransitionRecord,
+};
 pub use config::{
     DEFAULT_STORE, DEFAULT_WRITE_QUEUE_ITEMS, ENV_STORE, ENV_WRITE_QUEUE_ITEMS, StoreArgs,
     StoreConfig,
@@ -122,6 +127,16 @@ impl Store {
     /// The reads of `scope`: the one way to read what the store holds.
     pub fn reader(&self, scope: Scope) -> Reader<'_> {
         Reader::new(self.engine.as_ref(), scope)
+    }
+
+    /// The alert records of `scope` ([`alerts`]).
+    pub fn alerts(&self, scope: Scope) -> AlertLedger<'_> {
+        AlertLedger::new(self.engine.alert_book(), scope)
+    }
+
+    /// The rules set through the API, of every tenant (by stored tenant), for the alert engine.
+    pub async fn all_alert_rules(&self) -> Result<Vec<(String, RuleRecord)>, StoreError> {
+        self.engine.alert_book().all_rules().await
     }
 
     /// Runs the correlation step until no stored trace waits for it and (SQLite) no minute's

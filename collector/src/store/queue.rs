@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot};
 use super::error::StoreError;
 use super::writer::{Command, Pending};
 use crate::live::{LiveFeed, LiveSpan};
-use crate::model::Batch;
+use crate::model::{Batch, LogRecord};
 
 /// Why a batch was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +36,8 @@ pub struct Receipt {
     answer: oneshot::Receiver<Result<(), StoreError>>,
     /// The batch's spans, announced on the live feed once durable (only built while watched).
     announce: Option<(LiveFeed, Vec<LiveSpan>)>,
+    /// The batch's log records, likewise.
+    announce_logs: Option<(LiveFeed, Vec<LogRecord>)>,
 }
 
 impl Receipt {
@@ -44,6 +46,9 @@ impl Receipt {
         self.answer.await.unwrap_or(Err(StoreError::WriterGone))?;
         if let Some((feed, spans)) = self.announce {
             feed.publish(spans);
+        }
+        if let Some((feed, logs)) = self.announce_logs {
+            feed.publish_logs(logs);
         }
         Ok(())
     }
@@ -87,11 +92,17 @@ impl WriteQueue {
                 batch.spans.iter().map(LiveSpan::from).collect(),
             )
         });
+        let announce_logs = (self.live.logs_watched() && !batch.logs.is_empty())
+            .then(|| (self.live.clone(), batch.logs.clone()));
         let (ack, answer) = oneshot::channel();
         if !self.commands.write(Pending::new(batch, ack, permit)) {
             return Err(SubmitError::Closed);
         }
-        Ok(Receipt { answer, announce })
+        Ok(Receipt {
+            answer,
+            announce,
+            announce_logs,
+        })
     }
 
     /// Items queued or being written.
@@ -159,8 +170,8 @@ mod tests {
             event_name: String::new(),
         };
         Batch {
-            spans: vec![],
             logs: vec![log; items],
+            ..Default::default()
         }
     }
 
@@ -188,6 +199,26 @@ mod tests {
         assert!(queue.try_submit(batch(1)).expect("room").announce.is_none());
         let _watcher = queue.live().subscribe();
         assert!(queue.try_submit(batch(1)).expect("room").announce.is_some());
+    }
+
+    #[test]
+    fn log_records_are_kept_for_the_live_feed_only_while_watched() {
+        let (queue, _, _writer) = WriteQueue::new::<()>(10);
+        assert!(
+            queue
+                .try_submit(batch(1))
+                .expect("room")
+                .announce_logs
+                .is_none()
+        );
+        let _watcher = queue.live().subscribe_logs();
+        assert!(
+            queue
+                .try_submit(batch(1))
+                .expect("room")
+                .announce_logs
+                .is_some()
+        );
     }
 
     #[test]

@@ -7,10 +7,13 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogPage, LogQuery, cursor};
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
+    RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
+use crate::spanmetrics::CallRollups;
 
 /// Whose rows a read sees. Every stored row carries its tenant (the `tenant` column); the
 /// default tenant's rows, and every row stored before tenants existed, carry the empty string,
@@ -74,6 +77,22 @@ pub(crate) trait Reads: Send + Sync {
     /// when [`Reads::keeps_rollups_for`] the query.
     async fn rollups(&self, scope: &Scope, query: &RollupQuery) -> Result<Rollups, StoreError>;
 
+    /// SERVER and CONSUMER spans of `query`'s window (of its service, when given) added up per
+    /// step, service and operation ([`crate::spanmetrics`]).
+    async fn operations(&self, scope: &Scope, query: &CallQuery)
+    -> Result<CallRollups, StoreError>;
+
+    /// Calls between services in `query`'s window added up per step, caller and callee
+    /// ([`crate::spanmetrics`]).
+    async fn dependencies(
+        &self,
+        scope: &Scope,
+        query: &CallQuery,
+    ) -> Result<CallRollups, StoreError>;
+
+    /// Whether any span of `service` is stored.
+    async fn has_service(&self, scope: &Scope, service: &str) -> Result<bool, StoreError>;
+
     /// A browser session's stored clock offset.
     async fn session_offset(
         &self,
@@ -100,6 +119,33 @@ pub(crate) trait Reads: Send + Sync {
     /// Log records of one event name in a window, newest first.
     async fn events(&self, scope: &Scope, query: &EventQuery)
     -> Result<Vec<LogRecord>, StoreError>;
+
+    /// The metrics with points in `query`'s window, by name and then type.
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        query: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError>;
+
+    /// The points of one metric in `query`'s window, at most `query.limit + 1` (so that the
+    /// caller sees when the window holds more than the limit), in no particular order.
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        query: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError>;
+
+    /// Log records matching `query`, newest first and in [`cursor`]'s order among records of
+    /// the same time, starting after `query.after`, at most `query.limit`.
+    async fn logs(&self, scope: &Scope, query: &LogQuery) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// How many records matching `query.filter` each step of the window holds, per severity
+    /// number; steps and numbers without records are left out.
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        query: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError>;
 }
 
 /// The reads of one [`Scope`]; get one from [`Store::reader`](super::Store::reader).
@@ -170,6 +216,26 @@ impl<'a> Reader<'a> {
         self.reads.rollups(&self.scope, query).await.map(Some)
     }
 
+    /// SERVER and CONSUMER spans of `query`'s window (of its service, when given) added up per
+    /// step, service and operation ([`crate::spanmetrics`]). Every engine answers any window
+    /// and step: SQLite from its per-minute rollups when the window and step are whole minutes,
+    /// else from the spans; ClickHouse adds up the spans in the engine. Let the correlation step
+    /// catch up first ([`Store::derive`](super::Store::derive)): it also refreshes stale rollups.
+    pub async fn operations(&self, query: &CallQuery) -> Result<CallRollups, StoreError> {
+        self.reads.operations(&self.scope, query).await
+    }
+
+    /// Calls between services in `query`'s window added up per step, caller and callee
+    /// ([`crate::spanmetrics`]); answered as [`Reader::operations`] is.
+    pub async fn dependencies(&self, query: &CallQuery) -> Result<CallRollups, StoreError> {
+        self.reads.dependencies(&self.scope, query).await
+    }
+
+    /// Whether any span of `service` is stored.
+    pub async fn has_service(&self, service: &str) -> Result<bool, StoreError> {
+        self.reads.has_service(&self.scope, service).await
+    }
+
     /// A browser session's stored clock offset.
     pub async fn session_offset(
         &self,
@@ -203,5 +269,37 @@ impl<'a> Reader<'a> {
     /// Log records of one event name in a window, newest first.
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
         self.reads.events(&self.scope, query).await
+    }
+
+    /// The metrics with points in `query`'s window, by name and then type.
+    pub async fn metric_catalog(
+        &self,
+        query: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        self.reads.metric_catalog(&self.scope, query).await
+    }
+
+    /// The points of one metric in `query`'s window, at most `query.limit + 1`, in no
+    /// particular order.
+    pub async fn metric_points(
+        &self,
+        query: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        self.reads.metric_points(&self.scope, query).await
+    }
+
+    /// A page of log records matching `query`, newest first, and the next page's cursor.
+    pub async fn logs(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
+        // One more than the page, to learn whether another follows.
+        let mut ask = query.clone();
+        ask.limit = query.limit.saturating_add(1);
+        let records = self.reads.logs(&self.scope, &ask).await?;
+        Ok(cursor::page(records, query.limit, query.after.as_ref()))
+    }
+
+    /// How many records matching `query.filter` each step of the window holds, per severity
+    /// number.
+    pub async fn log_counts(&self, query: &LogCountQuery) -> Result<Vec<LogCount>, StoreError> {
+        self.reads.log_counts(&self.scope, query).await
     }
 }

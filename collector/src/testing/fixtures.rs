@@ -1,9 +1,9 @@
-//! Records to store: spans with a given identity and timing, browser spans, and a whole
-//! WebSocket exchange across browser and backend.
+//! Records to store: spans with a given identity and timing, browser spans, a whole
+//! WebSocket exchange across browser and backend, and log records.
 
 use tracewire_semconv::{attribute, resource};
 
-use crate::model::{Attributes, SpanKind, SpanRecord, StatusCode};
+use crate::model::{Attributes, LogRecord, SpanKind, SpanRecord, StatusCode};
 
 /// A span record with the given identity and timing; other fields plain.
 pub fn span(
@@ -82,4 +82,29 @@ pub fn one_exchange(offset: i64) -> Vec<SpanRecord> {
         SpanKind::Consumer,
     );
     vec![process, reply, db, server, send]
+}
+
+/// A log record of `service` at `time_ns` with this severity number and body; no trace, the
+/// service's resource, other fields plain.
+pub fn log(service: &str, time_ns: i64, severity_number: i32, body: &str) -> LogRecord {
+    LogRecord {
+        tenant: String::new(),
+        timestamp_ns: time_ns,
+        observed_ns: time_ns,
+        trace_id: String::new(),
+        span_id: String::new(),
+        trace_flags: 0,
+        severity_text: String::new(),
+        severity_number,
+        service_name: service.to_owned(),
+        body: body.to_owned(),
+        scope_name: String::new(),
+        scope_version: String::new(),
+        resource_attributes: Attributes::from([(
+            resource::SERVICE_NAME.to_owned(),
+            service.to_owned(),
+        )]),
+        log_attributes: Attributes::new(),
+        event_name: String::new(),
+    }
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-pub use fixtures::{browser, one_exchange, span};
-pub use otlp::otlp_request;
+pub use fixtures::{browser, log, one_exchange, span};
+pub use otlp::{otlp_metrics, otlp_request};
 
 use crate::metrics::Metrics;
-use crate::model::{Batch, SpanRecord};
+use crate::model::{Batch, LogRecord, SpanRecord};
 use crate::store::{Reader, Scope, Store, StoreUrl};
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` drops.
@@ -52,8 +52,31 @@ pub async fn store_spans(store: &Store, spans: Vec<SpanRecord>) {
         store,
         Batch {
             spans,
-            logs: Vec::new(),
+            ..Default::default()
         },
     )
     .await;
+}
+
+/// Writes log records through the store's queue and waits until they are durable.
+pub async fn store_logs(store: &Store, logs: Vec<LogRecord>) {
+    store_batch(
+        store,
+        Batch {
+            logs,
+            ..Batch::default()
+        },
+    )
+    .await;
+}
+
+/// An alert engine without a rules file on `store`, for the API's tests.
+pub fn alerts(store: &Arc<Store>) -> Arc<crate::alerts::Alerts> {
+    crate::alerts::Alerts::new(
+        Arc::clone(store),
+        &crate::alerts::AlertOptions::default(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 4380)),
+        false,
+    )
+    .expect("the alert engine starts")
 }

@@ -1,7 +1,8 @@
 //! OTLP export requests as clients send them: attributes, one-resource requests of spans or
-//! log records, and a small request of spans by id.
+//! log records, a small request of spans by id and one of counter points.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -88,4 +89,46 @@ pub fn otlp_request(ids: &[(u8, u8)]) -> ExportTraceServiceRequest {
         })
         .collect();
     traces_request(vec![text(resource::SERVICE_NAME, "svc")], spans)
+}
+
+/// A metrics export from service `svc`: a cumulative monotonic sum `requests` with one point
+/// per `(seconds, value)`, started at second 1,700,000,000, attribute `route=/x`.
+pub fn otlp_metrics(points: &[(u64, i64)]) -> ExportMetricsServiceRequest {
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric::Data,
+        number_data_point,
+    };
+    const S: u64 = 1_000_000_000;
+    let data_points = points
+        .iter()
+        .map(|(seconds, value)| NumberDataPoint {
+            attributes: vec![text("route", "/x")],
+            start_time_unix_nano: 1_700_000_000 * S,
+            time_unix_nano: seconds * S,
+            value: Some(number_data_point::Value::AsInt(*value)),
+            ..Default::default()
+        })
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![text(resource::SERVICE_NAME, "svc")],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "requests".into(),
+                    unit: "1".into(),
+                    data: Some(Data::Sum(Sum {
+                        data_points,
+                        aggregation_temporality: 2,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
 }

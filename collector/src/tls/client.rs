@@ -1,9 +1,13 @@
-//! The HTTP client the ClickHouse store talks through: HTTP and HTTPS (rustls, ring), trusting
-//! the public CAs, or only the CAs of `--clickhouse-ca` when one is given.
+//! The HTTP clients of the collector: the one the ClickHouse store talks through and the one
+//! alert notifications go out by; HTTP and HTTPS (rustls, ring), trusting the public CAs, or
+//! only the CAs of `--clickhouse-ca` when one is given.
 
 use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -31,6 +35,26 @@ pub fn clickhouse_client(ca: Option<&Path>) -> Result<clickhouse::Client, TlsErr
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build(connector(roots)?);
+    Ok(clickhouse::Client::with_http_client(client))
+}
+
+/// An HTTP client for bodies in one piece, e.g. alert notifications to webhooks.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client for `http://` and `https://` URLs trusting the public CAs.
+pub fn http_client() -> Result<HttpClient, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build(connector(roots)?))
+}
+
+/// HTTP and HTTPS connections trusting `roots`, HTTP/1.1, with TCP keepalive.
+fn connector(roots: RootCertStore) -> Result<HttpsConnector<HttpConnector>, TlsError> {
     let tls = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?
@@ -39,13 +63,9 @@ pub fn clickhouse_client(ca: Option<&Path>) -> Result<clickhouse::Client, TlsErr
     let mut http = HttpConnector::new();
     http.set_keepalive(Some(TCP_KEEPALIVE));
     http.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .build(connector);
-    Ok(clickhouse::Client::with_http_client(client))
+        .wrap_connector(http))
 }

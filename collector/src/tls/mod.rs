@@ -9,7 +9,7 @@ mod server;
 
 use std::path::PathBuf;
 
-pub use client::clickhouse_client;
+pub use client::{HttpClient, clickhouse_client, http_client};
 pub use config::{
     ENV_API_TLS_CERT, ENV_API_TLS_KEY, ENV_OTLP_TLS_CERT, ENV_OTLP_TLS_KEY, ENV_TLS_CERT,
     ENV_TLS_KEY, Listener, TlsOptions,

@@ -67,6 +67,19 @@ impl ServerTls {
         })
     }
 
+    /// The same certificate, reloaded with this one, offered for HTTP/2 only (ALPN `h2`), as
+    /// gRPC clients need.
+    pub fn http2(&self) -> Self {
+        let mut config = ServerConfig::clone(&self.config);
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Self {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            current: Arc::clone(&self.current),
+            config: Arc::new(config),
+        }
+    }
+
     /// Reads the files again; on error the certificate in use stays.
     pub fn reload(&self) -> Result<(), TlsError> {
         let certified = certified_key(&self.cert, &self.key)?;

@@ -51,6 +51,7 @@ export function App({ backend }: { backend: string }) {
 }
 
 function Chat({ backend }: { backend: string }) {
+  const tw = useTracewire();
   const [replies, setReplies] = useState<Reply[]>([]);
   const [nextId, setNextId] = useState(1);
   const { send, readyState, reconnects } = useTracedWebSocket(backend, {
@@ -70,7 +71,12 @@ function Chat({ backend }: { backend: string }) {
         <span data-testid="reconnects">{reconnects}</span>
       </p>
       <button onClick={() => request({ type: 'list_agents' })}>List agents</button>{' '}
-      <button onClick={() => request({ type: 'chat', agent_id: 'coder', text: 'hello from React' })}>
+      <button
+        onClick={() => {
+          tw?.log('info', 'hello sent to the coder agent', { 'ui.action': 'say_hello' });
+          request({ type: 'chat', agent_id: 'coder', text: 'hello from React' });
+        }}
+      >
         Say hello
       </button>
       <ul data-testid="replies">

@@ -113,9 +113,18 @@ extern "C" {
     pub fn redact(re: &js_sys::RegExp, text: &str, by: &str) -> Option<String>;
 }
 
+#[cfg(not(feature = "console"))]
 #[wasm_bindgen]
 extern "C" {
     /// `console.warn`, for the one warning about drops.
     #[wasm_bindgen(js_namespace = console)]
+    pub fn warn(message: &str);
+}
+
+#[cfg(feature = "console")]
+#[wasm_bindgen(module = "/src/browser/console.js")]
+extern "C" {
+    /// `console.warn`, for the one warning about drops; console capture never records it.
+    #[wasm_bindgen(js_name = tracewireWarn)]
     pub fn warn(message: &str);
 }

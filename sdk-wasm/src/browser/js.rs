@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{Span, Tracewire, export};
 use crate::config::Value;
-use crate::record::{AttrValue, Attributes};
+use crate::record::{AttrValue, Attributes, Severity};
 use crate::{Config, Error};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -67,6 +67,11 @@ export interface TracewireConfig {
   fetchRateIntervalMs?: number;
   /** Capture window errors, unhandled rejections and SDK panics (default true). */
   captureErrors?: boolean;
+  /**
+   * Console methods whose calls also become log records (default none: off). The console still
+   * shows exactly what the page passed; needs the SDK's `console` cargo feature (in the default build).
+   */
+  captureConsole?: TracewireConsoleMethod[];
   /** Remove query strings from recorded URLs (default true). */
   stripUrlQuery?: boolean;
   /** Attribute keys (case-insensitive substrings) whose values are replaced by [REDACTED]. */
@@ -79,8 +84,14 @@ export interface TracewireConfig {
   redactPatterns?: string[];
 }
 
-/** Attribute map for spans and events. */
+/** Attribute map for spans, events and logs. */
 export type TracewireAttributes = Record<string, string | number | boolean>;
+
+/** Levels of `Tracewire.log`, OTLP severity numbers 1, 5, 9, 13, 17 and 21. */
+export type TracewireLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** Console methods `captureConsole` can capture (`log` is recorded as `info`). */
+export type TracewireConsoleMethod = 'trace' | 'debug' | 'log' | 'info' | 'warn' | 'error';
 
 /** Export counters returned by `Tracewire.stats()`. */
 export interface TracewireStats {
@@ -115,6 +126,9 @@ extern "C" {
     /// The stats object.
     #[wasm_bindgen(typescript_type = "TracewireStats")]
     pub type JsStats;
+    /// A log level name.
+    #[wasm_bindgen(typescript_type = "TracewireLogLevel")]
+    pub type JsLogLevel;
 }
 
 fn to_js_error(e: Error) -> JsValue {
@@ -262,6 +276,31 @@ impl Tracewire {
     #[wasm_bindgen(js_name = event)]
     pub fn js_event(&self, name: &str, attrs: Option<JsAttributes>) {
         self.event(name, attrs.map(|a| attributes(&a)).unwrap_or_default());
+    }
+
+    /// Records a log record (`level`: trace, debug, info, warn, error or fatal) in the active
+    /// span's trace; throws a `TypeError` for another level.
+    #[wasm_bindgen(js_name = log)]
+    pub fn js_log(
+        &self,
+        level: JsLogLevel,
+        message: &str,
+        attrs: Option<JsAttributes>,
+    ) -> Result<(), JsValue> {
+        let level = level
+            .as_string()
+            .and_then(|l| Severity::from_name(&l))
+            .ok_or_else(|| {
+                js_sys::TypeError::new(
+                    "Tracewire.log: level must be trace, debug, info, warn, error or fatal",
+                )
+            })?;
+        self.log(
+            level,
+            message,
+            attrs.map(|a| attributes(&a)).unwrap_or_default(),
+        );
+        Ok(())
     }
 
     /// Sets the user id (`null` clears it).

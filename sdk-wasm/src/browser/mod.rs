@@ -1,6 +1,8 @@
 //! Everything that touches the browser: the running SDK instance ([`Tracewire`]), user spans,
 //! the exporter, and the WebSocket, fetch and error instrumentations. Compiled for `wasm32` only.
 
+#[cfg(feature = "console")]
+mod console;
 mod dom;
 #[cfg(feature = "errors")]
 mod errors;
@@ -102,6 +104,9 @@ pub(crate) struct Inner {
     pub ws_patch: RefCell<Option<websocket::WebSocketPatch>>,
     #[cfg(feature = "fetch")]
     pub fetch_patch: RefCell<Option<fetch::FetchPatch>>,
+    /// The wrapped console methods (`captureConsole`).
+    #[cfg(feature = "console")]
+    console: RefCell<Option<console::ConsolePatch>>,
     /// Requests a previous page load could not send, sent by the next flush.
     pub carried: RefCell<Vec<crate::carry::Carried>>,
     /// The export pipeline.
@@ -223,6 +228,8 @@ impl Tracewire {
             ws_patch: RefCell::new(None),
             #[cfg(feature = "fetch")]
             fetch_patch: RefCell::new(None),
+            #[cfg(feature = "console")]
+            console: RefCell::new(None),
             held: RefCell::new(Vec::new()),
             #[cfg(feature = "websocket")]
             ws,
@@ -237,6 +244,10 @@ impl Tracewire {
         #[cfg(feature = "errors")]
         if inner.config.capture_errors {
             errors::install(&inner);
+        }
+        #[cfg(feature = "console")]
+        if !inner.config.capture_console.is_empty() {
+            *inner.console.borrow_mut() = Some(console::ConsolePatch::install(&inner));
         }
         CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
         if has_carried {
@@ -256,15 +267,16 @@ impl Tracewire {
         if active.is_some_and(|a| !a.sampled) {
             return;
         }
-        self.inner.record_log(LogRecord {
-            time_ns: self.inner.now_ns(),
-            severity: Severity::Info,
-            body: name.to_owned(),
-            event_name: Some(name.to_owned()),
-            attributes,
-            trace_id: active.map(|a| a.trace_id),
-            span_id: active.map(|a| a.span_id),
-        });
+        self.inner
+            .log(Severity::Info, name.to_owned(), Some(name), attributes);
+    }
+
+    /// Records a log record at `level` with `message` as its body, in the active span's trace
+    /// (its `traceId` and `spanId`) when there is one. Like everything else it is scrubbed before
+    /// export and goes out in the log batches; logs are not sampled (`sample_rate` applies to
+    /// traces).
+    pub fn log(&self, level: Severity, message: &str, attributes: Attributes) {
+        self.inner.log(level, message.to_owned(), None, attributes);
     }
 
     /// Sets (or with `None` clears) the `user.id` put on everything recorded from now on.
@@ -459,6 +471,26 @@ impl Inner {
         self.enqueue(Item::Log(log));
     }
 
+    /// Queues a log record (an event when `event_name` is given) in the active span's trace.
+    pub(crate) fn log(
+        &self,
+        level: Severity,
+        body: String,
+        event_name: Option<&str>,
+        attributes: Attributes,
+    ) {
+        let active = self.state.borrow().active.last().copied();
+        self.record_log(LogRecord {
+            time_ns: self.now_ns(),
+            severity: level,
+            body,
+            event_name: event_name.map(str::to_owned),
+            attributes,
+            trace_id: active.map(|a| a.trace_id),
+            span_id: active.map(|a| a.span_id),
+        });
+    }
+
     fn scrub_text(&self, text: &mut String) {
         let mut tmp: Attributes = vec![("text".into(), AttrValue::from(std::mem::take(text)))];
         self.scrub(&mut tmp);
@@ -538,6 +570,8 @@ impl Inner {
         drop(self.ws_patch.borrow_mut().take());
         #[cfg(feature = "fetch")]
         drop(self.fetch_patch.borrow_mut().take());
+        #[cfg(feature = "console")]
+        drop(self.console.borrow_mut().take());
         self.listeners.borrow_mut().clear();
         self.timers.borrow_mut().clear();
         CURRENT.with(|c| {

@@ -146,6 +146,7 @@ keys! {
     "fetchSpansPerRoute" => fetch_spans_per_route: U64,
     "fetchRateIntervalMs" => fetch_rate_interval_ms: U32,
     "captureErrors" => capture_errors: Bool,
+    "captureConsole" => capture_console: List,
     "stripUrlQuery" => strip_url_query: Bool,
     "denyAttributes" => deny_attributes: List,
     "redactEmails" => redact_emails: Bool,
@@ -222,6 +223,7 @@ mod tests {
                 "number" => Value::Number(3.0),
                 "boolean" => Value::Bool(false),
                 "string[]" => Value::List(vec!["x".into()]),
+                "TracewireConsoleMethod[]" => Value::List(vec!["error".into()]),
                 other => panic!("kind {other} of {key}"),
             };
             let mut c = Config::default();
@@ -229,7 +231,7 @@ mod tests {
             assert_ne!(c, Config::default(), "{key} sets a field");
             seen += 1;
         }
-        assert_eq!(seen, 32);
+        assert_eq!(seen, 33);
     }
 
     #[test]

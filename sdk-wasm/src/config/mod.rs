@@ -80,6 +80,10 @@ pub struct Config {
 
     /// Capture `error` and `unhandledrejection` on `window` and SDK panics (default true).
     pub capture_errors: bool,
+    /// `console` methods (`trace`, `debug`, `log`, `info`, `warn`, `error`) whose calls are also
+    /// recorded as log records; the console still shows exactly what the page passed (default:
+    /// none, console capture off). Needs the cargo feature `console`.
+    pub capture_console: Vec<String>,
 
     /// Remove query strings and fragments from recorded URLs (default true).
     pub strip_url_query: bool,
@@ -128,6 +132,7 @@ impl Default for Config {
             fetch_spans_per_route: 20,
             fetch_rate_interval_ms: 10_000,
             capture_errors: true,
+            capture_console: Vec::new(),
             strip_url_query: true,
             deny_attributes: [
                 "password",
@@ -244,6 +249,21 @@ impl Config {
                 ));
             }
         }
+        if !self.capture_console.is_empty() && !cfg!(feature = "console") {
+            return Err(invalid(
+                "captureConsole",
+                "console capture is not in this build (cargo feature `console`)",
+            ));
+        }
+        for method in &self.capture_console {
+            if !crate::record::CONSOLE_METHODS.contains(&method.as_str()) {
+                return Err(invalid(
+                    "captureConsole",
+                    crate::json::quoted(method)
+                        + " is not one of trace, debug, log, info, warn, error",
+                ));
+            }
+        }
         if let Some(key) = &self.ingest_key
             && (key.is_empty() || !key.bytes().all(|c| c.is_ascii_graphic()))
         {
@@ -304,6 +324,21 @@ mod tests {
         let mut c = Config::new("http://x", "s");
         c.ingest_key = Some("has space".into());
         assert_eq!(field_of(c.validate()), "ingestKey");
+        let mut c = Config::new("http://x", "s");
+        c.capture_console = vec!["error".into(), "table".into()];
+        assert_eq!(field_of(c.validate()), "captureConsole");
+    }
+
+    #[test]
+    fn console_capture_is_off_by_default_and_needs_its_feature() {
+        assert!(Config::default().capture_console.is_empty());
+        let mut c = Config::new("http://x", "s");
+        c.capture_console = vec!["error".into(), "warn".into()];
+        match (c.validate(), cfg!(feature = "console")) {
+            (Ok(c), true) => assert_eq!(c.capture_console, vec!["error", "warn"]),
+            (Err(e), false) => assert!(e.message().contains("feature `console`")),
+            (other, with_feature) => panic!("feature console {with_feature}: {other:?}"),
+        }
     }
 
     /// Seen while writing the `sdk_message` fuzz target's property: with envelopes, a context

@@ -229,12 +229,12 @@ function xRange(xs: number[]): [number, number] {
 }
 
 /** Room per time tick: labels with seconds (ticks under a minute apart at 50 px) are wider. */
-function timeSpace(_u: uPlot, _axis: number, min: number, max: number, width: number): number {
+export function timeSpace(_u: uPlot, _axis: number, min: number, max: number, width: number): number {
   return ((max - min) / width) * 50 < 60 ? 70 : 50;
 }
 
 /** 24-hour local times, one line each: the date (`11-21`) at midnight, seconds only when the ticks are closer than a minute. */
-function timeLabels(splits: number[]): string[] {
+export function timeLabels(splits: number[]): string[] {
   const seconds = splits.length > 1 && splits[1] - splits[0] < 60;
   return splits.map((v) => {
     const d = new Date(v * 1000);

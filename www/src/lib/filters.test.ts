@@ -4,6 +4,7 @@ import { DEFAULT_FILTERS, filtersFromQuery, filtersToApiQuery, filtersToQuery, t
 const full: SearchFilters = {
   service: 'agent api',
   name: 'ws.receive run_agent',
+  parentService: 'web app',
   minMs: '5',
   maxMs: '250.5',
   errorsOnly: true,
@@ -42,7 +43,7 @@ describe('URL filters', () => {
   it('pass absolute times, statuses and the new filters to the API by their API names', () => {
     const q = new URLSearchParams(filtersToApiQuery(full, 0));
     expect(Object.fromEntries([...q.keys()].map((k) => [k, q.getAll(k)]))).toEqual({
-      service: ['agent api'], name: ['ws.receive run_agent'], min_duration_ms: ['5'],
+      service: ['agent api'], name: ['ws.receive run_agent'], parent_service: ['web app'], min_duration_ms: ['5'],
       max_duration_ms: ['250.5'], status: ['error'], start: ['2026-11-21T10:00:00Z'],
       end: ['1763700000000000000'], session_id: ['s-1&2'], user_id: ['u=17'],
       attr: ['http.route=/a?b=c', 'ws.message.type=run=agent'], limit: ['500'],

@@ -6,6 +6,8 @@ import { RANGES, millisToNs } from './time';
 export interface SearchFilters {
   service: string;
   name: string;
+  /** Only spans whose parent span is of this service (the calls of one dependency). */
+  parentService: string;
   /** Milliseconds, as typed. */
   minMs: string;
   maxMs: string;
@@ -25,6 +27,7 @@ export interface SearchFilters {
 export const DEFAULT_FILTERS: SearchFilters = {
   service: '',
   name: '',
+  parentService: '',
   minMs: '',
   maxMs: '',
   errorsOnly: false,
@@ -50,6 +53,7 @@ export function filtersFromQuery(query: string): SearchFilters {
   return {
     service: get('service', ''),
     name: get('name', ''),
+    parentService: get('parent_service', ''),
     minMs: get('min_duration_ms', ''),
     maxMs: get('max_duration_ms', ''),
     errorsOnly: q.get('status') === 'error',
@@ -71,6 +75,7 @@ export function filtersToQuery(f: SearchFilters): string {
   };
   set('service', f.service);
   set('name', f.name);
+  set('parent_service', f.parentService);
   set('min_duration_ms', f.minMs);
   set('max_duration_ms', f.maxMs);
   if (f.errorsOnly) q.set('status', 'error');
@@ -92,6 +97,7 @@ export function filtersToApiQuery(f: SearchFilters, nowMs: number): string {
   };
   set('service', f.service);
   set('name', f.name);
+  set('parent_service', f.parentService);
   set('min_duration_ms', f.minMs);
   set('max_duration_ms', f.maxMs);
   if (f.errorsOnly) q.set('status', 'error');

@@ -10,6 +10,7 @@ import { VirtualList } from '../components/VirtualList';
 import { serviceColor } from '../lib/colors';
 import { DEFAULT_FILTERS, filtersFromQuery, filtersToApiQuery, filtersToQuery, type SearchFilters } from '../lib/filters';
 import { RANGES, formatDuration, formatTime, nsToSeconds } from '../lib/time';
+import { servicesUrl } from '../lib/spanmetrics';
 import { navigate } from '../router';
 
 const ROW = 30;
@@ -20,7 +21,8 @@ export function SearchPage({ search }: { search: string }) {
   // The relative range is measured from when the search ran, not from each render.
   const apiUrl = useMemo(() => `/api/traces?${filtersToApiQuery(applied, Date.now())}`, [applied, reload]);
   const result = useFetch<{ traces: TraceSummary[] }>(apiUrl, reload);
-  const services = useFetch<{ services: Service[] }>('/api/services');
+  // Names only: one whole minute in one step is the cheapest summary the collector answers.
+  const services = useFetch<{ services: Service[] }>(useMemo(() => servicesUrl(60e3, 1), []));
 
   const noData = services.state === 'done' && services.data.services.length === 0;
 
@@ -150,10 +152,16 @@ function Results({ traces, ms, limit }: { traces: TraceSummary[]; ms: number; li
 function FilterForm(props: { initial: SearchFilters; services: Service[]; onSubmit: (f: SearchFilters) => void }) {
   const [f, setF] = useState<SearchFilters>(props.initial);
   const [more, setMore] = useState(
-    !!(props.initial.sessionId || props.initial.userId || props.initial.attrs.length || props.initial.since === ''),
+    !!(
+      props.initial.sessionId ||
+      props.initial.userId ||
+      props.initial.parentService ||
+      props.initial.attrs.length ||
+      props.initial.since === ''
+    ),
   );
   const set = <K extends keyof SearchFilters>(k: K, v: SearchFilters[K]) => setF((old) => ({ ...old, [k]: v }));
-  const input = (k: 'service' | 'name' | 'minMs' | 'maxMs' | 'start' | 'end' | 'sessionId' | 'userId' | 'limit') => ({
+  const input = (k: 'service' | 'name' | 'parentService' | 'minMs' | 'maxMs' | 'start' | 'end' | 'sessionId' | 'userId' | 'limit') => ({
     value: f[k],
     onInput: (e: Event) => set(k, (e.currentTarget as HTMLInputElement).value),
   });
@@ -225,6 +233,10 @@ function FilterForm(props: { initial: SearchFilters; services: Service[]; onSubm
           <label>
             User id
             <input {...input('userId')} name="user_id" />
+          </label>
+          <label>
+            Called by service
+            <input list="services" placeholder="any" {...input('parentService')} name="parent_service" />
           </label>
           {f.since === '' && (
             <>

@@ -6,6 +6,7 @@ import type { Session, SessionEventKind } from '../api';
 import { withQuery } from '../api';
 import { ErrorBox, Id, Link, Loading, useFetch } from '../components/common';
 import { VirtualList } from '../components/VirtualList';
+import { logsLink } from '../lib/logs';
 import { diffNs, formatDuration, formatTime } from '../lib/time';
 import { navigate } from '../router';
 
@@ -82,7 +83,8 @@ function SessionView({ s }: { s: Session }) {
         <dt>Session id</dt>
         <dd>
           <Id value={s.session_id} label="session id" />{' '}
-          <Link href={`/?${new URLSearchParams({ session_id: s.session_id, since: '' })}`}>its traces</Link>
+          <Link href={`/?${new URLSearchParams({ session_id: s.session_id, since: '' })}`}>its traces</Link> ·{' '}
+          <Link href={logsLink({ sessionId: s.session_id }, s.start_time_unix_nano, s.end_time_unix_nano)}>its logs</Link>
         </dd>
         <dt>User</dt>
         <dd>{s.user_id ? <Link href={`/?${new URLSearchParams({ user_id: s.user_id, since: '' })}`}>{s.user_id}</Link> : <span class="muted">not set</span>}</dd>

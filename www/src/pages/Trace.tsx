@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Span, Trace } from '../api';
 import { CopyButton, ErrorBox, Id, Link, Loading, useFetch } from '../components/common';
+import { logsLink } from '../lib/logs';
 import { VirtualList } from '../components/VirtualList';
 import { colorsFor } from '../lib/colors';
 import { formatDuration, formatTime } from '../lib/time';
@@ -139,6 +140,9 @@ function TraceView({ trace, search, ms }: { trace: Trace; search: string; ms: nu
           <span class="muted">loaded in {Math.round(ms)} ms</span>
           <span>
             Link <CopyButton text={location.href} label="link to this view" />
+          </span>
+          <span>
+            <Link href={traceLogsLink(trace)}>Logs of this trace</Link>
           </span>
         </div>
         <div class="trace-tools">
@@ -434,4 +438,17 @@ function SpanPanel({ span, mode, onClose }: { span: Span; mode: TimeMode; onClos
       )}
     </aside>
   );
+}
+
+/** The Logs page filtered to this trace, over the time its spans cover (raw clocks). */
+function traceLogsLink(trace: Trace): string {
+  let first: bigint | null = null;
+  let last: bigint | null = null;
+  for (const s of trace.spans) {
+    const a = BigInt(s.start_time_unix_nano);
+    const b = BigInt(s.end_time_unix_nano);
+    if (first === null || a < first) first = a;
+    if (last === null || b > last) last = b;
+  }
+  return logsLink({ traceId: trace.trace_id }, String(first ?? 0n), String(last ?? 0n));
 }

@@ -160,25 +160,25 @@ impl Deletion<'_> {
         Ok(sessions)
     }
 
-    /// Rewrites the spool without the subject's rows and the rows of its traces.
+    /// Rewrites the spool without the subject's rows and the rows of its traces. Metric points
+    /// are aggregates that name no user or session: they stay.
     fn purge_spool(&self, traces: &[String]) -> Result<Deleted, StoreError> {
         let doomed: BTreeSet<&str> = traces.iter().map(String::as_str).collect();
         let mut deleted = Deleted::default();
         let Some(spool) = self.spool else {
             return Ok(deleted);
         };
-        for signal in Signal::ALL {
-            let removed = spool.rewrite(signal, |name, format, payload| {
+        for (signal, count) in [
+            (Signal::Traces, &mut deleted.spans),
+            (Signal::Logs, &mut deleted.logs),
+        ] {
+            *count += spool.rewrite(signal, |name, format, payload| {
                 table(signal).sift(name, format, payload, &mut |row: &Probe<'_>| {
                     row.tenant == self.tenant
                         && (doomed.contains(row.trace_id)
                             || self.subject.named_in(row.attributes()))
                 })
             })?;
-            match signal {
-                Signal::Traces => deleted.spans += removed,
-                Signal::Logs => deleted.logs += removed,
-            }
         }
         Ok(deleted)
     }

@@ -5,9 +5,16 @@
 
 use std::borrow::Cow;
 
+mod metrics;
+
 use clickhouse::Row;
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize};
+
+pub(super) use metrics::{
+    ExponentialHistogramRow, GaugeRow, HistogramRow, MetricRow, PointRow, SumRow, SummaryRow,
+    point_columns,
+};
 
 use crate::model::{
     Attributes, ExchangeTimes, LogRecord, RoundTrip, SessionOffset, SpanEvent, SpanKind, SpanLink,

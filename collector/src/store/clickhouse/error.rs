@@ -41,6 +41,12 @@ pub enum ClickHouseError {
     /// A batch's rows could not be encoded for the spool.
     #[error("cannot encode rows for the spool: {0}")]
     Encode(#[from] super::rowbinary::RowBinaryError),
+    /// A value could not be written as JSON (metric points for the spool, alert bodies).
+    #[error("cannot encode as JSON: {0}")]
+    EncodeJson(#[from] serde_json::Error),
+    /// A stored JSON body did not parse (the table was changed outside the collector).
+    #[error("corrupt stored value: {0}")]
+    Decode(serde_json::Error),
     /// The CA file for an `https://` server is not usable.
     #[error("--clickhouse-ca: {0}")]
     Tls(#[from] crate::tls::TlsError),
@@ -52,9 +58,12 @@ impl ClickHouseError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Server(e) => !is_bad_data(e),
-            Self::SchemaTooNew { .. } | Self::SchemaMissing(_) | Self::Encode(_) | Self::Tls(_) => {
-                false
-            }
+            Self::SchemaTooNew { .. }
+            | Self::SchemaMissing(_)
+            | Self::Encode(_)
+            | Self::EncodeJson(_)
+            | Self::Decode(_)
+            | Self::Tls(_) => false,
         }
     }
 

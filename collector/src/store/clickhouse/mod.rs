@@ -9,11 +9,13 @@
 //! in the background. Reads ([`read`]) go straight to ClickHouse.
 //! Retention is ClickHouse's TTL (whole expired parts are dropped), so no prune pass runs.
 
+mod alerts;
 mod config;
 mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod metric_tables;
 mod read;
 mod rowbinary;
 mod schema;
@@ -41,6 +43,7 @@ pub use schema::Layout;
 use schema::SchemaTask;
 pub use spool::{SpoolArgs, SpoolError, SpoolOptions};
 
+use super::alerts::AlertBook;
 use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
@@ -48,14 +51,18 @@ use super::queue::WriteQueue;
 use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 #[cfg(feature = "testing")]
 use crate::model::Batch;
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
+    RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
 use crate::signal::PerSignal;
+use crate::spanmetrics::CallRollups;
+use alerts::ClickHouseAlertBook;
 use shipper::Shipper;
 use spool::Spool;
 use writer::SpoolWriter;
@@ -66,6 +73,7 @@ const FINAL_SHIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open ClickHouse store: its spool writer, its shipper and a client for reads.
 pub struct ClickHouseStore {
     client: Client,
+    alerts: ClickHouseAlertBook,
     layout: Layout,
     spool: Arc<Spool>,
     settings: Vec<(&'static str, &'static str)>,
@@ -180,6 +188,10 @@ impl ClickHouseStore {
         let (stop_shipper, stop) = watch::channel(false);
         let shipper = tokio::spawn(shipper.run(stop, FINAL_SHIP_TIMEOUT));
         let store = Self {
+            alerts: ClickHouseAlertBook {
+                client: reads.clone(),
+                settings: settings.clone(),
+            },
             client: reads,
             layout: Layout::new(config),
             spool,
@@ -214,6 +226,10 @@ impl Engine for ClickHouseStore {
             subject,
         };
         deletion.run().await
+    }
+
+    fn alert_book(&self) -> &dyn AlertBook {
+        &self.alerts
     }
 
     /// Waits for the spool writer (which ends after the queue's stop command, having spooled
@@ -273,6 +289,18 @@ impl Reads for ClickHouseStore {
         Ok(read::rollups(&self.client, scope.tenant(), q).await?)
     }
 
+    async fn operations(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        Ok(read::operations(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn dependencies(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        Ok(read::dependencies(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn has_service(&self, scope: &Scope, service: &str) -> Result<bool, StoreError> {
+        Ok(read::has_service(&self.client, scope.tenant(), service).await?)
+    }
+
     async fn session_offset(
         &self,
         scope: &Scope,
@@ -301,6 +329,34 @@ impl Reads for ClickHouseStore {
 
     async fn events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<LogRecord>, StoreError> {
         Ok(read::events(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        q: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        Ok(read::metric_catalog(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        q: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        Ok(read::metric_points(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn logs(&self, scope: &Scope, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        Ok(read::search_logs(&self.client, scope.tenant(), q).await?)
+    }
+
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        q: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        Ok(read::log_counts(&self.client, scope.tenant(), q).await?)
     }
 }
 

@@ -16,8 +16,14 @@
 //! last; reads use `FINAL`. Round trips are sharded by trace like the spans, session offsets by
 //! session.
 //!
+//! Version 3 adds the exporter's metrics tables ([`metrics`]), version 4 the alert engine's
+//! ([`alerts`]).
+//!
 //! The applied version is a row in `tracewire_schema_migrations`; each migration is a list of
 //! idempotent statements. The TTL follows `--retention` and is changed in place when it differs.
+
+mod alerts;
+mod metrics;
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;
@@ -27,18 +33,23 @@ use super::config::ClickHouseConfig;
 use super::error::ClickHouseError;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 2;
+pub(super) const SCHEMA_VERSION: u32 = 4;
 
 /// Rows of recent inserts whose tokens a single-server table remembers.
 const DEDUP_WINDOW: u32 = 10_000;
 
 /// The tables that get a TTL, with the time expression the TTL is computed from.
-const TTL_TABLES: [(&str, &str); 5] = [
+const TTL_TABLES: [(&str, &str); 10] = [
     ("otel_traces", "toDateTime(Timestamp)"),
     ("otel_traces_trace_id_ts", "Start"),
     ("otel_logs", "TimestampTime"),
     ("tracewire_ws_round_trips", "toDateTime(ClientSendTime)"),
     ("tracewire_ws_session_offsets", "EstimatedAt"),
+    (metrics::METRICS_TABLES[0], "TimeUnix"),
+    (metrics::METRICS_TABLES[1], "TimeUnix"),
+    (metrics::METRICS_TABLES[2], "TimeUnix"),
+    (metrics::METRICS_TABLES[3], "TimeUnix"),
+    (metrics::METRICS_TABLES[4], "TimeUnix"),
 ];
 
 /// Where and how the schema is laid out.
@@ -351,7 +362,12 @@ SETTINGS index_granularity = 8192",
 
     /// The statements of each migration, in order; index + 1 is the version.
     fn migrations(&self) -> Vec<Vec<String>> {
-        vec![self.migration_1(), self.migration_2()]
+        vec![
+            self.migration_1(),
+            self.migration_2(),
+            self.migration_3(),
+            self.migration_4(),
+        ]
     }
 
     /// `ALTER TABLE ... MODIFY TTL` for one table, to follow a changed `--retention`.
@@ -491,7 +507,7 @@ async fn current_version(client: &Client, layout: &Layout) -> Result<u32, ClickH
 
 /// Changes each table's TTL when `--retention` changed since the tables were created.
 async fn follow_retention(client: &Client, layout: &Layout) -> Result<(), ClickHouseError> {
-    for (table, time) in TTL_TABLES {
+    for (table, time) in TTL_TABLES.into_iter().chain(alerts::ALERT_TTL_TABLES) {
         let local = match layout.cluster {
             Some(_) => format!("{table}_local"),
             None => table.to_owned(),
@@ -524,7 +540,7 @@ async fn follow_retention(client: &Client, layout: &Layout) -> Result<(), ClickH
 mod tests {
     use super::*;
 
-    fn layout(cluster: Option<&str>) -> Layout {
+    pub(super) fn layout(cluster: Option<&str>) -> Layout {
         let mut config = ClickHouseConfig::from_url("http://h:8123/tw").expect("valid");
         config.options.cluster = cluster.map(str::to_owned);
         config.retention = std::time::Duration::from_secs(36 * 3600);

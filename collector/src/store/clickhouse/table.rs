@@ -1,9 +1,11 @@
-//! Each signal's ClickHouse table, as data: [`table`] is the one place that ties a signal to
-//! its row type ([`SpanRow`], [`LogRow`]) and its table. The row type's serde encoding is its
-//! RowBinary ([`super::rowbinary`]); the spool writer asks a [`Table`] for a batch's rows, the
-//! shipper for the INSERT of spooled files and a deletion for the spooled rows it keeps; none of
-//! them has a code path per signal. Adding a signal here is its row type, a [`Shipped`] impl and
-//! a line in [`table`].
+//! Each signal's ClickHouse tables, as data: [`table`] is the one place that ties a signal to
+//! its row types ([`SpanRow`], [`LogRow`], the metrics rows) and its tables. The spool writer
+//! asks a [`Table`] for a batch's rows in the signal's spool format, the shipper for the INSERT
+//! of spooled files and a deletion for the spooled rows it keeps; none of them has a code path
+//! per signal. A signal of one table is its row type, whose serde encoding is its RowBinary
+//! ([`super::rowbinary`]), a [`Shipped`] impl and a line in [`table`]; metrics, with a table per
+//! metric type, spool JSON lines of tagged rows and ship one INSERT per table
+//! ([`super::metric_tables`]).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::encode::{LOG_COLUMNS, LogRow, Pairs, SPAN_COLUMNS, SpanRow};
 use super::error::{ClickHouseError, is_bad_data};
-use super::rowbinary::{self, RowBinaryError, Traces};
+use super::rowbinary::{self, Traces};
 use super::spool::{Format, Spool, SpoolError};
 use crate::model::Batch;
 use crate::signal::Signal;
@@ -137,14 +139,18 @@ pub(super) struct Insert<'a> {
 /// What the spool writer and the shipper do with one signal's rows.
 #[async_trait]
 pub(super) trait Table: Send + Sync {
-    /// Appends the RowBinary of `batch`'s rows of this signal to `rows` and their traces to
+    /// How this signal's spool files are written: RowBinary with a trace list before the rows,
+    /// or JSON lines.
+    fn format(&self) -> Format;
+
+    /// Appends `batch`'s rows of this signal to `rows` in [`Table::format`] and their traces to
     /// `traces`; answers how many rows.
     fn encode(
         &self,
         batch: &Batch,
         rows: &mut Vec<u8>,
         traces: &mut Traces,
-    ) -> Result<usize, RowBinaryError>;
+    ) -> Result<usize, ClickHouseError>;
 
     /// Sends the rows of the spooled files in one INSERT with the given token.
     async fn insert(&self, insert: Insert<'_>) -> Result<Outcome, StoreError>;
@@ -181,6 +187,7 @@ pub(super) fn table(signal: Signal) -> &'static dyn Table {
     match signal {
         Signal::Traces => &SPANS,
         Signal::Logs => &LOGS,
+        Signal::Metrics => &super::metric_tables::METRICS,
     }
 }
 
@@ -321,12 +328,16 @@ impl<R: Shipped> Rows<R> {
 
 #[async_trait]
 impl<R: Shipped> Table for Rows<R> {
+    fn format(&self) -> Format {
+        Format::RowBinary
+    }
+
     fn encode(
         &self,
         batch: &Batch,
         rows: &mut Vec<u8>,
         traces: &mut Traces,
-    ) -> Result<usize, RowBinaryError> {
+    ) -> Result<usize, ClickHouseError> {
         let mut count = 0;
         let mut last = None;
         for row in R::rows(batch) {
@@ -410,7 +421,7 @@ impl<R: Shipped> Table for Rows<R> {
 }
 
 /// The non-empty lines of a JSON-lines payload.
-fn json_lines(lines: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(super) fn json_lines(lines: &[u8]) -> impl Iterator<Item = &[u8]> {
     lines.split(|b| *b == b'\n').filter(|l| !l.is_empty())
 }
 
@@ -439,7 +450,7 @@ mod tests {
     fn payload(spans: Vec<SpanRecord>) -> (usize, Vec<u8>) {
         let batch = Batch {
             spans,
-            logs: Vec::new(),
+            ..Batch::default()
         };
         let (mut rows, mut traces) = (Vec::new(), Traces::new());
         let count = table(Signal::Traces)

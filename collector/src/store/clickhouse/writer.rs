@@ -1,7 +1,8 @@
 //! The ClickHouse writer thread ([`SpoolWriter`], run by [`crate::store::writer::drain`]):
 //! drains the write queue into the spool. Consecutive batches
-//! become one spool file per signal, RowBinary rows as the INSERT sends them
-//! ([`super::rowbinary`]), fsynced once, then each batch is acknowledged. A batch that
+//! become one spool file per signal in the signal's format ([`super::table::Table::format`]:
+//! RowBinary rows as the INSERT sends them for spans and logs, [`super::rowbinary`]; JSON lines
+//! for metric points), fsynced once, then each batch is acknowledged. A batch that
 //! does not fit under `--spool-max-bytes` is refused (ingest answers 503 with `Retry-After`).
 
 use std::convert::Infallible;
@@ -11,7 +12,8 @@ use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use super::error::ClickHouseError;
-use super::rowbinary::{self, RowBinaryError, Traces};
+use super::rowbinary::{self, Traces};
+use super::spool::Format;
 use super::spool::{Spool, SpoolError};
 use super::table::table;
 use crate::metrics::Metrics;
@@ -49,7 +51,7 @@ impl Writer for SpoolWriter {
     }
 }
 
-/// One signal's share of a group: RowBinary rows, their count and their traces.
+/// One signal's share of a group: its encoded rows, their count and their traces.
 #[derive(Default)]
 struct Rows {
     count: usize,
@@ -68,7 +70,7 @@ fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warne
                 .try_fold(PerSignal::default(), |mut counts, signal| {
                     let Rows { bytes, traces, .. } = &mut rows[signal];
                     counts[signal] = table(signal).encode(&pending.batch, bytes, traces)?;
-                    Ok::<_, RowBinaryError>(counts)
+                    Ok::<_, ClickHouseError>(counts)
                 });
         // Drops the batch's rows; its traces may stay in the list, as deriving a trace again
         // is harmless.
@@ -82,7 +84,7 @@ fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warne
             Err(e) => {
                 undo(&mut rows);
                 error!(error = %e, "Cannot encode a batch for the spool");
-                pending.answer(Err(ClickHouseError::Encode(e).into()));
+                pending.answer(Err(e.into()));
                 continue;
             }
         };
@@ -111,8 +113,14 @@ fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warne
         .iter()
         .filter(|(_, r)| r.count > 0)
         .try_for_each(|(signal, r)| {
-            let head = rowbinary::payload_head(&r.traces);
-            spool.append(signal, r.count, &[&head, &r.bytes])
+            let format = table(signal).format();
+            match format {
+                Format::RowBinary => {
+                    let head = rowbinary::payload_head(&r.traces);
+                    spool.append(signal, format, r.count, &[&head, &r.bytes])
+                }
+                Format::JsonLines => spool.append(signal, format, r.count, &[&r.bytes]),
+            }
         });
     match result {
         Ok(()) => {

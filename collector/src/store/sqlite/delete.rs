@@ -4,7 +4,8 @@
 //! table, then their spans, the subject's logs and those traces' logs, their round trips and
 //! their waiting correlation work go, and the clock offsets of the sessions involved are
 //! estimated again from what is left (gone when nothing is). The minutes of the deleted round
-//! trips are rolled up again before the answer.
+//! trips and spans are rolled up again (round trips' and span metrics' rollups) before the
+//! answer.
 //!
 //! `user.id` has no index: deleting a user reads the tenant's spans once.
 
@@ -12,9 +13,9 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::derive;
 use super::error::SqliteError;
 use super::rollup::{self, MINUTES_PER_REFRESH};
+use super::{calls, derive, table};
 use crate::store::{Deleted, Subject};
 use tracewire_semconv::attribute::SESSION_ID;
 
@@ -26,6 +27,7 @@ pub(super) fn run(
 ) -> Result<Deleted, SqliteError> {
     let deleted = delete(conn, tenant, subject)?;
     while rollup::refresh(conn, MINUTES_PER_REFRESH, i64::MAX)? > 0 {}
+    while calls::refresh(conn, MINUTES_PER_REFRESH, i64::MAX)? > 0 {}
     Ok(deleted)
 }
 
@@ -110,16 +112,26 @@ fn delete(conn: &mut Connection, tenant: &str, subject: &Subject) -> Result<Dele
         derive::update_offset(&tx, tenant, session)?;
     }
     deleted.session_offsets = before.saturating_sub(offsets(&tx)?) as u64;
+    // The span metrics of the minutes the doomed spans were in are rolled up again without them.
+    let doomed: BTreeSet<String> = tx
+        .prepare("SELECT trace_id FROM doomed_traces")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    calls::mark_traces(&tx, tenant, &doomed)?;
     deleted.spans = tx.execute(
         "DELETE FROM spans WHERE tenant = ?1 AND trace_id IN (SELECT trace_id FROM doomed_traces)",
         params![tenant],
     )? as u64;
-    deleted.logs = tx.execute(
-        "DELETE FROM logs WHERE tenant = ?1 \
-         AND ((trace_id != '' AND trace_id IN (SELECT trace_id FROM doomed_traces)) \
-              OR json_extract(log_attributes, ?2) = ?3 OR json_extract(resource_attributes, ?2) = ?3)",
-        params![tenant, path, id],
-    )? as u64;
+    let logs: Vec<i64> = tx
+        .prepare(
+            "SELECT rowid FROM logs WHERE tenant = ?1 \
+             AND ((trace_id != '' AND trace_id IN (SELECT trace_id FROM doomed_traces)) \
+                  OR json_extract(log_attributes, ?2) = ?3 \
+                  OR json_extract(resource_attributes, ?2) = ?3)",
+        )?
+        .query_map(params![tenant, path, id], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    deleted.logs = table::delete_logs(&tx, &logs)?;
     tx.execute(
         "DELETE FROM ws_pending WHERE tenant = ?1 AND trace_id IN (SELECT trace_id FROM doomed_traces)",
         params![tenant],
@@ -173,6 +185,7 @@ mod tests {
         Batch {
             spans,
             logs: vec![log],
+            ..Batch::default()
         }
     }
 

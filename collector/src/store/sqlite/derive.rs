@@ -5,13 +5,15 @@
 //! removes them from `ws_pending`, all in one write transaction. So collectors sharing a file
 //! derive the same records whichever stored which span, and nothing waiting is lost in a crash.
 //! The minutes whose round trips a pass changes are marked for rolling up again
-//! ([`super::rollup`]).
+//! ([`super::rollup`]), and so are the minutes of every span of the traces it takes, for the
+//! span metrics ([`super::calls`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 use tracing::warn;
 
+use super::calls;
 use super::error::SqliteError;
 use super::read::spans_of_traces;
 use super::rollup;
@@ -65,6 +67,7 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, SqliteError> {
             .insert(trace_id.clone());
     }
     for (tenant, traces) in by_tenant {
+        calls::mark_traces(&tx, &tenant, &traces)?;
         let mut traces = with_sends(&tx, &tenant, traces)?;
         let spans = match spans_of_traces(&tx, &tenant, &traces) {
             Err(SqliteError::Corrupt(_)) => readable_spans(&tx, &tenant, &mut traces)?,

@@ -17,6 +17,11 @@ pub(super) const LOG_COLUMNS: &str = "tenant, timestamp_ns, observed_ns, trace_i
     severity_text, severity_number, service_name, body, scope_name, scope_version, resource_attributes, \
     log_attributes, event_name";
 
+/// JSON text of a map or list column.
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, SqliteError> {
+    Ok(serde_json::to_string(value)?)
+}
+
 /// A JSON column's text in a buffer that is reused from row to row, bound as TEXT as it is.
 #[derive(Default)]
 pub(super) struct JsonColumn {

@@ -1,18 +1,24 @@
 //! The embedded SQLite store, the default: one file, nothing to install. WAL mode; one writer
 //! thread fed by the write queue ([`writer`]) commits batches in grouped transactions with
 //! `synchronous = FULL`, so an acknowledged batch survives a crash, and runs the correlation
-//! step ([`derive`]) and the rollups ([`rollup`]) between them; [`retention`] deletes expired
+//! step ([`derive`]) and the rollups of round trips ([`rollup`]) and of span metrics
+//! ([`calls`]) between them; [`retention`] deletes expired
 //! rows through it. Reads ([`read`]) use their own connections.
 
+mod alerts;
+mod calls;
 mod config;
 mod delete;
 mod derive;
 mod encode;
 pub(super) mod error;
+mod fts;
+mod metrics;
 mod read;
 mod retention;
 mod rollup;
 mod schema;
+mod stale;
 mod table;
 mod writer;
 
@@ -28,6 +34,7 @@ use tracing::info;
 pub use config::SqliteConfig;
 pub use error::SqliteError;
 
+use super::alerts::AlertBook;
 use super::delete::{Deleted, Subject};
 use super::engine::Engine;
 use super::error::StoreError;
@@ -35,11 +42,15 @@ use super::queue::WriteQueue;
 use super::read::{Reads, Scope};
 use super::writer::drain;
 use crate::correlate::Rollups;
+use crate::logsearch::{LogCount, LogCountQuery, LogQuery};
 use crate::metrics::Metrics;
 use crate::model::{
-    EventQuery, LogRecord, RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, ServiceSummary,
+    CallQuery, EventQuery, LogRecord, MetricCatalogQuery, MetricPointQuery, MetricSummary,
+    RollupQuery, RoundTrip, RoundTripPoint, RoundTripQuery, SeriesPoint, ServiceSummary,
     SessionOffset, SpanRecord, TraceQuery, TraceSummary,
 };
+use crate::spanmetrics::CallRollups;
+use alerts::SqliteAlertBook;
 use config::BUSY_TIMEOUT;
 use read::Readers;
 use writer::{SqliteWriter, Tasks};
@@ -47,6 +58,7 @@ use writer::{SqliteWriter, Tasks};
 /// An open SQLite store.
 pub struct SqliteStore {
     readers: Arc<Readers>,
+    alerts: SqliteAlertBook,
     tasks: Tasks,
     writer: Mutex<Option<JoinHandle<()>>>,
     retention: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -75,6 +87,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Task(e.to_string()))??;
         let (path, thread) = writer;
         let store = Arc::new(Self {
+            alerts: SqliteAlertBook::new(path.clone(), config.retention),
             readers: Readers::new(path),
             tasks: Tasks::new(tasks),
             writer: Mutex::new(Some(thread)),
@@ -98,6 +111,10 @@ impl Engine for SqliteStore {
 
     async fn delete(&self, scope: &Scope, subject: &Subject) -> Result<Deleted, StoreError> {
         self.tasks.delete(scope.tenant(), subject).await
+    }
+
+    fn alert_book(&self) -> &dyn AlertBook {
+        &self.alerts
     }
 
     /// Stops the retention loop and waits for the writer thread, which ends after the queue's
@@ -175,6 +192,33 @@ impl Reads for SqliteStore {
             .await
     }
 
+    async fn operations(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::operations(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn dependencies(&self, scope: &Scope, q: &CallQuery) -> Result<CallRollups, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::dependencies(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn has_service(&self, scope: &Scope, service: &str) -> Result<bool, StoreError> {
+        let service = service.to_owned();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::has_service(conn, tenant, &service)
+            })
+            .await
+    }
+
     async fn session_offset(
         &self,
         scope: &Scope,
@@ -220,6 +264,54 @@ impl Reads for SqliteStore {
         let q = q.clone();
         self.readers
             .run(scope, move |conn, tenant| read::events(conn, tenant, &q))
+            .await
+    }
+
+    async fn metric_catalog(
+        &self,
+        scope: &Scope,
+        q: &MetricCatalogQuery,
+    ) -> Result<Vec<MetricSummary>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::metric_catalog(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn logs(&self, scope: &Scope, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::search_logs(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn metric_points(
+        &self,
+        scope: &Scope,
+        q: &MetricPointQuery,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::metric_points(conn, tenant, &q)
+            })
+            .await
+    }
+
+    async fn log_counts(
+        &self,
+        scope: &Scope,
+        q: &LogCountQuery,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        let q = q.clone();
+        self.readers
+            .run(scope, move |conn, tenant| {
+                read::log_counts(conn, tenant, &q)
+            })
             .await
     }
 }
@@ -272,5 +364,7 @@ pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(
     Ok(())
 }
 
+#[cfg(test)]
+mod log_search_tests;
 #[cfg(test)]
 mod tests;

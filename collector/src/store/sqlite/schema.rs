@@ -1,6 +1,6 @@
 //! Schema and migrations. The version lives in `PRAGMA user_version`; each migration runs once,
 //! in its own transaction. Columns follow the OpenTelemetry ClickHouse schema (`otel_traces`,
-//! `otel_logs`) with SQLite types: ids as lowercase hex, times as unix nanoseconds, attribute
+//! `otel_logs`, `otel_metrics_*`) with SQLite types: ids as lowercase hex, times as unix nanoseconds, attribute
 //! maps, events and links as JSON text.
 
 use rusqlite::Connection;
@@ -15,6 +15,21 @@ use super::error::SqliteError;
 ///    are stored in time order, so a dashboard's window is read in one sequential sweep.
 /// 5: per-minute rollups of round trips per message type, and the minutes waiting to be rolled
 ///    up again; every minute already holding a round trip waits.
+/// 6: log search: an FTS5 index of log bodies (`logs_fts`, tokenizer `ascii`, the rows' own
+///    table as its content, no per-row sizes as nothing is ranked) that the writer keeps in the
+///    transaction that writes or deletes the rows ([`super::fts`]), and time-ordered reads within
+///    a tenant that carry the severity. Records already stored are indexed in the background,
+///    newest first: those at or below `logs_fts_backfill.below` are not yet.
+/// 7: metric data points, one table per metric type with the logical columns of the
+///    OpenTelemetry ClickHouse exporter's `otel_metrics_*` tables: times in whole seconds (the
+///    exporter's `DateTime`), attribute maps, bucket arrays, exemplars and quantiles as JSON.
+/// 8: per-minute rollups of span metrics (operation calls and dependency calls, see
+///    [`crate::spanmetrics`]), and the minutes waiting to be rolled up again; every minute
+///    already holding a span waits.
+/// 9: the alert engine's records ([`super::alerts`]): evaluation claims (one row per tenant,
+///    rule and slot, so one collector wins each), current states, the history of transitions,
+///    the notification log, silences and the rules set through the API; each row's fields as a
+///    JSON body beside the columns it is looked up by.
 ///
 /// Migrations are history: their text never changes once released, so the attribute names in
 /// them stay literals (the session indexes match `session.id`,
@@ -139,6 +154,218 @@ CREATE TABLE ws_rollups_stale (
 ) WITHOUT ROWID;
 INSERT INTO ws_rollups_stale (tenant, minute_ns)
     SELECT DISTINCT tenant, client_send_ns - (client_send_ns % 60000000000) FROM ws_round_trips;
+",
+    r"
+CREATE VIRTUAL TABLE logs_fts USING fts5(
+    body, content = 'logs', content_rowid = 'rowid', tokenize = 'ascii', columnsize = 0
+);
+CREATE TABLE logs_fts_backfill (below INTEGER NOT NULL);
+INSERT INTO logs_fts_backfill (below) SELECT max(rowid) FROM logs HAVING max(rowid) IS NOT NULL;
+CREATE INDEX logs_by_tenant_time ON logs (tenant, timestamp_ns, severity_number);
+",
+    r"
+CREATE TABLE metrics_gauge (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    value                    REAL,
+    exemplars                TEXT    NOT NULL
+);
+CREATE INDEX metrics_gauge_by_name_time ON metrics_gauge (tenant, metric_name, time_unix);
+CREATE INDEX metrics_gauge_by_time ON metrics_gauge (time_unix);
+CREATE TABLE metrics_sum (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    value                    REAL,
+    exemplars                TEXT    NOT NULL,
+    aggregation_temporality  INTEGER NOT NULL,
+    is_monotonic             INTEGER NOT NULL
+);
+CREATE INDEX metrics_sum_by_name_time ON metrics_sum (tenant, metric_name, time_unix);
+CREATE INDEX metrics_sum_by_time ON metrics_sum (time_unix);
+CREATE TABLE metrics_histogram (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    count                    INTEGER NOT NULL,
+    sum                      REAL,
+    bucket_counts            TEXT    NOT NULL,
+    explicit_bounds          TEXT    NOT NULL,
+    exemplars                TEXT    NOT NULL,
+    min                      REAL,
+    max                      REAL,
+    aggregation_temporality  INTEGER NOT NULL
+);
+CREATE INDEX metrics_histogram_by_name_time ON metrics_histogram (tenant, metric_name, time_unix);
+CREATE INDEX metrics_histogram_by_time ON metrics_histogram (time_unix);
+CREATE TABLE metrics_exponential_histogram (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    count                    INTEGER NOT NULL,
+    sum                      REAL,
+    scale                    INTEGER NOT NULL,
+    zero_count               INTEGER NOT NULL,
+    positive_offset          INTEGER NOT NULL,
+    positive_bucket_counts   TEXT    NOT NULL,
+    negative_offset          INTEGER NOT NULL,
+    negative_bucket_counts   TEXT    NOT NULL,
+    exemplars                TEXT    NOT NULL,
+    min                      REAL,
+    max                      REAL,
+    aggregation_temporality  INTEGER NOT NULL
+);
+CREATE INDEX metrics_exponential_histogram_by_name_time ON metrics_exponential_histogram (tenant, metric_name, time_unix);
+CREATE INDEX metrics_exponential_histogram_by_time ON metrics_exponential_histogram (time_unix);
+CREATE TABLE metrics_summary (
+    tenant                   TEXT    NOT NULL,
+    service_name             TEXT    NOT NULL,
+    metric_name              TEXT    NOT NULL,
+    metric_description       TEXT    NOT NULL,
+    metric_unit              TEXT    NOT NULL,
+    resource_attributes      TEXT    NOT NULL,
+    resource_schema_url      TEXT    NOT NULL,
+    scope_name               TEXT    NOT NULL,
+    scope_version            TEXT    NOT NULL,
+    scope_attributes         TEXT    NOT NULL,
+    scope_dropped_attr_count INTEGER NOT NULL,
+    scope_schema_url         TEXT    NOT NULL,
+    attributes               TEXT    NOT NULL,
+    start_time_unix          INTEGER NOT NULL,
+    time_unix                INTEGER NOT NULL,
+    flags                    INTEGER NOT NULL,
+    count                    INTEGER NOT NULL,
+    sum                      REAL,
+    value_at_quantiles       TEXT    NOT NULL
+);
+CREATE INDEX metrics_summary_by_name_time ON metrics_summary (tenant, metric_name, time_unix);
+CREATE INDEX metrics_summary_by_time ON metrics_summary (time_unix);
+",
+    r"
+CREATE TABLE operation_rollups (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    service   TEXT    NOT NULL,
+    operation TEXT    NOT NULL,
+    calls     INTEGER NOT NULL,
+    errors    INTEGER NOT NULL,
+    durations BLOB    NOT NULL,
+    PRIMARY KEY (tenant, minute_ns, service, operation)
+) WITHOUT ROWID;
+CREATE TABLE dependency_rollups (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    caller    TEXT    NOT NULL,
+    callee    TEXT    NOT NULL,
+    calls     INTEGER NOT NULL,
+    errors    INTEGER NOT NULL,
+    durations BLOB    NOT NULL,
+    PRIMARY KEY (tenant, minute_ns, caller, callee)
+) WITHOUT ROWID;
+CREATE TABLE call_rollups_stale (
+    tenant    TEXT    NOT NULL,
+    minute_ns INTEGER NOT NULL,
+    PRIMARY KEY (tenant, minute_ns)
+) WITHOUT ROWID;
+INSERT INTO call_rollups_stale (tenant, minute_ns)
+    SELECT DISTINCT tenant, start_ns - (((start_ns % 60000000000) + 60000000000) % 60000000000)
+    FROM spans;
+",
+    r"
+CREATE TABLE alert_claims (
+    tenant  TEXT    NOT NULL,
+    rule    TEXT    NOT NULL,
+    slot_ns INTEGER NOT NULL,
+    owner   TEXT    NOT NULL,
+    PRIMARY KEY (tenant, rule, slot_ns)
+) WITHOUT ROWID;
+CREATE TABLE alert_states (
+    tenant  TEXT    NOT NULL,
+    rule    TEXT    NOT NULL,
+    key     TEXT    NOT NULL,
+    slot_ns INTEGER NOT NULL,
+    body    TEXT    NOT NULL,
+    PRIMARY KEY (tenant, rule, key)
+) WITHOUT ROWID;
+CREATE TABLE alert_history (
+    tenant  TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    rule    TEXT    NOT NULL,
+    body    TEXT    NOT NULL
+);
+CREATE INDEX alert_history_by_time ON alert_history (tenant, time_ns);
+CREATE TABLE alert_notifications (
+    tenant  TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    body    TEXT    NOT NULL
+);
+CREATE INDEX alert_notifications_by_time ON alert_notifications (tenant, time_ns);
+CREATE TABLE alert_silences (
+    tenant  TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    ends_ns INTEGER NOT NULL,
+    body    TEXT    NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+CREATE TABLE alert_rules (
+    tenant TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
 ",
 ];
 

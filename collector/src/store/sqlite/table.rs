@@ -1,12 +1,16 @@
 //! Each signal's SQLite table, as data: [`table`] is the one place that ties a signal to its
 //! table ([`Signal::records`] names it), how a batch's records are inserted and how expired ones
-//! are deleted. The writer and retention loop over [`Signal::ALL`]; adding a signal is its
-//! table in the schema, its insert and a line in [`table`].
+//! are deleted (log records together with their entries in the search index, [`super::fts`]).
+//! The writer and retention loop over [`Signal::ALL`]; adding a signal is its tables in the
+//! schema, its insert and a line in [`table`]. A signal may have several tables (metrics has one
+//! per metric type).
 
 use rusqlite::{Transaction, params};
 
 use super::encode::{JsonColumn, LOG_COLUMNS, SPAN_COLUMNS};
 use super::error::SqliteError;
+use super::fts;
+use super::metrics;
 use crate::model::Batch;
 use crate::signal::Signal;
 
@@ -14,18 +18,25 @@ use crate::signal::Signal;
 pub(super) struct Table {
     /// Inserts the batch's records of this signal.
     pub insert: fn(&Transaction<'_>, &Batch) -> Result<(), SqliteError>,
-    /// Deletes at most `?2` records older than `?1` (unix nanoseconds).
-    pub prune: &'static str,
+    /// Deletes at most `limit` records older than `cutoff_ns` (unix nanoseconds) from each of
+    /// the signal's tables; how many.
+    pub prune: fn(tx: &Transaction<'_>, cutoff_ns: i64, limit: i64) -> Result<u64, SqliteError>,
 }
 
 static SPANS: Table = Table {
     insert: insert_spans,
-    prune: "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
+    prune: prune_spans,
 };
 
 static LOGS: Table = Table {
     insert: insert_logs,
-    prune: "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2)",
+    prune: prune_logs,
+};
+
+/// Metric points: one table per metric type ([`metrics::table`]), times in whole seconds.
+static METRICS: Table = Table {
+    insert: metrics::insert,
+    prune: prune_metrics,
 };
 
 /// The table of `signal`.
@@ -33,6 +44,7 @@ pub(super) fn table(signal: Signal) -> &'static Table {
     match signal {
         Signal::Traces => &SPANS,
         Signal::Logs => &LOGS,
+        Signal::Metrics => &METRICS,
     }
 }
 
@@ -79,8 +91,53 @@ fn insert_spans(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> 
     Ok(())
 }
 
-/// Inserts the batch's log records.
+fn prune_spans(tx: &Transaction<'_>, cutoff_ns: i64, limit: i64) -> Result<u64, SqliteError> {
+    let deleted = tx.execute(
+        "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
+        params![cutoff_ns, limit],
+    )?;
+    Ok(deleted as u64)
+}
+
+/// Each metric type's table, by the points' time in whole seconds.
+const METRICS_PRUNE: [&str; 5] = [
+    "DELETE FROM metrics_gauge WHERE rowid IN (SELECT rowid FROM metrics_gauge WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+    "DELETE FROM metrics_sum WHERE rowid IN (SELECT rowid FROM metrics_sum WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+    "DELETE FROM metrics_histogram WHERE rowid IN (SELECT rowid FROM metrics_histogram WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+    "DELETE FROM metrics_exponential_histogram WHERE rowid IN (SELECT rowid FROM metrics_exponential_histogram WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+    "DELETE FROM metrics_summary WHERE rowid IN (SELECT rowid FROM metrics_summary WHERE time_unix < ?1 / 1000000000 LIMIT ?2)",
+];
+
+fn prune_metrics(tx: &Transaction<'_>, cutoff_ns: i64, limit: i64) -> Result<u64, SqliteError> {
+    let mut deleted = 0;
+    for statement in METRICS_PRUNE {
+        deleted += tx.execute(statement, params![cutoff_ns, limit])? as u64;
+    }
+    Ok(deleted)
+}
+
+fn prune_logs(tx: &Transaction<'_>, cutoff_ns: i64, limit: i64) -> Result<u64, SqliteError> {
+    let expired: Vec<i64> = tx
+        .prepare_cached("SELECT rowid FROM logs WHERE timestamp_ns < ?1 LIMIT ?2")?
+        .query_map(params![cutoff_ns, limit], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    delete_logs(tx, &expired)
+}
+
+/// Deletes the log records with these rowids and their entries in the search index; how many.
+pub(super) fn delete_logs(tx: &Transaction<'_>, rowids: &[i64]) -> Result<u64, SqliteError> {
+    fts::forget(tx, rowids)?;
+    let mut delete = tx.prepare_cached("DELETE FROM logs WHERE rowid = ?1")?;
+    let mut deleted = 0;
+    for rowid in rowids {
+        deleted += delete.execute([rowid])? as u64;
+    }
+    Ok(deleted)
+}
+
+/// Inserts the batch's log records and indexes their bodies for search.
 fn insert_logs(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> {
+    let before = fts::last_rowid(tx)?;
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO logs ({LOG_COLUMNS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
@@ -112,5 +169,6 @@ fn insert_logs(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> {
             l.event_name,
         ])?;
     }
-    Ok(())
+    drop(stmt);
+    fts::index_new(tx, before)
 }

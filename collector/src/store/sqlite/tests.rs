@@ -12,7 +12,7 @@ use crate::testing::{reads, span, store_spans, temp_store};
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
-async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
+pub(super) async fn pruned_store() -> (tempfile::TempDir, Store, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = super::SqliteConfig {
         path: dir.path().join("tw.db"),
@@ -35,9 +35,24 @@ fn query(limit: usize) -> TraceQuery {
     }
 }
 
-/// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
+/// Takes a file back from schema version 9 to 5: without the alert tables, the span metrics'
+/// rollups, the metrics tables and the log search index.
+pub(super) const BEFORE_LOG_SEARCH: &str = "DROP TABLE alert_claims; DROP TABLE alert_states; \
+    DROP TABLE alert_history; DROP TABLE alert_notifications; DROP TABLE alert_silences; \
+    DROP TABLE alert_rules; DROP TABLE operation_rollups; \
+    DROP TABLE dependency_rollups; DROP TABLE call_rollups_stale; \
+    DROP TABLE metrics_gauge; DROP TABLE metrics_sum; \
+    DROP TABLE metrics_histogram; DROP TABLE metrics_exponential_histogram; \
+    DROP TABLE metrics_summary; DROP TABLE logs_fts; DROP TABLE logs_fts_backfill; \
+    DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;";
+
+/// A store that held `spans` (the correlation step caught up), then had the span metrics'
+/// rollups, the metrics tables and the log search index dropped and `sql` run on its file
 /// while closed (taking it back to an older schema), reopened.
-async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
+pub(super) async fn reopened_after(
+    spans: Vec<SpanRecord>,
+    sql: &str,
+) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tw.db");
     let url = StoreUrl::Sqlite(path.clone());
@@ -54,10 +69,10 @@ async fn reopened_after(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir
         );
         store.shutdown().await.expect("stops");
     }
-    Connection::open(&path)
-        .expect("opens")
-        .execute_batch(sql)
-        .expect("downgrades");
+    let conn = Connection::open(&path).expect("opens");
+    conn.execute_batch(BEFORE_LOG_SEARCH)
+        .expect("downgrades to 5");
+    conn.execute_batch(sql).expect("downgrades");
     let store = Store::open(&url, 100, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
@@ -478,7 +493,7 @@ mod correlation_step {
                     .queue()
                     .try_submit(crate::model::Batch {
                         spans,
-                        logs: Vec::new(),
+                        ..Default::default()
                     })
                     .expect("queue has room")
             })

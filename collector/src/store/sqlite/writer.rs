@@ -3,7 +3,10 @@
 //! each batch is acknowledged. Prunes and correlation
 //! passes ([`derive`]) run between batches in their own short transactions: one after each
 //! group of batches, and more whenever the queue is empty and traces wait; then the stale
-//! minutes' rollups ([`rollup`]) are refreshed.
+//! minutes' rollups ([`rollup`] of round trips, [`calls`] of span metrics) are refreshed. Log
+//! records go into the search index ([`fts`]) in the transaction that writes them and out of it
+//! in the one that prunes them; while records stored before the index existed wait for it, one
+//! chunk of them is indexed after each group and whenever the queue is empty.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,8 +15,11 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use super::calls;
 use super::error::SqliteError;
+use super::fts;
 use super::rollup::{self, MINUTES_PER_REFRESH, STALE_BACKLOG};
+use super::stale::{CALL_ROLLUPS, StaleMinutes, WS_ROLLUPS};
 use super::table::table;
 use super::{delete, derive};
 use crate::correlate::MINUTE_NS;
@@ -105,16 +111,53 @@ pub(super) type Pruned = PerSignal<u64>;
 pub(super) struct SqliteWriter {
     conn: Connection,
     deriving: Deriving,
+    /// Stored records wait for the log search index.
+    indexing: bool,
+    /// Indexing failed; it is tried again after the next write group.
+    index_retry: bool,
     metrics: Arc<Metrics>,
 }
 
 impl SqliteWriter {
     pub(super) fn new(conn: Connection, metrics: Arc<Metrics>) -> Self {
         let deriving = Deriving::new(&conn);
+        let indexing = match fts::unindexed_below(&conn) {
+            Ok(Some(below)) => {
+                info!(
+                    below_rowid = below,
+                    "Indexing stored log records for search in the background"
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "Cannot read the log search index's progress; retrying in the background");
+                true
+            }
+        };
         Self {
             conn,
             deriving,
+            indexing,
+            index_retry: false,
             metrics,
+        }
+    }
+
+    /// Indexes one chunk of the stored records the log search index does not hold yet.
+    fn index_chunk(&mut self) {
+        match fts::index_chunk(&mut self.conn) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.indexing = false;
+                info!("Log search index holds every stored record");
+            }
+            Err(e) => {
+                // Retried after the next write; reads match unindexed records meanwhile.
+                warn!(error = %e, "Indexing stored log records failed; retried after the next write");
+                self.indexing = false;
+                self.index_retry = true;
+            }
         }
     }
 }
@@ -127,6 +170,13 @@ impl Writer for SqliteWriter {
         // writes (when the queue is never empty) the step keeps pace.
         let added = commit_group(&mut self.conn, group, &self.metrics);
         self.deriving.keep_pace(&mut self.conn, added);
+        if self.index_retry {
+            self.index_retry = false;
+            self.indexing = true;
+        }
+        if self.indexing {
+            self.index_chunk();
+        }
     }
 
     fn run(&mut self, task: Task) {
@@ -152,11 +202,15 @@ impl Writer for SqliteWriter {
     }
 
     fn has_idle_work(&self) -> bool {
-        self.deriving.waiting
+        self.deriving.waiting || self.indexing
     }
 
     fn idle(&mut self) {
-        self.deriving.pass(&mut self.conn);
+        if self.deriving.waiting {
+            self.deriving.pass(&mut self.conn);
+        } else {
+            self.index_chunk();
+        }
     }
 
     fn stopped(&mut self) {
@@ -170,32 +224,69 @@ struct Deriving {
     waiting: bool,
 }
 
+/// One kind of per-minute rollup the writer keeps up to date.
+struct Kept {
+    /// Its stale minutes.
+    stale: &'static StaleMinutes,
+    /// Rolls up at most `limit` stale minutes before `before_ns` again; how many.
+    refresh: fn(&mut Connection, usize, i64) -> Result<usize, SqliteError>,
+}
+
+/// The rollups the writer keeps: of round trips ([`rollup`]) and of span metrics ([`calls`]).
+const KEPT: [Kept; 2] = [
+    Kept {
+        stale: &WS_ROLLUPS,
+        refresh: rollup::refresh,
+    },
+    Kept {
+        stale: &CALL_ROLLUPS,
+        refresh: calls::refresh,
+    },
+];
+
 /// Where the minutes an idle refresh takes end: before the current minute and before the
 /// newest stale one, as those are still filling up (live traffic, or a backfill of older data
 /// going through its minutes in order). Rolling them up after every batch would be wasted.
-fn finished_before(conn: &Connection) -> Result<i64, SqliteError> {
+fn finished_before(conn: &Connection, stale: &StaleMinutes) -> Result<i64, SqliteError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     let this_minute = now.div_euclid(MINUTE_NS) * MINUTE_NS;
-    Ok(rollup::newest_stale(conn)?.map_or(this_minute, |newest| newest.min(this_minute)))
+    Ok(stale
+        .newest(conn)?
+        .map_or(this_minute, |newest| newest.min(this_minute)))
+}
+
+/// One refresh of the finished stale minutes ([`finished_before`]) of the first kind of rollup
+/// that has any; how many it took.
+fn refresh_finished(conn: &mut Connection) -> Result<usize, SqliteError> {
+    for kept in &KEPT {
+        let before = finished_before(conn, kept.stale)?;
+        match (kept.refresh)(conn, MINUTES_PER_REFRESH, before)? {
+            0 => continue,
+            taken => return Ok(taken),
+        }
+    }
+    Ok(0)
 }
 
 impl Deriving {
     fn new(conn: &Connection) -> Self {
         Self {
             waiting: derive::pending(conn).unwrap_or(true)
-                || rollup::stale(conn, 1).map_or(true, |n| n > 0),
+                || KEPT
+                    .iter()
+                    .any(|kept| kept.stale.count(conn, 1).map_or(true, |n| n > 0)),
         }
     }
 
     /// One pass of the step, or when no trace waits, one refresh of finished stale minutes
-    /// ([`finished_before`]);
+    /// ([`refresh_finished`]);
     /// returns how many traces or minutes it took. A failure is logged and retried after the
     /// next write.
     fn pass(&mut self, conn: &mut Connection) -> usize {
         let result = derive::pass(conn).and_then(|taken| match taken {
-            0 => rollup::refresh(conn, MINUTES_PER_REFRESH, finished_before(conn)?),
+            0 => refresh_finished(conn),
             taken => Ok(taken),
         });
         match result {
@@ -211,9 +302,9 @@ impl Deriving {
         }
     }
 
-    /// Passes until at least `added` traces were taken or none wait; then, when more than
-    /// [`STALE_BACKLOG`] minutes are stale (a bulk load never leaves the writer idle), rolls up
-    /// the oldest one.
+    /// Passes until at least `added` traces were taken or none wait; then, for each kind of
+    /// rollup with more than [`STALE_BACKLOG`] stale minutes (a bulk load never leaves the
+    /// writer idle), rolls up the oldest one.
     fn keep_pace(&mut self, conn: &mut Connection, added: usize) {
         self.waiting |= added > 0;
         if let Err(e) = Self::pace(conn, added) {
@@ -229,8 +320,10 @@ impl Deriving {
                 n => taken += n,
             }
         }
-        if rollup::stale(conn, STALE_BACKLOG + 1)? > STALE_BACKLOG {
-            rollup::refresh(conn, 1, i64::MAX)?;
+        for kept in &KEPT {
+            if kept.stale.count(conn, STALE_BACKLOG + 1)? > STALE_BACKLOG {
+                (kept.refresh)(conn, 1, i64::MAX)?;
+            }
         }
         Ok(())
     }
@@ -240,9 +333,14 @@ impl Deriving {
     fn for_up_to(&mut self, conn: &mut Connection, budget: Duration) -> Result<bool, SqliteError> {
         let start = Instant::now();
         while start.elapsed() < budget {
-            if derive::pass(conn)? == 0
-                && rollup::refresh(conn, MINUTES_PER_REFRESH, i64::MAX)? == 0
-            {
+            if derive::pass(conn)? > 0 {
+                continue;
+            }
+            let mut refreshed = 0;
+            for kept in &KEPT {
+                refreshed += (kept.refresh)(conn, MINUTES_PER_REFRESH, i64::MAX)?;
+            }
+            if refreshed == 0 {
                 self.waiting = false;
                 return Ok(true);
             }
@@ -306,8 +404,7 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut pruned = Pruned::default();
     for signal in Signal::ALL {
-        let deleted = tx.execute(table(signal).prune, params![cutoff_ns, limit])?;
-        pruned[signal] = deleted as u64;
+        pruned[signal] = (table(signal).prune)(&tx, cutoff_ns, limit)?;
     }
     tx.execute(
         "DELETE FROM ws_round_trips WHERE (tenant, client_send_ns, trace_id, send_span_id) IN \
@@ -316,6 +413,7 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
         params![cutoff_ns, limit],
     )?;
     rollup::prune(&tx, cutoff_ns)?;
+    calls::prune(&tx, cutoff_ns)?;
     tx.commit()?;
     Ok(pruned)
 }

@@ -1,14 +1,21 @@
 //! Reads, straight from ClickHouse with the store's client: spans ([`traces`]), log records
-//! ([`logs`]), the correlation step's round trips and session offsets ([`round_trips`]) and
-//! rollups added up by the engine ([`rollups`]). Each read takes the tenant of its
+//! ([`logs`]), log search ([`log_search`]), the correlation step's round trips and session
+//! offsets ([`round_trips`]), rollups added up by the engine ([`rollups`]), span metrics
+//! ([`calls`]) and metric points ([`metrics`]). Each read takes the tenant of its
 //! [`Scope`](crate::store::Scope) and filters by it.
 
+mod calls;
+mod log_search;
 mod logs;
+mod metrics;
 mod rollups;
 mod round_trips;
 mod traces;
 
+pub(super) use calls::{dependencies, has_service, operations};
+pub(super) use log_search::{counts as log_counts, search as search_logs};
 pub(super) use logs::{events, session_logs};
+pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
@@ -36,11 +43,11 @@ where
 /// The SQL of every read, for [`super::query_statements`].
 #[cfg(feature = "testing")]
 pub(super) fn statements() -> Vec<String> {
-    use traces::{SEARCH_FILTERS, SERVICES_SQL, TRACE_WINDOW_SQL};
+    use traces::{SEARCH_FILTERS, TRACE_WINDOW_SQL};
     vec![
         TRACE_WINDOW_SQL.to_owned(),
         traces::trace_spans_sql(),
-        SERVICES_SQL.to_owned(),
+        traces::services_sql(),
         traces::search_sql(&SEARCH_FILTERS.concat()),
         round_trips::round_trips_sql(&round_trips::ROUND_TRIP_FILTERS.concat()),
         round_trips::SESSION_OFFSETS_SQL.to_owned(),
@@ -49,5 +56,11 @@ pub(super) fn statements() -> Vec<String> {
         logs::session_logs_sql(),
         logs::events_sql(),
         rollups::rollups_sql(round_trips::MESSAGE_TYPE_FILTER),
+        calls::operations_sql(calls::SERVICE_FILTER),
+        calls::dependencies_sql(),
+        calls::HAS_SERVICE_SQL.to_owned(),
     ]
+    .into_iter()
+    .chain(metrics::statements())
+    .collect()
 }

@@ -26,11 +26,11 @@ pub(in super::super) fn covers(q: &RollupQuery) -> bool {
 }
 
 /// The rollups of a window per bucket and message type, of one message type when `filters` is
-/// [`MESSAGE_TYPE_FILTER`]. `bounds` are [`bin_bounds`] and a last, unreachable one
-/// (`u64::MAX`); each bin is first estimated from `log` (the first two bounds' ratio is γ),
-/// then moved by one where a bound says so. A session without a stored offset gets 0 (`ANY LEFT JOIN` fills in the default), as
-/// [`super::round_trips`] reads do; `GLOBAL` lets the same SQL run on `Distributed` tables.
+/// [`MESSAGE_TYPE_FILTER`]; durations are binned by [`BINS_SQL`]. A session without a stored
+/// offset gets 0 (`ANY LEFT JOIN` fills in the default), as [`super::round_trips`] reads do;
+/// `GLOBAL` lets the same SQL run on `Distributed` tables.
 pub(super) fn rollups_sql(filters: &str) -> String {
+    let bins = BINS_SQL;
     format!(
         "WITH {{bounds:Array(UInt64)}} AS bounds \
          SELECT bucket, message_type, count() AS count, countIf(error) AS errors, \
@@ -57,13 +57,7 @@ pub(super) fn rollups_sql(filters: &str) -> String {
                  if(replied, least(greatest(apparent_uplink_ns, 0), delay_ns), \
                      greatest(apparent_uplink_ns, 0)) AS uplink_ns, \
                  [total_ns, uplink_ns, server_ns, delay_ns - uplink_ns] AS durations, \
-                 arrayMap(d -> abs(d), durations) AS magnitudes, \
-                 arrayMap(m -> if(m < bounds[1], 1, least(toUInt32(floor( \
-                     log(m / bounds[1]) / log(bounds[2] / bounds[1]))) + 1, \
-                         length(bounds) - 1)), magnitudes) AS estimates, \
-                 arrayMap((d, m, e) -> if(m < bounds[1], 0, \
-                     toInt32(sign(d) * (e - (m < bounds[e]) + (m >= bounds[e + 1])))), \
-                     durations, magnitudes, estimates) AS bins \
+                 {bins} \
              FROM tracewire_ws_round_trips AS r FINAL \
              GLOBAL ANY LEFT JOIN ( \
                  SELECT SessionId, ClockOffset FROM tracewire_ws_session_offsets FINAL \
@@ -73,6 +67,31 @@ pub(super) fn rollups_sql(filters: &str) -> String {
              AND r.ClientSendTime < fromUnixTimestamp64Nano({{end_ns:Int64}}){filters}) \
          GROUP BY bucket, message_type"
     )
+}
+
+/// The [`Histogram`] bin of each duration of an array `durations` (Int64), as an array `bins`
+/// (with `magnitudes` and `estimates` on the way), given the query parameter `bounds`
+/// ([`bounds`]); each bin is first estimated from `log` (the first two bounds' ratio is γ),
+/// then moved by one where a bound says so.
+pub(super) const BINS_SQL: &str = "arrayMap(d -> abs(d), durations) AS magnitudes, \
+    arrayMap(m -> if(m < bounds[1], 1, least(toUInt32(floor( \
+        log(m / bounds[1]) / log(bounds[2] / bounds[1]))) + 1, \
+            length(bounds) - 1)), magnitudes) AS estimates, \
+    arrayMap((d, m, e) -> if(m < bounds[1], 0, \
+        toInt32(sign(d) * (e - (m < bounds[e]) + (m >= bounds[e + 1])))), \
+        durations, magnitudes, estimates) AS bins";
+
+/// The `bounds` parameter of [`BINS_SQL`]: [`bin_bounds`] and a last, unreachable one
+/// (`u64::MAX`).
+pub(super) fn bounds() -> Vec<u64> {
+    let mut bounds = bin_bounds().to_vec();
+    bounds.push(u64::MAX);
+    bounds
+}
+
+/// A histogram as ClickHouse's `sumMap` returns it: (bins, counts).
+pub(super) fn histogram((bins, counts): (Vec<i32>, Vec<u64>)) -> Histogram {
+    Histogram::from_bins(bins.into_iter().zip(counts))
 }
 
 /// One (bucket, message type) of [`rollups_sql`]; histograms as (bins, counts).
@@ -91,10 +110,6 @@ struct RollupRow {
     newest: (i64, String),
 }
 
-fn histogram((bins, counts): (Vec<i32>, Vec<u64>)) -> Histogram {
-    Histogram::from_bins(bins.into_iter().zip(counts))
-}
-
 /// The round trips of `q`'s window added up per step and message type; see [`covers`].
 pub(in super::super) async fn read(
     client: &Client,
@@ -109,15 +124,13 @@ pub(in super::super) async fn read(
         .and_then(|span| q.start_ns.checked_add(span))
         .unwrap_or(i64::MAX);
     let filter = q.message_type.as_ref().map_or("", |_| MESSAGE_TYPE_FILTER);
-    let mut bounds = bin_bounds().to_vec();
-    bounds.push(u64::MAX);
     let mut query = client
         .query(&rollups_sql(filter))
         .param("tenant", tenant)
         .param("start_ns", q.start_ns)
         .param("end_ns", q.end_ns.min(buckets_end))
         .param("step_ns", out.step_ns())
-        .param("bounds", bounds);
+        .param("bounds", bounds());
     if let Some(kind) = &q.message_type {
         query = query.param("message_type", kind);
     }

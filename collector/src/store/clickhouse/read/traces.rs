@@ -11,6 +11,7 @@
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 use tracewire_semconv::attribute::SESSION_ID;
+use tracewire_semconv::resource::{BROWSER_SDK_LANGUAGE, TELEMETRY_SDK_LANGUAGE};
 
 use super::super::encode::{SPAN_COLUMNS, SpanRow};
 use super::super::error::ClickHouseError;
@@ -34,16 +35,25 @@ pub(super) fn trace_spans_sql() -> String {
     )
 }
 
-/// Services with span counts and last-seen times.
-pub(super) const SERVICES_SQL: &str = "SELECT toString(ServiceName) AS name, count() AS spans, \
-    max(toUnixTimestamp64Nano(Timestamp)) AS last_seen \
-    FROM otel_traces WHERE Tenant = {tenant:String} \
-    GROUP BY ServiceName ORDER BY name";
+/// Services with span counts, last-seen times and whether their newest span was recorded by
+/// the browser SDK.
+pub(super) fn services_sql() -> String {
+    format!(
+        "SELECT toString(ServiceName) AS name, count() AS spans, \
+         max(toUnixTimestamp64Nano(Timestamp)) AS last_seen, \
+         toUInt8(argMax(ResourceAttributes['{TELEMETRY_SDK_LANGUAGE}'], Timestamp) \
+             = '{BROWSER_SDK_LANGUAGE}') AS browser \
+         FROM otel_traces WHERE Tenant = {{tenant:String}} \
+         GROUP BY ServiceName ORDER BY name"
+    )
+}
 
 /// Every optional search filter, in order; each is used only when its value is given.
-pub(super) const SEARCH_FILTERS: [&str; 7] = [
+pub(super) const SEARCH_FILTERS: [&str; 8] = [
     " AND ServiceName = {service:String}",
     " AND SpanName = {name:String}",
+    " AND ParentSpanId != '' AND (TraceId, ParentSpanId) GLOBAL IN (SELECT TraceId, SpanId \
+     FROM otel_traces WHERE Tenant = {tenant:String} AND ServiceName = {parent_service:String})",
     " AND Duration >= {min_duration_ns:Int64}",
     " AND Duration <= {max_duration_ns:Int64}",
     " AND StatusCode = 'Error'",
@@ -94,6 +104,7 @@ struct ServiceRow {
     name: String,
     spans: u64,
     last_seen: i64,
+    browser: u8,
 }
 
 const NANOS: i64 = 1_000_000_000;
@@ -129,6 +140,7 @@ pub(in super::super) async fn search(
     let used = [
         q.service.is_some(),
         q.name.is_some(),
+        q.parent_service.is_some(),
         q.min_duration_ns.is_some(),
         q.max_duration_ns.is_some(),
         q.errors_only,
@@ -157,6 +169,9 @@ pub(in super::super) async fn search(
     }
     if let Some(name) = &q.name {
         query = query.param("name", name);
+    }
+    if let Some(parent) = &q.parent_service {
+        query = query.param("parent_service", parent);
     }
     if let Some(min) = q.min_duration_ns {
         query = query.param("min_duration_ns", min);
@@ -195,7 +210,7 @@ pub(in super::super) async fn services(
     tenant: &str,
 ) -> Result<Vec<ServiceSummary>, ClickHouseError> {
     let rows: Vec<ServiceRow> = client
-        .query(SERVICES_SQL)
+        .query(&services_sql())
         .param("tenant", tenant)
         .fetch_all()
         .await?;
@@ -205,6 +220,7 @@ pub(in super::super) async fn services(
             name: r.name,
             span_count: r.spans,
             last_seen_ns: r.last_seen,
+            browser: r.browser != 0,
         })
         .collect())
 }

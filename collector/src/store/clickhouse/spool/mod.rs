@@ -1,12 +1,22 @@
 //! The durable on-disk spool between ingest and ClickHouse. Every accepted batch is written to a
-//! file per signal (named after its records: `.spans`, `.logs`) and fsynced before ingest
-//! answers 200; the shipper
-//! deletes files only once ClickHouse confirmed the INSERT that carried them.
+//! file per signal (named after its records: `.spans`, `.logs`, `.datapoints`) and fsynced
+//! before ingest answers 200; the shipper deletes files only once ClickHouse confirmed the
+//! INSERT that carried them.
 //!
-//! A file is a 16-byte header (`TWSPOOL2`, row count and CRC-32 of the payload, both u32
-//! little-endian) and a payload: the RowBinary rows as the INSERT sends them, after the list
-//! of their traces ([`super::rowbinary`]). Files of collectors before 0.2 (`TWSPOOL1`) hold JSON
-//! lines, one row each, and are still read and shipped. Files are written under a temporary
+//! A file is a 16-byte header (its format's magic, row count and CRC-32 of the payload, both u32
+//! little-endian) and a payload in one of two formats ([`Format`]), chosen per signal
+//! ([`super::table::Table::format`]):
+//! - `TWSPOOL2`, spans and logs: the RowBinary rows as the INSERT sends them, after the list of
+//!   their traces ([`super::rowbinary`]). Files of spans and logs written by collectors before
+//!   0.2 (`TWSPOOL1`, JSON lines) are still read, converted and shipped.
+//! - `TWSPOOL1`, metric points: one JSON line per point, naming its `otel_metrics_*` table;
+//!   the shipper splits a range by table and sends each table's rows as RowBinary through the
+//!   `clickhouse` client's typed insert ([`super::metric_tables`]). A file of points holds rows
+//!   of five tables, which RowBinary rows could not tell apart; points are a small share of the
+//!   traffic, so they are not worth a RowBinary encoder per table.
+//!
+//! Deleting a user's or a session's data sifts spans and logs files of either format and
+//! writes each back in the format it was in; metric points name no user and are not sifted. Files are written under a temporary
 //! name, fsynced, renamed and the directory fsynced, so a crash leaves either the whole file or
 //! nothing. Names are `<epoch>-<sequence>.<records>`: the epoch is the process start in hex
 //! nanoseconds, so names sort in arrival order and are never reused, even after the spool ran
@@ -40,7 +50,7 @@ const HEADER: usize = 16;
 pub(super) enum Format {
     /// A [`super::rowbinary`] payload, what this collector writes.
     RowBinary,
-    /// One JSON row a line, what collectors before 0.2 wrote.
+    /// One JSON row a line: metric points, and spans and logs of collectors before 0.2.
     JsonLines,
 }
 
@@ -234,17 +244,18 @@ impl Spool {
         self.max_bytes
     }
 
-    /// Writes a payload of `rows` rows, the concatenation of `parts`, as one durable file of
-    /// `signal`.
+    /// Writes a payload of `rows` rows in `format`, the concatenation of `parts`, as one
+    /// durable file of `signal`.
     pub(super) fn append(
         &self,
         signal: Signal,
+        format: Format,
         rows: usize,
         parts: &[&[u8]],
     ) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, signal.records());
-        let header = header(Format::RowBinary, rows, parts);
+        let header = header(format, rows, parts);
         let mut data = vec![&header[..]];
         data.extend_from_slice(parts);
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
@@ -533,13 +544,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Signal::Traces, 2, &[b"{\"a\":1}\n{\"a\":2}\n"])
+            .append(
+                Signal::Traces,
+                Format::RowBinary,
+                2,
+                &[b"{\"a\":1}\n{\"a\":2}\n"],
+            )
             .expect("writes");
         spool
-            .append(Signal::Logs, 1, &[b"{\"b\":1}\n"])
+            .append(Signal::Logs, Format::RowBinary, 1, &[b"{\"b\":1}\n"])
             .expect("writes");
         spool
-            .append(Signal::Traces, 1, &[b"{\"a\":3}\n"])
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"{\"a\":3}\n"])
             .expect("writes");
         assert_eq!(spool.pending(Signal::Traces).0, 3);
         let (first, last) = spool.select(Signal::Traces, 100).expect("files");
@@ -574,7 +590,7 @@ mod tests {
             (Format::JsonLines, 1, lines.to_vec())
         );
         spool
-            .append(Signal::Traces, 1, &[b"ro", b"ws"])
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"ro", b"ws"])
             .expect("writes");
         let (first, last) = spool.select(Signal::Traces, 10).expect("files");
         assert_eq!(first, name);
@@ -588,11 +604,15 @@ mod tests {
     fn names_sort_in_arrival_order_across_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = Spool::open(dir.path(), 1 << 20).expect("opens");
-        first.append(Signal::Traces, 1, &[b"x\n"]).expect("writes");
+        first
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"x\n"])
+            .expect("writes");
         drop(first);
         std::thread::sleep(std::time::Duration::from_millis(2));
         let second = Spool::open(dir.path(), 1 << 20).expect("opens");
-        second.append(Signal::Traces, 1, &[b"y\n"]).expect("writes");
+        second
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"y\n"])
+            .expect("writes");
         let (a, b) = second.select(Signal::Traces, 10).expect("files");
         assert_eq!(second.read(&a).expect("reads").2, b"x\n");
         assert_eq!(second.read(&b).expect("reads").2, b"y\n");
@@ -624,7 +644,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         for _ in 0..3 {
-            spool.append(Signal::Traces, 10, &[b"r\n"]).expect("writes");
+            spool
+                .append(Signal::Traces, Format::RowBinary, 10, &[b"r\n"])
+                .expect("writes");
         }
         let (first, last) = spool.select(Signal::Traces, 25).expect("files");
         assert_eq!(spool.range(Signal::Traces, &first, &last).len(), 2);
@@ -637,7 +659,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Signal::Traces, 1, &[b"{\"a\":1}\n"])
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"{\"a\":1}\n"])
             .expect("writes");
         let (name, _) = spool.select(Signal::Traces, 10).expect("file");
         let path = dir.path().join(&name);
@@ -654,8 +676,12 @@ mod tests {
     fn damaged_manifest_is_moved_aside_not_trusted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        spool.append(Signal::Traces, 1, &[b"a\n"]).expect("writes");
-        spool.append(Signal::Traces, 1, &[b"b\n"]).expect("writes");
+        spool
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"a\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"b\n"])
+            .expect("writes");
         let (first, last) = spool.select(Signal::Traces, 10).expect("files");
         assert!(spool.range(Signal::Traces, &last, &first).is_empty());
         for damaged in [
@@ -694,13 +720,18 @@ mod tests {
         .expect("writes");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Signal::Traces, 2, &[b"keep 1\n", b"drop 1\n"])
+            .append(
+                Signal::Traces,
+                Format::RowBinary,
+                2,
+                &[b"keep 1\n", b"drop 1\n"],
+            )
             .expect("writes");
         spool
-            .append(Signal::Traces, 1, &[b"drop 2\n"])
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"drop 2\n"])
             .expect("writes");
         spool
-            .append(Signal::Traces, 1, &[b"keep 3\n"])
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"keep 3\n"])
             .expect("writes");
         let (first, last) = spool.select(Signal::Traces, 100).expect("files");
         let names = spool.range(Signal::Traces, &first, &last);
@@ -763,8 +794,12 @@ mod tests {
     fn manifest_and_removal_and_move_aside() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        spool.append(Signal::Logs, 1, &[b"a\n"]).expect("writes");
-        spool.append(Signal::Logs, 1, &[b"b\n"]).expect("writes");
+        spool
+            .append(Signal::Logs, Format::RowBinary, 1, &[b"a\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Logs, Format::RowBinary, 1, &[b"b\n"])
+            .expect("writes");
         let (first, last) = spool.select(Signal::Logs, 10).expect("files");
         spool
             .set_manifest(Signal::Logs, &first, &last)

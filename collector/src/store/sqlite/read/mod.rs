@@ -1,9 +1,13 @@
 //! Reads, on read-only connections of their own ([`Readers`]), so they never wait for the
 //! writer: spans ([`traces`]), log records ([`logs`]), the correlation step's round trips and
-//! session offsets ([`round_trips`]) and the stored rollups ([`rollups`]). Each read takes the
-//! tenant of its [`Scope`] and filters by it.
+//! session offsets ([`round_trips`]), the stored rollups ([`rollups`]), span metrics
+//! ([`calls`]), log search ([`log_search`]) and metric points ([`metrics`]). Each read takes
+//! the tenant of its [`Scope`] and filters by it.
 
+mod calls;
+mod log_search;
 mod logs;
+mod metrics;
 mod rollups;
 mod round_trips;
 mod traces;
@@ -13,7 +17,12 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub(super) use calls::{
+    dependencies, dependencies_of_spans, has_service, operations, operations_of_spans,
+};
+pub(super) use log_search::{counts as log_counts, search as search_logs};
 pub(super) use logs::{events, session_logs};
+pub(super) use metrics::{metric_catalog, metric_points};
 pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
@@ -70,6 +79,7 @@ impl Readers {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                log_search::register(&conn)?;
                 Ok(conn)
             }
         }

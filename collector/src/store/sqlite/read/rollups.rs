@@ -8,10 +8,16 @@ use crate::model::RollupQuery;
 
 /// Whether stored rollups answer `q`: its window and step are whole minutes.
 pub(in super::super) fn covers(q: &RollupQuery) -> bool {
-    [q.start_ns, q.end_ns, q.step_ns]
+    whole_minutes(q.start_ns, q.end_ns, q.step_ns)
+}
+
+/// Whether a window and a (positive) step are whole minutes, so that stored per-minute
+/// rollups add up to its buckets.
+pub(super) fn whole_minutes(start_ns: i64, end_ns: i64, step_ns: i64) -> bool {
+    [start_ns, end_ns, step_ns]
         .iter()
         .all(|t| t.rem_euclid(MINUTE_NS) == 0)
-        && q.step_ns > 0
+        && step_ns > 0
 }
 
 /// The stored rollups of a whole-minute window added up per step (see [`covers`]).

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{Connection, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql};
 use tracewire_semconv::attribute::SESSION_ID;
+use tracewire_semconv::resource::{BROWSER_SDK_LANGUAGE, TELEMETRY_SDK_LANGUAGE};
 
 use super::super::encode::{SPAN_COLUMNS, select_spans};
 use super::super::error::SqliteError;
@@ -44,6 +45,15 @@ pub(in super::super) fn search(
     if let Some(name) = &q.name {
         filters.push_str(" AND name = ?");
         values.push(name);
+    }
+    if let Some(parent) = &q.parent_service {
+        filters.push_str(
+            " AND parent_span_id != '' AND EXISTS (SELECT 1 FROM spans AS p \
+             INDEXED BY spans_by_trace WHERE p.tenant = spans.tenant \
+             AND p.trace_id = spans.trace_id AND p.span_id = spans.parent_span_id \
+             AND p.service_name = ?)",
+        );
+        values.push(parent);
     }
     if let Some(min) = &q.min_duration_ns {
         filters.push_str(" AND duration_ns >= ?");
@@ -139,9 +149,24 @@ pub(in super::super) fn services(
             name: row.get(0)?,
             span_count: row.get::<_, i64>(1)?.unsigned_abs(),
             last_seen_ns: row.get(2)?,
+            browser: false,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut services: Vec<ServiceSummary> = rows.collect::<Result<_, _>>()?;
+    // The source of each service from its newest span's resource: one lookup per service.
+    let mut newest = conn.prepare_cached(&format!(
+        "SELECT json_extract(resource_attributes, '$.\"{TELEMETRY_SDK_LANGUAGE}\"') \
+         FROM spans INDEXED BY spans_by_service_time WHERE tenant = ?1 AND service_name = ?2 \
+         ORDER BY start_ns DESC LIMIT 1"
+    ))?;
+    for service in &mut services {
+        let language: Option<String> = newest
+            .query_row([tenant, service.name.as_str()], |row| row.get(0))
+            .optional()?
+            .flatten();
+        service.browser = language.as_deref() == Some(BROWSER_SDK_LANGUAGE);
+    }
+    Ok(services)
 }
 
 pub(in super::super) fn spans_of_traces(

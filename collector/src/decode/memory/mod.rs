@@ -4,25 +4,18 @@
 //! decoded, and a resource's attributes are copied into every span under it, so 2 MB of
 //! attributes over 10,000 spans become 20 GB of records.
 //!
-//! The walk follows the OTLP schema ([`TRACES`], [`LOGS`]) over protobuf or JSON, adds up the
+//! The walk follows the OTLP schema ([`TRACES`], [`LOGS`], [`METRICS`]) over protobuf or JSON, adds up the
 //! decoded structs (with room for vector growth), the bytes of strings, the per-item copies of
 //! resources and scopes, and, in JSON, the copies serde makes of nested attribute values; the
 //! total is multiplied by [`STAGES`] for the records and store encodings built from it.
 //! Malformed input gets a conservative estimate from its length; the decoder then refuses it.
 
+mod schema;
+
 use std::mem::size_of;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList,
-};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-
 use super::Encoding;
+use schema::{LOGS, METRICS, TRACES};
 
 /// Copies of the decoded request alive at once: the OTLP structs, the records made from them,
 /// and the store's encoding of the records.
@@ -41,6 +34,8 @@ enum Field {
     Message(&'static Schema),
     /// A string or bytes field, or one element of a repeated one: its bytes are copied.
     Bytes,
+    /// A repeated number (bucket counts, bounds): eight bytes an element, packed or not.
+    Numbers,
 }
 
 /// One message type of the OTLP schema, as far as memory goes.
@@ -49,7 +44,7 @@ struct Schema {
     size: usize,
     /// Fields that take memory: number, JSON name, kind. Others take none beyond the struct.
     fields: &'static [(u32, &'static str, Field)],
-    /// Whether each instance is one stored item (a span or a log record).
+    /// Whether each instance is one stored item (a span, a log record or a metric point).
     item: bool,
     /// Fields copied into every item below an instance (its resource, its scope).
     per_item: &'static [u32],
@@ -68,160 +63,6 @@ const fn schema(size: usize, fields: &'static [(u32, &'static str, Field)]) -> S
     }
 }
 
-static ANY_VALUE: Schema = Schema {
-    buffered: true,
-    ..schema(
-        size_of::<AnyValue>(),
-        &[
-            (1, "stringValue", Field::Bytes),
-            (5, "arrayValue", Field::Message(&ARRAY_VALUE)),
-            (6, "kvlistValue", Field::Message(&KEY_VALUE_LIST)),
-            (7, "bytesValue", Field::Bytes),
-        ],
-    )
-};
-static ARRAY_VALUE: Schema = schema(
-    size_of::<ArrayValue>(),
-    &[(1, "values", Field::Message(&ANY_VALUE))],
-);
-static KEY_VALUE_LIST: Schema = schema(
-    size_of::<KeyValueList>(),
-    &[(1, "values", Field::Message(&KEY_VALUE))],
-);
-static KEY_VALUE: Schema = schema(
-    size_of::<KeyValue>(),
-    &[
-        (1, "key", Field::Bytes),
-        (2, "value", Field::Message(&ANY_VALUE)),
-    ],
-);
-static ENTITY_REF: Schema = schema(
-    size_of::<EntityRef>(),
-    &[
-        (1, "schemaUrl", Field::Bytes),
-        (2, "type", Field::Bytes),
-        (3, "idKeys", Field::Bytes),
-        (4, "descriptionKeys", Field::Bytes),
-    ],
-);
-static RESOURCE: Schema = schema(
-    size_of::<Resource>(),
-    &[
-        (1, "attributes", Field::Message(&KEY_VALUE)),
-        (3, "entityRefs", Field::Message(&ENTITY_REF)),
-    ],
-);
-static SCOPE: Schema = schema(
-    size_of::<InstrumentationScope>(),
-    &[
-        (1, "name", Field::Bytes),
-        (2, "version", Field::Bytes),
-        (3, "attributes", Field::Message(&KEY_VALUE)),
-    ],
-);
-static STATUS: Schema = schema(size_of::<Status>(), &[(2, "message", Field::Bytes)]);
-static EVENT: Schema = schema(
-    size_of::<Event>(),
-    &[
-        (2, "name", Field::Bytes),
-        (3, "attributes", Field::Message(&KEY_VALUE)),
-    ],
-);
-static LINK: Schema = schema(
-    size_of::<Link>(),
-    &[
-        (1, "traceId", Field::Bytes),
-        (2, "spanId", Field::Bytes),
-        (3, "traceState", Field::Bytes),
-        (4, "attributes", Field::Message(&KEY_VALUE)),
-    ],
-);
-static SPAN: Schema = Schema {
-    item: true,
-    ..schema(
-        size_of::<Span>(),
-        &[
-            (1, "traceId", Field::Bytes),
-            (2, "spanId", Field::Bytes),
-            (3, "traceState", Field::Bytes),
-            (4, "parentSpanId", Field::Bytes),
-            (5, "name", Field::Bytes),
-            (9, "attributes", Field::Message(&KEY_VALUE)),
-            (11, "events", Field::Message(&EVENT)),
-            (13, "links", Field::Message(&LINK)),
-            (15, "status", Field::Message(&STATUS)),
-        ],
-    )
-};
-static SCOPE_SPANS: Schema = Schema {
-    per_item: &[1],
-    ..schema(
-        size_of::<ScopeSpans>(),
-        &[
-            (1, "scope", Field::Message(&SCOPE)),
-            (2, "spans", Field::Message(&SPAN)),
-            (3, "schemaUrl", Field::Bytes),
-        ],
-    )
-};
-static RESOURCE_SPANS: Schema = Schema {
-    per_item: &[1],
-    ..schema(
-        size_of::<ResourceSpans>(),
-        &[
-            (1, "resource", Field::Message(&RESOURCE)),
-            (2, "scopeSpans", Field::Message(&SCOPE_SPANS)),
-            (3, "schemaUrl", Field::Bytes),
-        ],
-    )
-};
-/// `ExportTraceServiceRequest`.
-static TRACES: Schema = schema(
-    size_of::<ExportTraceServiceRequest>(),
-    &[(1, "resourceSpans", Field::Message(&RESOURCE_SPANS))],
-);
-static LOG_RECORD: Schema = Schema {
-    item: true,
-    ..schema(
-        size_of::<LogRecord>(),
-        &[
-            (3, "severityText", Field::Bytes),
-            (5, "body", Field::Message(&ANY_VALUE)),
-            (6, "attributes", Field::Message(&KEY_VALUE)),
-            (9, "traceId", Field::Bytes),
-            (10, "spanId", Field::Bytes),
-            (12, "eventName", Field::Bytes),
-        ],
-    )
-};
-static SCOPE_LOGS: Schema = Schema {
-    per_item: &[1],
-    ..schema(
-        size_of::<ScopeLogs>(),
-        &[
-            (1, "scope", Field::Message(&SCOPE)),
-            (2, "logRecords", Field::Message(&LOG_RECORD)),
-            (3, "schemaUrl", Field::Bytes),
-        ],
-    )
-};
-static RESOURCE_LOGS: Schema = Schema {
-    per_item: &[1],
-    ..schema(
-        size_of::<ResourceLogs>(),
-        &[
-            (1, "resource", Field::Message(&RESOURCE)),
-            (2, "scopeLogs", Field::Message(&SCOPE_LOGS)),
-            (3, "schemaUrl", Field::Bytes),
-        ],
-    )
-};
-/// `ExportLogsServiceRequest`.
-static LOGS: Schema = schema(
-    size_of::<ExportLogsServiceRequest>(),
-    &[(1, "resourceLogs", Field::Message(&RESOURCE_LOGS))],
-);
-
 /// Bytes a trace export request will take once decoded, stored records and encodings included.
 pub fn traces_memory(body: &[u8], encoding: Encoding) -> u64 {
     estimate(body, encoding, &TRACES)
@@ -230,6 +71,12 @@ pub fn traces_memory(body: &[u8], encoding: Encoding) -> u64 {
 /// Bytes a logs export request will take once decoded, stored records and encodings included.
 pub fn logs_memory(body: &[u8], encoding: Encoding) -> u64 {
     estimate(body, encoding, &LOGS)
+}
+
+/// Bytes a metrics export request will take once decoded, stored records and encodings
+/// included.
+pub fn metrics_memory(body: &[u8], encoding: Encoding) -> u64 {
+    estimate(body, encoding, &METRICS)
 }
 
 fn estimate(body: &[u8], encoding: Encoding, schema: &'static Schema) -> u64 {
@@ -267,10 +114,17 @@ impl Tally {
     }
 
     /// Adds a string or bytes value of `len` bytes (its header as an element, too), held
-    /// `copies` times.
-    fn add_bytes(&mut self, len: u64, copies: u64) {
+    /// `copies` times; answers the bytes of one copy.
+    fn add_bytes(&mut self, len: u64, copies: u64) -> u64 {
         let one = len.saturating_add(size_of::<String>() as u64);
         self.bytes = self.bytes.saturating_add(one.saturating_mul(copies));
+        one
+    }
+
+    /// Adds `count` elements of a repeated number, with growth room, held `copies` times.
+    fn add_numbers(&mut self, count: u64, copies: u64) {
+        let bytes = count.saturating_mul(size_of::<u64>() as u64 * GROWTH);
+        self.bytes = self.bytes.saturating_add(bytes.saturating_mul(copies));
     }
 
     /// Closes a message of `schema`: counts it as an item if it is one, and copies its
@@ -378,10 +232,23 @@ mod protobuf {
                         per_item = per_item.saturating_add(bytes);
                     }
                 }
-                Some((_, Field::Bytes)) if wire == 2 => {
+                Some((n, Field::Bytes)) if wire == 2 => {
                     let len = varint(&mut buf)?;
                     take(&mut buf, len)?;
-                    tally.add_bytes(len, 1);
+                    let bytes = tally.add_bytes(len, 1);
+                    if schema.per_item.contains(&n) {
+                        per_item = per_item.saturating_add(bytes);
+                    }
+                }
+                // Packed: at most one element per byte (varints); one element otherwise.
+                Some((_, Field::Numbers)) if wire == 2 => {
+                    let len = varint(&mut buf)?;
+                    take(&mut buf, len)?;
+                    tally.add_numbers(len, 1);
+                }
+                Some((_, Field::Numbers)) if matches!(wire, 0 | 1 | 5) => {
+                    skip(&mut buf, wire, number, depth)?;
+                    tally.add_numbers(1, 1);
                 }
                 // prost refuses a known field with another wire type.
                 Some(_) => return None,
@@ -525,9 +392,19 @@ mod json {
                         }),
                         b'"' => {
                             let s = r.string()?;
-                            tally.add_bytes(s.len() as u64, copies);
+                            let bytes = tally.add_bytes(s.len() as u64, copies);
+                            if schema.per_item.contains(&number) {
+                                per_item = per_item.saturating_add(bytes);
+                            }
                             Some(())
                         }
+                        _ => r.skip(depth),
+                    },
+                    Field::Numbers => match r.peek()? {
+                        b'[' => r.elements(|r| {
+                            tally.add_numbers(1, copies);
+                            r.skip(depth)
+                        }),
                         _ => r.skip(depth),
                     },
                     Field::Message(child) => {
@@ -567,7 +444,11 @@ mod json {
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
     use prost::Message;
 
     use super::*;
