@@ -259,3 +259,78 @@ async fn insert_all<R: Inserted>(client: &Client, rows: &[R]) -> Result<(), Clic
     }
     Ok(insert.end().await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MetricInfo, MetricPoint, MetricSource, PointValue, SummaryValue};
+    use crate::signal::Signal;
+
+    fn point(name: &str, value: PointValue) -> MetricPoint {
+        MetricPoint {
+            tenant: "t".into(),
+            source: Arc::new(MetricSource {
+                scope_name: "scope".into(),
+                ..MetricSource::default()
+            }),
+            metric: Arc::new(MetricInfo {
+                name: name.into(),
+                ..MetricInfo::default()
+            }),
+            attributes: [("k".to_owned(), "v".to_owned())].into(),
+            start_time_ns: 0,
+            time_ns: 1_700_000_000_000_000_000,
+            flags: 0,
+            exemplars: Vec::new(),
+            value,
+        }
+    }
+
+    /// Points of two tables in one spool file, as the spool writer writes them: JSON lines
+    /// that read back as the same rows, each naming its table; a file of points in any other
+    /// format is damaged rather than shipped.
+    #[tokio::test]
+    async fn points_spool_as_json_lines_and_read_back_by_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Arc::new(Spool::open(dir.path(), u64::MAX).expect("opens"));
+        let batch = Batch {
+            metrics: vec![
+                point("g", PointValue::Gauge { value: 1.5 }),
+                point(
+                    "s",
+                    PointValue::Summary(SummaryValue {
+                        count: 2,
+                        sum: 3.0,
+                        quantiles: vec![(0.5, 1.0)],
+                    }),
+                ),
+            ],
+            ..Batch::default()
+        };
+        let (mut lines, mut traces) = (Vec::new(), Traces::new());
+        let count = METRICS
+            .encode(&batch, &mut lines, &mut traces)
+            .expect("encodes");
+        assert_eq!((count, traces.len()), (2, 0));
+        spool
+            .append(Signal::Metrics, METRICS.format(), count, &[&lines])
+            .expect("writes");
+        spool
+            .append(Signal::Metrics, Format::RowBinary, count, &[&lines])
+            .expect("writes");
+        let (first, last) = spool.select(Signal::Metrics, usize::MAX).expect("files");
+        let names = spool.range(Signal::Metrics, &first, &last);
+        let rows: Vec<MetricRow> = read_spooled(spool.clone(), names[..1].to_vec())
+            .await
+            .expect("reads");
+        let expected: Vec<MetricRow> = batch.metrics.iter().map(MetricRow::from).collect();
+        assert_eq!(rows, expected);
+        let split = Split::of(rows);
+        assert_eq!((split.gauge.len(), split.summary.len()), (1, 1));
+        let other = read_spooled::<MetricRow>(spool, names[1..].to_vec()).await;
+        assert!(
+            matches!(other, Err(StoreError::Spool(SpoolError::Damaged { .. }))),
+            "{other:?}"
+        );
+    }
+}
