@@ -3,8 +3,8 @@
 # Python packages, the Docker engine and debootstrap; the browser tool chain through
 # scripts/test-sdk-wasm.sh), then checks formatting and lints, builds, and runs all test suites:
 # the Rust workspace (the container test included), a 60 s soak with faults, the fuzz targets
-# (when a nightly toolchain is installed), the browser SDK in headless Chromium, the end-to-end
-# browser tests, the web UI and the npm package for React.
+# (when a nightly toolchain is installed), the short ingest benchmark beside Rotel, the browser
+# SDK in headless Chromium, the end-to-end browser tests, the web UI and the npm package for React.
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +72,9 @@ SOAK_SECONDS=60 TRACEWIRE_COLLECTOR_BIN="$release_dir/tracewire-collector" \
 
 step "Fuzz targets (15 s each; skipped without a nightly toolchain)"
 ./scripts/test-fuzz.sh
+
+step "Ingest beside Rotel, short version (installs Rotel in a venv, wrk; checks every span stored)"
+./scripts/bench-rotel.py --quick --collector "$release_dir/tracewire-collector"
 
 step "Browser SDK (installs wasm tools and Chromium when missing)"
 ./scripts/test-sdk-wasm.sh

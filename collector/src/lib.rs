@@ -27,4 +27,10 @@ pub mod tls;
 pub mod testing;
 
 pub use config::{Cli, Config, ConfigError};
+
+/// mimalloc instead of the system allocator: ingest allocates and frees many small strings per
+/// span, often freeing on another thread (the store's writer) than the one that allocated them
+/// (the decoder), where glibc's malloc spends much of its time consolidating and locking.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use server::{RunError, run};

@@ -161,12 +161,14 @@ pub fn query(input: Query<'_>) {
 pub struct SpoolFile<'a> {
     /// Log rows rather than spans.
     pub logs: bool,
+    /// Written by a collector before 0.2: JSON lines rather than a RowBinary payload.
+    pub legacy: bool,
     /// Whether the file gets a correct header and checksum around `content` (so its rows are
     /// read) or is `content` as it is.
     pub framed: bool,
     /// The row count in the header.
     pub rows: u32,
-    /// The JSON lines, or the whole file.
+    /// The payload (a trace list and RowBinary rows, or JSON lines), or the whole file.
     pub content: &'a [u8],
 }
 
@@ -183,7 +185,9 @@ pub struct SpoolCase<'a> {
 /// panic, and no file with rows is ever lost (nothing was confirmed, so each stays or is moved
 /// aside; only an empty one is done with).
 pub fn spool(case: SpoolCase<'_>) {
-    use tracewire_collector::store::clickhouse::fuzzing::{ship_to_nowhere, spool_file};
+    use tracewire_collector::store::clickhouse::fuzzing::{
+        holds_no_rows, legacy_spool_file, ship_to_nowhere, spool_file,
+    };
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()
@@ -201,7 +205,9 @@ pub fn spool(case: SpoolCase<'_>) {
     for (i, file) in case.files.iter().take(8).enumerate() {
         let kind = if file.logs { "logs" } else { "spans" };
         let name = format!("00000000000000000001-{i:012}.{kind}");
-        let bytes = if file.framed {
+        let bytes = if file.framed && file.legacy {
+            legacy_spool_file(file.rows, file.content)
+        } else if file.framed {
             spool_file(file.rows, file.content)
         } else {
             file.content.to_vec()
@@ -226,7 +232,11 @@ pub fn spool(case: SpoolCase<'_>) {
     for (name, file) in names.iter().zip(&case.files) {
         let empty = file.framed
             && file.rows == 0
-            && file.content.split(|b| *b == b'\n').all(<[u8]>::is_empty);
+            && if file.legacy {
+                file.content.split(|b| *b == b'\n').all(<[u8]>::is_empty)
+            } else {
+                holds_no_rows(file.content)
+            };
         assert!(
             empty
                 || dir.path().join(name).exists()

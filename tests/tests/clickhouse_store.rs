@@ -535,6 +535,87 @@ async fn resent_insert_is_stored_once_and_an_identical_new_batch_is_not_swallowe
     assert_eq!(count_rows(&test.client(), "otel_traces").await, (12, 6));
 }
 
+/// A spool file as collectors before 0.2 wrote it: `TWSPOOL1`, row count, CRC-32, JSON lines.
+fn json_lines_spool_file(lines: &[String]) -> Vec<u8> {
+    let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut data = b"TWSPOOL1".to_vec();
+    data.extend_from_slice(&u32::try_from(lines.len()).expect("fits").to_le_bytes());
+    data.extend_from_slice(&crc32fast::hash(payload.as_bytes()).to_le_bytes());
+    data.extend_from_slice(payload.as_bytes());
+    data
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_files_of_older_collectors_are_shipped_and_correlated() {
+    let test = ClickHouseTest::start("older_spool_files_are_shipped");
+    let (trace, send, server) = ("ab".repeat(16), "01".repeat(8), "02".repeat(8));
+    let t = now_ns() - 60_000 * MS;
+    let span = |span_id: &str, parent: &str, name: &str, kind: &str, resource: &str, start: u64| {
+        format!(
+            r#"{{"Timestamp":{start},"TraceId":"{trace}","SpanId":"{span_id}","ParentSpanId":"{parent}","TraceState":"","SpanName":"{name}","SpanKind":"{kind}","ServiceName":"svc","ResourceAttributes":{resource},"ScopeName":"","ScopeVersion":"","SpanAttributes":[["k","v"]],"Duration":1000,"StatusCode":"Unset","StatusMessage":"","Events.Timestamp":[{start}],"Events.Name":["e"],"Events.Attributes":[[["n","1"]]],"Links.TraceId":[],"Links.SpanId":[],"Links.TraceState":[],"Links.Attributes":[],"Tenant":""}}"#
+        )
+    };
+    let spans = [
+        span(
+            &send,
+            "",
+            "ws.send chat",
+            "Producer",
+            r#"[["service.name","web"],["telemetry.sdk.language","webjs"]]"#,
+            t,
+        ),
+        span(
+            &server,
+            &send,
+            "ws.receive chat",
+            "Server",
+            r#"[["service.name","api"]]"#,
+            t + 1_000,
+        ),
+    ];
+    let log = format!(
+        r#"{{"Timestamp":{t},"TraceId":"{trace}","SpanId":"{server}","TraceFlags":1,"SeverityText":"INFO","SeverityNumber":9,"ServiceName":"api","Body":"hello","ResourceAttributes":[],"ScopeName":"","ScopeVersion":"","LogAttributes":[["a","b"]],"EventName":"","ObservedTimestamp":{t},"Tenant":""}}"#
+    );
+    std::fs::create_dir_all(test.spool_dir()).expect("spool dir");
+    let name = format!("{:020x}-{:012}", 1, 0);
+    std::fs::write(
+        test.spool_dir().join(format!("{name}.spans")),
+        json_lines_spool_file(&spans),
+    )
+    .expect("writes");
+    std::fs::write(
+        test.spool_dir().join(format!("{name}.logs")),
+        json_lines_spool_file(&[log]),
+    )
+    .expect("writes");
+    let store = Store::open_clickhouse(&config(&test), 10_000, Arc::new(Metrics::default()))
+        .await
+        .expect("opens");
+    wait_shipped(&test).await;
+    wait_rows(&test, "otel_logs", 1).await;
+    let reader = reads(&store);
+    let stored = reader.trace(&trace).await.expect("reads");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|s| s.span_attributes["k"] == "v"
+        && s.events.len() == 1
+        && s.events[0].attributes["n"] == "1"));
+    let all = RoundTripQuery {
+        start_ns: 0,
+        end_ns: i64::MAX,
+        limit: 10,
+        ..Default::default()
+    };
+    let round_trips = reader.round_trips(&all).await.expect("reads");
+    assert_eq!(round_trips.len(), 1, "the old file's traces are correlated");
+    assert_eq!(round_trips[0].0.server_span_id, server);
+    store.shutdown().await.expect("stops");
+    assert_eq!(
+        files_in(&test.spool_dir()),
+        ["id"],
+        "nothing is left behind"
+    );
+}
+
 /// Waits until the shipper settled every spooled span file (and so ran the correlation step for
 /// them: it runs before the files are removed).
 async fn wait_shipped(test: &ClickHouseTest) {

@@ -15,20 +15,18 @@ pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeErr
 /// The log records of a parsed logs export request.
 pub fn logs(request: ExportLogsServiceRequest) -> Decoded {
     let mut out = Decoded::default();
-    for resource_logs in &request.resource_logs {
+    for resource_logs in request.resource_logs {
         let resource = resource_logs
             .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
+            .map(|r| attributes(r.attributes))
             .unwrap_or_default();
         let service = service_name(&resource);
-        for scope_logs in &resource_logs.scope_logs {
+        for scope_logs in resource_logs.scope_logs {
             let (scope_name, scope_version) = scope_logs
                 .scope
-                .as_ref()
-                .map(|s| (s.name.clone(), s.version.clone()))
+                .map(|s| (s.name, s.version))
                 .unwrap_or_default();
-            for record in &scope_logs.log_records {
+            for record in scope_logs.log_records {
                 out.received += 1;
                 match log_record(record, &resource, &service, &scope_name, &scope_version) {
                     Ok(record) => out.batch.logs.push(record),
@@ -42,7 +40,7 @@ pub fn logs(request: ExportLogsServiceRequest) -> Decoded {
 }
 
 fn log_record(
-    record: &OtlpLogRecord,
+    record: OtlpLogRecord,
     resource: &Attributes,
     service: &str,
     scope_name: &str,
@@ -60,15 +58,15 @@ fn log_record(
         trace_id: optional_id(&record.trace_id, 16, "trace_id")?,
         span_id: optional_id(&record.span_id, 8, "span_id")?,
         trace_flags: record.flags & 0xff,
-        severity_text: record.severity_text.clone(),
+        severity_text: record.severity_text,
         severity_number: record.severity_number,
         service_name: service.to_owned(),
-        body: any_to_string(record.body.as_ref()),
+        body: any_to_string(record.body),
         scope_name: scope_name.to_owned(),
         scope_version: scope_version.to_owned(),
         resource_attributes: resource.clone(),
-        log_attributes: attributes(&record.attributes),
-        event_name: record.event_name.clone(),
+        log_attributes: attributes(record.attributes),
+        event_name: record.event_name,
     })
 }
 

@@ -35,7 +35,7 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Decoded {
     for resource_metrics in &request.resource_metrics {
         let resource = resource_metrics.resource.as_ref();
         let resource_attributes = resource
-            .map(|r| attributes(&r.attributes))
+            .map(|r| attributes(r.attributes.clone()))
             .unwrap_or_default();
         for scope_metrics in &resource_metrics.scope_metrics {
             let scope = scope_metrics.scope.as_ref();
@@ -45,7 +45,9 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Decoded {
                 resource_schema_url: resource_metrics.schema_url.clone(),
                 scope_name: scope.map(|s| s.name.clone()).unwrap_or_default(),
                 scope_version: scope.map(|s| s.version.clone()).unwrap_or_default(),
-                scope_attributes: scope.map(|s| attributes(&s.attributes)).unwrap_or_default(),
+                scope_attributes: scope
+                    .map(|s| attributes(s.attributes.clone()))
+                    .unwrap_or_default(),
                 scope_dropped_attr_count: scope.map_or(0, |s| s.dropped_attributes_count),
                 scope_schema_url: scope_metrics.schema_url.clone(),
             });
@@ -96,7 +98,7 @@ impl Points<'_> {
             tenant: String::new(),
             source: Arc::clone(self.source),
             metric: Arc::clone(&self.metric),
-            attributes: super::values::attributes(attributes),
+            attributes: super::values::attributes(attributes.to_vec()),
             start_time_ns: point_time(start, "start_time_unix_nano")?,
             time_ns: match point_time(time, "time_unix_nano")? {
                 0 => return Err("time_unix_nano is required".into()),
@@ -314,7 +316,7 @@ fn summary_value(p: &SummaryDataPoint) -> Result<SummaryValue, String> {
 
 fn exemplar(e: &OtlpExemplar) -> Result<Exemplar, String> {
     Ok(Exemplar {
-        filtered_attributes: attributes(&e.filtered_attributes),
+        filtered_attributes: attributes(e.filtered_attributes.clone()),
         time_ns: point_time(e.time_unix_nano, "exemplar time_unix_nano")?,
         value: match e.value {
             Some(exemplar::Value::AsDouble(v)) => v,

@@ -16,26 +16,30 @@ pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Decoded, DecodeE
 /// The spans of a parsed trace export request.
 pub fn traces(request: ExportTraceServiceRequest) -> Decoded {
     let mut out = Decoded::default();
-    for resource_spans in &request.resource_spans {
+    out.batch.spans.reserve(
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum(),
+    );
+    for resource_spans in request.resource_spans {
         let resource = resource_spans
             .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
+            .map(|r| attributes(r.attributes))
             .unwrap_or_default();
         let service = service_name(&resource);
-        for scope_spans in &resource_spans.scope_spans {
+        for scope_spans in resource_spans.scope_spans {
             let (scope_name, scope_version) = scope_spans
                 .scope
-                .as_ref()
-                .map(|s| (s.name.clone(), s.version.clone()))
+                .map(|s| (s.name, s.version))
                 .unwrap_or_default();
-            for span in &scope_spans.spans {
+            for span in scope_spans.spans {
                 out.received += 1;
                 match span_record(span, &resource, &service, &scope_name, &scope_version) {
                     Ok(record) => out.batch.spans.push(record),
-                    Err(reason) => out
-                        .rejected
-                        .add(|| format!("span '{}': {reason}", span.name)),
+                    Err((name, reason)) => out.rejected.add(|| format!("span '{name}': {reason}")),
                 }
             }
         }
@@ -44,53 +48,93 @@ pub fn traces(request: ExportTraceServiceRequest) -> Decoded {
     out
 }
 
+/// The record of a span, moving its strings; or the span's name and why it cannot be stored.
 fn span_record(
-    span: &Span,
+    span: Span,
     resource: &Attributes,
     service: &str,
     scope_name: &str,
     scope_version: &str,
-) -> Result<SpanRecord, String> {
-    let start_ns = time_ns(span.start_time_unix_nano, "start_time_unix_nano")?;
-    let end_ns = time_ns(span.end_time_unix_nano, "end_time_unix_nano")?;
-    let status = span.status.as_ref();
+) -> Result<SpanRecord, (String, String)> {
+    let Checked {
+        start_ns,
+        end_ns,
+        trace_id,
+        span_id,
+        parent_span_id,
+    } = match check(&span) {
+        Ok(checked) => checked,
+        Err(reason) => return Err((span.name, reason)),
+    };
+    let (status_code, status_message) = span
+        .status
+        .map_or((0, String::new()), |s| (s.code, s.message));
     Ok(SpanRecord {
         tenant: String::new(),
-        trace_id: required_id(&span.trace_id, 16, "trace_id")?,
-        span_id: required_id(&span.span_id, 8, "span_id")?,
-        parent_span_id: optional_id(&span.parent_span_id, 8, "parent_span_id")?,
-        trace_state: span.trace_state.clone(),
-        name: span.name.clone(),
+        trace_id,
+        span_id,
+        parent_span_id,
+        trace_state: span.trace_state,
+        name: span.name,
         kind: SpanKind::from_otlp(span.kind),
         service_name: service.to_owned(),
         start_ns,
         duration_ns: end_ns.saturating_sub(start_ns).max(0),
-        status_code: StatusCode::from_otlp(status.map_or(0, |s| s.code)),
-        status_message: status.map(|s| s.message.clone()).unwrap_or_default(),
+        status_code: StatusCode::from_otlp(status_code),
+        status_message,
         scope_name: scope_name.to_owned(),
         scope_version: scope_version.to_owned(),
         resource_attributes: resource.clone(),
-        span_attributes: attributes(&span.attributes),
-        events: span.events.iter().map(event).collect::<Result<_, _>>()?,
-        links: span.links.iter().map(link).collect::<Result<_, _>>()?,
+        span_attributes: attributes(span.attributes),
+        events: span.events.into_iter().map(event).collect(),
+        links: span.links.into_iter().map(link).collect(),
     })
 }
 
-fn event(event: &Event) -> Result<SpanEvent, String> {
-    Ok(SpanEvent {
-        time_ns: time_ns(event.time_unix_nano, "event time_unix_nano")?,
-        name: event.name.clone(),
-        attributes: attributes(&event.attributes),
-    })
+/// A span's times and hex ids, once everything that can make it unstorable is checked.
+struct Checked {
+    start_ns: i64,
+    end_ns: i64,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
 }
 
-fn link(link: &Link) -> Result<SpanLink, String> {
-    Ok(SpanLink {
-        trace_id: required_id(&link.trace_id, 16, "link trace_id")?,
-        span_id: required_id(&link.span_id, 8, "link span_id")?,
-        trace_state: link.trace_state.clone(),
-        attributes: attributes(&link.attributes),
-    })
+fn check(span: &Span) -> Result<Checked, String> {
+    let checked = Checked {
+        start_ns: time_ns(span.start_time_unix_nano, "start_time_unix_nano")?,
+        end_ns: time_ns(span.end_time_unix_nano, "end_time_unix_nano")?,
+        trace_id: required_id(&span.trace_id, 16, "trace_id")?,
+        span_id: required_id(&span.span_id, 8, "span_id")?,
+        parent_span_id: optional_id(&span.parent_span_id, 8, "parent_span_id")?,
+    };
+    for e in &span.events {
+        time_ns(e.time_unix_nano, "event time_unix_nano")?;
+    }
+    for l in &span.links {
+        required_id(&l.trace_id, 16, "link trace_id")?;
+        required_id(&l.span_id, 8, "link span_id")?;
+    }
+    Ok(checked)
+}
+
+/// An event whose time [`check`] accepted.
+fn event(event: Event) -> SpanEvent {
+    SpanEvent {
+        time_ns: i64::try_from(event.time_unix_nano).unwrap_or(i64::MAX),
+        name: event.name,
+        attributes: attributes(event.attributes),
+    }
+}
+
+/// A link whose ids [`check`] accepted.
+fn link(link: Link) -> SpanLink {
+    SpanLink {
+        trace_id: hex::encode(&link.trace_id),
+        span_id: hex::encode(&link.span_id),
+        trace_state: link.trace_state,
+        attributes: attributes(link.attributes),
+    }
 }
 
 #[cfg(test)]

@@ -9,26 +9,28 @@ use tracewire_semconv::resource;
 
 use crate::model::Attributes;
 
-/// Collects key-value pairs into a map; a repeated key keeps its last value.
-pub(super) fn attributes(pairs: &[KeyValue]) -> Attributes {
+/// Collects key-value pairs into a map, moving their strings; a repeated key keeps its last
+/// value.
+pub(super) fn attributes(pairs: Vec<KeyValue>) -> Attributes {
     pairs
-        .iter()
-        .map(|kv| (kv.key.clone(), any_to_string(kv.value.as_ref())))
+        .into_iter()
+        .map(|kv| (kv.key, any_to_string(kv.value)))
         .collect()
 }
 
-/// The string form of a value; an empty value is the empty string.
-pub(super) fn any_to_string(value: Option<&AnyValue>) -> String {
-    match value.and_then(|v| v.value.as_ref()) {
+/// The string form of a value; an empty value is the empty string. Strings are moved, not
+/// copied.
+pub(super) fn any_to_string(value: Option<AnyValue>) -> String {
+    match value.and_then(|v| v.value) {
         // A string-table index only means something inside profiles, never in spans or logs.
         None | Some(Value::StringValueStrindex(_)) => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::StringValue(s)) => s,
         Some(Value::BoolValue(b)) => b.to_string(),
         Some(Value::IntValue(i)) => i.to_string(),
         Some(Value::DoubleValue(d)) => d.to_string(),
         Some(Value::BytesValue(b)) => base64::engine::general_purpose::STANDARD.encode(b),
         Some(other @ (Value::ArrayValue(_) | Value::KvlistValue(_))) => {
-            to_json(Some(other)).to_string()
+            to_json(Some(&other)).to_string()
         }
     }
 }
@@ -81,14 +83,14 @@ mod tests {
     #[test]
     fn scalars_stringify_plainly() {
         assert_eq!(
-            any_to_string(Some(&any(Value::StringValue("x".into())))),
+            any_to_string(Some(any(Value::StringValue("x".into())))),
             "x"
         );
-        assert_eq!(any_to_string(Some(&any(Value::BoolValue(true)))), "true");
-        assert_eq!(any_to_string(Some(&any(Value::IntValue(-42)))), "-42");
-        assert_eq!(any_to_string(Some(&any(Value::DoubleValue(1.5)))), "1.5");
+        assert_eq!(any_to_string(Some(any(Value::BoolValue(true)))), "true");
+        assert_eq!(any_to_string(Some(any(Value::IntValue(-42)))), "-42");
+        assert_eq!(any_to_string(Some(any(Value::DoubleValue(1.5)))), "1.5");
         assert_eq!(
-            any_to_string(Some(&any(Value::BytesValue(vec![1, 2, 3])))),
+            any_to_string(Some(any(Value::BytesValue(vec![1, 2, 3])))),
             "AQID"
         );
         assert_eq!(any_to_string(None), "");
@@ -99,7 +101,7 @@ mod tests {
         let array = any(Value::ArrayValue(ArrayValue {
             values: vec![any(Value::IntValue(1)), any(Value::StringValue("a".into()))],
         }));
-        assert_eq!(any_to_string(Some(&array)), r#"[1,"a"]"#);
+        assert_eq!(any_to_string(Some(array)), r#"[1,"a"]"#);
         let map = any(Value::KvlistValue(KeyValueList {
             values: vec![KeyValue {
                 key: "k".into(),
@@ -107,7 +109,7 @@ mod tests {
                 ..Default::default()
             }],
         }));
-        assert_eq!(any_to_string(Some(&map)), r#"{"k":false}"#);
+        assert_eq!(any_to_string(Some(map)), r#"{"k":false}"#);
     }
 
     #[test]

@@ -150,10 +150,9 @@ pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
     );
     let headers = response.headers_mut();
     match err {
-        IngestError::QueueFull
-        | IngestError::Overloaded
-        | IngestError::TooManyConnections
-        | IngestError::Unavailable => {
+        // Every 503 (full queue, memory budget, connection limit, store down): OTLP clients
+        // wait that long before they retry.
+        _ if status == StatusCode::SERVICE_UNAVAILABLE => {
             headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         IngestError::Denied(IngestDenied::RateLimited { retry_after, .. }) => {
@@ -167,4 +166,25 @@ pub(super) fn error(encoding: Encoding, err: &IngestError) -> Response {
         _ => {}
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found merging the tenancy work into reliability: a 503 of the memory budget or the
+    /// connection limit had lost its `Retry-After`.
+    #[test]
+    fn every_503_says_when_to_retry() {
+        for err in [
+            IngestError::QueueFull,
+            IngestError::Overloaded,
+            IngestError::TooManyConnections,
+            IngestError::Unavailable,
+        ] {
+            let response = error(Encoding::Protobuf, &err);
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{err}");
+            assert_eq!(response.headers()[RETRY_AFTER], "1", "{err}");
+        }
+    }
 }

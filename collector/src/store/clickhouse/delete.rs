@@ -13,48 +13,19 @@
 use std::collections::BTreeSet;
 
 use clickhouse::Client;
-use serde::Deserialize;
 use tracewire_semconv::attribute::SESSION_ID;
 
 use super::derive::reestimate_offsets;
 use super::error::ClickHouseError;
 use super::schema::Layout;
 use super::spool::Spool;
+use super::table::{Probe, table};
 use crate::signal::Signal;
 use crate::store::error::StoreError;
 use crate::store::{Deleted, Subject};
 
 /// Trace ids one statement carries.
 const TRACES_PER_STATEMENT: usize = 10_000;
-
-/// What a spooled row says about itself (spans and log records alike).
-#[derive(Deserialize)]
-struct Probe {
-    #[serde(rename = "Tenant")]
-    tenant: String,
-    #[serde(rename = "TraceId")]
-    trace_id: String,
-    #[serde(rename = "ResourceAttributes", default)]
-    resource_attributes: Vec<(String, String)>,
-    #[serde(rename = "SpanAttributes", default)]
-    span_attributes: Vec<(String, String)>,
-    #[serde(rename = "LogAttributes", default)]
-    log_attributes: Vec<(String, String)>,
-}
-
-impl Probe {
-    fn read(line: &[u8]) -> Option<Self> {
-        serde_json::from_slice(line).ok()
-    }
-
-    fn attributes(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.resource_attributes
-            .iter()
-            .chain(&self.span_attributes)
-            .chain(&self.log_attributes)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-}
 
 /// What the deletion works with.
 pub(super) struct Deletion<'a> {
@@ -133,21 +104,21 @@ impl Deletion<'_> {
             return Ok((traces, sessions));
         };
         for signal in Signal::ALL {
-            // Rewriting with a filter that keeps everything reads every row.
-            spool.rewrite(signal, |line| {
-                if let Some(row) = Probe::read(line).filter(|r| r.tenant == self.tenant)
-                    && self.subject.named_in(row.attributes())
-                {
-                    if !row.trace_id.is_empty() {
-                        traces.insert(row.trace_id.clone());
+            // Sifting with a filter that keeps everything reads every row and rewrites nothing.
+            spool.rewrite(signal, |name, format, payload| {
+                table(signal).sift(name, format, payload, &mut |row: &Probe<'_>| {
+                    if row.tenant == self.tenant && self.subject.named_in(row.attributes()) {
+                        if !row.trace_id.is_empty() {
+                            traces.insert(row.trace_id.to_owned());
+                        }
+                        sessions.extend(
+                            row.attributes()
+                                .filter(|(k, _)| *k == SESSION_ID)
+                                .map(|(_, v)| v.to_owned()),
+                        );
                     }
-                    sessions.extend(
-                        row.attributes()
-                            .filter(|(k, _)| *k == SESSION_ID)
-                            .map(|(_, v)| v.to_owned()),
-                    );
-                }
-                false
+                    false
+                })
             })?;
         }
         Ok((traces, sessions))
@@ -201,10 +172,10 @@ impl Deletion<'_> {
             (Signal::Traces, &mut deleted.spans),
             (Signal::Logs, &mut deleted.logs),
         ] {
-            *count += spool.rewrite(signal, |line| {
-                Probe::read(line).is_some_and(|row| {
+            *count += spool.rewrite(signal, |name, format, payload| {
+                table(signal).sift(name, format, payload, &mut |row: &Probe<'_>| {
                     row.tenant == self.tenant
-                        && (doomed.contains(row.trace_id.as_str())
+                        && (doomed.contains(row.trace_id)
                             || self.subject.named_in(row.attributes()))
                 })
             })?;

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clickhouse::{Client, Row, RowOwned, RowWrite};
 use serde::Deserialize;
+use tracewire_semconv::resource::{BROWSER_SDK_LANGUAGE, TELEMETRY_SDK_LANGUAGE};
+use tracewire_semconv::span::WS_SEND;
 
 use super::encode::{RoundTripRow, SessionOffsetRow};
 use super::error::ClickHouseError;
@@ -32,6 +34,18 @@ pub(super) const SESSION_SAMPLES_SQL: &str = "SELECT assumeNotNull(SessionId) AS
     WHERE Tenant = {tenant:String} AND SessionId IN {sessions:Array(String)} \
     AND ClientReceiveTime IS NOT NULL \
     ORDER BY session, ClientSendTime DESC LIMIT {samples:UInt64} BY session";
+
+/// Those of the given traces that hold a browser send span (PRODUCER, named `ws.send` or
+/// `ws.send <type>`, from a browser resource): only they can hold round trips, and finding them
+/// reads three columns instead of every span of every trace.
+pub(super) fn traces_with_sends_sql() -> String {
+    format!(
+        "SELECT DISTINCT TraceId FROM otel_traces \
+         WHERE Tenant = {{tenant:String}} AND TraceId IN {{trace_ids:Array(String)}} \
+         AND SpanKind = 'Producer' AND (SpanName = '{WS_SEND}' OR startsWith(SpanName, '{WS_SEND} ')) \
+         AND ResourceAttributes['{TELEMETRY_SDK_LANGUAGE}'] = '{BROWSER_SDK_LANGUAGE}'"
+    )
+}
 
 #[derive(Row, Deserialize)]
 struct SampleRow {
@@ -57,7 +71,16 @@ pub(super) async fn derive(
     for (tenant, traces) in by_tenant {
         let mut sessions = BTreeSet::new();
         for chunk in traces.chunks(TRACES_PER_READ) {
-            let spans = spans_of_traces(client, tenant, chunk).await?;
+            let chunk: Vec<String> = client
+                .query(&traces_with_sends_sql())
+                .param("tenant", tenant)
+                .param("trace_ids", chunk)
+                .fetch_all()
+                .await?;
+            if chunk.is_empty() {
+                continue;
+            }
+            let spans = spans_of_traces(client, tenant, &chunk).await?;
             let records = round_trips(&spans);
             sessions.extend(records.iter().filter_map(|r| r.session_id.clone()));
             let rows: Vec<RoundTripRow> = records.iter().map(RoundTripRow::from).collect();

@@ -40,7 +40,10 @@ pub enum ClickHouseError {
     SchemaMissing(String),
     /// A batch's rows could not be encoded for the spool.
     #[error("cannot encode rows for the spool: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(#[from] super::rowbinary::RowBinaryError),
+    /// A value could not be written as JSON (metric points for the spool, alert bodies).
+    #[error("cannot encode as JSON: {0}")]
+    EncodeJson(#[from] serde_json::Error),
     /// A stored JSON body did not parse (the table was changed outside the collector).
     #[error("corrupt stored value: {0}")]
     Decode(serde_json::Error),
@@ -58,6 +61,7 @@ impl ClickHouseError {
             Self::SchemaTooNew { .. }
             | Self::SchemaMissing(_)
             | Self::Encode(_)
+            | Self::EncodeJson(_)
             | Self::Decode(_)
             | Self::Tls(_) => false,
         }

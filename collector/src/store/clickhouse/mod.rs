@@ -17,6 +17,7 @@ mod encode;
 pub(super) mod error;
 mod metric_tables;
 mod read;
+mod rowbinary;
 mod schema;
 mod shipper;
 pub(super) mod spool;
@@ -367,6 +368,7 @@ pub fn query_statements() -> Vec<String> {
     let mut statements = read::statements();
     statements.push(derive::SESSION_SAMPLES_SQL.to_owned());
     statements.extend(alerts::statements());
+    statements.push(derive::traces_with_sends_sql());
     statements
 }
 
@@ -382,9 +384,21 @@ pub mod fuzzing {
         super::shipper::ship_to_nowhere(dir).await
     }
 
-    /// A spool file of `rows` rows holding `lines`, with a correct header and checksum.
-    pub fn spool_file(rows: u32, lines: &[u8]) -> Vec<u8> {
-        super::spool::encode_file(rows, lines)
+    /// A spool file whose header counts `rows` rows, with a correct checksum around `payload`
+    /// (what this collector writes: a trace list and RowBinary rows).
+    pub fn spool_file(rows: u32, payload: &[u8]) -> Vec<u8> {
+        super::spool::encode_file(super::spool::Format::RowBinary, rows, payload)
+    }
+
+    /// A spool file as collectors before 0.2 wrote it: `lines` of JSON, `rows` in the header,
+    /// a correct checksum.
+    pub fn legacy_spool_file(rows: u32, lines: &[u8]) -> Vec<u8> {
+        super::spool::encode_file(super::spool::Format::JsonLines, rows, lines)
+    }
+
+    /// Whether a spooled RowBinary payload reads as a trace list and no rows.
+    pub fn holds_no_rows(payload: &[u8]) -> bool {
+        super::rowbinary::payload(payload).is_some_and(|(_, rows)| rows.is_empty())
     }
 }
 

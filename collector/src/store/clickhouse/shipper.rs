@@ -223,7 +223,7 @@ impl Shipper {
                 Ok(self.spool.clear_manifest(signal)?)
             }
             Ok(Outcome::Rejected(e)) => {
-                let rows = self.spool.read(first).map_or(0, |(rows, _)| rows);
+                let rows = self.spool.read(first).map_or(0, |(_, rows, _)| rows);
                 let path = self.spool.move_aside(signal, first)?;
                 self.spool.clear_manifest(signal)?;
                 self.metrics.moved_aside(signal, rows);
@@ -284,44 +284,69 @@ pub(super) async fn ship_to_nowhere(dir: &std::path::Path) -> Result<(), StoreEr
 #[cfg(test)]
 mod tests {
     use super::super::encode::SpanRow;
-    use super::super::spool::encode_file;
+    use super::super::rowbinary::{self, Traces};
+    use super::super::spool::{Format, encode_file};
     use super::*;
 
-    fn span_line() -> String {
-        let span = crate::testing::span(1, 1, None, "svc", "op", 1_700_000_000_000_000_000, 1);
-        let mut line = serde_json::to_string(&SpanRow::from(&span)).expect("JSON");
-        line.push('\n');
-        line
+    /// A RowBinary payload of `rows`.
+    fn payload(rows: &[SpanRow<'_>]) -> Vec<u8> {
+        let mut traces = Traces::new();
+        let mut data = Vec::new();
+        for row in rows {
+            rowbinary::write_row(&mut data, row).expect("RowBinary");
+            traces.insert((row.tenant.to_string(), row.trace_id.to_string()));
+        }
+        let mut payload = rowbinary::payload_head(&traces);
+        payload.append(&mut data);
+        payload
     }
 
     /// Found by the `spool_reader` fuzz target: a file whose header counts more rows than it
-    /// holds was shipped as if whole (with none, deleted unconfirmed).
+    /// holds was shipped as if whole (with none, deleted unconfirmed). Files of either format.
     #[tokio::test]
-    async fn a_file_with_fewer_rows_than_its_header_says_is_moved_aside_not_shipped() {
+    async fn a_file_whose_rows_do_not_match_its_header_is_moved_aside_not_shipped() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let short = "00000000000000000001-000000000001.spans";
-        let empty = "00000000000000000001-000000000002.spans";
-        let whole = "00000000000000000001-000000000003.spans";
-        let line = span_line();
-        for (name, rows, lines) in [
-            (short, 2, line.as_bytes()),
-            (empty, 3, &b""[..]),
-            (whole, 1, line.as_bytes()),
-        ] {
-            std::fs::write(dir.path().join(name), encode_file(rows, lines)).expect("write");
+        // The empty file is the only one of its signal: an INSERT that fails takes the files
+        // after it along.
+        let name = |n: u32| {
+            let records = if n == 7 { "logs" } else { "spans" };
+            format!("00000000000000000001-{n:012}.{records}")
+        };
+        let span = crate::testing::span(1, 1, None, "svc", "op", 1_700_000_000_000_000_000, 1);
+        let mut line = serde_json::to_string(&SpanRow::from(&span)).expect("JSON");
+        line.push('\n');
+        let one = payload(&[SpanRow::from(&span)]);
+        let none = payload(&[]);
+        let files = [
+            (Format::JsonLines, 2, line.as_bytes(), "aside"),
+            (Format::JsonLines, 3, &b""[..], "aside"),
+            (Format::JsonLines, 1, line.as_bytes(), "kept"),
+            (Format::RowBinary, 3, &none[..], "aside"),
+            (Format::RowBinary, 0, &one[..], "aside"),
+            (Format::RowBinary, 1, &one[..], "kept"),
+            (Format::RowBinary, 0, &none[..], "done"),
+        ];
+        for (n, (format, rows, content, _)) in (1..).zip(&files) {
+            std::fs::write(
+                dir.path().join(name(n)),
+                encode_file(*format, *rows, content),
+            )
+            .expect("write");
         }
         ship_to_nowhere(dir.path())
             .await
             .expect("ships what it can");
-        for damaged in [short, empty] {
-            assert!(
-                dir.path().join("rejected").join(damaged).exists(),
-                "{damaged}"
+        for (n, (format, rows, _, fate)) in (1..).zip(&files) {
+            let (here, aside) = (
+                dir.path().join(name(n)).exists(),
+                dir.path().join("rejected").join(name(n)).exists(),
             );
+            let expected = match *fate {
+                "aside" => (false, true),
+                "kept" => (true, false),
+                _ => (false, false),
+            };
+            assert_eq!((here, aside), expected, "{format:?} file of {rows} rows");
         }
-        assert!(
-            dir.path().join(whole).exists(),
-            "kept until ClickHouse has it"
-        );
     }
 }

@@ -1,6 +1,8 @@
 //! The ClickHouse writer thread ([`SpoolWriter`], run by [`crate::store::writer::drain`]):
 //! drains the write queue into the spool. Consecutive batches
-//! become one spool file per signal, fsynced once, then each batch is acknowledged. A batch that
+//! become one spool file per signal in the signal's format ([`super::table::Table::format`]:
+//! RowBinary rows as the INSERT sends them for spans and logs, [`super::rowbinary`]; JSON lines
+//! for metric points), fsynced once, then each batch is acknowledged. A batch that
 //! does not fit under `--spool-max-bytes` is refused (ingest answers 503 with `Retry-After`).
 
 use std::convert::Infallible;
@@ -10,10 +12,11 @@ use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use super::error::ClickHouseError;
+use super::rowbinary::{self, Traces};
+use super::spool::Format;
 use super::spool::{Spool, SpoolError};
 use super::table::table;
 use crate::metrics::Metrics;
-use crate::model::Batch;
 use crate::signal::{PerSignal, Signal};
 use crate::store::error::StoreError;
 use crate::store::writer::{Pending, Writer};
@@ -48,34 +51,46 @@ impl Writer for SpoolWriter {
     }
 }
 
-/// JSON lines of a batch's rows, per signal, and how many rows each.
-fn encode(batch: &Batch) -> Result<PerSignal<(usize, Vec<u8>)>, serde_json::Error> {
-    let mut lines = PerSignal::<(usize, Vec<u8>)>::default();
-    for signal in Signal::ALL {
-        let (rows, out) = &mut lines[signal];
-        *rows = table(signal).spool_lines(batch, out)?;
-    }
-    Ok(lines)
+/// One signal's share of a group: its encoded rows, their count and their traces.
+#[derive(Default)]
+struct Rows {
+    count: usize,
+    bytes: Vec<u8>,
+    traces: Traces,
 }
 
 fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warned: &mut bool) {
-    let mut lines = PerSignal::<(usize, Vec<u8>)>::default();
+    let mut rows = PerSignal::<Rows>::default();
     let mut accepted = Vec::with_capacity(group.len());
     for pending in group {
-        let batch = match encode(&pending.batch) {
-            Ok(lines) => lines,
+        let marks = PerSignal::from_fn(|signal| rows[signal].bytes.len());
+        let encoded =
+            Signal::ALL
+                .into_iter()
+                .try_fold(PerSignal::default(), |mut counts, signal| {
+                    let Rows { bytes, traces, .. } = &mut rows[signal];
+                    counts[signal] = table(signal).encode(&pending.batch, bytes, traces)?;
+                    Ok::<_, ClickHouseError>(counts)
+                });
+        // Drops the batch's rows; its traces may stay in the list, as deriving a trace again
+        // is harmless.
+        let undo = |rows: &mut PerSignal<Rows>| {
+            for signal in Signal::ALL {
+                rows[signal].bytes.truncate(marks[signal]);
+            }
+        };
+        let counts: PerSignal<usize> = match encoded {
+            Ok(counts) => counts,
             Err(e) => {
+                undo(&mut rows);
                 error!(error = %e, "Cannot encode a batch for the spool");
-                pending.answer(Err(ClickHouseError::Encode(e).into()));
+                pending.answer(Err(e.into()));
                 continue;
             }
         };
-        let size: usize = lines
-            .values()
-            .chain(batch.values())
-            .map(|(_, bytes)| bytes.len())
-            .sum();
+        let size: usize = rows.values().map(|r| r.bytes.len()).sum();
         if !spool.has_room(size as u64) {
+            undo(&mut rows);
             if !*full_warned {
                 warn!(
                     limit = spool.max_bytes(),
@@ -86,24 +101,32 @@ fn spool_group(spool: &Spool, group: Vec<Pending>, metrics: &Metrics, full_warne
             pending.answer(Err(SpoolError::Full.into()));
             continue;
         }
-        for (signal, (rows, bytes)) in batch.iter() {
-            lines[signal].0 += rows;
-            lines[signal].1.extend_from_slice(bytes);
+        for (signal, count) in counts.iter() {
+            rows[signal].count += count;
         }
         accepted.push(pending);
     }
     if accepted.is_empty() {
         return;
     }
-    let result = lines
+    let result = rows
         .iter()
-        .filter(|(_, (rows, _))| *rows > 0)
-        .try_for_each(|(signal, (rows, bytes))| spool.append(signal, *rows, bytes));
+        .filter(|(_, r)| r.count > 0)
+        .try_for_each(|(signal, r)| {
+            let format = table(signal).format();
+            match format {
+                Format::RowBinary => {
+                    let head = rowbinary::payload_head(&r.traces);
+                    spool.append(signal, format, r.count, &[&head, &r.bytes])
+                }
+                Format::JsonLines => spool.append(signal, format, r.count, &[&r.bytes]),
+            }
+        });
     match result {
         Ok(()) => {
             *full_warned = false;
-            for (signal, (rows, _)) in lines.iter() {
-                metrics.spooled(signal, *rows);
+            for (signal, r) in rows.iter() {
+                metrics.spooled(signal, r.count);
             }
             for pending in accepted {
                 pending.answer(Ok(()));

@@ -1,6 +1,7 @@
 //! Records to SQLite rows and back: the JSON columns (attribute maps, events, links) and the
 //! text enums.
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, ToSql};
 
 use super::error::SqliteError;
@@ -19,6 +20,49 @@ pub(super) const LOG_COLUMNS: &str = "tenant, timestamp_ns, observed_ns, trace_i
 /// JSON text of a map or list column.
 pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, SqliteError> {
     Ok(serde_json::to_string(value)?)
+}
+
+/// A JSON column's text in a buffer that is reused from row to row, bound as TEXT as it is.
+#[derive(Default)]
+pub(super) struct JsonColumn {
+    text: Vec<u8>,
+    /// The buffer holds the encoding of a value that has not changed since (a batch's records
+    /// mostly share one resource).
+    kept: bool,
+}
+
+impl JsonColumn {
+    /// Encodes `value` into the buffer, replacing what it held.
+    pub(super) fn set<T: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), SqliteError> {
+        self.text.clear();
+        self.kept = false;
+        serde_json::to_writer(&mut self.text, value)?;
+        Ok(())
+    }
+
+    /// Encodes `value` unless `same` says the buffer already holds its encoding.
+    pub(super) fn set_unless<T: serde::Serialize + ?Sized>(
+        &mut self,
+        same: bool,
+        value: &T,
+    ) -> Result<(), SqliteError> {
+        if same && self.kept {
+            return Ok(());
+        }
+        self.set(value)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl ToSql for JsonColumn {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        // serde_json writes UTF-8 only.
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(&self.text)))
+    }
 }
 
 /// A span from a row selected with [`SPAN_COLUMNS`].

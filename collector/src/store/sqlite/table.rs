@@ -7,7 +7,7 @@
 
 use rusqlite::{Transaction, params};
 
-use super::encode::{LOG_COLUMNS, SPAN_COLUMNS, json};
+use super::encode::{JsonColumn, LOG_COLUMNS, SPAN_COLUMNS};
 use super::error::SqliteError;
 use super::fts;
 use super::metrics;
@@ -55,7 +55,18 @@ fn insert_spans(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> 
         "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     ))?;
+    let [mut resource, mut attributes, mut events, mut links] =
+        std::array::from_fn(|_| JsonColumn::default());
+    let mut previous = None;
     for s in &batch.spans {
+        resource.set_unless(
+            previous == Some(&s.resource_attributes),
+            &s.resource_attributes,
+        )?;
+        previous = Some(&s.resource_attributes);
+        attributes.set(&s.span_attributes)?;
+        events.set(&s.events)?;
+        links.set(&s.links)?;
         stmt.execute(params![
             s.tenant,
             s.trace_id,
@@ -71,10 +82,10 @@ fn insert_spans(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> 
             s.status_message,
             s.scope_name,
             s.scope_version,
-            json(&s.resource_attributes)?,
-            json(&s.span_attributes)?,
-            json(&s.events)?,
-            json(&s.links)?,
+            resource,
+            attributes,
+            events,
+            links,
         ])?;
     }
     Ok(())
@@ -131,7 +142,15 @@ fn insert_logs(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> {
         "INSERT INTO logs ({LOG_COLUMNS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))?;
+    let [mut resource, mut attributes] = std::array::from_fn(|_| JsonColumn::default());
+    let mut previous = None;
     for l in &batch.logs {
+        resource.set_unless(
+            previous == Some(&l.resource_attributes),
+            &l.resource_attributes,
+        )?;
+        previous = Some(&l.resource_attributes);
+        attributes.set(&l.log_attributes)?;
         stmt.execute(params![
             l.tenant,
             l.timestamp_ns,
@@ -145,8 +164,8 @@ fn insert_logs(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> {
             l.body,
             l.scope_name,
             l.scope_version,
-            json(&l.resource_attributes)?,
-            json(&l.log_attributes)?,
+            resource,
+            attributes,
             l.event_name,
         ])?;
     }

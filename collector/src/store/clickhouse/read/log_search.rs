@@ -305,8 +305,7 @@ pub(in super::super) async fn search(
         "SELECT {LOG_COLUMNS} FROM otel_logs WHERE {} {ORDER} LIMIT {limit} OFFSET {offset}",
         sql.where_clause()
     );
-    let rows = sql.bind(client, &statement).fetch_all::<LogRow>().await?;
-    Ok(rows.into_iter().map(LogRecord::from).collect())
+    super::records::<LogRow<'_>, _>(sql.bind(client, &statement)).await
 }
 
 #[derive(Row, Deserialize)]

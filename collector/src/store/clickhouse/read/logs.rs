@@ -6,6 +6,7 @@ use tracewire_semconv::attribute::SESSION_ID;
 
 use super::super::encode::{LOG_COLUMNS, LogRow};
 use super::super::error::ClickHouseError;
+use super::records;
 use crate::model::{EventQuery, LogRecord};
 
 /// A browser session's log records, oldest first.
@@ -38,8 +39,7 @@ pub(in super::super) async fn session_logs(
         .param("tenant", tenant)
         .param("session_id", session_id)
         .param("limit", limit as u64);
-    let rows = query.fetch_all::<LogRow>().await?;
-    Ok(rows.into_iter().map(LogRecord::from).collect())
+    records::<LogRow<'_>, _>(query).await
 }
 
 pub(in super::super) async fn events(
@@ -54,6 +54,5 @@ pub(in super::super) async fn events(
         .param("start_ns", q.start_ns)
         .param("end_ns", q.end_ns)
         .param("limit", q.limit as u64);
-    let rows = query.fetch_all::<LogRow>().await?;
-    Ok(rows.into_iter().map(LogRecord::from).collect())
+    records::<LogRow<'_>, _>(query).await
 }

@@ -20,6 +20,26 @@ pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
 
+use clickhouse::RowRead;
+use clickhouse::query::Query;
+
+use super::error::ClickHouseError;
+
+/// The records of the rows `R` that `query` answers. Rows are read one at a time and made
+/// into records as they come, so rows that borrow (SpanRow, LogRow) need no owned copy.
+async fn records<R, T>(query: Query) -> Result<Vec<T>, ClickHouseError>
+where
+    R: RowRead,
+    T: for<'a> From<R::Value<'a>>,
+{
+    let mut cursor = query.fetch::<R>()?;
+    let mut records = Vec::new();
+    while let Some(row) = cursor.next().await? {
+        records.push(T::from(row));
+    }
+    Ok(records)
+}
+
 /// The SQL of every read, for [`super::query_statements`].
 #[cfg(feature = "testing")]
 pub(super) fn statements() -> Vec<String> {

@@ -15,6 +15,7 @@ use tracewire_semconv::resource::{BROWSER_SDK_LANGUAGE, TELEMETRY_SDK_LANGUAGE};
 
 use super::super::encode::{SPAN_COLUMNS, SpanRow};
 use super::super::error::ClickHouseError;
+use super::records;
 use crate::model::{ServiceSummary, SpanRecord, TraceQuery, TraceSummary};
 
 /// Trace by id: the window from `otel_traces_trace_id_ts` (seconds; `End` is the last span's
@@ -121,16 +122,14 @@ pub(in super::super) async fn trace(
     if window.found == 0 {
         return Ok(Vec::new());
     }
-    let rows: Vec<SpanRow> = client
+    let query = client
         .query(&trace_spans_sql())
         .param("tenant", tenant)
         .param("trace_id", trace_id)
         .param("from_ns", window.first.saturating_mul(NANOS))
         // `End` is truncated to the second: the last span starts before the next one.
-        .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS))
-        .fetch_all()
-        .await?;
-    Ok(spans(rows))
+        .param("to_ns", window.last.saturating_add(1).saturating_mul(NANOS));
+    records::<SpanRow<'_>, _>(query).await
 }
 
 pub(in super::super) async fn search(
@@ -235,10 +234,6 @@ pub(super) fn spans_of_traces_sql() -> String {
 }
 
 /// Every stored span of these traces of `tenant`.
-fn spans(rows: Vec<SpanRow>) -> Vec<SpanRecord> {
-    rows.into_iter().map(SpanRecord::from).collect()
-}
-
 pub(in super::super) async fn spans_of_traces(
     client: &Client,
     tenant: &str,
@@ -251,7 +246,7 @@ pub(in super::super) async fn spans_of_traces(
         .query(&spans_of_traces_sql())
         .param("tenant", tenant)
         .param("trace_ids", trace_ids);
-    Ok(spans(query.fetch_all::<SpanRow>().await?))
+    records::<SpanRow<'_>, _>(query).await
 }
 
 /// A browser session's spans, oldest first.
@@ -274,5 +269,5 @@ pub(in super::super) async fn session_spans(
         .param("tenant", tenant)
         .param("session_id", session_id)
         .param("limit", limit as u64);
-    Ok(spans(query.fetch_all::<SpanRow>().await?))
+    records::<SpanRow<'_>, _>(query).await
 }

@@ -1,10 +1,22 @@
 //! The durable on-disk spool between ingest and ClickHouse. Every accepted batch is written to a
-//! file per signal (named after its records: `.spans`, `.logs`) and fsynced before ingest
-//! answers 200; the shipper
-//! deletes files only once ClickHouse confirmed the INSERT that carried them.
+//! file per signal (named after its records: `.spans`, `.logs`, `.datapoints`) and fsynced
+//! before ingest answers 200; the shipper deletes files only once ClickHouse confirmed the
+//! INSERT that carried them.
 //!
-//! A file is a 16-byte header (`TWSPOOL1`, row count and CRC-32 of the payload, both u32
-//! little-endian) and a payload of JSON lines, one row each. Files are written under a temporary
+//! A file is a 16-byte header (its format's magic, row count and CRC-32 of the payload, both u32
+//! little-endian) and a payload in one of two formats ([`Format`]), chosen per signal
+//! ([`super::table::Table::format`]):
+//! - `TWSPOOL2`, spans and logs: the RowBinary rows as the INSERT sends them, after the list of
+//!   their traces ([`super::rowbinary`]). Files of spans and logs written by collectors before
+//!   0.2 (`TWSPOOL1`, JSON lines) are still read, converted and shipped.
+//! - `TWSPOOL1`, metric points: one JSON line per point, naming its `otel_metrics_*` table;
+//!   the shipper splits a range by table and sends each table's rows as RowBinary through the
+//!   `clickhouse` client's typed insert ([`super::metric_tables`]). A file of points holds rows
+//!   of five tables, which RowBinary rows could not tell apart; points are a small share of the
+//!   traffic, so they are not worth a RowBinary encoder per table.
+//!
+//! Deleting a user's or a session's data sifts spans and logs files of either format and
+//! writes each back in the format it was in; metric points name no user and are not sifted. Files are written under a temporary
 //! name, fsynced, renamed and the directory fsynced, so a crash leaves either the whole file or
 //! nothing. Names are `<epoch>-<sequence>.<records>`: the epoch is the process start in hex
 //! nanoseconds, so names sort in arrival order and are never reused, even after the spool ran
@@ -28,8 +40,19 @@ use crate::signal::{PerSignal, Signal};
 
 pub use config::{SpoolArgs, SpoolOptions};
 
-const MAGIC: &[u8; 8] = b"TWSPOOL1";
+const MAGIC: &[u8; 8] = b"TWSPOOL2";
+/// Files written before payloads were RowBinary.
+const MAGIC_JSON_LINES: &[u8; 8] = b"TWSPOOL1";
 const HEADER: usize = 16;
+
+/// How a spool file's payload is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    /// A [`super::rowbinary`] payload, what this collector writes.
+    RowBinary,
+    /// One JSON row a line: metric points, and spans and logs of collectors before 0.2.
+    JsonLines,
+}
 
 /// A spooled file waiting to be shipped.
 #[derive(Debug, Clone, Copy)]
@@ -138,7 +161,7 @@ impl Spool {
             _ => {
                 // Tells this spool's tokens apart from other collectors' on the same server.
                 let id = format!("{:x}{:x}", now, std::process::id());
-                write_durably(dir, &id_path, id.as_bytes())?;
+                write_durably(dir, &id_path, &[id.as_bytes()])?;
                 id
             }
         };
@@ -163,7 +186,7 @@ impl Spool {
                 continue;
             };
             let bytes = item.metadata().map_err(|e| io_error(&path, e))?.len();
-            let rows = read_header(&path).map_or(0, |(rows, _)| rows as usize);
+            let rows = read_header(&path).map_or(0, |(_, rows, _)| rows as usize);
             index.bytes += bytes;
             index.files[signal].insert(
                 name,
@@ -221,24 +244,29 @@ impl Spool {
         self.max_bytes
     }
 
-    /// Writes `rows` JSON lines as one durable file of `signal`.
+    /// Writes a payload of `rows` rows in `format`, the concatenation of `parts`, as one
+    /// durable file of `signal`.
     pub(super) fn append(
         &self,
         signal: Signal,
+        format: Format,
         rows: usize,
-        lines: &[u8],
+        parts: &[&[u8]],
     ) -> Result<(), SpoolError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{sequence:012}.{}", self.epoch, signal.records());
-        let data = encode_file(u32::try_from(rows).unwrap_or(u32::MAX), lines);
+        let header = header(format, rows, parts);
+        let mut data = vec![&header[..]];
+        data.extend_from_slice(parts);
         write_durably(&self.dir, &self.dir.join(&name), &data)?;
+        let bytes = data.iter().map(|part| part.len() as u64).sum();
         let mut index = self.index();
-        index.bytes += data.len() as u64;
+        index.bytes += bytes;
         index.files[signal].insert(
             name,
             Entry {
                 rows,
-                bytes: data.len() as u64,
+                bytes,
                 since: Instant::now(),
             },
         );
@@ -290,19 +318,19 @@ impl Spool {
         format!("tracewire-{}-{}-{first}-{last}", self.id, signal.records())
     }
 
-    /// Reads one file's rows (JSON lines), checking its header and checksum.
-    pub(super) fn read(&self, name: &str) -> Result<(usize, Vec<u8>), SpoolError> {
+    /// Reads one file's payload and row count, checking its header and checksum.
+    pub(super) fn read(&self, name: &str) -> Result<(Format, usize, Vec<u8>), SpoolError> {
         let path = self.dir.join(name);
         let mut data = Vec::new();
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut data))
             .map_err(|e| io_error(&path, e))?;
-        let (rows, crc) = parse_header(&data).ok_or_else(|| corrupt(&path))?;
-        let lines = data.split_off(HEADER);
-        if crc32fast::hash(&lines) != crc {
+        let (format, rows, crc) = parse_header(&data).ok_or_else(|| corrupt(&path))?;
+        let payload = data.split_off(HEADER);
+        if crc32fast::hash(&payload) != crc {
             return Err(corrupt(&path));
         }
-        Ok((rows as usize, lines))
+        Ok((format, rows as usize, payload))
     }
 
     /// Deletes files once ClickHouse has them, in name order (so a crash part way leaves the
@@ -323,16 +351,17 @@ impl Spool {
         sync_dir(&self.dir)
     }
 
-    /// Rewrites every file of `signal` without the rows (JSON lines) that `unwanted` picks; answers
-    /// how many went. A rewritten file keeps its name, durably replaced, so an INSERT recorded in
-    /// the manifest goes out again as the same files (with fewer rows) under the same token; a
-    /// file left empty stays, and ships as nothing, so that a running collector's index of the
-    /// spool stays true. Only call it holding [`Spool::exclusive`]: a file must not change
-    /// under an INSERT in flight.
+    /// Offers every file of `signal` to `sift`, in name order, with its format and payload;
+    /// where `sift` answers a new payload and its row count, the file is durably replaced by it
+    /// (same name, same format). Answers how many rows went. A rewritten file keeps its name, so
+    /// an INSERT recorded in the manifest goes out again as the same files (with fewer rows)
+    /// under the same token; a file left empty stays, and ships as nothing, so that a running
+    /// collector's index of the spool stays true. Only call it holding [`Spool::exclusive`]: a
+    /// file must not change under an INSERT in flight.
     pub(super) fn rewrite(
         &self,
         signal: Signal,
-        mut unwanted: impl FnMut(&[u8]) -> bool,
+        mut sift: impl FnMut(&str, Format, &[u8]) -> Result<Option<(usize, Vec<u8>)>, SpoolError>,
     ) -> Result<u64, SpoolError> {
         let names: Vec<String> = self.index().files[signal].keys().cloned().collect();
         // A file the collector shipped and removed meanwhile (another process) has no rows left.
@@ -342,34 +371,20 @@ impl Spool {
             .collect();
         let mut removed = 0;
         for name in names {
-            let (rows, lines) = self.read(&name)?;
-            let mut kept = Vec::with_capacity(lines.len());
-            let mut kept_rows = 0;
-            for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                if unwanted(line) {
-                    continue;
-                }
-                kept.extend_from_slice(line);
-                kept.push(b'\n');
-                kept_rows += 1;
-            }
-            if kept_rows == rows {
+            let (format, rows, payload) = self.read(&name)?;
+            let Some((kept_rows, kept)) = sift(&name, format, &payload)? else {
                 continue;
-            }
-            removed += (rows - kept_rows) as u64;
-            let path = self.dir.join(&name);
-            let mut data = Vec::with_capacity(HEADER + kept.len());
-            data.extend_from_slice(MAGIC);
-            data.extend_from_slice(&u32::try_from(kept_rows).unwrap_or(u32::MAX).to_le_bytes());
-            data.extend_from_slice(&crc32fast::hash(&kept).to_le_bytes());
-            data.extend_from_slice(&kept);
-            write_durably(&self.dir, &path, &data)?;
+            };
+            removed += rows.saturating_sub(kept_rows) as u64;
+            let header = header(format, kept_rows, &[&kept]);
+            write_durably(&self.dir, &self.dir.join(&name), &[&header, &kept])?;
+            let bytes = (HEADER + kept.len()) as u64;
             let mut index = self.index();
             if let Some(entry) = index.files[signal].get_mut(&name) {
                 let old = entry.bytes;
                 entry.rows = kept_rows;
-                entry.bytes = data.len() as u64;
-                index.bytes = index.bytes.saturating_sub(old) + data.len() as u64;
+                entry.bytes = bytes;
+                index.bytes = index.bytes.saturating_sub(old) + bytes;
             }
         }
         Ok(removed)
@@ -430,7 +445,7 @@ impl Spool {
         write_durably(
             &self.dir,
             &self.manifest_path(signal),
-            format!("{first} {last}\n").as_bytes(),
+            &[format!("{first} {last}\n").as_bytes()],
         )
     }
 
@@ -445,13 +460,26 @@ impl Spool {
     }
 }
 
-/// A spool file: header (magic, row count, checksum) and the JSON lines.
-pub(super) fn encode_file(rows: u32, lines: &[u8]) -> Vec<u8> {
-    let mut data = Vec::with_capacity(HEADER + lines.len());
-    data.extend_from_slice(MAGIC);
-    data.extend_from_slice(&rows.to_le_bytes());
-    data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
-    data.extend_from_slice(lines);
+/// The header of a file of `rows` rows in `format` whose payload is the concatenation of
+/// `parts`.
+fn header(format: Format, rows: usize, parts: &[&[u8]]) -> [u8; HEADER] {
+    let mut crc = crc32fast::Hasher::new();
+    parts.iter().for_each(|part| crc.update(part));
+    let mut header = [0; HEADER];
+    header[..8].copy_from_slice(match format {
+        Format::RowBinary => MAGIC,
+        Format::JsonLines => MAGIC_JSON_LINES,
+    });
+    header[8..12].copy_from_slice(&u32::try_from(rows).unwrap_or(u32::MAX).to_le_bytes());
+    header[12..].copy_from_slice(&crc.finalize().to_le_bytes());
+    header
+}
+
+/// A whole spool file: its header, with a true checksum and the given row count, and `payload`.
+#[cfg(any(test, fuzzing))]
+pub(super) fn encode_file(format: Format, rows: u32, payload: &[u8]) -> Vec<u8> {
+    let mut data = header(format, rows as usize, &[payload]).to_vec();
+    data.extend_from_slice(payload);
     data
 }
 
@@ -462,26 +490,31 @@ fn corrupt(path: &Path) -> SpoolError {
     }
 }
 
-fn parse_header(data: &[u8]) -> Option<(u32, u32)> {
-    if data.len() < HEADER || &data[..8] != MAGIC {
-        return None;
-    }
-    let rows = u32::from_le_bytes(data[8..12].try_into().ok()?);
-    let crc = u32::from_le_bytes(data[12..16].try_into().ok()?);
-    Some((rows, crc))
+fn parse_header(data: &[u8]) -> Option<(Format, u32, u32)> {
+    let format = match data.get(..8)? {
+        magic if magic == MAGIC => Format::RowBinary,
+        magic if magic == MAGIC_JSON_LINES => Format::JsonLines,
+        _ => return None,
+    };
+    let rows = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?);
+    let crc = u32::from_le_bytes(data.get(12..16)?.try_into().ok()?);
+    Some((format, rows, crc))
 }
 
-fn read_header(path: &Path) -> Option<(u32, u32)> {
+fn read_header(path: &Path) -> Option<(Format, u32, u32)> {
     let mut header = [0u8; HEADER];
     File::open(path).ok()?.read_exact(&mut header).ok()?;
     parse_header(&header)
 }
 
-/// Writes `data` to `path` so that it is either wholly there after a crash or not at all.
-fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<(), SpoolError> {
+/// Writes `parts` one after the other to `path` so that the file is either wholly there after
+/// a crash or not at all.
+fn write_durably(dir: &Path, path: &Path, parts: &[&[u8]]) -> Result<(), SpoolError> {
     let tmp = path.with_extension("tmp");
     let result = File::create(&tmp).and_then(|mut f| {
-        f.write_all(data)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
         f.sync_all()
     });
     if let Err(e) = result {
@@ -511,13 +544,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Signal::Traces, 2, b"{\"a\":1}\n{\"a\":2}\n")
+            .append(
+                Signal::Traces,
+                Format::RowBinary,
+                2,
+                &[b"{\"a\":1}\n{\"a\":2}\n"],
+            )
             .expect("writes");
         spool
-            .append(Signal::Logs, 1, b"{\"b\":1}\n")
+            .append(Signal::Logs, Format::RowBinary, 1, &[b"{\"b\":1}\n"])
             .expect("writes");
         spool
-            .append(Signal::Traces, 1, b"{\"a\":3}\n")
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"{\"a\":3}\n"])
             .expect("writes");
         assert_eq!(spool.pending(Signal::Traces).0, 3);
         let (first, last) = spool.select(Signal::Traces, 100).expect("files");
@@ -525,7 +563,7 @@ mod tests {
         assert_eq!(names.len(), 2);
         assert_eq!(
             spool.read(&names[0]).expect("reads"),
-            (2, b"{\"a\":1}\n{\"a\":2}\n".to_vec())
+            (Format::RowBinary, 2, b"{\"a\":1}\n{\"a\":2}\n".to_vec())
         );
         let bytes = spool.bytes();
         drop(spool);
@@ -536,17 +574,48 @@ mod tests {
     }
 
     #[test]
+    fn files_of_older_collectors_read_back_as_json_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lines = b"{\"a\":1}\n";
+        let mut data = MAGIC_JSON_LINES.to_vec();
+        data.extend_from_slice(&1u32.to_le_bytes());
+        data.extend_from_slice(&crc32fast::hash(lines).to_le_bytes());
+        data.extend_from_slice(lines);
+        let name = format!("{:020x}-{:012}.spans", 1, 0);
+        fs::write(dir.path().join(&name), data).expect("writes");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
+        assert_eq!(spool.pending(Signal::Traces).0, 1);
+        assert_eq!(
+            spool.read(&name).expect("reads"),
+            (Format::JsonLines, 1, lines.to_vec())
+        );
+        spool
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"ro", b"ws"])
+            .expect("writes");
+        let (first, last) = spool.select(Signal::Traces, 10).expect("files");
+        assert_eq!(first, name);
+        assert_eq!(
+            spool.read(&last).expect("reads"),
+            (Format::RowBinary, 1, b"rows".to_vec())
+        );
+    }
+
+    #[test]
     fn names_sort_in_arrival_order_across_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = Spool::open(dir.path(), 1 << 20).expect("opens");
-        first.append(Signal::Traces, 1, b"x\n").expect("writes");
+        first
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"x\n"])
+            .expect("writes");
         drop(first);
         std::thread::sleep(std::time::Duration::from_millis(2));
         let second = Spool::open(dir.path(), 1 << 20).expect("opens");
-        second.append(Signal::Traces, 1, b"y\n").expect("writes");
+        second
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"y\n"])
+            .expect("writes");
         let (a, b) = second.select(Signal::Traces, 10).expect("files");
-        assert_eq!(second.read(&a).expect("reads").1, b"x\n");
-        assert_eq!(second.read(&b).expect("reads").1, b"y\n");
+        assert_eq!(second.read(&a).expect("reads").2, b"x\n");
+        assert_eq!(second.read(&b).expect("reads").2, b"y\n");
     }
 
     #[test]
@@ -575,7 +644,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         for _ in 0..3 {
-            spool.append(Signal::Traces, 10, b"r\n").expect("writes");
+            spool
+                .append(Signal::Traces, Format::RowBinary, 10, &[b"r\n"])
+                .expect("writes");
         }
         let (first, last) = spool.select(Signal::Traces, 25).expect("files");
         assert_eq!(spool.range(Signal::Traces, &first, &last).len(), 2);
@@ -588,7 +659,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Signal::Traces, 1, b"{\"a\":1}\n")
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"{\"a\":1}\n"])
             .expect("writes");
         let (name, _) = spool.select(Signal::Traces, 10).expect("file");
         let path = dir.path().join(&name);
@@ -605,8 +676,12 @@ mod tests {
     fn damaged_manifest_is_moved_aside_not_trusted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        spool.append(Signal::Traces, 1, b"a\n").expect("writes");
-        spool.append(Signal::Traces, 1, b"b\n").expect("writes");
+        spool
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"a\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"b\n"])
+            .expect("writes");
         let (first, last) = spool.select(Signal::Traces, 10).expect("files");
         assert!(spool.range(Signal::Traces, &last, &first).is_empty());
         for damaged in [
@@ -635,30 +710,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rewriting_drops_rows_and_keeps_every_file_under_its_name() {
+    async fn rewriting_replaces_payloads_and_keeps_every_file_under_its_name_and_format() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let older = format!("{:020x}-{:012}.spans", 1, 0);
+        fs::write(
+            dir.path().join(&older),
+            encode_file(Format::JsonLines, 2, b"keep 0\ndrop 0\n"),
+        )
+        .expect("writes");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
         spool
-            .append(Signal::Traces, 2, b"keep 1\ndrop 1\n")
+            .append(
+                Signal::Traces,
+                Format::RowBinary,
+                2,
+                &[b"keep 1\n", b"drop 1\n"],
+            )
             .expect("writes");
         spool
-            .append(Signal::Traces, 1, b"drop 2\n")
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"drop 2\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Traces, Format::RowBinary, 1, &[b"keep 3\n"])
             .expect("writes");
         let (first, last) = spool.select(Signal::Traces, 100).expect("files");
         let names = spool.range(Signal::Traces, &first, &last);
+        assert_eq!(names.len(), 4);
+        let mut offered = Vec::new();
         let removed = {
             let _held = spool.exclusive().await.expect("locks");
             spool
-                .rewrite(Signal::Traces, |line| line.starts_with(b"drop"))
+                .rewrite(Signal::Traces, |name, _, payload| {
+                    offered.push(name.to_owned());
+                    let kept: Vec<&[u8]> = payload
+                        .split_inclusive(|b| *b == b'\n')
+                        .filter(|line| !line.starts_with(b"drop"))
+                        .collect();
+                    Ok((kept.concat() != payload).then(|| (kept.len(), kept.concat())))
+                })
                 .expect("rewrites")
         };
-        assert_eq!(removed, 2);
+        assert_eq!(offered, names, "every file, in order");
+        assert_eq!(removed, 3);
         assert_eq!(
             spool.read(&names[0]).expect("reads"),
-            (1, b"keep 1\n".to_vec())
+            (Format::JsonLines, 1, b"keep 0\n".to_vec())
         );
-        assert_eq!(spool.read(&names[1]).expect("reads"), (0, Vec::new()));
-        assert_eq!(spool.pending(Signal::Traces).0, 1);
+        assert_eq!(
+            spool.read(&names[1]).expect("reads"),
+            (Format::RowBinary, 1, b"keep 1\n".to_vec())
+        );
+        assert_eq!(
+            spool.read(&names[2]).expect("reads"),
+            (Format::RowBinary, 0, Vec::new())
+        );
+        assert_eq!(spool.pending(Signal::Traces).0, 3);
         let bytes = spool.bytes();
         drop(spool);
         assert_eq!(
@@ -688,8 +794,12 @@ mod tests {
     fn manifest_and_removal_and_move_aside() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path(), 1 << 20).expect("opens");
-        spool.append(Signal::Logs, 1, b"a\n").expect("writes");
-        spool.append(Signal::Logs, 1, b"b\n").expect("writes");
+        spool
+            .append(Signal::Logs, Format::RowBinary, 1, &[b"a\n"])
+            .expect("writes");
+        spool
+            .append(Signal::Logs, Format::RowBinary, 1, &[b"b\n"])
+            .expect("writes");
         let (first, last) = spool.select(Signal::Logs, 10).expect("files");
         spool
             .set_manifest(Signal::Logs, &first, &last)
