@@ -123,9 +123,25 @@ export TW_TEST_DEAD=http://127.0.0.1:$DEAD
 echo "collector $OTLP (API $API), WebSocket $TW_TEST_WS, HTTP $TW_TEST_HTTP, dead $TW_TEST_DEAD"
 
 step "Browser tests (headless Chromium)"
-CHROMEDRIVER=$(command -v chromedriver) \
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    cargo test -p tracewire-sdk --target wasm32-unknown-unknown
+browser_tests() {
+    CHROMEDRIVER=$(command -v chromedriver) \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test -p tracewire-sdk --target wasm32-unknown-unknown 2>&1 | tee "$WORK/browser-tests.log"
+    return "${PIPESTATUS[0]}"
+}
+if ! browser_tests; then
+    # Now and then Chromium's renderer never answers chromedriver while it loads the test page
+    # (chromedriver: "Timed out receiving message from renderer" after 300 s, the runner:
+    # "Failed to detect test as having been run"), on an idle machine as on a loaded one; no test
+    # ran. That alone gets one more try. A test that ran and failed fails the suite at once.
+    if grep -q 'Failed to detect test as having been run' "$WORK/browser-tests.log" \
+        && ! grep -q '^test .* FAIL' "$WORK/browser-tests.log"; then
+        echo "The browser never loaded the test page; running the browser tests once more"
+        browser_tests
+    else
+        exit 1
+    fi
+fi
 
 step "wasm-pack builds"
 wasm-pack build "$SDK" --release --target bundler --out-dir "$WORK/pkg-bundler"
