@@ -3,10 +3,14 @@
 // through like a user would, against the Rust and the Python demo backend, each exporting to its
 // own collector. Everything is checked through the collector's query API: one correlated trace
 // per message, round trips, the flaky agent's error trace, and the poll storm of the simulated
-// WebSocket-fallback bug at the top of the hot-endpoint report.
+// WebSocket-fallback bug at the top of the hot-endpoint report, where it fires the poll-storm
+// alert rule (issue 18) to a real webhook receiver and resolves once the storm stops.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   WASM_FRONTEND, agentBackend, browser, collector, poll, pythonBackend, staticServer, stopAll,
@@ -14,6 +18,33 @@ import {
 
 const SCREENSHOTS = fileURLToPath(new URL('./screenshots', import.meta.url));
 const MS = 1_000_000;
+
+/** A webhook receiver on loopback: each POSTed JSON body with the time it arrived. */
+async function webhookReceiver() {
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      received.push({ atMs: Date.now(), body: JSON.parse(body) });
+      res.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  after(() => server.close());
+  return { url: `http://127.0.0.1:${server.address().port}/hook`, received };
+}
+
+/** Waits (at most 20 s) for a webhook notification whose status is `status`. */
+async function notified(hooks, status) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const hit = hooks.received.find((h) => h.body.status === status);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no ${status} notification: ${JSON.stringify(hooks.received)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 let site;
 let chrome;
@@ -33,8 +64,24 @@ const BACKENDS = [
 
 for (const backend of BACKENDS) {
   test(`the demo page against the ${backend.name} backend: correlated traces, round trips, an error trace and the hot endpoint`, async () => {
-    const tw = await collector(site);
+    // Alerts: a webhook channel in the rules file; the poll-storm rule, which names the backend's
+    // route, goes in through the API once the backend is up.
+    const hooks = await webhookReceiver();
+    const rules = join(mkdtempSync(join(tmpdir(), 'tw-rules-')), 'rules.toml');
+    writeFileSync(rules, `[[channels]]\nname = "ops"\ntype = "webhook"\nurl = "${hooks.url}"\n`);
+    const tw = await collector(site, ['--rules', rules, '--alert-interval', '1s']);
     const server = await backend.start(tw.otlp);
+    const route = `GET ${server.http}/api/agents`;
+    const put = await fetch(`${tw.api}/api/alerts/rules/poll%20storm`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        condition: { kind: 'hot_endpoint', route, per_session: true },
+        window: '5s', op: '>', threshold: 5, for: '0s', severity: 'critical',
+        summary: '{{route}} at {{value}}/s from session {{session_id}}', channels: ['ops'],
+      }),
+    });
+    assert.equal(put.status, 204, await put.text());
     const context = await chrome.newContext();
     const page = await context.newPage();
     const pageErrors = [];
@@ -68,6 +115,7 @@ for (const backend of BACKENDS) {
 
     // The field bug: the bug switch on, the socket drops, and the page polls GET /api/agents.
     await page.check('#fallback');
+    const stormStartMs = Date.now();
     await page.click('#disconnect');
     await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('disconnected'));
     await page.waitForFunction(() => {
@@ -143,12 +191,26 @@ for (const backend of BACKENDS) {
     assert.ok(errorTraces.find((t) => t.trace_id === failed.trace_id).has_error);
 
     // The poll storm: GET /api/agents tops the hot-endpoint report, for this session too.
-    const route = `GET ${server.http}/api/agents`;
     const hot = await poll(`${tw.api}/api/endpoints/hot?window=5m`, (b) =>
       b.routes.length > 0 && b.routes[0].route === route && b.routes[0].requests >= 100);
     assert.ok(hot.routes[0].requests <= polls + 1, `${hot.routes[0].requests} reported, ${polls} polled`);
     assert.equal(hot.sessions[0].session_id, sessionId);
     assert.equal(hot.sessions[0].route, route);
+
+    // It fired the poll-storm rule for this session and route; it resolved when the page
+    // reconnected.
+    const firing = await notified(hooks, 'firing');
+    const resolved = await notified(hooks, 'resolved');
+    console.log(`${backend.name}: poll storm alert ("${firing.body.alerts[0].annotations.summary}") fired ${firing.atMs - stormStartMs} ms after the storm began ` +
+      `(interval 1 s, for 0 s, request rates reported every 1 s), resolved ${resolved.atMs - firing.atMs} ms later`);
+    assert.ok(firing.atMs <= resolved.atMs, 'resolved follows firing');
+    const alert = firing.body.alerts[0];
+    assert.equal(alert.labels.alertname, 'poll storm');
+    assert.equal(alert.labels.route, route);
+    assert.equal(alert.labels.session_id, sessionId);
+    assert.match(alert.annotations.summary, new RegExp(`at \\d+(\\.\\d+)?/s from session ${sessionId}$`));
+    assert.ok(Number(alert.annotations.summary.match(/at ([0-9.]+)\/s/)[1]) > 5, alert.annotations.summary);
+    assert.equal(resolved.body.alerts[0].fingerprint, alert.fingerprint);
 
     // Each traced poll continues the page's fetch span on the backend (traceparent on fetch).
     // (The SDK records spans for the first requests per route and interval, and counts the rest.)
