@@ -110,8 +110,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         max_body: usize::try_from(config.max_body.0).unwrap_or(usize::MAX),
         access: Arc::clone(&access),
     };
-    let grpc = receive::grpc::router(ingest.clone());
-    let ingest = receive::limited_router(ingest, &config.cors_origin, &config.otlp_limits);
+    let receive::Routers { http: ingest, grpc } =
+        receive::limited_routers(ingest, &config.cors_origin, &config.otlp_limits);
     let api = api::router(Api {
         store: Arc::clone(&store),
         metrics: Arc::clone(&metrics),

@@ -52,6 +52,11 @@ pub(super) fn decompress(
     }
 }
 
+/// A gzip stream undone, at most `max` bytes (gRPC's per-message `grpc-encoding: gzip`).
+pub(super) fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, IngestError> {
+    read_limited(GzDecoder::new(raw), max)
+}
+
 fn is_zlib(data: &[u8]) -> bool {
     matches!(data, [cmf, flg, ..] if cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0)
 }

@@ -7,9 +7,10 @@
 //! `RESOURCE_EXHAUSTED` without one for a message over the limit (not retryable). With an
 //! access file, a request's key comes in its metadata (`x-tracewire-key` or `authorization:
 //! Bearer`), as over HTTP: `UNAUTHENTICATED` without a known key, `RESOURCE_EXHAUSTED` with a
-//! `RetryInfo` over the key's rate. Unlike the HTTP listener, messages are decoded by tonic
-//! before any estimate, so they are bounded by the message limit only, not by the in-flight
-//! memory budget ([`super::limits`]).
+//! `RetryInfo` over the key's rate. Requests share the HTTP listener's in-flight memory budget
+//! and body timeout ([`admit`]).
+
+mod admit;
 
 use std::time::Duration;
 
@@ -41,7 +42,8 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 use tracing::error;
 
-use super::budget::Reservation;
+use self::admit::Held;
+use super::reading::Reading;
 use super::{Ingest, IngestError, auth, store};
 use crate::access::{IngestDenied, Sender};
 use crate::decode::{self, Decoded};
@@ -53,8 +55,9 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// The gRPC status header.
 const GRPC_STATUS: &str = "grpc-status";
 
-/// The OTLP/gRPC services on `ingest`, as one router.
-pub fn router(ingest: Ingest) -> Router {
+/// The OTLP/gRPC services on `ingest`, as one router, reading requests within `reading`'s
+/// timeout and budget.
+pub(super) fn router(ingest: Ingest, reading: Reading) -> Router {
     let limit = ingest.max_body;
     let otlp = Otlp(ingest.clone());
     tonic::service::Routes::new(
@@ -76,6 +79,8 @@ pub fn router(ingest: Ingest) -> Router {
             .max_decoding_message_size(limit),
     )
     .into_axum_router()
+    .layer(middleware::from_fn_with_state(reading, admit::admit))
+    // Outside admission: a request without a valid key is refused before its body is read.
     .layer(middleware::from_fn_with_state(ingest, authenticate))
     .layer(middleware::from_fn(too_large_is_final))
 }
@@ -126,6 +131,11 @@ impl Otlp {
             .get::<Sender>()
             .cloned()
             .ok_or_else(|| status(&IngestError::Internal))?;
+        let reservation = request
+            .extensions()
+            .get::<Held>()
+            .map(Held::take)
+            .unwrap_or_default();
         let message = request.into_inner();
         let decoded = tokio::task::spawn_blocking(move || records(message))
             .await
@@ -133,7 +143,7 @@ impl Otlp {
                 error!(error = %e, "Decoding task failed");
                 status(&IngestError::Internal)
             })?;
-        let (rejected, message) = store(&self.0, &sender, signal, decoded, Reservation::default())
+        let (rejected, message) = store(&self.0, &sender, signal, decoded, reservation)
             .await
             .map_err(|e| status(&e))?;
         Ok((i64::try_from(rejected).unwrap_or(i64::MAX), message))

@@ -119,22 +119,38 @@ pub struct Ingest {
     pub access: Arc<Access>,
 }
 
-/// The ingest router with the default [`OtlpLimits`], with CORS when `origins` is not empty or
-/// an access file grants browser keys.
+/// The OTLP/HTTP ingest router with the default [`OtlpLimits`], with CORS when `origins` is not
+/// empty or an access file grants browser keys.
 pub fn router(ingest: Ingest, origins: &[CorsOrigin]) -> Router {
-    limited_router(ingest, origins, &OtlpLimits::default())
+    limited_routers(ingest, origins, &OtlpLimits::default()).http
 }
 
-/// The ingest router: bodies read within `limits`' body timeout and memory budget, with CORS
-/// when `origins` is not empty or an access file grants browser keys.
-pub fn limited_router(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimits) -> Router {
-    let limit = ingest.max_body;
-    let budget = MemoryBudget::new(limits.max_inflight);
+/// The two ingest routers. They share one memory budget.
+pub struct Routers {
+    /// OTLP/HTTP.
+    pub http: Router,
+    /// OTLP/gRPC ([`grpc`]).
+    pub grpc: Router,
+}
+
+/// The ingest routers: bodies read within `limits`' body timeout and one memory budget shared
+/// by both, the HTTP one with CORS when `origins` is not empty or an access file grants browser
+/// keys.
+pub fn limited_routers(ingest: Ingest, origins: &[CorsOrigin], limits: &OtlpLimits) -> Routers {
     let reading = Reading {
         timeout: limits.body_timeout,
-        max_body: limit,
-        budget: budget.clone(),
+        max_body: ingest.max_body,
+        budget: MemoryBudget::new(limits.max_inflight),
     };
+    Routers {
+        grpc: grpc::router(ingest.clone(), reading.clone()),
+        http: http_router(ingest, origins, reading),
+    }
+}
+
+fn http_router(ingest: Ingest, origins: &[CorsOrigin], reading: Reading) -> Router {
+    let limit = ingest.max_body;
+    let budget = reading.budget.clone();
     let access = Arc::clone(&ingest.access);
     let router = Signal::ALL
         .into_iter()

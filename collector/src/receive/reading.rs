@@ -66,15 +66,17 @@ pub(super) async fn read_body(
 }
 
 /// Why a body was not taken, and whether it was read to its end anyway.
-struct Failure {
-    error: IngestError,
-    read_whole: bool,
+pub(super) struct Failure {
+    /// What went wrong.
+    pub error: IngestError,
+    /// Whether the body was read to its end anyway (the connection can carry another request).
+    pub read_whole: bool,
 }
 
 /// The whole body, reserved in the budget as it arrives. When the budget is full, the rest is
 /// read and dropped (at most the body limit in all), so that the client reads the 503 rather
 /// than a reset connection and the connection stays usable.
-async fn collect(
+pub(super) async fn collect(
     mut body: Body,
     headers: &HeaderMap,
     reading: &Reading,

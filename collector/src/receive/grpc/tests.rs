@@ -10,8 +10,12 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::{RetryInfo, StatusDetails, router};
 use crate::access::Access;
+use crate::decode::{self, Encoding};
 use crate::model::{MetricCatalogQuery, MetricKind};
 use crate::receive::Ingest;
+use crate::receive::budget::MemoryBudget;
+use crate::receive::reading::Reading;
+use crate::signal::Signal;
 use crate::store::{Scope, Store};
 use crate::testing::{otlp_metrics, otlp_request, temp_store};
 
@@ -29,6 +33,14 @@ async fn server() -> Server {
 
 /// A server whose access comes from `access`, given the test directory.
 async fn serve(access: impl FnOnce(&std::path::Path) -> Access) -> Server {
+    serve_within(access, MemoryBudget::new(1 << 30)).await
+}
+
+/// A server whose requests in flight share `budget`.
+async fn serve_within(
+    access: impl FnOnce(&std::path::Path) -> Access,
+    budget: MemoryBudget,
+) -> Server {
     let (dir, store, metrics) = temp_store(10_000).await;
     let ingest = Ingest {
         queue: store.queue().clone(),
@@ -40,7 +52,12 @@ async fn serve(access: impl FnOnce(&std::path::Path) -> Access) -> Server {
         .await
         .expect("binds");
     let addr = listener.local_addr().expect("address");
-    tokio::spawn(axum::serve(listener, router(ingest)).into_future());
+    let reading = Reading {
+        timeout: std::time::Duration::from_secs(10),
+        max_body: LIMIT,
+        budget,
+    };
+    tokio::spawn(axum::serve(listener, router(ingest, reading)).into_future());
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()
@@ -254,4 +271,73 @@ async fn a_store_that_cannot_take_data_answers_unavailable_with_retry_info() {
     );
     let retry = RetryInfo::decode(&details.details[0].value[..]).expect("RetryInfo");
     assert_eq!(retry.retry_delay.expect("delay").seconds, 1);
+}
+
+#[tokio::test]
+async fn a_message_that_would_decode_into_more_than_the_budget_is_final_compressed_or_not() {
+    const BUDGET: u64 = 96 << 10;
+    let server = serve_within(|_| Access::open_to_all(), MemoryBudget::new(BUDGET)).await;
+    let points: Vec<(u64, i64)> = (0..1_000).map(|i| (1_700_000_000 + i, i as i64)).collect();
+    let message = otlp_metrics(&points);
+    let encoded = message.encode_to_vec();
+    assert!(encoded.len() < LIMIT, "within the message limit");
+    assert!(
+        decode::memory(Signal::Metrics, &encoded, Encoding::Protobuf) > BUDGET,
+        "but its decoded estimate is over the whole budget"
+    );
+    for gzip in [false, true] {
+        let mut client = MetricsServiceClient::new(server.channel.clone());
+        if gzip {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        let status = client
+            .export(message.clone())
+            .await
+            .expect_err("over budget");
+        assert_eq!(
+            status.code(),
+            tonic::Code::ResourceExhausted,
+            "gzip {gzip}: {status:?}"
+        );
+        assert!(status.details().is_empty(), "final: no RetryInfo");
+    }
+}
+
+#[tokio::test]
+async fn while_the_budget_is_held_elsewhere_a_request_is_unavailable_then_taken() {
+    let budget = MemoryBudget::new(1 << 20);
+    let server = serve_within(|_| Access::open_to_all(), budget.clone()).await;
+    // What HTTP requests in flight would hold: the whole shared budget.
+    let held = budget.try_reserve(1 << 20).expect("all of it");
+    for gzip in [false, true] {
+        let mut client = TraceServiceClient::new(server.channel.clone());
+        if gzip {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        let status = client
+            .export(otlp_request(&[(10, 1)]))
+            .await
+            .expect_err("no room");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unavailable,
+            "gzip {gzip}: {status:?}"
+        );
+        let details = StatusDetails::decode(status.details()).expect("google.rpc.Status");
+        assert!(details.details[0].type_url.ends_with("RetryInfo"));
+    }
+    drop(held);
+    TraceServiceClient::new(server.channel.clone())
+        .send_compressed(CompressionEncoding::Gzip)
+        .export(otlp_request(&[(10, 1), (10, 2)]))
+        .await
+        .expect("taken once there is room");
+    assert_eq!(budget.available(), 1 << 20, "and given back once stored");
+    let spans = server
+        .store
+        .reader(Scope::default())
+        .trace(&hex::encode([10u8; 16]))
+        .await
+        .expect("reads");
+    assert_eq!(spans.len(), 2);
 }
