@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -24,6 +24,9 @@ use crate::metrics::Metrics;
 use crate::receive::{self, Ingest};
 use crate::store::{Store, StoreError};
 use crate::tls::{Incoming, Listener, Peer, ServerTls, TlsError, TlsOptions};
+
+/// On stopping, how long alert notifications queued or being sent (retries included) may take.
+const NOTIFICATION_DRAIN: Duration = Duration::from_secs(10);
 
 /// Why the collector could not run.
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +190,13 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     signals.abort();
     hangups.abort();
     evaluation.abort();
+    let unsent = alerts.drain_notifications(NOTIFICATION_DRAIN).await;
+    if unsent > 0 {
+        warn!(
+            unsent,
+            "Stopping with alert notifications not sent after {NOTIFICATION_DRAIN:?}"
+        );
+    }
     let stored = store.shutdown().await.map_err(store_error);
     ingest_result?;
     grpc_result?;

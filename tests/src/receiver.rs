@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A running receiver; its thread ends with the process.
+#[derive(Clone)]
 pub struct Receiver {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,

@@ -287,6 +287,41 @@ fn a_receiver_answering_500_gets_retries() {
     assert!(metric(&collector, "tracewire_alert_evaluations_total") >= 1.0);
 }
 
+#[test]
+fn notifications_being_retried_when_the_collector_stops_are_still_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start();
+    receiver.answer(500);
+    let rules = rules_file(dir.path(), &receiver);
+    let mut collector = Collector::start(
+        &dir.path().join("tw.db"),
+        &["--rules", rules.as_str(), "--alert-interval", "200ms"],
+    );
+    storm(&collector);
+    let first = receiver.wait_until(Duration::from_secs(10), |r| !on(r, "/hook").is_empty());
+    assert_eq!(on(&first, "/hook")[0]["status"], "firing", "{first:#?}");
+    // Stopped right after the webhook's first attempt failed: its retries (250 ms, then 500 ms
+    // and 1 s later) come after the collector was told to stop; from the third request on the
+    // receiver takes them.
+    let stopping = std::thread::spawn({
+        let receiver = receiver.clone();
+        move || {
+            receiver.wait_until(Duration::from_secs(10), |r| on(r, "/hook").len() >= 3);
+            receiver.answer(200);
+        }
+    });
+    let status = collector.terminate();
+    stopping.join().expect("joins");
+    assert!(status.success(), "{status:?}\n{}", collector.log());
+    let hooks = on(&receiver.received(), "/hook").len();
+    assert!(hooks >= 3, "the retries went on after SIGTERM: {hooks}");
+    assert!(
+        !collector.log().contains("notifications not sent"),
+        "{}",
+        collector.log()
+    );
+}
+
 /// Writes `body` as `rules.toml` in `dir`; its path.
 fn write_rules(dir: &Path, body: &str) -> String {
     let path = dir.join("rules.toml");

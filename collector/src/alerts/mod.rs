@@ -107,6 +107,12 @@ impl Alerts {
         tokio::spawn(Arc::clone(self).run())
     }
 
+    /// Lets the notifications queued or being sent finish, at most `within` (evaluation stopped
+    /// first); answers how many are still not done then.
+    pub async fn drain_notifications(&self, within: Duration) -> usize {
+        self.notifier.drain(within).await
+    }
+
     /// The rules file's path, when one is in force.
     pub fn path(&self) -> Option<&PathBuf> {
         self.path.as_ref()

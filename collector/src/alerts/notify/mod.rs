@@ -2,7 +2,8 @@
 //! [`webhook`] in the Alertmanager webhook format, [`slack`], [`pagerduty`] Events API v2 and
 //! [`email`] over SMTP), and the [`Notifier`] that sends them. Evaluation only enqueues into a
 //! bounded queue with a non-blocking try; a worker sends each notification in a task of its
-//! own, retrying with backoff, and writes every attempt into the notification log.
+//! own, retrying with backoff, and writes every attempt into the notification log. When the
+//! collector stops, [`Notifier::drain`] lets what is queued or being sent finish for a while.
 
 pub mod email;
 pub mod pagerduty;
@@ -11,13 +12,14 @@ pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tracing::warn;
 
 use super::now_ns;
@@ -265,6 +267,21 @@ struct Job {
 pub struct Notifier {
     queue: mpsc::Sender<Job>,
     log: Log,
+    unsent: Unsent,
+}
+
+/// Notifications queued or being sent, and a wake-up for each one done.
+#[derive(Clone, Default)]
+struct Unsent {
+    count: Arc<AtomicUsize>,
+    done: Arc<Notify>,
+}
+
+impl Unsent {
+    fn finished(&self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        self.done.notify_waiters();
+    }
 }
 
 /// Where attempts are recorded: the store's notification log and the collector's metrics.
@@ -281,20 +298,39 @@ impl Notifier {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
         let log = Log { store, metrics };
         let worker_log = log.clone();
+        let unsent = Unsent::default();
+        let worker_unsent = unsent.clone();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(IN_FLIGHT));
             while let Some(job) = jobs.recv().await {
                 let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                     return;
                 };
-                let (log, http) = (worker_log.clone(), http.clone());
+                let (log, http, unsent) = (worker_log.clone(), http.clone(), worker_unsent.clone());
                 tokio::spawn(async move {
                     deliver(&log, &http, job).await;
                     drop(permit);
+                    unsent.finished();
                 });
             }
         });
-        Self { queue, log }
+        Self { queue, log, unsent }
+    }
+
+    /// Waits until every notification queued or being sent is done (sent, given up), at most
+    /// `within`; answers how many are still not done then.
+    pub async fn drain(&self, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let done = self.unsent.done.notified();
+            let left = self.unsent.count.load(Ordering::Acquire);
+            if left == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return self.unsent.count.load(Ordering::Acquire);
+            }
+        }
     }
 
     /// Sends `notification` on `channel` unless a silence of `silences` matches it (then it
@@ -311,12 +347,15 @@ impl Notifier {
         let outcome = if silenced {
             "silenced"
         } else {
+            // Counted before it is queued, so that the worker never finishes it uncounted.
+            self.unsent.count.fetch_add(1, Ordering::AcqRel);
             match self.queue.try_send(Job {
                 notification: notification.clone(),
                 channel: Arc::clone(&channel),
             }) {
                 Ok(()) => return,
                 Err(_) => {
+                    self.unsent.count.fetch_sub(1, Ordering::AcqRel);
                     warn!(rule = %notification.rule, "Alert notification queue full; notification dropped");
                     "dropped"
                 }
