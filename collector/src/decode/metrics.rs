@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::values::{attributes, service_name};
-use super::{DecodeError, Decoded, Encoding, optional_id, parse, time_ns};
+use super::{DecodeError, Decoded, Encoding, optional_id, parse, time_ns, truncate};
 use crate::model::{
     Exemplar, ExponentialValue, HistogramValue, MetricInfo, MetricPoint, MetricSource, PointValue,
     SummaryValue, Temporality,
@@ -39,7 +39,7 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Decoded {
             .unwrap_or_default();
         for scope_metrics in &resource_metrics.scope_metrics {
             let scope = scope_metrics.scope.as_ref();
-            let source = Arc::new(MetricSource {
+            let mut source = MetricSource {
                 service_name: service_name(&resource_attributes),
                 resource_attributes: resource_attributes.clone(),
                 resource_schema_url: resource_metrics.schema_url.clone(),
@@ -50,12 +50,15 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Decoded {
                     .unwrap_or_default(),
                 scope_dropped_attr_count: scope.map_or(0, |s| s.dropped_attributes_count),
                 scope_schema_url: scope_metrics.schema_url.clone(),
-            });
+            };
+            out.truncated += truncate::metric_source(&mut source);
+            let source = Arc::new(source);
             for metric in &scope_metrics.metrics {
                 metric_points(metric, &source, &mut out);
             }
         }
     }
+    out.truncated += truncate::truncate(&mut out.batch);
     out
 }
 
@@ -112,13 +115,15 @@ impl Points<'_> {
 }
 
 fn metric_points(metric: &Metric, source: &Arc<MetricSource>, out: &mut Decoded) {
+    let mut info = MetricInfo {
+        name: metric.name.clone(),
+        description: metric.description.clone(),
+        unit: metric.unit.clone(),
+    };
+    out.truncated += truncate::metric(&mut info);
     let mut points = Points {
         source,
-        metric: Arc::new(MetricInfo {
-            name: metric.name.clone(),
-            description: metric.description.clone(),
-            unit: metric.unit.clone(),
-        }),
+        metric: Arc::new(info),
         out,
     };
     match &metric.data {

@@ -1,10 +1,10 @@
-//! Limits on the size of what one span or log record stores. Longer strings are cut (on a
+//! Limits on the size of what one span, log record or metric data point stores. Longer strings are cut (on a
 //! character boundary) and larger attribute maps keep their first keys in byte order; the
 //! item is stored, and the cuts are counted. Names end up in low-cardinality columns and
 //! attribute maps are copied into every span of their resource, so neither may grow without
 //! bound.
 
-use crate::model::{Attributes, Batch};
+use crate::model::{Attributes, Batch, MetricInfo, MetricSource};
 
 /// Longest name kept, in bytes: span, event, scope and service names, scope versions, attribute
 /// keys, severity texts and log event names.
@@ -13,7 +13,8 @@ pub const MAX_NAME_BYTES: usize = 4 << 10;
 pub const MAX_VALUE_BYTES: usize = 64 << 10;
 /// Longest log body kept, in bytes.
 pub const MAX_LOG_BODY_BYTES: usize = 256 << 10;
-/// Most attributes kept in one map (resource, span, event, link or log attributes).
+/// Most attributes kept in one map (resource, scope, span, event, link, log, data point or
+/// exemplar attributes).
 pub const MAX_ATTRIBUTES: usize = 1024;
 
 /// Cuts what is over the limits in `batch`; answers how many strings and maps were cut.
@@ -47,6 +48,38 @@ pub fn truncate(batch: &mut Batch) -> u64 {
         cuts.attributes(&mut log.resource_attributes);
         cuts.attributes(&mut log.log_attributes);
     }
+    // What points share (their source and metric) is cut once, by [`metric_source`] and
+    // [`metric`] as it is decoded.
+    for point in &mut batch.metrics {
+        cuts.attributes(&mut point.attributes);
+        for exemplar in &mut point.exemplars {
+            cuts.attributes(&mut exemplar.filtered_attributes);
+        }
+    }
+    cuts.0
+}
+
+/// Cuts what is over the limits in the resource and scope that metric points share; answers
+/// how many strings and maps were cut.
+pub fn metric_source(source: &mut MetricSource) -> u64 {
+    let mut cuts = Cuts::default();
+    cuts.string(&mut source.service_name, MAX_NAME_BYTES);
+    cuts.string(&mut source.scope_name, MAX_NAME_BYTES);
+    cuts.string(&mut source.scope_version, MAX_NAME_BYTES);
+    cuts.string(&mut source.resource_schema_url, MAX_VALUE_BYTES);
+    cuts.string(&mut source.scope_schema_url, MAX_VALUE_BYTES);
+    cuts.attributes(&mut source.resource_attributes);
+    cuts.attributes(&mut source.scope_attributes);
+    cuts.0
+}
+
+/// Cuts a metric's name and unit to the name limit and its description to the value limit;
+/// answers how many were cut.
+pub fn metric(info: &mut MetricInfo) -> u64 {
+    let mut cuts = Cuts::default();
+    cuts.string(&mut info.name, MAX_NAME_BYTES);
+    cuts.string(&mut info.unit, MAX_NAME_BYTES);
+    cuts.string(&mut info.description, MAX_VALUE_BYTES);
     cuts.0
 }
 
@@ -133,6 +166,43 @@ mod tests {
         assert_eq!(kept.len(), MAX_ATTRIBUTES);
         assert_eq!(kept.keys().next().map(String::as_str), Some("key000000"));
         assert_eq!(kept.keys().last().map(String::as_str), Some("key001023"));
+    }
+
+    #[test]
+    fn metric_names_sources_and_point_attributes_are_cut() {
+        let request = crate::testing::otlp_metrics(&[(1_700_000_010, 5)]);
+        let mut request = request;
+        let metric = &mut request.resource_metrics[0].scope_metrics[0].metrics[0];
+        metric.name = "m".repeat(MAX_NAME_BYTES + 1);
+        metric.description = "d".repeat(MAX_VALUE_BYTES + 1);
+        if let Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Sum(sum)) =
+            &mut metric.data
+        {
+            sum.data_points[0].attributes = (0..MAX_ATTRIBUTES + 5)
+                .map(|i| crate::testing::otlp::text(&format!("k{i:05}"), "v"))
+                .collect();
+        }
+        request.resource_metrics[0]
+            .resource
+            .get_or_insert_default()
+            .attributes
+            .push(crate::testing::otlp::text(
+                "big",
+                &"x".repeat(MAX_VALUE_BYTES + 1),
+            ));
+        let decoded = crate::decode::metrics::metrics(request);
+        assert_eq!(
+            decoded.truncated, 4,
+            "name, description, resource value, point map"
+        );
+        let point = &decoded.batch.metrics[0];
+        assert_eq!(point.metric.name.len(), MAX_NAME_BYTES);
+        assert_eq!(point.metric.description.len(), MAX_VALUE_BYTES);
+        assert_eq!(
+            point.source.resource_attributes["big"].len(),
+            MAX_VALUE_BYTES
+        );
+        assert_eq!(point.attributes.len(), MAX_ATTRIBUTES);
     }
 
     #[test]
