@@ -170,8 +170,7 @@ mod tests {
 
     #[test]
     fn metric_names_sources_and_point_attributes_are_cut() {
-        let request = crate::testing::otlp_metrics(&[(1_700_000_010, 5)]);
-        let mut request = request;
+        let mut request = crate::testing::otlp_metrics(&[(1_700_000_010, 5)]);
         let metric = &mut request.resource_metrics[0].scope_metrics[0].metrics[0];
         metric.name = "m".repeat(MAX_NAME_BYTES + 1);
         metric.description = "d".repeat(MAX_VALUE_BYTES + 1);
@@ -188,7 +187,7 @@ mod tests {
             .attributes
             .push(crate::testing::otlp::text(
                 "big",
-                &"x".repeat(MAX_VALUE_BYTES + 1),
+                "x".repeat(MAX_VALUE_BYTES + 1),
             ));
         let decoded = crate::decode::metrics::metrics(request);
         assert_eq!(
