@@ -19,7 +19,7 @@ pub fn handshake_url(url: &str, tp: &TraceParent) -> (String, String) {
     } else {
         "&"
     };
-    let added = String::from(separator) + message::TRACEPARENT + "=" + &tp.encode();
+    let added = String::from(separator) + message::HANDSHAKE_QUERY_PARAMETER + "=" + &tp.encode();
     (String::from(base) + &added + fragment, added)
 }
 

@@ -94,12 +94,6 @@ pub mod attribute {
         WS_CONNECTION_DURATION_MS = "ws.connection.duration_ms";
         /// On a `ws.error` log: whether the socket had opened.
         WS_OPENED = "ws.opened";
-        /// On the message spans of a payload-free connection (browser and backend): the message's
-        /// number on its connection in its direction (sent or received), from 1.
-        WS_MESSAGE_SEQUENCE = "ws.message.sequence";
-        /// On the message spans of a payload-free connection: the span id (16 hex digits) of the
-        /// connection's `ws.connect` span, whose `traceparent` the handshake URL carried.
-        WS_CONNECTION_SPAN_ID = "ws.connection.span_id";
         /// The HTTP method of a request.
         HTTP_REQUEST_METHOD = "http.request.method";
         /// The HTTP status code of a response.
