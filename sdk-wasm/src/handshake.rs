@@ -4,6 +4,7 @@
 
 use crate::context::{SpanId, TraceParent};
 use crate::record::{AttrValue, Attributes};
+use crate::text;
 use tracewire_semconv::{attribute, message};
 
 /// `url` with `traceparent=<tp>` added to its query (after `?` or `&` as the URL needs, before
@@ -11,13 +12,14 @@ use tracewire_semconv::{attribute, message};
 /// reports for the socket gives back what it reports for `url` itself: the added text has no
 /// character the URL parser would escape.
 pub fn handshake_url(url: &str, tp: &TraceParent) -> (String, String) {
-    let (base, fragment) = url.split_at(url.find('#').unwrap_or(url.len()));
-    let separator = if !base.contains('?') {
-        "?"
-    } else if base.ends_with(['?', '&']) {
-        ""
-    } else {
-        "&"
+    // The panic-free helpers of `text`: `split_at` would bring str's slicing panic (which
+    // formats the text with the Unicode tables) into the wasm.
+    let at = text::find(url, "#", false).unwrap_or(url.len());
+    let (base, fragment) = (text::slice(url, 0, at), text::tail(url, at));
+    let separator = match (text::find(base, "?", false), base.as_bytes().last()) {
+        (None, _) => "?",
+        (Some(_), Some(b'?' | b'&')) => "",
+        _ => "&",
     };
     let added = String::from(separator) + message::HANDSHAKE_QUERY_PARAMETER + "=" + &tp.encode();
     (String::from(base) + &added + fragment, added)
