@@ -97,8 +97,11 @@ fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Attr> {
         .map(|kv| &kv.value)
 }
 
-/// (name, kind, parent, connection span id, sequence) of each span, in the order they ended.
-fn shapes(spans: &[SpanData]) -> Vec<(String, SpanKind, String, Option<Attr>, Option<Attr>)> {
+/// (name, kind, parent, connection span id, sequence) of a span.
+type Shape = (String, SpanKind, String, Option<Attr>, Option<Attr>);
+
+/// The shape of each span, in the order they ended.
+fn shapes(spans: &[SpanData]) -> Vec<Shape> {
     spans
         .iter()
         .map(|s| {
@@ -128,8 +131,8 @@ async fn messages_are_numbered_per_connection_and_direction_and_echoed_unchanged
         "echoed byte for byte"
     );
     // A reconnect is a new connection: counting starts again from 1.
-    let second = round_trip(&url(SECOND_CONNECT), &[strict.clone()]).await;
-    assert_eq!(second, [strict.clone()]);
+    let second = round_trip(&url(SECOND_CONNECT), std::slice::from_ref(&strict)).await;
+    assert_eq!(second, [strict]);
 
     let spans = exporter.get_finished_spans().expect("spans");
     let shapes = shapes(&spans);
@@ -189,7 +192,11 @@ async fn messages_are_numbered_per_connection_and_direction_and_echoed_unchanged
 async fn a_handshake_without_traceparent_is_an_ordinary_connection() {
     let (addr, exporter) = server().await;
     let text = Message::Text("hello".into());
-    let replies = round_trip(&format!("ws://{addr}/ws?room=1"), &[text.clone()]).await;
+    let replies = round_trip(
+        &format!("ws://{addr}/ws?room=1"),
+        std::slice::from_ref(&text),
+    )
+    .await;
     assert_eq!(replies, [text]);
     assert!(exporter.get_finished_spans().expect("spans").is_empty());
 }
