@@ -200,3 +200,53 @@ async fn a_handshake_without_traceparent_is_an_ordinary_connection() {
     assert_eq!(replies, [text]);
     assert!(exporter.get_finished_spans().expect("spans").is_empty());
 }
+
+#[tokio::test]
+async fn tokio_tungstenite_servers_read_the_query_in_the_handshake_callback() {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let tracer = provider.tracer("ws-test");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accepts");
+        let mut connection = None;
+        let callback = |request: &Request, response: Response| {
+            connection = request.uri().query().and_then(PayloadFree::from_query);
+            Ok(response)
+        };
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, callback)
+            .await
+            .expect("handshake");
+        let connection = connection.expect("payload-free");
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Binary(bytes) = &message else {
+                continue;
+            };
+            let cx = connection.receive(&tracer, Frame::Binary(bytes));
+            let sent = connection.send(&tracer, &cx, Frame::Binary(bytes));
+            let failed = socket.send(message.clone()).await.is_err();
+            sent.span().end();
+            cx.span().end();
+            if failed {
+                break;
+            }
+        }
+    });
+    let binary = Message::Binary(vec![1, 2, 3].into());
+    let url = format!("ws://{addr}/feed?traceparent=00-{TRACE}-{FIRST_CONNECT}-01");
+    let replies = round_trip(&url, std::slice::from_ref(&binary)).await;
+    assert_eq!(replies, [binary]);
+    let spans = exporter.get_finished_spans().expect("spans");
+    let shapes = shapes(&spans);
+    assert_eq!(shapes.len(), 2);
+    assert_eq!(
+        shapes[1].2, FIRST_CONNECT,
+        "the receive is a child of ws.connect"
+    );
+    assert_eq!(shapes[1].4, Some(Attr::I64(1)));
+}
