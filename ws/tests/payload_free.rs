@@ -215,6 +215,10 @@ async fn tokio_tungstenite_servers_read_the_query_in_the_handshake_callback() {
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.expect("accepts");
         let mut connection = None;
+        #[expect(
+            clippy::result_large_err,
+            reason = "the callback's error type is tungstenite's"
+        )]
         let callback = |request: &Request, response: Response| {
             connection = request.uri().query().and_then(PayloadFree::from_query);
             Ok(response)
