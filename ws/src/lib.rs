@@ -62,7 +62,8 @@
 //!
 //! Call [`PayloadFree::receive`] in the order messages arrive and [`PayloadFree::send`] in the
 //! order they go onto the socket (in the one task that writes to it, right before writing), so
-//! the numbers are the ones the browser counts.
+//! the numbers are the ones the browser counts. With tokio-tungstenite, the query string is
+//! `request.uri().query()` in the callback of `accept_hdr_async`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -97,8 +97,11 @@ fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Attr> {
         .map(|kv| &kv.value)
 }
 
-/// (name, kind, parent, connection span id, sequence) of each span, in the order they ended.
-fn shapes(spans: &[SpanData]) -> Vec<(String, SpanKind, String, Option<Attr>, Option<Attr>)> {
+/// (name, kind, parent, connection span id, sequence) of a span.
+type Shape = (String, SpanKind, String, Option<Attr>, Option<Attr>);
+
+/// The shape of each span, in the order they ended.
+fn shapes(spans: &[SpanData]) -> Vec<Shape> {
     spans
         .iter()
         .map(|s| {
@@ -128,8 +131,8 @@ async fn messages_are_numbered_per_connection_and_direction_and_echoed_unchanged
         "echoed byte for byte"
     );
     // A reconnect is a new connection: counting starts again from 1.
-    let second = round_trip(&url(SECOND_CONNECT), &[strict.clone()]).await;
-    assert_eq!(second, [strict.clone()]);
+    let second = round_trip(&url(SECOND_CONNECT), std::slice::from_ref(&strict)).await;
+    assert_eq!(second, [strict]);
 
     let spans = exporter.get_finished_spans().expect("spans");
     let shapes = shapes(&spans);
@@ -189,7 +192,65 @@ async fn messages_are_numbered_per_connection_and_direction_and_echoed_unchanged
 async fn a_handshake_without_traceparent_is_an_ordinary_connection() {
     let (addr, exporter) = server().await;
     let text = Message::Text("hello".into());
-    let replies = round_trip(&format!("ws://{addr}/ws?room=1"), &[text.clone()]).await;
+    let replies = round_trip(
+        &format!("ws://{addr}/ws?room=1"),
+        std::slice::from_ref(&text),
+    )
+    .await;
     assert_eq!(replies, [text]);
     assert!(exporter.get_finished_spans().expect("spans").is_empty());
+}
+
+#[tokio::test]
+async fn tokio_tungstenite_servers_read_the_query_in_the_handshake_callback() {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let tracer = provider.tracer("ws-test");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accepts");
+        let mut connection = None;
+        #[expect(
+            clippy::result_large_err,
+            reason = "the callback's error type is tungstenite's"
+        )]
+        let callback = |request: &Request, response: Response| {
+            connection = request.uri().query().and_then(PayloadFree::from_query);
+            Ok(response)
+        };
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, callback)
+            .await
+            .expect("handshake");
+        let connection = connection.expect("payload-free");
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Binary(bytes) = &message else {
+                continue;
+            };
+            let cx = connection.receive(&tracer, Frame::Binary(bytes));
+            let sent = connection.send(&tracer, &cx, Frame::Binary(bytes));
+            let failed = socket.send(message.clone()).await.is_err();
+            sent.span().end();
+            cx.span().end();
+            if failed {
+                break;
+            }
+        }
+    });
+    let binary = Message::Binary(vec![1, 2, 3].into());
+    let url = format!("ws://{addr}/feed?traceparent=00-{TRACE}-{FIRST_CONNECT}-01");
+    let replies = round_trip(&url, std::slice::from_ref(&binary)).await;
+    assert_eq!(replies, [binary]);
+    let spans = exporter.get_finished_spans().expect("spans");
+    let shapes = shapes(&spans);
+    assert_eq!(shapes.len(), 2);
+    assert_eq!(
+        shapes[1].2, FIRST_CONNECT,
+        "the receive is a child of ws.connect"
+    );
+    assert_eq!(shapes[1].4, Some(Attr::I64(1)));
 }
