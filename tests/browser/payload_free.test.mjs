@@ -34,7 +34,8 @@ for (const { name, start, service } of [
   { name: 'Rust', start: agentBackend, service: 'agent-backend' },
   { name: 'Python', start: pythonBackend, service: 'python-backend' },
 ]) {
-  test(`${name} backend: payload-free messages arrive unchanged and every exchange is a round trip`, async () => {
+  // Bounded: an ordinary connection never answers a binary frame, and the page would wait forever.
+  test(`${name} backend: payload-free messages arrive unchanged and every exchange is a round trip`, { timeout: 60_000 }, async () => {
     const backend = await start(tw.otlp);
     const context = await chrome.newContext();
     const page = await context.newPage();
