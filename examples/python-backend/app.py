@@ -7,6 +7,12 @@ docs/semantic-conventions.md: the context travels in the message's `trace_contex
 backend's `ws.receive <type>` CONSUMER span is its child, and the reply carries the backend
 span's context back.
 
+A connection whose handshake URL has a `traceparent` query parameter (the browser SDK's
+`payloadFreeUrls`) is payload-free: messages are read as they are (binary ones are echoed byte
+for byte), replies and pushes go out unchanged, and each message of each direction gets its
+number on the connection (`ws.message.sequence`, from 1) and `ws.connection.span_id`, its
+receive span being a child of the handshake's context (docs/semantic-conventions.md).
+
 Per message it does nested work: a simulated database query (agent `flaky` fails there), and
 for `run_agent` an HTTP call with `traceparent` to the tools service (`GET /tools/{agent}`,
 served by this process under its own service name; agent `slow` is slow there), then three
@@ -17,6 +23,7 @@ served by this process under its own service name; agent `slow` is slow there), 
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import socket
@@ -180,31 +187,36 @@ def agent_id(message):
     return agent
 
 
-async def list_agents(message, send):
+async def list_agents(message, outbox):
     await db_query("agents", "SELECT * FROM agents")
     return {"type": "agents", "agents": AGENTS}
 
 
-async def run_agent(message, send):
+async def run_agent(message, outbox):
     agent = agent_id(message)
     await db_query("agents", "SELECT * FROM agents WHERE id = ?", agent)
     tools_reply = await fetch_tools(agent)
     run_id = next(runs)
     # The task copies the current context, so its push spans are children of the receive span.
-    task = asyncio.create_task(push_progress(send, run_id, agent))
+    task = asyncio.create_task(push_progress(outbox, run_id, agent))
     push_tasks.add(task)
     task.add_done_callback(push_tasks.discard)
     return {"type": "run_started", "run_id": run_id, "agent_id": agent, "tools": tools_reply["tools"]}
 
 
-async def push_progress(send, run_id, agent):
-    """Server pushes of a run's progress; each is a PRODUCER span carrying its own context."""
+async def push_progress(outbox, run_id, agent):
+    """Server pushes of a run's progress; each is a PRODUCER span carrying its own context. On a
+    payload-free connection a push goes out unchanged, and the outbox gives it its span."""
     for step in range(1, RUN_STEPS + 2):
         await asyncio.sleep(0.04)
         if step <= RUN_STEPS:
             message = {"type": "agent_progress", "run_id": run_id, "step": step, "of": RUN_STEPS}
         else:
             message = {"type": "run_finished", "run_id": run_id, "agent_id": agent, "result": "done"}
+        if outbox.connection is not None:
+            if not await outbox.send(json.dumps(message)):
+                return
+            continue
         kind = message["type"]
         with tracer.start_as_current_span(
             f"ws.send {kind}",
@@ -213,11 +225,11 @@ async def push_progress(send, run_id, agent):
         ):
             message[CONTEXT_FIELD] = {}
             propagator.inject(message[CONTEXT_FIELD])
-            if not await send(json.dumps(message)):
+            if not await outbox.send(json.dumps(message)):
                 return
 
 
-async def chat(message, send):
+async def chat(message, outbox):
     agent = agent_id(message)
     text = message.get("text") if isinstance(message.get("text"), str) else ""
     await db_query("messages", "SELECT text FROM messages WHERE agent = ?", agent)
@@ -237,36 +249,162 @@ def message_type(message):
     return None
 
 
+def message_attributes(message, operation):
+    """The messaging attributes of a payload-free message (text or bytes), and its type."""
+    kind = None
+    if isinstance(message, str):
+        try:
+            kind = message_type(json.loads(message))
+        except ValueError:
+            pass
+    attributes = {
+        "messaging.system": "websocket",
+        "messaging.operation.type": operation,
+        "messaging.message.body.size": len(message.encode() if isinstance(message, str) else message),
+        "ws.message.format": "text" if isinstance(message, str) else "binary",
+    }
+    if kind is not None:
+        attributes["ws.message.type"] = kind
+    return kind, attributes
+
+
+class PayloadFreeConnection:
+    """A payload-free connection: the context of the browser's `ws.connect` span from the
+    handshake URL, and how many messages were received and sent on the connection so far."""
+
+    def __init__(self, context, span_id):
+        self.context = context
+        self.span_id = span_id
+        self.received = 0
+        self.sent = 0
+
+    @classmethod
+    def from_traceparent(cls, traceparent):
+        """The connection the handshake's `traceparent` names, or None when there is no valid one."""
+        if not traceparent:
+            return None
+        context = propagator.extract({"traceparent": traceparent})
+        span_context = trace.get_current_span(context).get_span_context()
+        if not span_context.is_valid:
+            return None
+        return cls(context, format(span_context.span_id, "016x"))
+
+    def receive_span(self, message):
+        """Numbers a received message and starts its CONSUMER span, child of the handshake."""
+        self.received += 1
+        kind, attributes = message_attributes(message, "receive")
+        attributes["ws.connection.span_id"] = self.span_id
+        attributes["ws.message.sequence"] = self.received
+        return tracer.start_as_current_span(
+            f"ws.receive {kind}" if kind else "ws.receive",
+            context=self.context,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    def send_span(self, message, parent):
+        """Numbers a message going out and starts its PRODUCER span, child of `parent` (None:
+        the current span); call it in sending order."""
+        self.sent += 1
+        kind, attributes = message_attributes(message, "send")
+        attributes["ws.connection.span_id"] = self.span_id
+        attributes["ws.message.sequence"] = self.sent
+        return tracer.start_as_current_span(
+            f"ws.send {kind}" if kind else "ws.send", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+        )
+
+
+class Outbox:
+    """A connection's way out: one message at a time, in order. On a payload-free connection
+    each message is numbered and gets its `ws.send` span as it goes out."""
+
+    def __init__(self, socket, connection):
+        self.socket = socket
+        self.connection = connection
+        self.lock = asyncio.Lock()
+
+    async def send(self, message, parent=None):
+        """Sends one text (str) or binary (bytes) message; False once the connection is gone."""
+        async with self.lock:
+            span = self.connection.send_span(message, parent) if self.connection else contextlib.nullcontext()
+            with span:
+                try:
+                    if isinstance(message, str):
+                        await self.socket.send_text(message)
+                    else:
+                        await self.socket.send_bytes(message)
+                    return True
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    # Gone: uvicorn raises ClientDisconnected (an OSError), Starlette a
+                    # RuntimeError once the socket is closed.
+                    return False
+
+
 @app.websocket("/ws")
 async def ws(socket: WebSocket):
+    connection = PayloadFreeConnection.from_traceparent(socket.query_params.get("traceparent"))
     await socket.accept()
-    lock = asyncio.Lock()
+    outbox = Outbox(socket, connection)
+    while True:
+        event = await socket.receive()
+        if event["type"] == "websocket.disconnect":
+            break
+        text, data = event.get("text"), event.get("bytes")
+        if connection is None:
+            if text is not None:
+                await handle(text, outbox)
+        elif text is not None:
+            await handle_payload_free(connection, text, outbox)
+        elif data is not None:
+            await echo_binary(connection, data, outbox)
 
-    async def send(text):
-        """Sends one text message; False once the connection is gone."""
-        async with lock:
-            try:
-                await socket.send_text(text)
-                return True
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                # Gone: uvicorn raises ClientDisconnected (an OSError), Starlette a
-                # RuntimeError once the socket is closed.
-                return False
 
+async def respond(message, kind, outbox, span):
+    """The protocol's answer to a message of this type; failures become error replies and mark
+    the receive span."""
+    handler = HANDLERS.get(kind)
     try:
-        while True:
-            text = await socket.receive_text()
-            await handle(text, send)
-    except WebSocketDisconnect:
-        pass
+        if handler is None or not isinstance(message, dict):
+            raise WorkError(f"unknown message type '{kind or ''}'")
+        reply = await handler(message, outbox)
+    except WorkError as e:
+        span.set_status(Status(StatusCode.ERROR, str(e)))
+        reply = {"type": "error", "message": str(e)}
+    if isinstance(message, dict) and "id" in message:
+        reply["id"] = message["id"]
+    return reply
 
 
-async def handle(text, send):
+async def handle_payload_free(connection, text, outbox):
+    """A text message of a payload-free connection, read as it is; the reply carries no context."""
+    with connection.receive_span(text) as span:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            span.set_status(Status(StatusCode.ERROR, "messages must be JSON"))
+            reply = {"type": "error", "message": "messages must be JSON"}
+        else:
+            reply = await respond(message, message_type(message), outbox, span)
+        parent = trace.set_span_in_context(span)
+    # As in `handle`, the span ends once the reply is ready; the reply's send span is its child.
+    await outbox.send(json.dumps(reply), parent)
+
+
+async def echo_binary(connection, data, outbox):
+    """A binary message of a payload-free connection: its type is unknown; echoed byte for byte."""
+    with connection.receive_span(data) as span:
+        parent = trace.set_span_in_context(span)
+    await outbox.send(data, parent)
+
+
+async def handle(text, outbox):
     """The documented recipe: remove the context, unwrap an envelope, continue the trace."""
     try:
         message = json.loads(text)
     except ValueError:
-        await send(json.dumps({"type": "error", "message": "messages must be JSON"}))
+        await outbox.send(json.dumps({"type": "error", "message": "messages must be JSON"}))
         return
     carrier = message.pop(CONTEXT_FIELD, None) if isinstance(message, dict) else None
     is_envelope = isinstance(message, dict) and set(message) == {"data", "ts"}
@@ -289,22 +427,13 @@ async def handle(text, send):
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
-        handler = HANDLERS.get(kind)
-        try:
-            if handler is None or not isinstance(message, dict):
-                raise WorkError(f"unknown message type '{kind or ''}'")
-            reply = await handler(message, send)
-        except WorkError as e:
-            span.set_status(Status(StatusCode.ERROR, str(e)))
-            reply = {"type": "error", "message": str(e)}
-        if isinstance(message, dict) and "id" in message:
-            reply["id"] = message["id"]
+        reply = await respond(message, kind, outbox, span)
         reply[CONTEXT_FIELD] = {}
         propagator.inject(reply[CONTEXT_FIELD])  # the receive span's context
     # The span ends once the reply is ready, as the Rust backend's does when it queues the
     # reply: the wait for the socket write is not server time, and on a busy event loop it
     # could otherwise end the span after the browser already has the reply.
-    await send(json.dumps(reply))
+    await outbox.send(json.dumps(reply))
 
 
 async def serve(host, port):

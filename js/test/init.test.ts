@@ -79,6 +79,11 @@ describe('init', () => {
 });
 
 describe('splitConfig', () => {
+  it('passes payloadFreeUrls through to the SDK', () => {
+    const { sdk } = splitConfig({ ...config, payloadFreeUrls: ['wss://*/market'], instrumentWebSockets: true });
+    expect(sdk).toEqual({ ...config, payloadFreeUrls: ['wss://*/market'] });
+  });
+
   it('keeps the package options out of the SDK configuration', () => {
     const { sdk, options } = splitConfig({ ...config, sampleRate: 0.5, instrumentFetch: false });
     expect(sdk).toEqual({ ...config, sampleRate: 0.5 });

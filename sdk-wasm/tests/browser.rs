@@ -853,3 +853,191 @@ async fn rust_api_logs_are_exported_as_log_records_in_the_active_spans_trace() {
     );
     tw.shutdown().await;
 }
+
+/// The spans of `trace` named `name`, by `ws.message.sequence`.
+fn by_sequence<'a>(trace: &'a Value, name: &str) -> Vec<(String, &'a Value)> {
+    let mut spans: Vec<(String, &Value)> = trace["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter(|s| s["name"] == name)
+        .map(|s| {
+            let seq = s["attributes"]["ws.message.sequence"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} without ws.message.sequence: {s}"));
+            (seq.to_owned(), s)
+        })
+        .collect();
+    spans.sort_by(|a, b| a.0.cmp(&b.0));
+    spans
+}
+
+/// The context a `/handshake` socket's first message reports: the `traceparent` query
+/// parameter of the request target the server saw.
+fn handshake_traceparent(target: &str) -> TraceParent {
+    let value = target
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("traceparent="))
+        .unwrap_or_else(|| panic!("no traceparent in the handshake {target:?}"));
+    TraceParent::parse(value).expect("valid W3C traceparent")
+}
+
+/// Checks what a payload-free connection exported: `ws.connect` is the span the handshake
+/// named, and every message span is its child with its sequence and the connection's span id.
+fn assert_payload_free_spans(t: &Value, tp: &TraceParent, sends: &[&str], receives: &[&str]) {
+    let connect = span_named(t, "ws.connect");
+    assert_eq!(
+        connect["span_id"],
+        tp.span_id.to_hex(),
+        "the handshake URL named the exported ws.connect span"
+    );
+    for (names, expected) in [(sends, "send"), (receives, "receive")] {
+        let mut got: Vec<(String, String)> = t["spans"]
+            .as_array()
+            .expect("spans")
+            .iter()
+            .filter(|s| s["attributes"]["messaging.operation.type"] == expected)
+            .map(|s| {
+                assert_eq!(s["parent_span_id"], tp.span_id.to_hex(), "child of C: {s}");
+                assert_eq!(
+                    s["attributes"]["ws.connection.span_id"],
+                    tp.span_id.to_hex(),
+                    "{s}"
+                );
+                assert_ne!(s["attributes"]["ws.context_injected"], "true", "{s}");
+                (
+                    s["attributes"]["ws.message.sequence"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no sequence: {s}"))
+                        .to_owned(),
+                    s["name"].as_str().expect("name").to_owned(),
+                )
+            })
+            .collect();
+        got.sort();
+        let want: Vec<(String, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ((i + 1).to_string(), (*n).to_owned()))
+            .collect();
+        assert_eq!(got, want, "{expected} spans numbered from 1");
+    }
+}
+
+/// A protobuf-like frame (field 1 varint 150, field 2 bytes "abc") and a JSON text a strict
+/// server would reject with any member added.
+const FRAME: [u8; 8] = [0x08, 0x96, 0x01, 0x12, 0x03, b'a', b'b', b'c'];
+const STRICT: &str = r#"{"type":"quote","symbol":"ACME","px":1.25}"#;
+
+#[wasm_bindgen_test]
+async fn payload_free_socket_sends_messages_unchanged_and_puts_the_connect_context_in_the_handshake()
+ {
+    let ws_base = need(WS, "TW_TEST_WS");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.payload_free_urls = vec![format!("{ws_base}/handshake*")];
+    // Payload-free wins where an envelope pattern matches too: nothing is wrapped.
+    c.envelope_urls = vec!["*".into()];
+    let tw = Tracewire::start(c).expect("start");
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        let conn = connect("/handshake?room=7").await;
+        let target = conn.next(0).await.as_string().expect("handshake target");
+        assert!(
+            target.starts_with("/handshake?room=7&traceparent="),
+            "{target}"
+        );
+        let tp = handshake_traceparent(&target);
+        assert!(tp.sampled());
+        assert_eq!(
+            conn.ws.socket().url(),
+            format!("{ws_base}/handshake?room=7"),
+            "the page sees the URL it opened"
+        );
+        conn.ws.send_bytes(&FRAME).expect("send binary");
+        conn.ws.send_text(STRICT).expect("send strict JSON");
+        let echoed = js_sys::Uint8Array::new(&conn.next(1).await).to_vec();
+        assert_eq!(echoed, FRAME, "binary byte for byte");
+        assert_eq!(
+            conn.next(2).await.as_string().as_deref(),
+            Some(STRICT),
+            "JSON text byte for byte"
+        );
+        tw.flush().await;
+        let t = trace(&tp.trace_id.to_hex(), 6).await;
+        assert_payload_free_spans(
+            &t,
+            &tp,
+            &["ws.send", "ws.send quote"],
+            &["ws.receive", "ws.receive", "ws.receive quote"],
+        );
+        let sends = by_sequence(&t, "ws.send");
+        assert_eq!(sends[0].1["attributes"]["ws.message.format"], "binary");
+        assert_eq!(sends[0].1["attributes"]["messaging.message.body.size"], "8");
+        // A reconnect is a new connection: a new context, counters from 1 (checked above).
+        assert!(!seen.contains(&tp.trace_id), "round {round}: a new trace");
+        seen.push(tp.trace_id);
+        conn.ws.close(None, None).expect("close");
+    }
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function pageCodeOpensBinarySocket(url, frame, text) {
+  // Page code unaware of the SDK, with a binary protocol and a strict JSON one.
+  const ws = new WebSocket(url);
+  ws.binaryType = 'arraybuffer';
+  const got = { messages: [], socket: ws };
+  ws.onmessage = (e) => { got.messages.push(e.data); };
+  ws.onopen = () => { ws.send(frame); ws.send(text); };
+  return got;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = pageCodeOpensBinarySocket)]
+    fn page_code_opens_binary_socket(url: &str, frame: &js_sys::Uint8Array, text: &str) -> JsValue;
+}
+
+#[wasm_bindgen_test]
+async fn patched_websocket_keeps_payload_free_messages_and_the_page_url_unchanged() {
+    let ws_base = need(WS, "TW_TEST_WS");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.payload_free_urls = vec!["ws://*/handshake".into()];
+    let tw = Tracewire::start(c).expect("start");
+    tw.instrument_websockets().expect("patch");
+    let url = format!("{ws_base}/handshake");
+    let got = page_code_opens_binary_socket(&url, &js_sys::Uint8Array::from(&FRAME[..]), STRICT);
+    let messages: js_sys::Array = js_sys::Reflect::get(&got, &"messages".into())
+        .expect("messages")
+        .unchecked_into();
+    wait_for(5000, "handshake target and two echoes", || {
+        (messages.length() >= 3).then_some(())
+    })
+    .await;
+    let target = messages.get(0).as_string().expect("handshake target");
+    let tp = handshake_traceparent(&target);
+    assert_eq!(target, format!("/handshake?traceparent={tp}"));
+    assert_eq!(js_sys::Uint8Array::new(&messages.get(1)).to_vec(), FRAME);
+    assert_eq!(messages.get(2).as_string().as_deref(), Some(STRICT));
+    let socket = js_sys::Reflect::get(&got, &"socket".into()).expect("socket");
+    assert_eq!(
+        js_sys::Reflect::get(&socket, &"url".into()).expect("url"),
+        JsValue::from_str(&url),
+        "socket.url is the page's own URL"
+    );
+    assert!(socket.is_instance_of::<web_sys::WebSocket>());
+
+    tw.flush().await;
+    let t = trace(&tp.trace_id.to_hex(), 6).await;
+    assert_payload_free_spans(
+        &t,
+        &tp,
+        &["ws.send", "ws.send quote"],
+        &["ws.receive", "ws.receive", "ws.receive quote"],
+    );
+    // The listener's run is still timed, under its receive span.
+    let receives = by_sequence(&t, "ws.receive quote");
+    let process = span_named(&t, "ws.process quote");
+    assert_eq!(process["parent_span_id"], receives[0].1["span_id"]);
+    tw.uninstrument_websockets();
+    tw.shutdown().await;
+}

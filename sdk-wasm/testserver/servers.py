@@ -4,7 +4,8 @@ Starts, on free ports of 127.0.0.1:
   * a WebSocket server: `/echo` sends every message back unchanged (text as text, binary as
     binary); `/reply` answers each JSON object message that carries `trace_context` with a new
     JSON message continuing that trace as a child span of the server, like a traced backend would;
-    `/sink` reads and discards (for the benchmark);
+    `/sink` reads and discards (for the benchmark); `/handshake` first sends the handshake's
+    request target (path and query, as the server saw it) as a text message, then echoes;
   * an HTTP server with CORS: `GET /headers` answers with the request headers as JSON (for the
     fetch tests); `GET /collector/<path>` forwards to the collector's query API given as the second
     argument and passes its answer (status and body) through unchanged, adding only the CORS
@@ -52,6 +53,8 @@ def reply_for(text):
 
 async def handler(ws):
     path = ws.request.path.split("?")[0]
+    if path == "/handshake":
+        await ws.send(ws.request.path)
     async for message in ws:
         if path == "/sink":
             continue

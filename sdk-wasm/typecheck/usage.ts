@@ -10,6 +10,7 @@ const config: TracewireConfig = {
   serviceName: 'web-app',
   sampleRate: 0.5,
   envelopeUrls: ['wss://*/graphql'],
+  payloadFreeUrls: ['wss://market.example.com/*'],
   propagateToOrigins: ['https://api.example.com'],
   ingestKey: 'key',
   captureConsole: ['error', 'warn'],

@@ -64,6 +64,12 @@ pub mod attribute {
         WS_MESSAGE_FORMAT = "ws.message.format";
         /// Whether the browser added the trace context to the message.
         WS_CONTEXT_INJECTED = "ws.context_injected";
+        /// On a payload-free connection's message spans: the span id of the connection's
+        /// `ws.connect` span (16 hex), the one in the handshake URL's `traceparent`.
+        WS_CONNECTION_SPAN_ID = "ws.connection.span_id";
+        /// On a payload-free connection's message spans: the message's number on its connection
+        /// in its direction, from 1.
+        WS_MESSAGE_SEQUENCE = "ws.message.sequence";
         /// The browser-side round-trip time of an exchange, milliseconds.
         WS_RTT_MS = "ws.rtt_ms";
         /// Handshake time of `ws.connect`, milliseconds.
@@ -200,6 +206,9 @@ pub mod message {
         TRACEPARENT = "traceparent";
         /// The W3C `tracestate` inside the context member (left out when empty).
         TRACESTATE = "tracestate";
+        /// The query parameter of a payload-free socket's handshake URL that carries the W3C
+        /// `traceparent` of its `ws.connect` span.
+        HANDSHAKE_QUERY_PARAMETER = "traceparent";
         /// The original message inside an envelope.
         ENVELOPE_DATA = "data";
         /// The browser's send time inside an envelope, milliseconds since the epoch.

@@ -1,4 +1,5 @@
-//! Starts the demo's `agent-backend` (examples/agent-backend) on a free port.
+//! Starts the demo's `agent-backend` (examples/agent-backend), or its Python twin
+//! (examples/python-backend), on a free port.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -15,19 +16,38 @@ pub struct AgentBackend {
 impl AgentBackend {
     /// Starts it exporting to the collector at `otlp` (base URL), with `extra` flags.
     pub fn start(otlp: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(crate::workspace_binary("agent-backend"))
+        let mut command = Command::new(crate::workspace_binary("agent-backend"));
+        command
             .args(["--listen", "127.0.0.1:0", "--otlp-endpoint", otlp])
-            .args(extra)
+            .args(extra);
+        Self::spawn(command, "agent-backend")
+    }
+
+    /// Starts the Python backend (`examples/python-backend/app.py`, with `python3` or the
+    /// interpreter `TRACEWIRE_PYTHON` names, which needs its requirements) exporting to `otlp`.
+    pub fn start_python(otlp: &str) -> Self {
+        let mut command =
+            Command::new(std::env::var("TRACEWIRE_PYTHON").unwrap_or_else(|_| "python3".into()));
+        command
+            .arg(crate::workspace_root().join("examples/python-backend/app.py"))
+            .args(["--port", "0", "--otlp-endpoint", otlp]);
+        Self::spawn(command, "python-backend")
+    }
+
+    /// Runs `command` and waits for the `<name> listening on http://<addr>` line.
+    fn spawn(mut command: Command, name: &str) -> Self {
+        let prefix = format!("{name} listening on http://");
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("agent-backend starts");
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
         let stdout = child.stdout.take().expect("stdout piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("agent-backend listening on http://") {
+                if let Some(rest) = line.strip_prefix(prefix.as_str()) {
                     let _ = tx.send(
                         rest.split_whitespace()
                             .next()
@@ -41,7 +61,7 @@ impl AgentBackend {
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {
                 let _ = child.kill();
-                panic!("agent-backend did not start");
+                panic!("{name} did not start");
             });
         Self { child, addr }
     }

@@ -101,7 +101,7 @@ pub fn round_trips(spans: &[SpanRecord]) -> Vec<RoundTrip> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::one_exchange;
+    use crate::testing::{one_exchange, payload_free_connection};
 
     const MS: i64 = 1_000_000;
 
@@ -123,6 +123,33 @@ mod tests {
         assert_eq!(r.times.client_receive_ns, Some(10 * MS));
         assert_eq!(r.times.client_processing_ns, Some(MS));
         assert_eq!(r.version, 5, "the five spans of its own trace");
+    }
+
+    #[test]
+    fn payload_free_messages_become_records_like_injected_ones() {
+        let spans = payload_free_connection(0);
+        let list = round_trips(&spans);
+        let injected = &round_trips(&one_exchange(0))[0];
+        let ids: Vec<_> = list
+            .iter()
+            .map(|r| (r.server_span_id.clone(), r.receive_span_id.clone()))
+            .collect();
+        assert_eq!(
+            ids,
+            [0x21u8, 0x22]
+                .iter()
+                .map(|b| (hex::encode([*b; 8]), Some(hex::encode([b + 0x30; 8]))))
+                .collect::<Vec<_>>()
+        );
+        for r in &list {
+            assert_eq!(r.times.timings(0), injected.times.timings(0));
+            assert_eq!(r.session_id.as_deref(), Some("sess-1"));
+            assert_eq!(
+                r.version,
+                spans.len() as u64,
+                "the whole connection's trace"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Clock-skew correction for a trace view: browser spans move onto the backend's clock by their
 //! session's offset, clamped per trace so that a browser span never starts after a backend
-//! child and never before a backend parent.
+//! child and never before a backend parent. The joins of an exchange count as such links too:
+//! on a payload-free connection the backend receive is no child of the browser send, but the
+//! message still cannot arrive before it left.
 
 use std::collections::HashMap;
 
 use tracewire_semconv::attribute;
 
 use super::Source;
+use super::exchange::exchanges;
 use crate::model::SpanRecord;
 
 /// The offset applied to each span of a trace (server minus client, nanoseconds), in the order
@@ -28,10 +31,15 @@ pub fn trace_offsets(
     };
     // Per browser session in this trace: the lowest and highest offsets that keep nesting.
     let mut bounds: HashMap<String, (i64, i64)> = HashMap::new();
-    for child in spans {
-        let Some(parent) = by_id.get(child.parent_span_id.as_str()) else {
-            continue;
-        };
+    let links = spans.iter().filter_map(|child| {
+        let parent = by_id.get(child.parent_span_id.as_str())?;
+        Some((*parent, child))
+    });
+    let joins = exchanges(spans).into_iter().flat_map(|x| {
+        let reply = x.reply_sender.zip(x.reply);
+        std::iter::once((x.send, x.server)).chain(reply)
+    });
+    for (parent, child) in links.chain(joins) {
         match (Source::of(parent), Source::of(child)) {
             (Source::Browser, Source::Backend) => {
                 let entry = bounds
@@ -64,7 +72,7 @@ pub fn trace_offsets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::one_exchange;
+    use crate::testing::{one_exchange, payload_free_connection};
 
     const MS: i64 = 1_000_000;
 
@@ -103,5 +111,31 @@ mod tests {
             .position(|s| s.name == "ws.receive chat.reply")
             .expect("reply");
         assert!(spans[reply].start_ns + offsets[reply] >= spans[server].start_ns);
+    }
+
+    #[test]
+    fn payload_free_joins_clamp_like_parents_and_children() {
+        let spans = payload_free_connection(2_000 * MS);
+        let at = |id: u8| {
+            spans
+                .iter()
+                .position(|s| s.span_id == hex::encode([id; 8]))
+                .expect("span")
+        };
+        // Far too large: send 1 would start after the backend received it.
+        let offsets = trace_offsets(&spans, |_| Some(5_000 * MS));
+        for (send, server) in [(0x11, 0x21), (0x12, 0x22)] {
+            assert!(spans[at(send)].start_ns + offsets[at(send)] <= spans[at(server)].start_ns);
+        }
+        // Unknown: raised so that no reply arrives before the backend sent it.
+        let offsets = trace_offsets(&spans, |_| None);
+        for (sender, reply) in [(0x41, 0x51), (0x42, 0x52)] {
+            assert!(spans[at(reply)].start_ns + offsets[at(reply)] >= spans[at(sender)].start_ns);
+        }
+        assert_eq!(
+            offsets[at(0x11)],
+            offsets[at(0x51)],
+            "one shift per session"
+        );
     }
 }

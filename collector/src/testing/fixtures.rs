@@ -84,6 +84,110 @@ pub fn one_exchange(offset: i64) -> Vec<SpanRecord> {
     vec![process, reply, db, server, send]
 }
 
+/// A payload-free connection in trace 1, as `docs/semantic-conventions.md` describes it: the
+/// browser's `ws.connect` C (span 0x10) is the parent of every message span, and two exchanges
+/// are shaped like [`one_exchange`], 10 ms and 20 ms later: browser send `n` (spans 0x11, 0x12)
+/// is received by the backend (0x21, 0x22, with a db child 0x31, 0x32) at 3 ms + offset after
+/// it, which sends the reply (0x41, 0x42) that the browser receives (0x51, 0x52) 10 ms after
+/// the send and processes (0x61, 0x62). Message `n` is number `n` both ways.
+pub fn payload_free_connection(offset: i64) -> Vec<SpanRecord> {
+    let connect = browser(
+        span(1, 0x10, None, "web", "ws.connect", 0, MS),
+        SpanKind::Internal,
+    );
+    let mut spans = vec![connect];
+    for n in 1..=2u8 {
+        let at = i64::from(n) * 10 * MS;
+        let send = numbered(
+            browser(
+                span(1, 0x10 + n, Some(0x10), "web", "ws.send chat", at, 0),
+                SpanKind::Producer,
+            ),
+            n,
+        );
+        let mut server = numbered(
+            span(
+                1,
+                0x20 + n,
+                Some(0x10),
+                "api",
+                "ws.receive chat",
+                at + 3 * MS + offset,
+                4 * MS,
+            ),
+            n,
+        );
+        server.kind = SpanKind::Consumer;
+        let db = span(
+            1,
+            0x30 + n,
+            Some(0x20 + n),
+            "api",
+            "db.query",
+            at + 4 * MS + offset,
+            2 * MS,
+        );
+        let mut reply_send = numbered(
+            span(
+                1,
+                0x40 + n,
+                Some(0x20 + n),
+                "api",
+                "ws.send chat.reply",
+                at + 6 * MS + offset,
+                0,
+            ),
+            n,
+        );
+        reply_send.kind = SpanKind::Producer;
+        let reply = numbered(
+            browser(
+                span(
+                    1,
+                    0x50 + n,
+                    Some(0x10),
+                    "web",
+                    "ws.receive chat.reply",
+                    at + 10 * MS,
+                    0,
+                ),
+                SpanKind::Consumer,
+            ),
+            n,
+        );
+        let process = browser(
+            span(
+                1,
+                0x60 + n,
+                Some(0x50 + n),
+                "web",
+                "ws.process chat.reply",
+                at + 10 * MS,
+                MS,
+            ),
+            SpanKind::Consumer,
+        );
+        spans.extend([send, server, db, reply_send, reply, process]);
+    }
+    spans
+}
+
+/// The span id of [`payload_free_connection`]'s `ws.connect` span.
+pub fn payload_free_connection_id() -> String {
+    hex::encode([0x10; 8])
+}
+
+/// A span of [`payload_free_connection`]'s connection with this sequence number.
+pub fn numbered(mut s: SpanRecord, sequence: u8) -> SpanRecord {
+    s.span_attributes.insert(
+        attribute::WS_CONNECTION_SPAN_ID.into(),
+        payload_free_connection_id(),
+    );
+    s.span_attributes
+        .insert(attribute::WS_MESSAGE_SEQUENCE.into(), sequence.to_string());
+    s
+}
+
 /// A log record of `service` at `time_ns` with this severity number and body; no trace, the
 /// service's resource, other fields plain.
 pub fn log(service: &str, time_ns: i64, severity_number: i32, body: &str) -> LogRecord {

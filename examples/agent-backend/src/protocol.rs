@@ -6,16 +6,22 @@
 //! | `{"type":"run_agent","agent_id":"coder"}` | `{"type":"run_started",…}`, then pushes `agent_progress` ×3 and `run_finished` |
 //! | `{"type":"chat","agent_id":"coder","text":"hi"}` | `{"type":"chat_reply",…}` |
 //! | anything else | `{"type":"error","message":…}` |
+//! | a binary message (payload-free connections) | the same bytes, as a binary message |
 //!
 //! A request's `id`, when present, is echoed in its reply.
+//!
+//! A connection whose handshake URL has a `traceparent` query parameter (the browser SDK's
+//! `payloadFreeUrls`) is payload-free: messages are read as they are, without looking for a
+//! context field, replies and pushes go out unchanged, and `tracewire_ws::PayloadFree` numbers
+//! the messages of each direction and gives each its span in the connection's trace.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -25,7 +31,7 @@ use opentelemetry::{Context, KeyValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracewire_semconv::{attribute, span, value};
-use tracewire_ws::{Incoming, reply_text, span_name};
+use tracewire_ws::{Frame, Incoming, PayloadFree, reply_text, span_name};
 
 use crate::network::Delays;
 use crate::{propagation, work};
@@ -48,17 +54,62 @@ pub struct App {
     pub network: Option<Delays>,
 }
 
-/// `GET /ws`: upgrades to the protocol.
-pub async fn ws(State(app): State<App>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| session(socket, app))
+/// `GET /ws`: upgrades to the protocol; a `traceparent` query parameter makes the connection
+/// payload-free.
+pub async fn ws(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let payload_free = query.as_deref().and_then(PayloadFree::from_query);
+    upgrade.on_upgrade(move |socket| session(socket, app, payload_free.map(Arc::new)))
 }
 
-async fn session(socket: WebSocket, app: App) {
+/// A message for the connection's writer, and the context it is sent in: on a payload-free
+/// connection the writer gives it a `ws.send` span, child of that context, as it goes out.
+struct Outgoing {
+    message: Message,
+    parent: Context,
+}
+
+/// One connection's way out: the writer's queue, and whether the connection is payload-free.
+#[derive(Clone)]
+struct Connection {
+    out: mpsc::Sender<Outgoing>,
+    payload_free: Option<Arc<PayloadFree>>,
+}
+
+impl Connection {
+    /// Queues a message sent in `parent`; false once the connection is gone.
+    async fn send(&self, message: Message, parent: &Context) -> bool {
+        let parent = parent.clone();
+        self.out.send(Outgoing { message, parent }).await.is_ok()
+    }
+}
+
+async fn session(socket: WebSocket, app: App, payload_free: Option<Arc<PayloadFree>>) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut outgoing) = mpsc::channel::<String>(256);
+    let (out, mut outgoing) = mpsc::channel::<Outgoing>(256);
+    let connection = Connection { out, payload_free };
+    // Payload-free messages are numbered here, where they go onto the socket, so the numbers
+    // follow the order the browser receives them in.
+    let numbering = connection.payload_free.clone();
+    let tracer = app.tracer.clone();
     let writer = tokio::spawn(async move {
-        while let Some(text) = outgoing.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
+        while let Some(Outgoing { message, parent }) = outgoing.recv().await {
+            let sent = numbering.as_ref().and_then(|pf| {
+                let frame = match &message {
+                    Message::Text(t) => Frame::Text(t.as_str()),
+                    Message::Binary(b) => Frame::Binary(b),
+                    _ => return None,
+                };
+                Some(pf.send(tracer.as_ref(), &parent, frame))
+            });
+            let failed = sink.send(message).await.is_err();
+            if let Some(cx) = sent {
+                cx.span().end();
+            }
+            if failed {
                 return;
             }
         }
@@ -66,20 +117,27 @@ async fn session(socket: WebSocket, app: App) {
         let _ = sink.close().await;
     });
     while let Some(Ok(message)) = stream.next().await {
-        match message {
-            Message::Text(text) => handle(&app, text.as_str(), &out).await,
-            Message::Close(_) => break,
+        match (message, &connection.payload_free) {
+            (Message::Text(text), None) => handle(&app, text.as_str(), &connection).await,
+            (Message::Text(text), Some(pf)) => {
+                handle_payload_free(&app, pf, text.as_str(), &connection).await;
+            }
+            (Message::Binary(bytes), Some(pf)) => {
+                echo_binary(&app, pf, bytes, &connection).await;
+            }
+            (Message::Close(_), _) => break,
             _ => {}
         }
     }
-    drop(out);
+    drop(connection);
     let _ = writer.await;
 }
 
-async fn handle(app: &App, text: &str, out: &mpsc::Sender<String>) {
+async fn handle(app: &App, text: &str, connection: &Connection) {
     let Ok(incoming) = Incoming::parse(text) else {
-        let _ = out
-            .send(json!({"type": "error", "message": "messages must be JSON"}).to_string())
+        let error = json!({"type": "error", "message": "messages must be JSON"});
+        connection
+            .send(Message::Text(error.to_string().into()), &Context::new())
             .await;
         return;
     };
@@ -87,11 +145,74 @@ async fn handle(app: &App, text: &str, out: &mpsc::Sender<String>) {
         network.wait().await;
     }
     let cx = incoming.start_span(app.tracer.as_ref());
-    let payload = incoming.payload();
-    let result = match incoming.message_type() {
-        Some("list_agents") => list_agents(app, &cx).await,
-        Some("run_agent") => run_agent(app, &cx, payload, out).await,
-        Some("chat") => chat(app, &cx, payload).await,
+    let reply = respond(
+        app,
+        &cx,
+        incoming.payload(),
+        incoming.message_type(),
+        connection,
+    )
+    .await;
+    let text = reply_text(reply, &cx);
+    send_reply(app, &cx, Message::Text(text.into()), connection).await;
+}
+
+/// A text message of a payload-free connection: read as it is (no context field is looked for
+/// or removed), answered with a reply that carries no context.
+async fn handle_payload_free(app: &App, pf: &PayloadFree, text: &str, connection: &Connection) {
+    if let Some(network) = &app.network {
+        network.wait().await;
+    }
+    let frame = Frame::Text(text);
+    let cx = pf.receive(app.tracer.as_ref(), frame);
+    let reply = match serde_json::from_str::<Value>(text) {
+        Ok(payload) => {
+            let message_type = pf.message_type(frame);
+            respond(app, &cx, &payload, message_type.as_deref(), connection).await
+        }
+        Err(_) => {
+            let e = "messages must be JSON";
+            cx.span().set_status(Status::error(e));
+            json!({"type": "error", "message": e})
+        }
+    };
+    send_reply(
+        app,
+        &cx,
+        Message::Text(reply.to_string().into()),
+        connection,
+    )
+    .await;
+}
+
+/// A binary message of a payload-free connection: its type is unknown, and it is echoed byte
+/// for byte as a binary reply.
+async fn echo_binary(
+    app: &App,
+    pf: &PayloadFree,
+    bytes: axum::body::Bytes,
+    connection: &Connection,
+) {
+    if let Some(network) = &app.network {
+        network.wait().await;
+    }
+    let cx = pf.receive(app.tracer.as_ref(), Frame::Binary(&bytes));
+    send_reply(app, &cx, Message::Binary(bytes), connection).await;
+}
+
+/// The protocol's answer to a JSON message of this type; failures become error replies and
+/// mark the receive span.
+async fn respond(
+    app: &App,
+    cx: &Context,
+    payload: &Value,
+    message_type: Option<&str>,
+    connection: &Connection,
+) -> Value {
+    let result = match message_type {
+        Some("list_agents") => list_agents(app, cx).await,
+        Some("run_agent") => run_agent(app, cx, payload, connection).await,
+        Some("chat") => chat(app, cx, payload).await,
         other => Err(format!("unknown message type '{}'", other.unwrap_or(""))),
     };
     let mut reply = result.unwrap_or_else(|e| {
@@ -101,17 +222,21 @@ async fn handle(app: &App, text: &str, out: &mpsc::Sender<String>) {
     if let Some(id) = payload.get("id") {
         reply["id"] = id.clone();
     }
-    let text = reply_text(reply, &cx);
+    reply
+}
+
+/// Sends the reply and ends the receive span in `cx`.
+async fn send_reply(app: &App, cx: &Context, reply: Message, connection: &Connection) {
     match &app.network {
         None => {
-            let _ = out.send(text).await;
+            connection.send(reply, cx).await;
             cx.span().end();
         }
         // The reply's delay lies outside the span, as a slow downlink's would.
         Some(network) => {
             cx.span().end();
             network.wait().await;
-            let _ = out.send(text).await;
+            connection.send(reply, cx).await;
         }
     }
 }
@@ -133,7 +258,7 @@ async fn run_agent(
     app: &App,
     cx: &Context,
     payload: &Value,
-    out: &mpsc::Sender<String>,
+    connection: &Connection,
 ) -> Result<Value, String> {
     let agent = agent_id(payload)?;
     work::db_query(
@@ -149,7 +274,7 @@ async fn run_agent(
     tokio::spawn(push_progress(
         app.tracer.clone(),
         cx.clone(),
-        out.clone(),
+        connection.clone(),
         run_id,
         agent.clone(),
     ));
@@ -157,11 +282,12 @@ async fn run_agent(
 }
 
 /// Server pushes of a run's progress; each is a PRODUCER span in the run's trace, and carries
-/// its context so the browser's handling joins the trace too.
+/// its context so the browser's handling joins the trace too. On a payload-free connection a
+/// push goes out unchanged, and the writer gives it its `ws.send` span.
 async fn push_progress(
     tracer: Arc<BoxedTracer>,
     cx: Context,
-    out: mpsc::Sender<String>,
+    connection: Connection,
     run_id: u64,
     agent: String,
 ) {
@@ -172,6 +298,15 @@ async fn push_progress(
         } else {
             json!({"type": "run_finished", "run_id": run_id, "agent_id": agent, "result": "done"})
         };
+        if connection.payload_free.is_some() {
+            if !connection
+                .send(Message::Text(message.to_string().into()), &cx)
+                .await
+            {
+                return;
+            }
+            continue;
+        }
         let kind = message["type"].as_str().unwrap_or("push").to_owned();
         let span = tracer
             .span_builder(span_name(span::WS_SEND, Some(&kind)))
@@ -186,9 +321,10 @@ async fn push_progress(
             ])
             .start_with_context(tracer.as_ref(), &cx);
         let push_cx = cx.with_span(span);
-        let sent = out.send(reply_text(message, &push_cx)).await;
+        let text = reply_text(message, &push_cx);
+        let sent = connection.send(Message::Text(text.into()), &push_cx).await;
         push_cx.span().end();
-        if sent.is_err() {
+        if !sent {
             return;
         }
     }

@@ -55,6 +55,8 @@ export interface TracewireConfig {
   messageTypeFields?: string[];
   /** URL patterns (`*` wildcard) whose text messages are wrapped in an envelope. */
   envelopeUrls?: string[];
+  /** URL patterns (`*` wildcard) of payload-free sockets: messages never changed, context in the handshake URL's `traceparent`, messages numbered per connection. */
+  payloadFreeUrls?: string[];
   /** `tracestate` sent with injected context. */
   tracestate?: string;
   /** Sent messages waiting longer for a reply are exported without round-trip time, ms (default 10000). */

@@ -140,6 +140,7 @@ keys! {
     "injectTraceContext" => inject_trace_context: Bool,
     "messageTypeFields" => message_type_fields: List,
     "envelopeUrls" => envelope_urls: List,
+    "payloadFreeUrls" => payload_free_urls: List,
     "tracestate" => tracestate: Str,
     "replyTimeoutMs" => reply_timeout_ms: U32,
     "propagateToOrigins" => propagate_to_origins: List,
@@ -231,7 +232,7 @@ mod tests {
             assert_ne!(c, Config::default(), "{key} sets a field");
             seen += 1;
         }
-        assert_eq!(seen, 33);
+        assert_eq!(seen, 34);
     }
 
     #[test]
@@ -245,6 +246,7 @@ mod tests {
             ("flushIntervalMs", Value::Number(5e9)),
             ("compression", Value::Null),
             ("envelopeUrls", Value::Other),
+            ("payloadFreeUrls", Value::Str("wss://*".into())),
         ] {
             match c.set(key, value) {
                 Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, key),
@@ -261,7 +263,7 @@ mod tests {
         let c = Config::from_json(
             r#"{"endpoint":"http://a","serviceName":"s\u00e9","sampleRate":0.25,
                 "maxBatchItems":100,"compression":false,"environment":null,
-                "envelopeUrls":["wss://*/graphql","ws://x"]}"#,
+                "envelopeUrls":["wss://*/graphql","ws://x"],"payloadFreeUrls":["wss://*/pb"]}"#,
         )
         .expect("valid");
         assert_eq!(c.service_name, "sé");
@@ -269,6 +271,7 @@ mod tests {
         assert_eq!(c.max_batch_items, 100);
         assert!(!c.compression);
         assert_eq!(c.envelope_urls, vec!["wss://*/graphql", "ws://x"]);
+        assert_eq!(c.payload_free_urls, vec!["wss://*/pb"]);
         assert_eq!(field_of(Config::from_json("[1]")), "config");
         assert_eq!(
             field_of(Config::from_json(r#"{"envelopeUrls":[1]}"#)),

@@ -63,6 +63,13 @@ pub struct Config {
     /// URL patterns (`*` matches anything) of sockets whose text messages are wrapped in an
     /// envelope `{"data": ..., "trace_context": ..., "ts": ...}` (default: none).
     pub envelope_urls: Vec<String>,
+    /// URL patterns (`*` matches anything) of payload-free sockets: their messages are never
+    /// changed (text and binary go out exactly as the page sent them, even when `envelopeUrls`
+    /// also matches); the connection's context goes in the handshake URL as the query parameter
+    /// `traceparent`, and every message span carries its number on the connection
+    /// (`ws.message.sequence`), which a backend following docs/semantic-conventions.md counts the
+    /// same way (default: none).
+    pub payload_free_urls: Vec<String>,
     /// `tracestate` sent with injected context (default empty).
     pub tracestate: String,
     /// Sent messages waiting longer than this for a reply are exported without a round-trip
@@ -126,6 +133,7 @@ impl Default for Config {
                 .map(|s| s.to_string())
                 .collect(),
             envelope_urls: Vec::new(),
+            payload_free_urls: Vec::new(),
             tracestate: String::new(),
             reply_timeout_ms: 10_000,
             propagate_to_origins: Vec::new(),
@@ -294,6 +302,7 @@ mod tests {
         assert_eq!(c.trace_context_field, "trace_context");
         assert_eq!(c.message_type_fields, vec!["type", "event", "op", "action"]);
         assert_eq!(c.keepalive_budget_bytes, 60_000);
+        assert!(c.payload_free_urls.is_empty(), "payload-free is opt-in");
     }
 
     #[test]

@@ -36,8 +36,9 @@ pub(super) const SESSION_SAMPLES_SQL: &str = "SELECT assumeNotNull(SessionId) AS
     ORDER BY session, ClientSendTime DESC LIMIT {samples:UInt64} BY session";
 
 /// Those of the given traces that hold a browser send span (PRODUCER, named `ws.send` or
-/// `ws.send <type>`, from a browser resource): only they can hold round trips, and finding them
-/// reads three columns instead of every span of every trace.
+/// `ws.send <type>`, from a browser resource): only they can hold round trips (a payload-free
+/// connection's trace holds its sends too), and finding them reads three columns instead of
+/// every span of every trace.
 pub(super) fn traces_with_sends_sql() -> String {
     format!(
         "SELECT DISTINCT TraceId FROM otel_traces \

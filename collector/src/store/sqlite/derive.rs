@@ -117,8 +117,9 @@ fn readable_spans(
     Ok(spans)
 }
 
-/// Those of `traces` with a span that may be a browser send: only they can hold round trips,
-/// and checking is much cheaper than reading (and decoding) every span of the others.
+/// Those of `traces` with a span that may be a browser send: only they can hold round trips
+/// (a payload-free connection's trace holds its sends too), and checking is much cheaper than
+/// reading (and decoding) every span of the others.
 fn with_sends(
     conn: &Connection,
     tenant: &str,

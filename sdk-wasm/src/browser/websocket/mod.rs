@@ -1,6 +1,9 @@
 //! WebSocket tracing: a span per message with the trace context carried inside the message,
 //! receive and process spans for incoming messages, round-trip times, and connection lifecycle.
 //!
+//! Sockets matching `payloadFreeUrls` are never changed: their [`Handshake`] puts the
+//! `ws.connect` span's context in the URL, and their message spans are numbered children of it.
+//!
 //! Two ways in, both through the same recording ([`record`]): [`TracedWebSocket`], owned by the
 //! application ([`owned`]), and [`WebSocketPatch`] ([`patch`]), which replaces `window.WebSocket`
 //! with a subclass (`websocket.js`) so sockets opened by any code on the page are traced. Sends
@@ -18,7 +21,7 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsValue;
 
-use super::{Held, Inner};
+use super::{Held, Inner, SpanCtx};
 use crate::Config;
 use crate::message::glob_match;
 
@@ -65,10 +68,39 @@ impl Shared {
     }
 }
 
+/// The handshake of a payload-free socket (its URL matches `payloadFreeUrls`).
+pub(crate) struct Handshake {
+    /// The `ws.connect` span's context, made before the socket exists.
+    ctx: SpanCtx,
+    /// The URL to open: the page's with the `traceparent` parameter.
+    url: String,
+    /// The text added to it, which the page must not see in `socket.url`.
+    added: String,
+}
+
+impl Handshake {
+    /// The handshake of a socket the page opens to `url`, when `payloadFreeUrls` matches it.
+    pub(crate) fn of(inner: &Inner, url: &str) -> Option<Handshake> {
+        if !inner
+            .config
+            .payload_free_urls
+            .iter()
+            .any(|p| glob_match(p, url))
+        {
+            return None;
+        }
+        let ctx = inner.new_ctx(None);
+        let (url, added) = crate::handshake::handshake_url(url, &ctx.traceparent());
+        Some(Handshake { ctx, url, added })
+    }
+}
+
 /// Per-connection recording state.
 pub(crate) struct SocketState {
     url: String,
     envelope: bool,
+    /// A payload-free socket's `ws.connect` context: the parent of its message spans.
+    connect: Option<SpanCtx>,
     created_ns: u64,
     created_ms: f64,
     opened_ms: Cell<Option<f64>>,
@@ -81,7 +113,9 @@ pub(crate) struct SocketState {
 }
 
 impl SocketState {
-    pub(crate) fn new(inner: &Inner, url: &str) -> SocketState {
+    /// The state of a socket the page opened to `url` (`connect`: its payload-free
+    /// [`Handshake`]'s context).
+    pub(crate) fn new(inner: &Inner, url: &str, connect: Option<SpanCtx>) -> SocketState {
         let clean = inner.clean_url(url);
         let envelope = inner
             .config
@@ -92,6 +126,7 @@ impl SocketState {
             reconnects: inner.ws.reconnects(&clean),
             url: clean,
             envelope,
+            connect,
             created_ns: inner.now_ns(),
             created_ms: inner.now_ms(),
             ..SocketState::detached(url)
@@ -103,6 +138,7 @@ impl SocketState {
         SocketState {
             url: url.to_owned(),
             envelope: false,
+            connect: None,
             created_ns: 0,
             created_ms: 0.0,
             opened_ms: Cell::new(None),

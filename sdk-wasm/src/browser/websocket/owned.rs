@@ -8,16 +8,19 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
+use super::super::SpanCtx;
 use super::super::current;
 use super::super::dom::{Listener, describe};
-use super::SocketState;
 use super::record::{on_close, on_error, on_message, on_open, on_send, process_end, process_start};
+use super::{Handshake, SocketState};
 use crate::{Error, Result};
 
 #[wasm_bindgen(module = "/src/browser/websocket/websocket.js")]
 extern "C" {
     #[wasm_bindgen(js_name = tracewireWebSocket)]
     fn global_websocket() -> Option<JsValue>;
+    #[wasm_bindgen(js_name = tracewirePageUrl)]
+    fn page_url(ws: &WebSocket, added: &str);
 }
 
 /// `new WebSocket(url, protocols)` with the browser's own constructor, also while
@@ -104,14 +107,23 @@ impl TracedWebSocket {
         for p in protocols {
             list.push(&JsValue::from_str(p));
         }
-        let ws = construct(url, &list).map_err(|e| Error::Js(describe(&e).1))?;
-        Ok(Self::wrap(ws, url))
+        Self::open(url, &list).map_err(|e| Error::Js(describe(&e).1))
     }
 
-    fn wrap(ws: WebSocket, url: &str) -> TracedWebSocket {
+    /// Opens the socket; a payload-free one with its handshake URL, while its `url` stays `url`.
+    fn open(url: &str, protocols: &JsValue) -> std::result::Result<TracedWebSocket, JsValue> {
+        let handshake = current().and_then(|i| Handshake::of(&i, url));
+        let ws = construct(handshake.as_ref().map_or(url, |h| &h.url), protocols)?;
+        if let Some(h) = &handshake {
+            page_url(&ws, &h.added);
+        }
+        Ok(Self::wrap(ws, url, handshake.map(|h| h.ctx)))
+    }
+
+    fn wrap(ws: WebSocket, url: &str, connect: Option<SpanCtx>) -> TracedWebSocket {
         let inner = current();
         let sock = Rc::new(match &inner {
-            Some(i) => SocketState::new(i, url),
+            Some(i) => SocketState::new(i, url, connect),
             None => SocketState::detached(url),
         });
         let handlers = Rc::new(Handlers {
@@ -258,7 +270,7 @@ impl TracedWebSocket {
         } else {
             protocols
         };
-        Ok(Self::wrap(construct(url, &protocols)?, url))
+        Self::open(url, &protocols)
     }
 
     /// Sends a string, ArrayBuffer, typed array or Blob, traced.

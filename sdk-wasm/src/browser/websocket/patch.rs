@@ -8,12 +8,12 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::super::Inner;
 use super::super::dom::describe;
-use super::SocketState;
+use super::super::{Inner, SpanCtx};
 use super::record::{
     Processing, on_close, on_error, on_message, on_open, on_send, process_end, process_start,
 };
+use super::{Handshake, SocketState};
 use crate::{Error, Result};
 
 #[wasm_bindgen(module = "/src/browser/websocket/websocket.js")]
@@ -42,6 +42,9 @@ enum Event {
     Before,
     /// That listener returned: `id`: the token, `a`: whether it threw.
     After,
+    /// A socket is about to be opened: `a`: the URL; answers `[URL to open, text added]` for a
+    /// payload-free socket, or `undefined`. `Created` follows once the socket exists.
+    Handshake,
 }
 
 impl Event {
@@ -55,6 +58,7 @@ impl Event {
             Event::Message,
             Event::Before,
             Event::After,
+            Event::Handshake,
         ]
         .get(n as usize)
         .copied()
@@ -69,6 +73,10 @@ struct Hooks {
     /// Sockets created through the patched class, by id (a few per page; searched linearly).
     sockets: RefCell<Vec<(u32, Rc<SocketState>)>>,
     next_id: Cell<u32>,
+    /// The `ws.connect` context of the handshake just answered, for the `Created` that follows
+    /// (the constructor runs both synchronously; a constructor that threw in between leaves it
+    /// for the next `Handshake` to replace).
+    handshake: Cell<Option<SpanCtx>>,
     /// Listeners running (nested when a listener dispatches another message).
     processing: RefCell<Vec<Processing>>,
 }
@@ -91,9 +99,16 @@ impl Hooks {
                 let id = self.next_id.get().wrapping_add(1);
                 self.next_id.set(id);
                 let url = a.as_string().unwrap_or_default();
-                let sock = Rc::new(SocketState::new(&inner, &url));
+                let sock = Rc::new(SocketState::new(&inner, &url, self.handshake.take()));
                 self.sockets.borrow_mut().push((id, sock));
                 return JsValue::from(id);
+            }
+            Event::Handshake => {
+                let hs = Handshake::of(&inner, &a.as_string().unwrap_or_default());
+                self.handshake.set(hs.as_ref().map(|h| h.ctx));
+                return hs.map_or(JsValue::UNDEFINED, |h| {
+                    js_sys::Array::of2(&h.url.into(), &h.added.into()).into()
+                });
             }
             Event::After => {
                 let done = {
@@ -131,7 +146,7 @@ impl Hooks {
                 });
                 return JsValue::from(token.map_or(-1.0, |t| t as f64));
             }
-            Event::Created | Event::After => {}
+            Event::Created | Event::After | Event::Handshake => {}
         }
         JsValue::UNDEFINED
     }
@@ -164,6 +179,7 @@ impl WebSocketPatch {
             inner: Rc::downgrade(inner),
             sockets: RefCell::new(Vec::new()),
             next_id: Cell::new(0),
+            handshake: Cell::new(None),
             processing: RefCell::new(Vec::new()),
         };
         let hook: Hook = Closure::new(move |event, id, a, b| match Event::from_js(event) {

@@ -7,8 +7,8 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::super::{Inner, SpanCtx};
 use super::SocketState;
-use crate::message;
 use crate::record::{AttrValue, Attributes, LogRecord, Severity, SpanKind, SpanRecord};
+use crate::{handshake, message};
 use tracewire_semconv::{attribute, event, span, value};
 
 #[wasm_bindgen(module = "/src/browser/websocket/websocket.js")]
@@ -130,10 +130,17 @@ pub(crate) fn on_send(
     data: &JsValue,
 ) -> Option<JsValue> {
     let start_ms = inner.now_ms();
-    let ctx = inner.new_ctx(None);
+    // A payload-free socket's messages are children of its connection (their sequence joins
+    // them to the backend); the others start their own trace or join the active span's.
+    let ctx = inner.new_ctx(sock.connect.map(|c| c.traceparent()));
     sock.sent.set(sock.sent.get() + 1);
     let cfg = &inner.config;
     let (size, format, message_type, replacement) = match data.as_string() {
+        // Payload-free: the type is read, nothing is changed.
+        Some(text) if sock.connect.is_some() => {
+            let t = message::extract(&text, &cfg.trace_context_field, &cfg.message_type_fields);
+            (text.len(), value::FORMAT_TEXT, t.message_type, None)
+        }
         Some(text) => {
             let tp = ctx.traceparent();
             let out = if !cfg.inject_trace_context {
@@ -242,6 +249,9 @@ fn finish_send(
         if let Some(t) = &message_type {
             attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.clone().into()));
         }
+        if let Some(c) = &sock.connect {
+            handshake::message_attributes(&mut attributes, sock.sent.get(), &c.span_id);
+        }
         let span = SpanRecord {
             trace_id: ctx.trace_id,
             span_id: ctx.span_id,
@@ -288,12 +298,19 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
             )
         }
     };
-    let rtt = incoming
-        .parent
-        .as_ref()
-        .and_then(|p| inner.ws.pending.complete(inner, p));
+    let (rtt, parent) = match sock.connect {
+        // Payload-free: a child of the connection, whatever the message says.
+        Some(c) => (None, Some(c.traceparent())),
+        None => (
+            incoming
+                .parent
+                .as_ref()
+                .and_then(|p| inner.ws.pending.complete(inner, p)),
+            incoming.parent,
+        ),
+    };
     // A context we produced is parent-based; otherwise the message starts its own sampled trace.
-    let ctx = inner.new_ctx(incoming.parent);
+    let ctx = inner.new_ctx(parent);
     if ctx.sampled {
         let mut attributes = base_attrs(sock, value::OPERATION_RECEIVE);
         attributes.push((
@@ -306,6 +323,9 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
         }
         if let Some(rtt) = rtt {
             attributes.push((attribute::WS_RTT_MS.into(), AttrValue::Float(rtt)));
+        }
+        if let Some(c) = &sock.connect {
+            handshake::message_attributes(&mut attributes, sock.received.get(), &c.span_id);
         }
         inner.record_span(SpanRecord {
             trace_id: ctx.trace_id,
@@ -379,15 +399,18 @@ pub(crate) fn process_end(inner: &Inner, p: Processing, failed: bool) {
     });
 }
 
+/// A lifecycle span, with the context `ctx` when it was made beforehand (a payload-free
+/// `ws.connect`).
 fn lifecycle_span(
     inner: &Inner,
     sock: &SocketState,
     name: &'static str,
+    ctx: Option<SpanCtx>,
     start_ns: u64,
     mut attributes: Attributes,
     error: Option<String>,
 ) {
-    let ctx = inner.new_ctx(None);
+    let ctx = ctx.unwrap_or_else(|| inner.new_ctx(None));
     if !ctx.sampled {
         return;
     }
@@ -415,6 +438,7 @@ pub(crate) fn on_open(inner: &Inner, sock: &SocketState, ws: &WebSocket) {
         inner,
         sock,
         span::WS_CONNECT,
+        sock.connect,
         sock.created_ns,
         vec![
             (
@@ -468,7 +492,15 @@ pub(crate) fn on_close(inner: &Inner, sock: &SocketState, ev: &CloseEvent) {
         }
         None => Some("connection closed before it opened".to_owned()),
     };
-    lifecycle_span(inner, sock, span::WS_CLOSE, sock.created_ns, attrs, error);
+    lifecycle_span(
+        inner,
+        sock,
+        span::WS_CLOSE,
+        None,
+        sock.created_ns,
+        attrs,
+        error,
+    );
     sock.last_receive.borrow_mut().take();
 }
 

@@ -22,12 +22,18 @@ export function tracewireSize(data) {
   return data instanceof Blob ? data.size : 0;
 }
 
+/** A payload-free socket's `url` as the page opened it: without the `added` context. */
+export function tracewirePageUrl(ws, added) {
+  Object.defineProperty(ws, 'url', { value: ws.url.replace(added, ''), enumerable: true });
+}
+
 // What the class reports through `h.on(event, id, a, b)` (browser/websocket/patch.rs, `Event`).
-const CREATED = 0, SEND = 1, OPEN = 2, CLOSE = 3, ERROR = 4, MESSAGE = 5, BEFORE = 6, AFTER = 7;
+const CREATED = 0, SEND = 1, OPEN = 2, CLOSE = 3, ERROR = 4, MESSAGE = 5, BEFORE = 6, AFTER = 7, HS = 8;
 
 /**
  * A subclass of `Base` (the page's WebSocket) whose instances report to the SDK while `h.live`:
- * creation, sends (the SDK may return the data to send instead), lifecycle events, messages, and
+ * creation (HS first may answer [URL to open, text added]), sends (the SDK may return the data
+ * to send instead), lifecycle events, messages, and
  * each message listener's run (BEFORE returns a token for AFTER, or -1). It stays a WebSocket to
  * the page in every respect; telemetry failures never reach the page's code.
  */
@@ -62,7 +68,9 @@ export function tracewireSocketClass(Base, h) {
   };
   class WebSocket extends Base {
     constructor(url, protocols) {
-      if (protocols === undefined) super(url); else super(url, protocols);
+      const p = on(HS, 0, String(url)), u = p ? p[0] : url;
+      if (protocols === undefined) super(u); else super(u, protocols);
+      if (p) tracewirePageUrl(this, p[1]);
       const id = on(CREATED, 0, String(url));
       if (id === undefined) return;
       this[ID] = id;
