@@ -36,7 +36,8 @@ before(async () => {
 after(stopAll);
 
 /** Opens the page from `origin` with the key; records the requests to the collector (URLs) and
- * their answers (URLs and statuses; page-exit requests may end after the page and go unseen). */
+ * their answers: `sent` as the page saw them, `answered` from Chromium's network log, which also
+ * has the answers to keepalive fetches and beacons (they may come after the span is stored). */
 async function open(origin) {
   const context = await chrome.newContext();
   const page = await context.newPage();
@@ -44,23 +45,40 @@ async function open(origin) {
   const sent = [];
   // Chromium's own network log: it also shows beacons and keepalive fetches sent as the page goes.
   const urls = [];
+  const answered = [];
+  const posts = new Set();
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   cdp.on('Network.requestWillBeSent', (e) => {
-    if (e.request.url.startsWith(tw.otlp) && e.request.method === 'POST') urls.push(e.request.url);
+    if (e.request.url.startsWith(tw.otlp) && e.request.method === 'POST') {
+      urls.push(e.request.url);
+      posts.add(e.requestId);
+    }
+  });
+  cdp.on('Network.responseReceived', (e) => {
+    if (posts.has(e.requestId)) answered.push({ url: e.response.url, status: e.response.status });
   });
   context.on('response', (r) => {
     if (r.url().startsWith(tw.otlp) && r.request().method() === 'POST') sent.push({ url: r.url(), status: r.status() });
   });
   await page.goto(`${origin}/index.html?otlp=${encodeURIComponent(tw.otlp)}&key=${KEY}`);
   await page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
-  return { context, page, sent, urls };
+  return { context, page, sent, urls, answered };
+}
+
+/** Waits (at most 10 s) until `check()` holds; fails with `what()` otherwise. */
+async function until(check, what) {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    assert.ok(Date.now() < deadline, what());
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const found = (name) => poll(`${tw.api}/api/traces?name=${encodeURIComponent(name)}`, (b) => b.traces.length === 1, 20_000, AUTH);
 
 test('the SDK sends with its ingestKey, and at page exit with ?key=', async () => {
-  const { context, page, sent, urls } = await open(site);
+  const { context, page, sent, urls, answered } = await open(site);
   const flushed = `flushed-${Date.now()}`;
   await page.evaluate(async (name) => {
     window.tw.startSpan(name).end();
@@ -78,7 +96,7 @@ test('the SDK sends with its ingestKey, and at page exit with ?key=', async () =
   }, exitFlush);
   await found(exitFlush);
   assert.ok(urls.some((u) => u.includes(`?key=${KEY}`)), JSON.stringify(urls));
-  assert.ok(sent.some((r) => r.url.includes(`?key=${KEY}`) && r.status === 200), JSON.stringify(sent));
+  await until(() => answered.some((r) => r.url.includes(`?key=${KEY}`) && r.status === 200), () => JSON.stringify(answered));
 
   // Leaving the page for real: the span goes out as the page unloads, and is stored.
   const exited = `exited-${Date.now()}`;
