@@ -225,3 +225,28 @@ fn url_after(line: &str, marker: &str) -> Option<String> {
     let rest = &line[line.find(marker)? + marker.len()..];
     Some(rest.split_whitespace().next()?.to_owned())
 }
+
+/// Posts an OTLP/protobuf trace export `body` to `collector`; asserts a 200.
+pub fn post_traces(client: &reqwest::blocking::Client, collector: &Collector, body: &[u8]) {
+    let response = client
+        .post(collector.otlp_url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(body.to_vec())
+        .send()
+        .expect("collector answers");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+/// `GET path` on `collector`'s query API; asserts a 200 and answers its JSON.
+pub fn get_json(
+    client: &reqwest::blocking::Client,
+    collector: &Collector,
+    path: &str,
+) -> serde_json::Value {
+    let response = client
+        .get(collector.api_url(path))
+        .send()
+        .expect("api answers");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    response.json().expect("json")
+}

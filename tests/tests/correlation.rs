@@ -6,32 +6,12 @@
 use std::time::Duration;
 
 use reqwest::blocking::Client;
-use serde_json::Value as Json;
 use tracewire_e2e::clickhouse_store::ClickHouseTest;
-use tracewire_e2e::collector::Collector;
+use tracewire_e2e::collector::{Collector, get_json as get, post_traces as post};
 use tracewire_e2e::exchanges::{MS, OFFSET_NS, SERVER_NS, SESSION, SPANS_PER_EXCHANGE, exchanges};
 use tracewire_e2e::{http_client as client, now_ns};
 
 const EXCHANGES: u8 = 12;
-
-fn post(client: &Client, collector: &Collector, body: &[u8]) {
-    let response = client
-        .post(collector.otlp_url("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(body.to_vec())
-        .send()
-        .expect("collector answers");
-    assert_eq!(response.status().as_u16(), 200);
-}
-
-fn get(client: &Client, collector: &Collector, path: &str) -> Json {
-    let response = client
-        .get(collector.api_url(path))
-        .send()
-        .expect("api answers");
-    assert_eq!(response.status().as_u16(), 200, "{path}");
-    response.json().expect("json")
-}
 
 fn base_ns() -> u64 {
     now_ns() - 60_000 * MS

@@ -13,30 +13,11 @@ use serde_json::Value as Json;
 use tokio_tungstenite::tungstenite::Message;
 use tracewire_e2e::agent_backend::AgentBackend;
 use tracewire_e2e::clickhouse_store::{ClickHouseTest, count_rows, wait_until};
-use tracewire_e2e::collector::Collector;
+use tracewire_e2e::collector::{Collector, get_json as get, post_traces as post};
 use tracewire_e2e::exchanges::{
     MS, OFFSET_NS, PayloadFreeConnection, SERVER_NS, SESSION, payload_free_connection,
 };
 use tracewire_e2e::{http_client as client, now_ns};
-
-fn post(client: &Client, collector: &Collector, body: &[u8]) {
-    let response = client
-        .post(collector.otlp_url("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(body.to_vec())
-        .send()
-        .expect("collector answers");
-    assert_eq!(response.status().as_u16(), 200);
-}
-
-fn get(client: &Client, collector: &Collector, path: &str) -> Json {
-    let response = client
-        .get(collector.api_url(path))
-        .send()
-        .expect("api answers");
-    assert_eq!(response.status().as_u16(), 200, "{path}");
-    response.json().expect("json")
-}
 
 /// A connection of 12 messages, and its reconnect (a new connection, numbers from 1 again) of 5.
 fn connections(base: u64) -> [PayloadFreeConnection; 2] {
