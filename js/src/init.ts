@@ -18,6 +18,18 @@ export interface InitOptions {
    * through the hook.
    */
   instrumentWebSockets?: boolean;
+  /**
+   * Patch `XMLHttpRequest` (axios and other XHR clients) as fetch is patched (default false). Needs
+   * the SDK's `xhr` cargo feature in the package's build (`TRACEWIRE_SDK_FEATURES=xhr`); without
+   * it `init` rejects.
+   */
+  instrumentXhr?: boolean;
+  /**
+   * Trace `EventSource` connections and events (default false). Needs the SDK's `eventsource`
+   * cargo feature in the package's build (`TRACEWIRE_SDK_FEATURES=eventsource`); without it
+   * `init` rejects.
+   */
+  instrumentEventSource?: boolean;
 }
 
 /** The argument of `init`: the SDK configuration plus the options above. */
@@ -40,11 +52,33 @@ export interface Initializer {
 
 /** Splits the package's own options off the SDK configuration (the SDK rejects unknown keys). */
 export function splitConfig(config: InitConfig): { sdk: TracewireConfig; options: InitOptions } {
-  const { instrumentFetch, instrumentWebSockets, ...sdk } = config;
+  const { instrumentFetch, instrumentWebSockets, instrumentXhr, instrumentEventSource, ...sdk } = config;
   const options: InitOptions = {};
   if (instrumentFetch !== undefined) options.instrumentFetch = instrumentFetch;
   if (instrumentWebSockets !== undefined) options.instrumentWebSockets = instrumentWebSockets;
+  if (instrumentXhr !== undefined) options.instrumentXhr = instrumentXhr;
+  if (instrumentEventSource !== undefined) options.instrumentEventSource = instrumentEventSource;
   return { sdk, options };
+}
+
+/** The instrumentations that exist only in builds with one of the SDK's optional cargo features. */
+const OPTIONAL = [
+  ['instrumentXhr', 'xhr'],
+  ['instrumentEventSource', 'eventsource'],
+] as const;
+
+/**
+ * The methods (named as their options) of the optional instrumentations `options` asks for;
+ * throws, before anything has started, when the loaded build lacks one.
+ */
+function optionalMethods(module: SdkModule, options: InitOptions): string[] {
+  const methods = (module.Tracewire as { prototype?: Record<string, unknown> }).prototype ?? {};
+  return OPTIONAL.filter(([option]) => options[option]).map(([option, feature]) => {
+    if (typeof methods[option] !== 'function') {
+      throw new Error(`tracewire: ${option} needs the SDK's \`${feature}\` cargo feature (TRACEWIRE_SDK_FEATURES=${feature})`);
+    }
+    return option;
+  });
 }
 
 export function createInitializer(load: Loader): Initializer {
@@ -56,9 +90,11 @@ export function createInitializer(load: Loader): Initializer {
     const module = await load();
     loaded = module;
     const { sdk, options } = splitConfig(config);
+    const optional = optionalMethods(module, options);
     const tw = module.Tracewire.start(sdk);
     if (options.instrumentFetch ?? true) tw.instrumentFetch();
     if (options.instrumentWebSockets ?? false) tw.instrumentWebSockets();
+    for (const method of optional) (tw as unknown as Record<string, () => void>)[method]!.call(tw);
     client = tw;
     return tw;
   }

@@ -167,6 +167,11 @@ test('a webpack 5 bundle loads the wasm without loaders, and init returns one cl
   await page.goto(`${site}/webpack/index.html?collector=${encodeURIComponent(tw.otlp)}`);
   await page.waitForFunction(() => document.body.dataset.status !== undefined);
   assert.equal(await page.evaluate(() => document.body.dataset.status), 'ready');
+  // The default build has no XHR tracing: asking for it says how to build it, and starts nothing.
+  assert.match(
+    await page.evaluate(() => document.body.dataset.xhr),
+    /instrumentXhr needs the SDK's `xhr` cargo feature \(TRACEWIRE_SDK_FEATURES=xhr\)/,
+  );
   const found = await poll(`${tw.api}/api/traces?service=webpack-app&name=webpack.loaded`, (b) => b.traces.length === 1);
   const trace = await poll(`${tw.api}/api/traces/${found.traces[0].trace_id}`, () => true);
   assert.equal(trace.spans[0].attributes['app.same_client'], 'true');

@@ -4,15 +4,21 @@ import { createInitializer, splitConfig, type SdkModule } from '../src/init.js';
 
 // The only test double in the package: the wasm loader boundary. The real wasm is loaded in
 // headless Chromium by test/browser.test.mjs.
-function fakeModule() {
+// `features` adds the methods a build with those SDK cargo features has (to the client's
+// prototype, where wasm-bindgen puts them).
+function fakeModule(features: string[] = []) {
   const started: TracewireConfig[] = [];
   const calls: string[] = [];
-  const client = {
+  const methods: Record<string, () => number> = {
     instrumentFetch: () => calls.push('instrumentFetch'),
     instrumentWebSockets: () => calls.push('instrumentWebSockets'),
-  } as unknown as Tracewire;
+  };
+  if (features.includes('xhr')) methods.instrumentXhr = () => calls.push('instrumentXhr');
+  if (features.includes('eventsource')) methods.instrumentEventSource = () => calls.push('instrumentEventSource');
+  const client = Object.create(methods) as Tracewire;
   const module = {
     Tracewire: {
+      prototype: methods,
       start(config: TracewireConfig) {
         started.push(config);
         return client;
@@ -75,6 +81,33 @@ describe('init', () => {
     });
     expect(second.calls).toEqual(['instrumentWebSockets']);
     expect(second.started).toEqual([config]);
+  });
+
+  it('instruments XHR and EventSource when asked and the build has them', async () => {
+    const fake = fakeModule(['xhr', 'eventsource']);
+    await createInitializer(async () => fake.module).init({
+      ...config,
+      instrumentXhr: true,
+      instrumentEventSource: true,
+    });
+    expect(fake.calls).toEqual(['instrumentFetch', 'instrumentXhr', 'instrumentEventSource']);
+    expect(fake.started).toEqual([config]);
+
+    const off = fakeModule(['xhr', 'eventsource']);
+    await createInitializer(async () => off.module).init({ ...config, instrumentXhr: false });
+    expect(off.calls).toEqual(['instrumentFetch']);
+  });
+
+  it('rejects before starting when the build lacks an asked-for instrumentation', async () => {
+    const fake = fakeModule(['eventsource']);
+    const page = createInitializer(async () => fake.module);
+    await expect(page.init({ ...config, instrumentXhr: true })).rejects.toThrow(
+      /instrumentXhr needs the SDK's `xhr` cargo feature \(TRACEWIRE_SDK_FEATURES=xhr\)/,
+    );
+    expect(fake.started).toEqual([]);
+    expect(fake.calls).toEqual([]);
+    await expect(page.init({ ...config, instrumentEventSource: true })).resolves.toBe(fake.client);
+    expect(fake.calls).toEqual(['instrumentFetch', 'instrumentEventSource']);
   });
 });
 
