@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::{Histogram, Rollup, Rollups};
+use crate::counted;
 use crate::logsearch::{LogCountQuery, LogFilter, TextQuery};
 use crate::model::{
     CallQuery, MetricCatalogQuery, MetricKind, MetricPointQuery, RollupQuery, RoundTripQuery,
@@ -67,7 +68,8 @@ impl Quantile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
-    /// A WebSocket round-trip latency quantile in milliseconds, of one message type or all.
+    /// A WebSocket round-trip latency quantile in milliseconds, of one message type or all;
+    /// `total` includes the round trips the browser counted without a span.
     WsLatency {
         /// `total`, `uplink`, `server` or `downlink` [default: total].
         #[serde(default)]
@@ -79,7 +81,8 @@ pub enum Condition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_type: Option<String>,
     },
-    /// Failed round trips over round trips, per message type (or of one).
+    /// Failed round trips over round trips, per message type (or of one), counted messages
+    /// included as in the dashboard.
     WsErrorRatio {
         /// Only this message type.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,8 +342,10 @@ impl Condition {
     }
 }
 
-/// The round trips of a window added up per message type: the store's rollups when it keeps
-/// them for the window, else the round trips themselves.
+/// The messages of a window added up per message type, as the WebSocket dashboard adds them
+/// up: the round trips from the store's rollups when it keeps them for the window, else the
+/// round trips themselves; then the messages the browser counted without a span
+/// ([`crate::counted`]).
 async fn round_trips(
     reader: &Reader<'_>,
     message_type: Option<String>,
@@ -354,24 +359,23 @@ async fn round_trips(
         step_ns: end_ns - start_ns,
         buckets: 1,
     };
-    if let Some(rollups) = reader.rollups(&query).await? {
-        return Ok(rollups);
-    }
-    let points = reader
-        .round_trip_points(&RoundTripQuery {
-            message_type,
-            start_ns,
-            end_ns,
-            limit: MAX_ROUND_TRIPS,
-            ..RoundTripQuery::default()
-        })
-        .await?;
-    Ok(Rollups::of_points(
-        start_ns,
-        end_ns - start_ns,
-        1,
-        points.iter(),
-    ))
+    let mut rollups = match reader.rollups(&query).await? {
+        Some(rollups) => rollups,
+        None => {
+            let points = reader
+                .round_trip_points(&RoundTripQuery {
+                    message_type,
+                    start_ns,
+                    end_ns,
+                    limit: MAX_ROUND_TRIPS,
+                    ..RoundTripQuery::default()
+                })
+                .await?;
+            Rollups::of_points(start_ns, end_ns - start_ns, 1, points.iter())
+        }
+    };
+    counted::add_counted(reader, &query, &mut rollups).await?;
+    Ok(rollups)
 }
 
 /// A service's (or operation's) calls of a window, added up.
