@@ -466,3 +466,69 @@ async fn metric(
     }
     Ok(samples)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tracewire_semconv::{attribute, event};
+
+    use super::*;
+    use crate::correlate::bin_bounds;
+    use crate::testing::{browser_event, one_exchange, reads, store_logs, store_spans, temp_store};
+
+    const MS: i64 = 1_000_000;
+    const MINUTE: i64 = 60_000 * MS;
+
+    #[tokio::test]
+    async fn websocket_conditions_count_the_messages_the_browser_counted() {
+        let (_dir, store, _) = temp_store(100).await;
+        // One traced round trip of 10 ms at 0 (of no message type), and three counted sends of
+        // 200 ms, one of whose replies failed in its listener.
+        store_spans(&store, one_exchange(0)).await;
+        let bin = bin_bounds().partition_point(|&low| low <= 200 * MS as u64);
+        let rtt = format!("{bin}:3");
+        store_logs(
+            &store,
+            vec![browser_event(
+                event::WS_MESSAGE_RATE,
+                20 * MS,
+                &[
+                    (attribute::WS_COUNTED_SENT, "3"),
+                    (attribute::WS_COUNTED_ERRORS, "1"),
+                    (attribute::WS_COUNTED_RTT, &rtt),
+                ],
+            )],
+        )
+        .await;
+        assert!(
+            store
+                .derive(Duration::from_secs(10))
+                .await
+                .expect("derived")
+        );
+        let reader = reads(&store);
+        // A whole minute (SQLite's stored rollups) and a window that is not (the round trips).
+        for (end, window) in [(MINUTE, MINUTE), (MINUTE, MINUTE + 7 * MS)] {
+            let ratio = Condition::WsErrorRatio { message_type: None }
+                .sample(&reader, end, window)
+                .await
+                .expect("sampled");
+            assert_eq!(ratio.len(), 1, "{ratio:?}");
+            assert_eq!(ratio[0].value, 0.25, "one failed of four");
+            let latency = Condition::WsLatency {
+                field: Leg::Total,
+                quantile: Quantile::P50,
+                message_type: None,
+            }
+            .sample(&reader, end, window)
+            .await
+            .expect("sampled");
+            let p50 = latency[0].value;
+            assert!(
+                (p50 - 200.0).abs() <= 2.0,
+                "p50 {p50} ms of 10, 200, 200, 200"
+            );
+        }
+    }
+}
