@@ -286,6 +286,9 @@ describe('websocket dashboard, session and live tail', () => {
     const types = await page.getByRole('table', { name: 'Message types' }).innerText();
     assert.match(types, /run_agent/);
     assert.match(types, /chat/);
+    // Every message of these was traced: nothing counted without a trace, nothing dropped.
+    assert.match(types, /Traced \/ counted/);
+    assert.equal(await page.getByRole('note').filter({ hasText: /counted without a trace|dropped/ }).count(), 0);
     assert.match(await page.locator('.slowest').innerText(), /chat|run_agent/);
     const hot = page.getByRole('table', { name: 'Hot routes' });
     assert.match(await hot.innerText(), /\/api\/agents\/status\s+120/);
