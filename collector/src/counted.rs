@@ -7,7 +7,7 @@
 //! counted. Stored rollups stay of round trips only: counts are added when read.
 //!
 //! Only records of browser resources ([`Source::Browser`]) count. A record with a damaged
-//! attribute (a count that is not a non-negative integer below [`MAX_RECORD_COUNT`], an
+//! attribute (a count it adds up that is not an integer from 0 to [`MAX_RECORD_COUNT`], a
 //! `ws.counted.rtt` pair that is not `bin:count` of a histogram bin) is left out whole and the
 //! request is answered without it: one bad record must not take the dashboard down, and a
 //! part of a record would count its messages without their latencies or the other way round.
@@ -133,8 +133,10 @@ pub fn add_records(
             Ok(m) if m.rollup == Rollup::default() => {}
             Ok(m) => rollups.add(m.time_ns, &m.message_type, &m.rollup),
             Err(e) => {
+                if damaged == 0 {
+                    tracing::debug!(error = %e, "Damaged ws.message_rate record left out");
+                }
                 damaged += 1;
-                tracing::debug!(error = %e, "Damaged ws.message_rate record left out");
             }
         }
     }
@@ -157,8 +159,8 @@ pub async fn add_counted(
         })
         .await?;
     let damaged = add_records(&records, query.message_type.as_deref(), rollups);
-    if damaged > 0 {
-        tracing::debug!(damaged, "ws.message_rate records left out");
+    if damaged > 1 {
+        tracing::debug!(damaged, "Damaged ws.message_rate records left out");
     }
     Ok(())
 }
