@@ -54,6 +54,7 @@ async fn added_up(api: &Api, scope: Scope, query: RollupQuery) -> Result<Rollups
     Ok(rollups)
 }
 
+/// The round trips alone, as [`added_up`] adds them up.
 async fn round_trips(
     api: &Api,
     reader: &Reader<'_>,
