@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod correlate;
+pub mod counted;
 pub mod decode;
 pub mod hangup;
 pub mod live;

@@ -237,6 +237,23 @@ pub fn post_traces(client: &reqwest::blocking::Client, collector: &Collector, bo
     assert_eq!(response.status().as_u16(), 200);
 }
 
+/// Posts an OTLP/JSON export `body` to `path` (`/v1/traces`, `/v1/logs`, ...) of `collector`;
+/// asserts a 200.
+pub fn post_otlp_json(
+    client: &reqwest::blocking::Client,
+    collector: &Collector,
+    path: &str,
+    body: &serde_json::Value,
+) {
+    let response = client
+        .post(collector.otlp_url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .expect("collector answers");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+}
+
 /// `GET path` on `collector`'s query API; asserts a 200 and answers its JSON.
 pub fn get_json(
     client: &reqwest::blocking::Client,

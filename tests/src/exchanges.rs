@@ -1,10 +1,11 @@
 //! Synthetic WebSocket exchanges as OTLP requests, following docs/semantic-conventions.md: for
 //! each message a browser `ws.send`, the backend's `ws.receive` child with a database child, and
 //! the browser's `ws.receive` of the reply with its `ws.process`; plus the browser SDK's
-//! `http.client.request_rate` log records. The backend's clock runs [`OFFSET_NS`] ahead.
+//! `http.client.request_rate` and `ws.message_rate` log records. The backend's clock runs
+//! [`OFFSET_NS`] ahead.
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use prost::Message;
@@ -339,6 +340,33 @@ pub fn request_rates(time_ns: u64, rates: &[(&str, u64, &str)]) -> Vec<u8> {
                 text(attribute::HTTP_ROUTE, route),
                 text(attribute::HTTP_CLIENT_REQUEST_COUNT, count.to_string()),
                 text(attribute::SESSION_ID, session),
+            ],
+            ..Default::default()
+        })
+        .collect();
+    logs_request(browser_resource("web"), records).encode_to_vec()
+}
+
+/// `ExportLogsServiceRequest` with the browser's `ws.message_rate` records (messages it counted
+/// without a span): `(message type, counted sends, counted receives whose listener threw)` each.
+pub fn message_rates(time_ns: u64, rates: &[(&str, i64, i64)]) -> Vec<u8> {
+    let records = rates
+        .iter()
+        .map(|&(message_type, sent, errors)| LogRecord {
+            time_unix_nano: time_ns,
+            severity_number: 9,
+            event_name: event::WS_MESSAGE_RATE.into(),
+            body: Some(AnyValue {
+                value: Some(Value::StringValue(format!(
+                    "{sent} messages counted on ws://app/ws"
+                ))),
+            }),
+            attributes: vec![
+                text(attribute::SESSION_ID, SESSION),
+                text(attribute::URL_FULL, "ws://app/ws"),
+                text(attribute::WS_MESSAGE_TYPE, message_type),
+                attr(attribute::WS_COUNTED_SENT, Value::IntValue(sent)),
+                attr(attribute::WS_COUNTED_ERRORS, Value::IntValue(errors)),
             ],
             ..Default::default()
         })

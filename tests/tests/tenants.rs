@@ -19,6 +19,7 @@ use tracewire_e2e::clickhouse_store::{
     ClickHouseTest, logs_request, now_ns, trace_id, traces_request, wait_until,
 };
 use tracewire_e2e::collector::Collector;
+use tracewire_e2e::exchanges::message_rates;
 use tracewire_e2e::http_client;
 
 const ACME_KEY: &str = "twsk_tenants_acme_key_0001";
@@ -34,10 +35,12 @@ fn access_file(dir: &std::path::Path) -> String {
     path.display().to_string()
 }
 
-/// One tenant's data, as OTLP protobuf bodies: its traces (ids from 1) and its logs.
+/// One tenant's data, as OTLP protobuf bodies: its traces (ids from 1), its logs and the
+/// browser's counted chat messages (ten per log record).
 struct Data {
     traces: Vec<u8>,
     logs: Vec<u8>,
+    counted: Vec<u8>,
 }
 
 fn shift_service(request: &mut ExportTraceServiceRequest, service: &str, by_ns: u64) {
@@ -70,11 +73,16 @@ fn data(base: u64, traces: u64, spans: u64, skew_ns: u64, log_trace: u64, logs: 
     Data {
         traces: request.encode_to_vec(),
         logs: logs_request(log_trace, logs, base).encode_to_vec(),
+        counted: message_rates(base + 1_000_000_000, &[("chat", 10 * logs as i64, 1)]),
     }
 }
 
 fn send(http: &Client, collector: &Collector, key: Option<&str>, data: &Data) {
-    for (path, body) in [("/v1/traces", &data.traces), ("/v1/logs", &data.logs)] {
+    for (path, body) in [
+        ("/v1/traces", &data.traces),
+        ("/v1/logs", &data.logs),
+        ("/v1/logs", &data.counted),
+    ] {
         let mut request = http
             .post(collector.otlp_url(path))
             .header("content-type", "application/x-protobuf")
@@ -149,7 +157,7 @@ fn each_tenant_sees_only_its_own(shared: &Collector, name: &str) {
     let base = now_ns() - 600_000_000_000;
     let end = now_ns();
     // The same trace ids (1 to 6) and sessions in both tenants; globex's browser clock is 70 ms
-    // ahead, so mixed-up clock offsets would show.
+    // ahead, so mixed-up clock offsets would show; acme counted 40 chat messages, globex 70.
     let acme = data(base, 6, 4, 0, 1, 4);
     let globex = data(base, 9, 5, 70_000_000, 2, 7);
     let alone = [
@@ -191,6 +199,20 @@ fn each_tenant_sees_only_its_own(shared: &Collector, name: &str) {
             );
         }
     }
+    // Each tenant's dashboard counts its own counted messages, and only those.
+    let counted = |token| {
+        let path = format!("/api/ws/message-types?start={base}&end={end}");
+        let types = get(&http, shared, &path, Some(token)).1;
+        types["types"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["message_type"] == "chat"))
+            .map(|t| t["counted"].clone())
+    };
+    assert_eq!(
+        (counted(ACME_TOKEN), counted(GLOBEX_TOKEN)),
+        (Some(json!(40)), Some(json!(70))),
+        "{name}"
+    );
     // The same trace id holds different spans in each tenant; a trace only globex sent is a 404
     // for acme, exactly as if it did not exist.
     let shared_trace = format!("/api/traces/{}", hex::encode(trace_id(2)));
@@ -332,6 +354,7 @@ fn rows_stored_without_an_access_file_stay_readable_by_the_default_tenant() {
     let after = Data {
         traces: request.encode_to_vec(),
         logs: after.logs,
+        counted: after.counted,
     };
     send(&http, &guarded, Some(ACME_KEY), &after);
     let listed = get(&http, &guarded, "/api/traces?limit=100", Some(ACME_TOKEN)).1;

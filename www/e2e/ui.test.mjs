@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  BACKEND_RESOURCE, eventually, exchange, getJson, launchBrowser, newPage, postJson, screenshot,
-  sendBrowserActivity, sendExchanges, sendWithPythonSdk, spanId, startCollector, traceId,
+  BACKEND_RESOURCE, BROWSER_RESOURCE, eventually, exchange, getJson, launchBrowser, newPage, postJson, postLogs,
+  screenshot, sendBrowserActivity, sendExchanges, sendWithPythonSdk, spanId, startCollector, traceId,
 } from './harness.mjs';
 
 let collector;
@@ -286,6 +286,9 @@ describe('websocket dashboard, session and live tail', () => {
     const types = await page.getByRole('table', { name: 'Message types' }).innerText();
     assert.match(types, /run_agent/);
     assert.match(types, /chat/);
+    // Every message of these was traced: nothing counted without a trace, nothing dropped.
+    assert.match(types, /Traced \/ counted/);
+    assert.equal(await page.getByRole('note').filter({ hasText: /counted without a trace|dropped/ }).count(), 0);
     assert.match(await page.locator('.slowest').innerText(), /chat|run_agent/);
     const hot = page.getByRole('table', { name: 'Hot routes' });
     assert.match(await hot.innerText(), /\/api\/agents\/status\s+120/);
@@ -435,6 +438,38 @@ describe('a new collector', () => {
       );
       assert.ok(dots.every((n) => n >= 10), `series pixels per latency chart ${dots}`);
       await screenshot(page, 'ws-dashboard-one-round-trip');
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  test('message types show traced and counted messages, and a line names the untraced ones and the SDK\'s drops', async () => {
+    const fresh = await startCollector('counted');
+    try {
+      const t0 = Date.now() - 120_000;
+      await sendExchanges(fresh.otlp, [exchange({ t0, type: 'chat' }), exchange({ t0: t0 + 1_000, type: 'chat' })]);
+      const int = (key, n) => ({ key, value: { intValue: String(n) } });
+      const at = String(BigInt(t0 + 5_000) * 1_000_000n);
+      await postLogs(fresh.otlp, BROWSER_RESOURCE, [
+        {
+          timeUnixNano: at, severityNumber: 9, eventName: 'ws.message_rate',
+          body: { stringValue: '1200 messages counted on ws://app/ws' },
+          attributes: [
+            { key: 'ws.message.type', value: { stringValue: 'chat' } },
+            int('ws.counted.sent', 1200), int('ws.counted.received', 1200), int('ws.counted.errors', 0),
+          ],
+        },
+        { timeUnixNano: at, severityNumber: 13, eventName: 'tracewire.dropped', attributes: [int('tracewire.dropped.count', 7)] },
+      ]);
+      const page = await newPage(browser);
+      await page.goto(`${fresh.api}/ws`);
+      const row = page.getByRole('table', { name: 'Message types' }).locator('tr', { hasText: 'chat' });
+      await row.waitFor();
+      assert.match(await row.innerText(), /\b1202\b[\s\S]*2 \/ 1,200/);
+      const note = page.getByRole('note');
+      assert.match(await note.innerText(), /^1,200 messages were counted without a trace .*; the SDK dropped 7 items/);
+      await screenshot(page, 'ws-dashboard-counted');
       assert.deepEqual(page.errors, []);
     } finally {
       await fresh.stop();

@@ -80,7 +80,10 @@ export interface Percentiles {
 
 export interface LatencyBucket {
   time_unix_nano: UnixNanos;
+  /** Round trips: traced ones and sends the browser counted without a span. */
   count: number;
+  /** The part of `count` counted without a span (in `total`'s percentiles, not in the legs'). */
+  counted: number;
   total: Percentiles | null;
   uplink: Percentiles | null;
   server: Percentiles | null;
@@ -94,7 +97,12 @@ export interface LatencyResponse {
 
 export interface MessageType {
   message_type: string;
+  /** `traced` + `counted`. */
   count: number;
+  /** Messages with a trace. */
+  traced: number;
+  /** Messages the browser SDK counted without a span (beyond its allowance, or sampled out). */
+  counted: number;
   errors: number;
   rate_per_s: number;
   p50_total_ns: number | null;
@@ -103,10 +111,18 @@ export interface MessageType {
   slowest_trace_id: string | null;
 }
 
+export interface MessageTypesResponse {
+  types: MessageType[];
+  /** Items the browser SDK dropped in the window (its queue was full). */
+  dropped: number;
+}
+
 /** One message type's messages and failed messages per step, from the answer's start. */
 export interface TypeRates {
   message_type: string;
   count: number[];
+  /** The part of `count` counted without a span. */
+  counted: number[];
   errors: number[];
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::{Histogram, Rollup, Rollups};
+use crate::counted;
 use crate::logsearch::{LogCountQuery, LogFilter, TextQuery};
 use crate::model::{
     CallQuery, MetricCatalogQuery, MetricKind, MetricPointQuery, RollupQuery, RoundTripQuery,
@@ -67,7 +68,8 @@ impl Quantile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
-    /// A WebSocket round-trip latency quantile in milliseconds, of one message type or all.
+    /// A WebSocket round-trip latency quantile in milliseconds, of one message type or all;
+    /// `total` includes the round trips the browser counted without a span.
     WsLatency {
         /// `total`, `uplink`, `server` or `downlink` [default: total].
         #[serde(default)]
@@ -79,7 +81,8 @@ pub enum Condition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_type: Option<String>,
     },
-    /// Failed round trips over round trips, per message type (or of one).
+    /// Failed round trips over round trips, per message type (or of one), counted messages
+    /// included as in the dashboard.
     WsErrorRatio {
         /// Only this message type.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,8 +342,10 @@ impl Condition {
     }
 }
 
-/// The round trips of a window added up per message type: the store's rollups when it keeps
-/// them for the window, else the round trips themselves.
+/// The messages of a window added up per message type, as the WebSocket dashboard adds them
+/// up: the round trips from the store's rollups when it keeps them for the window, else the
+/// round trips themselves; then the messages the browser counted without a span
+/// ([`crate::counted`]).
 async fn round_trips(
     reader: &Reader<'_>,
     message_type: Option<String>,
@@ -354,24 +359,23 @@ async fn round_trips(
         step_ns: end_ns - start_ns,
         buckets: 1,
     };
-    if let Some(rollups) = reader.rollups(&query).await? {
-        return Ok(rollups);
-    }
-    let points = reader
-        .round_trip_points(&RoundTripQuery {
-            message_type,
-            start_ns,
-            end_ns,
-            limit: MAX_ROUND_TRIPS,
-            ..RoundTripQuery::default()
-        })
-        .await?;
-    Ok(Rollups::of_points(
-        start_ns,
-        end_ns - start_ns,
-        1,
-        points.iter(),
-    ))
+    let mut rollups = match reader.rollups(&query).await? {
+        Some(rollups) => rollups,
+        None => {
+            let points = reader
+                .round_trip_points(&RoundTripQuery {
+                    message_type,
+                    start_ns,
+                    end_ns,
+                    limit: MAX_ROUND_TRIPS,
+                    ..RoundTripQuery::default()
+                })
+                .await?;
+            Rollups::of_points(start_ns, end_ns - start_ns, 1, points.iter())
+        }
+    };
+    counted::add_counted(reader, &query, &mut rollups).await?;
+    Ok(rollups)
 }
 
 /// A service's (or operation's) calls of a window, added up.
@@ -461,4 +465,70 @@ async fn metric(
         );
     }
     Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tracewire_semconv::{attribute, event};
+
+    use super::*;
+    use crate::correlate::bin_bounds;
+    use crate::testing::{browser_event, one_exchange, reads, store_logs, store_spans, temp_store};
+
+    const MS: i64 = 1_000_000;
+    const MINUTE: i64 = 60_000 * MS;
+
+    #[tokio::test]
+    async fn websocket_conditions_count_the_messages_the_browser_counted() {
+        let (_dir, store, _) = temp_store(100).await;
+        // One traced round trip of 10 ms at 0 (of no message type), and three counted sends of
+        // 200 ms, one of whose replies failed in its listener.
+        store_spans(&store, one_exchange(0)).await;
+        let bin = bin_bounds().partition_point(|&low| low <= 200 * MS as u64);
+        let rtt = format!("{bin}:3");
+        store_logs(
+            &store,
+            vec![browser_event(
+                event::WS_MESSAGE_RATE,
+                20 * MS,
+                &[
+                    (attribute::WS_COUNTED_SENT, "3"),
+                    (attribute::WS_COUNTED_ERRORS, "1"),
+                    (attribute::WS_COUNTED_RTT, &rtt),
+                ],
+            )],
+        )
+        .await;
+        assert!(
+            store
+                .derive(Duration::from_secs(10))
+                .await
+                .expect("derived")
+        );
+        let reader = reads(&store);
+        // A whole minute (SQLite's stored rollups) and a window that is not (the round trips).
+        for (end, window) in [(MINUTE, MINUTE), (MINUTE, MINUTE + 7 * MS)] {
+            let ratio = Condition::WsErrorRatio { message_type: None }
+                .sample(&reader, end, window)
+                .await
+                .expect("sampled");
+            assert_eq!(ratio.len(), 1, "{ratio:?}");
+            assert_eq!(ratio[0].value, 0.25, "one failed of four");
+            let latency = Condition::WsLatency {
+                field: Leg::Total,
+                quantile: Quantile::P50,
+                message_type: None,
+            }
+            .sample(&reader, end, window)
+            .await
+            .expect("sampled");
+            let p50 = latency[0].value;
+            assert!(
+                (p50 - 200.0).abs() <= 2.0,
+                "p50 {p50} ms of 10, 200, 200, 200"
+            );
+        }
+    }
 }

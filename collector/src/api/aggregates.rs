@@ -1,7 +1,8 @@
-//! Aggregates of the round trips of a window: latency percentiles per step
+//! Aggregates of the WebSocket messages of a window: latency percentiles per step
 //! (`GET /api/ws/latency`), per message type (`GET /api/ws/message-types`) and message rates
 //! per step and type (`GET /api/ws/rates`). They add up the store's rollups when it keeps them
-//! for the window, else the round trips themselves, read once for concurrent requests.
+//! for the window, else the round trips themselves, read once for concurrent requests, and the
+//! messages the browser counted without a span ([`crate::counted`]).
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,9 @@ use super::shared::caught_up;
 use super::state::Api;
 use super::window::{Stepped, Window, Windowed};
 use crate::correlate::{Percentiles, Rollups};
+use crate::counted;
 use crate::model::{RollupQuery, RoundTripQuery};
-use crate::store::Scope;
+use crate::store::{Reader, Scope};
 
 /// Round trips aggregated by the latency, rate and message-type endpoints at most (the newest).
 const MAX_AGGREGATED: usize = 1_000_000;
@@ -33,21 +35,34 @@ pub(super) struct LatencyParams {
 struct Bucket {
     time_unix_nano: String,
     count: u64,
+    counted: u64,
     total: Option<Percentiles>,
     uplink: Option<Percentiles>,
     server: Option<Percentiles>,
     downlink: Option<Percentiles>,
 }
 
-/// The round trips of a window (of one message type when given) added up per step: from the
-/// store's rollups when it keeps them for this window, else from the newest round trips (at
-/// most [`MAX_AGGREGATED`]), read once for concurrent requests of the same window. Both give
-/// the same answer for the same round trips.
+/// The messages of a window (of one message type when given) added up per step: the round
+/// trips from the store's rollups when it keeps them for this window, else from the newest
+/// round trips (at most [`MAX_AGGREGATED`]), read once for concurrent requests of the same
+/// window; both give the same answer for the same round trips. Then the messages the browser
+/// counted without a span ([`counted`]), each at its record's time.
 async fn added_up(api: &Api, scope: Scope, query: RollupQuery) -> Result<Rollups, ApiError> {
     let reader = api.store.reader(scope);
-    if reader.keeps_rollups_for(&query) {
+    let mut rollups = round_trips(api, &reader, &query).await?;
+    counted::add_counted(&reader, &query, &mut rollups).await?;
+    Ok(rollups)
+}
+
+/// The round trips alone, as [`added_up`] adds them up.
+async fn round_trips(
+    api: &Api,
+    reader: &Reader<'_>,
+    query: &RollupQuery,
+) -> Result<Rollups, ApiError> {
+    if reader.keeps_rollups_for(query) {
         caught_up(&api.store).await;
-        if let Some(rollups) = reader.rollups(&query).await? {
+        if let Some(rollups) = reader.rollups(query).await? {
             return Ok(rollups);
         }
     }
@@ -55,9 +70,9 @@ async fn added_up(api: &Api, scope: Scope, query: RollupQuery) -> Result<Rollups
         .reads
         .points(
             &api.store,
-            &reader,
+            reader,
             RoundTripQuery {
-                message_type: query.message_type,
+                message_type: query.message_type.clone(),
                 start_ns: query.start_ns,
                 end_ns: query.end_ns,
                 limit: MAX_AGGREGATED,
@@ -98,6 +113,7 @@ pub(super) async fn latency(
         .map(|(i, r)| Bucket {
             time_unix_nano: (start_ns + i as i64 * step_ns).to_string(),
             count: r.count,
+            counted: r.counted,
             total: r.total.percentiles(),
             uplink: r.uplink.percentiles(),
             server: r.server.percentiles(),
@@ -115,6 +131,8 @@ pub(super) struct MessageTypeParams {}
 struct MessageTypeView {
     message_type: String,
     count: u64,
+    traced: u64,
+    counted: u64,
     errors: u64,
     rate_per_s: f64,
     p50_total_ns: Option<i64>,
@@ -123,14 +141,15 @@ struct MessageTypeView {
     slowest_trace_id: Option<String>,
 }
 
-/// `GET /api/ws/message-types`: count, error count, rate and latency per message type, slowest
-/// first.
+/// `GET /api/ws/message-types`: count (traced and counted), error count, rate and latency per
+/// message type, slowest first, and the items the browser SDK dropped in the window.
 pub(super) async fn message_types(
     State(api): State<Api>,
     ReadScope(scope): ReadScope,
     Windowed { window, .. }: Windowed<MessageTypeParams>,
 ) -> Result<Response, ApiError> {
     let Window { start_ns, end_ns } = window;
+    let dropped = counted::dropped(&api.store.reader(scope.clone()), start_ns, end_ns).await?;
     // One step over the whole window.
     let rollups = added_up(&api, scope, window.rollups(None, end_ns - start_ns, 1)).await?;
     let seconds = (end_ns - start_ns) as f64 / 1e9;
@@ -141,6 +160,8 @@ pub(super) async fn message_types(
             let pct = r.total.percentiles();
             MessageTypeView {
                 count: r.count,
+                traced: r.count.saturating_sub(r.counted),
+                counted: r.counted,
                 errors: r.errors,
                 rate_per_s: r.count as f64 / seconds,
                 p50_total_ns: pct.map(|p| p.p50),
@@ -156,7 +177,7 @@ pub(super) async fn message_types(
             .cmp(&a.p95_total_ns)
             .then_with(|| a.message_type.cmp(&b.message_type))
     });
-    Ok(Json(json!({ "types": views })).into_response())
+    Ok(Json(json!({ "types": views, "dropped": dropped })).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,10 +193,29 @@ const OTHER_TYPES: &str = "(other)";
 struct RateSeries {
     message_type: String,
     count: Vec<u64>,
+    counted: Vec<u64>,
     errors: Vec<u64>,
 }
 
-/// `GET /api/ws/rates`: messages and failed messages per step and message type, the busiest
+impl RateSeries {
+    fn new(message_type: &str, buckets: usize) -> Self {
+        Self {
+            message_type: message_type.to_owned(),
+            count: vec![0; buckets],
+            counted: vec![0; buckets],
+            errors: vec![0; buckets],
+        }
+    }
+
+    fn add(&mut self, index: usize, count: u64, counted: u64, errors: u64) {
+        self.count[index] += count;
+        self.counted[index] += counted;
+        self.errors[index] += errors;
+    }
+}
+
+/// `GET /api/ws/rates`: messages (and of them those counted without a span) and failed messages
+/// per step and message type, the busiest
 /// [`RATE_TYPES`] types by name and the rest summed.
 pub(super) async fn rates(
     State(api): State<Api>,
@@ -191,26 +231,18 @@ pub(super) async fn rates(
     let rollups = added_up(&api, scope, window.rollups(None, step, buckets)).await?;
     let mut by_type: BTreeMap<&str, RateSeries> = BTreeMap::new();
     for (index, kind, r) in rollups.cells() {
-        let series = by_type.entry(kind).or_insert_with(|| RateSeries {
-            message_type: kind.to_owned(),
-            count: vec![0; buckets],
-            errors: vec![0; buckets],
-        });
-        series.count[index] += r.count;
-        series.errors[index] += r.errors;
+        by_type
+            .entry(kind)
+            .or_insert_with(|| RateSeries::new(kind, buckets))
+            .add(index, r.count, r.counted, r.errors);
     }
     let mut types: Vec<RateSeries> = by_type.into_values().collect();
     types.sort_by_key(|t| std::cmp::Reverse(t.count.iter().sum::<u64>()));
     if types.len() > RATE_TYPES {
-        let mut other = RateSeries {
-            message_type: OTHER_TYPES.to_owned(),
-            count: vec![0; buckets],
-            errors: vec![0; buckets],
-        };
+        let mut other = RateSeries::new(OTHER_TYPES, buckets);
         for t in types.drain(RATE_TYPES..) {
-            for (i, (c, e)) in t.count.iter().zip(&t.errors).enumerate() {
-                other.count[i] += c;
-                other.errors[i] += e;
+            for i in 0..buckets {
+                other.add(i, t.count[i], t.counted[i], t.errors[i]);
             }
         }
         types.push(other);

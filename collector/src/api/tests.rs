@@ -251,6 +251,13 @@ mod correlation {
     }
 
     async fn app_with_exchanges() -> (tempfile::TempDir, Router, i64) {
+        app_with_exchanges_and(|_| Vec::new()).await
+    }
+
+    /// [`app_with_exchanges`], with the log records `more` makes of the exchanges' base time.
+    async fn app_with_exchanges_and(
+        more: impl FnOnce(i64) -> Vec<LogRecord>,
+    ) -> (tempfile::TempDir, Router, i64) {
         let (dir, store, metrics) = temp_store(10_000).await;
         let base = now() - 10_000 * MS;
         let mut spans = Vec::new();
@@ -297,11 +304,12 @@ mod correlation {
             .into(),
             event_name: "http.client.request_rate".into(),
         };
-        let logs = vec![
+        let mut logs = vec![
             rate("GET /api/agents", 600, "sess-1"),
             rate("GET /api/agents", 400, "sess-2"),
             rate("GET /api/me", 3, "sess-1"),
         ];
+        logs.extend(more(base));
         store
             .queue()
             .try_submit(Batch {
@@ -467,6 +475,129 @@ mod correlation {
             (status, body["error"]["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_step"))
         );
+    }
+
+    /// Chat sends the browser counted without a span: 30 two seconds after the exchanges
+    /// began, with 2 failed replies and every round trip 200 ms; 20 a minute before the window;
+    /// receives of `price` alone; items the SDK dropped (and a backend's record of the same
+    /// name, which does not count).
+    fn counted_chat(base: i64) -> Vec<LogRecord> {
+        use crate::correlate::bin_bounds;
+        use crate::testing::browser_event;
+        use tracewire_semconv::{attribute, event};
+
+        let bin = bin_bounds().partition_point(|&low| low <= 200 * MS as u64);
+        let rtt = format!("{bin}:30");
+        let counted = |at: i64, kind: &str, sent: &str, errors: &str, rtt: &str| {
+            browser_event(
+                event::WS_MESSAGE_RATE,
+                at,
+                &[
+                    (attribute::URL_FULL, "ws://app/ws"),
+                    (attribute::WS_MESSAGE_TYPE, kind),
+                    (attribute::WS_COUNTED_SENT, sent),
+                    (attribute::WS_COUNTED_RECEIVED, "30"),
+                    (attribute::WS_COUNTED_ERRORS, errors),
+                    (attribute::WS_COUNTED_RTT, rtt),
+                ],
+            )
+        };
+        let dropped = |n: &str| {
+            browser_event(
+                event::TRACEWIRE_DROPPED,
+                base + 3_000 * MS,
+                &[(attribute::TRACEWIRE_DROPPED_COUNT, n)],
+            )
+        };
+        let mut backend = dropped("1000");
+        backend.resource_attributes.clear();
+        vec![
+            counted(base + 2_000 * MS, "chat", "30", "2", &rtt),
+            counted(base - 60_000 * MS, "chat", "20", "0", ""),
+            counted(base + 2_000 * MS, "price", "0", "0", ""),
+            dropped("5"),
+            dropped("7"),
+            backend,
+        ]
+    }
+
+    #[tokio::test]
+    async fn counted_messages_join_the_counts_and_percentiles_of_every_answer() {
+        let (_dir, app, base) = app_with_exchanges_and(counted_chat).await;
+        let window = format!("start={}&end={}", base - MS, base + 20_000 * MS);
+        let (status, body) = get_json(&app, &format!("/api/ws/message-types?{window}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["dropped"], 12, "browser records only");
+        let types = body["types"].as_array().expect("types");
+        assert_eq!(types.len(), 2, "no row for receives alone: {body}");
+        let chat = &types[0];
+        assert_eq!(chat["message_type"], "chat", "now the slowest");
+        assert_eq!(
+            [
+                &chat["count"],
+                &chat["traced"],
+                &chat["counted"],
+                &chat["errors"]
+            ],
+            [42, 12, 30, 3]
+        );
+        // 30 of 42 round trips took 200 ms: the median is one of them.
+        let p50 = chat["p50_total_ns"].as_i64().expect("p50");
+        assert!((p50 - 200 * MS).abs() * 100 <= 200 * MS, "{p50}");
+        assert_eq!(
+            [
+                &types[1]["count"],
+                &types[1]["traced"],
+                &types[1]["counted"]
+            ],
+            [1, 1, 0]
+        );
+
+        let (status, body) = get_json(&app, &format!("/api/ws/latency?{window}&step=20s")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let bucket = &body["series"][0];
+        assert_eq!([&bucket["count"], &bucket["counted"]], [43, 30]);
+        let p50 = bucket["total"]["p50"].as_i64().expect("p50");
+        assert!((p50 - 200 * MS).abs() * 100 <= 200 * MS, "{p50}");
+        // The legs are of traced round trips only.
+        let server = bucket["server"]["p99"].as_i64().expect("server");
+        assert!((server - 4 * MS).abs() * 100 <= 4 * MS, "{bucket}");
+        let (_, run) = get_json(
+            &app,
+            &format!("/api/ws/latency?{window}&step=20s&message_type=run_agent"),
+        )
+        .await;
+        assert_eq!(
+            [&run["series"][0]["count"], &run["series"][0]["counted"]],
+            [1, 0]
+        );
+        // From the stored per-minute rollups, the counted messages are added alike.
+        let minute = 60_000 * MS;
+        let start = (base - MS).div_euclid(minute) * minute;
+        let (_, rolled) = get_json(
+            &app,
+            &format!(
+                "/api/ws/latency?start={start}&end={}&step=2m",
+                start + 2 * minute
+            ),
+        )
+        .await;
+        assert_eq!(rolled["series"][0]["total"], bucket["total"], "{rolled}");
+        assert_eq!(
+            [
+                &rolled["series"][0]["count"],
+                &rolled["series"][0]["counted"]
+            ],
+            [43, 30]
+        );
+
+        let (status, body) = get_json(&app, &format!("/api/ws/rates?{window}&step=10s")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["types"][0]["message_type"], "chat");
+        assert_eq!(body["types"][0]["count"], json!([42, 0, 0]));
+        assert_eq!(body["types"][0]["counted"], json!([30, 0, 0]));
+        assert_eq!(body["types"][0]["errors"], json!([3, 0, 0]));
+        assert_eq!(body["types"][1]["counted"], json!([0, 0, 0]));
     }
 
     #[tokio::test]

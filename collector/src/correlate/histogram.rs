@@ -38,6 +38,11 @@ pub struct Histogram {
 #[error("damaged latency histogram: {0}")]
 pub struct DecodeError(&'static str);
 
+/// A bin index that no duration falls in: its magnitude is beyond the last bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("latency histogram bin {0} out of range (the bins go from -{max} to {max})", max = bin_bounds().len())]
+pub struct BinError(pub i64);
+
 /// The lower bound of each bin `k > 0`, at index `k − 1`: `FLOOR·γ^(k−1)` rounded up to a whole
 /// nanosecond, up to the largest magnitude of an `i64`. A duration's bin is the number of
 /// bounds at or below its magnitude, compared as integers, so any engine that is given these
@@ -88,6 +93,22 @@ impl Histogram {
             *out.bins.entry(bin).or_default() += count;
         }
         out
+    }
+
+    /// Counts `count` durations in bin `bin` (numbered as [`Histogram::add`] numbers them, e.g.
+    /// counted elsewhere with the same bins); a bin no duration falls in is an error and
+    /// changes nothing. Counts saturate at `u64::MAX`.
+    pub fn add_to_bin(&mut self, bin: i64, count: u64) -> Result<(), BinError> {
+        let max = bin_bounds().len() as u64;
+        let index = i32::try_from(bin)
+            .ok()
+            .filter(|b| u64::from(b.unsigned_abs()) <= max)
+            .ok_or(BinError(bin))?;
+        if count > 0 {
+            let slot = self.bins.entry(index).or_default();
+            *slot = slot.saturating_add(count);
+        }
+        Ok(())
     }
 
     /// Adds every count of `other`.
@@ -262,6 +283,30 @@ mod tests {
         let (bin, count) = pairs.pop().expect("non-empty");
         pairs.extend([(bin, count - 1), (bin, 1), (bin + 5, 0)]);
         assert_eq!(Histogram::from_bins(pairs), h);
+    }
+
+    #[test]
+    fn counts_added_to_a_bin_equal_the_durations_counted_there() {
+        let values = [0, 700, 1_500, 1_500, 12 * MS, 12 * MS, 12 * MS, i64::MAX];
+        let mut added = Histogram::default();
+        for v in values {
+            added.add_to_bin(i64::from(bin(v)), 1).expect("a bin");
+        }
+        assert_eq!(added, of(values));
+        let mut at_once = Histogram::default();
+        at_once
+            .add_to_bin(i64::from(bin(12 * MS)), 3)
+            .expect("a bin");
+        assert_eq!(at_once, of([12 * MS; 3]));
+        at_once.add_to_bin(7, 0).expect("a bin");
+        assert_eq!(at_once, of([12 * MS; 3]), "no empty bins kept");
+        let last = bin_bounds().len() as i64;
+        assert!(at_once.add_to_bin(last, 1).is_ok() && at_once.add_to_bin(-last, 1).is_ok());
+        for beyond in [last + 1, -last - 1, i64::from(i32::MAX) + 1, i64::MIN] {
+            let before = at_once.clone();
+            assert_eq!(at_once.add_to_bin(beyond, 1), Err(BinError(beyond)));
+            assert_eq!(at_once, before, "unchanged");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod session;
 mod shift;
 mod skew;
 
-pub use histogram::{DecodeError, Histogram, Percentiles, bin_bounds};
+pub use histogram::{BinError, DecodeError, Histogram, Percentiles, bin_bounds};
 pub use rollup::{MINUTE_NS, Rollup, Rollups};
 pub use roundtrip::{Timings, round_trips};
 pub use session::{EventKind, SessionEvent, session_timeline, session_user};

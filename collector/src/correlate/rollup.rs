@@ -14,11 +14,13 @@ pub const MINUTE_NS: i64 = 60_000_000_000;
 /// What a set of round trips adds up to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rollup {
-    /// Round trips.
+    /// Round trips: those traced, and sends the browser counted without a span ([`crate::counted`]).
     pub count: u64,
+    /// The part of `count` the browser counted without a span; the rest was traced.
+    pub counted: u64,
     /// Round trips whose backend handling or reply processing failed.
     pub errors: u64,
-    /// Send to reply, of those with a reply.
+    /// Send to reply, of those with a reply (counted sends' too: the browser measured them).
     pub total: Histogram,
     /// Browser to backend, clock offset taken out.
     pub uplink: Histogram,
@@ -64,6 +66,7 @@ impl Rollup {
     /// Adds everything `other` counted.
     pub fn merge(&mut self, other: &Rollup) {
         self.count += other.count;
+        self.counted += other.counted;
         self.errors += other.errors;
         self.total.merge(&other.total);
         self.uplink.merge(&other.uplink);
@@ -274,6 +277,28 @@ mod tests {
             [4, 1]
         );
         assert_eq!(direct.per_type()["run"].count, 2);
+    }
+
+    #[test]
+    fn counted_sends_add_to_the_count_and_say_so() {
+        let mut r = Rollups::of_points(0, MINUTE_NS, 1, &points());
+        let mut counted = Rollup {
+            count: 5,
+            counted: 5,
+            errors: 1,
+            ..Rollup::default()
+        };
+        counted.total.add(40 * MS);
+        r.add(30_000 * MS, "chat", &counted);
+        let chat = &r.per_type()["chat"];
+        assert_eq!((chat.count, chat.counted, chat.errors), (6, 5, 1));
+        assert_eq!(chat.total.count(), 2);
+        assert_eq!(
+            chat.slowest,
+            Some((30 * MS, "a".into())),
+            "only traced ones"
+        );
+        assert_eq!(r.per_bucket()[0].counted, 5);
     }
 
     #[test]

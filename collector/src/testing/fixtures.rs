@@ -212,3 +212,23 @@ pub fn log(service: &str, time_ns: i64, severity_number: i32, body: &str) -> Log
         event_name: String::new(),
     }
 }
+
+/// A browser log record (the SDK's resource, service `web`, session `sess-1`) of the event
+/// `event_name` at `time_ns`, with these attributes.
+pub fn browser_event(event_name: &str, time_ns: i64, attributes: &[(&str, &str)]) -> LogRecord {
+    let mut record = log("web", time_ns, 9, "");
+    record.event_name = event_name.to_owned();
+    record.resource_attributes.insert(
+        resource::TELEMETRY_SDK_LANGUAGE.into(),
+        resource::BROWSER_SDK_LANGUAGE.into(),
+    );
+    record
+        .log_attributes
+        .insert(attribute::SESSION_ID.into(), "sess-1".into());
+    record.log_attributes.extend(
+        attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    record
+}

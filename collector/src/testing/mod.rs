@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-pub use fixtures::{browser, log, numbered, one_exchange, payload_free_connection, span};
+pub use fixtures::{
+    browser, browser_event, log, numbered, one_exchange, payload_free_connection, span,
+};
 pub use otlp::{otlp_metrics, otlp_request};
 
 use crate::metrics::Metrics;

@@ -5,9 +5,9 @@ import { bucketRange, hasSamples, percentileSeries, rateSeries, rateStepRange, t
 const resp: LatencyResponse = {
   step_ns: 10e9,
   series: [
-    { time_unix_nano: '1763700010000000000', count: 0, total: null, uplink: null, server: null, downlink: null },
+    { time_unix_nano: '1763700010000000000', count: 0, counted: 0, total: null, uplink: null, server: null, downlink: null },
     {
-      time_unix_nano: '1763700000000000000', count: 50,
+      time_unix_nano: '1763700000000000000', count: 50, counted: 0,
       total: { p50: 12e6, p95: 40e6, p99: 90e6 },
       uplink: { p50: 2e6, p95: 5e6, p99: 8e6 },
       server: { p50: 8e6, p95: 30e6, p99: 70e6 },
@@ -48,8 +48,8 @@ describe('message rates by type', () => {
     step_ns: 60e9,
     start_time_unix_nano: '1763700000000000000',
     types: [
-      { message_type: 'chat', count: [3, 0, 12], errors: [0, 0, 6] },
-      { message_type: '(other)', count: [0, 30, 0], errors: [0, 3, 0] },
+      { message_type: 'chat', count: [3, 0, 12], counted: [0, 0, 0], errors: [0, 0, 6] },
+      { message_type: '(other)', count: [0, 30, 0], counted: [0, 0, 0], errors: [0, 3, 0] },
     ],
   };
 

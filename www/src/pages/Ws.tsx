@@ -1,14 +1,15 @@
 // WebSocket dashboard: round-trip, uplink, server and downlink percentiles over time, message
-// rate, messages and errors per second by message type, message types (rate, errors, slowest),
-// hot endpoints. Any chart point opens the round trips of its time bucket (and of its message
+// rate, messages and errors per second by message type, message types (rate, errors, traced and
+// counted messages, slowest), hot endpoints. Any chart point opens the round trips of its time bucket (and of its message
 // type, on the per-type charts), each linked to its trace.
 
 import { useMemo, useState } from 'preact/hooks';
-import type { HotEndpoints, LatencyResponse, MessageType, RatesResponse, RoundTrip } from '../api';
+import type { HotEndpoints, LatencyResponse, MessageType, MessageTypesResponse, RatesResponse, RoundTrip } from '../api';
 import { withQuery } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
 import { ErrorBox, Link, Loading, useFetch } from '../components/common';
 import { seriesColor } from '../lib/colors';
+import { tracedAndCounted, untracedLine } from '../lib/counted';
 import { METRICS, bucketRange, hasSamples, percentileSeries, rateSeries, rateStepRange, typeRateSeries } from '../lib/series';
 import { RANGES, formatDuration, formatTime, millisToNs } from '../lib/time';
 import { navigate } from '../router';
@@ -58,7 +59,7 @@ export function WsPage({ search }: { search: string }) {
     reload,
   );
   const rates = useFetch<RatesResponse>(withQuery('/api/ws/rates', { start: win.start, end: win.end, step: win.stepNs }), reload);
-  const types = useFetch<{ types: MessageType[] }>(withQuery('/api/ws/message-types', { start: win.start, end: win.end }), reload);
+  const types = useFetch<MessageTypesResponse>(withQuery('/api/ws/message-types', { start: win.start, end: win.end }), reload);
   const hot = useFetch<HotEndpoints>('/api/endpoints/hot?window=5m', reload);
   const [drill, setDrill] = useState<DrillSpec | null>(null);
   // Shaped once per answer, so opening a drill-down does not redraw every chart.
@@ -151,6 +152,7 @@ export function WsPage({ search }: { search: string }) {
           ) : (
             <TypesTable types={types.data.types} onType={(t) => setParam('type', t)} />
           )}
+          {types.state === 'done' && <Untraced types={types.data} />}
         </div>
         <div>
           <h2>Slowest message types</h2>
@@ -239,6 +241,9 @@ function TypesTable({ types, onType }: { types: MessageType[]; onType: (t: strin
           <th scope="col">Type</th>
           <th scope="col" class="num">Rate</th>
           <th scope="col" class="num">Count</th>
+          <th scope="col" class="num" title="Messages with a trace / messages the SDK counted without one">
+            Traced / counted
+          </th>
           <th scope="col" class="num">Errors</th>
           <th scope="col" class="num">p50</th>
           <th scope="col" class="num">p95</th>
@@ -258,6 +263,7 @@ function TypesTable({ types, onType }: { types: MessageType[]; onType: (t: strin
               {perSecond(t.rate_per_s)}
             </td>
             <td class="num">{t.count}</td>
+            <td class="num">{tracedAndCounted(t)}</td>
             <td class="num">{t.errors ? `${t.errors} (${pct(t.errors, t.count)})` : '0'}</td>
             <td class="num">{formatDuration(t.p50_total_ns)}</td>
             <td class="num">{formatDuration(t.p95_total_ns)}</td>
@@ -270,6 +276,16 @@ function TypesTable({ types, onType }: { types: MessageType[]; onType: (t: strin
       </tbody>
     </table>
   );
+}
+
+/** How many messages were counted without a trace and how many items the SDK dropped, when any. */
+function Untraced({ types }: { types: MessageTypesResponse }) {
+  const line = untracedLine(types);
+  return line ? (
+    <p class="muted small" role="note">
+      {line}
+    </p>
+  ) : null;
 }
 
 function Slowest({ types }: { types: MessageType[] }) {

@@ -45,6 +45,8 @@ pub(in super::super) fn read(
         };
         let rollup = Rollup {
             count: row.get::<_, i64>(2)?.unsigned_abs(),
+            // Of round trips only: counted messages are added when read (crate::counted).
+            counted: 0,
             errors: row.get::<_, i64>(3)?.unsigned_abs(),
             total: histogram(4)?,
             uplink: histogram(5)?,
