@@ -98,7 +98,7 @@ pub(super) async fn collect(
         if length > reading.max_body as u64 {
             return Err(too_large());
         }
-        match reading.budget.try_reserve(length) {
+        match reading.budget.try_reserve_body(length) {
             Ok(r) => {
                 reservation = r;
                 reserved = length;
@@ -123,7 +123,7 @@ pub(super) async fn collect(
             return Err(too_large());
         }
         if total as u64 > reserved {
-            match reading.budget.try_reserve(total as u64 - reserved) {
+            match reading.budget.try_reserve_body(total as u64 - reserved) {
                 Ok(more) => reservation.merge(more),
                 Err(error) => {
                     let read_whole = drain(body, total, reading.max_body).await;
