@@ -104,8 +104,23 @@ pub mod attribute {
         HTTP_CLIENT_REQUEST_COUNT = "http.client.request.count";
         /// On a request-rate record: requests sent without a span of their own.
         HTTP_CLIENT_REQUEST_SUPPRESSED = "http.client.request.suppressed";
-        /// On a request-rate record: the interval, milliseconds.
+        /// On a request-rate or message-rate record: the span of time it covers, milliseconds.
         TRACEWIRE_INTERVAL_MS = "tracewire.interval_ms";
+        /// On a `ws.message_rate` record: sends without a span.
+        WS_COUNTED_SENT = "ws.counted.sent";
+        /// On a `ws.message_rate` record: receives without a span.
+        WS_COUNTED_RECEIVED = "ws.counted.received";
+        /// On a `ws.message_rate` record: body bytes of the counted sends.
+        WS_COUNTED_SENT_BYTES = "ws.counted.sent_bytes";
+        /// On a `ws.message_rate` record: body bytes of the counted receives.
+        WS_COUNTED_RECEIVED_BYTES = "ws.counted.received_bytes";
+        /// On a `ws.message_rate` record: counted receives whose listener threw.
+        WS_COUNTED_ERRORS = "ws.counted.errors";
+        /// On a `ws.message_rate` record: messages beyond the allowance traced anyway.
+        WS_COUNTED_TRACED = "ws.counted.traced";
+        /// On a `ws.message_rate` record: round trips of counted sends as `k:n` pairs of
+        /// latency-histogram bins.
+        WS_COUNTED_RTT = "ws.counted.rtt";
         /// On a `tracewire.dropped` record: items dropped.
         TRACEWIRE_DROPPED_COUNT = "tracewire.dropped.count";
         /// On a `tracewire.dropped` record: why they were dropped.
@@ -164,6 +179,9 @@ pub mod event {
         WS_ERROR = "ws.error";
         /// The browser's periodic request count per route, instead of a span per request.
         HTTP_CLIENT_REQUEST_RATE = "http.client.request_rate";
+        /// The browser's periodic count, per socket and message type, of the WebSocket messages
+        /// that got no span.
+        WS_MESSAGE_RATE = "ws.message_rate";
         /// Items the browser SDK dropped because its queue was full.
         TRACEWIRE_DROPPED = "tracewire.dropped";
     }

@@ -252,7 +252,11 @@ impl Tracewire {
             ws,
         });
         #[cfg(feature = "websocket")]
-        inner.hold(inner.ws.held());
+        for held in inner.ws.held() {
+            inner.hold(held);
+        }
+        #[cfg(feature = "websocket")]
+        websocket::MessageRates::start(&inner);
         inner.write_session(now, true);
         let carried = export::take_carried(&inner.window);
         let has_carried = !carried.is_empty();
