@@ -75,17 +75,6 @@ impl Counts {
     }
 }
 
-/// The counts of one key, handed out at the end of an interval.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Report {
-    /// The socket's URL as its spans record it.
-    pub url: String,
-    /// The message type (`None`: the messages had none).
-    pub message_type: Option<String>,
-    /// What was counted.
-    pub counts: Counts,
-}
-
 struct Key {
     /// Stays the key's while it lives (across intervals), for what is counted later (a round
     /// trip, a listener that threw).
@@ -115,7 +104,7 @@ pub struct MessageCounter {
 /// by repeated multiplication and rounded up exactly as the collector makes them, so a round
 /// trip lands in the same bin on both sides.
 fn bin_bounds() -> Vec<u64> {
-    let top = 2f64.powi(63);
+    let top = 9_223_372_036_854_775_808.0; // 2^63
     let mut bounds = Vec::with_capacity(1900);
     let mut low = FLOOR_NS;
     while low.ceil() <= top {
@@ -252,17 +241,13 @@ impl MessageCounter {
         }
     }
 
-    /// Ends the interval: the counts of every key with anything counted, then every allowance
-    /// and count starts from zero. Keys that saw no message in the interval are forgotten.
-    pub fn drain(&mut self) -> Vec<Report> {
-        let mut out = Vec::new();
+    /// Ends the interval: hands `each` the socket URL, message type and counts of every key
+    /// with anything counted, then every allowance and count starts from zero. Keys that saw no
+    /// message in the interval are forgotten.
+    pub fn drain(&mut self, mut each: impl FnMut(&str, Option<&str>, &Counts)) {
         self.keys.retain_mut(|k| {
             if k.counts.any() {
-                out.push(Report {
-                    url: k.url.clone(),
-                    message_type: k.message_type.clone(),
-                    counts: std::mem::take(&mut k.counts),
-                });
+                each(&k.url, k.message_type.as_deref(), &k.counts);
             }
             let keep = k.seen > 0;
             k.counts = Counts::default();
@@ -271,7 +256,6 @@ impl MessageCounter {
             k.beyond = 0;
             keep
         });
-        out
     }
 }
 
@@ -280,6 +264,26 @@ mod tests {
     use super::*;
 
     const URL: &str = "wss://app.example.com/live";
+
+    /// What a key reports: its URL, type and counts.
+    #[derive(Debug, PartialEq)]
+    struct Report {
+        url: String,
+        message_type: Option<String>,
+        counts: Counts,
+    }
+
+    fn drain(c: &mut MessageCounter) -> Vec<Report> {
+        let mut out = Vec::new();
+        c.drain(|url, message_type, counts| {
+            out.push(Report {
+                url: url.to_owned(),
+                message_type: message_type.map(str::to_owned),
+                counts: counts.clone(),
+            })
+        });
+        out
+    }
 
     #[test]
     fn every_message_beyond_the_allowance_is_counted_or_traced_one_in_k() {
@@ -305,7 +309,7 @@ mod tests {
             Verdict::Traced,
             "the 100th beyond the allowance"
         );
-        let reports = c.drain();
+        let reports = drain(&mut c);
         assert_eq!(reports.len(), 1);
         let r = &reports[0];
         assert_eq!(
@@ -329,7 +333,7 @@ mod tests {
             assert_eq!([c.admit(id), c.admit(id)], [Verdict::Span; 2]);
             assert_eq!(c.admit(id), Verdict::Count, "K = 0 traces none");
         }
-        assert!(c.drain().is_empty(), "nothing was counted");
+        assert!(drain(&mut c).is_empty(), "nothing was counted");
         assert_eq!(c.admit(a), Verdict::Span);
     }
 
@@ -341,7 +345,7 @@ mod tests {
         c.received(k, 12);
         c.error(k);
         c.sent(k, 5);
-        let r = c.drain().remove(0).counts;
+        let r = drain(&mut c).remove(0).counts;
         assert_eq!(
             r,
             Counts {
@@ -365,7 +369,7 @@ mod tests {
             c.round_trip(k, ns);
         }
         c.round_trip(k, 25_000_000);
-        let r = c.drain().remove(0).counts;
+        let r = drain(&mut c).remove(0).counts;
         // 25 ms: ln(25,000)/ln(1.02) = 511.4, so bin 512.
         assert_eq!(r.rtt, vec![(0, 1), (1, 2), (2, 1), (3, 2), (512, 1)]);
         assert_eq!(r.rtt_text(), "0:1 1:2 2:1 3:2 512:1");
@@ -377,16 +381,16 @@ mod tests {
         let mut c = MessageCounter::new(0, 0);
         let k = c.key(URL, None);
         c.sent(k, 1);
-        assert_eq!(c.drain().len(), 1);
+        assert_eq!(drain(&mut c).len(), 1);
         c.round_trip(k, 5_000);
         assert_eq!(
-            c.drain()[0].counts.rtt_text(),
+            drain(&mut c)[0].counts.rtt_text(),
             "82:1",
             "kept one more interval"
         );
-        assert!(c.drain().is_empty());
+        assert!(drain(&mut c).is_empty());
         c.round_trip(k, 5_000);
-        assert!(c.drain().is_empty(), "the key is gone");
+        assert!(drain(&mut c).is_empty(), "the key is gone");
         assert_ne!(c.key(URL, None), k, "a new key");
     }
 
@@ -403,7 +407,7 @@ mod tests {
             let k = c.key(&url, Some("x"));
             c.sent(k, 1);
         }
-        let reports = c.drain();
+        let reports = drain(&mut c);
         assert_eq!(reports.len(), MAX_KEYS + MAX_OTHER_KEYS);
         let other = |url: &str| {
             reports

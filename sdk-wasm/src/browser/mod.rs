@@ -252,11 +252,7 @@ impl Tracewire {
             ws,
         });
         #[cfg(feature = "websocket")]
-        for held in inner.ws.held() {
-            inner.hold(held);
-        }
-        #[cfg(feature = "websocket")]
-        websocket::MessageRates::start(&inner);
+        inner.ws.register(&inner);
         inner.write_session(now, true);
         let carried = export::take_carried(&inner.window);
         let has_carried = !carried.is_empty();

@@ -19,7 +19,6 @@ mod rates;
 mod record;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsValue;
@@ -30,7 +29,6 @@ use crate::message::glob_match;
 
 pub use owned::TracedWebSocket;
 pub use patch::WebSocketPatch;
-pub(crate) use rates::MessageRates;
 
 /// What the sockets of one SDK instance share.
 pub(crate) struct Shared {
@@ -54,12 +52,12 @@ impl Shared {
         }
     }
 
-    /// The sends waiting for replies and the counts, to register with the exporter.
-    pub(crate) fn held(&self) -> [Weak<dyn Held>; 2] {
-        [
-            Rc::downgrade(&self.pending) as Weak<dyn Held>,
-            Rc::downgrade(&self.rates) as Weak<dyn Held>,
-        ]
+    /// Registers the sends waiting for replies and the counts with the exporter, and starts
+    /// counting.
+    pub(crate) fn register(&self, inner: &Inner) {
+        inner.hold(Rc::downgrade(&self.pending) as Weak<dyn Held>);
+        inner.hold(Rc::downgrade(&self.rates) as Weak<dyn Held>);
+        self.rates.start(inner);
     }
 
     /// Counts a connection to `url`; returns how many were opened to it before.
@@ -105,19 +103,6 @@ impl Handshake {
     }
 }
 
-/// Most sends of a payload-free connection remembered for pairing with the receive of the same
-/// number (older ones leave first).
-const MAX_PAYLOAD_FREE_SENDS: usize = 256;
-
-/// A send of a payload-free connection, for its receive of the same number: a traced send's
-/// reply is traced too, a counted send's reply gives the counted round-trip time.
-#[derive(Clone, Copy)]
-struct PayloadFreeSend {
-    sequence: u32,
-    /// `Some((key, sent_ms))` for a counted send, `None` for a traced one.
-    counted: Option<(u32, f64)>,
-}
-
 /// Per-connection recording state.
 pub(crate) struct SocketState {
     url: String,
@@ -133,8 +118,9 @@ pub(crate) struct SocketState {
     received: Cell<u32>,
     /// The message being dispatched and its receive span, for the process spans.
     last_receive: RefCell<Option<(JsValue, record::Received)>>,
-    /// A payload-free connection's latest sends, oldest first.
-    payload_free_sends: RefCell<VecDeque<PayloadFreeSend>>,
+    /// A payload-free connection's latest sends, by number, for the receives of the same
+    /// number.
+    payload_free_sends: pending::Waiting,
 }
 
 impl SocketState {
@@ -172,30 +158,7 @@ impl SocketState {
             sent: Cell::new(0),
             received: Cell::new(0),
             last_receive: RefCell::new(None),
-            payload_free_sends: RefCell::new(VecDeque::new()),
-        }
-    }
-
-    /// Remembers a payload-free connection's send number `sequence` (counted: its key and send
-    /// time).
-    fn remember_send(&self, sequence: u32, counted: Option<(u32, f64)>) {
-        let mut sends = self.payload_free_sends.borrow_mut();
-        if sends.len() >= MAX_PAYLOAD_FREE_SENDS {
-            sends.pop_front();
-        }
-        sends.push_back(PayloadFreeSend { sequence, counted });
-    }
-
-    /// The send with the number of receive `sequence`, if remembered: `Some(None)` traced,
-    /// `Some(Some((key, sent_ms)))` counted. Earlier sends are forgotten.
-    fn send_answered(&self, sequence: u32) -> Option<Option<(u32, f64)>> {
-        let mut sends = self.payload_free_sends.borrow_mut();
-        while sends.front().is_some_and(|s| s.sequence < sequence) {
-            sends.pop_front();
-        }
-        match sends.front() {
-            Some(s) if s.sequence == sequence => sends.pop_front().map(|s| s.counted),
-            _ => None,
+            payload_free_sends: pending::Waiting::default(),
         }
     }
 }

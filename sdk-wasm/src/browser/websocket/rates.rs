@@ -1,13 +1,12 @@
 //! The counting mode's browser side: the [`MessageCounter`] of an SDK instance, the counted
 //! sends waiting for a reply, and the `ws.message_rate` records they turn into each
-//! `wsRateIntervalMs` and before every export (as fetch's per-route counts do).
+//! `wsRateIntervalMs` and before every export (as fetch's per-route counts do, but on the
+//! exporter's tick instead of a timer of its own).
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
-use super::super::dom::Interval;
 use super::super::{Held, Inner, SpanCtx};
-use super::pending::CountedSends;
+use super::pending::Waiting;
 use crate::Config;
 use crate::count::{MessageCounter, Verdict};
 use crate::json;
@@ -18,7 +17,7 @@ use tracewire_semconv::{attribute, event};
 pub(crate) struct MessageRates {
     pub(super) counter: RefCell<MessageCounter>,
     /// Counted sends whose context went out, waiting for a reply for their round-trip time.
-    pub(super) counted: CountedSends,
+    pub(super) counted: Waiting,
     /// When the span of time being counted began (monotonic milliseconds).
     since_ms: Cell<f64>,
 }
@@ -34,24 +33,14 @@ impl MessageRates {
                 config.ws_spans_per_type,
                 config.ws_trace_one_in,
             )),
-            counted: CountedSends::default(),
+            counted: Waiting::default(),
             since_ms: Cell::new(0.0),
         }
     }
 
-    /// Starts the first interval and the timer that reports each one (owned by `inner`).
-    pub(crate) fn start(inner: &Rc<Inner>) {
-        inner.ws.rates.since_ms.set(inner.now_ms());
-        let weak = Rc::downgrade(inner);
-        if let Some(timer) =
-            Interval::new(&inner.window, inner.config.ws_rate_interval_ms, move || {
-                if let Some(inner) = weak.upgrade() {
-                    inner.ws.rates.report(&inner);
-                }
-            })
-        {
-            inner.add_timer(timer);
-        }
+    /// Starts the first span of time counted.
+    pub(crate) fn start(&self, inner: &Inner) {
+        self.since_ms.set(inner.now_ms());
     }
 
     /// Decides whether a message of type `message_type` on the socket `url` gets spans: a
@@ -70,51 +59,52 @@ impl MessageRates {
     /// One `ws.message_rate` record per key with anything counted since the last report; a
     /// new span of time starts.
     pub(super) fn report(&self, inner: &Inner) {
-        let reports = self.counter.borrow_mut().drain();
         let now = inner.now_ms();
         let covered = (now - self.since_ms.replace(now)).max(0.0) as i64;
-        for r in reports {
-            let c = &r.counts;
+        self.counter.borrow_mut().drain(|url, message_type, c| {
             let mut body = String::new();
             json::push_u64(&mut body, c.sent + c.received);
-            let mut attributes = Vec::with_capacity(12);
-            attributes.push((attribute::URL_FULL.into(), AttrValue::from(r.url.clone())));
-            if let Some(t) = r.message_type {
-                attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.into()));
-            }
-            for (name, n) in [
-                (attribute::WS_COUNTED_SENT, c.sent),
-                (attribute::WS_COUNTED_RECEIVED, c.received),
-                (attribute::WS_COUNTED_SENT_BYTES, c.sent_bytes),
-                (attribute::WS_COUNTED_RECEIVED_BYTES, c.received_bytes),
-                (attribute::WS_COUNTED_ERRORS, c.errors),
-                (attribute::WS_COUNTED_TRACED, c.traced),
-            ] {
-                attributes.push((name.into(), int(n)));
+            let mut attributes = vec![
+                (attribute::URL_FULL.into(), AttrValue::from(url.to_owned())),
+                (attribute::WS_COUNTED_SENT.into(), int(c.sent)),
+                (attribute::WS_COUNTED_RECEIVED.into(), int(c.received)),
+                (attribute::WS_COUNTED_SENT_BYTES.into(), int(c.sent_bytes)),
+                (
+                    attribute::WS_COUNTED_RECEIVED_BYTES.into(),
+                    int(c.received_bytes),
+                ),
+                (attribute::WS_COUNTED_ERRORS.into(), int(c.errors)),
+                (attribute::WS_COUNTED_TRACED.into(), int(c.traced)),
+                (
+                    attribute::TRACEWIRE_INTERVAL_MS.into(),
+                    AttrValue::Int(covered),
+                ),
+            ];
+            if let Some(t) = message_type {
+                attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.to_owned().into()));
             }
             if !c.rtt.is_empty() {
                 attributes.push((attribute::WS_COUNTED_RTT.into(), c.rtt_text().into()));
             }
-            attributes.push((
-                attribute::TRACEWIRE_INTERVAL_MS.into(),
-                AttrValue::Int(covered),
-            ));
             inner.record_log(LogRecord {
                 time_ns: inner.epoch_ns(now),
                 severity: Severity::Info,
-                body: body + " messages counted on " + &r.url,
+                body: body + " messages counted on " + url,
                 event_name: Some(event::WS_MESSAGE_RATE.into()),
                 attributes,
                 trace_id: None,
                 span_id: None,
             });
-        }
+        });
     }
 }
 
 impl Held for MessageRates {
+    /// Reports before every export, and on the exporter's periodic tick once the interval has
+    /// passed (no timer of its own: a tick comes every `flushIntervalMs`).
     fn release(&self, inner: &Inner, all: bool) {
-        if all {
+        let interval = f64::from(inner.config.ws_rate_interval_ms);
+        if all || inner.now_ms() - self.since_ms.get() >= interval {
             self.report(inner);
         }
     }

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::super::{Inner, SpanCtx};
-use super::SocketState;
+use super::{SocketState, pending};
 use crate::record::{AttrValue, Attributes, LogRecord, Severity, SpanKind, SpanRecord};
 use crate::{handshake, message};
 use tracewire_semconv::{attribute, event, span, value};
@@ -139,88 +139,74 @@ pub(crate) fn on_send(
     sock.sent.set(sock.sent.get() + 1);
     let cfg = &inner.config;
     let rates = &inner.ws.rates;
-    let Some(text) = data.as_string() else {
-        let (size, format) = payload_size(data);
-        let key = rates.admit(&sock.url, None, &mut ctx);
-        let send = Send {
-            ctx,
-            key,
-            start_ms,
-            size,
-            format,
-        };
-        return finish_send(inner, sock, ws, send, None, None);
+    // Whether the message gets spans is decided once its type is known, before its context (a
+    // counted one's with flags 00) goes in.
+    let mut key = 0;
+    let (size, format, message_type, replacement) = match data.as_string() {
+        None => {
+            let (size, format) = payload_size(data);
+            key = rates.admit(&sock.url, None, &mut ctx);
+            (size, format, None, None)
+        }
+        Some(text) if sock.connect.is_some() || !cfg.inject_trace_context => {
+            // Payload-free: the type is read, nothing is changed.
+            let message_type = match sock.connect {
+                Some(_) => {
+                    message::extract(&text, &cfg.trace_context_field, &cfg.message_type_fields)
+                        .message_type
+                }
+                None => None,
+            };
+            key = rates.admit(&sock.url, message_type.as_deref(), &mut ctx);
+            (text.len(), value::FORMAT_TEXT, message_type, None)
+        }
+        Some(text) if sock.envelope => {
+            let out = message::envelope_with(
+                &text,
+                &cfg.trace_context_field,
+                &cfg.message_type_fields,
+                &cfg.tracestate,
+                js_sys::Date::now(),
+                |t| {
+                    key = rates.admit(&sock.url, t, &mut ctx);
+                    ctx.traceparent()
+                },
+            );
+            let size = out.text.as_ref().map_or(text.len(), String::len);
+            (
+                size,
+                value::FORMAT_TEXT,
+                out.message_type,
+                out.text.map(JsValue::from),
+            )
+        }
+        Some(text) => {
+            let plan =
+                message::plan_injection(&text, &cfg.trace_context_field, &cfg.message_type_fields);
+            key = rates.admit(&sock.url, plan.message_type.as_deref(), &mut ctx);
+            let parts = &inner.ws.injection;
+            let (size, injected) = match plan.insertion {
+                Some(ins) => (
+                    text.len() + parts.added_bytes + usize::from(ins.comma),
+                    Some(insert_context(data, ins, parts, &ctx.traceparent())),
+                ),
+                None => (text.len(), None),
+            };
+            (size, value::FORMAT_TEXT, plan.message_type, injected)
+        }
     };
-    if sock.connect.is_some() || !cfg.inject_trace_context {
-        // Payload-free: the type is read, nothing is changed.
-        let message_type = match sock.connect {
-            Some(_) => {
-                message::extract(&text, &cfg.trace_context_field, &cfg.message_type_fields)
-                    .message_type
-            }
-            None => None,
-        };
-        let key = rates.admit(&sock.url, message_type.as_deref(), &mut ctx);
-        let send = Send {
-            ctx,
-            key,
-            start_ms,
-            size: text.len(),
-            format: value::FORMAT_TEXT,
-        };
-        return finish_send(inner, sock, ws, send, message_type, None);
-    }
-    if sock.envelope {
-        let mut key = 0;
-        let out = message::envelope_with(
-            &text,
-            &cfg.trace_context_field,
-            &cfg.message_type_fields,
-            &cfg.tracestate,
-            js_sys::Date::now(),
-            |t| {
-                key = rates.admit(&sock.url, t, &mut ctx);
-                ctx.traceparent()
-            },
-        );
-        let size = out.text.as_ref().map_or(text.len(), String::len);
-        let send = Send {
-            ctx,
-            key,
-            start_ms,
-            size,
-            format: value::FORMAT_TEXT,
-        };
-        return finish_send(
-            inner,
-            sock,
-            ws,
-            send,
-            out.message_type,
-            out.text.map(JsValue::from),
-        );
-    }
-    let plan = message::plan_injection(&text, &cfg.trace_context_field, &cfg.message_type_fields);
-    let key = rates.admit(&sock.url, plan.message_type.as_deref(), &mut ctx);
-    let mut send = Send {
+    let send = SendRecord {
         ctx,
         key,
         start_ms,
-        size: text.len(),
-        format: value::FORMAT_TEXT,
+        size,
+        format,
     };
-    let Some(ins) = plan.insertion else {
-        return finish_send(inner, sock, ws, send, plan.message_type, None);
-    };
-    // A counted send's context goes out with flags 00: the backend records nothing for it.
-    let parts = &inner.ws.injection;
-    let injected = insert_context(data, ins, parts, &send.ctx.traceparent());
-    send.size += parts.added_bytes + usize::from(ins.comma);
-    finish_send(inner, sock, ws, send, plan.message_type, Some(injected))
+    finish_send(inner, sock, ws, send, message_type, replacement)
 }
 
 /// A send being recorded: its context (unsampled: counted), counting key, start and body.
-struct Send {
+struct SendRecord {
     ctx: SpanCtx,
     key: u32,
     start_ms: f64,
@@ -235,11 +221,11 @@ fn finish_send(
     inner: &Inner,
     sock: &SocketState,
     ws: &WebSocket,
-    send: Send,
+    send: SendRecord,
     message_type: Option<String>,
     replacement: Option<JsValue>,
 ) -> Option<JsValue> {
-    let Send {
+    let SendRecord {
         ctx,
         key,
         start_ms,
@@ -251,14 +237,15 @@ fn finish_send(
         .saturating_add(u32::try_from(size).unwrap_or(u32::MAX));
     sock.buffered_max.set(sock.buffered_max.get().max(buffered));
     if sock.connect.is_some() {
-        let counted = (!ctx.sampled).then_some((key, start_ms));
-        sock.remember_send(sock.sent.get(), counted);
+        let key = if ctx.sampled { pending::TRACED } else { key };
+        let tag = pending::sequence_tag(sock.sent.get());
+        sock.payload_free_sends.hold(tag, key, start_ms);
     }
     if !ctx.sampled {
         let rates = &inner.ws.rates;
         rates.counter.borrow_mut().sent(key, size);
         if replacement.is_some() {
-            rates.counted.hold(ctx.trace_id, key, start_ms);
+            rates.counted.hold(ctx.trace_id.0, key, start_ms);
         }
         return replacement;
     }
@@ -339,9 +326,12 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
         // Payload-free: a child of the connection, whatever the message says; receive n
         // answers send n.
         Some(c) => (
-            match sock.send_answered(sock.received.get()) {
-                Some(None) => Answers::Traced(None),
-                Some(Some((key, sent_ms))) => Answers::Counted(key, sent_ms),
+            match sock
+                .payload_free_sends
+                .take(&pending::sequence_tag(sock.received.get()))
+            {
+                Some((pending::TRACED, _)) => Answers::Traced(None),
+                Some((key, sent_ms)) => Answers::Counted(key, sent_ms),
                 None => Answers::Unknown,
             },
             Some(c.traceparent()),
@@ -355,7 +345,7 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
                     .map_or(Answers::Unknown, |rtt| Answers::Traced(Some(rtt))),
                 Some(p) => rates
                     .counted
-                    .take(&p.trace_id)
+                    .take(&p.trace_id.0)
                     .map_or(Answers::Unknown, |(key, sent_ms)| {
                         Answers::Counted(key, sent_ms)
                     }),
