@@ -147,11 +147,8 @@ impl MessageCounter {
                 None if self.keys.len() < MAX_KEYS + MAX_OTHER_KEYS => {
                     self.push(url, Some(OTHER_TYPE))
                 }
-                None => self
-                    .keys
-                    .iter()
-                    .position(|k| k.message_type.as_deref() == Some(OTHER_TYPE))
-                    .unwrap_or(0),
+                // The first key made past MAX_KEYS is an `other` key.
+                None => MAX_KEYS,
             },
         };
         match self.keys.get_mut(at) {
@@ -231,13 +228,10 @@ impl MessageCounter {
             return;
         };
         let rtt = &mut k.counts.rtt;
-        match rtt.binary_search_by_key(&bin, |&(b, _)| b) {
-            Ok(i) => {
-                if let Some(e) = rtt.get_mut(i) {
-                    e.1 += 1;
-                }
-            }
-            Err(i) => rtt.insert(i, (bin, 1)),
+        let at = rtt.iter().position(|&(b, _)| b >= bin).unwrap_or(rtt.len());
+        match rtt.get_mut(at) {
+            Some(e) if e.0 == bin => e.1 += 1,
+            _ => rtt.insert(at, (bin, 1)),
         }
     }
 
@@ -372,6 +366,16 @@ mod tests {
         let r = drain(&mut c).remove(0).counts;
         // 25 ms: ln(25,000)/ln(1.02) = 511.4, so bin 512.
         assert_eq!(r.rtt, vec![(0, 1), (1, 2), (2, 1), (3, 2), (512, 1)]);
+        let mut c = MessageCounter::new(0, 0);
+        let k = c.key(URL, None);
+        for ns in [25_000_000, 1_000, 999, 1_000] {
+            c.round_trip(k, ns);
+        }
+        assert_eq!(
+            drain(&mut c)[0].counts.rtt_text(),
+            "0:1 1:2 512:1",
+            "by bin"
+        );
         assert_eq!(r.rtt_text(), "0:1 1:2 2:1 3:2 512:1");
         assert_eq!(bin_bounds()[..3], [1_000, 1_020, 1_041]);
     }
