@@ -63,7 +63,7 @@ export interface TracewireConfig {
   replyTimeoutMs?: number;
   /** Spans per socket and message type and interval; further messages are counted in `ws.message_rate` records (default 100). */
   wsSpansPerType?: number;
-  /** The WebSocket counting interval: allowances restart and counts are reported, ms (default 10000). */
+  /** The WebSocket counting interval: allowances restart and counts are reported (on the next export tick), ms (default 10000). */
   wsRateIntervalMs?: number;
   /** Beyond the allowance one message in this many still gets spans, its reply too; 0: none (default 100). */
   wsTraceOneIn?: number;

@@ -80,7 +80,8 @@ pub struct Config {
     /// further messages are counted in `ws.message_rate` records instead (default 100).
     pub ws_spans_per_type: u64,
     /// The WebSocket counting interval, in milliseconds: allowances start again and the counts
-    /// are reported each interval, and before every export (default 10000).
+    /// are reported once it has passed (at the exporter's next periodic tick, every
+    /// `flush_interval_ms`), and before every export (default 10000).
     pub ws_rate_interval_ms: u32,
     /// Beyond the allowance, one message in this many still gets its spans (a send traced this
     /// way gets its reply traced too), so the waterfall keeps examples; 0: none (default 100).
