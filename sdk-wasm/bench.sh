@@ -67,7 +67,7 @@ print(f"plain send:             {r['plainUs']:.2f} us")
 for name in ("patched", "traced"):
     label = "patched window.WebSocket" if name == "patched" else "TracedWebSocket"
     print(f"{label + ':':24s}{r[name + 'Us']:.2f} us  (+{r[name + 'AddedUs']:.2f} us, ratio {r[name + 'Ratio']:.2f})")
-print(f"counting mode, {r['countingMessages']} messages: {r['countingUs']:.2f} us per send (+{r['countingAddedUs']:.2f} us), "
+print(f"counting mode, {r['countingMessages']} messages: {r['countingUs']:.2f} us per send ({r['countingAddedUs']:+.2f} us), "
       f"{r['countingSendSpans']} send spans + {r['countingCounted']} counted in {r['countingRateRecords']} ws.message_rate records, "
       f"lost {r['countingLost']}, dropped {r['countingDroppedQueueFull']} (queue full) + {r['countingDroppedExportFailed']} (export failed)")
 print(f"flush of 500 spans:     {r['flush500SpansMs']:.2f} ms main thread to the POST, {r['flush500SpansGzipMs']:.2f} ms with gzip (medians of {r['flushes']})")

@@ -39,7 +39,7 @@ impl MessageRates {
     }
 
     /// Starts the first span of time counted.
-    pub(crate) fn start(&self, inner: &Inner) {
+    pub(super) fn start(&self, inner: &Inner) {
         self.since_ms.set(inner.now_ms());
     }
 
