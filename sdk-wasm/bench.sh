@@ -5,7 +5,10 @@
 # and the ratio; then the time of one flush of 500 spans from flush() until the body is handed
 # to fetch: with compression off that is the flush's main-thread work (release, scrub, encode),
 # with compression on it adds the gzip hand-off. The SDK exports to a real collector process with its
-# default delivery settings.
+# default delivery settings. Last, counting mode: COUNTING_MESSAGES (default 20,000) sends of one
+# type through TracedWebSocket with the default allowance (wsSpansPerType 100, wsTraceOneIn 100):
+# the median send cost, and what the SDK exported (send spans + ws.message_rate counts; lost =
+# the messages neither accounts for, expected 0) besides the queue's drops.
 # Uses the release package from `wasm-pack build --target web`. Needs the tools that
 # scripts/test-sdk-wasm.sh installs. BATCHES and PER_BATCH size the run, FLUSHES the flush
 # samples; BENCH_CONFIG (URL-encoded JSON) is merged into the SDK config, e.g. to measure with
@@ -53,7 +56,7 @@ for _ in $(seq 100); do
 done
 
 python3 "${DRIVER:-$SDK/bench/drive.py}" "http://127.0.0.1:$DRIVER_PORT" \
-    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&otlp=$OTLP&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&flushes=${FLUSHES:-9}&cfg=${BENCH_CONFIG:-%7B%7D}" \
+    "http://127.0.0.1:$SITE_PORT/index.html?ws=ws://127.0.0.1:$WS_PORT&otlp=$OTLP&batches=${BATCHES:-40}&per=${PER_BATCH:-500}&flushes=${FLUSHES:-9}&counting=${COUNTING_MESSAGES:-20000}&cfg=${BENCH_CONFIG:-%7B%7D}" \
     >"$WORK/result.json" || { cat "$WORK/result.json"; exit 1; }
 cat "$WORK/result.json"
 python3 - "$WORK/result.json" <<'SUMMARY'
@@ -64,5 +67,8 @@ print(f"plain send:             {r['plainUs']:.2f} us")
 for name in ("patched", "traced"):
     label = "patched window.WebSocket" if name == "patched" else "TracedWebSocket"
     print(f"{label + ':':24s}{r[name + 'Us']:.2f} us  (+{r[name + 'AddedUs']:.2f} us, ratio {r[name + 'Ratio']:.2f})")
+print(f"counting mode, {r['countingMessages']} messages: {r['countingUs']:.2f} us per send ({r['countingAddedUs']:+.2f} us), "
+      f"{r['countingSendSpans']} send spans + {r['countingCounted']} counted in {r['countingRateRecords']} ws.message_rate records, "
+      f"lost {r['countingLost']}, dropped {r['countingDroppedQueueFull']} (queue full) + {r['countingDroppedExportFailed']} (export failed)")
 print(f"flush of 500 spans:     {r['flush500SpansMs']:.2f} ms main thread to the POST, {r['flush500SpansGzipMs']:.2f} ms with gzip (medians of {r['flushes']})")
 SUMMARY

@@ -10,6 +10,7 @@
 pub mod carry;
 pub mod config;
 pub mod context;
+pub mod count;
 pub mod handshake;
 pub mod json;
 pub mod message;

@@ -182,12 +182,26 @@ pub fn envelope(
     tracestate: &str,
     ts_ms: f64,
 ) -> Outgoing {
+    envelope_with(text, field, type_fields, tracestate, ts_ms, |_| *tp)
+}
+
+/// [`envelope`] with the context chosen once the message type is known (`context_for` is given
+/// it), as the counting of messages per type decides whether the context is sampled.
+pub fn envelope_with(
+    text: &str,
+    field: &str,
+    type_fields: &[String],
+    tracestate: &str,
+    ts_ms: f64,
+    context_for: impl FnOnce(Option<&str>) -> TraceParent,
+) -> Outgoing {
     let valid = json::is_valid(text);
     let message_type = if valid {
         clean_type(json::object_members(text).and_then(|m| message_type(&m, type_fields)))
     } else {
         None
     };
+    let tp = &context_for(message_type.as_deref());
     let mut out = String::with_capacity(text.len() + field.len() + 128);
     out.push_str("{\"data\":");
     if valid {
@@ -385,6 +399,26 @@ mod tests {
         let out = envelope("ping \"x\"", "trace_context", &types(), &tp(), "", 1.0);
         let v: Value = serde_json::from_str(&out.text.expect("wrapped")).expect("json");
         assert_eq!(v["data"], "ping \"x\"");
+    }
+
+    #[test]
+    fn an_envelopes_context_is_chosen_knowing_the_message_type() {
+        let unsampled = TraceParent { flags: 0, ..tp() };
+        let mut seen = None;
+        let out = envelope_with(
+            r#"{"type":"tick"}"#,
+            "trace_context",
+            &types(),
+            "",
+            1.0,
+            |t| {
+                seen = t.map(str::to_owned);
+                unsampled
+            },
+        );
+        assert_eq!(seen.as_deref(), Some("tick"));
+        let v: Value = serde_json::from_str(&out.text.expect("wrapped")).expect("json");
+        assert_eq!(v["trace_context"]["traceparent"], unsampled.to_string());
     }
 
     #[test]

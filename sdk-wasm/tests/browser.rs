@@ -673,7 +673,11 @@ async fn unsampled_traces_propagate_flags_00_and_export_nothing_but_errors() {
     })
     .await;
     tw.flush().await;
-    assert_eq!(tw.stats().exported, 1, "only the error record");
+    assert_eq!(
+        tw.stats().exported,
+        2,
+        "only the error record and the count of the two messages (ws.message_rate)"
+    );
     let (status, _) = http_get(&format!(
         "{}/collector/api/traces/{}",
         need(HTTP, "TW_TEST_HTTP"),
@@ -1039,5 +1043,286 @@ async fn patched_websocket_keeps_payload_free_messages_and_the_page_url_unchange
     let process = span_named(&t, "ws.process quote");
     assert_eq!(process["parent_span_id"], receives[0].1["span_id"]);
     tw.uninstrument_websockets();
+    tw.shutdown().await;
+}
+
+/// A service name of its own, so a test reads back only its records.
+fn unique_service(prefix: &str) -> String {
+    format!("{prefix}-{}", js_sys::Date::now() as u64)
+}
+
+/// The `ws.message_rate` records of `service`, once at least `min` are stored.
+async fn message_rates(service: &str, min: usize) -> Vec<Value> {
+    let url = format!(
+        "{}/collector/api/logs?service={service}&limit=1000",
+        need(HTTP, "TW_TEST_HTTP")
+    );
+    for _ in 0..100 {
+        let (status, body) = http_get(&url).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("logs json");
+        let rates: Vec<Value> = v["logs"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|r| r["event_name"] == "ws.message_rate")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if rates.len() >= min {
+            return rates;
+        }
+        sleep(100).await;
+    }
+    panic!("{min} ws.message_rate records of {service} never appeared");
+}
+
+/// An integer attribute of a stored record (the query API gives attribute values as text).
+fn int_attr(record: &Value, key: &str) -> u64 {
+    let v = &record["attributes"][key];
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("no integer {key} in {record}"))
+}
+
+/// The round trips counted in a `ws.counted.rtt` value (`k:n k:n ...`), checking its form.
+fn rtt_round_trips(rtt: &str) -> u64 {
+    let mut last = None;
+    rtt.split(' ')
+        .map(|pair| {
+            let (k, n) = pair.split_once(':').expect("k:n");
+            let k: u32 = k.parse().expect("bin");
+            assert!(last < Some(k), "bins ascending: {rtt}");
+            last = Some(k);
+            n.parse::<u64>().expect("count")
+        })
+        .sum()
+}
+
+#[wasm_bindgen_test]
+async fn a_high_rate_socket_keeps_an_allowance_of_spans_and_counts_every_other_message() {
+    const MESSAGES: usize = 3_000;
+    let service = unique_service("sdk-counting");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.service_name = service.clone();
+    c.ws_spans_per_type = 10;
+    c.ws_trace_one_in = 100;
+    // Reported by the flush below, not by the timer.
+    c.ws_rate_interval_ms = 600_000;
+    let tw = Tracewire::start(c).expect("start");
+    let conn = connect("/echo").await;
+    for i in 0..MESSAGES {
+        conn.ws
+            .send_text(&format!(r#"{{"type":"tick","n":{i}}}"#))
+            .expect("send");
+    }
+    conn.next(MESSAGES - 1).await;
+    // The echo shows what went over the wire: every send carries a context, and the counted
+    // ones say "not sampled".
+    let mut traced = Vec::new();
+    let mut unsampled = 0;
+    for data in conn.received.borrow().iter() {
+        let v: Value = serde_json::from_str(&data.as_string().expect("text")).expect("json");
+        let tp = TraceParent::parse(v["trace_context"]["traceparent"].as_str().expect("context"))
+            .expect("valid");
+        if tp.sampled() {
+            traced.push(tp);
+        } else {
+            unsampled += 1;
+        }
+    }
+    assert_eq!(traced.len(), 10 + 29, "10 allowed, then 1 in 100 of 2,990");
+    assert_eq!(
+        unsampled,
+        MESSAGES - traced.len(),
+        "counted sends go out with flags 00"
+    );
+    tw.flush().await;
+    let stats = tw.stats();
+    assert_eq!(
+        (stats.dropped_queue_full, stats.dropped_export_failed),
+        (0, 0),
+        "{stats:?}"
+    );
+
+    let rates = message_rates(&service, 1).await;
+    assert_eq!(rates.len(), 1, "one socket, one type: {rates:?}");
+    let r = &rates[0];
+    assert_eq!(r["severity_text"], "INFO");
+    assert_eq!(
+        r["attributes"]["url.full"],
+        format!("{}/echo", need(WS, "TW_TEST_WS"))
+    );
+    assert_eq!(r["attributes"]["ws.message.type"], "tick");
+    let counted = int_attr(r, "ws.counted.sent");
+    assert_eq!(
+        counted as usize + traced.len(),
+        MESSAGES,
+        "spans + counts = all sends"
+    );
+    assert_eq!(
+        int_attr(r, "ws.counted.received"),
+        counted,
+        "echoes of counted sends"
+    );
+    assert_eq!(int_attr(r, "ws.counted.traced"), 29);
+    assert_eq!(int_attr(r, "ws.counted.errors"), 0);
+    assert!(int_attr(r, "ws.counted.sent_bytes") > counted * 60, "{r}");
+    assert!(int_attr(r, "tracewire.interval_ms") < 600_000);
+    assert_eq!(
+        r["body"],
+        format!(
+            "{} messages counted on {}/echo",
+            2 * counted,
+            need(WS, "TW_TEST_WS")
+        )
+    );
+    // Round trips of the counted sends still waiting when their echo came back (the last 256
+    // sent, as all were sent before the first echo arrived; at least those).
+    let rtt = r["attributes"]["ws.counted.rtt"]
+        .as_str()
+        .expect("rtt bins");
+    let round_trips = rtt_round_trips(rtt);
+    assert!((1..=counted).contains(&round_trips), "{rtt}");
+
+    // Every traced example is a real send span with its echo traced too.
+    for tp in [traced[0], traced[10], traced[38]] {
+        let t = trace(&tp.trace_id.to_hex(), 3).await;
+        let send = span_named(&t, "ws.send tick");
+        assert_eq!(send["span_id"], tp.span_id.to_hex());
+        assert_eq!(
+            span_named(&t, "ws.receive tick")["parent_span_id"],
+            send["span_id"]
+        );
+    }
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function pageCodeAnswersPings(url, pings) {
+  // Page code unaware of the SDK: answers every ping with a pong, and its pong listener throws
+  // (the errors are the page's; the test page does not count them as its own).
+  window.addEventListener('error', (e) => { if (String(e.message).includes('pong listener')) e.preventDefault(); });
+  const ws = new WebSocket(url);
+  const got = { wire: [] };
+  ws.addEventListener('message', (e) => {
+    got.wire.push(e.data);
+    const m = JSON.parse(e.data);
+    if (m.type === 'ping') ws.send(JSON.stringify({ type: 'pong', n: m.n }));
+    if (m.type === 'pong') throw new Error('pong listener failed');
+  });
+  ws.onopen = () => { for (let n = 0; n < pings; n++) ws.send(JSON.stringify({ type: 'ping', n })); };
+  return got;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = pageCodeAnswersPings)]
+    fn page_code_answers_pings(url: &str, pings: u32) -> JsValue;
+}
+
+#[wasm_bindgen_test]
+async fn counted_receives_count_their_listeners_errors_and_the_sends_they_make() {
+    let service = unique_service("sdk-counting-listeners");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.service_name = service.clone();
+    c.capture_errors = false;
+    // Nothing gets a span: every message is counted.
+    c.ws_spans_per_type = 0;
+    c.ws_trace_one_in = 0;
+    c.ws_rate_interval_ms = 600_000;
+    let tw = Tracewire::start(c).expect("start");
+    tw.instrument_websockets().expect("patch");
+    let got = page_code_answers_pings(&format!("{}/echo", need(WS, "TW_TEST_WS")), 5);
+    let wire: js_sys::Array = js_sys::Reflect::get(&got, &"wire".into())
+        .expect("wire")
+        .unchecked_into();
+    wait_for(5000, "5 pings and 5 pongs back", || {
+        (wire.length() >= 10).then_some(())
+    })
+    .await;
+    let mut pong_traces = Vec::new();
+    let mut ping_traces = Vec::new();
+    for data in wire.iter() {
+        let v: Value = serde_json::from_str(&data.as_string().expect("text")).expect("json");
+        let tp = TraceParent::parse(v["trace_context"]["traceparent"].as_str().expect("context"))
+            .expect("valid");
+        assert!(!tp.sampled(), "{v}");
+        if v["type"] == "pong" {
+            pong_traces.push(tp.trace_id);
+        } else {
+            ping_traces.push(tp.trace_id);
+        }
+    }
+    // A pong sent by the listener of a counted ping continues the ping's (unsampled) trace.
+    pong_traces.sort_by_key(|t| t.to_hex());
+    ping_traces.sort_by_key(|t| t.to_hex());
+    assert_eq!(pong_traces, ping_traces);
+    tw.flush().await;
+    tw.uninstrument_websockets();
+    let rates = message_rates(&service, 2).await;
+    let of = |t: &str| {
+        rates
+            .iter()
+            .find(|r| r["attributes"]["ws.message.type"] == t)
+            .unwrap_or_else(|| panic!("no {t} record in {rates:?}"))
+    };
+    for t in ["ping", "pong"] {
+        let r = of(t);
+        assert_eq!(int_attr(r, "ws.counted.sent"), 5, "{r}");
+        assert_eq!(int_attr(r, "ws.counted.received"), 5, "{r}");
+        let rtt = r["attributes"]["ws.counted.rtt"].as_str().expect("rtt");
+        assert_eq!(
+            rtt_round_trips(rtt),
+            5,
+            "every counted send got its echo: {r}"
+        );
+    }
+    assert_eq!(int_attr(of("ping"), "ws.counted.errors"), 0);
+    assert_eq!(
+        int_attr(of("pong"), "ws.counted.errors"),
+        5,
+        "the pong listener threw"
+    );
+    assert_eq!(
+        tw.stats().exported,
+        3,
+        "no span of a message: the two records and the ws.connect span"
+    );
+    tw.shutdown().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_payload_free_sockets_counted_send_n_is_timed_by_receive_n() {
+    let service = unique_service("sdk-counting-payload-free");
+    let ws_base = need(WS, "TW_TEST_WS");
+    let mut c = config(need(OTLP, "TW_TEST_OTLP"));
+    c.service_name = service.clone();
+    c.payload_free_urls = vec![format!("{ws_base}/echo")];
+    c.ws_spans_per_type = 1;
+    c.ws_trace_one_in = 0;
+    c.ws_rate_interval_ms = 600_000;
+    let tw = Tracewire::start(c).expect("start");
+    let conn = connect("/echo").await;
+    for _ in 0..4 {
+        conn.ws.send_bytes(&FRAME).expect("send");
+    }
+    conn.next(3).await;
+    for data in conn.received.borrow().iter() {
+        assert_eq!(js_sys::Uint8Array::new(data).to_vec(), FRAME, "unchanged");
+    }
+    tw.flush().await;
+    let rates = message_rates(&service, 1).await;
+    let r = &rates[0];
+    assert!(
+        r["attributes"]["ws.message.type"].is_null(),
+        "binary: no type: {r}"
+    );
+    // Send 1 had the allowance, so receive 1 (its reply) is traced as well; 2-4 are counted.
+    assert_eq!(int_attr(r, "ws.counted.sent"), 3);
+    assert_eq!(int_attr(r, "ws.counted.received"), 3);
+    assert_eq!(int_attr(r, "ws.counted.sent_bytes"), 3 * FRAME.len() as u64);
+    let rtt = r["attributes"]["ws.counted.rtt"].as_str().expect("rtt");
+    assert_eq!(rtt_round_trips(rtt), 3, "{r}");
     tw.shutdown().await;
 }

@@ -61,6 +61,12 @@ export interface TracewireConfig {
   tracestate?: string;
   /** Sent messages waiting longer for a reply are exported without round-trip time, ms (default 10000). */
   replyTimeoutMs?: number;
+  /** Spans per socket and message type and interval; further messages are counted in `ws.message_rate` records (default 100). */
+  wsSpansPerType?: number;
+  /** The WebSocket counting interval: allowances restart and counts are reported (on the next export tick), ms (default 10000). */
+  wsRateIntervalMs?: number;
+  /** Beyond the allowance one message in this many still gets spans, its reply too; 0: none (default 100). */
+  wsTraceOneIn?: number;
   /** Extra origins whose fetches get `traceparent` (the page's own origin always does). */
   propagateToOrigins?: string[];
   /** Spans per fetch route and interval; further requests are only counted (default 20). */

@@ -252,7 +252,7 @@ impl Tracewire {
             ws,
         });
         #[cfg(feature = "websocket")]
-        inner.hold(inner.ws.held());
+        inner.ws.register(&inner);
         inner.write_session(now, true);
         let carried = export::take_carried(&inner.window);
         let has_carried = !carried.is_empty();

@@ -143,6 +143,9 @@ keys! {
     "payloadFreeUrls" => payload_free_urls: List,
     "tracestate" => tracestate: Str,
     "replyTimeoutMs" => reply_timeout_ms: U32,
+    "wsSpansPerType" => ws_spans_per_type: U64,
+    "wsRateIntervalMs" => ws_rate_interval_ms: U32,
+    "wsTraceOneIn" => ws_trace_one_in: U64,
     "propagateToOrigins" => propagate_to_origins: List,
     "fetchSpansPerRoute" => fetch_spans_per_route: U64,
     "fetchRateIntervalMs" => fetch_rate_interval_ms: U32,
@@ -232,7 +235,7 @@ mod tests {
             assert_ne!(c, Config::default(), "{key} sets a field");
             seen += 1;
         }
-        assert_eq!(seen, 34);
+        assert_eq!(seen, 37);
     }
 
     #[test]

@@ -75,6 +75,17 @@ pub struct Config {
     /// Sent messages waiting longer than this for a reply are exported without a round-trip
     /// time, in milliseconds (default 10000).
     pub reply_timeout_ms: u32,
+    /// Spans recorded per socket (its recorded `url.full`) and message type in each WebSocket
+    /// rate interval: sends, and receives that do not continue a traced send, take from it;
+    /// further messages are counted in `ws.message_rate` records instead (default 100).
+    pub ws_spans_per_type: u64,
+    /// The WebSocket counting interval, in milliseconds: allowances start again and the counts
+    /// are reported once it has passed (at the exporter's next periodic tick, every
+    /// `flush_interval_ms`), and before every export (default 10000).
+    pub ws_rate_interval_ms: u32,
+    /// Beyond the allowance, one message in this many still gets its spans (a send traced this
+    /// way gets its reply traced too), so the waterfall keeps examples; 0: none (default 100).
+    pub ws_trace_one_in: u64,
 
     /// Origins (`https://api.example.com`) whose fetch requests get a `traceparent` header; the
     /// page's own origin is always included (default: none besides it).
@@ -136,6 +147,9 @@ impl Default for Config {
             payload_free_urls: Vec::new(),
             tracestate: String::new(),
             reply_timeout_ms: 10_000,
+            ws_spans_per_type: 100,
+            ws_rate_interval_ms: 10_000,
+            ws_trace_one_in: 100,
             propagate_to_origins: Vec::new(),
             fetch_spans_per_route: 20,
             fetch_rate_interval_ms: 10_000,
@@ -244,6 +258,9 @@ impl Config {
                 "must be ASCII and at most 512 characters",
             ));
         }
+        if self.ws_rate_interval_ms == 0 {
+            return Err(invalid("wsRateIntervalMs", "must be greater than 0"));
+        }
         if self.fetch_rate_interval_ms == 0 {
             return Err(invalid("fetchRateIntervalMs", "must be greater than 0"));
         }
@@ -303,6 +320,14 @@ mod tests {
         assert_eq!(c.message_type_fields, vec!["type", "event", "op", "action"]);
         assert_eq!(c.keepalive_budget_bytes, 60_000);
         assert!(c.payload_free_urls.is_empty(), "payload-free is opt-in");
+        assert_eq!(
+            (
+                c.ws_spans_per_type,
+                c.ws_rate_interval_ms,
+                c.ws_trace_one_in
+            ),
+            (100, 10_000, 100)
+        );
     }
 
     #[test]
@@ -336,6 +361,9 @@ mod tests {
         let mut c = Config::new("http://x", "s");
         c.capture_console = vec!["error".into(), "table".into()];
         assert_eq!(field_of(c.validate()), "captureConsole");
+        let mut c = Config::new("http://x", "s");
+        c.ws_rate_interval_ms = 0;
+        assert_eq!(field_of(c.validate()), "wsRateIntervalMs");
     }
 
     #[test]

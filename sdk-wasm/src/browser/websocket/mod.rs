@@ -7,13 +7,15 @@
 //! Two ways in, both through the same recording ([`record`]): [`TracedWebSocket`], owned by the
 //! application ([`owned`]), and [`WebSocketPatch`] ([`patch`]), which replaces `window.WebSocket`
 //! with a subclass (`websocket.js`) so sockets opened by any code on the page are traced. Sends
-//! that carried their context wait in [`pending`] for a reply. Telemetry failures never reach
-//! the application: the original `send` always happens, with the original data if anything
-//! failed.
+//! that carried their context wait in [`pending`] for a reply. Beyond a per-socket, per-type
+//! span allowance messages are counted ([`rates`], the counting itself in [`crate::count`]):
+//! spans plus counts are all the messages. Telemetry failures never reach the application: the
+//! original `send` always happens, with the original data if anything failed.
 
 mod owned;
 mod patch;
 mod pending;
+mod rates;
 mod record;
 
 use std::cell::{Cell, RefCell};
@@ -36,6 +38,8 @@ pub(crate) struct Shared {
     connections: RefCell<Vec<(String, u32)>>,
     /// Sends waiting for their reply.
     pending: Rc<pending::PendingSends>,
+    /// What is counted instead of recorded as spans.
+    rates: Rc<rates::MessageRates>,
 }
 
 impl Shared {
@@ -44,12 +48,16 @@ impl Shared {
             injection: record::InjectionParts::new(&config.trace_context_field, &config.tracestate),
             connections: RefCell::new(Vec::new()),
             pending: Rc::new(pending::PendingSends::default()),
+            rates: Rc::new(rates::MessageRates::new(config)),
         }
     }
 
-    /// The sends waiting for replies, to register with the exporter.
-    pub(crate) fn held(&self) -> Weak<dyn Held> {
-        Rc::downgrade(&self.pending) as Weak<dyn Held>
+    /// Registers the sends waiting for replies and the counts with the exporter, and starts
+    /// counting.
+    pub(crate) fn register(&self, inner: &Inner) {
+        inner.hold(Rc::downgrade(&self.pending) as Weak<dyn Held>);
+        inner.hold(Rc::downgrade(&self.rates) as Weak<dyn Held>);
+        self.rates.start(inner);
     }
 
     /// Counts a connection to `url`; returns how many were opened to it before.
@@ -110,6 +118,9 @@ pub(crate) struct SocketState {
     received: Cell<u32>,
     /// The message being dispatched and its receive span, for the process spans.
     last_receive: RefCell<Option<(JsValue, record::Received)>>,
+    /// A payload-free connection's latest sends, by number, for the receives of the same
+    /// number.
+    payload_free_sends: pending::Waiting,
 }
 
 impl SocketState {
@@ -147,6 +158,7 @@ impl SocketState {
             sent: Cell::new(0),
             received: Cell::new(0),
             last_receive: RefCell::new(None),
+            payload_free_sends: pending::Waiting::default(),
         }
     }
 }

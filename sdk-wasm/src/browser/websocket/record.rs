@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::super::{Inner, SpanCtx};
-use super::SocketState;
+use super::{SocketState, pending};
 use crate::record::{AttrValue, Attributes, LogRecord, Severity, SpanKind, SpanRecord};
 use crate::{handshake, message};
 use tracewire_semconv::{attribute, event, span, value};
@@ -37,6 +37,8 @@ extern "C" {
 pub(crate) struct Received {
     ctx: SpanCtx,
     message_type: Option<String>,
+    /// Its counting key (for the errors of a counted message's listeners).
+    key: u32,
 }
 
 /// A process span in progress (a listener running).
@@ -45,6 +47,7 @@ pub(crate) struct Processing {
     name: String,
     start_ns: u64,
     url: String,
+    key: u32,
 }
 
 fn base_attrs(sock: &SocketState, operation: &'static str) -> Attributes {
@@ -132,65 +135,43 @@ pub(crate) fn on_send(
     let start_ms = inner.now_ms();
     // A payload-free socket's messages are children of its connection (their sequence joins
     // them to the backend); the others start their own trace or join the active span's.
-    let ctx = inner.new_ctx(sock.connect.map(|c| c.traceparent()));
+    let mut ctx = inner.new_ctx(sock.connect.map(|c| c.traceparent()));
     sock.sent.set(sock.sent.get() + 1);
     let cfg = &inner.config;
+    let rates = &inner.ws.rates;
+    // Whether the message gets spans is decided once its type is known, before its context (a
+    // counted one's with flags 00) goes in.
+    let mut key = 0;
     let (size, format, message_type, replacement) = match data.as_string() {
-        // Payload-free: the type is read, nothing is changed.
-        Some(text) if sock.connect.is_some() => {
-            let t = message::extract(&text, &cfg.trace_context_field, &cfg.message_type_fields);
-            (text.len(), value::FORMAT_TEXT, t.message_type, None)
+        None => {
+            let (size, format) = payload_size(data);
+            key = rates.admit(&sock.url, None, &mut ctx);
+            (size, format, None, None)
         }
-        Some(text) => {
-            let tp = ctx.traceparent();
-            let out = if !cfg.inject_trace_context {
-                message::Outgoing {
-                    text: None,
-                    message_type: None,
+        Some(text) if sock.connect.is_some() || !cfg.inject_trace_context => {
+            // Payload-free: the type is read, nothing is changed.
+            let message_type = match sock.connect {
+                Some(_) => {
+                    message::extract(&text, &cfg.trace_context_field, &cfg.message_type_fields)
+                        .message_type
                 }
-            } else if sock.envelope {
-                message::envelope(
-                    &text,
-                    &cfg.trace_context_field,
-                    &cfg.message_type_fields,
-                    &tp,
-                    &cfg.tracestate,
-                    js_sys::Date::now(),
-                )
-            } else {
-                let plan = message::plan_injection(
-                    &text,
-                    &cfg.trace_context_field,
-                    &cfg.message_type_fields,
-                );
-                let Some(ins) = plan.insertion else {
-                    return finish_send(
-                        inner,
-                        sock,
-                        ws,
-                        ctx,
-                        start_ms,
-                        text.len(),
-                        value::FORMAT_TEXT,
-                        plan.message_type,
-                        None,
-                    );
-                };
-                let parts = &inner.ws.injection;
-                let injected = insert_context(data, ins, parts, &tp);
-                let size = text.len() + parts.added_bytes + usize::from(ins.comma);
-                return finish_send(
-                    inner,
-                    sock,
-                    ws,
-                    ctx,
-                    start_ms,
-                    size,
-                    value::FORMAT_TEXT,
-                    plan.message_type,
-                    Some(injected),
-                );
+                None => None,
             };
+            key = rates.admit(&sock.url, message_type.as_deref(), &mut ctx);
+            (text.len(), value::FORMAT_TEXT, message_type, None)
+        }
+        Some(text) if sock.envelope => {
+            let out = message::envelope_with(
+                &text,
+                &cfg.trace_context_field,
+                &cfg.message_type_fields,
+                &cfg.tracestate,
+                js_sys::Date::now(),
+                |t| {
+                    key = rates.admit(&sock.url, t, &mut ctx);
+                    ctx.traceparent()
+                },
+            );
             let size = out.text.as_ref().map_or(text.len(), String::len);
             (
                 size,
@@ -199,83 +180,125 @@ pub(crate) fn on_send(
                 out.text.map(JsValue::from),
             )
         }
-        None => {
-            let (size, format) = payload_size(data);
-            (size, format, None, None)
+        Some(text) => {
+            let plan =
+                message::plan_injection(&text, &cfg.trace_context_field, &cfg.message_type_fields);
+            key = rates.admit(&sock.url, plan.message_type.as_deref(), &mut ctx);
+            let parts = &inner.ws.injection;
+            let (size, injected) = match plan.insertion {
+                Some(ins) => (
+                    text.len() + parts.added_bytes + usize::from(ins.comma),
+                    Some(insert_context(data, ins, parts, &ctx.traceparent())),
+                ),
+                None => (text.len(), None),
+            };
+            (size, value::FORMAT_TEXT, plan.message_type, injected)
         }
     };
-    finish_send(
-        inner,
-        sock,
-        ws,
+    let send = SendRecord {
         ctx,
+        key,
         start_ms,
         size,
         format,
-        message_type,
-        replacement,
-    )
+    };
+    finish_send(inner, sock, ws, send, message_type, replacement)
 }
 
-/// Records the send span (held for a reply when the context went out with the message) and
-/// returns the replacement data.
-#[allow(clippy::too_many_arguments)]
+/// A send being recorded: its context (unsampled: counted), counting key, start and body.
+struct SendRecord {
+    ctx: SpanCtx,
+    key: u32,
+    start_ms: f64,
+    size: usize,
+    format: &'static str,
+}
+
+/// Records the send span (held for a reply when the context went out with the message), or
+/// counts the send (waiting for a reply for its round-trip time the same way), and returns the
+/// replacement data.
 fn finish_send(
     inner: &Inner,
     sock: &SocketState,
     ws: &WebSocket,
-    ctx: SpanCtx,
-    start_ms: f64,
-    size: usize,
-    format: &'static str,
+    send: SendRecord,
     message_type: Option<String>,
     replacement: Option<JsValue>,
 ) -> Option<JsValue> {
+    let SendRecord {
+        ctx,
+        key,
+        start_ms,
+        size,
+        format,
+    } = send;
     let buffered = ws
         .buffered_amount()
         .saturating_add(u32::try_from(size).unwrap_or(u32::MAX));
     sock.buffered_max.set(sock.buffered_max.get().max(buffered));
-    if ctx.sampled {
-        let mut attributes = base_attrs(sock, value::OPERATION_SEND);
-        attributes.push((
-            attribute::MESSAGING_MESSAGE_BODY_SIZE.into(),
-            AttrValue::Int(size as i64),
-        ));
-        attributes.push((attribute::WS_MESSAGE_FORMAT.into(), format.into()));
-        attributes.push((
-            attribute::WS_CONTEXT_INJECTED.into(),
-            replacement.is_some().into(),
-        ));
-        if let Some(t) = &message_type {
-            attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.clone().into()));
-        }
-        if let Some(c) = &sock.connect {
-            handshake::message_attributes(&mut attributes, sock.sent.get(), &c.span_id);
-        }
-        let span = SpanRecord {
-            trace_id: ctx.trace_id,
-            span_id: ctx.span_id,
-            parent_span_id: ctx.parent,
-            name: span_name(span::WS_SEND, message_type.as_deref()),
-            kind: SpanKind::Producer,
-            start_ns: inner.epoch_ns(start_ms),
-            end_ns: inner.now_ns(),
-            attributes,
-            events: Vec::new(),
-            error: None,
-        };
+    if sock.connect.is_some() {
+        let key = if ctx.sampled { pending::TRACED } else { key };
+        let tag = pending::sequence_tag(sock.sent.get());
+        sock.payload_free_sends.hold(tag, key, start_ms);
+    }
+    if !ctx.sampled {
+        let rates = &inner.ws.rates;
+        rates.counter.borrow_mut().sent(key, size);
         if replacement.is_some() {
-            inner.ws.pending.hold(inner, span, start_ms);
-        } else {
-            inner.record_span(span);
+            rates.counted.hold(ctx.trace_id.0, key, start_ms);
         }
+        return replacement;
+    }
+    let mut attributes = base_attrs(sock, value::OPERATION_SEND);
+    attributes.push((
+        attribute::MESSAGING_MESSAGE_BODY_SIZE.into(),
+        AttrValue::Int(size as i64),
+    ));
+    attributes.push((attribute::WS_MESSAGE_FORMAT.into(), format.into()));
+    attributes.push((
+        attribute::WS_CONTEXT_INJECTED.into(),
+        replacement.is_some().into(),
+    ));
+    if let Some(t) = &message_type {
+        attributes.push((attribute::WS_MESSAGE_TYPE.into(), t.clone().into()));
+    }
+    if let Some(c) = &sock.connect {
+        handshake::message_attributes(&mut attributes, sock.sent.get(), &c.span_id);
+    }
+    let span = SpanRecord {
+        trace_id: ctx.trace_id,
+        span_id: ctx.span_id,
+        parent_span_id: ctx.parent,
+        name: span_name(span::WS_SEND, message_type.as_deref()),
+        kind: SpanKind::Producer,
+        start_ns: inner.epoch_ns(start_ms),
+        end_ns: inner.now_ns(),
+        attributes,
+        events: Vec::new(),
+        error: None,
+    };
+    if replacement.is_some() {
+        inner.ws.pending.hold(inner, span, start_ms);
+    } else {
+        inner.record_span(span);
     }
     replacement
 }
 
-/// Records an incoming message (the receive span) and remembers it for the process spans.
+/// What a received message answers, as far as the SDK can tell.
+enum Answers {
+    /// A traced send of ours (its round-trip time, when it was held for it): traced too.
+    Traced(Option<f64>),
+    /// A counted send of ours (its key and send time): counted, with the round trip.
+    Counted(u32, f64),
+    /// Nothing known: it takes from the allowance.
+    Unknown,
+}
+
+/// Records an incoming message (the receive span, or its count) and remembers it for the
+/// process spans.
 pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
-    let now = inner.now_ns();
+    let now_ms = inner.now_ms();
     sock.received.set(sock.received.get() + 1);
     let data = ev.data();
     let cfg = &inner.config;
@@ -298,20 +321,65 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
             )
         }
     };
-    let (rtt, parent) = match sock.connect {
-        // Payload-free: a child of the connection, whatever the message says.
-        Some(c) => (None, Some(c.traceparent())),
+    let rates = &inner.ws.rates;
+    let (answers, parent) = match sock.connect {
+        // Payload-free: a child of the connection, whatever the message says; receive n
+        // answers send n.
+        Some(c) => (
+            match sock
+                .payload_free_sends
+                .take(&pending::sequence_tag(sock.received.get()))
+            {
+                Some((pending::TRACED, _)) => Answers::Traced(None),
+                Some((key, sent_ms)) => Answers::Counted(key, sent_ms),
+                None => Answers::Unknown,
+            },
+            Some(c.traceparent()),
+        ),
         None => (
-            incoming
-                .parent
-                .as_ref()
-                .and_then(|p| inner.ws.pending.complete(inner, p)),
+            match &incoming.parent {
+                Some(p) if p.sampled() => inner
+                    .ws
+                    .pending
+                    .complete(inner, p)
+                    .map_or(Answers::Unknown, |rtt| Answers::Traced(Some(rtt))),
+                Some(p) => rates
+                    .counted
+                    .take(&p.trace_id.0)
+                    .map_or(Answers::Unknown, |(key, sent_ms)| {
+                        Answers::Counted(key, sent_ms)
+                    }),
+                None => Answers::Unknown,
+            },
             incoming.parent,
         ),
     };
     // A context we produced is parent-based; otherwise the message starts its own sampled trace.
-    let ctx = inner.new_ctx(parent);
+    let mut ctx = inner.new_ctx(parent);
+    let (key, rtt) = {
+        let mut counter = rates.counter.borrow_mut();
+        match answers {
+            Answers::Traced(rtt) => (
+                counter.key(&sock.url, incoming.message_type.as_deref()),
+                rtt,
+            ),
+            Answers::Counted(send_key, sent_ms) => {
+                counter.round_trip(send_key, ((now_ms - sent_ms) * 1e6) as u64);
+                ctx.sampled = false;
+                (
+                    counter.key(&sock.url, incoming.message_type.as_deref()),
+                    None,
+                )
+            }
+            Answers::Unknown => {
+                drop(counter);
+                let key = rates.admit(&sock.url, incoming.message_type.as_deref(), &mut ctx);
+                (key, None)
+            }
+        }
+    };
     if ctx.sampled {
+        let now = inner.epoch_ns(now_ms);
         let mut attributes = base_attrs(sock, value::OPERATION_RECEIVE);
         attributes.push((
             attribute::MESSAGING_MESSAGE_BODY_SIZE.into(),
@@ -339,40 +407,62 @@ pub(crate) fn on_message(inner: &Inner, sock: &SocketState, ev: &MessageEvent) {
             events: Vec::new(),
             error: None,
         });
+    } else {
+        rates.counter.borrow_mut().received(key, size);
     }
     *sock.last_receive.borrow_mut() = Some((
         ev.clone().into(),
         Received {
             ctx,
             message_type: incoming.message_type,
+            key,
         },
     ));
 }
 
 /// Starts a process span for a listener handling `ev`; it becomes the active span so sends made
-/// by the listener join the message's trace.
+/// by the listener join the message's trace (a counted message's unsampled one: they are
+/// counted too).
 pub(crate) fn process_start(inner: &Inner, sock: &SocketState, ev: &JsValue) -> Option<Processing> {
-    let received = {
+    let (parent, name, key) = {
         let last = sock.last_receive.borrow();
         match &*last {
-            Some((event, r)) if event == ev => r.clone(),
+            // A counted message's listener gets no span: no name to make.
+            Some((event, r)) if event == ev => (
+                r.ctx.traceparent(),
+                if r.ctx.sampled {
+                    span_name(span::WS_PROCESS, r.message_type.as_deref())
+                } else {
+                    String::new()
+                },
+                r.key,
+            ),
             _ => return None,
         }
     };
-    let parent = received.ctx.traceparent();
     let ctx = inner.new_ctx(Some(parent));
     inner.state.borrow_mut().active.push(ctx);
     Some(Processing {
         ctx,
-        name: span_name(span::WS_PROCESS, received.message_type.as_deref()),
+        name,
         start_ns: inner.now_ns(),
-        url: sock.url.clone(),
+        url: if ctx.sampled {
+            sock.url.clone()
+        } else {
+            String::new()
+        },
+        key,
     })
 }
 
+/// Ends a listener's run: its process span, or for a counted message the count of a listener
+/// that threw.
 pub(crate) fn process_end(inner: &Inner, p: Processing, failed: bool) {
     inner.deactivate(p.ctx.span_id);
     if !p.ctx.sampled {
+        if failed {
+            inner.ws.rates.counter.borrow_mut().error(p.key);
+        }
         return;
     }
     inner.record_span(SpanRecord {
