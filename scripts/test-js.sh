@@ -45,7 +45,7 @@ npx vitest run
 
 step "js: package size (wasm + minified JS, gzipped) against its budget"
 # Issue 21 asks for 46,080 B (45 KiB); the budget is set at what was reached (js/README.md).
-npm run --silent size -- --max 75125
+npm run --silent size -- --max 75111
 
 step "examples/react-app: install, then the packed tarball"
 cd "$ROOT/examples/react-app"

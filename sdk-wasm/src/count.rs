@@ -8,6 +8,7 @@
 //! socket's URL and the message type in a small `Vec` (like [`crate::rate`]).
 
 use crate::json;
+use tracewire_semconv::latency;
 
 /// Most distinct (socket, message type) keys tracked; messages of further types are folded into
 /// the type [`OTHER_TYPE`] of their socket.
@@ -18,11 +19,6 @@ pub const MAX_KEYS: usize = 100;
 const MAX_OTHER_KEYS: usize = 10;
 /// The message type that messages of types beyond [`MAX_KEYS`] are counted under.
 pub const OTHER_TYPE: &str = "other";
-
-/// Each histogram bin's upper bound is this times its lower bound (the collector's histogram).
-const GAMMA: f64 = 1.02;
-/// Round-trip times below this (1 µs), in nanoseconds, are bin 0.
-const FLOOR_NS: f64 = 1_000.0;
 
 /// What a message of a key gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,20 +94,6 @@ pub struct MessageCounter {
     one_in: u64,
     /// The histogram's bin bounds in nanoseconds, made on the first round trip.
     bounds: Vec<u64>,
-}
-
-/// The lower bounds of the histogram bins `k >= 1` (at index `k - 1`) in whole nanoseconds, made
-/// by repeated multiplication and rounded up exactly as the collector makes them, so a round
-/// trip lands in the same bin on both sides.
-fn bin_bounds() -> Vec<u64> {
-    let top = 9_223_372_036_854_775_808.0; // 2^63
-    let mut bounds = Vec::with_capacity(1900);
-    let mut low = FLOOR_NS;
-    while low.ceil() <= top {
-        bounds.push(low.ceil() as u64);
-        low *= GAMMA;
-    }
-    bounds
 }
 
 impl MessageCounter {
@@ -221,7 +203,7 @@ impl MessageCounter {
     /// (a key gone since, idle for a whole interval, no longer counts it).
     pub fn round_trip(&mut self, id: u32, rtt_ns: u64) {
         if self.bounds.is_empty() {
-            self.bounds = bin_bounds();
+            latency::bin_lower_bounds(|b| self.bounds.push(b));
         }
         let bin = self.bounds.partition_point(|&low| low <= rtt_ns) as u32;
         let Some(k) = self.at(id) else {
@@ -377,7 +359,6 @@ mod tests {
             "by bin"
         );
         assert_eq!(r.rtt_text(), "0:1 1:2 2:1 3:2 512:1");
-        assert_eq!(bin_bounds()[..3], [1_000, 1_020, 1_041]);
     }
 
     #[test]

@@ -239,6 +239,33 @@ pub mod message {
     pub const TYPE_FIELDS: [&str; 4] = ["type", "event", "op", "action"];
 }
 
+/// The bins of the latency histogram that the collector keeps and the browser SDK counts round
+/// trips in (`ws.counted.rtt`): bin 0 below 1 µs, bin `k >= 1` from `FLOOR_NS·γ^(k−1)` to
+/// `FLOOR_NS·γ^k` nanoseconds. Both sides take the bounds from here, so a duration lands in
+/// the same bin on each.
+pub mod latency {
+    /// Each bin's upper bound is this times its lower bound (γ).
+    pub const GAMMA: f64 = 1.02;
+    /// Durations of less than this (1 µs) in magnitude are bin 0, nanoseconds.
+    pub const FLOOR_NS: f64 = 1_000.0;
+
+    /// Gives `each` the lower bound of each bin `k >= 1`, in order: `FLOOR_NS·γ^(k−1)`
+    /// rounded up to a whole nanosecond, up to 2^63. Made by repeated multiplication, which
+    /// rounds the same on every platform (`powi` need not), within a part in 10^12 of γ^k. A
+    /// duration's bin is the number of bounds at or below its magnitude, compared as integers.
+    pub fn bin_lower_bounds(mut each: impl FnMut(u64)) {
+        const TOP: f64 = 9_223_372_036_854_775_808.0; // 2^63, a whole number
+        let mut low = FLOOR_NS;
+        while low <= TOP {
+            // Rounded up without `f64::ceil` (not in `core`); every f64 of 2^52 or more is a
+            // whole number, so this is exact.
+            let whole = low as u64;
+            each(whole + u64::from((whole as f64) < low));
+            low *= GAMMA;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -280,5 +307,15 @@ mod tests {
             missing.is_empty(),
             "not in docs/semantic-conventions.md: {missing:?}"
         );
+    }
+
+    #[test]
+    fn latency_bins_are_rounded_up_and_reach_two_to_the_63() {
+        let mut bounds = Vec::new();
+        super::latency::bin_lower_bounds(|b| bounds.push(b));
+        assert_eq!(bounds[..4], [1_000, 1_020, 1_041, 1_062]);
+        assert!(bounds.windows(2).all(|w| w[0] < w[1]));
+        let last = *bounds.last().expect("bins");
+        assert!(last <= 1 << 63 && (last as f64) * super::latency::GAMMA > 2f64.powi(63));
     }
 }

@@ -8,11 +8,7 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
-/// Each bin's upper bound is this times its lower bound; a bin's midpoint is then within 1% of
-/// every value in it.
-const GAMMA: f64 = 1.02;
-/// Durations of less than this (1 µs) in magnitude share bin 0, reported as 0.
-const FLOOR_NS: f64 = 1_000.0;
+use tracewire_semconv::latency::{self, FLOOR_NS, GAMMA};
 
 /// p50, p95 and p99 of a set of durations, nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,22 +39,15 @@ pub struct DecodeError(&'static str);
 #[error("latency histogram bin {0} out of range (the bins go from -{max} to {max})", max = bin_bounds().len())]
 pub struct BinError(pub i64);
 
-/// The lower bound of each bin `k > 0`, at index `k − 1`: `FLOOR·γ^(k−1)` rounded up to a whole
-/// nanosecond, up to the largest magnitude of an `i64`. A duration's bin is the number of
-/// bounds at or below its magnitude, compared as integers, so any engine that is given these
-/// bounds puts a duration in the same bin: a logarithm alone does not, as engines' `ln`
-/// differ in the last bit and a value near a bound then lands on either side.
+/// The lower bound of each bin `k > 0`, at index `k − 1` ([`latency::bin_lower_bounds`], which
+/// the browser SDK's counts use too), up to the largest magnitude of an `i64`. A duration's bin
+/// is the number of bounds at or below its magnitude, compared as integers, so any engine that
+/// is given these bounds puts a duration in the same bin: a logarithm alone does not, as
+/// engines' `ln` differ in the last bit and a value near a bound then lands on either side.
 pub fn bin_bounds() -> &'static [u64] {
     static BOUNDS: LazyLock<Vec<u64>> = LazyLock::new(|| {
-        // Repeated multiplication rounds the same on every platform (`powi` need not); it
-        // stays within a part in 10^12 of γ^k.
-        let top = 2f64.powi(63);
         let mut bounds = Vec::new();
-        let mut low = FLOOR_NS;
-        while low.ceil() <= top {
-            bounds.push(low.ceil() as u64);
-            low *= GAMMA;
-        }
+        latency::bin_lower_bounds(|b| bounds.push(b));
         bounds
     });
     &BOUNDS
