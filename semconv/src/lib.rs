@@ -2,6 +2,8 @@
 //! browser SDK, backends (`tracewire-ws`, any OpenTelemetry SDK) and the collector agree on, in
 //! one place. `docs/semantic-conventions.md` explains what each means; a test checks that every
 //! name here is documented there.
+//! It also holds the latency histogram's bins ([`latency`]), in which the browser SDK counts
+//! round trips and the collector reads them.
 //!
 //! The crate has no dependencies and does not use `std`, so code compiled to WebAssembly pays
 //! nothing for it: the constants are inlined where they are used.
