@@ -37,6 +37,15 @@ pub(super) fn mark_traces(
     Ok(())
 }
 
+/// Marks the minutes of these span start times stale.
+pub(super) fn mark_minutes(
+    conn: &Connection,
+    tenant: &str,
+    start_times: impl IntoIterator<Item = i64>,
+) -> Result<(), SqliteError> {
+    CALL_ROLLUPS.mark(conn, tenant, start_times)
+}
+
 /// Rolls up the oldest stale minutes that start before `before_ns` again, at most `limit`, in
 /// one write transaction; returns how many (0: none was stale).
 pub(super) fn refresh(

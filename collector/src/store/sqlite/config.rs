@@ -8,6 +8,11 @@ use std::time::Duration;
 /// collector on the same file) before an operation fails as busy.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements a connection keeps. The writer runs about 40 distinct ones (inserts per
+/// table, the correlation step, the rollups, retention); rusqlite's default of 16 made it
+/// prepare most of them again on every pass.
+pub(super) const STATEMENT_CACHE: usize = 96;
+
 /// Everything the SQLite store is opened with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteConfig {

@@ -17,6 +17,7 @@ use super::calls;
 use super::error::SqliteError;
 use super::read::spans_of_traces;
 use super::rollup;
+use super::stale;
 use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::{ExchangeTimes, RoundTrip, SpanRecord};
 
@@ -67,8 +68,7 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, SqliteError> {
             .insert(trace_id.clone());
     }
     for (tenant, traces) in by_tenant {
-        calls::mark_traces(&tx, &tenant, &traces)?;
-        let mut traces = with_sends(&tx, &tenant, traces)?;
+        let mut traces = survey(&tx, &tenant, traces)?;
         let spans = match spans_of_traces(&tx, &tenant, &traces) {
             Err(SqliteError::Corrupt(_)) => readable_spans(&tx, &tenant, &mut traces)?,
             read => read?,
@@ -83,7 +83,8 @@ pub(super) fn pass(conn: &mut Connection) -> Result<usize, SqliteError> {
             update_offset(&tx, &tenant, session)?;
         }
     }
-    tx.execute("DELETE FROM ws_pending WHERE seq <= ?1", [last])?;
+    tx.prepare_cached("DELETE FROM ws_pending WHERE seq <= ?1")?
+        .execute([last])?;
     tx.commit()?;
     Ok(waiting.len())
 }
@@ -117,24 +118,34 @@ fn readable_spans(
     Ok(spans)
 }
 
-/// Those of `traces` with a span that may be a browser send: only they can hold round trips
-/// (a payload-free connection's trace holds its sends too), and checking is much cheaper than
-/// reading (and decoding) every span of the others.
-fn with_sends(
+/// Reads the stored spans of each of `traces` once (through the trace index, not their
+/// attributes): marks their minutes stale for the span metrics ([`calls::mark_minutes`]) and
+/// returns those of `traces` with a span that may be a browser send. Only they can hold round
+/// trips (a payload-free connection's trace holds its sends too), and checking is much cheaper
+/// than reading (and decoding) every span of the others.
+fn survey(
     conn: &Connection,
     tenant: &str,
     traces: BTreeSet<String>,
 ) -> Result<Vec<String>, SqliteError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT 1 FROM spans INDEXED BY spans_by_trace WHERE tenant = ?1 AND trace_id = ?2 \
-         AND kind = 'Producer' AND name LIKE 'ws.send%' LIMIT 1",
+        "SELECT start_ns, kind = 'Producer' AND name LIKE 'ws.send%' \
+         FROM spans INDEXED BY spans_by_trace WHERE tenant = ?1 AND trace_id = ?2",
     )?;
+    let mut minutes = BTreeSet::new();
     let mut kept = Vec::new();
     for trace_id in traces {
-        if stmt.exists(params![tenant, trace_id])? {
+        let mut sends = false;
+        let mut rows = stmt.query(params![tenant, trace_id])?;
+        while let Some(row) = rows.next()? {
+            minutes.insert(stale::minute_of(row.get(0)?));
+            sends |= row.get::<_, bool>(1)?;
+        }
+        if sends {
             kept.push(trace_id);
         }
     }
+    calls::mark_minutes(conn, tenant, minutes)?;
     Ok(kept)
 }
 

@@ -51,7 +51,7 @@ use crate::model::{
 };
 use crate::spanmetrics::CallRollups;
 use alerts::SqliteAlertBook;
-use config::BUSY_TIMEOUT;
+use config::{BUSY_TIMEOUT, STATEMENT_CACHE};
 use read::Readers;
 use writer::{SqliteWriter, Tasks};
 
@@ -328,6 +328,7 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let version = schema::migrate(&mut conn)?;
     info!(path = %path.display(), schema_version = version, "SQLite store open");
     Ok(conn)
@@ -355,6 +356,7 @@ pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     schema::migrate(&mut conn)?;
     for batch in batches {
         let tx = conn.transaction()?;

@@ -30,6 +30,10 @@ use super::error::SqliteError;
 ///    rule and slot, so one collector wins each), current states, the history of transitions,
 ///    the notification log, silences and the rules set through the API; each row's fields as a
 ///    JSON body beside the columns it is looked up by.
+/// 10: the uncertainty of a session's clock offset.
+/// 11: a span's `session.id` in its own column (`session_id`, NULL without one; Tracewire's
+///    addition to the ClickHouse schema's columns) with a partial index, replacing the index on
+///    the attribute inside the JSON.
 ///
 /// Migrations are history: their text never changes once released, so the attribute names in
 /// them stay literals (the session indexes match `session.id`,
@@ -371,6 +375,16 @@ CREATE TABLE alert_rules (
     r"
 ALTER TABLE ws_session_offsets ADD COLUMN uncertainty_ns INTEGER;
 ",
+    // A span's `session.id` in a column of its own, set by the writer, instead of an index on
+    // an expression that parsed every span's attribute JSON on insert; spans without one (most
+    // backend spans) are not in the index at all.
+    r#"
+ALTER TABLE spans ADD COLUMN session_id TEXT;
+UPDATE spans SET session_id = json_extract(span_attributes, '$."session.id"')
+    WHERE json_extract(span_attributes, '$."session.id"') IS NOT NULL;
+DROP INDEX spans_by_session;
+CREATE INDEX spans_by_session_id ON spans (tenant, session_id, start_ns) WHERE session_id IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -59,24 +59,20 @@ impl StaleMinutes {
     /// How many minutes are stale, counting at most `up_to`.
     pub(super) fn count(&self, conn: &Connection, up_to: usize) -> Result<usize, SqliteError> {
         let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
-        let n: i64 = conn.query_row(
-            &format!(
+        let n: i64 = conn
+            .prepare_cached(&format!(
                 "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT ?1)",
                 self.stale
-            ),
-            [up_to],
-            |row| row.get(0),
-        )?;
+            ))?
+            .query_row([up_to], |row| row.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// The newest stale minute, if any.
     pub(super) fn newest(&self, conn: &Connection) -> Result<Option<i64>, SqliteError> {
-        Ok(conn.query_row(
-            &format!("SELECT max(minute_ns) FROM {}", self.stale),
-            [],
-            |row| row.get(0),
-        )?)
+        Ok(conn
+            .prepare_cached(&format!("SELECT max(minute_ns) FROM {}", self.stale))?
+            .query_row([], |row| row.get(0))?)
     }
 
     /// Rolls up the oldest stale minutes that start before `before_ns` again with `roll`

@@ -6,6 +6,7 @@
 //! per metric type).
 
 use rusqlite::{Transaction, params};
+use tracewire_semconv::attribute::SESSION_ID;
 
 use super::encode::{JsonColumn, LOG_COLUMNS, SPAN_COLUMNS};
 use super::error::SqliteError;
@@ -48,12 +49,13 @@ pub(super) fn table(signal: Signal) -> &'static Table {
     }
 }
 
-/// Inserts the batch's spans. A span already stored (same trace and span id, e.g. a client's
-/// retry of an acknowledged request) is kept once.
+/// Inserts the batch's spans, each with its `session.id` in the `session_id` column. A span
+/// already stored (same trace and span id, e.g. a client's retry of an acknowledged request) is
+/// kept once.
 fn insert_spans(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> {
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        "INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}, session_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     ))?;
     let [mut resource, mut attributes, mut events, mut links] =
         std::array::from_fn(|_| JsonColumn::default());
@@ -86,6 +88,7 @@ fn insert_spans(tx: &Transaction<'_>, batch: &Batch) -> Result<(), SqliteError> 
             attributes,
             events,
             links,
+            s.span_attributes.get(SESSION_ID),
         ])?;
     }
     Ok(())

@@ -5,10 +5,11 @@ use rusqlite::Connection;
 use super::SqliteStore;
 use super::error::SqliteError;
 use crate::metrics::Metrics;
-use crate::model::{SpanEvent, SpanLink, SpanRecord, StatusCode, TraceQuery};
+use crate::model::{SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode, TraceQuery};
 use crate::signal::Signal;
 use crate::store::{Store, StoreError, StoreUrl};
-use crate::testing::{reads, span, store_spans, temp_store};
+use crate::testing::{browser, reads, span, store_spans, temp_store};
+use tracewire_semconv::attribute;
 
 /// A SQLite store in a fresh temporary directory without retention, and its engine, which
 /// prunes when asked.
@@ -35,9 +36,25 @@ fn query(limit: usize) -> TraceQuery {
     }
 }
 
-/// Takes a file back from schema version 9 to 5: without the alert tables, the span metrics'
-/// rollups, the metrics tables and the log search index.
-pub(super) const BEFORE_LOG_SEARCH: &str = "ALTER TABLE ws_session_offsets DROP COLUMN uncertainty_ns; \
+/// Undoes migration 11: the session index on the attribute inside the JSON again instead of the
+/// `session_id` column.
+macro_rules! undo_session_column {
+    () => {
+        "DROP INDEX spans_by_session_id; ALTER TABLE spans DROP COLUMN session_id; \
+         CREATE INDEX spans_by_session ON spans \
+         (tenant, json_extract(span_attributes, '$.\"session.id\"'), start_ns); "
+    };
+}
+
+/// Takes a file back from schema version 11 to 10.
+const BEFORE_SESSION_COLUMN: &str = concat!(undo_session_column!(), "PRAGMA user_version = 10;");
+
+/// Takes a file back from schema version 11 to 5: without the session column, the offsets'
+/// uncertainty, the alert tables, the span metrics' rollups, the metrics tables and the log
+/// search index.
+pub(super) const BEFORE_LOG_SEARCH: &str = concat!(
+    undo_session_column!(),
+    "ALTER TABLE ws_session_offsets DROP COLUMN uncertainty_ns; \
     DROP TABLE alert_claims; DROP TABLE alert_states; \
     DROP TABLE alert_history; DROP TABLE alert_notifications; DROP TABLE alert_silences; \
     DROP TABLE alert_rules; DROP TABLE operation_rollups; \
@@ -45,7 +62,8 @@ pub(super) const BEFORE_LOG_SEARCH: &str = "ALTER TABLE ws_session_offsets DROP 
     DROP TABLE metrics_gauge; DROP TABLE metrics_sum; \
     DROP TABLE metrics_histogram; DROP TABLE metrics_exponential_histogram; \
     DROP TABLE metrics_summary; DROP TABLE logs_fts; DROP TABLE logs_fts_backfill; \
-    DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;";
+    DROP INDEX logs_by_tenant_time; PRAGMA user_version = 5;"
+);
 
 /// A store that held `spans` (the correlation step caught up), then had the span metrics'
 /// rollups, the metrics tables and the log search index dropped and `sql` run on its file
@@ -103,6 +121,64 @@ async fn acknowledged_batch_reads_back_with_every_field() {
     store_spans(&store, vec![child.clone(), root.clone()]).await;
     let read = reads(&store).trace(&root.trace_id).await.expect("reads");
     assert_eq!(read, vec![root, child]);
+}
+
+/// A session's spans are found by the `session_id` column whether they were stored before it
+/// existed (filled in by the migration) or after; spans of other sessions or of none are not.
+#[tokio::test]
+async fn session_spans_are_found_by_their_column_before_and_after_the_migration() {
+    let mut other = browser(span(2, 3, None, "web", "GET", 3_000, 10), SpanKind::Client);
+    other
+        .span_attributes
+        .insert(attribute::SESSION_ID.into(), "sess-2".into());
+    let old = vec![
+        browser(
+            span(1, 1, None, "web", "ws.send chat", 1_000, 10),
+            SpanKind::Producer,
+        ),
+        span(1, 2, Some(1), "api", "ws.receive chat", 1_500, 10),
+        other,
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tw.db");
+    let url = StoreUrl::Sqlite(path.clone());
+    {
+        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+            .await
+            .expect("opens");
+        store_spans(&store, old.clone()).await;
+        store.shutdown().await.expect("stops");
+    }
+    Connection::open(&path)
+        .expect("opens")
+        .execute_batch(BEFORE_SESSION_COLUMN)
+        .expect("downgrades to 10");
+    let store = Store::open(&url, 100, Arc::new(Metrics::default()))
+        .await
+        .expect("reopens");
+    let later = browser(span(3, 4, None, "web", "GET", 2_000, 10), SpanKind::Client);
+    store_spans(&store, vec![later.clone()]).await;
+    let found = reads(&store)
+        .session_spans("sess-1", 10)
+        .await
+        .expect("reads");
+    assert_eq!(found, vec![old[0].clone(), later]);
+    let found = reads(&store)
+        .session_spans("sess-2", 10)
+        .await
+        .expect("reads");
+    assert_eq!(found, vec![old[2].clone()]);
+    let (with_session, all): (i64, i64) = Connection::open(&path)
+        .expect("opens")
+        .query_row("SELECT count(session_id), count(*) FROM spans", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .expect("counts");
+    assert_eq!(
+        (with_session, all),
+        (3, 4),
+        "the backend span has no session, so the partial index leaves it out"
+    );
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ pub(super) use rollups::{covers, read as rollups};
 pub(super) use round_trips::{round_trip_points, round_trips, session_offset};
 pub(super) use traces::{search, services, session_spans, spans_of_traces, trace};
 
-use super::config::BUSY_TIMEOUT;
+use super::config::{BUSY_TIMEOUT, STATEMENT_CACHE};
 use super::error::SqliteError;
 use crate::store::error::StoreError;
 use crate::store::read::Scope;
@@ -79,6 +79,7 @@ impl Readers {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 log_search::register(&conn)?;
                 Ok(conn)
             }

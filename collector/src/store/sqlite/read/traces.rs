@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, ToSql};
-use tracewire_semconv::attribute::SESSION_ID;
 use tracewire_semconv::resource::{BROWSER_SDK_LANGUAGE, TELEMETRY_SDK_LANGUAGE};
 
 use super::super::encode::{SPAN_COLUMNS, select_spans};
@@ -197,8 +196,8 @@ pub(in super::super) fn session_spans(
     select_spans(
         conn,
         &format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE tenant = ? \
-             AND json_extract(span_attributes, '$.\"{SESSION_ID}\"') = ? ORDER BY start_ns LIMIT ?"
+            "SELECT {SPAN_COLUMNS} FROM spans INDEXED BY spans_by_session_id WHERE tenant = ? \
+             AND session_id = ? ORDER BY start_ns LIMIT ?"
         ),
         &[&tenant, &session_id, &limit],
     )
