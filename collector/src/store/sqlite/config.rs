@@ -13,6 +13,9 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// prepare most of them again on every pass.
 pub(super) const STATEMENT_CACHE: usize = 96;
 
+/// Pages the write-ahead log grows to before the writer copies it into the database file.
+pub(super) const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+
 /// Everything the SQLite store is opened with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteConfig {

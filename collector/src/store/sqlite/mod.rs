@@ -51,7 +51,7 @@ use crate::model::{
 };
 use crate::spanmetrics::CallRollups;
 use alerts::SqliteAlertBook;
-use config::{BUSY_TIMEOUT, STATEMENT_CACHE};
+use config::{BUSY_TIMEOUT, STATEMENT_CACHE, WAL_CHECKPOINT_PAGES};
 use read::Readers;
 use writer::{SqliteWriter, Tasks};
 
@@ -328,6 +328,7 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let version = schema::migrate(&mut conn)?;
     info!(path = %path.display(), schema_version = version, "SQLite store open");
