@@ -6,7 +6,8 @@
 //! minutes' rollups ([`rollup`] of round trips, [`calls`] of span metrics) are refreshed. Log
 //! records go into the search index ([`fts`]) in the transaction that writes them and out of it
 //! in the one that prunes them; while records stored before the index existed wait for it, one
-//! chunk of them is indexed after each group and whenever the queue is empty.
+//! chunk of them is indexed after each group and whenever the queue is empty. Batches, deletions
+//! and prunes commit with an fsync; the derived work does not ([`defer_commits`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,6 +170,7 @@ impl Writer for SqliteWriter {
         // After every group, as many traces as it added, so that under a steady stream of
         // writes (when the queue is never empty) the step keeps pace.
         let added = commit_group(&mut self.conn, group, &self.metrics);
+        defer_commits(&self.conn);
         self.deriving.keep_pace(&mut self.conn, added);
         if self.index_retry {
             self.index_retry = false;
@@ -186,9 +188,12 @@ impl Writer for SqliteWriter {
                 limit,
                 ack,
             } => {
-                let _ = ack.send(prune(&mut self.conn, cutoff_ns, limit));
+                let pruned = durable_commits(&self.conn)
+                    .and_then(|()| prune(&mut self.conn, cutoff_ns, limit));
+                let _ = ack.send(pruned);
             }
             Task::CatchUp { budget, ack } => {
+                defer_commits(&self.conn);
                 let _ = ack.send(self.deriving.for_up_to(&mut self.conn, budget));
             }
             Task::Delete {
@@ -196,7 +201,9 @@ impl Writer for SqliteWriter {
                 subject,
                 ack,
             } => {
-                let _ = ack.send(delete::run(&mut self.conn, &tenant, &subject));
+                let deleted = durable_commits(&self.conn)
+                    .and_then(|()| delete::run(&mut self.conn, &tenant, &subject));
+                let _ = ack.send(deleted);
             }
         }
     }
@@ -206,6 +213,7 @@ impl Writer for SqliteWriter {
     }
 
     fn idle(&mut self) {
+        defer_commits(&self.conn);
         if self.deriving.waiting {
             self.deriving.pass(&mut self.conn);
         } else {
@@ -349,15 +357,36 @@ impl Deriving {
     }
 }
 
+/// Commits from now on are fsynced before they return (`synchronous = FULL`): those of batches
+/// (a 200 means the batch survives a power loss), deletions and retention's prunes.
+fn durable_commits(conn: &Connection) -> Result<(), SqliteError> {
+    conn.prepare_cached("PRAGMA synchronous = FULL")?
+        .execute([])?;
+    Ok(())
+}
+
+/// Commits from now on are not fsynced themselves (`synchronous = NORMAL`): those of what the
+/// writer derives from stored data (correlation passes, rollups, the search index's backfill).
+/// In WAL mode the next durable commit fsyncs them with it, and losing one to a power cut
+/// loses nothing: each also clears the marks that make it run (`ws_pending`, the stale minutes,
+/// the backfill's progress), so it runs again. Failing to switch only costs an fsync.
+fn defer_commits(conn: &Connection) {
+    if let Err(e) = conn
+        .prepare_cached("PRAGMA synchronous = NORMAL")
+        .and_then(|mut stmt| stmt.execute([]))
+    {
+        warn!(error = %e, "cannot defer the fsync of derived commits; they stay durable");
+    }
+}
+
 /// Commits a group of batches and answers them; returns how many traces it added to those
 /// waiting for the correlation step.
 /// The transaction takes the write lock first (IMMEDIATE), waiting for it as long as the busy
 /// timeout allows: a deferred one that reads before it writes fails at once with `database is
 /// locked` when another connection (the alert engine's, a second collector's) committed since.
 fn commit_group(conn: &mut Connection, group: Vec<Pending>, metrics: &Metrics) -> usize {
-    let result = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(SqliteError::from)
+    let result = durable_commits(conn)
+        .and_then(|()| Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?))
         .and_then(|tx| {
             let mut added = 0;
             for pending in &group {
@@ -419,4 +448,58 @@ fn prune(conn: &mut Connection, cutoff_ns: i64, limit: usize) -> Result<Pruned, 
     calls::prune(&tx, cutoff_ns)?;
     tx.commit()?;
     Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::{Semaphore, oneshot};
+
+    use super::*;
+    use crate::testing::span;
+
+    fn synchronous(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "synchronous", |row| row.get(0))
+            .expect("reads")
+    }
+
+    fn one_span_group(trace: u8) -> (Vec<Pending>, oneshot::Receiver<Result<(), StoreError>>) {
+        let (ack, answer) = oneshot::channel();
+        let permit = Arc::new(Semaphore::new(1))
+            .try_acquire_owned()
+            .expect("permit");
+        let mut batch = Batch::default();
+        batch
+            .spans
+            .push(span(trace, 1, None, "api", "GET /x", 1_000, 10));
+        (vec![Pending::new(batch, ack, permit)], answer)
+    }
+
+    /// A batch is committed with an fsync (`synchronous = FULL`) even right after derived work,
+    /// whose commits are left to the next durable one (`NORMAL`).
+    #[test]
+    fn batches_commit_durably_and_derived_work_defers_its_fsync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = super::super::open_for_writing(&dir.path().join("tw.db")).expect("opens");
+        let mut writer = SqliteWriter::new(conn, Arc::new(Metrics::default()));
+        writer.idle();
+        assert_eq!(
+            synchronous(&writer.conn),
+            1,
+            "derived work commits with NORMAL"
+        );
+
+        let (group, answer) = one_span_group(1);
+        let added = commit_group(&mut writer.conn, group, &writer.metrics);
+        assert_eq!(added, 1);
+        assert_eq!(synchronous(&writer.conn), 2, "a batch commits with FULL");
+        answer.blocking_recv().expect("answered").expect("stored");
+
+        // A whole write: the batch durably, then its correlation pass deferred.
+        let (group, answer) = one_span_group(2);
+        writer.write(group);
+        answer.blocking_recv().expect("answered").expect("stored");
+        assert_eq!(synchronous(&writer.conn), 1);
+    }
 }
