@@ -17,7 +17,6 @@ use super::calls;
 use super::error::SqliteError;
 use super::read::spans_of_traces;
 use super::rollup;
-use super::stale;
 use crate::correlate::{SESSION_SAMPLES, estimate, round_trips};
 use crate::model::{ExchangeTimes, RoundTrip, SpanRecord};
 
@@ -132,20 +131,20 @@ fn survey(
         "SELECT start_ns, kind = 'Producer' AND name LIKE 'ws.send%' \
          FROM spans INDEXED BY spans_by_trace WHERE tenant = ?1 AND trace_id = ?2",
     )?;
-    let mut minutes = BTreeSet::new();
+    let mut starts = Vec::new();
     let mut kept = Vec::new();
     for trace_id in traces {
         let mut sends = false;
         let mut rows = stmt.query(params![tenant, trace_id])?;
         while let Some(row) = rows.next()? {
-            minutes.insert(stale::minute_of(row.get(0)?));
+            starts.push(row.get(0)?);
             sends |= row.get::<_, bool>(1)?;
         }
         if sends {
             kept.push(trace_id);
         }
     }
-    calls::mark_minutes(conn, tenant, minutes)?;
+    calls::mark_minutes(conn, tenant, starts)?;
     Ok(kept)
 }
 

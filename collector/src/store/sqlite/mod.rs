@@ -325,14 +325,22 @@ fn open_for_writing(path: &Path) -> Result<Connection, SqliteError> {
         })?;
     }
     let mut conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    tune_for_writing(&conn)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let version = schema::migrate(&mut conn)?;
     info!(path = %path.display(), schema_version = version, "SQLite store open");
     Ok(conn)
+}
+
+/// The write connection's settings: WAL, commits fsynced (`synchronous = FULL`; the writer
+/// defers the fsync of derived work itself), the log checkpointed every
+/// [`WAL_CHECKPOINT_PAGES`], a statement cache for every statement the writer runs.
+fn tune_for_writing(conn: &Connection) -> Result<(), SqliteError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
 }
 
 /// Deletes `subject`'s data of `tenant` from the database file at `path`, for
@@ -355,9 +363,7 @@ pub fn delete_directly(
 #[cfg(feature = "testing")]
 pub fn insert_directly(path: &Path, batches: &[crate::model::Batch]) -> Result<(), SqliteError> {
     let mut conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    tune_for_writing(&conn)?;
     schema::migrate(&mut conn)?;
     for batch in batches {
         let tx = conn.transaction()?;

@@ -72,6 +72,12 @@ pub(super) async fn reopened_after(
     spans: Vec<SpanRecord>,
     sql: &str,
 ) -> (tempfile::TempDir, Store) {
+    reopened_after_exactly(spans, &format!("{BEFORE_LOG_SEARCH} {sql}")).await
+}
+
+/// A store that held `spans` (the correlation step caught up), then had `sql` run on its file
+/// (`tw.db` in the directory) while closed, reopened.
+async fn reopened_after_exactly(spans: Vec<SpanRecord>, sql: &str) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tw.db");
     let url = StoreUrl::Sqlite(path.clone());
@@ -88,10 +94,10 @@ pub(super) async fn reopened_after(
         );
         store.shutdown().await.expect("stops");
     }
-    let conn = Connection::open(&path).expect("opens");
-    conn.execute_batch(BEFORE_LOG_SEARCH)
-        .expect("downgrades to 5");
-    conn.execute_batch(sql).expect("downgrades");
+    Connection::open(&path)
+        .expect("opens")
+        .execute_batch(sql)
+        .expect("downgrades");
     let store = Store::open(&url, 100, Arc::new(Metrics::default()))
         .await
         .expect("reopens");
@@ -139,23 +145,7 @@ async fn session_spans_are_found_by_their_column_before_and_after_the_migration(
         span(1, 2, Some(1), "api", "ws.receive chat", 1_500, 10),
         other,
     ];
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("tw.db");
-    let url = StoreUrl::Sqlite(path.clone());
-    {
-        let store = Store::open(&url, 100, Arc::new(Metrics::default()))
-            .await
-            .expect("opens");
-        store_spans(&store, old.clone()).await;
-        store.shutdown().await.expect("stops");
-    }
-    Connection::open(&path)
-        .expect("opens")
-        .execute_batch(BEFORE_SESSION_COLUMN)
-        .expect("downgrades to 10");
-    let store = Store::open(&url, 100, Arc::new(Metrics::default()))
-        .await
-        .expect("reopens");
+    let (dir, store) = reopened_after_exactly(old.clone(), BEFORE_SESSION_COLUMN).await;
     let later = browser(span(3, 4, None, "web", "GET", 2_000, 10), SpanKind::Client);
     store_spans(&store, vec![later.clone()]).await;
     let found = reads(&store)
@@ -168,7 +158,7 @@ async fn session_spans_are_found_by_their_column_before_and_after_the_migration(
         .await
         .expect("reads");
     assert_eq!(found, vec![old[2].clone()]);
-    let (with_session, all): (i64, i64) = Connection::open(&path)
+    let (with_session, all): (i64, i64) = Connection::open(dir.path().join("tw.db"))
         .expect("opens")
         .query_row("SELECT count(session_id), count(*) FROM spans", [], |row| {
             Ok((row.get(0)?, row.get(1)?))
